@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, builds with warnings as errors and ASan/UBSan, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=$(nproc)
+cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNAPTIX_WERROR=ON -DSYNAPTIX_SANITIZE=ON
+cmake --build build-test -j "$jobs"
+cd build-test
+ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$jobs"

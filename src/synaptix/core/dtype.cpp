@@ -1,0 +1,85 @@
+#include "synaptix/core/dtype.h"
+
+#include <cmath>
+
+namespace synaptix {
+
+std::string_view dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::BF16: return "bf16";
+    case DType::F16: return "f16";
+    case DType::FP8_E4M3: return "fp8-e4m3";
+    case DType::I8: return "int8";
+    case DType::I4: return "int4";
+    case DType::MXFP4: return "mxfp4";
+    case DType::I32: return "int32";
+    case DType::I64: return "int64";
+    case DType::U8: return "uint8";
+  }
+  return "?";
+}
+
+bool parse_dtype(std::string_view n, DType* out) {
+  struct Entry { std::string_view name; DType t; };
+  static constexpr Entry kNames[] = {
+      {"F32", DType::F32},       {"float32", DType::F32},   {"f32", DType::F32},
+      {"BF16", DType::BF16},     {"bfloat16", DType::BF16}, {"bf16", DType::BF16},
+      {"F16", DType::F16},       {"float16", DType::F16},   {"f16", DType::F16},
+      {"F8_E4M3", DType::FP8_E4M3}, {"I8", DType::I8},      {"I32", DType::I32},
+      {"int32", DType::I32},     {"I64", DType::I64},       {"int64", DType::I64},
+      {"U8", DType::U8},
+  };
+  for (const auto& e : kNames) {
+    if (e.name == n) {
+      *out = e.t;
+      return true;
+    }
+  }
+  return false;
+}
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32: case DType::I32: return 4;
+    case DType::BF16: case DType::F16: return 2;
+    case DType::FP8_E4M3: case DType::I8: case DType::U8: return 1;
+    case DType::I64: return 8;
+    case DType::I4: case DType::MXFP4: return 0;
+  }
+  return 0;
+}
+
+float f16_to_f32(uint16_t h) {
+  uint32_t sign = (h >> 15) & 1u, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  float v;
+  if (exp == 0) v = std::ldexp(static_cast<float>(mant), -24);
+  else if (exp == 31) v = mant ? NAN : INFINITY;
+  else v = std::ldexp(static_cast<float>(mant | 0x400u), static_cast<int>(exp) - 25);
+  return sign ? -v : v;
+}
+
+uint16_t f32_to_f16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  uint32_t sign = (u >> 16) & 0x8000u;
+  int32_t exp = static_cast<int32_t>((u >> 23) & 0xffu) - 127 + 15;
+  uint32_t mant = u & 0x7fffffu;
+  if (((u >> 23) & 0xffu) == 0xffu) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0));
+  if (exp >= 31) return static_cast<uint16_t>(sign | 0x7c00u);
+  if (exp <= 0) {
+    if (exp < -10) return static_cast<uint16_t>(sign);
+    mant |= 0x800000u;
+    uint32_t shift = static_cast<uint32_t>(14 - exp);
+    uint32_t half = mant >> shift;
+    uint32_t rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
+    if (rem > mid || (rem == mid && (half & 1u))) ++half;
+    return static_cast<uint16_t>(sign | half);
+  }
+  uint32_t half = sign | (static_cast<uint32_t>(exp) << 10) | (mant >> 13);
+  uint32_t rem = mant & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) ++half;
+  return static_cast<uint16_t>(half);
+}
+
+}  // namespace synaptix

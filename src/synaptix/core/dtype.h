@@ -1,0 +1,38 @@
+#pragma once
+// Element types and the scalar conversions every layer shares. bf16 and f16 are stored as raw 16-bit words;
+// arithmetic is always done in f32.
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace synaptix {
+
+enum class DType : uint8_t { F32, BF16, F16, FP8_E4M3, I8, I4, MXFP4, I32, I64, U8 };
+
+std::string_view dtype_name(DType t);
+// Parses the names used by safetensors ("BF16", "F32", ...) and by configs ("bfloat16", "float32", ...).
+bool parse_dtype(std::string_view name, DType* out);
+// Bytes per element; sub-byte types (I4, MXFP4) report 0 and are sized by their packing.
+size_t dtype_size(DType t);
+
+inline float bf16_to_f32(uint16_t h) {
+  uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Round to nearest even, as PyTorch does; NaN stays NaN.
+inline uint16_t f32_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
+
+}  // namespace synaptix
