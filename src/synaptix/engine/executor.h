@@ -1,0 +1,40 @@
+#pragma once
+// The executor runs one forward step of a model over a batch of sequence chunks: decode tokens of running
+// sequences and prefill chunks of new ones, mixed in one step. It owns the KV cache storage (paged: blocks of
+// `block_size` positions); *which* blocks belong to which sequence is decided by the caller (the scheduler)
+// and passed in as each chunk's block table.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "synaptix/model/spec.h"
+
+namespace synaptix::model { struct Model; }
+
+namespace synaptix::engine {
+
+struct KvConfig {
+  int64_t num_blocks = 0;   // 0: enough for one sequence of max_position_embeddings
+  int64_t block_size = 16;  // positions per block
+};
+
+struct SeqChunk {
+  std::span<const int32_t> tokens;       // the new tokens of this sequence in this step (>= 1)
+  int64_t start_pos = 0;                 // position of tokens[0]; KV of [0, start_pos) is already cached
+  std::span<const int32_t> block_table;  // blocks covering positions [0, start_pos + tokens.size())
+  bool all_logits = false;               // logits for every token (verify/perplexity), else the last only
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual const model::Spec& spec() const = 0;
+  virtual int64_t num_blocks() const = 0;
+  virtual int64_t block_size() const = 0;
+  // Runs the step, writes the new tokens' K/V into their blocks, and fills `logits` with [rows, vocab]:
+  // per chunk in order, one row per token when all_logits, else one row for its last token.
+  virtual void step(std::span<const SeqChunk> chunks, std::vector<float>& logits) = 0;
+};
+
+}  // namespace synaptix::engine

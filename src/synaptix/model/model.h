@@ -1,0 +1,45 @@
+#pragma once
+// A loaded model: its Spec, its weights (memory-mapped safetensors, one file or sharded by
+// model.safetensors.index.json) and the per-layer tensor table. Tensor names of every family are mapped in
+// one place (weights.cpp), not scattered through the executor.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "synaptix/model/safetensors.h"
+#include "synaptix/model/spec.h"
+
+namespace synaptix::model {
+
+struct ExpertWeights {
+  const TensorRef *gate = nullptr, *up = nullptr, *down = nullptr;
+};
+
+struct LayerWeights {
+  const TensorRef* attn_norm = nullptr;
+  const TensorRef *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr;
+  const TensorRef *q_bias = nullptr, *k_bias = nullptr, *v_bias = nullptr;
+  const TensorRef *q_norm = nullptr, *k_norm = nullptr;  // qwen3: [head_dim]
+  const TensorRef* mlp_norm = nullptr;
+  const TensorRef *gate = nullptr, *up = nullptr, *down = nullptr;  // dense MLP
+  const TensorRef* router = nullptr;                                // MoE: [experts, hidden]
+  std::vector<ExpertWeights> experts;
+};
+
+struct Model {
+  std::string dir;
+  Spec spec;
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  const TensorRef* embed = nullptr;       // [vocab, hidden]
+  const TensorRef* final_norm = nullptr;  // [hidden]
+  const TensorRef* lm_head = nullptr;     // [vocab, hidden]; the embedding when tied
+  std::vector<LayerWeights> layers;
+
+  int64_t weight_bytes() const;  // bytes of all tensors the forward pass reads (tied counted once)
+};
+
+// Loads config.json and the weights of a Hugging Face model directory, checking every tensor the spec needs
+// exists with the expected shape and a supported dtype (f32, bf16, f16).
+std::unique_ptr<Model> load_model(const std::string& dir);
+
+}  // namespace synaptix::model

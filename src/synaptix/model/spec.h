@@ -1,0 +1,74 @@
+#pragma once
+// model::Spec: everything the runtime needs from config.json, normalised across families and across the
+// transformers-4 (`rope_theta`, `rope_scaling`) and transformers-5 (`rope_parameters`) config forms.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "synaptix/core/dtype.h"
+
+namespace synaptix::model {
+
+enum class Family { Llama, Mistral, Qwen2, Qwen3, Mixtral, Qwen3Moe };
+const char* family_name(Family f);
+
+struct RopeScaling {
+  std::string type = "default";  // default | linear | dynamic | yarn | llama3
+  double factor = 1.0;
+  // llama3
+  double low_freq_factor = 1.0, high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 0;
+  // yarn
+  double beta_fast = 32.0, beta_slow = 1.0;
+  std::optional<double> attention_factor;
+  std::optional<double> mscale, mscale_all_dim;
+};
+
+struct Spec {
+  std::string model_type;  // as written in config.json
+  Family family = Family::Llama;
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t max_position_embeddings = 0;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  double partial_rotary_factor = 1.0;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;  // bias on q/k/v (qwen2 always)
+  bool qk_norm = false;         // per-head RMSNorm on q and k (qwen3)
+  int64_t sliding_window = 0;   // 0: full attention
+  // Sparse MoE (mixtral, qwen3_moe)
+  int64_t num_experts = 0;
+  int64_t num_experts_per_tok = 0;
+  int64_t moe_intermediate_size = 0;
+  bool norm_topk_prob = true;
+  std::vector<int64_t> mlp_only_layers;  // qwen3_moe: layers that use a dense MLP
+  int64_t decoder_sparse_step = 1;
+  DType dtype = DType::BF16;
+  std::vector<int64_t> eos_token_ids;
+  std::optional<int64_t> bos_token_id;
+
+  bool is_moe() const { return num_experts > 0; }
+  bool layer_is_moe(int64_t layer) const;
+  int64_t q_dim() const { return num_heads * head_dim; }
+  int64_t kv_dim() const { return num_kv_heads * head_dim; }
+  // Parameter count implied by the shapes (embedding counted once when tied).
+  int64_t parameter_count() const;
+};
+
+// Parses a config.json document; `where` names the file in errors. Throws synaptix::Error naming the key and
+// what was expected for a missing or mistyped key, and for an unknown model_type.
+Spec parse_spec(const nlohmann::json& config, const std::string& where);
+Spec load_spec(const std::string& config_path);
+nlohmann::json spec_to_json(const Spec& s);
+
+}  // namespace synaptix::model
