@@ -46,6 +46,9 @@ struct Spec {
   bool attention_bias = false;  // bias on q/k/v (qwen2 always)
   bool qk_norm = false;         // per-head RMSNorm on q and k (qwen3)
   int64_t sliding_window = 0;   // 0: full attention
+  // Per layer: true where the layer uses the sliding window (from `layer_types`, or `use_sliding_window` and
+  // `max_window_layers` for qwen2-style configs, or every layer for mistral).
+  std::vector<bool> layer_sliding;
   // Sparse MoE (mixtral, qwen3_moe)
   int64_t num_experts = 0;
   int64_t num_experts_per_tok = 0;
@@ -58,6 +61,10 @@ struct Spec {
   std::optional<int64_t> bos_token_id;
 
   bool is_moe() const { return num_experts > 0; }
+  int64_t window_for_layer(int64_t layer) const {
+    return (sliding_window > 0 && layer < static_cast<int64_t>(layer_sliding.size()) && layer_sliding[layer])
+               ? sliding_window : 0;
+  }
   bool layer_is_moe(int64_t layer) const;
   int64_t q_dim() const { return num_heads * head_dim; }
   int64_t kv_dim() const { return num_kv_heads * head_dim; }

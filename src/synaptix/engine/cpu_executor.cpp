@@ -1,0 +1,226 @@
+#include "synaptix/engine/cpu_executor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "synaptix/core/error.h"
+#include "synaptix/core/thread_pool.h"
+#include "synaptix/kernels/attention/reference.h"
+#include "synaptix/kernels/embedding/reference.h"
+#include "synaptix/kernels/linear/reference.h"
+#include "synaptix/kernels/moe/reference.h"
+#include "synaptix/kernels/rmsnorm/reference.h"
+#include "synaptix/kernels/rope/reference.h"
+#include "synaptix/kernels/swiglu/reference.h"
+#include "synaptix/model/model.h"
+
+namespace synaptix::engine {
+
+namespace {
+
+using model::TensorRef;
+
+std::vector<float> f32_copy(const TensorRef* t) {
+  std::vector<float> v(static_cast<size_t>(t->numel()));
+  kernels::to_f32(t->data, t->dtype, t->numel(), v.data());
+  return v;
+}
+
+// Small per-layer vectors (norm weights, biases) converted to f32 once at load.
+struct LayerF32 {
+  std::vector<float> attn_norm, mlp_norm, q_norm, k_norm, q_bias, k_bias, v_bias;
+};
+
+class CpuExecutor final : public Executor {
+ public:
+  CpuExecutor(const model::Model& m, KvConfig kv, const kernels::KernelSet* ks) : m_(m), s_(m.spec), ks_(ks) {
+    block_size_ = kv.block_size > 0 ? kv.block_size : 16;
+    num_blocks_ = kv.num_blocks;
+    if (num_blocks_ <= 0) {
+      const int64_t ctx = std::min<int64_t>(s_.max_position_embeddings, 4096);
+      num_blocks_ = (ctx + block_size_ - 1) / block_size_;
+    }
+    const size_t per_layer = static_cast<size_t>(num_blocks_ * block_size_ * s_.kv_dim());
+    k_cache_.assign(static_cast<size_t>(s_.num_layers), std::vector<float>(per_layer));
+    v_cache_.assign(static_cast<size_t>(s_.num_layers), std::vector<float>(per_layer));
+    for (const auto& L : m.layers) {
+      LayerF32 f;
+      f.attn_norm = f32_copy(L.attn_norm);
+      f.mlp_norm = f32_copy(L.mlp_norm);
+      if (L.q_norm) f.q_norm = f32_copy(L.q_norm), f.k_norm = f32_copy(L.k_norm);
+      if (L.q_bias) f.q_bias = f32_copy(L.q_bias), f.k_bias = f32_copy(L.k_bias), f.v_bias = f32_copy(L.v_bias);
+      layers_.push_back(std::move(f));
+    }
+    final_norm_ = f32_copy(m.final_norm);
+    if (s_.rope_scaling.type != "dynamic") rope_ = kernels::make_rope_table(s_);
+  }
+
+  const model::Spec& spec() const override { return s_; }
+  int64_t num_blocks() const override { return num_blocks_; }
+  int64_t block_size() const override { return block_size_; }
+
+  void step(std::span<const SeqChunk> chunks, std::vector<float>& logits) override {
+    // Flatten the chunks into T token rows.
+    std::vector<int32_t> ids;
+    std::vector<int64_t> pos;
+    std::vector<int32_t> owner;
+    std::vector<int64_t> logit_rows;
+    int64_t max_len = 0;
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const SeqChunk& ch = chunks[c];
+      if (ch.tokens.empty()) fail("executor: chunk ", c, " has no tokens");
+      const int64_t end = ch.start_pos + static_cast<int64_t>(ch.tokens.size());
+      if (end > static_cast<int64_t>(ch.block_table.size()) * block_size_)
+        fail("executor: chunk ", c, " reaches position ", end, " but its block table covers only ",
+             ch.block_table.size() * static_cast<size_t>(block_size_));
+      for (int32_t b : ch.block_table)
+        if (b < 0 || b >= num_blocks_) fail("executor: block id ", b, " out of range [0, ", num_blocks_, ")");
+      max_len = std::max(max_len, end);
+      for (size_t i = 0; i < ch.tokens.size(); ++i) {
+        if (ch.tokens[i] < 0 || ch.tokens[i] >= s_.vocab_size)
+          fail("executor: token id ", ch.tokens[i], " out of range [0, ", s_.vocab_size, ")");
+        if (ch.all_logits || i + 1 == ch.tokens.size()) logit_rows.push_back(static_cast<int64_t>(ids.size()));
+        ids.push_back(ch.tokens[i]);
+        pos.push_back(ch.start_pos + static_cast<int64_t>(i));
+        owner.push_back(static_cast<int32_t>(c));
+      }
+    }
+    const int64_t T = static_cast<int64_t>(ids.size());
+    if (T == 0) {
+      logits.clear();
+      return;
+    }
+    const kernels::RopeTable& rope = s_.rope_scaling.type == "dynamic"
+                                         ? (dyn_rope_ = kernels::make_rope_table(s_, max_len))
+                                         : rope_;
+    const int64_t h = s_.hidden_size, qd = s_.q_dim(), kvd = s_.kv_dim(), hd = s_.head_dim;
+    x_.resize(static_cast<size_t>(T * h));
+    xn_.resize(x_.size());
+    kernels::embedding_reference(m_.embed->data, m_.embed->dtype, h, ids.data(), T, x_.data());
+    q_.resize(static_cast<size_t>(T * qd));
+    k_.resize(static_cast<size_t>(T * kvd));
+    v_.resize(static_cast<size_t>(T * kvd));
+    attn_.resize(static_cast<size_t>(T * qd));
+    const float eps = static_cast<float>(s_.rms_norm_eps);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+    for (int64_t l = 0; l < s_.num_layers; ++l) {
+      const model::LayerWeights& L = m_.layers[static_cast<size_t>(l)];
+      const LayerF32& F = layers_[static_cast<size_t>(l)];
+      kernels::rmsnorm_reference(x_.data(), F.attn_norm.data(), xn_.data(), T, h, eps);
+      linear(xn_.data(), L.q, F.q_bias, q_.data(), T);
+      linear(xn_.data(), L.k, F.k_bias, k_.data(), T);
+      linear(xn_.data(), L.v, F.v_bias, v_.data(), T);
+      float* kc = k_cache_[static_cast<size_t>(l)].data();
+      float* vc = v_cache_[static_cast<size_t>(l)].data();
+      ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) {
+          float* qt = q_.data() + t * static_cast<size_t>(qd);
+          float* kt = k_.data() + t * static_cast<size_t>(kvd);
+          if (!F.q_norm.empty()) {
+            kernels::rmsnorm_reference(qt, F.q_norm.data(), qt, s_.num_heads, hd, eps);
+            kernels::rmsnorm_reference(kt, F.k_norm.data(), kt, s_.num_kv_heads, hd, eps);
+          }
+          kernels::rope_reference(qt, s_.num_heads, hd, pos[t], rope);
+          kernels::rope_reference(kt, s_.num_kv_heads, hd, pos[t], rope);
+          const SeqChunk& ch = chunks[static_cast<size_t>(owner[t])];
+          const int64_t slot = static_cast<int64_t>(ch.block_table[pos[t] / block_size_]) * block_size_ + pos[t] % block_size_;
+          std::copy_n(kt, kvd, kc + slot * kvd);
+          std::copy_n(v_.data() + t * static_cast<size_t>(kvd), kvd, vc + slot * kvd);
+        }
+      });
+      const int64_t window = s_.window_for_layer(l);
+      ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) {
+          const SeqChunk& ch = chunks[static_cast<size_t>(owner[t])];
+          kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, ch.block_table.data()};
+          kernels::attention_decode_reference(q_.data() + t * static_cast<size_t>(qd), s_.num_heads, kv, pos[t],
+                                              window, scale, attn_.data() + t * static_cast<size_t>(qd));
+        }
+      });
+      linear(attn_.data(), L.o, {}, xn_.data(), T);
+      for (size_t i = 0; i < x_.size(); ++i) x_[i] += xn_[i];
+
+      kernels::rmsnorm_reference(x_.data(), F.mlp_norm.data(), xn_.data(), T, h, eps);
+      if (L.router) moe(L, T);
+      else dense_mlp(L.gate, L.up, L.down, xn_.data(), T, xn_.data());
+      for (size_t i = 0; i < x_.size(); ++i) x_[i] += xn_[i];
+    }
+
+    // Final norm and LM head only for the rows whose logits are wanted.
+    const int64_t R = static_cast<int64_t>(logit_rows.size());
+    std::vector<float> last(static_cast<size_t>(R * h));
+    for (int64_t r = 0; r < R; ++r)
+      kernels::rmsnorm_reference(x_.data() + logit_rows[r] * h, final_norm_.data(), last.data() + r * h, 1, h, eps);
+    logits.resize(static_cast<size_t>(R * s_.vocab_size));
+    linear(last.data(), m_.lm_head, {}, logits.data(), R);
+  }
+
+ private:
+  void linear(const float* x, const TensorRef* w, const std::vector<float>& bias, float* y, int64_t rows) {
+    kernels::LinearArgs a{x, w->data, w->dtype, bias.empty() ? nullptr : bias.data(), y, rows, w->shape[0], w->shape[1]};
+    if (ks_) {
+      if (const kernels::LinearFn* fn = ks_->linear(a.m, a.n, a.k, a.w_dtype)) {
+        (*fn)(a);
+        return;
+      }
+    }
+    kernels::linear_default(a);
+  }
+
+  // out = down(silu(gate(x)) * up(x)); out may alias x.
+  void dense_mlp(const TensorRef* gate, const TensorRef* up, const TensorRef* down, const float* x, int64_t rows,
+                 float* out) {
+    const int64_t f = gate->shape[0];
+    g_.resize(static_cast<size_t>(rows * f));
+    u_.resize(g_.size());
+    linear(x, gate, {}, g_.data(), rows);
+    linear(x, up, {}, u_.data(), rows);
+    kernels::swiglu_reference(g_.data(), u_.data(), g_.data(), rows * f);
+    linear(g_.data(), down, {}, out, rows);
+  }
+
+  // Sparse MoE: route every token, then run each expert once over the tokens routed to it.
+  void moe(const model::LayerWeights& L, int64_t T) {
+    const int64_t h = s_.hidden_size, E = s_.num_experts;
+    std::vector<float> router(static_cast<size_t>(T * E));
+    linear(xn_.data(), L.router, {}, router.data(), T);
+    std::vector<std::vector<std::pair<int64_t, float>>> routed(static_cast<size_t>(E));
+    for (int64_t t = 0; t < T; ++t)
+      for (const auto& c : kernels::moe_route_reference(router.data() + t * E, E, s_.num_experts_per_tok, s_.norm_topk_prob))
+        routed[static_cast<size_t>(c.expert)].push_back({t, c.weight});
+    std::vector<float> out(static_cast<size_t>(T * h), 0.0f), xin, xout;
+    for (int64_t e = 0; e < E; ++e) {
+      const auto& toks = routed[static_cast<size_t>(e)];
+      if (toks.empty()) continue;
+      const int64_t n = static_cast<int64_t>(toks.size());
+      xin.resize(static_cast<size_t>(n * h));
+      xout.resize(xin.size());
+      for (int64_t i = 0; i < n; ++i) std::copy_n(xn_.data() + toks[i].first * h, h, xin.data() + i * h);
+      const auto& ex = L.experts[static_cast<size_t>(e)];
+      dense_mlp(ex.gate, ex.up, ex.down, xin.data(), n, xout.data());
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t d = 0; d < h; ++d) out[toks[i].first * h + d] += toks[i].second * xout[i * h + d];
+    }
+    std::copy(out.begin(), out.end(), xn_.begin());
+  }
+
+  const model::Model& m_;
+  const model::Spec& s_;
+  const kernels::KernelSet* ks_;
+  int64_t block_size_ = 16, num_blocks_ = 0;
+  std::vector<std::vector<float>> k_cache_, v_cache_;
+  std::vector<LayerF32> layers_;
+  std::vector<float> final_norm_;
+  kernels::RopeTable rope_, dyn_rope_;
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, g_, u_;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> make_cpu_executor(const model::Model& m, KvConfig kv, const kernels::KernelSet* kernels) {
+  return std::make_unique<CpuExecutor>(m, kv, kernels);
+}
+
+}  // namespace synaptix::engine

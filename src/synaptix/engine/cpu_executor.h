@@ -1,0 +1,15 @@
+#pragma once
+#include <memory>
+
+#include "synaptix/engine/executor.h"
+#include "synaptix/kernels/kernel_set.h"
+
+namespace synaptix::engine {
+
+// The CPU executor: f32 activations and KV cache, weights used in place from the memory map (bf16/f16/f32,
+// converted inside the kernels), multi-threaded over the global ThreadPool. `kernels` (optional, not owned,
+// must outlive the executor) supplies tuned kernels chosen by a recipe.
+std::unique_ptr<Executor> make_cpu_executor(const model::Model& m, KvConfig kv,
+                                            const kernels::KernelSet* kernels = nullptr);
+
+}  // namespace synaptix::engine

@@ -1,0 +1,61 @@
+#include "synaptix/engine/generator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include "synaptix/core/error.h"
+
+namespace synaptix::engine {
+
+GenerateStats generate(Executor& ex, const std::vector<int32_t>& prompt, const GenerateOptions& opt,
+                       const std::function<bool(int32_t)>& on_token) {
+  using clock = std::chrono::steady_clock;
+  const model::Spec& s = ex.spec();
+  if (prompt.empty()) fail("generate: the prompt is empty (expected at least one token)");
+  const int64_t need = static_cast<int64_t>(prompt.size()) + opt.max_tokens;
+  if (need > s.max_position_embeddings)
+    fail("generate: prompt (", prompt.size(), " tokens) + max_tokens (", opt.max_tokens,
+         ") exceeds the model's context of ", s.max_position_embeddings, " tokens");
+  const int64_t blocks = (need + ex.block_size() - 1) / ex.block_size();
+  if (blocks > ex.num_blocks())
+    fail("generate: ", need, " tokens need ", blocks, " KV blocks but the cache has ", ex.num_blocks());
+  std::vector<int32_t> table(static_cast<size_t>(blocks));
+  std::iota(table.begin(), table.end(), 0);
+
+  GenerateStats st;
+  st.prompt_tokens = static_cast<int64_t>(prompt.size());
+  Sampler sampler(opt.sampling);
+  std::vector<int32_t> history = prompt;
+  std::vector<float> logits;
+  auto t0 = clock::now();
+  const int64_t chunk = std::max<int64_t>(1, opt.prefill_chunk);
+  for (int64_t p = 0; p < st.prompt_tokens; p += chunk) {
+    const int64_t n = std::min(chunk, st.prompt_tokens - p);
+    SeqChunk c{std::span<const int32_t>(prompt.data() + p, static_cast<size_t>(n)), p, table, false};
+    ex.step({&c, 1}, logits);
+  }
+  auto t1 = clock::now();
+  st.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
+  st.finish_reason = "length";
+  for (int64_t i = 0; i < opt.max_tokens; ++i) {
+    const int32_t tok = sampler.sample(logits, history);
+    if (std::find(opt.eos_ids.begin(), opt.eos_ids.end(), tok) != opt.eos_ids.end()) {
+      st.finish_reason = "stop";
+      break;
+    }
+    history.push_back(tok);
+    ++st.generated_tokens;
+    if (!on_token(tok)) {
+      st.finish_reason = "stop";
+      break;
+    }
+    if (i + 1 == opt.max_tokens) break;
+    SeqChunk c{std::span<const int32_t>(&history.back(), 1), static_cast<int64_t>(history.size()) - 1, table, false};
+    ex.step({&c, 1}, logits);
+  }
+  st.decode_seconds = std::chrono::duration<double>(clock::now() - t1).count();
+  return st;
+}
+
+}  // namespace synaptix::engine
