@@ -1,0 +1,28 @@
+#include "synaptix/model/chat_template.h"
+
+#include "synaptix/core/error.h"
+#include "synaptix/model/jinja_eval.h"
+#include "synaptix/model/jinja_parser.h"
+
+namespace synaptix::model {
+
+struct jinja::ParsedTemplate {
+  Body body;
+};
+
+ChatTemplate::ChatTemplate(std::string source)
+    : source_(std::move(source)),
+      parsed_(std::make_shared<const jinja::ParsedTemplate>(jinja::ParsedTemplate{jinja::parse_template(source_)})) {}
+
+std::string ChatTemplate::render(const nlohmann::json& messages, bool add_generation_prompt,
+                                 const nlohmann::json& extra) const {
+  if (!messages.is_array()) fail("chat template: 'messages' must be a JSON array, got ", messages.type_name());
+  if (!extra.is_object()) fail("chat template: extra variables must be a JSON object, got ", extra.type_name());
+  jinja::Dict vars;
+  for (const auto& [k, v] : extra.items()) vars.set(k, jinja::Value::from_json(v));
+  vars.set("messages", jinja::Value::from_json(messages));
+  vars.set("add_generation_prompt", jinja::Value(add_generation_prompt));
+  return jinja::render(parsed_->body, vars);
+}
+
+}  // namespace synaptix::model

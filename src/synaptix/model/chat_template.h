@@ -1,0 +1,35 @@
+#pragma once
+// A model's chat template (the Jinja2 text in tokenizer_config.json's chat_template), parsed once and
+// rendered per conversation with the semantics transformers' apply_chat_template uses: trim_blocks,
+// lstrip_blocks, no trailing newline, Undefined for unknown names, raise_exception() and strftime_now().
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace synaptix::model {
+
+namespace jinja {
+struct ParsedTemplate;
+}
+
+class ChatTemplate {
+ public:
+  // Parses once; syntax errors throw synaptix::Error naming line:column and what was expected.
+  // Copies share the parsed (immutable) template.
+  explicit ChatTemplate(std::string source);
+
+  // messages: a JSON array of {role, content, ...}; extra: more variables (bos_token, eos_token, tools,
+  // documents, enable_thinking, ...). A template's raise_exception(msg) throws synaptix::Error with msg as
+  // is; other runtime errors name the line:column.
+  std::string render(const nlohmann::json& messages, bool add_generation_prompt,
+                     const nlohmann::json& extra = nlohmann::json::object()) const;
+
+  const std::string& source() const { return source_; }
+
+ private:
+  std::string source_;
+  std::shared_ptr<const jinja::ParsedTemplate> parsed_;
+};
+
+}  // namespace synaptix::model

@@ -1,0 +1,218 @@
+#include "synaptix/model/jinja_methods.h"
+
+#include <algorithm>
+
+#include "synaptix/core/error.h"
+#include "synaptix/model/jinja_strings.h"
+
+namespace synaptix::model::jinja {
+namespace {
+
+const Value& required(const Args& a, size_t index, const char* param, const std::string& method) {
+  const Value* v = a.get(index, param);
+  if (!v) fail(method, "() missing required argument '", param, "'");
+  return *v;
+}
+
+std::optional<std::string> optional_string(const Args& a, size_t index, const char* param) {
+  const Value* v = a.get(index, param);
+  if (!v || v->is_none()) return std::nullopt;
+  if (!v->is_string()) fail("expected a string for '", param, "', got ", v->type_name());
+  return v->as_string();
+}
+
+int64_t optional_int(const Args& a, size_t index, const char* param, int64_t fallback) {
+  const Value* v = a.get(index, param);
+  if (!v || v->is_none()) return fallback;
+  if (!v->is_int() && !v->is_bool()) fail("expected an integer for '", param, "', got ", v->type_name());
+  return v->as_int();
+}
+
+// startswith/endswith take a string or a tuple of strings.
+bool affix_match(const std::string& s, const Value& affix, bool prefix) {
+  auto one = [&](const Value& v) {
+    if (!v.is_string()) fail(prefix ? "startswith" : "endswith", ": expected a string, got ", v.type_name());
+    const std::string& a = v.as_string();
+    if (a.size() > s.size()) return false;
+    return prefix ? s.compare(0, a.size(), a) == 0 : s.compare(s.size() - a.size(), a.size(), a) == 0;
+  };
+  if (affix.is_list()) return std::any_of(affix.as_list().begin(), affix.as_list().end(), one);
+  return one(affix);
+}
+
+// str.format with {} / {0} / {name} fields; format specs are not supported and say so.
+std::string format_string(const std::string& fmt, const Args& a) {
+  std::string out;
+  size_t auto_index = 0;
+  for (size_t i = 0; i < fmt.size(); ++i) {
+    char c = fmt[i];
+    if (c == '{' && i + 1 < fmt.size() && fmt[i + 1] == '{') {
+      out += '{';
+      ++i;
+    } else if (c == '}' && i + 1 < fmt.size() && fmt[i + 1] == '}') {
+      out += '}';
+      ++i;
+    } else if (c == '{') {
+      size_t close = fmt.find('}', i);
+      if (close == std::string::npos) fail("str.format: single '{' encountered in format string");
+      std::string field = fmt.substr(i + 1, close - i - 1);
+      if (field.find_first_of(":!") != std::string::npos) fail("str.format: format specs are not supported: {", field, "}");
+      const Value* v = nullptr;
+      if (field.empty()) {
+        v = auto_index < a.positional.size() ? &a.positional[auto_index] : nullptr;
+        ++auto_index;
+      } else if (std::all_of(field.begin(), field.end(), ::isdigit)) {
+        size_t k = std::stoul(field);
+        v = k < a.positional.size() ? &a.positional[k] : nullptr;
+      } else {
+        v = a.get(SIZE_MAX, field);
+      }
+      if (!v) fail("str.format: no argument for field {", field, "}");
+      out += v->str();
+      i = close;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool all_code_points(const std::string& s, bool (*pred)(char32_t)) {
+  std::u32string cps = utf8_decode(s);
+  return !cps.empty() && std::all_of(cps.begin(), cps.end(), pred);
+}
+
+Value string_method(const std::string& s, const std::string& name, const Args& a) {
+  if (name == "strip" || name == "lstrip" || name == "rstrip") {
+    StripSide side = name == "strip" ? StripSide::Both : name == "lstrip" ? StripSide::Left : StripSide::Right;
+    return py_strip(s, optional_string(a, 0, "chars"), side);
+  }
+  if (name == "split") {
+    List parts;
+    for (auto& p : py_split(s, optional_string(a, 0, "sep"), optional_int(a, 1, "maxsplit", -1))) parts.emplace_back(p);
+    return Value(std::move(parts));
+  }
+  if (name == "splitlines") {
+    List lines;
+    size_t start = 0;
+    while (start < s.size()) {
+      size_t nl = s.find_first_of("\r\n", start);
+      if (nl == std::string::npos) nl = s.size();
+      lines.emplace_back(s.substr(start, nl - start));
+      if (nl < s.size() && s[nl] == '\r' && nl + 1 < s.size() && s[nl + 1] == '\n') ++nl;
+      start = nl + 1;
+    }
+    return Value(std::move(lines));
+  }
+  if (name == "startswith") return affix_match(s, required(a, 0, "prefix", name), true);
+  if (name == "endswith") return affix_match(s, required(a, 0, "suffix", name), false);
+  if (name == "upper") return py_upper(s);
+  if (name == "lower") return py_lower(s);
+  if (name == "title") return py_title(s);
+  if (name == "capitalize") return py_capitalize(s);
+  if (name == "replace") {
+    return py_replace(s, required(a, 0, "old", name).str(), required(a, 1, "new", name).str(),
+                      optional_int(a, 2, "count", -1));
+  }
+  if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count") {
+    std::string sub = required(a, 0, "sub", name).str();
+    if (name == "count") {
+      if (sub.empty()) return Value(static_cast<int64_t>(py_len(s) + 1));
+      int64_t n = 0;
+      for (size_t at = s.find(sub); at != std::string::npos; at = s.find(sub, at + sub.size())) ++n;
+      return Value(n);
+    }
+    size_t at = (name == "find" || name == "index") ? s.find(sub) : s.rfind(sub);
+    if (at == std::string::npos) {
+      if (name == "index" || name == "rindex") fail("str.", name, ": substring not found");
+      return Value(-1);
+    }
+    return Value(static_cast<int64_t>(py_len(s.substr(0, at))));
+  }
+  if (name == "join") {
+    std::string out;
+    bool first = true;
+    for (const Value& item : required(a, 0, "iterable", name).iterate()) {
+      if (!item.is_string()) fail("str.join: expected str items, got ", item.type_name());
+      if (!first) out += s;
+      first = false;
+      out += item.as_string();
+    }
+    return out;
+  }
+  if (name == "format") return format_string(s, a);
+  if (name == "isdigit") return all_code_points(s, [](char32_t c) { return c >= U'0' && c <= U'9'; });
+  if (name == "isalpha") {
+    return all_code_points(s, [](char32_t c) { return (c >= U'a' && c <= U'z') || (c >= U'A' && c <= U'Z') || c > 0x7F; });
+  }
+  if (name == "isspace") return !s.empty() && py_strip(s, std::nullopt, StripSide::Both).empty();
+  if (name == "islower") return py_lower(s) == s && py_upper(s) != s;
+  if (name == "isupper") return py_upper(s) == s && py_lower(s) != s;
+  fail("'str' object has no attribute '", name, "'");
+}
+
+Value dict_method(const Value& d, const std::string& name, const Args& a) {
+  const Dict& dict = d.as_dict();
+  if (name == "items") {
+    List out;
+    for (const auto& [k, v] : dict.entries) out.emplace_back(List{Value(k), v});
+    return Value(std::move(out));
+  }
+  if (name == "keys") {
+    List out;
+    for (const auto& e : dict.entries) out.emplace_back(e.first);
+    return Value(std::move(out));
+  }
+  if (name == "values") {
+    List out;
+    for (const auto& e : dict.entries) out.push_back(e.second);
+    return Value(std::move(out));
+  }
+  if (name == "get") {
+    const Value& key = required(a, 0, "key", name);
+    const Value* got = key.is_string() ? dict.find(key.as_string()) : nullptr;
+    if (got) return *got;
+    const Value* fallback = a.get(1, "default");
+    return fallback ? *fallback : Value::none();
+  }
+  fail("'dict' object has no attribute '", name, "'");
+}
+
+Value list_method(const List& l, const std::string& name, const Args& a) {
+  const Value& x = required(a, 0, "value", name);
+  if (name == "count") return Value(static_cast<int64_t>(std::count_if(l.begin(), l.end(), [&](const Value& v) { return equals(v, x); })));
+  for (size_t i = 0; i < l.size(); ++i) {
+    if (equals(l[i], x)) return Value(static_cast<int64_t>(i));
+  }
+  fail("list.index: ", x.repr(), " is not in list");
+}
+
+bool has_method(const Value& obj, std::string_view name) {
+  static const std::vector<std::string_view> kString = {
+      "strip", "lstrip", "rstrip", "split", "splitlines", "startswith", "endswith", "upper", "lower", "title",
+      "capitalize", "replace", "find", "rfind", "index", "rindex", "count", "join", "format", "isdigit",
+      "isalpha", "isspace", "islower", "isupper"};
+  static const std::vector<std::string_view> kDict = {"items", "keys", "values", "get"};
+  static const std::vector<std::string_view> kList = {"index", "count"};
+  auto in = [&](const std::vector<std::string_view>& names) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  if (obj.is_string()) return in(kString);
+  if (obj.is_dict() && !obj.as_dict().is_namespace) return in(kDict);
+  if (obj.is_list()) return in(kList);
+  return false;
+}
+
+}  // namespace
+
+Value bound_method(const Value& obj, std::string_view name) {
+  if (!has_method(obj, name)) return Value::undefined(std::string(name));
+  std::string method(name);
+  return Value(Callable{obj.type_name() + "." + method, [obj, method](const Args& a) -> Value {
+                          if (obj.is_string()) return string_method(obj.as_string(), method, a);
+                          if (obj.is_dict()) return dict_method(obj, method, a);
+                          return list_method(obj.as_list(), method, a);
+                        }});
+}
+
+}  // namespace synaptix::model::jinja
