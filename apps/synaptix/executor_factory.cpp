@@ -1,0 +1,48 @@
+#include "synaptix/executor_factory.h"
+
+#include "synaptix/core/error.h"
+#include "synaptix/engine/cpu_executor.h"
+#include "synaptix/model/model.h"
+#if defined(SYNAPTIX_HAVE_CUDA) && __has_include("synaptix/engine/cuda/cuda_executor.h")
+#include "synaptix/engine/cuda/cuda_executor.h"
+#define SYNAPTIX_CUDA_EXECUTOR 1
+#endif
+
+namespace synaptix::app {
+
+Target parse_target(const std::string& s) {
+  Target t;
+  if (s == "cpu") return t;
+  if (s == "cuda" || s.rfind("cuda:", 0) == 0) {
+    t.kind = "cuda";
+    if (s.size() > 5) {
+      try {
+        size_t used = 0;
+        t.device = std::stoi(s.substr(5), &used);
+        if (used != s.size() - 5 || t.device < 0) throw std::invalid_argument(s);
+      } catch (const std::exception&) {
+        fail("--target \"", s, "\": expected cpu, cuda or cuda:N with N a device index");
+      }
+    }
+    return t;
+  }
+  fail("--target \"", s, "\": expected cpu, cuda or cuda:N");
+}
+
+ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvConfig kv,
+                             const std::string& recipe_path) {
+  ExecutorBundle b;
+  if (t.kind == "cpu") {
+    if (!recipe_path.empty()) fail("--recipe: this build cannot load recipes yet");
+    b.executor = engine::make_cpu_executor(m, kv, b.kernels.get());
+    return b;
+  }
+#ifdef SYNAPTIX_CUDA_EXECUTOR
+  b.executor = engine::make_cuda_executor(m, kv, t.device);
+  return b;
+#else
+  fail("--target cuda: this build has no CUDA target (configure on a machine with the CUDA toolkit)");
+#endif
+}
+
+}  // namespace synaptix::app
