@@ -1,0 +1,80 @@
+#include "synaptix/backend/cuda/module.h"
+
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "synaptix/backend/cuda/nvrtc_compiler.h"
+#include "synaptix/core/error.h"
+#include "synaptix/core/hash.h"
+#include "synaptix/hw/cuda/driver.h"
+
+namespace synaptix::backend::cuda {
+
+using hw::cuda::check;
+
+Module::Module(const std::string& cubin, const std::string& name) : name_(name) {
+  check(cuModuleLoadData(&mod_, cubin.data()), ("cuModuleLoadData of kernel module '" + name + "'").c_str());
+}
+
+Module::~Module() {
+  if (mod_) cuModuleUnload(mod_);
+}
+
+CUfunction Module::function(const char* kernel) const {
+  CUfunction f = nullptr;
+  CUresult r = cuModuleGetFunction(&f, mod_, kernel);
+  if (r != CUDA_SUCCESS) fail("kernel '", kernel, "' not found in module '", name_, "'");
+  return f;
+}
+
+const Module& cached_module(const std::string& source, const std::string& name) {
+  static std::mutex mu;
+  static std::map<std::pair<CUcontext, std::string>, std::unique_ptr<Module>> modules;
+  CUcontext ctx = nullptr;
+  check(cuCtxGetCurrent(&ctx), "cuCtxGetCurrent");
+  if (!ctx) fail("no current CUDA context while loading kernel module '", name, "'");
+  CUdevice dev = 0;
+  check(cuCtxGetDevice(&dev), "cuCtxGetDevice");
+  int major = 0, minor = 0;
+  check(cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev), "cuDeviceGetAttribute");
+  check(cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev), "cuDeviceGetAttribute");
+  std::string arch = "sm_" + std::to_string(major) + std::to_string(minor) + (major == 9 && minor == 0 ? "a" : "");
+
+  std::lock_guard<std::mutex> lock(mu);
+  auto key = std::make_pair(ctx, sha256_hex(source + '\0' + arch));
+  auto it = modules.find(key);
+  if (it != modules.end()) return *it->second;
+  CompiledCubin c = compile_cubin(source, arch, name);
+  auto m = std::make_unique<Module>(c.cubin, name);
+  const Module& ref = *m;
+  modules.emplace(key, std::move(m));
+  return ref;
+}
+
+CUfunction cached_kernel(const std::string& unique_name, const std::function<std::string()>& make_source,
+                         const char* kernel) {
+  static std::mutex mu;
+  static std::map<std::tuple<CUcontext, std::string, std::string>, CUfunction> functions;
+  CUcontext ctx = nullptr;
+  check(cuCtxGetCurrent(&ctx), "cuCtxGetCurrent");
+  auto key = std::make_tuple(ctx, unique_name, std::string(kernel));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = functions.find(key);
+    if (it != functions.end()) return it->second;
+  }
+  CUfunction f = cached_module(make_source(), unique_name).function(kernel);
+  std::lock_guard<std::mutex> lock(mu);
+  functions[key] = f;
+  return f;
+}
+
+void launch(CUfunction f, Dim3 grid, Dim3 block, unsigned smem_bytes, CUstream stream, void** args,
+            const char* what) {
+  CUresult r = cuLaunchKernel(f, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem_bytes, stream, args,
+                              nullptr);
+  if (r != CUDA_SUCCESS) check(r, (std::string("launch of ") + what).c_str());
+}
+
+}  // namespace synaptix::backend::cuda

@@ -1,0 +1,209 @@
+#include "synaptix/graph/op_graph.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "synaptix/core/error.h"
+
+namespace synaptix::graph {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string o(s);
+  for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return o;
+}
+
+Op linear(std::string name, int64_t m_lo, int64_t m, int64_t n, int64_t k, DType w, bool bias, int64_t count,
+          OpKind kind = OpKind::Linear) {
+  Op o;
+  o.name = std::move(name);
+  o.kind = kind;
+  o.m_lo = m_lo;
+  o.m = m;
+  o.n = n;
+  o.k = k;
+  o.w_dtype = w;
+  o.bias = bias;
+  o.count = count;
+  return o;
+}
+
+Op simple(std::string name, OpKind kind, int64_t m_lo, int64_t m, int64_t n, int64_t k, int64_t count) {
+  Op o;
+  o.name = std::move(name);
+  o.kind = kind;
+  o.m_lo = m_lo;
+  o.m = m;
+  o.n = n;
+  o.k = k;
+  o.count = count;
+  return o;
+}
+
+// The ops of one step over m_lo..m tokens; `ctx` is the KV length attention is sized for.
+std::vector<Op> step_ops(const model::Spec& s, int64_t m_lo, int64_t m, int64_t ctx) {
+  if (s.hidden_size <= 0 || s.num_layers <= 0 || s.num_heads <= 0 || s.head_dim <= 0 || s.vocab_size <= 0)
+    fail("op graph: the spec of model_type '", s.model_type, "' lacks hidden_size/num_layers/heads/vocab");
+  const DType w = s.dtype;
+  const int64_t h = s.hidden_size, L = s.num_layers;
+  int64_t moe_layers = 0;
+  for (int64_t l = 0; l < L; ++l) moe_layers += s.layer_is_moe(l) ? 1 : 0;
+  const int64_t dense_layers = L - moe_layers;
+  std::vector<Op> ops;
+  ops.push_back(simple("embed_tokens", OpKind::Embedding, m_lo, m, h, 0, 1));
+  ops.push_back(simple("layers.*.input_layernorm", OpKind::AddRmsNorm, m_lo, m, h, 0, L));
+  ops.push_back(linear("layers.*.self_attn.q_proj", m_lo, m, s.q_dim(), h, w, s.attention_bias, L));
+  ops.push_back(linear("layers.*.self_attn.k_proj", m_lo, m, s.kv_dim(), h, w, s.attention_bias, L));
+  ops.push_back(linear("layers.*.self_attn.v_proj", m_lo, m, s.kv_dim(), h, w, s.attention_bias, L));
+  if (s.qk_norm) ops.push_back(simple("layers.*.self_attn.qk_norm", OpKind::RmsNorm, m_lo, m * (s.num_heads + s.num_kv_heads), s.head_dim, 0, L));
+  Op rope = simple("layers.*.rope", OpKind::Rope, m_lo, m, s.num_heads + s.num_kv_heads, s.head_dim, L);
+  ops.push_back(rope);
+  Op att = simple("layers.*.self_attn.attention", OpKind::Attention, m_lo, m, s.num_heads, s.head_dim, L);
+  att.kv_heads = s.num_kv_heads;
+  att.ctx = s.sliding_window > 0 ? std::min(ctx, s.sliding_window) : ctx;
+  ops.push_back(att);
+  ops.push_back(linear("layers.*.self_attn.o_proj", m_lo, m, h, s.q_dim(), w, false, L));
+  ops.push_back(simple("layers.*.post_attention_layernorm", OpKind::AddRmsNorm, m_lo, m, h, 0, L));
+  if (dense_layers > 0) {
+    Op gu = linear("layers.*.mlp.gate_up_silu", m_lo, m, s.intermediate_size, h, w, false, dense_layers,
+                   OpKind::GateUpSilu);
+    ops.push_back(gu);
+    ops.push_back(linear("layers.*.mlp.gate_proj", m_lo, m, s.intermediate_size, h, w, false, dense_layers));
+    ops.push_back(linear("layers.*.mlp.up_proj", m_lo, m, s.intermediate_size, h, w, false, dense_layers));
+    ops.push_back(linear("layers.*.mlp.down_proj", m_lo, m, h, s.intermediate_size, w, false, dense_layers));
+  }
+  if (moe_layers > 0) {
+    const int64_t E = s.num_experts, topk = std::max<int64_t>(1, s.num_experts_per_tok);
+    const int64_t inter = s.moe_intermediate_size > 0 ? s.moe_intermediate_size : s.intermediate_size;
+    ops.push_back(linear("layers.*.mlp.gate", m_lo, m, E, h, w, false, moe_layers));
+    ops.push_back(simple("layers.*.mlp.router_topk", OpKind::MoeRouter, m_lo, m, E, topk, moe_layers));
+    // Tokens per expert if routing is even: ceil(m * topk / E), at least 1; at most m.
+    auto per = [&](int64_t t) { return std::min(t, std::max<int64_t>(1, (t * topk + E - 1) / E)); };
+    const int64_t pm = per(m), plo = std::min(per(m_lo), pm);
+    const int64_t active = std::min(E, m * topk) * moe_layers;
+    ops.push_back(linear("layers.*.mlp.experts.*.gate_proj", plo, pm, inter, h, w, false, active, OpKind::MoeExpert));
+    ops.push_back(linear("layers.*.mlp.experts.*.up_proj", plo, pm, inter, h, w, false, active, OpKind::MoeExpert));
+    ops.push_back(linear("layers.*.mlp.experts.*.down_proj", plo, pm, h, inter, w, false, active, OpKind::MoeExpert));
+  }
+  ops.push_back(simple("norm", OpKind::RmsNorm, m_lo, m, h, 0, 1));
+  ops.push_back(linear("lm_head", m_lo, m, s.vocab_size, h, w, false, 1));
+  ops.push_back(simple("argmax", OpKind::Argmax, m_lo, m, s.vocab_size, 0, 1));
+  return ops;
+}
+
+}  // namespace
+
+const char* op_kind_name(OpKind k) {
+  switch (k) {
+    case OpKind::Embedding: return "embedding";
+    case OpKind::AddRmsNorm: return "add_rmsnorm";
+    case OpKind::RmsNorm: return "rmsnorm";
+    case OpKind::Linear: return "linear";
+    case OpKind::Rope: return "rope";
+    case OpKind::Attention: return "attention";
+    case OpKind::GateUpSilu: return "gate_up_silu";
+    case OpKind::MoeRouter: return "moe_router";
+    case OpKind::MoeExpert: return "moe_expert";
+    case OpKind::Argmax: return "argmax";
+  }
+  return "?";
+}
+
+std::string Op::signature() const {
+  std::ostringstream os;
+  os << op_kind_name(kind) << " m=";
+  if (m_lo != m) os << m_lo << ".." << m;
+  else os << m;
+  os << " n=" << n;
+  if (k) os << " k=" << k;
+  if (kind == OpKind::Attention) os << " kv_heads=" << kv_heads << " ctx=" << ctx;
+  if (kind == OpKind::Linear || kind == OpKind::GateUpSilu || kind == OpKind::MoeExpert)
+    os << " w=" << lower(dtype_name(w_dtype));
+  if (bias) os << " bias";
+  return os.str();
+}
+
+double Op::min_bytes() const {
+  const double ws = static_cast<double>(dtype_size(w_dtype));
+  const double M = static_cast<double>(m), N = static_cast<double>(n), K = static_cast<double>(k);
+  switch (kind) {
+    case OpKind::Linear:
+    case OpKind::MoeExpert: return N * K * ws + M * K * 4 + M * N * 4 + (bias ? N * 4 : 0);
+    case OpKind::GateUpSilu: return 2 * N * K * ws + M * K * 4 + M * N * 4;
+    case OpKind::Attention: return 2.0 * ctx * kv_heads * K * 4 + 2 * M * N * K * 4;
+    case OpKind::AddRmsNorm: return 4 * M * N * 4;
+    default: return 2 * M * N * 4;
+  }
+}
+
+double Op::flops() const {
+  const double M = static_cast<double>(m), N = static_cast<double>(n), K = static_cast<double>(k);
+  switch (kind) {
+    case OpKind::Linear:
+    case OpKind::MoeExpert: return 2 * M * N * K;
+    case OpKind::GateUpSilu: return 4 * M * N * K;
+    case OpKind::Attention: return 4.0 * M * N * K * static_cast<double>(ctx);
+    default: return M * N;
+  }
+}
+
+const std::vector<Bucket>& decode_buckets() {
+  static const std::vector<Bucket> b{{"1", 1, 1}, {"2-4", 2, 4}, {"5-16", 5, 16}, {"17-64", 17, 64}};
+  return b;
+}
+
+std::vector<int64_t> sequence_buckets(const model::Spec& s) {
+  std::vector<int64_t> out;
+  const int64_t maxp = s.max_position_embeddings > 0 ? s.max_position_embeddings : 8192;
+  for (int64_t b = 128; b < maxp && b <= 8192; b *= 4) out.push_back(b);
+  out.push_back(std::min<int64_t>(maxp, out.empty() ? maxp : std::max<int64_t>(maxp, out.back())));
+  return out;
+}
+
+Bucket prefill_bucket(int64_t chunk_tokens) {
+  if (chunk_tokens <= 64) fail("prefill chunk of ", chunk_tokens, " tokens: expected more than 64 (below is decode)");
+  return {"prefill", 65, chunk_tokens};
+}
+
+OpGraph decode_graph(const model::Spec& s, const Bucket& batch, int64_t seq_len) {
+  OpGraph g;
+  g.phase = Phase::Decode;
+  g.batch = batch;
+  g.seq_len = seq_len;
+  g.ops = step_ops(s, batch.lo, batch.hi, seq_len);
+  return g;
+}
+
+OpGraph prefill_graph(const model::Spec& s, int64_t chunk_tokens, int64_t seq_len) {
+  OpGraph g;
+  g.phase = Phase::Prefill;
+  g.batch = prefill_bucket(chunk_tokens);
+  g.seq_len = seq_len;
+  // Linear ops are sized by the chunk (a shorter prompt is a smaller m inside the bucket); attention by seq_len.
+  g.ops = step_ops(s, g.batch.lo, g.batch.hi, seq_len);
+  return g;
+}
+
+std::vector<OpGraph> all_graphs(const model::Spec& s, int64_t prefill_chunk_tokens) {
+  std::vector<OpGraph> out;
+  const auto seqs = sequence_buckets(s);
+  for (const auto& b : decode_buckets())
+    for (int64_t L : seqs) out.push_back(decode_graph(s, b, L));
+  for (int64_t L : seqs)
+    if (L > 64) out.push_back(prefill_graph(s, prefill_chunk_tokens, L));
+  return out;
+}
+
+std::vector<Op> distinct_ops(const std::vector<OpGraph>& graphs, const std::vector<OpKind>& kinds) {
+  std::vector<Op> out;
+  std::set<std::string> seen;
+  for (const auto& g : graphs)
+    for (const auto& op : g.ops)
+      if (std::find(kinds.begin(), kinds.end(), op.kind) != kinds.end() && seen.insert(op.signature()).second)
+        out.push_back(op);
+  return out;
+}
+
+}  // namespace synaptix::graph

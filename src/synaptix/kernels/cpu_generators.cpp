@@ -1,0 +1,22 @@
+// The registry of CPU generators: adding one is a line here and a folder under kernels/<op>/cpu/.
+#include "synaptix/core/error.h"
+#include "synaptix/kernels/cpu_generator.h"
+#include "synaptix/kernels/linear/cpu/linear_openblas.h"
+#include "synaptix/kernels/linear/cpu/linear_tiled.h"
+
+namespace synaptix::kernels {
+
+const std::vector<const CpuGenerator*>& cpu_generators() {
+  static const LinearTiledGenerator tiled;
+  static const LinearOpenBlasGenerator openblas;
+  static const std::vector<const CpuGenerator*> all{&tiled, &openblas};
+  return all;
+}
+
+const CpuGenerator& cpu_generator(const std::string& name) {
+  for (const auto* g : cpu_generators())
+    if (g->name() == name) return *g;
+  fail("unknown CPU kernel generator '", name, "'");
+}
+
+}  // namespace synaptix::kernels

@@ -1,0 +1,82 @@
+#include "synaptix/kernels/linear/cpu/linear_isa.h"
+
+#include "synaptix/core/error.h"
+
+namespace synaptix::kernels {
+
+int isa_lanes(const std::string& isa) {
+  if (isa == "avx512") return 16;
+  if (isa == "avx2") return 8;
+  if (isa == "scalar") return 1;
+  fail("unknown isa '", isa, "': expected avx512, avx2 or scalar");
+}
+
+const char* weight_ctype(DType w) {
+  switch (w) {
+    case DType::BF16:
+    case DType::F16: return "uint16_t";
+    case DType::F32: return "float";
+    default: fail("linear kernels take bf16, f16 or f32 weights, not ", dtype_name(w));
+  }
+}
+
+std::string isa_prelude(const std::string& isa, DType w) {
+  std::string s = "#include <stdint.h>\n#include <string.h>\n#include <math.h>\n";
+  s += "typedef " + std::string(weight_ctype(w)) + " wt;\n";
+  // Scalar conversions (tails, packing, the scalar isa).
+  s += R"(
+static inline float bf16_f32(uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
+static inline float f16_f32(uint16_t h) {
+  uint32_t s = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
+  if (e == 0) { if (m == 0) u = s; else { e = 127 - 15 + 1; while (!(m & 0x400)) { m <<= 1; --e; } m &= 0x3ff; u = s | (e << 23) | (m << 13); } }
+  else if (e == 31) u = s | 0x7f800000u | (m << 13);
+  else u = s | ((e + 127 - 15) << 23) | (m << 13);
+  float f; memcpy(&f, &u, 4); return f;
+}
+)";
+  const char* wconv = w == DType::BF16 ? "bf16_f32(v)" : w == DType::F16 ? "f16_f32(v)" : "v";
+  s += std::string("static inline float w_to_f32(wt v) { return ") + wconv + "; }\n";
+  if (isa == "avx512") {
+    s += "#include <immintrin.h>\ntypedef __m512 vf;\n#define VL 16\n"
+         "static inline vf vzero(void) { return _mm512_setzero_ps(); }\n"
+         "static inline vf vload(const float* p) { return _mm512_loadu_ps(p); }\n"
+         "static inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }\n"
+         "static inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }\n"
+         "static inline float vsum(vf a) { return _mm512_reduce_add_ps(a); }\n";
+    if (w == DType::BF16)
+      s += "static inline vf vload_w(const wt* p) { return _mm512_castsi512_ps(_mm512_slli_epi32("
+           "_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16)); }\n";
+    else if (w == DType::F16)
+      s += "static inline vf vload_w(const wt* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }\n";
+    else
+      s += "static inline vf vload_w(const wt* p) { return _mm512_loadu_ps(p); }\n";
+  } else if (isa == "avx2") {
+    s += "#include <immintrin.h>\ntypedef __m256 vf;\n#define VL 8\n"
+         "static inline vf vzero(void) { return _mm256_setzero_ps(); }\n"
+         "static inline vf vload(const float* p) { return _mm256_loadu_ps(p); }\n"
+         "static inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }\n"
+         "static inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }\n"
+         "static inline float vsum(vf a) { __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), "
+         "_mm256_extractf128_ps(a, 1)); s = _mm_hadd_ps(s, s); s = _mm_hadd_ps(s, s); return _mm_cvtss_f32(s); }\n";
+    if (w == DType::BF16)
+      s += "static inline vf vload_w(const wt* p) { return _mm256_castsi256_ps(_mm256_slli_epi32("
+           "_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16)); }\n";
+    else if (w == DType::F16)
+      s += "static inline vf vload_w(const wt* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }\n";
+    else
+      s += "static inline vf vload_w(const wt* p) { return _mm256_loadu_ps(p); }\n";
+  } else if (isa == "scalar") {
+    s += "typedef float vf;\n#define VL 1\n"
+         "static inline vf vzero(void) { return 0.0f; }\n"
+         "static inline vf vload(const float* p) { return *p; }\n"
+         "static inline vf vfma(vf a, vf b, vf c) { return a * b + c; }\n"
+         "static inline vf vadd(vf a, vf b) { return a + b; }\n"
+         "static inline float vsum(vf a) { return a; }\n"
+         "static inline vf vload_w(const wt* p) { return w_to_f32(*p); }\n";
+  } else {
+    isa_lanes(isa);  // throws
+  }
+  return s;
+}
+
+}  // namespace synaptix::kernels

@@ -1,0 +1,52 @@
+#include "synaptix/tune/search_space.h"
+
+namespace synaptix::tune {
+
+SearchSpace build_space(const graph::Op& op, const hw::CpuProfile& cpu,
+                        const std::vector<const kernels::CpuGenerator*>& generators) {
+  SearchSpace s;
+  for (const auto* g : generators) {
+    if (!g->applies(op, cpu)) continue;
+    auto dims = g->space(op, cpu);
+    s.dims.push_back({g->name(), dims});
+    // Odometer over the dimensions.
+    std::vector<size_t> at(dims.size(), 0);
+    for (;;) {
+      nlohmann::json p = nlohmann::json::object();
+      for (size_t d = 0; d < dims.size(); ++d) p[dims[d].name] = dims[d].values[at[d]];
+      if (g->valid(op, p)) s.points.push_back({g->name(), p});
+      size_t d = 0;
+      while (d < dims.size() && ++at[d] == dims[d].values.size()) at[d++] = 0;
+      if (d == dims.size()) break;
+    }
+  }
+  return s;
+}
+
+Point mutate(const Point& p, const SearchSpace& space, const graph::Op& op, std::mt19937_64& rng) {
+  const std::vector<kernels::ParamDim>* dims = nullptr;
+  for (const auto& [g, d] : space.dims)
+    if (g == p.generator) dims = &d;
+  if (!dims || dims->empty()) return p;
+  const auto& gen = kernels::cpu_generator(p.generator);
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    Point q = p;
+    const int changes = 1 + static_cast<int>(rng() % 2);
+    for (int c = 0; c < changes; ++c) {
+      const auto& d = (*dims)[rng() % dims->size()];
+      q.params[d.name] = d.values[rng() % d.values.size()];
+    }
+    if (q.params != p.params && gen.valid(op, q.params)) return q;
+  }
+  return p;
+}
+
+Point crossover(const Point& a, const Point& b, const graph::Op& op, std::mt19937_64& rng) {
+  if (a.generator != b.generator) return a;
+  Point c = a;
+  for (auto it = b.params.begin(); it != b.params.end(); ++it)
+    if (rng() % 2) c.params[it.key()] = it.value();
+  return kernels::cpu_generator(a.generator).valid(op, c.params) ? c : a;
+}
+
+}  // namespace synaptix::tune

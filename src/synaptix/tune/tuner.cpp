@@ -1,0 +1,263 @@
+#include "synaptix/tune/tuner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "synaptix/core/error.h"
+#include "synaptix/core/hash.h"
+#include "synaptix/kernels/cpu_generator.h"
+#include "synaptix/tune/cost_model.h"
+#include "synaptix/tune/search_space.h"
+
+namespace synaptix::tune {
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string fmt_time(double s) {
+  std::ostringstream os;
+  if (s >= 60) os << static_cast<int>(s / 60) << "m" << static_cast<int>(s) % 60 << "s";
+  else os << static_cast<int>(std::ceil(s)) << "s";
+  return os.str();
+}
+
+}  // namespace
+
+std::string point_source(const graph::Op& op, const std::string& generator, const nlohmann::json& params,
+                         std::vector<std::string>* libs) {
+  auto src = kernels::cpu_generator(generator).emit(op, params);
+  if (libs) *libs = src.libs;
+  return src.code;
+}
+
+Tuner::Tuner(TuningDb& db, const backend::ModuleBuilder& builder, const hw::CpuProfile& cpu, TuneOptions opt)
+    : db_(db), builder_(builder), cpu_(cpu), opt_(std::move(opt)), target_(cpu.fingerprint_hash()) {}
+
+void Tuner::emit_progress(const std::string& op_sig) const {
+  if (!opt_.progress) return;
+  std::ostringstream os;
+  os << "ops " << ops_done_ << "/" << ops_total_ << " | trials " << trials_run_ << " | best speedup ";
+  if (best_speedup_ > 0) os << std::fixed << std::setprecision(2) << best_speedup_ << "x";
+  else os << "-";
+  if (deadline_ > 0) os << " | " << fmt_time(std::max(0.0, deadline_ - now_s())) << " left";
+  os << " | " << op_sig;
+  opt_.progress(os.str());
+}
+
+TuneReport Tuner::tune(const std::vector<graph::Op>& ops) {
+  TuneReport rep;
+  const double t0 = now_s();
+  deadline_ = opt_.budget_seconds > 0 ? t0 + opt_.budget_seconds : 0;
+  ops_total_ = ops.size();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (opt_.stop && opt_.stop->load()) break;
+    // Share what is left of the time evenly among the ops still to do.
+    const double slice = deadline_ > 0 ? std::max(0.0, deadline_ - now_s()) / static_cast<double>(ops.size() - i) : 0;
+    rep.ops.push_back(tune_op(ops[i], slice, rep));
+    ++ops_done_;
+    emit_progress(ops[i].signature());
+  }
+  rep.seconds = now_s() - t0;
+  return rep;
+}
+
+OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& rep) {
+  const std::string sig = op.signature();
+  OpResult res;
+  res.op = op;
+  const double op_t0 = now_s();
+  const double op_deadline = seconds_for_op > 0 ? op_t0 + seconds_for_op : 0;
+  emit_progress(sig);
+
+  SearchSpace space = build_space(op, cpu_, kernels::cpu_generators());
+  if (space.points.empty()) fail("no CPU generator applies to ", sig);
+  const int64_t remembered = db_.count(sig, target_);
+  const int64_t cap = opt_.budget_trials > 0 ? opt_.budget_trials : static_cast<int64_t>(space.points.size());
+
+  // Remembered decision: reuse unless asked to search more (or the trial budget grew past what it saw).
+  if (auto prom = db_.promotion(sig, target_); prom && !opt_.search_more && prom->trials >= std::min<int64_t>(cap, remembered)) {
+    res.remembered = res.finished = true;
+    res.baseline_us = prom->baseline_us;
+    res.trials = remembered;
+    res.promoted = prom->generator != "default";
+    if (res.promoted) {
+      res.generator = prom->generator;
+      res.params = prom->params;
+      res.source = point_source(op, res.generator, res.params, &res.libs);
+      res.source_hash = sha256_hex(res.source);
+      res.tuned_us = prom->tuned_us;
+      best_speedup_ = std::max(best_speedup_, res.baseline_us / res.tuned_us);
+    }
+    rep.trace.push_back({{"event", "remembered"}, {"op", sig}, {"generator", prom->generator}, {"params", prom->params}});
+    return res;
+  }
+
+  std::mt19937_64 rng(opt_.seed ^ fnv1a64(sig.data(), sig.size()));
+  std::map<std::string, TrialRecord> done;  // by point key: what the database knows for this op and target
+  for (auto& t : db_.trials(sig, target_)) done[t.generator + ":" + t.params.dump()] = t;
+  std::set<std::string> in_space;
+  for (const auto& p : space.points) in_space.insert(p.key());
+
+  // Warm start: best known here, then the best points of similar ops (any target) that fit this space.
+  std::vector<Point> queue;
+  std::set<std::string> queued;
+  auto enqueue = [&](const Point& p) {
+    if (in_space.count(p.key()) && !done.count(p.key()) && queued.insert(p.key()).second) queue.push_back(p);
+  };
+  for (const auto& t : db_.similar(sig, target_, 8)) enqueue({t.generator, t.params});
+  const bool exhaustive = static_cast<int64_t>(space.points.size()) <= cap;
+  if (exhaustive) {
+    for (const auto& p : space.points) enqueue(p);
+  } else {
+    // Seed the population with random points, at least one per generator (so vendor tactics are tried).
+    for (const auto& [g, _] : space.dims)
+      for (int tries = 0; tries < 64; ++tries) {
+        const auto& p = space.points[rng() % space.points.size()];
+        if (p.generator == g) {
+          enqueue(p);
+          break;
+        }
+      }
+    while (queue.size() < static_cast<size_t>(2 * opt_.batch)) enqueue(space.points[rng() % space.points.size()]);
+  }
+  rep.trace.push_back({{"event", "search"}, {"op", sig}, {"strategy", exhaustive ? "exhaustive" : "evolutionary"},
+                       {"space", space.points.size()}, {"remembered_trials", remembered}});
+
+  CostModel model;
+  auto out_of_budget = [&] {
+    if (opt_.stop && opt_.stop->load()) return true;
+    if (static_cast<int64_t>(done.size()) >= cap) return true;
+    if (op_deadline > 0 && now_s() >= op_deadline) return true;
+    return false;
+  };
+  while (!out_of_budget()) {
+    if (queue.empty()) {
+      if (exhaustive || done.size() >= space.points.size()) break;
+      // Evolve: children of the fastest points, ranked by the cost model; one random point for exploration.
+      std::vector<std::pair<Point, double>> ok;
+      for (const auto& [k, t] : done)
+        if (t.status == TrialStatus::Ok && in_space.count(k)) ok.push_back({{t.generator, t.params}, t.median_us});
+      std::sort(ok.begin(), ok.end(), [](auto& a, auto& b) { return a.second < b.second; });
+      model.fit(ok);
+      std::vector<Point> kids;
+      std::set<std::string> seen;
+      const size_t parents = std::min<size_t>(ok.size(), 6);
+      for (int i = 0; i < 48 && parents > 0; ++i) {
+        const Point& a = ok[rng() % parents].first;
+        Point c = (i % 3 == 2) ? crossover(a, ok[rng() % parents].first, op, rng) : a;
+        c = mutate(c, space, op, rng);
+        if (in_space.count(c.key()) && !done.count(c.key()) && seen.insert(c.key()).second) kids.push_back(c);
+      }
+      std::sort(kids.begin(), kids.end(), [&](const Point& a, const Point& b) { return model.predict(a) < model.predict(b); });
+      for (size_t i = 0; i + 1 < static_cast<size_t>(opt_.batch) && i < kids.size(); ++i) enqueue(kids[i]);
+      for (int tries = 0; tries < 16 && queue.size() < static_cast<size_t>(opt_.batch); ++tries)
+        enqueue(space.points[rng() % space.points.size()]);
+      if (queue.empty()) break;
+    }
+    // One batch: generate, compile in parallel, then run each isolated and commit it.
+    const size_t left = static_cast<size_t>(cap - static_cast<int64_t>(done.size()));
+    const size_t nb = std::min({queue.size(), static_cast<size_t>(opt_.batch), left});
+    std::vector<Point> batch(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(nb));
+    queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(nb));
+    std::vector<backend::ModuleSource> srcs;
+    for (const auto& p : batch) {
+      auto ks = kernels::cpu_generator(p.generator).emit(op, p.params);
+      srcs.push_back({ks.code, ks.libs});
+    }
+    auto built = builder_.build_all(srcs, opt_.jobs);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (opt_.stop && opt_.stop->load()) break;
+      TrialRecord r;
+      r.op = sig;
+      r.target = target_;
+      r.generator = batch[i].generator;
+      r.params = batch[i].params;
+      r.source_hash = sha256_hex(srcs[i].code);
+      if (!built[i].ok) {
+        r.status = TrialStatus::CompileError;
+        r.message = built[i].error;
+      } else {
+        auto o = run_linear_trial(op, built[i].path, opt_.measure, opt_.limits, rng());
+        r.status = o.status;
+        r.message = o.message;
+        r.median_us = o.timing.median_us;
+        r.p10_us = o.timing.p10_us;
+        r.p90_us = o.timing.p90_us;
+        r.samples = o.timing.samples;
+      }
+      r.id = db_.record(r);
+      done[batch[i].key()] = r;
+      ++trials_run_;
+      ++res.new_trials;
+      emit_progress(sig);
+    }
+  }
+  res.trials = static_cast<int64_t>(done.size());
+  rep.new_trials += res.new_trials;
+  if (opt_.stop && opt_.stop->load()) return res;
+
+  // Finalists: the fastest distinct ok points, re-timed interleaved with the default.
+  std::vector<TrialRecord> ok;
+  for (const auto& [k, t] : done)
+    if (t.status == TrialStatus::Ok && in_space.count(k)) ok.push_back(t);
+  std::sort(ok.begin(), ok.end(), [](auto& a, auto& b) { return a.median_us < b.median_us; });
+  if (ok.size() > static_cast<size_t>(opt_.finalists)) ok.resize(static_cast<size_t>(opt_.finalists));
+  std::vector<std::string> paths{""};
+  std::vector<std::string> sources;
+  std::vector<std::vector<std::string>> libs;
+  for (const auto& t : ok) {
+    std::vector<std::string> l;
+    sources.push_back(point_source(op, t.generator, t.params, &l));
+    libs.push_back(l);
+    auto b = builder_.build({sources.back(), l});
+    paths.push_back(b.ok ? b.path : "/nonexistent/" + b.key);
+  }
+  auto outs = run_linear_interleaved(op, paths, opt_.measure, opt_.limits, rng());
+  if (outs[0].status != TrialStatus::Ok)
+    fail("the default linear failed for ", sig, " (", trial_status_name(outs[0].status), "): ", outs[0].message);
+  res.baseline_us = outs[0].timing.median_us;
+  size_t win = 0;
+  for (size_t i = 1; i < outs.size(); ++i)
+    if (outs[i].status == TrialStatus::Ok && outs[i].timing.median_us < (win ? outs[win].timing.median_us : res.baseline_us))
+      win = i;
+  nlohmann::json fin = nlohmann::json::array();
+  fin.push_back({{"generator", "default"}, {"median_us", res.baseline_us}});
+  for (size_t i = 1; i < outs.size(); ++i)
+    fin.push_back({{"generator", ok[i - 1].generator}, {"params", ok[i - 1].params},
+                   {"status", trial_status_name(outs[i].status)}, {"median_us", outs[i].timing.median_us}});
+  Promotion prom;
+  prom.op = sig;
+  prom.target = target_;
+  prom.baseline_us = res.baseline_us;
+  prom.trials = res.trials;
+  if (win > 0) {
+    const auto& t = ok[win - 1];
+    res.promoted = true;
+    res.generator = prom.generator = t.generator;
+    res.params = prom.params = t.params;
+    res.source = sources[win - 1];
+    res.libs = libs[win - 1];
+    res.source_hash = sha256_hex(res.source);
+    res.tuned_us = prom.tuned_us = outs[win].timing.median_us;
+    best_speedup_ = std::max(best_speedup_, res.baseline_us / res.tuned_us);
+  } else {
+    prom.generator = "default";
+    prom.params = nlohmann::json::object();
+    prom.tuned_us = res.baseline_us;
+  }
+  res.finished = true;
+  db_.promote(prom);
+  rep.trace.push_back({{"event", "promote"}, {"op", sig}, {"finalists", fin}, {"winner", prom.generator},
+                       {"params", prom.params}, {"seconds", now_s() - op_t0}, {"new_trials", res.new_trials}});
+  return res;
+}
+
+}  // namespace synaptix::tune
