@@ -19,6 +19,7 @@ foreach(dir IN LISTS _test_dirs)
   if(_cpu_t)
     add_executable(test_${layer} ${_cpu_t})
     target_link_libraries(test_${layer} PRIVATE synaptix_serve GTest::gtest_main)
+    target_include_directories(test_${layer} PRIVATE ${CMAKE_SOURCE_DIR}/tests)
     target_compile_definitions(test_${layer} PRIVATE
       SYNAPTIX_SHARED_DIR="${CMAKE_SOURCE_DIR}/../shared"
       SYNAPTIX_BINARY="$<TARGET_FILE:synaptix>")

@@ -1,0 +1,28 @@
+#pragma once
+// Runs the built `synaptix` CLI in a shell (stderr merged into the output) for end-to-end tests.
+#include <cstdio>
+#include <string>
+
+namespace synaptix::testing {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+inline CliResult run_cli(const std::string& args, const std::string& stdin_file = "") {
+  std::string cmd = std::string(SYNAPTIX_BINARY) + " " + args;
+  if (!stdin_file.empty()) cmd += " < '" + stdin_file + "'";
+  cmd += " 2>&1";
+  CliResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace synaptix::testing
