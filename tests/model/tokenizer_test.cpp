@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -143,6 +146,125 @@ TEST_P(TokenizerStyle, SpecialTokensAndConfig) {
   EXPECT_THROW(tok.decode(std::vector<int32_t>{static_cast<int32_t>(tok.vocab_size())}), synaptix::Error);
   EXPECT_THROW(tok.decode(std::vector<int32_t>{-1}), synaptix::Error);
   EXPECT_THROW(tok.encode("bad \xC3 utf8", false), synaptix::Error);
+}
+
+// Property: any valid UTF-8 text survives encode then decode unchanged (byte-level BPE and byte fallback
+// can spell every byte). Random texts mix the scripts, whitespace and punctuation the regexes treat apart.
+TEST_P(TokenizerStyle, RandomTextRoundTrips) {
+  Tokenizer tok = Tokenizer::load(kShared + "/fixtures/tokenizers/" + GetParam());
+  const std::vector<std::string> alphabet = {
+      "a", "Z", "e", "the", " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "0", "42", "1234", "'s", "'LL", "'",
+      ".", ",", "!?", "-", "_", "\u00e9", "\u00c0", "\u00df", "\u65e5\u672c", "\u0416", "\u05d0", "\u0e01",
+      "\U0001F642", "\U0001F680", "\u00a9", "\u2122", "\u200b", "\u0301", "<", ">", "|", "\\", "\"", "{", "}"};
+  std::mt19937 rng(1234);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 40);
+    for (int i = 0; i < n; ++i) text += alphabet[rng() % alphabet.size()];
+    auto ids = tok.encode(text, false);
+    EXPECT_EQ(tok.decode(ids), text) << "text: " << json(text).dump() << " ids: " << ids_str(ids);
+    for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < tok.vocab_size());
+  }
+}
+
+// Added tokens are cut out of the text before anything else, wherever they sit.
+TEST_P(TokenizerStyle, AddedTokensMatchInsideText) {
+  Tokenizer tok = Tokenizer::load(kShared + "/fixtures/tokenizers/" + GetParam());
+  const int32_t eos = *tok.eos_id();
+  auto ids = tok.encode("abc" + tok.eos_token() + "def" + tok.eos_token(), false);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), eos), 2);
+  EXPECT_EQ(ids.back(), eos);
+}
+
+// Parser fuzz: every part of tokenizer.json replaced by values of the wrong shape either loads or fails with
+// synaptix::Error; nothing else escapes and nothing crashes.
+TEST(TokenizerErrors, MutatedTokenizerJsonFailsCleanly) {
+  const std::vector<json> junk = {nullptr, 42, -1, 3000000000LL, "x", "", json::array(), json::object(), true,
+                                  json::array({1, 2}), json{{"type", 7}}, json{{"type", "BPE"}}};
+  int loaded = 0, rejected = 0;
+  for (const std::string& style : kStyles) {
+    const json good = json::parse(read_all(kShared + "/fixtures/tokenizers/" + style + "/tokenizer.json"));
+    // Every JSON pointer except the thousands inside vocab/merges (a sample of those is enough).
+    std::vector<json::json_pointer> ptrs;
+    std::function<void(const json&, const json::json_pointer&)> walk = [&](const json& j, const json::json_pointer& at) {
+      ptrs.push_back(at);
+      const std::string s = at.to_string();
+      const bool bulk = s == "/model/vocab" || s == "/model/merges";
+      size_t i = 0;
+      if (j.is_object()) {
+        for (auto it = j.begin(); it != j.end(); ++it, ++i) {
+          if (!bulk || i < 3) walk(it.value(), at / it.key());
+        }
+      } else if (j.is_array()) {
+        for (; i < j.size(); ++i) {
+          if (!bulk || i < 3) walk(j[i], at / i);
+        }
+      }
+    };
+    walk(good, json::json_pointer());
+    for (const auto& ptr : ptrs) {
+      for (const json& value : junk) {
+        json mutated = good;
+        mutated[ptr] = value;
+        try {
+          Tokenizer tok = Tokenizer::from_json(mutated.dump(), "");
+          ++loaded;
+          try {
+            auto ids = tok.encode("Hello world, 2024 \u00e9\U0001F642", true);
+            tok.decode(ids);
+          } catch (const synaptix::Error&) {
+          }
+        } catch (const synaptix::Error& e) {
+          ++rejected;
+          EXPECT_GT(std::strlen(e.what()), 10u);
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << style << " " << ptr.to_string() << " = " << value.dump() << ": escaped " << e.what();
+        }
+      }
+    }
+  }
+  EXPECT_GT(rejected, 100);
+  EXPECT_GT(loaded, 0);
+}
+
+// The config's special-token forms: AddedToken objects, a list of named chat templates.
+TEST(TokenizerFormats, ConfigObjectTokensAndNamedTemplates) {
+  const std::string tj = read_all(kShared + "/fixtures/tokenizers/sentencepiece_style/tokenizer.json");
+  json config = {{"bos_token", {{"content", "<s>"}, {"special", true}}},
+                 {"eos_token", "</s>"},
+                 {"add_bos_token", true},
+                 {"add_eos_token", true},
+                 {"chat_template", json::array({{{"name", "tool_use"}, {"template", "T"}},
+                                                {{"name", "default"}, {"template", "D"}}})}};
+  Tokenizer tok = Tokenizer::from_json(tj, config.dump());
+  EXPECT_EQ(tok.bos_token(), "<s>");
+  EXPECT_EQ(tok.bos_id(), std::optional<int32_t>(1));
+  EXPECT_EQ(tok.eos_id(), std::optional<int32_t>(2));
+  EXPECT_EQ(tok.chat_template(), "D");
+  auto ids = tok.encode("hi", true);
+  EXPECT_EQ(ids.front(), 1);
+  EXPECT_EQ(ids.back(), 2);
+  EXPECT_THROW(Tokenizer::from_json(tj, "{\"add_bos_token\": true, \"bos_token\": \"<nope>\"}"), synaptix::Error);
+  EXPECT_THROW(Tokenizer::from_json(tj, "{\"chat_template\": 5}"), synaptix::Error);
+  EXPECT_THROW(Tokenizer::from_json(tj, "not json"), synaptix::Error);
+}
+
+// A TemplateProcessing post-processor (Llama-3's layout) adds its special tokens when asked.
+TEST(TokenizerFormats, TemplateProcessingAddsBos) {
+  json j = json::parse(read_all(kShared + "/fixtures/tokenizers/llama3_style/tokenizer.json"));
+  j["post_processor"] = json::parse(R"({
+    "type": "Sequence",
+    "processors": [
+      {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true},
+      {"type": "TemplateProcessing",
+       "single": [{"SpecialToken": {"id": "<|im_start|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+       "pair": [],
+       "special_tokens": {"<|im_start|>": {"id": "<|im_start|>", "ids": [1], "tokens": ["<|im_start|>"]}}}]})");
+  Tokenizer tok = Tokenizer::from_json(j.dump(), "");
+  auto plain = tok.encode("Hello", false);
+  auto with = tok.encode("Hello", true);
+  ASSERT_EQ(with.size(), plain.size() + 1);
+  EXPECT_EQ(with[0], 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, TokenizerStyle, ::testing::ValuesIn(kStyles));

@@ -159,6 +159,60 @@ void parse_post_processor(const json& node, const std::string& path, std::vector
   }
 }
 
+std::optional<int32_t> lookup(const Pipeline& p, const std::string& token) {
+  if (auto it = p.added_by_content.find(token); it != p.added_by_content.end()) return it->second;
+  return p.bpe->token_id(token);
+}
+
+// tokenizer_config.json: special token names, chat template, and add_bos_token/add_eos_token.
+void apply_config(Pipeline& p, std::string_view config_json) {
+  const std::string cwhere = "tokenizer_config.json";
+  json config;
+  try {
+    config = json::parse(config_json);
+  } catch (const json::exception& e) {
+    fail(cwhere, ": invalid JSON: ", e.what());
+  }
+  if (!config.is_object()) fail(cwhere, ": expected a JSON object");
+  p.bos_token = config_token(config, "bos_token", cwhere);
+  p.eos_token = config_token(config, "eos_token", cwhere);
+  if (const json* ct = find_key(config, "chat_template"); ct && !ct->is_null()) {
+    if (ct->is_string()) {
+      p.chat_template = ct->get<std::string>();
+    } else if (ct->is_array()) {
+      for (const json& t : *ct) {
+        if (t.is_object() && t.value("name", "") == "default" && t.contains("template") && t["template"].is_string()) {
+          p.chat_template = t["template"].get<std::string>();
+        }
+      }
+    } else {
+      fail(cwhere, ".chat_template: expected a string or a list of {name, template}");
+    }
+  }
+  if (!p.bos_token.empty()) p.bos_id = lookup(p, p.bos_token);
+  if (!p.eos_token.empty()) p.eos_id = lookup(p, p.eos_token);
+  // transformers rebuilds the post-processor from add_bos_token/add_eos_token when the config sets them.
+  auto flag = [&](const char* key) -> std::optional<bool> {
+    const json* v = find_key(config, key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (!v->is_boolean()) fail(cwhere, ".", key, ": expected a boolean");
+    return v->get<bool>();
+  };
+  auto add_bos = flag("add_bos_token"), add_eos = flag("add_eos_token");
+  if (add_bos || add_eos) {
+    p.prefix_ids.clear();
+    p.suffix_ids.clear();
+    if (add_bos.value_or(false)) {
+      if (!p.bos_id) fail(cwhere, ".add_bos_token is true but bos_token \"", p.bos_token, "\" is not a known token");
+      p.prefix_ids.push_back(*p.bos_id);
+    }
+    if (add_eos.value_or(false)) {
+      if (!p.eos_id) fail(cwhere, ".add_eos_token is true but eos_token \"", p.eos_token, "\" is not a known token");
+      p.suffix_ids.push_back(*p.eos_id);
+    }
+  }
+}
+
 }  // namespace
 
 Tokenizer::Tokenizer() : p_(std::make_unique<Pipeline>()) {}
@@ -198,6 +252,7 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
         const json& a = (*added)[i];
         const std::string apath = where + ": added_tokens[" + std::to_string(i) + "]";
         if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || a["id"].get<int64_t>() < 0 ||
+            a["id"].get<int64_t>() >= INT32_MAX ||
             !a.contains("content") || !a["content"].is_string()) {
           fail(apath, ": expected {\"id\": non-negative integer, \"content\": string, ...}");
         }
@@ -224,50 +279,10 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
   }
 
   if (!config_json.empty()) {
-    const std::string cwhere = "tokenizer_config.json";
-    json config;
     try {
-      config = json::parse(config_json);
+      apply_config(p, config_json);
     } catch (const json::exception& e) {
-      fail(cwhere, ": invalid JSON: ", e.what());
-    }
-    if (!config.is_object()) fail(cwhere, ": expected a JSON object");
-    p.bos_token = config_token(config, "bos_token", cwhere);
-    p.eos_token = config_token(config, "eos_token", cwhere);
-    if (const json* ct = find_key(config, "chat_template"); ct && !ct->is_null()) {
-      if (ct->is_string()) {
-        p.chat_template = ct->get<std::string>();
-      } else if (ct->is_array()) {
-        for (const json& t : *ct) {
-          if (t.is_object() && t.value("name", "") == "default" && t.contains("template") && t["template"].is_string()) {
-            p.chat_template = t["template"].get<std::string>();
-          }
-        }
-      } else {
-        fail(cwhere, ".chat_template: expected a string or a list of {name, template}");
-      }
-    }
-    if (!p.bos_token.empty()) p.bos_id = tok.token_id(p.bos_token);
-    if (!p.eos_token.empty()) p.eos_id = tok.token_id(p.eos_token);
-    // transformers rebuilds the post-processor from add_bos_token/add_eos_token when the config sets them.
-    auto flag = [&](const char* key) -> std::optional<bool> {
-      const json* v = find_key(config, key);
-      if (!v || v->is_null()) return std::nullopt;
-      if (!v->is_boolean()) fail(cwhere, ".", key, ": expected a boolean");
-      return v->get<bool>();
-    };
-    auto add_bos = flag("add_bos_token"), add_eos = flag("add_eos_token");
-    if (add_bos || add_eos) {
-      p.prefix_ids.clear();
-      p.suffix_ids.clear();
-      if (add_bos.value_or(false)) {
-        if (!p.bos_id) fail(cwhere, ".add_bos_token is true but bos_token \"", p.bos_token, "\" is not a known token");
-        p.prefix_ids.push_back(*p.bos_id);
-      }
-      if (add_eos.value_or(false)) {
-        if (!p.eos_id) fail(cwhere, ".add_eos_token is true but eos_token \"", p.eos_token, "\" is not a known token");
-        p.suffix_ids.push_back(*p.eos_id);
-      }
+      fail("tokenizer_config.json: unexpected JSON structure: ", e.what());
     }
   }
   for (int32_t id : p.prefix_ids) {
