@@ -65,7 +65,7 @@ endif()
 set(SYNAPTIX_ALL synaptix_serve)
 if(SYNAPTIX_HAVE_CUDA AND SYNAPTIX_CUDA_SOURCES)
   add_library(synaptix_cuda STATIC ${SYNAPTIX_CUDA_SOURCES})
-  target_link_libraries(synaptix_cuda PUBLIC synaptix_serve CUDA::nvrtc CUDA::cuda_driver)
+  target_link_libraries(synaptix_cuda PUBLIC synaptix_serve CUDA::nvrtc CUDA::cuda_driver CUDA::cublasLt)
   set(SYNAPTIX_ALL synaptix_cuda)
 endif()
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "synaptix/backend/cuda/nvrtc_compiler.h"
+#include "synaptix/core/error.h"
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"

@@ -1,0 +1,192 @@
+#include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
+
+#include <sstream>
+#include <string>
+
+#include "synaptix/backend/cuda/device_prelude.h"
+#include "synaptix/backend/cuda/module.h"
+#include "synaptix/core/error.h"
+
+namespace synaptix::kernels::cuda {
+namespace bc = backend::cuda;
+namespace {
+
+// Each warp walks its keys KPW at a time: the K and V rows of KPW keys are loaded before the first is used,
+// so several loads are in flight per warp. Lane i holds elements [i * EPL, i * EPL + EPL) of a head.
+const char* kBody = R"(
+#define EPL ((D + 31) / 32)
+#define WARPS 4
+#define KPW 4
+__device__ __forceinline__ void load_row(const bf16_t* p, int lane, float* f) {
+  const int e0 = lane * EPL;
+#if EPL == 4 && (D % 4 == 0)
+  if (e0 < D) { uint2 u = *reinterpret_cast<const uint2*>(p + e0); f[0] = bf16_lo(u.x); f[1] = bf16_hi(u.x); f[2] = bf16_lo(u.y); f[3] = bf16_hi(u.y); }
+  else { f[0] = f[1] = f[2] = f[3] = 0.f; }
+#elif EPL == 8 && (D % 8 == 0)
+  if (e0 < D) { uint4 u = *reinterpret_cast<const uint4*>(p + e0);
+    f[0] = bf16_lo(u.x); f[1] = bf16_hi(u.x); f[2] = bf16_lo(u.y); f[3] = bf16_hi(u.y);
+    f[4] = bf16_lo(u.z); f[5] = bf16_hi(u.z); f[6] = bf16_lo(u.w); f[7] = bf16_hi(u.w); }
+  else { for (int e = 0; e < 8; ++e) f[e] = 0.f; }
+#elif EPL == 2 && (D % 2 == 0)
+  if (e0 < D) { unsigned int u = *reinterpret_cast<const unsigned int*>(p + e0); f[0] = bf16_lo(u); f[1] = bf16_hi(u); }
+  else { f[0] = f[1] = 0.f; }
+#else
+#pragma unroll
+  for (int e = 0; e < EPL; ++e) f[e] = e0 + e < D ? bf16_to_f32(p[e0 + e]) : 0.f;
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(WARPS * 32)
+paged_attention(const float* __restrict__ q, long long q_stride, const bf16_t* __restrict__ kc, const bf16_t* __restrict__ vc,
+                const int* __restrict__ positions, const int* __restrict__ token_seq, const int* __restrict__ block_tables,
+                int table_stride, int block_size, int KVH, int window, float scale, int split_size,
+                float* __restrict__ partial, float* __restrict__ out) {
+  extern __shared__ float sm[];  // [WARPS][G][D] acc, then [WARPS][G] m, [WARPS][G] l
+  float* sm_acc = sm;
+  float* sm_m = sm + WARPS * G * D;
+  float* sm_l = sm_m + WARPS * G;
+  const int t = blockIdx.x, kvh = blockIdx.y, s = blockIdx.z, S = gridDim.z;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int H = KVH * G;
+  const int pos = positions[t];
+  const int lo = window > 0 ? max(0, pos - window + 1) : 0;
+  const int start = S > 1 ? lo + s * split_size : lo;
+  const int end = S > 1 ? min(pos + 1, start + split_size) : pos + 1;
+  const int* table = block_tables + (long long)token_seq[t] * table_stride;
+
+  float qv[G][EPL];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    const float* qp = q + (long long)t * q_stride + (long long)(kvh * G + g) * D;
+#pragma unroll
+    for (int e = 0; e < EPL; ++e) qv[g][e] = lane * EPL + e < D ? qp[lane * EPL + e] * scale : 0.f;
+  }
+  float m[G], l[G], acc[G][EPL];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    m[g] = -INFINITY; l[g] = 0.f;
+#pragma unroll
+    for (int e = 0; e < EPL; ++e) acc[g][e] = 0.f;
+  }
+  for (int j0 = start + warp * KPW; j0 < end; j0 += WARPS * KPW) {
+    float kf[KPW][EPL], vf[KPW][EPL];
+#pragma unroll
+    for (int u = 0; u < KPW; ++u) {
+      const int j = j0 + u;
+      if (j < end) {
+        const long long slot = (long long)table[j / block_size] * block_size + j % block_size;
+        load_row(kc + (slot * KVH + kvh) * D, lane, kf[u]);
+        load_row(vc + (slot * KVH + kvh) * D, lane, vf[u]);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < KPW; ++u) {
+      if (j0 + u >= end) break;
+#pragma unroll
+      for (int g = 0; g < G; ++g) {
+        float d = 0.f;
+#pragma unroll
+        for (int e = 0; e < EPL; ++e) d = fmaf(qv[g][e], kf[u][e], d);
+        d = warp_sum(d);
+        const float nm = fmaxf(m[g], d);
+        const float corr = expf(m[g] - nm), p = expf(d - nm);
+        l[g] = l[g] * corr + p;
+#pragma unroll
+        for (int e = 0; e < EPL; ++e) acc[g][e] = fmaf(acc[g][e], corr, p * vf[u][e]);
+        m[g] = nm;
+      }
+    }
+  }
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+#pragma unroll
+    for (int e = 0; e < EPL; ++e)
+      if (lane * EPL + e < D) sm_acc[(warp * G + g) * D + lane * EPL + e] = acc[g][e];
+    if (lane == 0) { sm_m[warp * G + g] = m[g]; sm_l[warp * G + g] = l[g]; }
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
+    const int g = i / D, d = i % D;
+    float M = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < WARPS; ++w) M = fmaxf(M, sm_m[w * G + g]);
+    float L = 0.f, O = 0.f;
+    if (M != -INFINITY) {
+#pragma unroll
+      for (int w = 0; w < WARPS; ++w) {
+        const float c = expf(sm_m[w * G + g] - M);
+        L = fmaf(sm_l[w * G + g], c, L);
+        O = fmaf(sm_acc[(w * G + g) * D + d], c, O);
+      }
+    }
+    const int h = kvh * G + g;
+    if (S == 1) {
+      out[(long long)t * H * D + (long long)h * D + d] = O / L;
+    } else {
+      float* p = partial + (((long long)t * H + h) * S + s) * (D + 2);
+      p[d] = O;
+      if (d == 0) { p[D] = M; p[D + 1] = L; }
+    }
+  }
+}
+
+extern "C" __global__ void attention_combine(const float* __restrict__ partial, float* __restrict__ out, int H, int S) {
+  const int t = blockIdx.x, h = blockIdx.y;
+  const float* p = partial + ((long long)t * H + h) * S * (D + 2);
+  float M = -INFINITY;
+  for (int s = 0; s < S; ++s) if (p[s * (D + 2) + D + 1] > 0.f) M = fmaxf(M, p[s * (D + 2) + D]);
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float L = 0.f, O = 0.f;
+    for (int s = 0; s < S; ++s) {
+      const float* ps = p + s * (D + 2);
+      if (ps[D + 1] > 0.f) {
+        const float c = expf(ps[D] - M);
+        L = fmaf(ps[D + 1], c, L);
+        O = fmaf(ps[d], c, O);
+      }
+    }
+    out[(long long)t * H * D + (long long)h * D + d] = O / L;
+  }
+}
+)";
+
+}  // namespace
+
+std::string paged_attention_source(int64_t g, int64_t d) {
+  std::ostringstream os;
+  os << "#define INFINITY __int_as_float(0x7f800000)\n" << bc::kDevicePrelude << "#define G " << g << "\n#define D " << d
+     << "\n" << kBody;
+  return os.str();
+}
+
+void paged_attention(const PagedAttentionArgs& a, CUstream stream) {
+  if (a.tokens <= 0 || a.heads <= 0 || a.kv_heads <= 0 || a.heads % a.kv_heads != 0 || a.head_dim <= 0)
+    fail("paged_attention: bad shape tokens=", a.tokens, " heads=", a.heads, " kv_heads=", a.kv_heads, " head_dim=", a.head_dim);
+  const int64_t g = a.heads / a.kv_heads;
+  if (g * a.head_dim > kMaxAttentionGroupDim)
+    fail("paged_attention: ", g, " query heads per KV head x head_dim ", a.head_dim, " exceeds ", kMaxAttentionGroupDim);
+  if (a.splits < 1 || (a.splits > 1 && (a.split_size < 1 || !a.partial)))
+    fail("paged_attention: splits=", a.splits, " needs split_size > 0 and a partial buffer");
+  const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(a.head_dim);
+  auto make = [&] { return paged_attention_source(g, a.head_dim); };
+  CUfunction f = bc::cached_kernel(name, make, "paged_attention");
+  long long qs = a.q_stride;
+  int ts = static_cast<int>(a.table_stride), bs = static_cast<int>(a.block_size), kvh = static_cast<int>(a.kv_heads),
+      win = static_cast<int>(a.window), ss = static_cast<int>(a.split_size);
+  float scale = a.scale;
+  CUdeviceptr q = a.q, kc = a.k_cache, vc = a.v_cache, pos = a.positions, seq = a.token_seq, bt = a.block_tables,
+              part = a.partial, out = a.out;
+  void* args[] = {&q, &qs, &kc, &vc, &pos, &seq, &bt, &ts, &bs, &kvh, &win, &scale, &ss, &part, &out};
+  const unsigned smem = static_cast<unsigned>((4 * g * a.head_dim + 8 * g) * sizeof(float));
+  bc::launch(f, {static_cast<unsigned>(a.tokens), static_cast<unsigned>(a.kv_heads), static_cast<unsigned>(a.splits)},
+             {128}, smem, stream, args, "paged_attention");
+  if (a.splits > 1) {
+    CUfunction c = bc::cached_kernel(name, make, "attention_combine");
+    int H = static_cast<int>(a.heads), S = static_cast<int>(a.splits);
+    void* cargs[] = {&part, &out, &H, &S};
+    bc::launch(c, {static_cast<unsigned>(a.tokens), static_cast<unsigned>(a.heads)}, {128}, 0, stream, cargs,
+               "attention_combine");
+  }
+}
+
+}  // namespace synaptix::kernels::cuda

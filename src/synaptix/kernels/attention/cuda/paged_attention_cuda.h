@@ -1,0 +1,38 @@
+#pragma once
+// Causal attention over the paged bf16 KV cache for any mix of decode tokens and prefill chunks: one query
+// token per block row, GQA-aware (a block serves the G = H / KVH query heads that share one KV head, so each
+// K/V row is read once for all of them), optional sliding window, and split-K over the sequence: with S > 1
+// splits each block covers `split_size` positions and writes a partial (max, sum, unnormalised output) that
+// a second kernel combines; that keeps all SMs busy for long contexts at small batch.
+#include <cuda.h>
+
+#include <cstdint>
+#include <string>
+
+namespace synaptix::kernels::cuda {
+
+struct PagedAttentionArgs {
+  CUdeviceptr q = 0;            // [T, q_stride] f32; head h at offset h * D
+  int64_t q_stride = 0;
+  CUdeviceptr k_cache = 0, v_cache = 0;  // bf16 [slots, KVH, D]
+  CUdeviceptr positions = 0;    // [T] int32: the query's position; keys [lo, pos] are attended
+  CUdeviceptr token_seq = 0;    // [T] int32: which block-table row the token reads
+  CUdeviceptr block_tables = 0; // [seqs, table_stride] int32
+  int64_t table_stride = 0, block_size = 0;
+  int64_t tokens = 0, heads = 0, kv_heads = 0, head_dim = 0;
+  int64_t window = 0;           // 0: full causal
+  float scale = 1.0f;
+  int64_t splits = 1, split_size = 0;  // splits * split_size must cover the longest key range when splits > 1
+  CUdeviceptr partial = 0;      // [T, H, splits, D + 2] f32 when splits > 1
+  CUdeviceptr out = 0;          // [T, H * D] f32
+};
+
+// Largest G * D the kernel's shared memory allows.
+inline constexpr int64_t kMaxAttentionGroupDim = 2048;
+
+// The kernel source for G query heads per KV head and head_dim D.
+std::string paged_attention_source(int64_t g, int64_t d);
+
+void paged_attention(const PagedAttentionArgs& a, CUstream stream);
+
+}  // namespace synaptix::kernels::cuda

@@ -1,0 +1,163 @@
+#include "synaptix/kernels/linear/cuda/gemv_bf16.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "synaptix/backend/cuda/device_prelude.h"
+#include "synaptix/backend/cuda/module.h"
+#include "synaptix/core/error.h"
+
+namespace synaptix::kernels::cuda {
+
+namespace bc = backend::cuda;
+
+std::string GemvParams::str() const {
+  std::ostringstream os;
+  os << "w" << warps << "_ks" << kslices << "_r" << rows_per_warp << "_u" << unroll;
+  return os.str();
+}
+
+bool gemv_params_valid(const GemvParams& p, int m) {
+  auto in = [](int v, std::initializer_list<int> set) { return std::find(set.begin(), set.end(), v) != set.end(); };
+  return m >= 1 && m <= 8 && in(p.warps, {2, 4, 8, 16}) && in(p.kslices, {1, 2, 4, 8, 16}) &&
+         p.warps % p.kslices == 0 && in(p.rows_per_warp, {1, 2, 4}) && in(p.unroll, {1, 2, 4, 8}) &&
+         p.rows_per_warp * p.unroll * m <= 32;
+}
+
+GemvParams gemv_default_params(int64_t n, int64_t k) {
+  GemvParams p;
+  p.warps = 4;
+  p.rows_per_warp = 1;
+  p.unroll = 2;
+  // Too few rows to give every SM several blocks: split each row's k among the block's warps.
+  p.kslices = n < 2048 ? 4 : 1;
+  (void)k;
+  return p;
+}
+
+std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k) {
+  std::vector<GemvParams> out;
+  for (int warps : {4, 8, 16})
+    for (int ks : {1, 2, 4, 8})
+      for (int r : {1, 2, 4})
+        for (int u : {1, 2, 4, 8}) {
+          GemvParams p{warps, ks, r, u};
+          if (!gemv_params_valid(p, m)) continue;
+          if (k / 8 < static_cast<int64_t>(32) * ks) continue;  // a k-slice shorter than one warp-wide load
+          out.push_back(p);
+        }
+  (void)n;
+  return out;
+}
+
+std::string gemv_bf16_source(int m, const GemvParams& p) {
+  if (!gemv_params_valid(p, m)) fail("invalid GEMV parameters ", p.str(), " for m=", m);
+  std::ostringstream os;
+  os << bc::kDevicePrelude;
+  os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define KS " << p.kslices << "\n#define RPW "
+     << p.rows_per_warp << "\n#define UNROLL " << p.unroll << "\n";
+  os << R"(
+#define GROUPS (WARPS / KS)
+extern "C" __global__ void __launch_bounds__(WARPS * 32)
+gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __restrict__ y, int n, int k, int accumulate) {
+  __shared__ float partial[KS > 1 ? KS : 1][GROUPS][RPW][M];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int group = warp / KS, slice = warp % KS;
+  const int row0 = (blockIdx.x * GROUPS + group) * RPW;
+  const int kv = k >> 3;  // 16-byte chunks (8 bf16) per weight row
+  const int per = (kv + KS - 1) / KS;
+  const int kb = slice * per, ke = min(kv, kb + per);
+  float acc[RPW][M];
+#pragma unroll
+  for (int r = 0; r < RPW; ++r)
+#pragma unroll
+    for (int j = 0; j < M; ++j) acc[r][j] = 0.f;
+  const uint4* wrow[RPW];
+  bool rvalid[RPW];
+#pragma unroll
+  for (int r = 0; r < RPW; ++r) {
+    rvalid[r] = row0 + r < n;
+    wrow[r] = w + (size_t)(rvalid[r] ? row0 + r : 0) * kv;
+  }
+  for (int base = kb + lane; base < ke; base += 32 * UNROLL) {
+    uint4 wv[UNROLL][RPW];
+#pragma unroll
+    for (int u = 0; u < UNROLL; ++u) {
+      const int c = base + u * 32;
+#pragma unroll
+      for (int r = 0; r < RPW; ++r) wv[u][r] = (c < ke && rvalid[r]) ? load_stream_u4(wrow[r] + c) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < UNROLL; ++u) {
+      const int c = base + u * 32;
+      if (c < ke) {
+#pragma unroll
+        for (int j = 0; j < M; ++j) {
+          const float4* xp = reinterpret_cast<const float4*>(x + (size_t)j * k + (size_t)c * 8);
+          const float4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+#pragma unroll
+          for (int r = 0; r < RPW; ++r) {
+            const uint4 q = wv[u][r];
+            float s = acc[r][j];
+            s = fmaf(bf16_lo(q.x), x0.x, s); s = fmaf(bf16_hi(q.x), x0.y, s);
+            s = fmaf(bf16_lo(q.y), x0.z, s); s = fmaf(bf16_hi(q.y), x0.w, s);
+            s = fmaf(bf16_lo(q.z), x1.x, s); s = fmaf(bf16_hi(q.z), x1.y, s);
+            s = fmaf(bf16_lo(q.w), x1.z, s); s = fmaf(bf16_hi(q.w), x1.w, s);
+            acc[r][j] = s;
+          }
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < RPW; ++r)
+#pragma unroll
+    for (int j = 0; j < M; ++j) acc[r][j] = warp_sum(acc[r][j]);
+#if KS > 1
+  if (lane == 0) {
+#pragma unroll
+    for (int r = 0; r < RPW; ++r)
+#pragma unroll
+      for (int j = 0; j < M; ++j) partial[slice][group][r][j] = acc[r][j];
+  }
+  __syncthreads();
+  if (slice != 0) return;
+#pragma unroll
+  for (int r = 0; r < RPW; ++r)
+#pragma unroll
+    for (int j = 0; j < M; ++j) {
+      float s = 0.f;
+#pragma unroll
+      for (int t = 0; t < KS; ++t) s += partial[t][group][r][j];
+      acc[r][j] = s;
+    }
+#endif
+  // Lane (r * M + j) writes output (row0 + r, j): spreads the stores over lanes.
+#pragma unroll
+  for (int r = 0; r < RPW; ++r)
+#pragma unroll
+    for (int j = 0; j < M; ++j)
+      if (lane == ((r * M + j) & 31) && rvalid[r]) {
+        float* out = y + (size_t)j * n + row0 + r;
+        *out = accumulate ? *out + acc[r][j] : acc[r][j];
+      }
+}
+)";
+  return os.str();
+}
+
+void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, int64_t k, bool accumulate,
+               const GemvParams& p, CUstream stream) {
+  if (k % 8 != 0) fail("gemv_bf16: k=", k, " is not a multiple of 8 (16-byte weight loads)");
+  if (w % 16 != 0 || x % 16 != 0) fail("gemv_bf16: weight and input must be 16-byte aligned");
+  if (m < 1 || m > 8) fail("gemv_bf16: m=", m, " outside 1..8");
+  if (n <= 0 || n > (1ll << 31) - 1 || k > (1ll << 31) - 1) fail("gemv_bf16: shape n=", n, " k=", k, " out of range");
+  CUfunction f = bc::cached_kernel("gemv_bf16_m" + std::to_string(m) + "_" + p.str(),
+                                   [&] { return gemv_bf16_source(m, p); }, "gemv_bf16");
+  int ni = static_cast<int>(n), ki = static_cast<int>(k), acc = accumulate ? 1 : 0;
+  void* args[] = {&x, &w, &y, &ni, &ki, &acc};
+  const unsigned blocks = static_cast<unsigned>((n + p.rows_per_block() - 1) / p.rows_per_block());
+  bc::launch(f, {blocks}, {static_cast<unsigned>(p.warps * 32)}, 0, stream, args, "gemv_bf16");
+}
+
+}  // namespace synaptix::kernels::cuda

@@ -1,0 +1,56 @@
+#include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
+
+#include <string>
+
+#include "synaptix/backend/cuda/device_prelude.h"
+#include "synaptix/backend/cuda/module.h"
+#include "synaptix/core/error.h"
+
+namespace synaptix::kernels::cuda {
+namespace bc = backend::cuda;
+namespace {
+
+const char* kBody = R"(
+extern "C" __global__ void __launch_bounds__(256)
+rmsnorm(const float* __restrict__ x, const int* __restrict__ rows, const float* __restrict__ w, void* y, int dim,
+        float eps, int out_bf16) {
+  __shared__ float red[8];
+  const int out_row = blockIdx.x;
+  const int in_row = rows ? rows[out_row] : out_row;
+  const float* xr = x + (size_t)in_row * dim;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) { float v = xr[i]; ss = fmaf(v, v, ss); }
+  ss = warp_sum(ss);
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = ss;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float t = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.f;
+    t = warp_sum(t);
+    if (threadIdx.x == 0) red[0] = t;
+  }
+  __syncthreads();
+  const float inv = rsqrtf(red[0] / (float)dim + eps);
+  if (out_bf16) {
+    bf16_t* yr = (bf16_t*)y + (size_t)out_row * dim;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = f32_to_bf16(xr[i] * inv * w[i]);
+  } else {
+    float* yr = (float*)y + (size_t)out_row * dim;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = xr[i] * inv * w[i];
+  }
+}
+)";
+
+}  // namespace
+
+std::string rmsnorm_source() { return std::string(bc::kDevicePrelude) + kBody; }
+
+void rmsnorm(CUdeviceptr x, CUdeviceptr rows, CUdeviceptr w, CUdeviceptr y, int64_t out_rows, int64_t dim,
+             float eps, bool out_bf16, CUstream stream) {
+  if (out_rows <= 0 || dim <= 0) fail("rmsnorm: bad shape rows=", out_rows, " dim=", dim);
+  CUfunction f = bc::cached_kernel("rmsnorm", rmsnorm_source, "rmsnorm");
+  int d = static_cast<int>(dim), ob = out_bf16 ? 1 : 0;
+  void* args[] = {&x, &rows, &w, &y, &d, &eps, &ob};
+  bc::launch(f, {static_cast<unsigned>(out_rows)}, {256}, 0, stream, args, "rmsnorm");
+}
+
+}  // namespace synaptix::kernels::cuda

@@ -1,0 +1,79 @@
+#include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
+
+#include <string>
+
+#include "synaptix/backend/cuda/device_prelude.h"
+#include "synaptix/backend/cuda/module.h"
+#include "synaptix/core/error.h"
+
+namespace synaptix::kernels::cuda {
+namespace bc = backend::cuda;
+namespace {
+
+const char* kBody = R"(
+extern "C" __global__ void __launch_bounds__(128)
+rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_norm, const float* k_norm, float eps,
+              const int* positions, const int* slots, const float* inv_freq, int rot, float attn_scale,
+              bf16_t* kc, bf16_t* vc, int H, int KVH, int D) {
+  extern __shared__ float buf[];
+  const int t = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nwarps = blockDim.x >> 5;
+  float* v = buf + warp * D;
+  const float pos = (float)positions[t];
+  const long long slot = slots[t];
+  for (int h = warp; h < H + 2 * KVH; h += nwarps) {
+    float* src = qkv + (long long)t * stride + (long long)h * D;
+    for (int i = lane; i < D; i += 32) v[i] = src[i] + (bias ? bias[h * D + i] : 0.f);
+    __syncwarp();
+    if (h < H + KVH) {
+      const float* nw = h < H ? q_norm : k_norm;
+      if (nw) {
+        float ss = 0.f;
+        for (int i = lane; i < D; i += 32) ss = fmaf(v[i], v[i], ss);
+        const float inv = rsqrtf(warp_sum(ss) / (float)D + eps);
+        for (int i = lane; i < D; i += 32) v[i] = v[i] * inv * nw[i];
+        __syncwarp();
+      }
+      const int half = rot >> 1;
+      for (int i = lane; i < half; i += 32) {
+        float s, c;
+        sincosf(pos * inv_freq[i], &s, &c);
+        c *= attn_scale; s *= attn_scale;
+        const float a = v[i], b = v[i + half];
+        v[i] = a * c - b * s;
+        v[i + half] = b * c + a * s;
+      }
+      __syncwarp();
+    }
+    if (h < H) {
+      for (int i = lane; i < D; i += 32) src[i] = v[i];
+    } else {
+      bf16_t* dst = (h < H + KVH ? kc : vc) + (slot * KVH + (h < H + KVH ? h - H : h - H - KVH)) * D;
+      for (int i = lane; i < D; i += 32) dst[i] = f32_to_bf16(v[i]);
+    }
+    __syncwarp();
+  }
+}
+)";
+
+}  // namespace
+
+std::string rope_kv_source() { return std::string(bc::kDevicePrelude) + kBody; }
+
+void rope_kv_write(const RopeKvArgs& a, CUstream stream) {
+  if (a.tokens <= 0 || a.heads <= 0 || a.kv_heads <= 0 || a.head_dim <= 0 || a.rotary_dim > a.head_dim ||
+      a.rotary_dim % 2 != 0)
+    fail("rope_kv_write: bad shape tokens=", a.tokens, " heads=", a.heads, " kv_heads=", a.kv_heads,
+         " head_dim=", a.head_dim, " rotary_dim=", a.rotary_dim);
+  CUfunction f = bc::cached_kernel("rope_kv_write", rope_kv_source, "rope_kv_write");
+  long long stride = a.stride;
+  int rot = static_cast<int>(a.rotary_dim), H = static_cast<int>(a.heads), KVH = static_cast<int>(a.kv_heads),
+      D = static_cast<int>(a.head_dim);
+  float eps = a.eps, scale = a.attention_scaling;
+  CUdeviceptr qkv = a.qkv, bias = a.bias, qn = a.q_norm, kn = a.k_norm, pos = a.positions, slots = a.slots,
+              invf = a.inv_freq, kc = a.k_cache, vc = a.v_cache;
+  void* args[] = {&qkv, &stride, &bias, &qn, &kn, &eps, &pos, &slots, &invf, &rot, &scale, &kc, &vc, &H, &KVH, &D};
+  bc::launch(f, {static_cast<unsigned>(a.tokens)}, {128}, static_cast<unsigned>(4 * D * sizeof(float)), stream, args,
+             "rope_kv_write");
+}
+
+}  // namespace synaptix::kernels::cuda
