@@ -27,10 +27,16 @@ enum class Flow { Normal, Break, Continue };
   fail("unsupported operand type(s) for ", op, ": '", a.type_name(), "' and '", b.type_name(), "'");
 }
 
-int64_t checked(bool overflow, int64_t r) {
-  if (overflow) fail("integer overflow");
+// Python ints do not overflow; ours are 64-bit, so overflow is reported rather than wrapped.
+template <typename Op>
+int64_t checked(Op op, int64_t x, int64_t y) {
+  int64_t r = 0;
+  if (op(x, y, &r)) fail("integer overflow");
   return r;
 }
+constexpr auto kAdd = [](int64_t x, int64_t y, int64_t* r) { return __builtin_add_overflow(x, y, r); };
+constexpr auto kSub = [](int64_t x, int64_t y, int64_t* r) { return __builtin_sub_overflow(x, y, r); };
+constexpr auto kMul = [](int64_t x, int64_t y, int64_t* r) { return __builtin_mul_overflow(x, y, r); };
 
 // Python's floor division and modulo: the result takes the sign of the divisor.
 int64_t floor_div(int64_t a, int64_t b) {
@@ -86,15 +92,15 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
         return Value(r);
       }
     } else {
-      int64_t x = a.as_int(), y = b.as_int(), r = 0;
-      if (op == "+") return Value(checked(__builtin_add_overflow(x, y, &r), r));
-      if (op == "-") return Value(checked(__builtin_sub_overflow(x, y, &r), r));
-      if (op == "*") return Value(checked(__builtin_mul_overflow(x, y, &r), r));
+      int64_t x = a.as_int(), y = b.as_int();
+      if (op == "+") return Value(checked(kAdd, x, y));
+      if (op == "-") return Value(checked(kSub, x, y));
+      if (op == "*") return Value(checked(kMul, x, y));
       if (op == "**") {
         if (y < 0) return Value(std::pow(static_cast<double>(x), static_cast<double>(y)));
         int64_t result = 1;
         for (int64_t i = 0; i < y; ++i) {
-          result = checked(__builtin_mul_overflow(result, x, &result), result);
+          result = checked(kMul, result, x);
           if (result == 0 || result == 1) break;
         }
         return Value(result);
