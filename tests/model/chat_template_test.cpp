@@ -622,6 +622,38 @@ TEST(PublishedChatTemplates, Qwen25) {
   EXPECT_EQ(render_tools(kQwen25), kQwen25_tools);
 }
 
+TEST(PublishedChatTemplates, Qwen25KeepsTheRequestsKeyOrderWhenOrdered) {
+  // Tools and arguments in the order a client sent them (not sorted); Jinja2's output keeps that order.
+  const char* const messages = R"([{"role": "user", "content": "Weather in Paris?"},
+    {"role": "assistant", "content": "", "tool_calls": [{"id": "abcdefghi", "type": "function",
+      "function": {"name": "get_weather", "arguments": {"unit": "C", "city": "Paris"}}}]}])";
+  const char* const expected = R"OUT(<|im_start|>system
+You are Qwen, created by Alibaba Cloud. You are a helpful assistant.
+
+# Tools
+
+You may call one or more functions to assist with the user query.
+
+You are provided with function signatures within <tools></tools> XML tags:
+<tools>
+{"type": "function", "function": {"name": "get_weather", "description": "Get the weather in a city", "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "City name"}}, "required": ["city"]}}}
+</tools>
+
+For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:
+<tool_call>
+{"name": <function-name>, "arguments": <args-json-object>}
+</tool_call><|im_end|>
+<|im_start|>user
+Weather in Paris?<|im_end|>
+<|im_start|>assistant
+<tool_call>
+{"name": "get_weather", "arguments": {"unit": "C", "city": "Paris"}}
+</tool_call><|im_end|>
+)OUT";
+  nlohmann::ordered_json extra = {{"tools", nlohmann::ordered_json::parse(kTools)}};
+  EXPECT_EQ(ChatTemplate(kQwen25).render_ordered(nlohmann::ordered_json::parse(messages), false, extra), expected);
+}
+
 TEST(PublishedChatTemplates, Qwen3) {
   ChatTemplate t(kQwen3);
   EXPECT_EQ(t.render(nlohmann::json::parse(kSimpleConversation), true, base_extra()), kQwen3_simple);

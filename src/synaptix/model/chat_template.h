@@ -25,6 +25,12 @@ class ChatTemplate {
   std::string render(const nlohmann::json& messages, bool add_generation_prompt,
                      const nlohmann::json& extra = nlohmann::json::object()) const;
 
+  // The same, keeping the caller's key order in objects. nlohmann::json sorts keys, so a template that prints
+  // tools or arguments with tojson would list them sorted; transformers keeps the request's order. Servers
+  // that parse requests as ordered_json get transformers' prompt byte for byte.
+  std::string render_ordered(const nlohmann::ordered_json& messages, bool add_generation_prompt,
+                             const nlohmann::ordered_json& extra = nlohmann::ordered_json::object()) const;
+
   const std::string& source() const { return source_; }
 
  private:

@@ -350,32 +350,40 @@ List Value::iterate() const {
   }
 }
 
-Value Value::from_json(const nlohmann::json& j) {
+namespace {
+
+template <typename Json>
+Value value_from_json(const Json& j) {
   switch (j.type()) {
-    case nlohmann::json::value_t::null: return none();
-    case nlohmann::json::value_t::boolean: return Value(j.get<bool>());
-    case nlohmann::json::value_t::number_integer: return Value(j.get<int64_t>());
-    case nlohmann::json::value_t::number_unsigned: {
-      auto u = j.get<uint64_t>();
+    case Json::value_t::null: return Value::none();
+    case Json::value_t::boolean: return Value(j.template get<bool>());
+    case Json::value_t::number_integer: return Value(j.template get<int64_t>());
+    case Json::value_t::number_unsigned: {
+      auto u = j.template get<uint64_t>();
       if (u <= static_cast<uint64_t>(INT64_MAX)) return Value(static_cast<int64_t>(u));
       return Value(static_cast<double>(u));
     }
-    case nlohmann::json::value_t::number_float: return Value(j.get<double>());
-    case nlohmann::json::value_t::string: return Value(j.get<std::string>());
-    case nlohmann::json::value_t::array: {
+    case Json::value_t::number_float: return Value(j.template get<double>());
+    case Json::value_t::string: return Value(j.template get<std::string>());
+    case Json::value_t::array: {
       List l;
       l.reserve(j.size());
-      for (const auto& item : j) l.push_back(from_json(item));
+      for (const auto& item : j) l.push_back(value_from_json(item));
       return Value(std::move(l));
     }
-    case nlohmann::json::value_t::object: {
+    case Json::value_t::object: {
       Dict d;
-      for (const auto& [k, item] : j.items()) d.entries.emplace_back(k, from_json(item));
+      for (const auto& [k, item] : j.items()) d.entries.emplace_back(k, value_from_json(item));
       return Value(std::move(d));
     }
     default: fail("chat template input: JSON value of type ", j.type_name(), " has no template equivalent");
   }
 }
+
+}  // namespace
+
+Value Value::from_json(const nlohmann::json& j) { return value_from_json(j); }
+Value Value::from_json(const nlohmann::ordered_json& j) { return value_from_json(j); }
 
 std::string Value::to_json(const JsonStyle& style) const {
   std::string out;

@@ -95,7 +95,10 @@ class Value {
   // Throws for values that are not iterable.
   List iterate() const;
 
+  // JSON objects become dicts in the JSON value's key order: sorted for nlohmann::json, the document's order
+  // for nlohmann::ordered_json.
   static Value from_json(const nlohmann::json& j);
+  static Value from_json(const nlohmann::ordered_json& j);
   // Python's json.dumps(value, ...) with the options transformers' tojson filter passes through; its defaults
   // are ensure_ascii=False and, as in Python, separators ", " and ": " (or "," and ": " with an indent).
   // Throws for Undefined and callables.
