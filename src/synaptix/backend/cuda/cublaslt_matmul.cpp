@@ -79,11 +79,11 @@ int BlasLtMatmul::algorithm_count(int64_t m, int64_t n, int64_t k, DType y_dtype
 }
 
 void BlasLtMatmul::run(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, DType y_dtype, int64_t m, int64_t n,
-                       int64_t k, CUstream stream, int algorithm) {
+                       int64_t k, CUstream stream, int algorithm, bool accumulate) {
   Plan& p = plan(m, n, k, y_dtype);
   if (algorithm < 0 || algorithm >= static_cast<int>(p.algos.size()))
     fail("cuBLASLt algorithm ", algorithm, " out of range for m=", m, " n=", n, " k=", k, " (", p.algos.size(), " offered)");
-  const float alpha = 1.0f, beta = 0.0f;
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   cublasStatus_t s = cublasLtMatmul(static_cast<cublasLtHandle_t>(handle_), p.op, &alpha,
                                     reinterpret_cast<const void*>(w), p.a, reinterpret_cast<const void*>(x), p.b,
                                     &beta, reinterpret_cast<void*>(y), p.d, reinterpret_cast<void*>(y), p.d,

@@ -26,9 +26,9 @@ class BlasLtMatmul {
 
   // How many algorithms the heuristic offers for this shape (at most 8).
   int algorithm_count(int64_t m, int64_t n, int64_t k, DType y_dtype);
-  // Enqueues the product on `stream`; y_dtype is F32 or BF16. Throws naming the shape when cuBLASLt fails.
+  // Enqueues the product on `stream`; y_dtype is F32 or BF16; with `accumulate` y += x w^T (beta = 1). Throws naming the shape when cuBLASLt fails.
   void run(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, DType y_dtype, int64_t m, int64_t n, int64_t k,
-           CUstream stream, int algorithm = 0);
+           CUstream stream, int algorithm = 0, bool accumulate = false);
 
  private:
   struct Plan;

@@ -59,6 +59,8 @@ TimingStats time_on_stream(CUstream stream, const std::function<void()>& work, c
   s.repeats = opt.repeats;
   s.min_ms = ms.front();
   s.max_ms = ms.back();
+  s.p10_ms = ms[static_cast<size_t>(opt.repeats / 10)];
+  s.p90_ms = ms[static_cast<size_t>(opt.repeats * 9 / 10 < opt.repeats ? opt.repeats * 9 / 10 : opt.repeats - 1)];
   s.median_ms = opt.repeats % 2 ? ms[opt.repeats / 2] : 0.5 * (ms[opt.repeats / 2 - 1] + ms[opt.repeats / 2]);
   return s;
 }

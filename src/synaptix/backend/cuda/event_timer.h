@@ -15,7 +15,7 @@ struct TimingOptions {
 };
 
 struct TimingStats {
-  double median_ms = 0, min_ms = 0, max_ms = 0;
+  double median_ms = 0, min_ms = 0, max_ms = 0, p10_ms = 0, p90_ms = 0;
   int repeats = 0;
 };
 

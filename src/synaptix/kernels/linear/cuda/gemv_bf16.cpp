@@ -29,9 +29,11 @@ GemvParams gemv_default_params(int64_t n, int64_t k) {
   p.warps = 4;
   p.rows_per_warp = 1;
   p.unroll = 2;
-  // Too few rows to give every SM several blocks: split each row's k among the block's warps.
-  p.kslices = n < 2048 ? 4 : 1;
-  (void)k;
+  // Too few rows to give every SM several blocks: split each row's k among the block's warps, as long as
+  // each warp still gets at least one warp-wide pass of 16-byte loads.
+  p.kslices = 1;
+  if (n < 2048)
+    while (p.kslices < 4 && k / 8 >= 32 * 2 * p.kslices) p.kslices *= 2;
   return p;
 }
 
@@ -43,7 +45,7 @@ std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k) {
         for (int u : {1, 2, 4, 8}) {
           GemvParams p{warps, ks, r, u};
           if (!gemv_params_valid(p, m)) continue;
-          if (k / 8 < static_cast<int64_t>(32) * ks) continue;  // a k-slice shorter than one warp-wide load
+          if (ks > 1 && k / 8 < static_cast<int64_t>(32) * ks) continue;  // a k-slice shorter than one warp-wide load
           out.push_back(p);
         }
   (void)n;

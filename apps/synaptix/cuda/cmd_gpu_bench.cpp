@@ -1,0 +1,293 @@
+// synaptix gpu-bench: decode and prefill throughput of a model shape on a CUDA device, with random device
+// weights (no files), untuned and tuned in the same run, each figure beside its measured ceiling:
+// batch-1 decode against the HBM roofline (weight bytes per token / measured read bandwidth), prefill
+// against the measured bf16 tensor-core GEMM rate. Tuning runs first, crash-isolated, before this process
+// touches the GPU; its trials go into the tuning database.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "synaptix/backend/cuda/ceilings.h"
+#include "synaptix/command.h"
+#include "synaptix/core/error.h"
+#include "synaptix/core/hash.h"
+#include "synaptix/engine/cuda/cuda_executor.h"
+#include "synaptix/hw/cuda/device_profile.h"
+#include "synaptix/hw/cuda/driver.h"
+#include "synaptix/kernels/linear/cuda/cuda_linear_tuner.h"
+#include "synaptix/model/synth.h"
+#include "synaptix/tune/tuning_db.h"
+
+namespace synaptix::app {
+namespace {
+
+namespace kc = kernels::cuda;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string like = "llama-3.1-8b";
+  int device = 0;
+  std::vector<int> batches = {1, 8, 32, 64};
+  int context = 128;      // tokens already in each sequence's cache when decode is timed
+  int decode_steps = 32;
+  int prompt = 2048;
+  bool tune = true;
+  std::string db;         // tuning database; empty: tune::default_db_path()
+  std::string json_out;   // full results
+};
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// The linear shapes the executor runs for the benchmarked steps (same rules as CudaExecutor::linear_shapes).
+std::vector<kc::LinearShape> bench_shapes(const model::Spec& s, const Options& o) {
+  std::set<std::tuple<int64_t, int64_t, int64_t>> out;
+  const int64_t h = s.hidden_size;
+  const std::vector<std::pair<int64_t, int64_t>> nk = {
+      {s.q_dim() + 2 * s.kv_dim(), h}, {h, s.q_dim()}, {2 * s.intermediate_size, h}, {h, s.intermediate_size}};
+  auto add = [&](int64_t m, int64_t n, int64_t k) {
+    if (m <= 8) {
+      for (int64_t r = 0; r < m; r += 8) out.insert({std::min<int64_t>(8, m - r), n, k});
+    } else {
+      out.insert({m, n, k});
+    }
+  };
+  std::vector<int64_t> ms(o.batches.begin(), o.batches.end());
+  ms.push_back(o.prompt);
+  for (int64_t m : ms)
+    for (auto [n, k] : nk) add(m, n, k);
+  for (int64_t b : o.batches) add(b, s.vocab_size, h);
+  add(1, s.vocab_size, h);  // the prefill's last-token head
+  std::vector<kc::LinearShape> v;
+  for (auto [m, n, k] : out) v.push_back({m, n, k});
+  return v;
+}
+
+void record_trials(const std::string& path, const kc::LinearTuneResult& r) {
+  tune::TuningDb db(path);
+  const std::string target = sha256_hex(r.device_fingerprint).substr(0, 16);
+  for (const kc::LinearTrial& t : r.trials) {
+    tune::TrialRecord rec;
+    rec.created = static_cast<double>(std::time(nullptr));
+    rec.op = "linear m=" + std::to_string(t.shape.m) + " n=" + std::to_string(t.shape.n) + " k=" +
+             std::to_string(t.shape.k) + " w=bf16";
+    rec.target = target;
+    rec.generator = t.generator;
+    if (t.generator == "cuda_gemv_bf16")
+      rec.params = {{"warps", t.gemv.warps}, {"kslices", t.gemv.kslices}, {"rows_per_warp", t.gemv.rows_per_warp},
+                    {"unroll", t.gemv.unroll}};
+    else
+      rec.params = {{"algorithm", t.algorithm}};
+    const std::string& m = t.message;
+    rec.status = t.ok ? tune::TrialStatus::Ok
+                 : m.find("timed out") != std::string::npos   ? tune::TrialStatus::Timeout
+                 : m.find("wrong result") != std::string::npos ? tune::TrialStatus::WrongResult
+                 : m.find("NVRTC") != std::string::npos        ? tune::TrialStatus::CompileError
+                                                               : tune::TrialStatus::Crash;
+    rec.median_us = t.median_us;
+    rec.p10_us = t.p10_us;
+    rec.p90_us = t.p90_us;
+    rec.samples = t.ok ? 20 : 0;
+    rec.message = m.empty() ? "device " + r.device_fingerprint : m;
+    db.record(rec);
+  }
+}
+
+struct DecodeResult {
+  int batch = 0;
+  double tok_s = 0, step_ms = 0;
+};
+
+// Each of `batch` sequences holds `context` tokens (one prefill per group of sequences), then `steps`
+// greedy decode steps are timed end to end (graph replay, argmax on the device, ids back to the host).
+DecodeResult bench_decode(engine::CudaExecutor& ex, int batch, const Options& o, int64_t blocks_per_seq) {
+  std::vector<std::vector<int32_t>> tables(static_cast<size_t>(batch));
+  for (int b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < blocks_per_seq; ++i) tables[static_cast<size_t>(b)].push_back(static_cast<int32_t>(b * blocks_per_seq + i));
+  const int64_t V = ex.spec().vocab_size;
+  std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(batch));
+  for (int b = 0; b < batch; ++b)
+    for (int i = 0; i < o.context; ++i) prompts[static_cast<size_t>(b)].push_back(static_cast<int32_t>((b * 7919 + i * 104729) % V));
+  std::vector<int32_t> next(static_cast<size_t>(batch));
+  const int group = std::max(1, 2048 / o.context);
+  for (int b0 = 0; b0 < batch; b0 += group) {
+    std::vector<engine::SeqChunk> chunks;
+    for (int b = b0; b < std::min(batch, b0 + group); ++b)
+      chunks.push_back({prompts[static_cast<size_t>(b)], 0, tables[static_cast<size_t>(b)], false});
+    std::vector<int32_t> ids;
+    ex.step_greedy(chunks, ids);
+    for (size_t i = 0; i < ids.size(); ++i) next[static_cast<size_t>(b0) + i] = ids[i];
+  }
+  int64_t pos = o.context;
+  std::vector<int32_t> ids;
+  auto step = [&] {
+    std::vector<engine::SeqChunk> chunks;
+    for (int b = 0; b < batch; ++b)
+      chunks.push_back({std::span<const int32_t>(&next[static_cast<size_t>(b)], 1), pos, tables[static_cast<size_t>(b)], false});
+    ex.step_greedy(chunks, ids);
+    std::copy(ids.begin(), ids.end(), next.begin());
+    ++pos;
+  };
+  for (int i = 0; i < 3; ++i) step();  // eager, capture, first replay
+  const auto t0 = Clock::now();
+  for (int i = 0; i < o.decode_steps; ++i) step();
+  const double sec = seconds_since(t0);
+  DecodeResult r;
+  r.batch = batch;
+  r.step_ms = sec * 1e3 / o.decode_steps;
+  r.tok_s = batch * o.decode_steps / sec;
+  return r;
+}
+
+double bench_prefill(engine::CudaExecutor& ex, const Options& o) {
+  const int64_t V = ex.spec().vocab_size;
+  std::vector<int32_t> prompt(static_cast<size_t>(o.prompt));
+  for (int i = 0; i < o.prompt; ++i) prompt[static_cast<size_t>(i)] = static_cast<int32_t>((i * 48271 + 11) % V);
+  std::vector<int32_t> table;
+  for (int64_t i = 0; i * ex.block_size() < o.prompt; ++i) table.push_back(static_cast<int32_t>(i));
+  std::vector<int32_t> ids;
+  engine::SeqChunk c{prompt, 0, table, false};
+  ex.step_greedy({&c, 1}, ids);  // warm-up: compiles, plans cuBLASLt
+  std::vector<double> times;
+  for (int r = 0; r < 5; ++r) {
+    const auto t0 = Clock::now();
+    ex.step_greedy({&c, 1}, ids);
+    times.push_back(seconds_since(t0));
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+int run(const Options& o) {
+  model::Spec spec = model::parse_spec(model::preset_config(o.like), o.like);
+  nlohmann::json out;
+  out["model"] = o.like;
+
+  // 1. Tuning, crash-isolated in children, before this process initialises CUDA.
+  kc::LinearTuneResult tuned;
+  engine::CudaKernelPlan plan;
+  if (o.tune) {
+    const auto t0 = Clock::now();
+    std::vector<kc::LinearShape> shapes = bench_shapes(spec, o);
+    tuned = kc::tune_linear_shapes(shapes, {o.device, 20, 20});
+    const std::string db = o.db.empty() ? tune::default_db_path() : o.db;
+    record_trials(db, tuned);
+    nlohmann::json js = nlohmann::json::array();
+    int failed = 0;
+    for (const auto& t : tuned.trials) failed += !t.ok;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      const int b = tuned.best[i], d = tuned.baseline[i];
+      if (b < 0) continue;
+      const kc::LinearTrial& bt = tuned.trials[static_cast<size_t>(b)];
+      if (bt.generator == "cuda_gemv_bf16") plan.gemv[{shapes[i].m, shapes[i].n, shapes[i].k}] = bt.gemv;
+      else plan.blaslt_algorithm[{shapes[i].m, shapes[i].n, shapes[i].k}] = bt.algorithm;
+      const double bytes = static_cast<double>(shapes[i].n * shapes[i].k * 2);
+      js.push_back({{"m", shapes[i].m}, {"n", shapes[i].n}, {"k", shapes[i].k}, {"best", bt.generator == "cuda_gemv_bf16" ? bt.gemv.str() : "algo" + std::to_string(bt.algorithm)},
+                    {"best_us", bt.median_us}, {"default_us", d >= 0 && tuned.trials[static_cast<size_t>(d)].ok ? tuned.trials[static_cast<size_t>(d)].median_us : -1},
+                    {"best_weight_gbps", bytes / (bt.median_us * 1e-6) / 1e9}});
+    }
+    out["tuning"] = {{"trials", tuned.trials.size()}, {"failed", failed}, {"seconds", seconds_since(t0)}, {"db", db},
+                     {"shapes", js}, {"device", tuned.device_fingerprint}};
+  }
+
+  // 2. The device and its ceilings.
+  hw::cuda::DeviceProfile prof = hw::cuda::probe_device(o.device);
+  hw::cuda::Context ctx(o.device);
+  const auto bw = backend::cuda::measure_hbm_read_bandwidth(std::min<size_t>(4ull << 30, static_cast<size_t>(prof.total_memory / 4)));
+  const auto peak = backend::cuda::measure_bf16_gemm_peak(8192);
+  prof.hbm_read_gbps = bw.gbps;
+  prof.bf16_tensor_tflops = peak.tflops;
+  out["device"] = prof.to_json();
+
+  // 3. The model with random device weights; KV for the largest batch plus one prompt.
+  const int max_batch = *std::max_element(o.batches.begin(), o.batches.end());
+  engine::KvConfig kv;
+  kv.block_size = 16;
+  const int64_t blocks_per_seq = (o.context + 3 + o.decode_steps + 16) / 16 + 1;
+  kv.num_blocks = std::max<int64_t>(max_batch * blocks_per_seq, (o.prompt + 15) / 16 + 1);
+  engine::CudaExecutorOptions eo;
+  eo.max_tokens_per_step = std::max(2048, o.prompt);
+  auto ex = engine::make_cuda_executor_random(spec, 1, kv, o.device, eo);
+
+  const int64_t h = spec.hidden_size;
+  // Bytes a batch-1 decode step must read: every weight once, except the embedding table (one row).
+  const double embed_bytes = static_cast<double>(spec.vocab_size * h * 2);
+  const double token_bytes = static_cast<double>(ex->weight_bytes()) - (spec.tie_word_embeddings ? 0.0 : embed_bytes) + h * 2;
+  const double roofline_tok_s = bw.gbps * 1e9 / token_bytes;
+  // Prefill FLOPs: 2 per weight per token for every matmul, plus causal attention (QK^T and PV).
+  double matmul_params = 0;
+  matmul_params += static_cast<double>(spec.num_layers) *
+                   (static_cast<double>((spec.q_dim() + 2 * spec.kv_dim()) * h + h * spec.q_dim()) + 3.0 * spec.intermediate_size * h);
+  matmul_params += static_cast<double>(spec.vocab_size * h) / o.prompt;  // the head runs for the last token only
+  const double attn_flops = 2.0 * 2.0 * spec.num_layers * spec.num_heads * spec.head_dim * (static_cast<double>(o.prompt) * (o.prompt + 1) / 2);
+  const double prefill_flops = 2.0 * matmul_params * o.prompt + attn_flops;
+
+  nlohmann::json runs = nlohmann::json::array();
+  struct Row { std::string name; std::vector<DecodeResult> dec; double prefill_s; };
+  std::vector<Row> rows;
+  std::vector<std::pair<std::string, engine::CudaKernelPlan>> plans = {{"untuned", engine::CudaKernelPlan{}}};
+  if (o.tune) plans.push_back({"tuned", plan});
+  for (auto& [name, p] : plans) {
+    ex->set_plan(p);
+    Row row{name, {}, 0};
+    for (int b : o.batches) row.dec.push_back(bench_decode(*ex, b, o, blocks_per_seq));
+    row.prefill_s = bench_prefill(*ex, o);
+    nlohmann::json jr = {{"plan", name}};
+    for (const auto& d : row.dec) jr["decode"].push_back({{"batch", d.batch}, {"tok_s", d.tok_s}, {"step_ms", d.step_ms}});
+    jr["decode_b1_vs_roofline"] = row.dec.front().tok_s / roofline_tok_s;
+    jr["prefill_tok_s"] = o.prompt / row.prefill_s;
+    jr["prefill_ms"] = row.prefill_s * 1e3;
+    jr["prefill_tflops"] = prefill_flops / row.prefill_s / 1e12;
+    jr["prefill_vs_peak"] = prefill_flops / row.prefill_s / 1e12 / peak.tflops;
+    runs.push_back(jr);
+    rows.push_back(row);
+  }
+  out["ceilings"] = {{"hbm_read_gbps", bw.gbps}, {"bf16_tflops", peak.tflops}, {"decode_bytes_per_token", token_bytes},
+                     {"roofline_b1_tok_s", roofline_tok_s}, {"prefill_flops", prefill_flops}};
+  out["runs"] = runs;
+  if (!o.json_out.empty()) std::ofstream(o.json_out) << out.dump(2) << "\n";
+
+  std::printf("\n%s on %s (%s), weights %.2f GB bf16\n", o.like.c_str(), prof.name.c_str(), prof.arch.c_str(),
+              ex->weight_bytes() / 1e9);
+  std::printf("measured: HBM read %.0f GB/s, bf16 GEMM 8192^3 %.0f TFLOP/s; batch-1 roofline %.1f tok/s (%.2f GB/token)\n",
+              bw.gbps, peak.tflops, roofline_tok_s, token_bytes / 1e9);
+  std::printf("%-8s", "plan");
+  for (int b : o.batches) std::printf(" | decode b=%-3d tok/s", b);
+  std::printf(" | b1/roofline | prefill %d tok/s | prefill/peak\n", o.prompt);
+  for (const Row& r : rows) {
+    std::printf("%-8s", r.name.c_str());
+    for (const auto& d : r.dec) std::printf(" | %19.1f", d.tok_s);
+    std::printf(" | %10.1f%% | %17.0f | %11.1f%%\n", 100.0 * r.dec.front().tok_s / roofline_tok_s, o.prompt / r.prefill_s,
+                100.0 * prefill_flops / r.prefill_s / 1e12 / peak.tflops);
+  }
+  return 0;
+}
+
+const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA device vs measured ceilings (random weights)",
+                           [](CLI::App& sub) {
+  auto o = std::make_shared<Options>();
+  sub.add_option("--like", o->like, "model preset")->capture_default_str();
+  sub.add_option("--device", o->device, "CUDA device index")->capture_default_str();
+  sub.add_option("--batches", o->batches, "decode batch sizes")->delimiter(',');
+  sub.add_option("--context", o->context, "tokens in each sequence before timed decode")->capture_default_str();
+  sub.add_option("--decode-steps", o->decode_steps, "timed decode steps")->capture_default_str();
+  sub.add_option("--prompt", o->prompt, "prefill prompt length")->capture_default_str();
+  sub.add_option("--db", o->db, "tuning database (default: the cache directory's)");
+  sub.add_option("--json", o->json_out, "write full results as JSON here");
+  sub.add_flag("!--no-tune", o->tune, "skip tuning (untuned only)");
+  return [o] {
+    if (o->batches.empty()) fail("--batches: at least one batch size");
+    for (int b : o->batches)
+      if (b < 1 || b > 256) fail("--batches: ", b, " outside 1..256");
+    if (o->prompt < 1 || o->context < 1 || o->decode_steps < 1) fail("--prompt, --context and --decode-steps must be >= 1");
+    return run(*o);
+  };
+}}};
+
+}  // namespace
+}  // namespace synaptix::app

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The CUDA target on the device machine in one call: the GPU tests (backend isolation, every kernel against
+# its CPU reference, every fixture model end to end), `synaptix verify --target cuda:0` on each fixture,
+# `synaptix profile --target cuda:0`, then the GPU benchmark (untuned and tuned); a short table last.
+# Logs go to $OUT. Uses the binaries that bench/gpu/pack.sh put in .gpu-carry/ when present, else builds
+# here (Release, tests on) — which needs the project's C++ dependencies installed on this machine.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-/tmp/synaptix-gpu}
+mkdir -p "$OUT"
+export LD_LIBRARY_PATH="$PWD/.gpu-carry/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export SYNAPTIX_CACHE_DIR=/tmp/synaptix-cache
+STAGE=${STAGE:-all}   # all | tests | bench
+
+if [ -x .gpu-carry/bin/synaptix ]; then
+  BIN=.gpu-carry/bin
+  # The test binaries look for the fixtures where they were built: /work/main/../shared.
+  if [ ! -e /work/shared/fixtures ]; then mkdir -p /work && ln -sfn "$PWD/.gpu-carry/shared" /work/shared; fi
+else
+  BIN=build-gpu
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSYNAPTIX_TESTS=ON -DSYNAPTIX_NATIVE=OFF > "$OUT/build.log" 2>&1 &&
+    ninja -C build-gpu synaptix test_backend_cuda test_kernels_cuda test_engine_cuda >> "$OUT/build.log" 2>&1 ||
+    { tail -30 "$OUT/build.log"; echo "build failed"; exit 1; }
+fi
+SX=$BIN/synaptix
+FIX=/work/shared/fixtures/models
+[ -d "$FIX" ] || FIX=../shared/fixtures/models
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv > "$OUT/device.txt" 2>&1
+cat "$OUT/device.txt"
+
+summary=()
+if [ "$STAGE" != bench ]; then
+  for t in test_backend_cuda test_kernels_cuda test_engine_cuda; do
+    timeout 300 "$BIN/$t" > "$OUT/$t.log" 2>&1
+    rc=$?
+    line=$(grep -E '^\[  (PASSED|FAILED)  \]' "$OUT/$t.log" | head -2 | tr '\n' ' ')
+    summary+=("$t rc=$rc $line")
+    grep -E '^\[  FAILED  \]|Failure|error|Expected|Which is|max_rel_err' "$OUT/$t.log" | head -40
+  done
+  : > "$OUT/verify.log"
+  for d in "$FIX"/*/; do
+    n=$(basename "$d")
+    r=$(timeout 120 "$SX" verify --model "$d" --reference "$d/reference.safetensors" --target cuda:0 2>&1 | tail -1)
+    echo "$n $r" >> "$OUT/verify.log"
+  done
+  cat "$OUT/verify.log"
+  timeout 120 "$SX" profile --target cuda:0 > "$OUT/profile.json" 2>&1
+  echo "profile rc=$?"; head -c 3000 "$OUT/profile.json"; echo
+fi
+if [ "$STAGE" != tests ]; then
+  timeout 420 "$SX" gpu-bench --like llama-3.1-8b --json "$OUT/bench.json" --db /tmp/synaptix-tuning.db ${BENCH_ARGS:-} > "$OUT/bench.log" 2>&1
+  echo "gpu-bench rc=$?"
+  tail -n 12 "$OUT/bench.log"
+fi
+echo "== summary =="
+for s in "${summary[@]}"; do echo "$s"; done
+grep -c '"pass":true' "$OUT/verify.log" 2>/dev/null | sed 's/^/verify passes: /'

@@ -1,0 +1,493 @@
+#include "synaptix/engine/cuda/cuda_executor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "synaptix/backend/cuda/cublaslt_matmul.h"
+#include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/core/error.h"
+#include "synaptix/engine/cuda/device_weights.h"
+#include "synaptix/hw/cuda/driver.h"
+#include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
+#include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
+#include "synaptix/kernels/linear/cuda/gemv_bf16.h"
+#include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
+#include "synaptix/kernels/moe/reference.h"
+#include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
+#include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
+#include "synaptix/kernels/rope/reference.h"
+#include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
+#include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
+#include "synaptix/model/model.h"
+
+namespace synaptix::engine {
+namespace {
+
+namespace bc = backend::cuda;
+namespace kc = kernels::cuda;
+using bc::DeviceBuffer;
+using hw::cuda::check;
+
+constexpr int64_t kMaxSeqsPerStep = 256;
+// Decode attention: positions per split block, and the most splits (power of two) a step uses.
+constexpr int64_t kSplitSize = 64;
+constexpr int64_t kMaxSplits = 64;
+constexpr int64_t kMaxSplitTokens = 64;  // steps with more tokens have enough blocks without splitting
+
+// Pinned host memory for the per-step metadata, so its copies are asynchronous and graph replays can follow.
+class PinnedInts {
+ public:
+  explicit PinnedInts(size_t n) : n_(n) {
+    void* p = nullptr;
+    check(cuMemAllocHost(&p, n * sizeof(int32_t)), "cuMemAllocHost");
+    p_ = static_cast<int32_t*>(p);
+  }
+  ~PinnedInts() {
+    if (p_) cuMemFreeHost(p_);
+  }
+  PinnedInts(const PinnedInts&) = delete;
+  PinnedInts& operator=(const PinnedInts&) = delete;
+  int32_t* data() { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  int32_t* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+struct StepShape {
+  int64_t tokens = 0, logit_rows = 0, seqs = 0, splits = 1, split_size = 0, max_len = 0;
+  bool decode_only = true;
+};
+
+class CudaExecutorImpl final : public CudaExecutor {
+ public:
+  CudaExecutorImpl(std::shared_ptr<hw::cuda::Context> ctx, const model::Spec& s, engine::cuda::DeviceWeights w,
+                   KvConfig kv, const CudaExecutorOptions& opt)
+      : ctx_(std::move(ctx)), s_(s), w_(std::move(w)), opt_(opt) {
+    validate_spec();
+    block_size_ = kv.block_size > 0 ? kv.block_size : 16;
+    num_blocks_ = kv.num_blocks;
+    if (num_blocks_ <= 0) {
+      const int64_t ctx_len = std::min<int64_t>(s_.max_position_embeddings, 4096);
+      num_blocks_ = (ctx_len + block_size_ - 1) / block_size_;
+    }
+    table_stride_ = std::min<int64_t>(num_blocks_, (s_.max_position_embeddings + block_size_ - 1) / block_size_);
+    table_stride_ = std::max<int64_t>(table_stride_, 1);
+    check(cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    blas_ = std::make_unique<bc::BlasLtMatmul>();
+
+    const size_t kv_bytes = static_cast<size_t>(num_blocks_ * block_size_ * s_.kv_dim()) * 2;
+    for (int64_t l = 0; l < s_.num_layers; ++l) {
+      k_cache_.emplace_back(kv_bytes);
+      v_cache_.emplace_back(kv_bytes);
+    }
+    const int64_t Tm = opt_.max_tokens_per_step, h = s_.hidden_size;
+    int64_t inter = 0;
+    for (const auto& L : w_.layers) inter = std::max(inter, L.inter);
+    inter_max_ = inter;
+    const int64_t qkv_n = s_.q_dim() + 2 * s_.kv_dim();
+    const int64_t act_n = std::max({inter, s_.q_dim(), h});
+    x_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 4);
+    xn_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 4);
+    xnb_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 2);
+    qkv_ = DeviceBuffer(static_cast<size_t>(Tm * qkv_n) * 4);
+    attn_ = DeviceBuffer(static_cast<size_t>(Tm * s_.q_dim()) * 4);
+    gu_ = DeviceBuffer(static_cast<size_t>(Tm * 2 * inter) * 4);
+    act_ = DeviceBuffer(static_cast<size_t>(Tm * act_n) * 4);
+    actb_ = DeviceBuffer(static_cast<size_t>(Tm * act_n) * 2);
+    logits_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows * s_.vocab_size) * 4);
+    ids_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows) * 4);
+    partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
+    if (s_.is_moe()) {
+      moe_out_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 4);
+      router_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts) * 4);
+      moe_idx_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts_per_tok) * 4);
+      moe_w_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts_per_tok) * 4);
+    }
+    o_pos_ = Tm;
+    o_slot_ = 2 * Tm;
+    o_seq_ = 3 * Tm;
+    o_rows_ = 4 * Tm;
+    o_tab_ = 4 * Tm + opt_.max_logit_rows;
+    const size_t meta_n = static_cast<size_t>(o_tab_ + kMaxSeqsPerStep * table_stride_);
+    meta_ = DeviceBuffer(meta_n * 4);
+    meta_host_ = std::make_unique<PinnedInts>(meta_n);
+
+    if (s_.rope_scaling.type != "dynamic") rope_ = kernels::make_rope_table(s_);
+    else rope_ = kernels::make_rope_table(s_, 0);
+    inv_freq_ = DeviceBuffer(std::max<size_t>(rope_.inv_freq.size(), 1) * 4);
+    inv_freq_.upload(rope_.inv_freq.data(), rope_.inv_freq.size() * 4);
+  }
+
+  ~CudaExecutorImpl() override {
+    cuCtxSetCurrent(ctx_->get());
+    if (stream_) cuStreamSynchronize(stream_);
+    clear_graphs();
+    if (stream_) cuStreamDestroy(stream_);
+  }
+
+  const model::Spec& spec() const override { return s_; }
+  int64_t num_blocks() const override { return num_blocks_; }
+  int64_t block_size() const override { return block_size_; }
+  int64_t weight_bytes() const override { return w_.bytes; }
+
+  void step(std::span<const SeqChunk> chunks, std::vector<float>& logits) override {
+    ctx_->make_current();
+    StepShape sh = prepare(chunks);
+    if (sh.tokens == 0) {
+      logits.clear();
+      return;
+    }
+    run(sh, false);
+    logits.resize(static_cast<size_t>(sh.logit_rows * s_.vocab_size));
+    check(cuMemcpyDtoHAsync(logits.data(), logits_.ptr(), logits.size() * 4, stream_), "download logits");
+    check(cuStreamSynchronize(stream_), "cuStreamSynchronize after step");
+  }
+
+  void step_greedy(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) override {
+    ctx_->make_current();
+    StepShape sh = prepare(chunks);
+    ids.resize(static_cast<size_t>(sh.logit_rows));
+    if (sh.tokens == 0) return;
+    run(sh, true);
+    check(cuMemcpyDtoHAsync(ids.data(), ids_.ptr(), ids.size() * 4, stream_), "download token ids");
+    check(cuStreamSynchronize(stream_), "cuStreamSynchronize after step");
+  }
+
+  void set_plan(const CudaKernelPlan& plan) override {
+    ctx_->make_current();
+    check(cuStreamSynchronize(stream_), "cuStreamSynchronize");
+    plan_ = plan;
+    clear_graphs();
+  }
+
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> linear_shapes(int64_t T, int64_t R) const override {
+    std::set<std::tuple<int64_t, int64_t, int64_t>> out;
+    const int64_t h = s_.hidden_size;
+    auto add = [&](int64_t m, int64_t n, int64_t k) {
+      if (m <= opt_.gemv_max_rows) {
+        for (int64_t r = 0; r < m; r += 8) out.insert({std::min<int64_t>(8, m - r), n, k});
+      } else {
+        out.insert({m, n, k});
+      }
+    };
+    add(T, s_.q_dim() + 2 * s_.kv_dim(), h);
+    add(T, h, s_.q_dim());
+    for (const auto& L : w_.layers)
+      if (L.gate_up.bytes()) {
+        add(T, 2 * L.inter, h);
+        add(T, h, L.inter);
+      }
+    add(R, s_.vocab_size, h);
+    return {out.begin(), out.end()};
+  }
+
+ private:
+  void validate_spec() {
+    const int64_t h = s_.hidden_size;
+    if (h % 8 || s_.q_dim() % 8 || s_.kv_dim() % 8)
+      fail("CUDA executor: hidden_size ", h, ", q_dim ", s_.q_dim(), " and kv_dim ", s_.kv_dim(),
+           " must be multiples of 8 (16-byte weight loads)");
+    for (const auto& L : w_.layers)
+      if (L.inter % 8) fail("CUDA executor: intermediate size ", L.inter, " must be a multiple of 8");
+    if (s_.num_kv_heads <= 0 || s_.num_heads % s_.num_kv_heads)
+      fail("CUDA executor: num_heads ", s_.num_heads, " is not a multiple of num_kv_heads ", s_.num_kv_heads);
+    if (s_.num_heads / s_.num_kv_heads * s_.head_dim > kc::kMaxAttentionGroupDim)
+      fail("CUDA executor: ", s_.num_heads / s_.num_kv_heads, " query heads per KV head of head_dim ", s_.head_dim,
+           " exceed the attention kernel's limit of ", kc::kMaxAttentionGroupDim);
+    if (static_cast<int64_t>(w_.layers.size()) != s_.num_layers)
+      fail("CUDA executor: ", w_.layers.size(), " layers of weights for a spec of ", s_.num_layers);
+  }
+
+  // Validates the chunks (token ids, block ids, table coverage) and writes the metadata into pinned memory.
+  StepShape prepare(std::span<const SeqChunk> chunks) {
+    StepShape sh;
+    int32_t* meta = meta_host_->data();
+    if (static_cast<int64_t>(chunks.size()) > kMaxSeqsPerStep)
+      fail("CUDA executor: ", chunks.size(), " sequences in one step; at most ", kMaxSeqsPerStep);
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const SeqChunk& ch = chunks[c];
+      if (ch.tokens.empty()) fail("executor: chunk ", c, " has no tokens");
+      if (ch.start_pos < 0) fail("executor: chunk ", c, " has negative start_pos ", ch.start_pos);
+      const int64_t end = ch.start_pos + static_cast<int64_t>(ch.tokens.size());
+      if (end > static_cast<int64_t>(ch.block_table.size()) * block_size_)
+        fail("executor: chunk ", c, " reaches position ", end, " but its block table covers only ",
+             ch.block_table.size() * static_cast<size_t>(block_size_));
+      if (static_cast<int64_t>(ch.block_table.size()) > table_stride_)
+        fail("executor: chunk ", c, " has a block table of ", ch.block_table.size(), " blocks; at most ",
+             table_stride_, " fit the CUDA executor's table");
+      for (int32_t b : ch.block_table)
+        if (b < 0 || b >= num_blocks_) fail("executor: block id ", b, " out of range [0, ", num_blocks_, ")");
+      if (ch.tokens.size() != 1 || ch.all_logits) sh.decode_only = false;
+      sh.max_len = std::max(sh.max_len, end);
+      std::memcpy(meta + o_tab_ + static_cast<int64_t>(c) * table_stride_, ch.block_table.data(),
+                  ch.block_table.size() * 4);
+      for (size_t i = 0; i < ch.tokens.size(); ++i) {
+        const int32_t tok = ch.tokens[i];
+        if (tok < 0 || tok >= s_.vocab_size) fail("executor: token id ", tok, " out of range [0, ", s_.vocab_size, ")");
+        if (sh.tokens >= opt_.max_tokens_per_step)
+          fail("CUDA executor: step has more than ", opt_.max_tokens_per_step, " tokens (max_tokens_per_step)");
+        const int64_t t = sh.tokens++;
+        const int64_t pos = ch.start_pos + static_cast<int64_t>(i);
+        if (ch.all_logits || i + 1 == ch.tokens.size()) {
+          if (sh.logit_rows >= opt_.max_logit_rows)
+            fail("CUDA executor: step needs more than ", opt_.max_logit_rows, " logits rows (max_logit_rows)");
+          meta[o_rows_ + sh.logit_rows++] = static_cast<int32_t>(t);
+        }
+        meta[t] = tok;
+        meta[o_pos_ + t] = static_cast<int32_t>(pos);
+        meta[o_slot_ + t] = static_cast<int32_t>(ch.block_table[pos / block_size_] * block_size_ + pos % block_size_);
+        meta[o_seq_ + t] = static_cast<int32_t>(c);
+      }
+    }
+    sh.seqs = static_cast<int64_t>(chunks.size());
+    if (sh.tokens <= kMaxSplitTokens && sh.max_len > kSplitSize) {
+      int64_t splits = 1;
+      while (splits * kSplitSize < sh.max_len && splits < kMaxSplits) splits *= 2;
+      sh.splits = splits;
+      sh.split_size = (sh.max_len + splits - 1) / splits;
+      sh.split_size = std::max<int64_t>(kSplitSize, sh.split_size);
+      // Round the split size so a graph captured for it serves the following steps too.
+      sh.split_size = (sh.split_size + kSplitSize - 1) / kSplitSize * kSplitSize;
+    }
+    return sh;
+  }
+
+  void upload_meta(const StepShape& sh) {
+    const int32_t* h = meta_host_->data();
+    auto up = [&](int64_t off, int64_t n) {
+      if (n > 0) check(cuMemcpyHtoDAsync(meta_.ptr() + off * 4, h + off, static_cast<size_t>(n) * 4, stream_), "upload step metadata");
+    };
+    up(0, sh.tokens);
+    up(o_pos_, sh.tokens);
+    up(o_slot_, sh.tokens);
+    up(o_seq_, sh.tokens);
+    up(o_rows_, sh.logit_rows);
+    up(o_tab_, sh.seqs * table_stride_);
+    if (s_.rope_scaling.type == "dynamic") {
+      rope_ = kernels::make_rope_table(s_, sh.max_len);
+      check(cuStreamSynchronize(stream_), "cuStreamSynchronize");
+      inv_freq_.upload(rope_.inv_freq.data(), rope_.inv_freq.size() * 4);
+    }
+  }
+
+  void run(const StepShape& sh, bool greedy) {
+    upload_meta(sh);
+    const bool graphable = opt_.use_graphs && sh.decode_only && !s_.is_moe();
+    if (!graphable) {
+      enqueue_forward(sh, greedy);
+      return;
+    }
+    const auto key = std::make_tuple(sh.tokens, sh.splits, sh.split_size, greedy);
+    auto it = graphs_.find(key);
+    if (it != graphs_.end()) {
+      check(cuGraphLaunch(it->second, stream_), "cuGraphLaunch");
+      return;
+    }
+    if (!seen_.count(key)) {
+      // First sight: run eagerly, which compiles and loads every kernel and plans cuBLASLt outside capture.
+      seen_.insert(key);
+      enqueue_forward(sh, greedy);
+      return;
+    }
+    CUgraph graph = nullptr;
+    check(cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_RELAXED), "cuStreamBeginCapture");
+    try {
+      enqueue_forward(sh, greedy);
+    } catch (...) {
+      cuStreamEndCapture(stream_, &graph);
+      if (graph) cuGraphDestroy(graph);
+      throw;
+    }
+    check(cuStreamEndCapture(stream_, &graph), "cuStreamEndCapture");
+    CUgraphExec exec = nullptr;
+    CUresult r = cuGraphInstantiate(&exec, graph, 0);
+    cuGraphDestroy(graph);
+    check(r, "cuGraphInstantiate");
+    graphs_[key] = exec;
+    check(cuGraphLaunch(exec, stream_), "cuGraphLaunch");
+  }
+
+  void clear_graphs() {
+    for (auto& [k, g] : graphs_) cuGraphExecDestroy(g);
+    graphs_.clear();
+    seen_.clear();
+  }
+
+  CUdeviceptr meta(int64_t off) const { return meta_.ptr() + static_cast<CUdeviceptr>(off) * 4; }
+
+  // y[m, n] (+)= x[m, k] W^T. GEMV path: x f32; tensor-core path: x bf16 (the caller converted it).
+  void linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc) {
+    if (tc) {
+      auto it = plan_.blaslt_algorithm.find({m, n, k});
+      blas_->run(x, w, y, DType::F32, m, n, k, stream_, it == plan_.blaslt_algorithm.end() ? 0 : it->second, acc);
+      return;
+    }
+    for (int64_t r = 0; r < m; r += 8) {
+      const int rows = static_cast<int>(std::min<int64_t>(8, m - r));
+      auto it = plan_.gemv.find({rows, n, k});
+      const kc::GemvParams p = it == plan_.gemv.end() ? kc::gemv_default_params(n, k) : it->second;
+      kc::gemv_bf16(x + static_cast<CUdeviceptr>(r * k * 4), w, y + static_cast<CUdeviceptr>(r * n * 4), rows, n, k,
+                    acc, p, stream_);
+    }
+  }
+
+  void enqueue_forward(const StepShape& sh, bool greedy) {
+    const int64_t T = sh.tokens, R = sh.logit_rows, h = s_.hidden_size, H = s_.num_heads, KVH = s_.num_kv_heads,
+                  D = s_.head_dim, qd = s_.q_dim(), qkv_n = qd + 2 * s_.kv_dim();
+    const bool tc = T > opt_.gemv_max_rows;
+    const float eps = static_cast<float>(s_.rms_norm_eps);
+    const CUdeviceptr xin = tc ? xnb_.ptr() : xn_.ptr();
+    kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_);
+    for (int64_t l = 0; l < s_.num_layers; ++l) {
+      const engine::cuda::DeviceLayer& L = w_.layers[static_cast<size_t>(l)];
+      kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), xin, T, h, eps, tc, stream_);
+      linear(tc, xin, L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
+      kc::RopeKvArgs ra;
+      ra.qkv = qkv_.ptr();
+      ra.stride = qkv_n;
+      ra.bias = L.qkv_bias.ptr();
+      ra.q_norm = L.q_norm.ptr();
+      ra.k_norm = L.k_norm.ptr();
+      ra.eps = eps;
+      ra.positions = meta(o_pos_);
+      ra.slots = meta(o_slot_);
+      ra.inv_freq = inv_freq_.ptr();
+      ra.rotary_dim = rope_.rotary_dim;
+      ra.attention_scaling = rope_.attention_scaling;
+      ra.k_cache = k_cache_[static_cast<size_t>(l)].ptr();
+      ra.v_cache = v_cache_[static_cast<size_t>(l)].ptr();
+      ra.tokens = T;
+      ra.heads = H;
+      ra.kv_heads = KVH;
+      ra.head_dim = D;
+      kc::rope_kv_write(ra, stream_);
+      kc::PagedAttentionArgs aa;
+      aa.q = qkv_.ptr();
+      aa.q_stride = qkv_n;
+      aa.k_cache = ra.k_cache;
+      aa.v_cache = ra.v_cache;
+      aa.positions = meta(o_pos_);
+      aa.token_seq = meta(o_seq_);
+      aa.block_tables = meta(o_tab_);
+      aa.table_stride = table_stride_;
+      aa.block_size = block_size_;
+      aa.tokens = T;
+      aa.heads = H;
+      aa.kv_heads = KVH;
+      aa.head_dim = D;
+      aa.window = s_.window_for_layer(l);
+      aa.scale = 1.0f / std::sqrt(static_cast<float>(D));
+      aa.splits = sh.splits;
+      aa.split_size = sh.split_size;
+      aa.partial = partial_.ptr();
+      aa.out = attn_.ptr();
+      kc::paged_attention(aa, stream_);
+      if (tc) kc::to_bf16(attn_.ptr(), actb_.ptr(), T * qd, stream_);
+      linear(tc, tc ? actb_.ptr() : attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true);
+
+      if (L.router.bytes()) {
+        kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
+        moe(L, T);
+      } else {
+        kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), xin, T, h, eps, tc, stream_);
+        linear(tc, xin, L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false);
+        kc::swiglu(gu_.ptr(), tc ? actb_.ptr() : act_.ptr(), T, L.inter, tc, stream_);
+        linear(tc, tc ? actb_.ptr() : act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true);
+      }
+    }
+    const bool tc_head = R > opt_.gemv_max_rows;
+    const CUdeviceptr hin = tc_head ? xnb_.ptr() : xn_.ptr();
+    kc::rmsnorm(x_.ptr(), meta(o_rows_), w_.final_norm.ptr(), hin, R, h, eps, tc_head, stream_);
+    linear(tc_head, hin, w_.head(), logits_.ptr(), R, s_.vocab_size, h, false);
+    if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_);
+  }
+
+  // Sparse MoE: the router runs on the device, routing on the host (the reference's own top-k), then each
+  // expert runs on the rows routed to it and adds its weighted output into the residual stream. The host
+  // round trip makes MoE steps ineligible for graph capture.
+  void moe(const engine::cuda::DeviceLayer& L, int64_t T) {
+    const int64_t h = s_.hidden_size, E = s_.num_experts, K = s_.num_experts_per_tok;
+    // xn_ holds the f32 norm output (MoE layers always normalise to f32: routing decisions are sensitive).
+    linear(false, xn_.ptr(), L.router.ptr(), router_.ptr(), T, E, h, false);
+    std::vector<float> logits(static_cast<size_t>(T * E));
+    check(cuMemcpyDtoHAsync(logits.data(), router_.ptr(), logits.size() * 4, stream_), "download router logits");
+    check(cuStreamSynchronize(stream_), "cuStreamSynchronize for MoE routing");
+    std::vector<std::vector<std::pair<int32_t, float>>> routed(static_cast<size_t>(E));
+    for (int64_t t = 0; t < T; ++t)
+      for (const auto& c : kernels::moe_route_reference(logits.data() + t * E, E, K, s_.norm_topk_prob))
+        routed[static_cast<size_t>(c.expert)].push_back({static_cast<int32_t>(t), c.weight});
+    std::vector<int32_t> idx;
+    std::vector<float> wts;
+    std::vector<std::pair<int64_t, int64_t>> spans;  // per expert: offset, count
+    for (int64_t e = 0; e < E; ++e) {
+      spans.push_back({static_cast<int64_t>(idx.size()), static_cast<int64_t>(routed[static_cast<size_t>(e)].size())});
+      for (const auto& [t, wt] : routed[static_cast<size_t>(e)]) {
+        idx.push_back(t);
+        wts.push_back(wt);
+      }
+    }
+    moe_idx_.upload(idx.data(), idx.size() * 4);
+    moe_w_.upload(wts.data(), wts.size() * 4);
+    for (int64_t e = 0; e < E; ++e) {
+      const auto [off, n] = spans[static_cast<size_t>(e)];
+      if (n == 0) continue;
+      const CUdeviceptr rows = moe_idx_.ptr() + static_cast<CUdeviceptr>(off) * 4;
+      kc::gather_rows(xn_.ptr(), rows, moe_out_.ptr(), n, h, stream_);
+      const bool tc = n > opt_.gemv_max_rows;
+      CUdeviceptr xe = moe_out_.ptr();
+      if (tc) {
+        kc::to_bf16(moe_out_.ptr(), xnb_.ptr(), n * h, stream_);
+        xe = xnb_.ptr();
+      }
+      linear(tc, xe, L.expert_gate_up[static_cast<size_t>(e)].ptr(), gu_.ptr(), n, 2 * L.inter, h, false);
+      kc::swiglu(gu_.ptr(), tc ? actb_.ptr() : act_.ptr(), n, L.inter, tc, stream_);
+      linear(tc, tc ? actb_.ptr() : act_.ptr(), L.expert_down[static_cast<size_t>(e)].ptr(), moe_out_.ptr(), n, h,
+             L.inter, false);
+      kc::scatter_add_scaled(moe_out_.ptr(), rows, moe_w_.ptr() + static_cast<CUdeviceptr>(off) * 4, x_.ptr(), n, h,
+                             stream_);
+    }
+  }
+
+  std::shared_ptr<hw::cuda::Context> ctx_;
+  model::Spec s_;
+  engine::cuda::DeviceWeights w_;
+  CudaExecutorOptions opt_;
+  CudaKernelPlan plan_;
+  int64_t block_size_ = 16, num_blocks_ = 0, table_stride_ = 0, inter_max_ = 0;
+  CUstream stream_ = nullptr;
+  std::unique_ptr<bc::BlasLtMatmul> blas_;
+  std::vector<DeviceBuffer> k_cache_, v_cache_;
+  DeviceBuffer x_, xn_, xnb_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
+  DeviceBuffer moe_out_, router_, moe_idx_, moe_w_;
+  std::unique_ptr<PinnedInts> meta_host_;
+  int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0;
+  kernels::RopeTable rope_;
+  std::map<std::tuple<int64_t, int64_t, int64_t, bool>, CUgraphExec> graphs_;
+  std::set<std::tuple<int64_t, int64_t, int64_t, bool>> seen_;
+};
+
+}  // namespace
+
+std::unique_ptr<CudaExecutor> make_cuda_executor(const model::Model& m, KvConfig kv, int device,
+                                                 const CudaExecutorOptions& opt) {
+  auto ctx = std::make_shared<hw::cuda::Context>(device);
+  engine::cuda::DeviceWeights w = engine::cuda::upload_weights(m);
+  return std::make_unique<CudaExecutorImpl>(std::move(ctx), m.spec, std::move(w), kv, opt);
+}
+
+std::unique_ptr<Executor> make_cuda_executor(const model::Model& m, KvConfig kv, int device) {
+  return make_cuda_executor(m, kv, device, CudaExecutorOptions{});
+}
+
+std::unique_ptr<CudaExecutor> make_cuda_executor_random(const model::Spec& s, uint64_t seed, KvConfig kv, int device,
+                                                        const CudaExecutorOptions& opt) {
+  auto ctx = std::make_shared<hw::cuda::Context>(device);
+  engine::cuda::DeviceWeights w = engine::cuda::random_weights(s, seed);
+  return std::make_unique<CudaExecutorImpl>(std::move(ctx), s, std::move(w), kv, opt);
+}
+
+}  // namespace synaptix::engine

@@ -1,0 +1,57 @@
+#pragma once
+// The CUDA executor: weights uploaded once (bf16), activations f32 in a fixed device pool, paged KV cache
+// bf16 on the device. Steps of at most `gemv_max_rows` tokens run the weight-streaming GEMV path (f32
+// activations, the decode path); larger steps convert activations to bf16 and run cuBLASLt tensor-core GEMMs
+// (the prefill path). Decode-only steps are captured as CUDA graphs (one per batch size and attention split
+// count) and replayed, so a decode step costs one graph launch plus a metadata copy.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <tuple>
+#include <vector>
+
+#include "synaptix/engine/executor.h"
+#include "synaptix/kernels/linear/cuda/gemv_bf16.h"
+
+namespace synaptix::model { struct Model; }
+
+namespace synaptix::engine {
+
+struct CudaExecutorOptions {
+  int64_t max_tokens_per_step = 4096;
+  int64_t max_logit_rows = 256;
+  int gemv_max_rows = 8;  // steps with more tokens (or logit rows) use cuBLASLt
+  bool use_graphs = true;
+};
+
+// The GEMV schedule and cuBLASLt algorithm per (m, n, k) shape; what the tuner writes and the executor
+// reads. Shapes not listed use the defaults.
+struct CudaKernelPlan {
+  std::map<std::tuple<int64_t, int64_t, int64_t>, kernels::cuda::GemvParams> gemv;
+  std::map<std::tuple<int64_t, int64_t, int64_t>, int> blaslt_algorithm;
+};
+
+class CudaExecutor : public Executor {
+ public:
+  ~CudaExecutor() override = default;
+  // Like step(), but leaves the logits on the device and returns the greedy token of each logits row.
+  virtual void step_greedy(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) = 0;
+  // Replaces the kernel plan; captured graphs are dropped and re-captured on use.
+  virtual void set_plan(const CudaKernelPlan& plan) = 0;
+  // The distinct linear shapes (m, n, k) a step of `tokens` tokens and `logit_rows` logits rows runs.
+  virtual std::vector<std::tuple<int64_t, int64_t, int64_t>> linear_shapes(int64_t tokens, int64_t logit_rows) const = 0;
+  virtual int64_t weight_bytes() const = 0;
+};
+
+// Uploads the model's weights to `device`. Throws synaptix::Error for a model the CUDA path cannot run
+// (dimensions not multiples of 8, head groups too large), naming what was wrong.
+std::unique_ptr<Executor> make_cuda_executor(const model::Model& m, KvConfig kv, int device);
+std::unique_ptr<CudaExecutor> make_cuda_executor(const model::Model& m, KvConfig kv, int device,
+                                                 const CudaExecutorOptions& opt);
+// A model of the given Spec with random device weights (deterministic in seed): benchmarks of full-size
+// shapes without their files.
+std::unique_ptr<CudaExecutor> make_cuda_executor_random(const model::Spec& s, uint64_t seed, KvConfig kv,
+                                                        int device, const CudaExecutorOptions& opt);
+
+}  // namespace synaptix::engine

@@ -1,0 +1,163 @@
+#include "synaptix/engine/cuda/device_weights.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "synaptix/backend/cuda/device_random.h"
+#include "synaptix/core/error.h"
+#include "synaptix/hw/cuda/driver.h"
+#include "synaptix/kernels/embedding/reference.h"
+#include "synaptix/model/model.h"
+
+namespace synaptix::engine::cuda {
+
+using backend::cuda::DeviceBuffer;
+using model::TensorRef;
+
+namespace {
+
+std::vector<uint16_t> as_bf16(const TensorRef& t) {
+  std::vector<uint16_t> out(static_cast<size_t>(t.numel()));
+  if (t.dtype == DType::BF16) {
+    std::memcpy(out.data(), t.data, out.size() * 2);
+    return out;
+  }
+  std::vector<float> f(out.size());
+  kernels::to_f32(t.data, t.dtype, t.numel(), f.data());
+  for (size_t i = 0; i < f.size(); ++i) out[i] = f32_to_bf16(f[i]);
+  return out;
+}
+
+std::vector<float> as_f32(const TensorRef& t) {
+  std::vector<float> f(static_cast<size_t>(t.numel()));
+  kernels::to_f32(t.data, t.dtype, t.numel(), f.data());
+  return f;
+}
+
+// Row-concatenates matrices sharing their column count into one bf16 device matrix.
+DeviceBuffer upload_rows(std::initializer_list<const TensorRef*> parts, int64_t* bytes) {
+  size_t total = 0;
+  for (const TensorRef* t : parts) total += static_cast<size_t>(t->numel()) * 2;
+  DeviceBuffer buf(total);
+  size_t off = 0;
+  for (const TensorRef* t : parts) {
+    std::vector<uint16_t> h = as_bf16(*t);
+    buf.upload(h.data(), h.size() * 2, off);
+    off += h.size() * 2;
+  }
+  *bytes += static_cast<int64_t>(total);
+  return buf;
+}
+
+DeviceBuffer upload_f32(std::initializer_list<const TensorRef*> parts, int64_t* bytes) {
+  std::vector<float> all;
+  for (const TensorRef* t : parts) {
+    std::vector<float> f = as_f32(*t);
+    all.insert(all.end(), f.begin(), f.end());
+  }
+  DeviceBuffer buf(all.size() * 4);
+  buf.upload(all.data(), all.size() * 4);
+  *bytes += static_cast<int64_t>(all.size() * 4);
+  return buf;
+}
+
+DeviceBuffer random_bf16(int64_t rows, int64_t cols, uint64_t seed, int64_t* bytes) {
+  const size_t n = static_cast<size_t>(rows * cols);
+  DeviceBuffer buf(n * 2);
+  backend::cuda::fill_uniform_bf16(buf.ptr(), n, seed, 1.0f / std::sqrt(static_cast<float>(cols)), nullptr);
+  *bytes += static_cast<int64_t>(n * 2);
+  return buf;
+}
+
+DeviceBuffer constant_f32(int64_t n, float v, int64_t* bytes) {
+  DeviceBuffer buf(static_cast<size_t>(n) * 4);
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  hw::cuda::check(cuMemsetD32(buf.ptr(), bits, static_cast<size_t>(n)), "cuMemsetD32");
+  *bytes += n * 4;
+  return buf;
+}
+
+}  // namespace
+
+DeviceWeights upload_weights(const model::Model& m) {
+  DeviceWeights w;
+  const model::Spec& s = m.spec;
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    const model::LayerWeights& L = m.layers[l];
+    DeviceLayer d;
+    d.attn_norm = upload_f32({L.attn_norm}, &w.bytes);
+    d.mlp_norm = upload_f32({L.mlp_norm}, &w.bytes);
+    d.qkv = upload_rows({L.q, L.k, L.v}, &w.bytes);
+    if (L.q_bias) {
+      if (!L.k_bias || !L.v_bias) fail("layer ", l, ": q bias present without k and v biases");
+      d.qkv_bias = upload_f32({L.q_bias, L.k_bias, L.v_bias}, &w.bytes);
+    }
+    if (L.q_norm) {
+      if (!L.k_norm) fail("layer ", l, ": q_norm present without k_norm");
+      d.q_norm = upload_f32({L.q_norm}, &w.bytes);
+      d.k_norm = upload_f32({L.k_norm}, &w.bytes);
+    }
+    d.o = upload_rows({L.o}, &w.bytes);
+    if (L.router) {
+      d.router = upload_rows({L.router}, &w.bytes);
+      for (const model::ExpertWeights& e : L.experts) {
+        d.expert_gate_up.push_back(upload_rows({e.gate, e.up}, &w.bytes));
+        d.expert_down.push_back(upload_rows({e.down}, &w.bytes));
+      }
+      d.inter = L.experts.empty() ? 0 : L.experts[0].gate->shape[0];
+    } else {
+      d.gate_up = upload_rows({L.gate, L.up}, &w.bytes);
+      d.down = upload_rows({L.down}, &w.bytes);
+      d.inter = L.gate->shape[0];
+    }
+    w.layers.push_back(std::move(d));
+  }
+  w.embed = upload_rows({m.embed}, &w.bytes);
+  w.final_norm = upload_f32({m.final_norm}, &w.bytes);
+  if (m.lm_head && m.lm_head != m.embed) w.lm_head = upload_rows({m.lm_head}, &w.bytes);
+  (void)s;
+  return w;
+}
+
+DeviceWeights random_weights(const model::Spec& s, uint64_t seed) {
+  DeviceWeights w;
+  const int64_t h = s.hidden_size, qkv = s.q_dim() + 2 * s.kv_dim();
+  uint64_t k = seed * 1000;
+  for (int64_t l = 0; l < s.num_layers; ++l) {
+    DeviceLayer d;
+    d.attn_norm = constant_f32(h, 1.0f, &w.bytes);
+    d.mlp_norm = constant_f32(h, 1.0f, &w.bytes);
+    d.qkv = random_bf16(qkv, h, ++k, &w.bytes);
+    if (s.attention_bias) {
+      d.qkv_bias = DeviceBuffer(static_cast<size_t>(qkv) * 4);
+      backend::cuda::fill_uniform_f32(d.qkv_bias.ptr(), static_cast<size_t>(qkv), ++k, 0.02f, nullptr);
+      w.bytes += qkv * 4;
+    }
+    if (s.qk_norm) {
+      d.q_norm = constant_f32(s.head_dim, 1.0f, &w.bytes);
+      d.k_norm = constant_f32(s.head_dim, 1.0f, &w.bytes);
+    }
+    d.o = random_bf16(h, s.q_dim(), ++k, &w.bytes);
+    if (s.layer_is_moe(l)) {
+      d.inter = s.moe_intermediate_size > 0 ? s.moe_intermediate_size : s.intermediate_size;
+      d.router = random_bf16(s.num_experts, h, ++k, &w.bytes);
+      for (int64_t e = 0; e < s.num_experts; ++e) {
+        d.expert_gate_up.push_back(random_bf16(2 * d.inter, h, ++k, &w.bytes));
+        d.expert_down.push_back(random_bf16(h, d.inter, ++k, &w.bytes));
+      }
+    } else {
+      d.inter = s.intermediate_size;
+      d.gate_up = random_bf16(2 * d.inter, h, ++k, &w.bytes);
+      d.down = random_bf16(h, d.inter, ++k, &w.bytes);
+    }
+    w.layers.push_back(std::move(d));
+  }
+  w.embed = random_bf16(s.vocab_size, h, ++k, &w.bytes);
+  w.final_norm = constant_f32(h, 1.0f, &w.bytes);
+  if (!s.tie_word_embeddings) w.lm_head = random_bf16(s.vocab_size, h, ++k, &w.bytes);
+  hw::cuda::check(cuCtxSynchronize(), "cuCtxSynchronize after random weight fill");
+  return w;
+}
+
+}  // namespace synaptix::engine::cuda

@@ -1,0 +1,44 @@
+#pragma once
+// A model's weights in device memory, laid out for the CUDA executor: matrices bf16 in the nn.Linear
+// [out, in] layout with q|k|v and gate|up concatenated (one GEMV reads each layer's input once for all
+// three or two projections), norm weights and biases f32. Uploaded once from a loaded Model, or filled with
+// random values from a Spec alone (benchmarks of full-size models without their files).
+#include <cstdint>
+#include <vector>
+
+#include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/model/spec.h"
+
+namespace synaptix::model { struct Model; }
+
+namespace synaptix::engine::cuda {
+
+struct DeviceLayer {
+  backend::cuda::DeviceBuffer attn_norm, mlp_norm;  // f32 [hidden]
+  backend::cuda::DeviceBuffer qkv;                  // bf16 [q_dim + 2 kv_dim, hidden]
+  backend::cuda::DeviceBuffer qkv_bias;             // f32 [q_dim + 2 kv_dim] or empty
+  backend::cuda::DeviceBuffer q_norm, k_norm;       // f32 [head_dim] or empty
+  backend::cuda::DeviceBuffer o;                    // bf16 [hidden, q_dim]
+  backend::cuda::DeviceBuffer gate_up;              // bf16 [2 inter, hidden]; dense layers
+  backend::cuda::DeviceBuffer down;                 // bf16 [hidden, inter]
+  backend::cuda::DeviceBuffer router;               // bf16 [experts, hidden]; MoE layers
+  std::vector<backend::cuda::DeviceBuffer> expert_gate_up, expert_down;
+  int64_t inter = 0;                                // rows of gate (dense) or of each expert's gate
+};
+
+struct DeviceWeights {
+  std::vector<DeviceLayer> layers;
+  backend::cuda::DeviceBuffer embed;       // bf16 [vocab, hidden]
+  backend::cuda::DeviceBuffer final_norm;  // f32 [hidden]
+  backend::cuda::DeviceBuffer lm_head;     // bf16 [vocab, hidden]; empty when tied to embed
+  int64_t bytes = 0;                       // device bytes held
+
+  CUdeviceptr head() const { return lm_head.bytes() ? lm_head.ptr() : embed.ptr(); }
+};
+
+// Needs a current context. Converts f16/f32 tensors to bf16 (matrices) or f32 (vectors) on the host.
+DeviceWeights upload_weights(const model::Model& m);
+// Uniform random bf16 matrices (scale 1/sqrt(in)), norm weights 1, biases small; deterministic in seed.
+DeviceWeights random_weights(const model::Spec& s, uint64_t seed);
+
+}  // namespace synaptix::engine::cuda

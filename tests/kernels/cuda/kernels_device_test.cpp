@@ -1,0 +1,337 @@
+// Every CUDA kernel against the CPU reference of its op, on fresh random inputs, with the output poisoned
+// (NaN bytes) before the run so an unwritten element fails. Needs a GPU (run by bench/gpu/run.sh).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "synaptix/backend/cuda/cublaslt_matmul.h"
+#include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/core/dtype.h"
+#include "synaptix/core/error.h"
+#include "synaptix/hw/cuda/driver.h"
+#include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
+#include "synaptix/kernels/attention/reference.h"
+#include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
+#include "synaptix/kernels/embedding/reference.h"
+#include "synaptix/kernels/linear/cuda/gemv_bf16.h"
+#include "synaptix/kernels/linear/reference.h"
+#include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
+#include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
+#include "synaptix/kernels/rmsnorm/reference.h"
+#include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
+#include "synaptix/kernels/rope/reference.h"
+#include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
+#include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
+#include "synaptix/kernels/swiglu/reference.h"
+
+namespace bc = synaptix::backend::cuda;
+namespace kc = synaptix::kernels::cuda;
+namespace kr = synaptix::kernels;
+using synaptix::bf16_to_f32;
+using synaptix::f32_to_bf16;
+
+namespace {
+
+synaptix::hw::cuda::Context& ctx() {
+  static synaptix::hw::cuda::Context c(0);
+  c.make_current();
+  return c;
+}
+
+std::mt19937& rng() {
+  static std::mt19937 r(std::random_device{}());
+  return r;
+}
+
+std::vector<float> random_f32(size_t n, float scale = 1.0f) {
+  std::uniform_real_distribution<float> u(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng());
+  return v;
+}
+
+std::vector<uint16_t> to_bf16(const std::vector<float>& f) {
+  std::vector<uint16_t> b(f.size());
+  for (size_t i = 0; i < f.size(); ++i) b[i] = f32_to_bf16(f[i]);
+  return b;
+}
+
+template <typename T>
+bc::DeviceBuffer upload(const std::vector<T>& v) {
+  bc::DeviceBuffer b(std::max<size_t>(v.size() * sizeof(T), 16));
+  b.upload(v.data(), v.size() * sizeof(T));
+  return b;
+}
+
+bc::DeviceBuffer poisoned(size_t bytes) {
+  bc::DeviceBuffer b(bytes);
+  b.fill_bytes(0xFF);
+  return b;
+}
+
+void device_sync() { synaptix::hw::cuda::check(cuCtxSynchronize(), "cuCtxSynchronize"); }
+
+// max |a - b| / max(1e-6, max |b|) over all elements; NaN anywhere is infinite error.
+double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 1e-6;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
+    num = std::max(num, std::fabs(static_cast<double>(a[i]) - b[i]));
+    den = std::max(den, std::fabs(static_cast<double>(b[i])));
+  }
+  return num / den;
+}
+
+}  // namespace
+
+TEST(GemvBf16, EveryScheduleMatchesTheReference) {
+  ctx();
+  // Shapes with row tails (n not a multiple of any rows-per-block) and short k.
+  for (auto [m, n, k] : {std::tuple<int, int64_t, int64_t>{1, 333, 512}, {3, 160, 64}, {8, 1000, 1024}, {5, 77, 264}}) {
+    auto x = random_f32(static_cast<size_t>(m * k));
+    auto w = to_bf16(random_f32(static_cast<size_t>(n * k), 0.1f));
+    std::vector<float> ref(static_cast<size_t>(m * n));
+    kr::linear_reference({x.data(), w.data(), synaptix::DType::BF16, nullptr, ref.data(), m, n, k});
+    auto dx = upload(x);
+    auto dw = upload(w);
+    int checked = 0;
+    for (const auto& p : kc::gemv_search_space(m, n, k)) {
+      auto dy = poisoned(ref.size() * 4);
+      kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, false, p, nullptr);
+      device_sync();
+      EXPECT_LT(rel_err(dy.to_host<float>(ref.size()), ref), 1e-5) << "m=" << m << " n=" << n << " k=" << k << " " << p.str();
+      ++checked;
+    }
+    EXPECT_GT(checked, 0);
+    // accumulate: y += x W^T
+    auto y0 = random_f32(ref.size());
+    auto dy = upload(y0);
+    kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, true, kc::gemv_default_params(n, k), nullptr);
+    device_sync();
+    std::vector<float> want(ref.size());
+    for (size_t i = 0; i < want.size(); ++i) want[i] = ref[i] + y0[i];
+    EXPECT_LT(rel_err(dy.to_host<float>(ref.size()), want), 1e-5);
+  }
+}
+
+TEST(GemvBf16, RejectsUnalignedK) {
+  ctx();
+  bc::DeviceBuffer a(4096), b(4096), c(4096);
+  EXPECT_THROW(kc::gemv_bf16(a.ptr(), b.ptr(), c.ptr(), 1, 8, 12, false, {}, nullptr), synaptix::Error);
+}
+
+TEST(BlasLt, Bf16MatmulMatchesTheReferenceForEveryAlgorithm) {
+  ctx();
+  bc::BlasLtMatmul mm;
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{64, 256, 128}, {33, 160, 64}, {200, 512, 320}}) {
+    auto xf = random_f32(static_cast<size_t>(m * k));
+    auto xb = to_bf16(xf);
+    for (size_t i = 0; i < xf.size(); ++i) xf[i] = bf16_to_f32(xb[i]);
+    auto w = to_bf16(random_f32(static_cast<size_t>(n * k), 0.1f));
+    std::vector<float> ref(static_cast<size_t>(m * n));
+    kr::linear_reference({xf.data(), w.data(), synaptix::DType::BF16, nullptr, ref.data(), m, n, k});
+    auto dx = upload(xb);
+    auto dw = upload(w);
+    for (int a = 0; a < mm.algorithm_count(m, n, k, synaptix::DType::F32); ++a) {
+      auto dy = poisoned(ref.size() * 4);
+      mm.run(dx.ptr(), dw.ptr(), dy.ptr(), synaptix::DType::F32, m, n, k, nullptr, a);
+      device_sync();
+      EXPECT_LT(rel_err(dy.to_host<float>(ref.size()), ref), 1e-4) << "m=" << m << " algo " << a;
+    }
+    auto y0 = random_f32(ref.size());
+    auto dy = upload(y0);
+    mm.run(dx.ptr(), dw.ptr(), dy.ptr(), synaptix::DType::F32, m, n, k, nullptr, 0, true);
+    device_sync();
+    for (size_t i = 0; i < ref.size(); ++i) ref[i] += y0[i];
+    EXPECT_LT(rel_err(dy.to_host<float>(ref.size()), ref), 1e-4);
+  }
+}
+
+TEST(RmsNorm, GatheredRowsF32AndBf16) {
+  ctx();
+  const int64_t rows = 7, dim = 4096 + 40;
+  auto x = random_f32(static_cast<size_t>(rows * dim), 3.0f);
+  auto w = random_f32(static_cast<size_t>(dim));
+  std::vector<int32_t> pick = {6, 0, 3};
+  std::vector<float> ref(pick.size() * dim);
+  for (size_t i = 0; i < pick.size(); ++i) kr::rmsnorm_reference(x.data() + pick[i] * dim, w.data(), ref.data() + i * dim, 1, dim, 1e-5f);
+  auto dx = upload(x), dw = upload(w), dr = upload(pick);
+  auto dy = poisoned(ref.size() * 4);
+  kc::rmsnorm(dx.ptr(), dr.ptr(), dw.ptr(), dy.ptr(), 3, dim, 1e-5f, false, nullptr);
+  device_sync();
+  EXPECT_LT(rel_err(dy.to_host<float>(ref.size()), ref), 1e-5);
+  auto db = poisoned(ref.size() * 2);
+  kc::rmsnorm(dx.ptr(), dr.ptr(), dw.ptr(), db.ptr(), 3, dim, 1e-5f, true, nullptr);
+  device_sync();
+  auto hb = db.to_host<uint16_t>(ref.size());
+  std::vector<float> got(ref.size());
+  for (size_t i = 0; i < got.size(); ++i) got[i] = bf16_to_f32(hb[i]);
+  EXPECT_LT(rel_err(got, ref), 8e-3);
+}
+
+TEST(SwiGlu, MatchesTheReference) {
+  ctx();
+  const int64_t m = 5, inter = 1000;
+  auto gu = random_f32(static_cast<size_t>(m * 2 * inter), 6.0f);
+  std::vector<float> ref(static_cast<size_t>(m * inter));
+  for (int64_t r = 0; r < m; ++r)
+    kr::swiglu_reference(gu.data() + r * 2 * inter, gu.data() + r * 2 * inter + inter, ref.data() + r * inter, inter);
+  auto dg = upload(gu);
+  auto dy = poisoned(ref.size() * 4);
+  kc::swiglu(dg.ptr(), dy.ptr(), m, inter, false, nullptr);
+  device_sync();
+  EXPECT_LT(rel_err(dy.to_host<float>(ref.size()), ref), 1e-6);
+}
+
+TEST(Embedding, MatchesTheReference) {
+  ctx();
+  const int64_t vocab = 300, dim = 72;
+  auto table = to_bf16(random_f32(static_cast<size_t>(vocab * dim)));
+  std::vector<int32_t> ids = {0, 299, 17, 17, 150};
+  std::vector<float> ref(ids.size() * dim);
+  kr::embedding_reference(table.data(), synaptix::DType::BF16, dim, ids.data(), static_cast<int64_t>(ids.size()), ref.data());
+  auto dt = upload(table), di = upload(ids);
+  auto dy = poisoned(ref.size() * 4);
+  kc::embedding(di.ptr(), dt.ptr(), dy.ptr(), static_cast<int64_t>(ids.size()), dim, nullptr);
+  device_sync();
+  EXPECT_EQ(rel_err(dy.to_host<float>(ref.size()), ref), 0.0);
+}
+
+TEST(Argmax, PicksTheFirstMaximumPerRow) {
+  ctx();
+  const int64_t rows = 4, vocab = 128256;
+  auto logits = random_f32(static_cast<size_t>(rows * vocab));
+  logits[1 * vocab + 5] = 50.0f;
+  logits[1 * vocab + 70000] = 50.0f;  // tie: the lower index wins
+  logits[3 * vocab + vocab - 1] = 60.0f;
+  auto dl = upload(logits);
+  auto di = poisoned(rows * 4);
+  kc::argmax_rows(dl.ptr(), di.ptr(), rows, vocab, nullptr);
+  device_sync();
+  auto got = di.to_host<int32_t>(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* p = logits.data() + r * vocab;
+    EXPECT_EQ(got[static_cast<size_t>(r)], std::max_element(p, p + vocab) - p) << "row " << r;
+  }
+}
+
+TEST(RopeKv, RotatesQInPlaceAndWritesTheCache) {
+  ctx();
+  synaptix::model::Spec s;
+  s.head_dim = 64;
+  s.rope_theta = 500000.0;
+  s.rope_scaling.type = "llama3";
+  s.rope_scaling.factor = 8.0;
+  s.rope_scaling.original_max_position_embeddings = 8192;
+  s.max_position_embeddings = 131072;
+  s.num_heads = 4;
+  s.num_kv_heads = 2;
+  s.hidden_size = 256;
+  kr::RopeTable rt = kr::make_rope_table(s);
+  const int64_t T = 3, H = 4, KVH = 2, D = 64, stride = (H + 2 * KVH) * D, slots_total = 40;
+  for (bool with_norm : {false, true}) {
+    auto qkv = random_f32(static_cast<size_t>(T * stride));
+    auto bias = random_f32(static_cast<size_t>(stride), 0.1f);
+    auto qn = random_f32(static_cast<size_t>(D)), kn = random_f32(static_cast<size_t>(D));
+    std::vector<int32_t> pos = {0, 9000, 77}, slots = {5, 39, 12};
+    auto dq = upload(qkv), db = upload(bias), dqn = upload(qn), dkn = upload(kn), dp = upload(pos), ds = upload(slots),
+         df = upload(rt.inv_freq);
+    auto kc_ = poisoned(static_cast<size_t>(slots_total * KVH * D) * 2), vc_ = poisoned(static_cast<size_t>(slots_total * KVH * D) * 2);
+    kc::RopeKvArgs a;
+    a.qkv = dq.ptr(); a.stride = stride; a.bias = db.ptr();
+    a.q_norm = with_norm ? dqn.ptr() : 0; a.k_norm = with_norm ? dkn.ptr() : 0; a.eps = 1e-6f;
+    a.positions = dp.ptr(); a.slots = ds.ptr(); a.inv_freq = df.ptr(); a.rotary_dim = rt.rotary_dim;
+    a.attention_scaling = rt.attention_scaling; a.k_cache = kc_.ptr(); a.v_cache = vc_.ptr();
+    a.tokens = T; a.heads = H; a.kv_heads = KVH; a.head_dim = D;
+    kc::rope_kv_write(a, nullptr);
+    device_sync();
+    auto got_q = dq.to_host<float>(qkv.size());
+    auto got_k = kc_.to_host<uint16_t>(static_cast<size_t>(slots_total * KVH * D));
+    auto got_v = vc_.to_host<uint16_t>(static_cast<size_t>(slots_total * KVH * D));
+    for (int64_t t = 0; t < T; ++t) {
+      std::vector<float> v(qkv.begin() + t * stride, qkv.begin() + (t + 1) * stride);
+      for (int64_t i = 0; i < stride; ++i) v[static_cast<size_t>(i)] += bias[static_cast<size_t>(i)];
+      if (with_norm) {
+        kr::rmsnorm_reference(v.data(), qn.data(), v.data(), H, D, 1e-6f);
+        kr::rmsnorm_reference(v.data() + H * D, kn.data(), v.data() + H * D, KVH, D, 1e-6f);
+      }
+      kr::rope_reference(v.data(), H, D, pos[static_cast<size_t>(t)], rt);
+      kr::rope_reference(v.data() + H * D, KVH, D, pos[static_cast<size_t>(t)], rt);
+      std::vector<float> q_want(v.begin(), v.begin() + H * D), q_got(got_q.begin() + t * stride, got_q.begin() + t * stride + H * D);
+      EXPECT_LT(rel_err(q_got, q_want), 2e-5) << "token " << t;
+      std::vector<float> k_got(static_cast<size_t>(KVH * D)), v_got(k_got.size());
+      for (int64_t i = 0; i < KVH * D; ++i) {
+        k_got[static_cast<size_t>(i)] = bf16_to_f32(got_k[static_cast<size_t>(slots[static_cast<size_t>(t)] * KVH * D + i)]);
+        v_got[static_cast<size_t>(i)] = bf16_to_f32(got_v[static_cast<size_t>(slots[static_cast<size_t>(t)] * KVH * D + i)]);
+      }
+      EXPECT_LT(rel_err(k_got, std::vector<float>(v.begin() + H * D, v.begin() + (H + KVH) * D)), 8e-3);
+      EXPECT_LT(rel_err(v_got, std::vector<float>(v.begin() + (H + KVH) * D, v.end())), 8e-3);
+    }
+  }
+}
+
+TEST(PagedAttention, MatchesTheReferenceWithGqaWindowsAndSplits) {
+  ctx();
+  for (auto [H, KVH, D] : {std::tuple<int64_t, int64_t, int64_t>{4, 2, 16}, {32, 8, 128}, {4, 4, 32}, {6, 2, 80}}) {
+    const int64_t bs = 16, num_blocks = 80, seqs = 3;
+    // Random bf16 cache; the reference reads the same values as f32.
+    auto kb = to_bf16(random_f32(static_cast<size_t>(num_blocks * bs * KVH * D)));
+    auto vb = to_bf16(random_f32(static_cast<size_t>(num_blocks * bs * KVH * D)));
+    std::vector<float> kf(kb.size()), vf(vb.size());
+    for (size_t i = 0; i < kb.size(); ++i) kf[i] = bf16_to_f32(kb[i]), vf[i] = bf16_to_f32(vb[i]);
+    // Each sequence gets a shuffled set of blocks.
+    std::vector<int32_t> all(static_cast<size_t>(num_blocks));
+    for (int64_t i = 0; i < num_blocks; ++i) all[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+    std::shuffle(all.begin(), all.end(), rng());
+    const int64_t stride = 26;
+    std::vector<int32_t> tables(static_cast<size_t>(seqs * stride));
+    for (int64_t i = 0; i < seqs * stride; ++i) tables[static_cast<size_t>(i)] = all[static_cast<size_t>(i)];
+    // Tokens: seq 0 decodes at 400, seq 1 decodes at 3, seq 2 has a prefill chunk at 100..104.
+    std::vector<int32_t> pos = {400, 3, 100, 101, 102, 103, 104}, tseq = {0, 1, 2, 2, 2, 2, 2};
+    const int64_t T = static_cast<int64_t>(pos.size());
+    auto q = random_f32(static_cast<size_t>(T * H * D));
+    auto dk = upload(kb), dv = upload(vb), dq = upload(q), dp = upload(pos), dts = upload(tseq), dt = upload(tables);
+    for (int64_t window : {int64_t{0}, int64_t{37}}) {
+      std::vector<float> ref(static_cast<size_t>(T * H * D));
+      for (int64_t t = 0; t < T; ++t) {
+        kr::PagedKv kv{kf.data(), vf.data(), bs, KVH, D, tables.data() + tseq[static_cast<size_t>(t)] * stride};
+        kr::attention_decode_reference(q.data() + t * H * D, H, kv, pos[static_cast<size_t>(t)], window,
+                                       1.0f / std::sqrt(static_cast<float>(D)), ref.data() + t * H * D);
+      }
+      for (auto [splits, split_size] : {std::pair<int64_t, int64_t>{1, 0}, {8, 64}, {4, 101}}) {
+        auto part = bc::DeviceBuffer(static_cast<size_t>(T * H * splits * (D + 2)) * 4);
+        auto dout = poisoned(ref.size() * 4);
+        kc::PagedAttentionArgs a;
+        a.q = dq.ptr(); a.q_stride = H * D; a.k_cache = dk.ptr(); a.v_cache = dv.ptr(); a.positions = dp.ptr();
+        a.token_seq = dts.ptr(); a.block_tables = dt.ptr(); a.table_stride = stride; a.block_size = bs; a.tokens = T;
+        a.heads = H; a.kv_heads = KVH; a.head_dim = D; a.window = window; a.scale = 1.0f / std::sqrt(static_cast<float>(D));
+        a.splits = splits; a.split_size = split_size; a.partial = part.ptr(); a.out = dout.ptr();
+        kc::paged_attention(a, nullptr);
+        device_sync();
+        EXPECT_LT(rel_err(dout.to_host<float>(ref.size()), ref), 2e-5)
+            << "H=" << H << " KVH=" << KVH << " D=" << D << " window=" << window << " splits=" << splits;
+      }
+    }
+  }
+}
+
+TEST(MoeRows, GatherAndWeightedScatterAdd) {
+  ctx();
+  const int64_t rows = 9, dim = 40;
+  auto x = random_f32(static_cast<size_t>(rows * dim));
+  std::vector<int32_t> idx = {8, 2, 5};
+  std::vector<float> wts = {0.25f, 0.5f, 0.75f};
+  auto dx = upload(x), di = upload(idx), dw = upload(wts);
+  auto dg = poisoned(idx.size() * dim * 4);
+  kc::gather_rows(dx.ptr(), di.ptr(), dg.ptr(), 3, dim, nullptr);
+  auto dst0 = random_f32(x.size());
+  auto dd = upload(dst0);
+  kc::scatter_add_scaled(dg.ptr(), di.ptr(), dw.ptr(), dd.ptr(), 3, dim, nullptr);
+  device_sync();
+  auto got = dd.to_host<float>(x.size());
+  std::vector<float> want = dst0;
+  for (size_t i = 0; i < idx.size(); ++i)
+    for (int64_t d = 0; d < dim; ++d) want[static_cast<size_t>(idx[i] * dim + d)] += wts[i] * x[static_cast<size_t>(idx[i] * dim + d)];
+  EXPECT_LT(rel_err(got, want), 1e-6);
+}
