@@ -130,20 +130,20 @@ struct StripDecoder : Decoder {
   }
 };
 
-// Metaspace: the replacement character becomes a space; the first token loses the leading one that the
-// pre-tokenizer added (unless prepend_scheme is "never").
+// Metaspace: the replacement character becomes a space, except in the first token, where the reference drops
+// it (all of them, not only the leading one the pre-tokenizer added) unless prepend_scheme is "never".
 struct MetaspaceDecoder : Decoder {
   std::string replacement;
   bool strip_first = true;
   void decode(std::vector<std::string>& tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
       std::string& t = tokens[i];
+      const bool drop = i == 0 && strip_first;
       std::string s;
       size_t pos = 0;
-      if (i == 0 && strip_first && t.compare(0, replacement.size(), replacement) == 0) pos = replacement.size();
       while (pos < t.size()) {
         if (t.compare(pos, replacement.size(), replacement) == 0) {
-          s.push_back(' ');
+          if (!drop) s.push_back(' ');
           pos += replacement.size();
         } else {
           s.push_back(t[pos++]);
