@@ -77,26 +77,35 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
   const double op_deadline = seconds_for_op > 0 ? op_t0 + seconds_for_op : 0;
   emit_progress(sig);
 
-  SearchSpace space = build_space(op, cpu_, kernels::cpu_generators());
+  std::vector<const kernels::CpuGenerator*> gens;
+  for (const auto* g : kernels::cpu_generators())
+    if (opt_.generators.empty() || std::find(opt_.generators.begin(), opt_.generators.end(), g->name()) != opt_.generators.end())
+      gens.push_back(g);
+  SearchSpace space = build_space(op, cpu_, gens);
   if (space.points.empty()) fail("no CPU generator applies to ", sig);
   const int64_t remembered = db_.count(sig, target_);
   const int64_t cap = opt_.budget_trials > 0 ? opt_.budget_trials : static_cast<int64_t>(space.points.size());
 
   // Remembered decision: reuse unless asked to search more (or the trial budget grew past what it saw).
-  if (auto prom = db_.promotion(sig, target_); prom && !opt_.search_more && prom->trials >= std::min<int64_t>(cap, remembered)) {
+  // A time budget reuses any remembered promotion; a trial budget only one decided with at least as many.
+  const auto known = db_.promotion(sig, target_);
+  const bool reuse = known && !opt_.search_more &&
+                     (opt_.budget_trials == 0 ||
+                      known->trials >= std::min<int64_t>(cap, static_cast<int64_t>(space.points.size())));
+  if (reuse) {
     res.remembered = res.finished = true;
-    res.baseline_us = prom->baseline_us;
+    res.baseline_us = known->baseline_us;
     res.trials = remembered;
-    res.promoted = prom->generator != "default";
+    res.promoted = known->generator != "default";
     if (res.promoted) {
-      res.generator = prom->generator;
-      res.params = prom->params;
+      res.generator = known->generator;
+      res.params = known->params;
       res.source = point_source(op, res.generator, res.params, &res.libs);
       res.source_hash = sha256_hex(res.source);
-      res.tuned_us = prom->tuned_us;
+      res.tuned_us = known->tuned_us;
       best_speedup_ = std::max(best_speedup_, res.baseline_us / res.tuned_us);
     }
-    rep.trace.push_back({{"event", "remembered"}, {"op", sig}, {"generator", prom->generator}, {"params", prom->params}});
+    rep.trace.push_back({{"event", "remembered"}, {"op", sig}, {"generator", known->generator}, {"params", known->params}});
     return res;
   }
 
@@ -186,6 +195,8 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
         r.message = built[i].error;
       } else {
         auto o = run_linear_trial(op, built[i].path, opt_.measure, opt_.limits, rng());
+        // Ctrl-C reaches the child too: a trial cut short by it is not a result, so it is not remembered.
+        if (opt_.stop && opt_.stop->load()) break;
         r.status = o.status;
         r.message = o.message;
         r.median_us = o.timing.median_us;

@@ -28,6 +28,7 @@ struct TuneOptions {
   int jobs = 2;                // parallel compiles
   int batch = 4;               // candidates per compile batch
   int finalists = 3;
+  std::vector<std::string> generators;  // only these generators; empty: all
   MeasureOptions measure;
   RunLimits limits;
   uint64_t seed = 1;

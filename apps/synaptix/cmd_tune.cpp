@@ -1,0 +1,201 @@
+// `synaptix tune --model DIR --target cpu [--budget 10m|90s|N] [--db PATH] --out RECIPE.json`: tunes the
+// linear ops of every decode bucket and the prefill chunk of a model (config.json only), remembering every
+// trial, and writes the recipe. Ctrl-C stops after the current trial; a rerun continues from the database.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <unistd.h>
+
+#include "synaptix/backend/cache_dir.h"
+#include "synaptix/backend/module_builder.h"
+#include "synaptix/command.h"
+#include "synaptix/core/error.h"
+#include "synaptix/core/hash.h"
+#include "synaptix/core/mapped_file.h"
+#include "synaptix/graph/op_graph.h"
+#include "synaptix/model/spec.h"
+#include "synaptix/registry/recipe.h"
+#include "synaptix/tune/budget.h"
+#include "synaptix/tune/tuner.h"
+
+namespace synaptix::app {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_sigint(int) { g_stop.store(true); }
+
+struct Options {
+  std::string model, target = "cpu", budget = "10m", db, out, cache_dir, buckets = "1,2-4,5-16,17-64,prefill";
+  int64_t prefill_chunk = 256;
+  int jobs = 2, threads = 0;
+  double sample_seconds = 0.3;
+  bool search_more = false;
+};
+
+std::string iso_now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string bucket_of(const graph::Op& op, int64_t prefill_chunk) {
+  if (op.m > 64) return "prefill";
+  for (const auto& b : graph::decode_buckets())
+    if (op.m == b.hi) return b.name;
+  return "";
+}
+
+int run(const Options& o) {
+  if (o.target != "cpu") fail("--target '", o.target, "': this command tunes the CPU target only (expected cpu)");
+  if (o.out.empty()) fail("--out RECIPE.json is required");
+  const tune::Budget budget = tune::parse_budget(o.budget);
+  const std::string config_path = o.model + "/config.json";
+  const std::string config_text = read_text_file(config_path);
+  const model::Spec spec = model::load_spec(config_path);
+
+  std::set<std::string> want;
+  {
+    std::stringstream ss(o.buckets);
+    std::string b;
+    while (std::getline(ss, b, ',')) want.insert(b);
+  }
+  std::vector<graph::Op> ops;
+  for (auto& op : graph::distinct_ops(graph::all_graphs(spec, o.prefill_chunk),
+                                      {graph::OpKind::Linear, graph::OpKind::MoeExpert}))
+    if (want.count(bucket_of(op, o.prefill_chunk))) ops.push_back(op);
+  if (ops.empty()) fail("--buckets '", o.buckets, "' selects no op (buckets: 1, 2-4, 5-16, 17-64, prefill)");
+
+  std::fprintf(stderr, "probing the CPU...\n");
+  const hw::CpuProfile cpu = hw::probe_cpu(true);
+  const std::string cache = o.cache_dir.empty() ? backend::default_cache_dir() : o.cache_dir;
+  const std::string db_path = o.db.empty() ? tune::default_db_path() : o.db;
+  tune::TuningDb db(db_path);
+  backend::ModuleBuilder builder(cache);
+
+  tune::TuneOptions topt;
+  topt.budget_seconds = budget.seconds;
+  topt.budget_trials = budget.trials > 0 ? (budget.trials + static_cast<int64_t>(ops.size()) - 1) / static_cast<int64_t>(ops.size()) : 0;
+  topt.search_more = o.search_more;
+  topt.jobs = o.jobs;
+  topt.measure.llc_bytes = cpu.last_level_cache_bytes() > 0 ? cpu.last_level_cache_bytes() : (32 << 20);
+  topt.measure.max_seconds = o.sample_seconds;
+  topt.limits.threads = o.threads;
+  const bool tty = ::isatty(2);
+  topt.progress = [tty](const std::string& line) {
+    if (tty) std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    else std::fprintf(stderr, "%s\n", line.c_str());
+    std::fflush(stderr);
+  };
+  topt.stop = &g_stop;
+  auto old = std::signal(SIGINT, on_sigint);
+
+  std::fprintf(stderr, "tuning %zu ops of %s on %s [%s], database %s\n", ops.size(), o.model.c_str(),
+               cpu.model_name.c_str(), cpu.fingerprint_hash().c_str(), db_path.c_str());
+  tune::Tuner tuner(db, builder, cpu, topt);
+  auto rep = tuner.tune(ops);
+  std::signal(SIGINT, old);
+  std::fprintf(stderr, tty ? "\n" : "");
+
+  // The recipe.
+  registry::Recipe r;
+  r.created = iso_now();
+  r.model = {{"path", o.model}, {"model_type", spec.model_type}, {"config_sha256", sha256_hex(config_text)}};
+  r.target_fingerprint = cpu.fingerprint();
+  r.target_hash = cpu.fingerprint_hash();
+  r.target = hw::to_json(cpu);
+  int64_t total_trials = 0;
+  for (const auto& res : rep.ops) {
+    total_trials += res.trials;
+    if (!res.finished) continue;
+    if (!res.promoted) {
+      r.untuned.push_back({{"signature", res.op.signature()}, {"baseline_us", res.baseline_us}});
+      continue;
+    }
+    registry::RecipeKernel k;
+    k.signature = res.op.signature();
+    k.m_lo = res.op.m_lo;
+    k.m_hi = res.op.m;
+    k.n = res.op.n;
+    k.k = res.op.k;
+    k.w_dtype = res.op.w_dtype;
+    k.generator = res.generator;
+    k.params = res.params;
+    k.source = res.source;
+    k.source_sha256 = res.source_hash;
+    k.libs = res.libs;
+    k.baseline_us = res.baseline_us;
+    k.tuned_us = res.tuned_us;
+    k.trials = res.trials;
+    r.kernels.push_back(std::move(k));
+  }
+  r.tuning = {{"budget", o.budget}, {"seconds", rep.seconds}, {"new_trials", rep.new_trials},
+              {"trials", total_trials}, {"database", db_path}, {"interrupted", g_stop.load()}};
+  r.trace = rep.trace;
+  registry::save_recipe(r, o.out);
+
+  // The table: per op, the default and the tuned time against the memory-bandwidth roofline.
+  std::printf("%-48s %6s %11s %11s %8s %7s %-16s %9s\n", "op", "count", "default_us", "tuned_us", "speedup",
+              "trials", "generator", "roofline");
+  double step_default = 0, step_tuned = 0, step_roof = 0;
+  for (const auto& res : rep.ops) {
+    const double roof_us = cpu.mem_read_gbps > 0 ? res.op.min_bytes() / (cpu.mem_read_gbps * 1e3) : 0;
+    if (!res.finished) {
+      std::printf("%-48s %6lld %11s %11s %8s %7lld %-16s\n", res.op.signature().c_str(),
+                  static_cast<long long>(res.op.count), "-", "-", "-", static_cast<long long>(res.trials), "(stopped)");
+      continue;
+    }
+    const double best = res.promoted ? res.tuned_us : res.baseline_us;
+    std::printf("%-48s %6lld %11.1f %11.1f %7.2fx %7lld %-16s %8.0f%%\n", res.op.signature().c_str(),
+                static_cast<long long>(res.op.count), res.baseline_us, best, res.baseline_us / best,
+                static_cast<long long>(res.trials), res.promoted ? res.generator.c_str() : "default",
+                roof_us > 0 ? 100.0 * roof_us / best : 0.0);
+    if (res.op.m == 1) {
+      step_default += res.baseline_us * static_cast<double>(res.op.count);
+      step_tuned += best * static_cast<double>(res.op.count);
+      step_roof += roof_us * static_cast<double>(res.op.count);
+    }
+  }
+  if (step_tuned > 0)
+    std::printf("linear ops of one batch-1 decode step: default %.2f ms, tuned %.2f ms, roofline %.2f ms "
+                "(%.0f%% of roofline at %.1f GB/s)\n",
+                step_default / 1e3, step_tuned / 1e3, step_roof / 1e3, 100.0 * step_roof / step_tuned,
+                cpu.mem_read_gbps);
+  std::printf("tuned %zu ops in %.1f s: %lld new trials, %lld in the database for these ops; recipe %s\n",
+              rep.ops.size(), rep.seconds, static_cast<long long>(rep.new_trials),
+              static_cast<long long>(total_trials), o.out.c_str());
+  if (g_stop.load()) {
+    std::printf("interrupted: finished trials are kept in %s; run the same command again to continue\n",
+                db_path.c_str());
+    return 130;
+  }
+  return 0;
+}
+
+const RegisterCommand reg{Command{
+    "tune", "Tune kernels for a model on a target and write a recipe",
+    [](CLI::App& sub) {
+      auto o = std::make_shared<Options>();
+      sub.add_option("--model", o->model, "Model directory (only config.json is read)")->required();
+      sub.add_option("--target", o->target, "Target: cpu")->capture_default_str();
+      sub.add_option("--budget", o->budget, "90s | 10m | 1h | N (trials)")->capture_default_str();
+      sub.add_option("--db", o->db, "Tuning database (default ~/.cache/synaptix/tuning.db)");
+      sub.add_option("--out", o->out, "Recipe to write")->required();
+      sub.add_option("--cache-dir", o->cache_dir, "Compiled-module cache (default ~/.cache/synaptix)");
+      sub.add_option("--buckets", o->buckets, "Buckets to tune: 1,2-4,5-16,17-64,prefill")->capture_default_str();
+      sub.add_option("--prefill-chunk", o->prefill_chunk, "Prefill chunk tokens")->capture_default_str();
+      sub.add_option("--jobs", o->jobs, "Parallel compiles")->capture_default_str();
+      sub.add_option("--threads", o->threads, "Threads per kernel (0: all cores)")->capture_default_str();
+      sub.add_option("--sample-seconds", o->sample_seconds, "Timing time per candidate")->capture_default_str();
+      sub.add_flag("--search-more", o->search_more, "Spend the budget even on ops with a remembered promotion");
+      return [o] { return run(*o); };
+    }}};
+
+}  // namespace
+}  // namespace synaptix::app

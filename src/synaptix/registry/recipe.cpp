@@ -1,0 +1,127 @@
+#include "synaptix/registry/recipe.h"
+
+#include <fstream>
+
+#include "synaptix/core/error.h"
+#include "synaptix/core/hash.h"
+#include "synaptix/core/mapped_file.h"
+
+namespace synaptix::registry {
+namespace {
+
+template <typename T>
+T get(const nlohmann::json& j, const char* key, const std::string& where) {
+  if (!j.is_object() || !j.contains(key)) fail(where, ": missing key '", key, "'");
+  try {
+    return j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    fail(where, ": key '", key, "' has the wrong type (", j.at(key).type_name(), ")");
+  }
+}
+
+std::string lower(std::string_view s) {
+  std::string o(s);
+  for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return o;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const Recipe& r) {
+  nlohmann::json ks = nlohmann::json::array();
+  for (const auto& k : r.kernels)
+    ks.push_back({{"op", k.op},
+                  {"signature", k.signature},
+                  {"m_lo", k.m_lo},
+                  {"m_hi", k.m_hi},
+                  {"n", k.n},
+                  {"k", k.k},
+                  {"w_dtype", lower(dtype_name(k.w_dtype))},
+                  {"generator", k.generator},
+                  {"params", k.params},
+                  {"source_sha256", k.source_sha256},
+                  {"libs", k.libs},
+                  {"baseline_us", k.baseline_us},
+                  {"tuned_us", k.tuned_us},
+                  {"speedup", k.tuned_us > 0 ? k.baseline_us / k.tuned_us : 0.0},
+                  {"trials", k.trials},
+                  {"source", k.source}});
+  return {{"format", kRecipeFormat},
+          {"created", r.created},
+          {"model", r.model},
+          {"target", {{"fingerprint", r.target_fingerprint}, {"hash", r.target_hash}, {"profile", r.target}}},
+          {"kernels", ks},
+          {"untuned", r.untuned},
+          {"tuning", r.tuning},
+          {"trace", r.trace}};
+}
+
+Recipe recipe_from_json(const nlohmann::json& j, const std::string& where) {
+  const auto format = get<std::string>(j, "format", where);
+  if (format != kRecipeFormat) fail(where, ": recipe format '", format, "', expected '", kRecipeFormat, "'");
+  Recipe r;
+  r.created = j.value("created", "");
+  r.model = j.value("model", nlohmann::json::object());
+  const auto& t = j.contains("target") ? j["target"] : nlohmann::json();
+  r.target_fingerprint = get<std::string>(t, "fingerprint", where + ": target");
+  r.target_hash = get<std::string>(t, "hash", where + ": target");
+  r.target = t.value("profile", nlohmann::json::object());
+  if (!j.contains("kernels") || !j["kernels"].is_array()) fail(where, ": missing array 'kernels'");
+  for (size_t i = 0; i < j["kernels"].size(); ++i) {
+    const auto& e = j["kernels"][i];
+    const std::string w = where + ": kernels[" + std::to_string(i) + "]";
+    RecipeKernel k;
+    k.op = get<std::string>(e, "op", w);
+    if (k.op != "linear") fail(w, ": op '", k.op, "' has no kernel hook (expected 'linear')");
+    k.signature = e.value("signature", "");
+    k.m_lo = get<int64_t>(e, "m_lo", w);
+    k.m_hi = get<int64_t>(e, "m_hi", w);
+    k.n = get<int64_t>(e, "n", w);
+    k.k = get<int64_t>(e, "k", w);
+    if (k.m_lo < 1 || k.m_hi < k.m_lo || k.n < 1 || k.k < 1)
+      fail(w, ": shapes m_lo=", k.m_lo, " m_hi=", k.m_hi, " n=", k.n, " k=", k.k, " are not a valid bucket");
+    const auto wd = get<std::string>(e, "w_dtype", w);
+    if (!parse_dtype(wd, &k.w_dtype)) fail(w, ": unknown w_dtype '", wd, "'");
+    k.generator = get<std::string>(e, "generator", w);
+    k.params = e.value("params", nlohmann::json::object());
+    k.source_sha256 = get<std::string>(e, "source_sha256", w);
+    k.source = get<std::string>(e, "source", w);
+    k.libs = e.value("libs", std::vector<std::string>{});
+    k.baseline_us = e.value("baseline_us", 0.0);
+    k.tuned_us = e.value("tuned_us", 0.0);
+    k.trials = e.value("trials", int64_t{0});
+    if (sha256_hex(k.source) != k.source_sha256)
+      fail(w, ": the source does not match its source_sha256 (edited or truncated recipe)");
+    r.kernels.push_back(std::move(k));
+  }
+  r.untuned = j.value("untuned", nlohmann::json::array());
+  r.tuning = j.value("tuning", nlohmann::json::object());
+  r.trace = j.value("trace", nlohmann::json::array());
+  return r;
+}
+
+void save_recipe(const Recipe& r, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << to_json(r).dump(2) << "\n";
+    if (!f) fail("cannot write recipe ", tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot write recipe ", path);
+}
+
+Recipe load_recipe(const std::string& path) {
+  const std::string text = read_text_file(path);
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) fail("recipe ", path, " is not valid JSON");
+  return recipe_from_json(j, "recipe " + path);
+}
+
+void check_target(const Recipe& r, const hw::CpuProfile& cpu, const std::string& where) {
+  if (r.target_hash == cpu.fingerprint_hash()) return;
+  fail(where, " was tuned for another target and is refused here:\n  recipe target: ", r.target_fingerprint, " [",
+       r.target_hash, "]\n  this machine:  ", cpu.fingerprint(), " [", cpu.fingerprint_hash(),
+       "]\nRe-tune on this machine with `synaptix tune --model DIR --target cpu --out RECIPE.json`.");
+}
+
+}  // namespace synaptix::registry

@@ -1,0 +1,54 @@
+#pragma once
+// A recipe: what `synaptix tune` chose for one model on one target, as plain JSON a person can read and diff.
+// It carries the target fingerprint (a recipe is refused on another target), for each tuned op and bucket the
+// winning generator, its parameters and its full source (so it can be rebuilt without the tuner), the
+// baseline and tuned timings, and the trace of the run that produced it.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "synaptix/core/dtype.h"
+#include "synaptix/hw/cpu_profile.h"
+
+namespace synaptix::registry {
+
+inline constexpr const char* kRecipeFormat = "synaptix-recipe/1";
+
+struct RecipeKernel {
+  std::string op = "linear";  // the hook it serves (kernels::KernelSet::linear)
+  std::string signature;      // graph::Op::signature() it was tuned on
+  int64_t m_lo = 1, m_hi = 1, n = 0, k = 0;
+  DType w_dtype = DType::BF16;
+  std::string generator;
+  nlohmann::json params = nlohmann::json::object();
+  std::string source_sha256;
+  std::string source;
+  std::vector<std::string> libs;
+  double baseline_us = 0, tuned_us = 0;
+  int64_t trials = 0;
+};
+
+struct Recipe {
+  nlohmann::json model = nlohmann::json::object();  // name, model_type, config path and sha256
+  std::string target_fingerprint, target_hash;
+  nlohmann::json target = nlohmann::json::object();  // the probed profile
+  std::vector<RecipeKernel> kernels;
+  // Ops where the default won (kept so the recipe says they were tried): signature, baseline, best tuned.
+  nlohmann::json untuned = nlohmann::json::array();
+  nlohmann::json tuning = nlohmann::json::object();  // budget, seconds, trials, database
+  nlohmann::json trace = nlohmann::json::array();
+  std::string created;  // ISO 8601 UTC
+};
+
+nlohmann::json to_json(const Recipe& r);
+// `where` names the file in errors; throws naming the missing or mistyped key.
+Recipe recipe_from_json(const nlohmann::json& j, const std::string& where);
+void save_recipe(const Recipe& r, const std::string& path);
+Recipe load_recipe(const std::string& path);
+
+// Throws a synaptix::Error that names both fingerprints when the recipe was tuned for another target.
+void check_target(const Recipe& r, const hw::CpuProfile& cpu, const std::string& where);
+
+}  // namespace synaptix::registry

@@ -1,0 +1,141 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "synaptix/core/error.h"
+#include "synaptix/backend/module_builder.h"
+#include "synaptix/core/hash.h"
+#include "synaptix/core/thread_pool.h"
+#include "synaptix/kernels/cpu_generator.h"
+#include "synaptix/kernels/linear/reference.h"
+#include "synaptix/registry/recipe.h"
+#include "synaptix/registry/recipe_kernels.h"
+
+namespace synaptix::registry {
+namespace {
+
+std::string scratch() {
+  auto d = std::filesystem::temp_directory_path() / ("synaptix_registry_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(d);
+  return d.string();
+}
+
+graph::Op op_of(int64_t m_lo, int64_t m, int64_t n, int64_t k) {
+  graph::Op op;
+  op.kind = graph::OpKind::Linear;
+  op.m_lo = m_lo;
+  op.m = m;
+  op.n = n;
+  op.k = k;
+  op.w_dtype = DType::BF16;
+  return op;
+}
+
+RecipeKernel kernel_for(const graph::Op& op, const std::string& gen, const nlohmann::json& p) {
+  RecipeKernel k;
+  k.signature = op.signature();
+  k.m_lo = op.m_lo;
+  k.m_hi = op.m;
+  k.n = op.n;
+  k.k = op.k;
+  k.w_dtype = op.w_dtype;
+  k.generator = gen;
+  k.params = p;
+  auto src = kernels::cpu_generator(gen).emit(op, p);
+  k.source = src.code;
+  k.libs = src.libs;
+  k.source_sha256 = sha256_hex(k.source);
+  k.baseline_us = 10;
+  k.tuned_us = 5;
+  return k;
+}
+
+Recipe sample(const hw::CpuProfile& cpu) {
+  Recipe r;
+  r.created = "2026-01-01T00:00:00Z";
+  r.model = {{"model_type", "llama"}};
+  r.target_fingerprint = cpu.fingerprint();
+  r.target_hash = cpu.fingerprint_hash();
+  nlohmann::json packed = {{"isa", "scalar"}, {"m_tile", 1}, {"n_tile", 4}, {"k_unroll", 1}, {"rows_per_task", 8},
+                           {"threads", "all"}, {"prefetch", 0}, {"packed", true}, {"m_block", 0}};
+  r.kernels.push_back(kernel_for(op_of(1, 1, 40, 24), "linear_tiled", packed));
+  r.kernels.push_back(kernel_for(op_of(2, 4, 40, 24), "linear_openblas", {{"gemv_at_m1", false}}));
+  r.trace.push_back({{"event", "promote"}});
+  return r;
+}
+
+}  // namespace
+
+TEST(Recipe, RoundTripThroughAFile) {
+  const auto cpu = hw::probe_cpu(false);
+  Recipe r = sample(cpu);
+  const std::string path = scratch() + "/r.json";
+  save_recipe(r, path);
+  Recipe back = load_recipe(path);
+  EXPECT_EQ(to_json(back), to_json(r));
+  EXPECT_EQ(back.kernels[1].libs, std::vector<std::string>{"-lopenblas"});
+  EXPECT_NO_THROW(check_target(back, cpu, path));
+}
+
+TEST(Recipe, AnotherTargetsRecipeIsRefusedClearly) {
+  const auto cpu = hw::probe_cpu(false);
+  Recipe r = sample(cpu);
+  r.target_fingerprint = "cpu|aarch64|Neoverse-V2|neon|72c|L1d:64K|L2:1M|L3:114M|g++ 13";
+  r.target_hash = "0123456789abcdef";
+  try {
+    check_target(r, cpu, "recipe x.json");
+    FAIL() << "accepted another target's recipe";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("another target"), std::string::npos) << m;
+    EXPECT_NE(m.find("Neoverse-V2"), std::string::npos) << m;
+    EXPECT_NE(m.find(cpu.fingerprint_hash()), std::string::npos) << m;
+  }
+}
+
+TEST(Recipe, MalformedRecipesAreRejectedWithTheKey) {
+  const auto cpu = hw::probe_cpu(false);
+  auto j = to_json(sample(cpu));
+  j["kernels"][0]["source"] = "tampered";
+  EXPECT_THROW(recipe_from_json(j, "r.json"), Error);
+  auto j2 = to_json(sample(cpu));
+  j2["kernels"][0].erase("n");
+  try {
+    recipe_from_json(j2, "r.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'n'"), std::string::npos) << e.what();
+  }
+  auto j3 = to_json(sample(cpu));
+  j3["format"] = "other/9";
+  EXPECT_THROW(recipe_from_json(j3, "r.json"), Error);
+}
+
+TEST(RecipeKernels, KernelSetServesBucketsAndMatchesTheReference) {
+  const auto cpu = hw::probe_cpu(false);
+  Recipe r = sample(cpu);
+  backend::ModuleBuilder builder(scratch());
+  ThreadPool pool(2);
+  auto set = make_kernel_set(r, builder, pool);
+  EXPECT_EQ(set->linear(1, 40, 24, DType::F32), nullptr);  // dtype differs
+  EXPECT_EQ(set->linear(1, 41, 24, DType::BF16), nullptr);  // shape differs
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> d(-1, 1);
+  std::vector<uint16_t> w(40 * 24);
+  for (auto& v : w) v = f32_to_bf16(d(rng));
+  for (int64_t m : {1, 3, 9}) {  // 9 is past the last bucket: served by the largest
+    const kernels::LinearFn* fn = set->linear(m, 40, 24, DType::BF16);
+    ASSERT_NE(fn, nullptr) << m;
+    std::vector<float> x(static_cast<size_t>(m * 24)), got(static_cast<size_t>(m * 40)), want(got.size());
+    for (auto& v : x) v = d(rng);
+    for (int rep = 0; rep < 2; ++rep) {  // the second call uses the cached packed weights
+      (*fn)(kernels::LinearArgs{x.data(), w.data(), DType::BF16, nullptr, got.data(), m, 40, 24});
+      kernels::linear_reference(kernels::LinearArgs{x.data(), w.data(), DType::BF16, nullptr, want.data(), m, 40, 24});
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << "m=" << m << " i=" << i;
+    }
+  }
+}
+
+}  // namespace synaptix::registry

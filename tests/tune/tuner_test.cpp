@@ -1,0 +1,106 @@
+// The tuning loop end to end on small ops: evolutionary search within a trial budget, every trial in the
+// database, a promotion; a rerun remembers it without measuring; a larger budget resumes where it stopped.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "synaptix/core/error.h"
+#include "synaptix/core/hash.h"
+#include "synaptix/tune/cost_model.h"
+#include "synaptix/tune/tuner.h"
+#include "tune_test_util.h"
+
+namespace synaptix::tune {
+namespace {
+
+TuneOptions quick(int64_t trials) {
+  TuneOptions o;
+  o.budget_trials = trials;
+  o.batch = 3;
+  o.finalists = 2;
+  o.measure.max_seconds = 0.03;
+  o.measure.min_samples = 5;
+  o.limits.threads = 1;
+  o.limits.time_limit_s = 60;
+  return o;
+}
+
+}  // namespace
+
+TEST(Tuner, SearchesRemembersAndResumes) {
+  const std::string dir = testing::scratch_dir("tuner");
+  std::filesystem::remove(dir + "/t.db");
+  TuningDb db(dir + "/t.db");
+  backend::ModuleBuilder builder(dir);
+  const auto cpu = hw::probe_cpu(false);
+  const auto op = testing::linear_op(1, 1, 64, 128);
+  const std::string sig = op.signature();
+
+  auto r1 = Tuner(db, builder, cpu, quick(6)).tune({op});
+  ASSERT_EQ(r1.ops.size(), 1u);
+  const auto& o1 = r1.ops[0];
+  EXPECT_TRUE(o1.finished);
+  EXPECT_FALSE(o1.remembered);
+  EXPECT_EQ(o1.new_trials, 6);
+  EXPECT_EQ(db.count(sig, cpu.fingerprint_hash()), 6);
+  EXPECT_GT(o1.baseline_us, 0);
+  ASSERT_TRUE(db.promotion(sig, cpu.fingerprint_hash()).has_value());
+  if (o1.promoted) {
+    EXPECT_LT(o1.tuned_us, o1.baseline_us);
+    EXPECT_EQ(sha256_hex(o1.source), o1.source_hash);
+  }
+  EXPECT_EQ(r1.trace[0]["strategy"], "evolutionary");
+
+  // Same budget again: the promotion is remembered, nothing is measured.
+  auto r2 = Tuner(db, builder, cpu, quick(6)).tune({op});
+  EXPECT_TRUE(r2.ops[0].remembered);
+  EXPECT_EQ(r2.new_trials, 0);
+  EXPECT_EQ(r2.ops[0].promoted, o1.promoted);
+  EXPECT_EQ(r2.ops[0].generator, o1.generator);
+
+  // A larger budget continues from the database: only the difference is run, no point twice.
+  auto r3 = Tuner(db, builder, cpu, quick(9)).tune({op});
+  EXPECT_FALSE(r3.ops[0].remembered);
+  EXPECT_EQ(r3.new_trials, 3);
+  auto all = db.trials(sig, cpu.fingerprint_hash());
+  ASSERT_EQ(all.size(), 9u);
+  std::set<std::string> points;
+  for (const auto& t : all) points.insert(t.generator + t.params.dump());
+  EXPECT_EQ(points.size(), 9u);
+}
+
+TEST(Tuner, ExhaustiveWhenTheSpaceFitsAndVendorTacticsCompete) {
+  const std::string dir = testing::scratch_dir("exh");
+  std::filesystem::remove(dir + "/t.db");
+  TuningDb db(dir + "/t.db");
+  backend::ModuleBuilder builder(dir);
+  const auto cpu = hw::probe_cpu(false);
+  auto opt = quick(10);
+  opt.generators = {"linear_openblas"};
+  auto r = Tuner(db, builder, cpu, opt).tune({testing::linear_op(1, 1, 48, 64)});
+  EXPECT_EQ(r.trace[0]["strategy"], "exhaustive");
+  EXPECT_EQ(r.new_trials, 2);  // gemv_at_m1 true and false
+  for (const auto& t : db.trials(r.ops[0].op.signature(), cpu.fingerprint_hash())) {
+    EXPECT_EQ(t.status, TrialStatus::Ok) << t.message;
+    EXPECT_EQ(t.generator, "linear_openblas");
+  }
+}
+
+TEST(CostModel, LearnsAdditiveEffects) {
+  // Time = 100 us x (n_tile 4: 0.25) x (isa avx512: 0.5): the model must rank the unseen best point first.
+  auto t = [](int nt, const std::string& isa) { return 100.0 * (nt == 4 ? 0.25 : 1.0) * (isa == "avx512" ? 0.5 : 1.0); };
+  auto pt = [](int nt, const std::string& isa) { return Point{"linear_tiled", {{"n_tile", nt}, {"isa", isa}}}; };
+  std::vector<std::pair<Point, double>> data;
+  for (auto [nt, isa] : std::vector<std::pair<int, std::string>>{{1, "avx2"}, {4, "avx2"}, {1, "avx512"}, {2, "avx512"}, {2, "avx2"}})
+    data.push_back({pt(nt, isa), t(nt, isa)});
+  CostModel m(0.01);
+  EXPECT_FALSE(m.trained());
+  m.fit(data);
+  ASSERT_TRUE(m.trained());
+  EXPECT_LT(m.predict(pt(4, "avx512")), m.predict(pt(4, "avx2")));
+  EXPECT_LT(m.predict(pt(4, "avx512")), m.predict(pt(1, "avx512")));
+  EXPECT_NEAR(m.predict(pt(4, "avx512")), t(4, "avx512"), 3.0);
+}
+
+}  // namespace synaptix::tune
