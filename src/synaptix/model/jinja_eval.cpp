@@ -83,7 +83,10 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
       if (op == "+") return Value(x + y);
       if (op == "-") return Value(x - y);
       if (op == "*") return Value(x * y);
-      if (op == "**") return Value(std::pow(x, y));
+      if (op == "**") {
+        if (x == 0.0 && y < 0.0) fail("0.0 cannot be raised to a negative power");
+        return Value(std::pow(x, y));
+      }
       if (y == 0.0) fail(op == "//" ? "float floor division by zero" : "float modulo");
       if (op == "//") return Value(std::floor(x / y));
       if (op == "%") {
@@ -97,7 +100,10 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
       if (op == "-") return Value(checked(kSub, x, y));
       if (op == "*") return Value(checked(kMul, x, y));
       if (op == "**") {
-        if (y < 0) return Value(std::pow(static_cast<double>(x), static_cast<double>(y)));
+        if (y < 0) {
+          if (x == 0) fail("0.0 cannot be raised to a negative power");
+          return Value(std::pow(static_cast<double>(x), static_cast<double>(y)));
+        }
         int64_t result = 1;
         for (int64_t i = 0; i < y; ++i) {
           result = checked(kMul, result, x);

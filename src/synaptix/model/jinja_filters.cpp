@@ -175,6 +175,7 @@ std::optional<int64_t> parse_python_int(std::string s, int base) {
 }
 
 Value f_int(const Value& v, const Args& a) {
+  if (v.is_undefined()) fail("'", v.undefined_name(), "' is undefined");
   int64_t fallback = int_arg(arg(a, 0, "default"), 0, "int", "default");
   int base = static_cast<int>(int_arg(arg(a, 1, "base"), 10, "int", "base"));
   if (v.is_int() || v.is_bool()) return Value(v.as_int());
@@ -194,6 +195,7 @@ Value f_int(const Value& v, const Args& a) {
 }
 
 Value f_float(const Value& v, const Args& a) {
+  if (v.is_undefined()) fail("'", v.undefined_name(), "' is undefined");
   const Value* d = arg(a, 0, "default");
   Value fallback = d ? *d : Value(0.0);
   if (v.is_number()) return Value(v.as_double());
@@ -435,23 +437,35 @@ bool t_string(const Value& v, const Args&) { return v.is_string(); }
 bool t_mapping(const Value& v, const Args&) { return v.is_dict() && !v.as_dict().is_namespace; }
 bool t_iterable(const Value& v, const Args&) { return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict(); }
 bool t_sequence(const Value& v, const Args&) { return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict(); }
-bool t_callable(const Value& v, const Args&) { return v.is_callable(); }
+// Jinja's Undefined defines __call__ (to raise), so Python's callable() says yes.
+bool t_callable(const Value& v, const Args&) { return v.is_callable() || v.is_undefined(); }
 bool t_escaped(const Value&, const Args&) { return false; }
-bool t_lower(const Value& v, const Args&) { return v.is_string() && py_lower(v.as_string()) == v.as_string(); }
-bool t_upper(const Value& v, const Args&) { return v.is_string() && py_upper(v.as_string()) == v.as_string(); }
-
-int64_t int_operand(const Value& v, const char* test) {
-  if (!v.is_int() && !v.is_bool()) fail("test '", test, "' expects an integer, got ", v.type_name());
-  return v.as_int();
+// str(value).islower() / .isupper(): at least one cased character, and all of them in that case.
+bool t_lower(const Value& v, const Args&) {
+  std::string s = v.str();
+  return py_lower(s) == s && py_upper(s) != s;
+}
+bool t_upper(const Value& v, const Args&) {
+  std::string s = v.str();
+  return py_upper(s) == s && py_lower(s) != s;
 }
 
-bool t_even(const Value& v, const Args&) { return int_operand(v, "even") % 2 == 0; }
-bool t_odd(const Value& v, const Args&) { return int_operand(v, "odd") % 2 != 0; }
-bool t_divisibleby(const Value& v, const Args& a) {
-  int64_t d = int_operand(test_arg(a, "divisibleby"), "divisibleby");
-  if (d == 0) fail("test 'divisibleby': division by zero");
-  return int_operand(v, "divisibleby") % d == 0;
+// Python's value % divisor, for the even/odd/divisibleby tests, which Jinja applies to floats as well.
+double py_remainder(const Value& v, const Value& divisor, const char* test) {
+  if (!v.is_number() || !divisor.is_number()) {
+    fail("test '", test, "' expects numbers, got ", v.type_name(), " and ", divisor.type_name());
+  }
+  if (divisor.as_double() == 0.0) fail("test '", test, "': division by zero");
+  if (!v.is_float() && !divisor.is_float()) {
+    int64_t a = v.as_int(), b = divisor.as_int();
+    return b == -1 ? 0.0 : static_cast<double>(a % b);
+  }
+  return std::fmod(v.as_double(), divisor.as_double());
 }
+
+bool t_even(const Value& v, const Args&) { return py_remainder(v, Value(2), "even") == 0.0; }
+bool t_odd(const Value& v, const Args&) { return std::fabs(py_remainder(v, Value(2), "odd")) == 1.0; }
+bool t_divisibleby(const Value& v, const Args& a) { return py_remainder(v, test_arg(a, "divisibleby"), "divisibleby") == 0.0; }
 bool t_eq(const Value& v, const Args& a) { return equals(v, test_arg(a, "eq")); }
 bool t_ne(const Value& v, const Args& a) { return !equals(v, test_arg(a, "ne")); }
 bool t_lt(const Value& v, const Args& a) { return compare(v, test_arg(a, "lt")) < 0; }

@@ -72,12 +72,7 @@ class Lexer {
       if (modifier == '-') {
         rstrip_all(text);
       } else if (kind != '{' && modifier != '+') {
-        size_t line_begin = text.rfind('\n');
-        line_begin = line_begin == std::string::npos ? 0 : line_begin + 1;
-        if ((line_begin > 0 || line_starting) &&
-            text.find_first_not_of(" \t", line_begin) == std::string::npos) {
-          text.resize(line_begin);
-        }
+        lstrip_before_tag(text, line_starting);
       }
       emit_data(std::move(text), p);
       if (modifier == '-' || modifier == '+') ++inner;
@@ -115,6 +110,16 @@ class Lexer {
     if (!text.empty()) tokens_.push_back(Token{TokenType::Data, std::move(text), pos(offset)});
   }
 
+  // lstrip_blocks: drop the spaces and tabs between the start of a line and a block or comment tag.
+  // `line_starting` says whether `text` itself begins a line.
+  static void lstrip_before_tag(std::string& text, bool line_starting) {
+    size_t line_begin = text.rfind('\n');
+    line_begin = line_begin == std::string::npos ? 0 : line_begin + 1;
+    if ((line_begin > 0 || line_starting) && text.find_first_not_of(" \t", line_begin) == std::string::npos) {
+      text.resize(line_begin);
+    }
+  }
+
   // After `%}` or `#}` at `end`: `-` eats all following whitespace; otherwise trim_blocks eats one newline
   // unless `+` turned it off.
   size_t after_block_end(size_t end, bool strip, bool plus) const {
@@ -132,7 +137,7 @@ class Lexer {
     if (src_.compare(p, 3, "raw") != 0 || (p + 3 < src_.size() && is_name_char(src_[p + 3]))) return false;
     p += 3;
     while (p < src_.size() && is_space(src_[p])) ++p;
-    if (p < src_.size() && (src_[p] == '-' || src_[p] == '+')) ++p;
+    if (p < src_.size() && src_[p] == '-') ++p;  // Jinja's raw-begin pattern takes `-%}` but not `+%}`
     return src_.compare(p, 2, "%}") == 0;
   }
 
@@ -155,7 +160,11 @@ class Lexer {
       if (mod == '-' || mod == '+') ++q;
       if (src_.compare(q, 2, "%}") != 0) continue;
       std::string text = src_.substr(body, i - body);
-      if (strip_before) rstrip_all(text);
+      if (strip_before) {
+        rstrip_all(text);
+      } else if (src_[i + 2] != '+') {
+        lstrip_before_tag(text, body > 0 && src_[body - 1] == '\n');
+      }
       emit_data(std::move(text), body);
       return after_block_end(q + 2, mod == '-', mod == '+');
     }
