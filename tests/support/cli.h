@@ -10,10 +10,11 @@ struct CliResult {
   std::string output;
 };
 
-inline CliResult run_cli(const std::string& args, const std::string& stdin_file = "") {
+// merge_stderr false: stderr is discarded and `output` is stdout alone.
+inline CliResult run_cli(const std::string& args, const std::string& stdin_file = "", bool merge_stderr = true) {
   std::string cmd = std::string(SYNAPTIX_BINARY) + " " + args;
   if (!stdin_file.empty()) cmd += " < '" + stdin_file + "'";
-  cmd += " 2>&1";
+  cmd += merge_stderr ? " 2>&1" : " 2>/dev/null";
   CliResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
