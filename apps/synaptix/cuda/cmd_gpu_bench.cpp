@@ -40,6 +40,7 @@ struct Options {
   bool tune = true;
   std::string db;         // tuning database; empty: tune::default_db_path()
   std::string json_out;   // full results
+  bool accurate = true;   // also time the tuned plan under the default (f32-faithful) precision
 };
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -212,6 +213,9 @@ int run(const Options& o) {
   kv.num_blocks = std::max<int64_t>(max_batch * blocks_per_seq, (o.prompt + 15) / 16 + 1);
   engine::CudaExecutorOptions eo;
   eo.max_tokens_per_step = std::max(2048, o.prompt);
+  // Headline rows: bf16 inference as frameworks run it (bf16 KV cache, one bf16 product per GEMM).
+  eo.kv_f32 = false;
+  eo.split_bf16 = false;
   auto ex = engine::make_cuda_executor_random(spec, 1, kv, o.device, eo);
 
   const int64_t h = spec.hidden_size;
@@ -247,6 +251,32 @@ int run(const Options& o) {
     runs.push_back(jr);
     rows.push_back(row);
   }
+  if (o.accurate && o.tune) {
+    // The executor's defaults (what verify and generate use): f32 KV cache, split-bf16 tensor-core inputs.
+    ex.reset();
+    engine::CudaExecutorOptions ea;
+    ea.max_tokens_per_step = eo.max_tokens_per_step;
+    auto exa = engine::make_cuda_executor_random(spec, 1, kv, o.device, ea);
+    exa->set_plan(plan);
+    Row row{"tuned-f32kv-split", {}, 0};
+    for (int b : o.batches) row.dec.push_back(bench_decode(*exa, b, o, blocks_per_seq));
+    row.prefill_s = bench_prefill(*exa, o);
+    nlohmann::json jr = {{"plan", row.name}};
+    for (const auto& d : row.dec) jr["decode"].push_back({{"batch", d.batch}, {"tok_s", d.tok_s}, {"step_ms", d.step_ms}});
+    jr["prefill_tok_s"] = o.prompt / row.prefill_s;
+    runs.push_back(jr);
+    rows.push_back(row);
+  }
+  // Where a batch-1 step goes: the tuned GEMVs alone (each timed from cold L2) against the whole step.
+  double gemv_us = 0;
+  if (o.tune) {
+    for (size_t i = 0; i < tuned.best.size(); ++i) {
+      const kc::LinearTrial* t = tuned.best[i] >= 0 ? &tuned.trials[static_cast<size_t>(tuned.best[i])] : nullptr;
+      if (!t || t->shape.m != 1) continue;
+      gemv_us += t->shape.n == spec.vocab_size ? t->median_us : t->median_us * static_cast<double>(spec.num_layers);
+    }
+    out["decode_b1_gemv_sum_ms"] = gemv_us / 1e3;
+  }
   out["ceilings"] = {{"hbm_read_gbps", bw.gbps}, {"bf16_tflops", peak.tflops}, {"decode_bytes_per_token", token_bytes},
                      {"roofline_b1_tok_s", roofline_tok_s}, {"prefill_flops", prefill_flops}};
   out["runs"] = runs;
@@ -256,11 +286,14 @@ int run(const Options& o) {
               ex->weight_bytes() / 1e9);
   std::printf("measured: HBM read %.0f GB/s, bf16 GEMM 8192^3 %.0f TFLOP/s; batch-1 roofline %.1f tok/s (%.2f GB/token)\n",
               bw.gbps, peak.tflops, roofline_tok_s, token_bytes / 1e9);
-  std::printf("%-8s", "plan");
+  if (gemv_us > 0)
+    std::printf("batch-1 step: tuned GEMVs alone %.2f ms (%.0f GB/s of weights), whole tuned step %.2f ms\n", gemv_us / 1e3,
+                token_bytes / (gemv_us * 1e-6) / 1e9, rows.size() > 1 ? rows[1].dec.front().step_ms : 0.0);
+  std::printf("%-17s", "plan");
   for (int b : o.batches) std::printf(" | decode b=%-3d tok/s", b);
   std::printf(" | b1/roofline | prefill %d tok/s | prefill/peak\n", o.prompt);
   for (const Row& r : rows) {
-    std::printf("%-8s", r.name.c_str());
+    std::printf("%-17s", r.name.c_str());
     for (const auto& d : r.dec) std::printf(" | %19.1f", d.tok_s);
     std::printf(" | %10.1f%% | %17.0f | %11.1f%%\n", 100.0 * r.dec.front().tok_s / roofline_tok_s, o.prompt / r.prefill_s,
                 100.0 * prefill_flops / r.prefill_s / 1e12 / peak.tflops);
@@ -280,6 +313,7 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
   sub.add_option("--db", o->db, "tuning database (default: the cache directory's)");
   sub.add_option("--json", o->json_out, "write full results as JSON here");
   sub.add_flag("!--no-tune", o->tune, "skip tuning (untuned only)");
+  sub.add_flag("!--no-accurate", o->accurate, "skip the run under the default (f32 KV, split-bf16) precision");
   return [o] {
     if (o->batches.empty()) fail("--batches: at least one batch size");
     for (int b : o->batches)

@@ -1,6 +1,6 @@
 #pragma once
 // Timing device work with CUDA events: warm-up first, then repeats, each preceded (outside the timed region)
-// by a write over a buffer twice the L2 size so that every repeat starts from cold cache, as a decode step
+// by a read over a buffer twice the L2 size so that every repeat starts from cold cache, as a decode step
 // does when it streams weights. Reports the median and the spread.
 #include <cuda.h>
 

@@ -79,7 +79,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     check(cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
     blas_ = std::make_unique<bc::BlasLtMatmul>();
 
-    const size_t kv_bytes = static_cast<size_t>(num_blocks_ * block_size_ * s_.kv_dim()) * 2;
+    const size_t kv_bytes = static_cast<size_t>(num_blocks_ * block_size_ * s_.kv_dim()) * (opt_.kv_f32 ? 4 : 2);
     for (int64_t l = 0; l < s_.num_layers; ++l) {
       k_cache_.emplace_back(kv_bytes);
       v_cache_.emplace_back(kv_bytes);
@@ -92,12 +92,12 @@ class CudaExecutorImpl final : public CudaExecutor {
     const int64_t act_n = std::max({inter, s_.q_dim(), h});
     x_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 4);
     xn_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 4);
-    xnb_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 2);
     qkv_ = DeviceBuffer(static_cast<size_t>(Tm * qkv_n) * 4);
     attn_ = DeviceBuffer(static_cast<size_t>(Tm * s_.q_dim()) * 4);
     gu_ = DeviceBuffer(static_cast<size_t>(Tm * 2 * inter) * 4);
     act_ = DeviceBuffer(static_cast<size_t>(Tm * act_n) * 4);
     actb_ = DeviceBuffer(static_cast<size_t>(Tm * act_n) * 2);
+    if (opt_.split_bf16) actlo_ = DeviceBuffer(static_cast<size_t>(Tm * act_n) * 2);
     logits_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows * s_.vocab_size) * 4);
     ids_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows) * 4);
     partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
@@ -319,11 +319,20 @@ class CudaExecutorImpl final : public CudaExecutor {
 
   CUdeviceptr meta(int64_t off) const { return meta_.ptr() + static_cast<CUdeviceptr>(off) * 4; }
 
-  // y[m, n] (+)= x[m, k] W^T. GEMV path: x f32; tensor-core path: x bf16 (the caller converted it).
+  // y[m, n] (+)= x[m, k] W^T, x f32. The tensor-core path converts x to bf16 first (hi, and with split_bf16
+  // also lo, accumulated by a second product).
   void linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc) {
     if (tc) {
       auto it = plan_.blaslt_algorithm.find({m, n, k});
-      blas_->run(x, w, y, DType::F32, m, n, k, stream_, it == plan_.blaslt_algorithm.end() ? 0 : it->second, acc);
+      const int algo = it == plan_.blaslt_algorithm.end() ? 0 : it->second;
+      if (opt_.split_bf16) {
+        kc::split_bf16(x, actb_.ptr(), actlo_.ptr(), m * k, stream_);
+        blas_->run(actb_.ptr(), w, y, DType::F32, m, n, k, stream_, algo, acc);
+        blas_->run(actlo_.ptr(), w, y, DType::F32, m, n, k, stream_, algo, true);
+      } else {
+        kc::to_bf16(x, actb_.ptr(), m * k, stream_);
+        blas_->run(actb_.ptr(), w, y, DType::F32, m, n, k, stream_, algo, acc);
+      }
       return;
     }
     for (int64_t r = 0; r < m; r += 8) {
@@ -340,12 +349,11 @@ class CudaExecutorImpl final : public CudaExecutor {
                   D = s_.head_dim, qd = s_.q_dim(), qkv_n = qd + 2 * s_.kv_dim();
     const bool tc = T > opt_.gemv_max_rows;
     const float eps = static_cast<float>(s_.rms_norm_eps);
-    const CUdeviceptr xin = tc ? xnb_.ptr() : xn_.ptr();
     kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_);
     for (int64_t l = 0; l < s_.num_layers; ++l) {
       const engine::cuda::DeviceLayer& L = w_.layers[static_cast<size_t>(l)];
-      kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), xin, T, h, eps, tc, stream_);
-      linear(tc, xin, L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
+      kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
+      linear(tc, xn_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
       kc::RopeKvArgs ra;
       ra.qkv = qkv_.ptr();
       ra.stride = qkv_n;
@@ -360,6 +368,7 @@ class CudaExecutorImpl final : public CudaExecutor {
       ra.attention_scaling = rope_.attention_scaling;
       ra.k_cache = k_cache_[static_cast<size_t>(l)].ptr();
       ra.v_cache = v_cache_[static_cast<size_t>(l)].ptr();
+      ra.kv_f32 = opt_.kv_f32;
       ra.tokens = T;
       ra.heads = H;
       ra.kv_heads = KVH;
@@ -370,6 +379,7 @@ class CudaExecutorImpl final : public CudaExecutor {
       aa.q_stride = qkv_n;
       aa.k_cache = ra.k_cache;
       aa.v_cache = ra.v_cache;
+      aa.kv_f32 = opt_.kv_f32;
       aa.positions = meta(o_pos_);
       aa.token_seq = meta(o_seq_);
       aa.block_tables = meta(o_tab_);
@@ -386,23 +396,20 @@ class CudaExecutorImpl final : public CudaExecutor {
       aa.partial = partial_.ptr();
       aa.out = attn_.ptr();
       kc::paged_attention(aa, stream_);
-      if (tc) kc::to_bf16(attn_.ptr(), actb_.ptr(), T * qd, stream_);
-      linear(tc, tc ? actb_.ptr() : attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true);
+      linear(tc, attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true);
 
+      kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
       if (L.router.bytes()) {
-        kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
         moe(L, T);
       } else {
-        kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), xin, T, h, eps, tc, stream_);
-        linear(tc, xin, L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false);
-        kc::swiglu(gu_.ptr(), tc ? actb_.ptr() : act_.ptr(), T, L.inter, tc, stream_);
-        linear(tc, tc ? actb_.ptr() : act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true);
+        linear(tc, xn_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false);
+        kc::swiglu(gu_.ptr(), act_.ptr(), T, L.inter, false, stream_);
+        linear(tc, act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true);
       }
     }
     const bool tc_head = R > opt_.gemv_max_rows;
-    const CUdeviceptr hin = tc_head ? xnb_.ptr() : xn_.ptr();
-    kc::rmsnorm(x_.ptr(), meta(o_rows_), w_.final_norm.ptr(), hin, R, h, eps, tc_head, stream_);
-    linear(tc_head, hin, w_.head(), logits_.ptr(), R, s_.vocab_size, h, false);
+    kc::rmsnorm(x_.ptr(), meta(o_rows_), w_.final_norm.ptr(), xn_.ptr(), R, h, eps, false, stream_);
+    linear(tc_head, xn_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false);
     if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_);
   }
 
@@ -438,15 +445,9 @@ class CudaExecutorImpl final : public CudaExecutor {
       const CUdeviceptr rows = moe_idx_.ptr() + static_cast<CUdeviceptr>(off) * 4;
       kc::gather_rows(xn_.ptr(), rows, moe_out_.ptr(), n, h, stream_);
       const bool tc = n > opt_.gemv_max_rows;
-      CUdeviceptr xe = moe_out_.ptr();
-      if (tc) {
-        kc::to_bf16(moe_out_.ptr(), xnb_.ptr(), n * h, stream_);
-        xe = xnb_.ptr();
-      }
-      linear(tc, xe, L.expert_gate_up[static_cast<size_t>(e)].ptr(), gu_.ptr(), n, 2 * L.inter, h, false);
-      kc::swiglu(gu_.ptr(), tc ? actb_.ptr() : act_.ptr(), n, L.inter, tc, stream_);
-      linear(tc, tc ? actb_.ptr() : act_.ptr(), L.expert_down[static_cast<size_t>(e)].ptr(), moe_out_.ptr(), n, h,
-             L.inter, false);
+      linear(tc, moe_out_.ptr(), L.expert_gate_up[static_cast<size_t>(e)].ptr(), gu_.ptr(), n, 2 * L.inter, h, false);
+      kc::swiglu(gu_.ptr(), act_.ptr(), n, L.inter, false, stream_);
+      linear(tc, act_.ptr(), L.expert_down[static_cast<size_t>(e)].ptr(), moe_out_.ptr(), n, h, L.inter, false);
       kc::scatter_add_scaled(moe_out_.ptr(), rows, moe_w_.ptr() + static_cast<CUdeviceptr>(off) * 4, x_.ptr(), n, h,
                              stream_);
     }
@@ -461,8 +462,8 @@ class CudaExecutorImpl final : public CudaExecutor {
   CUstream stream_ = nullptr;
   std::unique_ptr<bc::BlasLtMatmul> blas_;
   std::vector<DeviceBuffer> k_cache_, v_cache_;
-  DeviceBuffer x_, xn_, xnb_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
-  DeviceBuffer moe_out_, router_, moe_idx_, moe_w_;
+  DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
+  DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_;
   std::unique_ptr<PinnedInts> meta_host_;
   int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0;
   kernels::RopeTable rope_;

@@ -17,6 +17,20 @@ const char* kBody = R"(
 #define EPL ((D + 31) / 32)
 #define WARPS 4
 #define KPW 4
+#if KV_F32
+typedef float kv_t;
+__device__ __forceinline__ void load_row(const float* p, int lane, float* f) {
+  const int e0 = lane * EPL;
+#if EPL == 4 && (D % 4 == 0)
+  if (e0 < D) { float4 u = *reinterpret_cast<const float4*>(p + e0); f[0] = u.x; f[1] = u.y; f[2] = u.z; f[3] = u.w; }
+  else { f[0] = f[1] = f[2] = f[3] = 0.f; }
+#else
+#pragma unroll
+  for (int e = 0; e < EPL; ++e) f[e] = e0 + e < D ? p[e0 + e] : 0.f;
+#endif
+}
+#else
+typedef bf16_t kv_t;
 __device__ __forceinline__ void load_row(const bf16_t* p, int lane, float* f) {
   const int e0 = lane * EPL;
 #if EPL == 4 && (D % 4 == 0)
@@ -35,9 +49,10 @@ __device__ __forceinline__ void load_row(const bf16_t* p, int lane, float* f) {
   for (int e = 0; e < EPL; ++e) f[e] = e0 + e < D ? bf16_to_f32(p[e0 + e]) : 0.f;
 #endif
 }
+#endif
 
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
-paged_attention(const float* __restrict__ q, long long q_stride, const bf16_t* __restrict__ kc, const bf16_t* __restrict__ vc,
+paged_attention(const float* __restrict__ q, long long q_stride, const kv_t* __restrict__ kc, const kv_t* __restrict__ vc,
                 const int* __restrict__ positions, const int* __restrict__ token_seq, const int* __restrict__ block_tables,
                 int table_stride, int block_size, int KVH, int window, float scale, int split_size,
                 float* __restrict__ partial, float* __restrict__ out) {
@@ -152,9 +167,9 @@ extern "C" __global__ void attention_combine(const float* __restrict__ partial, 
 
 }  // namespace
 
-std::string paged_attention_source(int64_t g, int64_t d) {
+std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32) {
   std::ostringstream os;
-  os << "#define INFINITY __int_as_float(0x7f800000)\n" << bc::kDevicePrelude << "#define G " << g << "\n#define D " << d
+  os << "#define INFINITY __int_as_float(0x7f800000)\n" << bc::kDevicePrelude << "#define G " << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define D " << d
      << "\n" << kBody;
   return os.str();
 }
@@ -167,8 +182,9 @@ void paged_attention(const PagedAttentionArgs& a, CUstream stream) {
     fail("paged_attention: ", g, " query heads per KV head x head_dim ", a.head_dim, " exceeds ", kMaxAttentionGroupDim);
   if (a.splits < 1 || (a.splits > 1 && (a.split_size < 1 || !a.partial)))
     fail("paged_attention: splits=", a.splits, " needs split_size > 0 and a partial buffer");
-  const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(a.head_dim);
-  auto make = [&] { return paged_attention_source(g, a.head_dim); };
+  const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(a.head_dim) +
+                           (a.kv_f32 ? "_kvf32" : "_kvbf16");
+  auto make = [&] { return paged_attention_source(g, a.head_dim, a.kv_f32); };
   CUfunction f = bc::cached_kernel(name, make, "paged_attention");
   long long qs = a.q_stride;
   int ts = static_cast<int>(a.table_stride), bs = static_cast<int>(a.block_size), kvh = static_cast<int>(a.kv_heads),

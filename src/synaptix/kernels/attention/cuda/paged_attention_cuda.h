@@ -1,5 +1,5 @@
 #pragma once
-// Causal attention over the paged bf16 KV cache for any mix of decode tokens and prefill chunks: one query
+// Causal attention over the paged KV cache (bf16, or f32 where exactness matters) for any mix of decode tokens and prefill chunks: one query
 // token per block row, GQA-aware (a block serves the G = H / KVH query heads that share one KV head, so each
 // K/V row is read once for all of them), optional sliding window, and split-K over the sequence: with S > 1
 // splits each block covers `split_size` positions and writes a partial (max, sum, unnormalised output) that
@@ -14,7 +14,8 @@ namespace synaptix::kernels::cuda {
 struct PagedAttentionArgs {
   CUdeviceptr q = 0;            // [T, q_stride] f32; head h at offset h * D
   int64_t q_stride = 0;
-  CUdeviceptr k_cache = 0, v_cache = 0;  // bf16 [slots, KVH, D]
+  CUdeviceptr k_cache = 0, v_cache = 0;  // [slots, KVH, D], bf16 or f32
+  bool kv_f32 = false;
   CUdeviceptr positions = 0;    // [T] int32: the query's position; keys [lo, pos] are attended
   CUdeviceptr token_seq = 0;    // [T] int32: which block-table row the token reads
   CUdeviceptr block_tables = 0; // [seqs, table_stride] int32
@@ -31,7 +32,7 @@ struct PagedAttentionArgs {
 inline constexpr int64_t kMaxAttentionGroupDim = 2048;
 
 // The kernel source for G query heads per KV head and head_dim D.
-std::string paged_attention_source(int64_t g, int64_t d);
+std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32);
 
 void paged_attention(const PagedAttentionArgs& a, CUstream stream);
 

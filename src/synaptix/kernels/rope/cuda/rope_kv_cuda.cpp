@@ -14,7 +14,7 @@ const char* kBody = R"(
 extern "C" __global__ void __launch_bounds__(128)
 rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_norm, const float* k_norm, float eps,
               const int* positions, const int* slots, const float* inv_freq, int rot, float attn_scale,
-              bf16_t* kc, bf16_t* vc, int H, int KVH, int D) {
+              void* kc, void* vc, int H, int KVH, int D, int kv_f32) {
   extern __shared__ float buf[];
   const int t = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nwarps = blockDim.x >> 5;
   float* v = buf + warp * D;
@@ -47,8 +47,10 @@ rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_no
     if (h < H) {
       for (int i = lane; i < D; i += 32) src[i] = v[i];
     } else {
-      bf16_t* dst = (h < H + KVH ? kc : vc) + (slot * KVH + (h < H + KVH ? h - H : h - H - KVH)) * D;
-      for (int i = lane; i < D; i += 32) dst[i] = f32_to_bf16(v[i]);
+      const long long off = (slot * KVH + (h < H + KVH ? h - H : h - H - KVH)) * D;
+      void* base = h < H + KVH ? kc : vc;
+      if (kv_f32) { float* dst = (float*)base + off; for (int i = lane; i < D; i += 32) dst[i] = v[i]; }
+      else { bf16_t* dst = (bf16_t*)base + off; for (int i = lane; i < D; i += 32) dst[i] = f32_to_bf16(v[i]); }
     }
     __syncwarp();
   }
@@ -71,7 +73,8 @@ void rope_kv_write(const RopeKvArgs& a, CUstream stream) {
   float eps = a.eps, scale = a.attention_scaling;
   CUdeviceptr qkv = a.qkv, bias = a.bias, qn = a.q_norm, kn = a.k_norm, pos = a.positions, slots = a.slots,
               invf = a.inv_freq, kc = a.k_cache, vc = a.v_cache;
-  void* args[] = {&qkv, &stride, &bias, &qn, &kn, &eps, &pos, &slots, &invf, &rot, &scale, &kc, &vc, &H, &KVH, &D};
+  int kvf = a.kv_f32 ? 1 : 0;
+  void* args[] = {&qkv, &stride, &bias, &qn, &kn, &eps, &pos, &slots, &invf, &rot, &scale, &kc, &vc, &H, &KVH, &D, &kvf};
   bc::launch(f, {static_cast<unsigned>(a.tokens)}, {128}, static_cast<unsigned>(4 * D * sizeof(float)), stream, args,
              "rope_kv_write");
 }

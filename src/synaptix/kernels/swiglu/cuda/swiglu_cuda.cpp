@@ -21,6 +21,13 @@ extern "C" __global__ void swiglu(const float* __restrict__ gu, void* out, long 
     if (out_bf16) ((bf16_t*)out)[i] = f32_to_bf16(v); else ((float*)out)[i] = v;
   }
 }
+extern "C" __global__ void split_bf16(const float* __restrict__ src, bf16_t* __restrict__ hi, bf16_t* __restrict__ lo, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    const bf16_t h = f32_to_bf16(src[i]);
+    hi[i] = h;
+    lo[i] = f32_to_bf16(src[i] - bf16_to_f32(h));
+  }
+}
 extern "C" __global__ void to_bf16(const float* __restrict__ src, bf16_t* __restrict__ dst, long long n) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
     dst[i] = f32_to_bf16(src[i]);
@@ -46,6 +53,13 @@ void swiglu(CUdeviceptr gu, CUdeviceptr out, int64_t m, int64_t inter, bool out_
   int ob = out_bf16 ? 1 : 0;
   void* args[] = {&gu, &out, &mm, &ii, &ob};
   bc::launch(fn("swiglu"), {blocks_for(m * inter)}, {256}, 0, stream, args, "swiglu");
+}
+
+void split_bf16(CUdeviceptr src, CUdeviceptr hi, CUdeviceptr lo, int64_t n, CUstream stream) {
+  if (n <= 0) return;
+  long long nn = n;
+  void* args[] = {&src, &hi, &lo, &nn};
+  bc::launch(fn("split_bf16"), {blocks_for(n)}, {256}, 0, stream, args, "split_bf16");
 }
 
 void to_bf16(CUdeviceptr src, CUdeviceptr dst, int64_t n, CUstream stream) {
