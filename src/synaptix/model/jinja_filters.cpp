@@ -6,6 +6,8 @@
 #include <map>
 #include <string>
 
+#include <utf8proc.h>
+
 #include "synaptix/core/error.h"
 #include "synaptix/model/jinja_strings.h"
 
@@ -223,6 +225,9 @@ Value f_abs(const Value& v, const Args&) {
 
 Value f_round(const Value& v, const Args& a) {
   if (!v.is_number()) fail("round: expected a number, got ", v.type_name());
+  if (!v.is_float() && (!arg(a, 1, "method") || arg(a, 1, "method")->str() == "common")) {
+    return Value(v.as_int());  // Python's round() of an int is that int
+  }
   int64_t precision = int_arg(arg(a, 0, "precision"), 0, "round", "precision");
   std::string method = arg(a, 1, "method") ? arg(a, 1, "method")->str() : "common";
   double scale = std::pow(10.0, static_cast<double>(precision));
@@ -384,8 +389,18 @@ Value f_indent(const Value& v, const Args& a) {
   return out;
 }
 
+// Jinja counts matches of the regex \w+: runs of letters, digits and underscores.
 Value f_wordcount(const Value& v, const Args&) {
-  return Value(static_cast<int64_t>(py_split(v.str(), std::nullopt, -1).size()));
+  int64_t words = 0;
+  bool in_word = false;
+  for (char32_t c : utf8_decode(v.str())) {
+    auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+    bool word = c == U'_' || (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) ||
+                (cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO);
+    if (word && !in_word) ++words;
+    in_word = word;
+  }
+  return Value(words);
 }
 
 Value f_attr(const Value& v, const Args& a) {
