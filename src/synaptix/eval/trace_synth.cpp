@@ -22,19 +22,16 @@ struct Gen {
   double exponential(double rate) { return std::exponential_distribution<double>(rate)(rng); }
   double uniform_real(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
 
-  // Applies the caps: the prompt is clipped and the shared prefix scaled by the same factor, keeping at
-  // least one token after the prefix so requests of one group still differ.
+  // Applies the caps: a group's shared prefix is held to half the prompt cap (the same for every request of
+  // the group, so they still share it) and the prompt is clipped, keeping at least one token after the prefix.
   void add(std::vector<TraceRecord>& out, double t, int64_t prefix, const std::string& group, int64_t rest,
            int64_t output) {
     TraceRecord r;
     r.id = o.kind + "-" + std::to_string(out.size());
     r.arrival_s = t;
+    if (o.max_prompt_tokens > 0) prefix = std::min(prefix, o.max_prompt_tokens / 2);
     int64_t total = prefix + rest;
-    if (o.max_prompt_tokens > 0 && total > o.max_prompt_tokens) {
-      prefix = prefix * o.max_prompt_tokens / total;
-      total = o.max_prompt_tokens;
-      prefix = std::min(prefix, total - 1);
-    }
+    if (o.max_prompt_tokens > 0) total = std::min(total, o.max_prompt_tokens);
     r.prompt_tokens = total;
     r.max_tokens = o.max_output_tokens > 0 ? std::min(output, o.max_output_tokens) : output;
     if (!group.empty() && prefix > 0) {

@@ -1,8 +1,9 @@
 #pragma once
 // Synthetic workload traces of four kinds. Each is a documented set of distributions (seeded, so a trace is
 // reproducible from its options). Lengths are token counts; LogNormal(median m, sigma s) means
-// exp(N(ln m, s)), rounded and clipped to [min, cap]. Caps (`max_prompt_tokens`, `max_output_tokens`) scale a
-// kind down to a small model's context while keeping the shape of its distribution below the cap.
+// exp(N(ln m, s)), rounded and clipped to [min, max]. Caps (`max_prompt_tokens`, `max_output_tokens`) fit a
+// kind to a small model's context: lengths above a cap are clipped to it, and shared prefixes are held to
+// half the prompt cap (the same for every request of a group, so they are still shared).
 //
 //   chat          Poisson arrivals, 2 req/s. Prompt = one of 4 system prompts (prefix group, 160 tokens)
 //                 + user turn LogNormal(120, 0.9) in [4, 4000]. Output LogNormal(200, 0.7) in [8, 1024].
