@@ -21,6 +21,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+#if defined(__AVX512F__)
+// Horizontal sum through memory: GCC 12's _mm512_reduce_add_ps trips -Wuninitialized at -O3.
+inline float hsum(__m512 v) {
+  alignas(64) float b[16];
+  _mm512_store_ps(b, v);
+  float s = 0;
+  for (float x : b) s += x;
+  return s;
+}
+#endif
+
 __attribute__((no_sanitize_address)) float sum_range(const float* p, int64_t n) {
 #if defined(__AVX512F__)
   __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -31,7 +42,7 @@ __attribute__((no_sanitize_address)) float sum_range(const float* p, int64_t n) 
     a2 = _mm512_add_ps(a2, _mm512_load_ps(p + i + 32));
     a3 = _mm512_add_ps(a3, _mm512_load_ps(p + i + 48));
   }
-  float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  float s = hsum(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 #elif defined(__AVX2__)
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   int64_t i = 0;
@@ -126,7 +137,7 @@ double measure_fma_gflops(int threads, int repeats) {
       for (int64_t i = 0; i < iters / 10; ++i)
         for (int c = 0; c < kChains; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
       float tot = 0;
-      for (int c = 0; c < kChains; ++c) tot += _mm512_reduce_add_ps(acc[c]);
+      for (int c = 0; c < kChains; ++c) tot += hsum(acc[c]);
 #elif defined(__FMA__)
       __m256 acc[kChains];
       for (int c = 0; c < kChains; ++c) acc[c] = _mm256_set1_ps(0.001f * (c + t));

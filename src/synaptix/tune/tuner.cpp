@@ -121,20 +121,23 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
   auto enqueue = [&](const Point& p) {
     if (in_space.count(p.key()) && !done.count(p.key()) && queued.insert(p.key()).second) queue.push_back(p);
   };
-  for (const auto& t : db_.similar(sig, target_, 8)) enqueue({t.generator, t.params});
+  // The best transferred point goes first; then one point per generator (so vendor tactics always compete),
+  // then the other transferred points, then random ones.
+  const auto similar = db_.similar(sig, target_, 8);
+  if (!similar.empty()) enqueue({similar[0].generator, similar[0].params});
   const bool exhaustive = static_cast<int64_t>(space.points.size()) <= cap;
   if (exhaustive) {
     for (const auto& p : space.points) enqueue(p);
   } else {
-    // Seed the population with random points, at least one per generator (so vendor tactics are tried).
     for (const auto& [g, _] : space.dims)
-      for (int tries = 0; tries < 64; ++tries) {
+      for (int tries = 0; tries < 256; ++tries) {
         const auto& p = space.points[rng() % space.points.size()];
         if (p.generator == g) {
           enqueue(p);
           break;
         }
       }
+    for (const auto& t : similar) enqueue({t.generator, t.params});
     while (queue.size() < static_cast<size_t>(2 * opt_.batch)) enqueue(space.points[rng() % space.points.size()]);
   }
   rep.trace.push_back({{"event", "search"}, {"op", sig}, {"strategy", exhaustive ? "exhaustive" : "evolutionary"},
