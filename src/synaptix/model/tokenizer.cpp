@@ -53,16 +53,16 @@ struct Segment {
   std::optional<int32_t> added_id;
 };
 
-// Cuts the matches of `tokens` (those with the given `normalized` flag) out of `text`, leftmost-longest, with
-// the lstrip/rstrip/single_word rules of the tokenizers library.
-void split_added(const std::vector<AddedToken>& tokens, bool normalized, std::string_view text, size_t base,
-                 std::vector<Segment>& out) {
+// Cuts the matches of the added tokens (those with the given `normalized` flag) out of `text`, leftmost-longest,
+// with the lstrip/rstrip/single_word rules of the tokenizers library.
+void split_added(const Pipeline& p, bool normalized, std::string_view text, size_t base, std::vector<Segment>& out) {
   size_t start_offset = 0;
   size_t pos = 0;
   while (pos < text.size()) {
     const AddedToken* hit = nullptr;
-    for (const AddedToken& t : tokens) {  // sorted longest first
-      if (t.normalized != normalized || t.content.empty()) continue;
+    for (uint32_t idx : p.added_by_first_byte[static_cast<uint8_t>(text[pos])]) {  // longest first
+      const AddedToken& t = p.added[idx];
+      if (t.normalized != normalized) continue;
       if (text.compare(pos, t.content.size(), t.content) != 0) continue;
       size_t stop = pos + t.content.size();
       if (t.single_word) {
@@ -266,7 +266,12 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
     }
     std::stable_sort(p.added.begin(), p.added.end(),
                      [](const AddedToken& a, const AddedToken& b) { return a.content.size() > b.content.size(); });
-    for (size_t i = 0; i < p.added.size(); ++i) p.added_by_id[p.added[i].id] = i;
+    for (size_t i = 0; i < p.added.size(); ++i) {
+      p.added_by_id[p.added[i].id] = i;
+      if (!p.added[i].content.empty()) {
+        p.added_by_first_byte[static_cast<uint8_t>(p.added[i].content[0])].push_back(static_cast<uint32_t>(i));
+      }
+    }
     p.vocab_size = max_id + 1;
 
     p.normalizer = make_normalizer(root.value("normalizer", json()), where + ": normalizer");
@@ -304,7 +309,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
 
   // Pass 1: added tokens that match the raw text. Pass 2 (after normalizing): those marked `normalized`.
   std::vector<Segment> raw;
-  split_added(p.added, false, text, 0, raw);
+  split_added(p, false, text, 0, raw);
   for (const Segment& seg : raw) {
     if (seg.added_id) {
       ids.push_back(*seg.added_id);
@@ -312,7 +317,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
     }
     const std::string normalized = p.normalizer ? p.normalizer->normalize(std::string(seg.text)) : std::string(seg.text);
     std::vector<Segment> parts;
-    split_added(p.added, true, normalized, seg.offset, parts);
+    split_added(p, true, normalized, seg.offset, parts);
     for (const Segment& part : parts) {
       if (part.added_id) {
         ids.push_back(*part.added_id);

@@ -2,6 +2,7 @@
 // Internal to the tokenizer: the stages of a tokenizer.json pipeline, each built from its JSON node.
 // Encode: added tokens split the text -> normalizer -> pre-tokenizer -> BPE per piece -> post-processor.
 // Decode: ids -> token strings -> decoder chain -> text.
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -128,6 +129,9 @@ struct AddedToken {
 struct Pipeline {
   std::string where;
   std::vector<AddedToken> added;  // sorted longest content first for matching
+  // Indices into `added` by the first byte of the content (longest first), so matching tries only the
+  // tokens that can start at a position: Llama-3 has 256 added tokens, most text bytes start none.
+  std::array<std::vector<uint32_t>, 256> added_by_first_byte;
   std::unordered_map<std::string, int32_t> added_by_content;
   std::unordered_map<int32_t, size_t> added_by_id;  // index into `added`
   std::unique_ptr<Normalizer> normalizer;
