@@ -43,6 +43,12 @@ struct Options {
   bool accurate = true;   // also time the tuned plan under the default (f32-faithful) precision
 };
 
+// Progress on stderr, unbuffered, so a long run shows where it is.
+void progress(const std::string& what) {
+  std::fprintf(stderr, "[gpu-bench] %s\n", what.c_str());
+  std::fflush(stderr);
+}
+
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // The linear shapes the executor runs for the benchmarked steps (same rules as CudaExecutor::linear_shapes).
@@ -165,6 +171,7 @@ double bench_prefill(engine::CudaExecutor& ex, const Options& o) {
 }
 
 int run(const Options& o) {
+  progress("spec " + o.like);
   model::Spec spec = model::parse_spec(model::preset_config(o.like), o.like);
   nlohmann::json out;
   out["model"] = o.like;
@@ -175,7 +182,9 @@ int run(const Options& o) {
   if (o.tune) {
     const auto t0 = Clock::now();
     std::vector<kc::LinearShape> shapes = bench_shapes(spec, o);
+    progress("tuning " + std::to_string(shapes.size()) + " linear shapes");
     tuned = kc::tune_linear_shapes(shapes, {o.device, 20, 20});
+    progress("tuning done: " + std::to_string(tuned.trials.size()) + " trials; recording");
     const std::string db = o.db.empty() ? tune::default_db_path() : o.db;
     record_trials(db, tuned);
     nlohmann::json js = nlohmann::json::array();
@@ -197,6 +206,7 @@ int run(const Options& o) {
   }
 
   // 2. The device and its ceilings.
+  progress("measuring ceilings");
   hw::cuda::DeviceProfile prof = hw::cuda::probe_device(o.device);
   hw::cuda::Context ctx(o.device);
   const auto bw = backend::cuda::measure_hbm_read_bandwidth(std::min<size_t>(4ull << 30, static_cast<size_t>(prof.total_memory / 4)));
@@ -216,6 +226,7 @@ int run(const Options& o) {
   // Headline rows: bf16 inference as frameworks run it (bf16 KV cache, one bf16 product per GEMM).
   eo.kv_f32 = false;
   eo.split_bf16 = false;
+  progress("random weights");
   auto ex = engine::make_cuda_executor_random(spec, 1, kv, o.device, eo);
 
   const int64_t h = spec.hidden_size;
@@ -239,7 +250,11 @@ int run(const Options& o) {
   for (auto& [name, p] : plans) {
     ex->set_plan(p);
     Row row{name, {}, 0};
-    for (int b : o.batches) row.dec.push_back(bench_decode(*ex, b, o, blocks_per_seq));
+    for (int b : o.batches) {
+      progress(name + ": decode batch " + std::to_string(b));
+      row.dec.push_back(bench_decode(*ex, b, o, blocks_per_seq));
+    }
+    progress(name + ": prefill");
     row.prefill_s = bench_prefill(*ex, o);
     nlohmann::json jr = {{"plan", name}};
     for (const auto& d : row.dec) jr["decode"].push_back({{"batch", d.batch}, {"tok_s", d.tok_s}, {"step_ms", d.step_ms}});
@@ -256,6 +271,7 @@ int run(const Options& o) {
     ex.reset();
     engine::CudaExecutorOptions ea;
     ea.max_tokens_per_step = eo.max_tokens_per_step;
+    progress("accurate-precision executor");
     auto exa = engine::make_cuda_executor_random(spec, 1, kv, o.device, ea);
     exa->set_plan(plan);
     Row row{"tuned-f32kv-split", {}, 0};
@@ -280,6 +296,7 @@ int run(const Options& o) {
   out["ceilings"] = {{"hbm_read_gbps", bw.gbps}, {"bf16_tflops", peak.tflops}, {"decode_bytes_per_token", token_bytes},
                      {"roofline_b1_tok_s", roofline_tok_s}, {"prefill_flops", prefill_flops}};
   out["runs"] = runs;
+  progress("writing results");
   if (!o.json_out.empty()) std::ofstream(o.json_out) << out.dump(2) << "\n";
 
   std::printf("\n%s on %s (%s), weights %.2f GB bf16\n", o.like.c_str(), prof.name.c_str(), prof.arch.c_str(),
