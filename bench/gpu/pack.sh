@@ -13,8 +13,9 @@ DEST=.gpu-carry
 grep -qx '/.gpu-carry/' .git/info/exclude 2>/dev/null || { mkdir -p .git/info; echo '/.gpu-carry/' >> .git/info/exclude; }
 rm -rf "$DEST"
 mkdir -p "$DEST/bin" "$DEST/lib" "$DEST/shared/fixtures"
-for b in synaptix test_backend_cuda test_kernels_cuda test_engine_cuda; do
-  strip -o "$DEST/bin/$b" "$BUILD/$b"
+# synaptix hands CUDA commands to synaptix-cuda beside it (cmake/layers.cmake builds both).
+for b in synaptix synaptix-cuda test_backend_cuda test_kernels_cuda test_engine_cuda; do
+  if [ -e "$BUILD/$b" ]; then strip -o "$DEST/bin/$b" "$BUILD/$b"; fi
 done
 # Libraries the device image may lack: everything outside libc/libstdc++ and the NVIDIA driver/toolkit.
 for b in "$DEST"/bin/*; do
