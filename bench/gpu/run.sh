@@ -49,6 +49,8 @@ if [ "$STAGE" != bench ]; then
   echo "profile rc=$?"; head -c 3000 "$OUT/profile.json"; echo
 fi
 if [ "$STAGE" != tests ]; then
+  # Does crash isolation (CUDA in forked children) work on this machine?
+  "$BIN/test_backend_cuda" --gtest_filter='TrialRunner.Good*' 2>&1 | grep -E '^\[  (PASSED|FAILED)|Failure|error' | head -5
   timeout 420 "$SX" gpu-bench --like llama-3.1-8b --json "$OUT/bench.json" --db /tmp/synaptix-tuning.db ${BENCH_ARGS:-} > "$OUT/bench.log" 2>&1
   echo "gpu-bench rc=$?"
   tail -n 12 "$OUT/bench.log"

@@ -202,11 +202,13 @@ int run(const Options& o) {
                     {"best_weight_gbps", bytes / (bt.median_us * 1e-6) / 1e9}});
     }
     out["tuning"] = {{"trials", tuned.trials.size()}, {"failed", failed}, {"seconds", seconds_since(t0)}, {"db", db},
-                     {"shapes", js}, {"device", tuned.device_fingerprint}};
+                     {"shapes", js}, {"device", tuned.device_fingerprint},
+                     {"isolation", tuned.isolation.empty() ? "forked child per trial batch" : tuned.isolation}};
   }
 
   // 2. The device and its ceilings.
   progress("measuring ceilings");
+  if (hw::cuda::driver_initialized()) progress("note: CUDA driver was initialised during tuning (in-process trials)");
   hw::cuda::DeviceProfile prof = hw::cuda::probe_device(o.device);
   hw::cuda::Context ctx(o.device);
   const auto bw = backend::cuda::measure_hbm_read_bandwidth(std::min<size_t>(4ull << 30, static_cast<size_t>(prof.total_memory / 4)));

@@ -134,7 +134,7 @@ LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, cons
 
   // Step 2: the fingerprint and the cuBLASLt algorithm counts, from one isolated child.
   const std::string info_path = (std::filesystem::temp_directory_path() / ("synaptix_cuda_info_" + std::to_string(::getpid()))).string();
-  auto info = bc::run_isolated_trials(1, [&]() {
+  auto probe = [&]() {
     return std::function<std::vector<double>(int)>([&](int) {
       hw::cuda::DeviceProfile prof = hw::cuda::probe_device(opt.device);
       hw::cuda::Context ctx(opt.device);
@@ -144,8 +144,22 @@ LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, cons
       std::ofstream(info_path) << prof.fingerprint();
       return counts;
     });
-  }, {60});
-  if (!info[0].ok) fail("CUDA tuner: probing device ", opt.device, " failed: ", info[0].error);
+  };
+  auto info = bc::run_isolated_trials(1, probe, {60});
+  if (!info[0].ok) {
+    // Seen on some hosts: a forked child cannot initialise CUDA (cuInit: CUDA_ERROR_NOT_INITIALIZED) even
+    // though this process never called cuInit. Then trials run in this process, without crash isolation,
+    // and the result says so.
+    res.isolation = "in-process (forked child could not use CUDA: " + info[0].error + ")";
+    std::fprintf(stderr, "[cuda tuner] %s\n", res.isolation.c_str());
+    info[0] = {};
+    try {
+      info[0].values = probe()(0);
+      info[0].ok = true;
+    } catch (const std::exception& e) {
+      fail("CUDA tuner: probing device ", opt.device, " failed: ", e.what());
+    }
+  }
   {
     std::ifstream f(info_path);
     std::getline(f, res.device_fingerprint);
@@ -183,7 +197,22 @@ LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, cons
   };
   bc::TrialRunnerOptions ro;
   ro.trial_timeout_s = opt.trial_timeout_s;
-  std::vector<bc::TrialResult> results = bc::run_isolated_trials(static_cast<int>(cands.size()), session, ro);
+  std::vector<bc::TrialResult> results;
+  if (res.isolation.empty()) {
+    results = bc::run_isolated_trials(static_cast<int>(cands.size()), session, ro);
+  } else {
+    auto job = session();
+    for (size_t i = 0; i < cands.size(); ++i) {
+      bc::TrialResult r;
+      try {
+        r.values = job(static_cast<int>(i));
+        r.ok = true;
+      } catch (const std::exception& e) {
+        r.error = e.what();
+      }
+      results.push_back(std::move(r));
+    }
+  }
 
   res.best.assign(shapes.size(), -1);
   res.baseline.assign(shapes.size(), -1);

@@ -39,6 +39,7 @@ struct LinearTuneOptions {
 struct LinearTuneResult {
   std::vector<LinearTrial> trials;
   std::string device_fingerprint;
+  std::string isolation = "";  // empty: every trial ran in a forked child; else why it did not
   // Best ok trial per shape (index into trials), and the default's, in shape order; -1 when none.
   std::vector<int> best, baseline;
 };
