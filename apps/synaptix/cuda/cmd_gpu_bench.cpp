@@ -317,6 +317,7 @@ int run(const Options& o) {
     std::printf(" | %10.1f%% | %17.0f | %11.1f%%\n", 100.0 * r.dec.front().tok_s / roofline_tok_s, o.prompt / r.prefill_s,
                 100.0 * prefill_flops / r.prefill_s / 1e12 / peak.tflops);
   }
+  std::fflush(stdout);
   return 0;
 }
 

@@ -30,7 +30,9 @@ CUfunction Module::function(const char* kernel) const {
 
 const Module& cached_module(const std::string& source, const std::string& name) {
   static std::mutex mu;
-  static std::map<std::pair<CUcontext, std::string>, std::unique_ptr<Module>> modules;
+  // Never destroyed: at exit the contexts may already be released, and unloading into a dead context
+  // crashes inside the driver; the process's exit frees the modules anyway.
+  static auto& modules = *new std::map<std::pair<CUcontext, std::string>, std::unique_ptr<Module>>();
   CUcontext ctx = nullptr;
   check(cuCtxGetCurrent(&ctx), "cuCtxGetCurrent");
   if (!ctx) fail("no current CUDA context while loading kernel module '", name, "'");
@@ -55,7 +57,7 @@ const Module& cached_module(const std::string& source, const std::string& name) 
 CUfunction cached_kernel(const std::string& unique_name, const std::function<std::string()>& make_source,
                          const char* kernel) {
   static std::mutex mu;
-  static std::map<std::tuple<CUcontext, std::string, std::string>, CUfunction> functions;
+  static auto& functions = *new std::map<std::tuple<CUcontext, std::string, std::string>, CUfunction>();
   CUcontext ctx = nullptr;
   check(cuCtxGetCurrent(&ctx), "cuCtxGetCurrent");
   auto key = std::make_tuple(ctx, unique_name, std::string(kernel));

@@ -1,6 +1,9 @@
 #include "synaptix/kernels/linear/cuda/cuda_linear_tuner.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cmath>
 #include <cstdio>
@@ -114,7 +117,9 @@ LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, cons
       blaslt_shapes.push_back(static_cast<int>(si));
     }
   }
-  {
+  // In a forked child: NVRTC has been seen to leave this process unable to hand CUDA to forked children
+  // (cuInit in the child then fails with CUDA_ERROR_NOT_INITIALIZED), so the parent never runs it.
+  if (pid_t pid = ::fork(); pid == 0) {
     std::vector<std::thread> pool;
     std::atomic<size_t> next{0};
     const unsigned nthreads = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
@@ -130,6 +135,11 @@ LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, cons
         }
       });
     for (auto& t : pool) t.join();
+    ::_exit(0);
+  } else if (pid > 0) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
 
   // Step 2: the fingerprint and the cuBLASLt algorithm counts, from one isolated child.
