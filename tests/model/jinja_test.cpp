@@ -946,6 +946,19 @@ TEST(Jinja, ToJsonMatchesPythonJsonDumps) {
   EXPECT_EQ(render("{{ 'é' | tojson(ensure_ascii=true) }}|{{ 1.0 | tojson }}|{{ 1e100 | tojson }}"), R"("\u00e9"|1.0|1e+100)");
 }
 
+TEST(Jinja, PercentFormattingAndFormatFilter) {
+  EXPECT_EQ(render("{{ '%s and %s' % ('a', 1) }}|{{ '%d%%' % 50 }}|{{ '%5s|%-5s|' % ('ab', 'cd') }}|{{ '%.2f' % 3.14159 }}"
+                   "|{{ '%(a)s-%(b)r' % {'a': 1, 'b': 'x'} }}|{{ '%s, %s!' | format('Hello', 'World') }}|{{ '%03d' % 7 }}"),
+            "a and 1|50%|   ab|cd   ||3.14|1-'x'|Hello, World!|007");
+  EXPECT_NE(error_of("{{ '%s %s' % ('a',) }}").find("not enough arguments"), std::string::npos);
+}
+
+TEST(Jinja, WithBlockScopes) {
+  // Values are evaluated in the enclosing scope; the names vanish after endwith.
+  EXPECT_EQ(render("{% set a = 5 %}{% with a = 1, b = a %}{{ a }}{{ b }}{% endwith %}{{ a }}{{ b }}"), "155");
+  EXPECT_EQ(render("{% with x = 'y' %}\n  {{ x }}\n{% endwith %}\n"), "  y\n");
+}
+
 TEST(Jinja, Macros) {
   EXPECT_EQ(render("{% macro tag(name, cls='x') %}<{{ name }} {{ cls }}>{% endmacro %}{{ tag('a') }}{{ tag('b', cls='y') }}"),
             "<a x><b y>");

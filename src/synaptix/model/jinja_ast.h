@@ -64,6 +64,7 @@ struct Stmt {
     Continue,
     FilterBlock,  // {% filter f %}body{% endfilter %}
     Group,        // a body rendered in place: {% generation %}
+    With,         // {% with a = x, b = y %}body{% endwith %}: targets[i] = branches[i].first, in a new scope
   };
   Kind kind;
   SourcePos pos;

@@ -124,6 +124,7 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
       return Value(std::move(out));
     }
   }
+  if (op == "%" && a.is_string()) return Value(percent_format(a.as_string(), b));
   if (op == "*") {
     if ((a.is_string() || a.is_list()) && (b.is_int() || b.is_bool())) return repeat(a, b.as_int());
     if ((b.is_string() || b.is_list()) && (a.is_int() || a.is_bool())) return repeat(b, a.as_int());
@@ -273,6 +274,13 @@ class Renderer {
         return Flow::Normal;
       }
       case Stmt::Kind::Group: return exec(s.body, out);
+      case Stmt::Kind::With: {
+        std::vector<Value> values;  // evaluated in the enclosing scope, as Jinja does
+        for (const auto& [expr, unused] : s.branches) values.push_back(eval(*expr));
+        FrameGuard frame(*this);
+        for (size_t i = 0; i < values.size(); ++i) frames_.back().vars[s.targets[i]] = std::move(values[i]);
+        return exec(s.body, out);
+      }
     }
     return Flow::Normal;
   }

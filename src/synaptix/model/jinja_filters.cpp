@@ -9,6 +9,7 @@
 #include <utf8proc.h>
 
 #include "synaptix/core/error.h"
+#include "synaptix/model/jinja_methods.h"
 #include "synaptix/model/jinja_strings.h"
 
 namespace synaptix::model::jinja {
@@ -403,6 +404,17 @@ Value f_wordcount(const Value& v, const Args&) {
   return Value(words);
 }
 
+// "%s - %s" | format(a, b): Python's % formatting with the filter's arguments.
+Value f_format(const Value& v, const Args& a) {
+  if (!a.keyword.empty()) {
+    if (!a.positional.empty()) fail("format: can't handle positional and keyword arguments at the same time");
+    Dict d;
+    for (const auto& [k, val] : a.keyword) d.set(k, val);
+    return percent_format(v.str(), Value(std::move(d)));
+  }
+  return percent_format(v.str(), Value(a.positional));
+}
+
 Value f_attr(const Value& v, const Args& a) {
   const Value* name = arg(a, 0, "name");
   if (!name) fail("attr: expected an attribute name");
@@ -418,7 +430,7 @@ const std::map<std::string, FilterFn, std::less<>>& filters() {
       {"abs", f_abs},         {"attr", f_attr},           {"capitalize", f_capitalize},
       {"count", f_length},    {"d", f_default},           {"default", f_default},
       {"dictsort", f_dictsort}, {"e", f_escape},          {"escape", f_escape},
-      {"first", f_first},     {"float", f_float},         {"indent", f_indent},
+      {"first", f_first},     {"float", f_float},         {"format", f_format},       {"indent", f_indent},
       {"int", f_int},         {"items", f_items},         {"join", f_join},
       {"last", f_last},       {"length", f_length},       {"list", f_list},
       {"lower", f_lower},     {"map", f_map},             {"max", f_max},

@@ -205,6 +205,88 @@ bool has_method(const Value& obj, std::string_view name) {
 
 }  // namespace
 
+std::string percent_format(const std::string& fmt, const Value& args) {
+  List positional = args.is_list() ? args.as_list() : (args.is_dict() ? List{} : List{args});
+  const Dict* mapping = args.is_dict() ? &args.as_dict() : nullptr;
+  size_t next = 0;
+  std::string out;
+  for (size_t i = 0; i < fmt.size(); ++i) {
+    if (fmt[i] != '%') {
+      out += fmt[i];
+      continue;
+    }
+    if (++i >= fmt.size()) fail("incomplete format: '%' at the end of the format string");
+    const Value* v = nullptr;
+    if (fmt[i] == '(') {
+      size_t close = fmt.find(')', i);
+      if (close == std::string::npos || !mapping) fail("format requires a mapping for %(key) fields");
+      std::string key = fmt.substr(i + 1, close - i - 1);
+      v = mapping->find(key);
+      if (!v) fail("format: key '", key, "' is missing from the mapping");
+      i = close + 1;
+      if (i >= fmt.size()) fail("incomplete format after %(", key, ")");
+    }
+    std::string spec;  // flags, width and precision: [-+ 0#]*\d*(\.\d+)?
+    while (i < fmt.size() && std::string_view("-+ 0#.0123456789").find(fmt[i]) != std::string_view::npos) spec += fmt[i++];
+    if (i >= fmt.size()) fail("incomplete format: '%", spec, "'");
+    char conv = fmt[i];
+    if (conv == '%') {
+      out += '%';
+      continue;
+    }
+    if (!v) {
+      if (next >= positional.size()) fail("not enough arguments for format string");
+      v = &positional[next++];
+    }
+    char buf[512];
+    std::string f = "%" + spec;
+    switch (conv) {
+      case 's':
+      case 'r': {
+        std::string text = conv == 's' ? v->str() : v->repr();
+        size_t dot = spec.find('.');
+        if (dot != std::string::npos) {  // precision truncates, in code points
+          size_t keep = std::stoul("0" + spec.substr(dot + 1));
+          std::u32string cps = utf8_decode(text);
+          if (cps.size() > keep) text = utf8_encode(cps.substr(0, keep));
+        }
+        bool left = spec.find('-') != std::string::npos;
+        std::string digits;
+        for (char c : spec.substr(0, dot)) {
+          if (c >= '0' && c <= '9' && !(digits.empty() && c == '0')) digits += c;
+        }
+        size_t width = digits.empty() ? 0 : std::stoul(digits);
+        size_t len = py_len(text);
+        std::string pad = width > len ? std::string(width - len, ' ') : "";
+        out += left ? text + pad : pad + text;
+        break;
+      }
+      case 'd':
+      case 'i':
+      case 'x':
+      case 'X': {
+        if (!v->is_number()) fail("%", std::string(1, conv), " format: a real number is required, not ", v->type_name());
+        long long n = v->is_float() ? static_cast<long long>(v->as_double()) : static_cast<long long>(v->as_int());
+        std::snprintf(buf, sizeof buf, (f + "ll" + (conv == 'i' ? 'd' : conv)).c_str(), n);
+        out += buf;
+        break;
+      }
+      case 'f':
+      case 'F':
+      case 'e':
+      case 'g': {
+        if (!v->is_number()) fail("%", std::string(1, conv), " format: a real number is required, not ", v->type_name());
+        std::snprintf(buf, sizeof buf, (f + conv).c_str(), v->as_double());
+        out += buf;
+        break;
+      }
+      default: fail("unsupported format character '", std::string(1, conv), "'");
+    }
+  }
+  if (!mapping && next < positional.size()) fail("not all arguments converted during string formatting");
+  return out;
+}
+
 Value bound_method(const Value& obj, std::string_view name) {
   if (!has_method(obj, name)) return Value::undefined(std::string(name));
   std::string method(name);

@@ -11,4 +11,8 @@ namespace synaptix::model::jinja {
 // `obj.name` bound as a callable, or Undefined when `obj` has no method `name`.
 Value bound_method(const Value& obj, std::string_view name);
 
+// Python's `fmt % args` (str.__mod__), as the `%` operator and the `format` filter use it: %s %r %d %i %f
+// %x %%, and %(key)s with a dict. A list stands for Python's tuple of arguments.
+std::string percent_format(const std::string& fmt, const Value& args);
+
 }  // namespace synaptix::model::jinja

@@ -141,6 +141,20 @@ class Parser {
       expect_block_end("endfilter");
       return s;
     }
+    if (name == "with") {
+      auto s = std::make_unique<Stmt>(Stmt::Kind::With, pos);
+      while (cur().type != TokenType::BlockEnd) {
+        if (!s->targets.empty()) expect_op(",", "between 'with' assignments");
+        s->targets.push_back(expect_name("to assign in 'with'"));
+        expect_op("=", "in a 'with' assignment");
+        s->branches.emplace_back(parse_expression(), Body{});
+      }
+      next();
+      s->body = subparse({"endwith"}, "with", pos);
+      next();
+      expect_block_end("endwith");
+      return s;
+    }
     if (name == "generation") {  // transformers' assistant-mask tag: renders its body in place
       auto s = std::make_unique<Stmt>(Stmt::Kind::Group, pos);
       expect_block_end(name);
@@ -150,7 +164,7 @@ class Parser {
       return s;
     }
     syntax_error(pos, "unknown tag '", name,
-                 "': expected if, for, set, macro, filter, generation, break or continue (or the end of an open block)");
+                 "': expected if, for, set, macro, with, filter, generation, break or continue (or the end of an open block)");
   }
 
   StmtPtr parse_if(SourcePos pos) {
