@@ -232,6 +232,7 @@ int run(const Options& o) {
   auto ex = engine::make_cuda_executor_random(spec, 1, kv, o.device, eo);
 
   const int64_t h = spec.hidden_size;
+  const double weight_gb = static_cast<double>(ex->weight_bytes()) / 1e9;
   // Bytes a batch-1 decode step must read: every weight once, except the embedding table (one row).
   const double embed_bytes = static_cast<double>(spec.vocab_size * h * 2);
   const double token_bytes = static_cast<double>(ex->weight_bytes()) - (spec.tie_word_embeddings ? 0.0 : embed_bytes) + h * 2;
@@ -302,7 +303,7 @@ int run(const Options& o) {
   if (!o.json_out.empty()) std::ofstream(o.json_out) << out.dump(2) << "\n";
 
   std::printf("\n%s on %s (%s), weights %.2f GB bf16\n", o.like.c_str(), prof.name.c_str(), prof.arch.c_str(),
-              ex->weight_bytes() / 1e9);
+              weight_gb);
   std::printf("measured: HBM read %.0f GB/s, bf16 GEMM 8192^3 %.0f TFLOP/s; batch-1 roofline %.1f tok/s (%.2f GB/token)\n",
               bw.gbps, peak.tflops, roofline_tok_s, token_bytes / 1e9);
   if (gemv_us > 0)
