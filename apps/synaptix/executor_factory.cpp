@@ -3,7 +3,7 @@
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cpu_executor.h"
 #include "synaptix/model/model.h"
-#if defined(SYNAPTIX_HAVE_CUDA) && __has_include("synaptix/engine/cuda/cuda_executor.h")
+#if defined(SYNAPTIX_CUDA_BINARY)
 #include "synaptix/engine/cuda/cuda_executor.h"
 #define SYNAPTIX_CUDA_EXECUTOR 1
 #endif
@@ -41,7 +41,7 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
   b.executor = engine::make_cuda_executor(m, kv, t.device);
   return b;
 #else
-  fail("--target cuda: this build has no CUDA target (configure on a machine with the CUDA toolkit)");
+  fail("--target cuda: this build has no CUDA target (synaptix-cuda is built when the CUDA toolkit is found)");
 #endif
 }
 

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "synaptix/command.h"
+#include "synaptix/cuda_handoff.h"
 #include "synaptix/core/error.h"
 
 namespace synaptix::app {
@@ -17,6 +18,20 @@ int main(int argc, char** argv) {
   CLI::App app{"synaptix: a self-tuning LLM inference runtime"};
   app.require_subcommand(1);
   auto& cmds = commands();
+#ifndef SYNAPTIX_CUDA_BINARY
+  // Hand over to synaptix-cuda for --target cuda and for the commands only it has (gpu-bench).
+  bool known = argc < 2 || argv[1][0] == '-';
+  for (const auto& c : cmds) known = known || c.name == argv[1];
+  if (asks_for_cuda(argc, argv) || !known) {
+    const std::string cuda = cuda_binary();
+    if (!cuda.empty()) return exec_cuda_binary(cuda, argv);
+    if (known) {
+      std::fprintf(stderr, "error: --target cuda: no CUDA target here (it needs synaptix-cuda, built beside "
+                           "synaptix when the CUDA toolkit is found, and a CUDA driver, libcuda.so.1)\n");
+      return 1;
+    }
+  }
+#endif
   std::sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
   std::map<CLI::App*, std::function<int()>> runners;
   for (auto& c : cmds) {
