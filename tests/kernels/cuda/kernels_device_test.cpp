@@ -291,6 +291,7 @@ TEST(PagedAttention, MatchesTheReferenceWithGqaWindowsAndSplits) {
     std::vector<int32_t> pos = {400, 3, 100, 101, 102, 103, 104}, tseq = {0, 1, 2, 2, 2, 2, 2};
     const int64_t T = static_cast<int64_t>(pos.size());
     auto q = random_f32(static_cast<size_t>(T * H * D));
+    auto dkf = upload(kf), dvf = upload(vf);
     auto dk = upload(kb), dv = upload(vb), dq = upload(q), dp = upload(pos), dts = upload(tseq), dt = upload(tables);
     for (int64_t window : {int64_t{0}, int64_t{37}}) {
       std::vector<float> ref(static_cast<size_t>(T * H * D));
@@ -299,18 +300,22 @@ TEST(PagedAttention, MatchesTheReferenceWithGqaWindowsAndSplits) {
         kr::attention_decode_reference(q.data() + t * H * D, H, kv, pos[static_cast<size_t>(t)], window,
                                        1.0f / std::sqrt(static_cast<float>(D)), ref.data() + t * H * D);
       }
-      for (auto [splits, split_size] : {std::pair<int64_t, int64_t>{1, 0}, {8, 64}, {4, 101}}) {
+      for (auto [splits, split_size, lane_per_key] :
+           {std::tuple<int64_t, int64_t, bool>{1, 0, false}, {8, 64, false}, {4, 101, false}, {1, 0, true}})
+      for (bool kv32 : {false, true}) {
         auto part = bc::DeviceBuffer(static_cast<size_t>(T * H * splits * (D + 2)) * 4);
         auto dout = poisoned(ref.size() * 4);
         kc::PagedAttentionArgs a;
-        a.q = dq.ptr(); a.q_stride = H * D; a.k_cache = dk.ptr(); a.v_cache = dv.ptr(); a.positions = dp.ptr();
+        a.q = dq.ptr(); a.q_stride = H * D; a.positions = dp.ptr();
+        a.k_cache = kv32 ? dkf.ptr() : dk.ptr(); a.v_cache = kv32 ? dvf.ptr() : dv.ptr(); a.kv_f32 = kv32;
         a.token_seq = dts.ptr(); a.block_tables = dt.ptr(); a.table_stride = stride; a.block_size = bs; a.tokens = T;
         a.heads = H; a.kv_heads = KVH; a.head_dim = D; a.window = window; a.scale = 1.0f / std::sqrt(static_cast<float>(D));
         a.splits = splits; a.split_size = split_size; a.partial = part.ptr(); a.out = dout.ptr();
+        a.lane_per_key = lane_per_key;
         kc::paged_attention(a, nullptr);
         device_sync();
         EXPECT_LT(rel_err(dout.to_host<float>(ref.size()), ref), 2e-5)
-            << "H=" << H << " KVH=" << KVH << " D=" << D << " window=" << window << " splits=" << splits;
+            << "H=" << H << " KVH=" << KVH << " D=" << D << " window=" << window << " splits=" << splits << " lane_per_key=" << lane_per_key << " kv_f32=" << kv32;
       }
     }
   }

@@ -391,6 +391,7 @@ class CudaExecutorImpl final : public CudaExecutor {
       aa.head_dim = D;
       aa.window = s_.window_for_layer(l);
       aa.scale = 1.0f / std::sqrt(static_cast<float>(D));
+      aa.lane_per_key = sh.splits == 1 && T > kMaxSplitTokens;
       aa.splits = sh.splits;
       aa.split_size = sh.split_size;
       aa.partial = partial_.ptr();
