@@ -2,7 +2,9 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cpu_executor.h"
+#include "synaptix/core/thread_pool.h"
 #include "synaptix/model/model.h"
+#include "synaptix/registry/recipe_kernels.h"
 #if defined(SYNAPTIX_CUDA_BINARY)
 #include "synaptix/engine/cuda/cuda_executor.h"
 #define SYNAPTIX_CUDA_EXECUTOR 1
@@ -33,11 +35,14 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
                              const std::string& recipe_path) {
   ExecutorBundle b;
   if (t.kind == "cpu") {
-    if (!recipe_path.empty()) fail("--recipe: this build cannot load recipes yet");
+    // The recipe's kernels are checked against this CPU's fingerprint, compiled (or found in the compile
+    // cache) and loaded before the executor is built on them.
+    if (!recipe_path.empty()) b.kernels = registry::load_recipe_kernels(recipe_path, ThreadPool::global());
     b.executor = engine::make_cpu_executor(m, kv, b.kernels.get());
     return b;
   }
 #ifdef SYNAPTIX_CUDA_EXECUTOR
+  if (!recipe_path.empty()) fail("--recipe with --target cuda: recipes are tuned for CPU targets only so far");
   b.executor = engine::make_cuda_executor(m, kv, t.device);
   return b;
 #else
