@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "synaptix/command.h"
 #include "synaptix/cuda_handoff.h"
@@ -18,6 +20,15 @@ int main(int argc, char** argv) {
   CLI::App app{"synaptix: a self-tuning LLM inference runtime"};
   app.require_subcommand(1);
   auto& cmds = commands();
+  // `synaptix bench serve ...` is the replay benchmark, registered as `bench-serve`.
+  std::vector<char*> args(argv, argv + argc + 1);  // with the terminating null, for exec
+  std::string bench_serve = "bench-serve";
+  if (argc >= 3 && std::string(argv[1]) == "bench" && std::string(argv[2]) == "serve") {
+    args.erase(args.begin() + 2);
+    args[1] = bench_serve.data();
+    argc = static_cast<int>(args.size()) - 1;
+    argv = args.data();
+  }
 #ifndef SYNAPTIX_CUDA_BINARY
   // Hand over to synaptix-cuda for --target cuda and for the commands only it has (gpu-bench).
   bool known = argc < 2 || argv[1][0] == '-';
