@@ -51,6 +51,10 @@ TEST(Tuner, SearchesRemembersAndResumes) {
     EXPECT_EQ(sha256_hex(o1.source), o1.source_hash);
   }
   EXPECT_EQ(r1.trace[0]["strategy"], "evolutionary");
+  std::set<std::string> gens;
+  for (const auto& t : db.trials(sig, cpu.fingerprint_hash())) gens.insert(t.generator);
+  EXPECT_TRUE(gens.count("linear_openblas")) << "the vendor tactic must compete in every search";
+  EXPECT_TRUE(gens.count("linear_tiled"));
 
   // Same budget again: the promotion is remembered, nothing is measured.
   auto r2 = Tuner(db, builder, cpu, quick(6)).tune({op});

@@ -17,7 +17,7 @@ struct TrialOutcome {
 };
 
 struct RunLimits {
-  double time_limit_s = 30;  // per child
+  double time_limit_s = 60;  // per child (per implementation when several share one)
   int threads = 0;            // 0: the pool's default (all cores)
 };
 
