@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <regex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -61,13 +60,18 @@ struct ServeProcess {
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     err_fd = fds[0];
-    const std::regex re("on http://127\\.0\\.0\\.1:([0-9]+)");
     const auto end = std::chrono::steady_clock::now() + 60s;
-    std::smatch m;
-    while (pid > 0 && std::chrono::steady_clock::now() < end && !std::regex_search(log, m, re)) {
-      read_some(500);
-    }
-    if (std::regex_search(log, m, re)) port = std::stoi(m[1]);
+    while (pid > 0 && std::chrono::steady_clock::now() < end && (port = parse_port()) == 0) read_some(500);
+  }
+  // The port from the line "serving ... on http://127.0.0.1:PORT (...)", 0 until it has been printed.
+  int parse_port() const {
+    const std::string key = "on http://127.0.0.1:";
+    const size_t at = log.find(key);
+    if (at == std::string::npos) return 0;
+    size_t k = at + key.size();
+    int p = 0;
+    while (k < log.size() && log[k] >= '0' && log[k] <= '9') p = p * 10 + (log[k++] - '0');
+    return k < log.size() ? p : 0;  // the number is complete only once a character follows it
   }
   void read_some(int timeout_ms) {
     pollfd p{err_fd, POLLIN, 0};

@@ -406,7 +406,14 @@ TEST(Server, DrainFinishesRunningRequestsThenStops) {
     running = stream_completion(h, {{"model", "llama"}, {"prompt", prompt_ids(2, 10)}, {"max_tokens", 60},
                                     {"temperature", 0}, {"ignore_eos", true}, {"stream", true}});
   });
-  while (h.engine->snapshot().in_flight == 0) std::this_thread::sleep_for(1ms);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (h.engine->snapshot().in_flight == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  if (h.engine->snapshot().in_flight == 0) {
+    t.join();
+    FAIL() << "the request never started";
+  }
   std::thread drain([&] { h.server->drain_and_stop(30s); });
   while (h.engine->accepting()) std::this_thread::sleep_for(1ms);
   auto refused = h.client().Post("/v1/completions", R"({"model":"llama","prompt":[1],"max_tokens":1})", "application/json");
