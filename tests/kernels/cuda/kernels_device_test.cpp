@@ -107,7 +107,7 @@ TEST(GemvBf16, EveryScheduleMatchesTheReference) {
     // accumulate: y += x W^T
     auto y0 = random_f32(ref.size());
     auto dy = upload(y0);
-    kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, true, kc::gemv_default_params(n, k), nullptr);
+    kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, true, kc::gemv_default_params(m, n, k), nullptr);
     device_sync();
     std::vector<float> want(ref.size());
     for (size_t i = 0; i < want.size(); ++i) want[i] = ref[i] + y0[i];

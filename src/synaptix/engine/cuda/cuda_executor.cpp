@@ -338,7 +338,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     for (int64_t r = 0; r < m; r += 8) {
       const int rows = static_cast<int>(std::min<int64_t>(8, m - r));
       auto it = plan_.gemv.find({rows, n, k});
-      const kc::GemvParams p = it == plan_.gemv.end() ? kc::gemv_default_params(n, k) : it->second;
+      const kc::GemvParams p = it == plan_.gemv.end() ? kc::gemv_default_params(rows, n, k) : it->second;
       kc::gemv_bf16(x + static_cast<CUdeviceptr>(r * k * 4), w, y + static_cast<CUdeviceptr>(r * n * 4), rows, n, k,
                     acc, p, stream_);
     }

@@ -241,7 +241,7 @@ LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, cons
       t.p10_us = results[i].values[1];
       t.p90_us = results[i].values[2];
     }
-    t.is_default = c.gemv ? c.p == gemv_default_params(s.n, s.k) : c.algorithm == 0;
+    t.is_default = c.gemv ? c.p == gemv_default_params(static_cast<int>(s.m), s.n, s.k) : c.algorithm == 0;
     res.trials.push_back(t);
     const int idx = static_cast<int>(res.trials.size()) - 1;
     int& best = res.best[static_cast<size_t>(c.shape)];

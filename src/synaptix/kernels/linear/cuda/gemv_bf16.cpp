@@ -24,8 +24,19 @@ bool gemv_params_valid(const GemvParams& p, int m) {
          p.rows_per_warp * p.unroll * m <= 32;
 }
 
-GemvParams gemv_default_params(int64_t n, int64_t k) {
+GemvParams gemv_default_params(int m, int64_t n, int64_t k) {
   GemvParams p;
+  if (m >= 2) {
+    // Several rows of x: four weight rows per warp reuse each x load four times; one load in flight per
+    // row is enough with four rows.
+    p.warps = 4;
+    p.rows_per_warp = 4;
+    p.unroll = 1;
+    p.kslices = 1;
+    const int64_t want = n < 8192 ? 4 : 2;
+    while (p.kslices < want && k / 8 >= 32 * 2 * p.kslices) p.kslices *= 2;
+    return p;
+  }
   p.warps = 4;
   p.rows_per_warp = 1;
   p.unroll = 2;

@@ -29,7 +29,7 @@ struct GemvParams {
 // A point of the space is valid when kslices divides warps and every field is in range.
 bool gemv_params_valid(const GemvParams& p, int m);
 // The untuned default for a shape: a reasonable point chosen from the shape alone.
-GemvParams gemv_default_params(int64_t n, int64_t k);
+GemvParams gemv_default_params(int m, int64_t n, int64_t k);
 // The space the tuner searches for one shape.
 std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k);
 

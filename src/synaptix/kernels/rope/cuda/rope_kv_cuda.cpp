@@ -20,7 +20,9 @@ rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_no
   float* v = buf + warp * D;
   const float pos = (float)positions[t];
   const long long slot = slots[t];
-  for (int h = warp; h < H + 2 * KVH; h += nwarps) {
+  // blockIdx.y spreads a token's heads over blocks: at decode (one token) a single block would walk all
+  // heads serially.
+  for (int h = blockIdx.y * nwarps + warp; h < H + 2 * KVH; h += nwarps * gridDim.y) {
     float* src = qkv + (long long)t * stride + (long long)h * D;
     for (int i = lane; i < D; i += 32) v[i] = src[i] + (bias ? bias[h * D + i] : 0.f);
     __syncwarp();
@@ -75,7 +77,8 @@ void rope_kv_write(const RopeKvArgs& a, CUstream stream) {
               invf = a.inv_freq, kc = a.k_cache, vc = a.v_cache;
   int kvf = a.kv_f32 ? 1 : 0;
   void* args[] = {&qkv, &stride, &bias, &qn, &kn, &eps, &pos, &slots, &invf, &rot, &scale, &kc, &vc, &H, &KVH, &D, &kvf};
-  bc::launch(f, {static_cast<unsigned>(a.tokens)}, {128}, static_cast<unsigned>(4 * D * sizeof(float)), stream, args,
+  const unsigned head_blocks = static_cast<unsigned>((a.heads + 2 * a.kv_heads + 3) / 4);
+  bc::launch(f, {static_cast<unsigned>(a.tokens), head_blocks}, {128}, static_cast<unsigned>(4 * D * sizeof(float)), stream, args,
              "rope_kv_write");
 }
 
