@@ -5,10 +5,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/mapped_file.h"
+#include "support/cli.h"
 
 using namespace synaptix;
 namespace fs = std::filesystem;
@@ -123,14 +125,38 @@ TEST(ModelLoad, MissingFiles) {
 TEST(ModelLoad, CliGivesOneLineAndNonZeroExit) {
   TempModel t;
   t.write("config.json", "[1, 2");
-  const std::string cmd = std::string(SYNAPTIX_BINARY) + " inspect --model " + t.dir.string() + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  const int rc = pclose(p);
-  EXPECT_NE(rc, 0);
+  auto r = synaptix::testing::run_cli("inspect --model " + t.dir.string());
+  const std::string& out = r.output;
+  EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(out.rfind("error: ", 0), 0u) << out;
   EXPECT_NE(out.find("invalid JSON"), std::string::npos) << out;
+}
+
+// The same weights stored as f32 and as f16 run through the same kernels (converted on the fly) and still
+// match the reference logits: bf16 values are exact in f32, and in f16 wherever they lie in its exponent range
+// (f16 keeps 11 mantissa bits to bf16.s 8), as nearly all of the fixture.s weights do.
+TEST(ModelLoad, F32AndF16WeightsMatchTheReference) {
+  for (DType dt : {DType::F32, DType::F16}) {
+    TempModel t;
+    std::map<std::string, model::TensorData> out;
+    {
+      model::SafetensorsFile src((kLlama / "model.safetensors").string());
+      for (const auto& [name, ref] : src.tensors()) {
+        model::TensorData d{dt, ref.shape, {}};
+        d.bytes.resize(static_cast<size_t>(ref.numel()) * dtype_size(dt));
+        for (int64_t i = 0; i < ref.numel(); ++i) {
+          const float f = bf16_to_f32(static_cast<const uint16_t*>(ref.data)[i]);
+          if (dt == DType::F32) reinterpret_cast<float*>(d.bytes.data())[i] = f;
+          else reinterpret_cast<uint16_t*>(d.bytes.data())[i] = f32_to_f16(f);
+        }
+        out.emplace(name, std::move(d));
+      }
+    }
+    model::write_safetensors((t.dir / "model.safetensors").string(), out);
+    auto m = model::load_model(t.dir.string());
+    EXPECT_EQ(m->embed->dtype, dt);
+    auto r = synaptix::testing::run_cli("verify --model " + t.dir.string() + " --reference " +
+                                        (kLlama / "reference.safetensors").string());
+    EXPECT_EQ(r.exit_code, 0) << dtype_name(dt) << ": " << r.output;
+  }
 }
