@@ -134,7 +134,7 @@ TEST(ModelLoad, CliGivesOneLineAndNonZeroExit) {
 
 // The same weights stored as f32 and as f16 run through the same kernels (converted on the fly) and still
 // match the reference logits: bf16 values are exact in f32, and in f16 wherever they lie in its exponent range
-// (f16 keeps 11 mantissa bits to bf16.s 8), as nearly all of the fixture.s weights do.
+// (f16 keeps 11 mantissa bits to bf16's 8), as nearly all of the fixture's weights do.
 TEST(ModelLoad, F32AndF16WeightsMatchTheReference) {
   for (DType dt : {DType::F32, DType::F16}) {
     TempModel t;
