@@ -60,7 +60,9 @@ TuneReport Tuner::tune(const std::vector<graph::Op>& ops) {
   for (size_t i = 0; i < ops.size(); ++i) {
     if (opt_.stop && opt_.stop->load()) break;
     // Share what is left of the time evenly among the ops still to do.
-    const double slice = deadline_ > 0 ? std::max(0.0, deadline_ - now_s()) / static_cast<double>(ops.size() - i) : 0;
+    // Past the deadline an op gets no search (a tiny slice, not 0, which would mean "no limit").
+    const double slice =
+        deadline_ > 0 ? std::max(1e-3, (deadline_ - now_s()) / static_cast<double>(ops.size() - i)) : 0;
     rep.ops.push_back(tune_op(ops[i], slice, rep));
     ++ops_done_;
     emit_progress(ops[i].signature());
@@ -125,7 +127,9 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
   // then the other transferred points, then random ones.
   const auto similar = db_.similar(sig, target_, 8);
   if (!similar.empty()) enqueue({similar[0].generator, similar[0].params});
-  const bool exhaustive = static_cast<int64_t>(space.points.size()) <= cap;
+  // Exhaustive when a trial budget covers the space (or the space is tiny); under a time budget the space
+  // is searched by evolution, which reaches good points sooner than enumeration order would.
+  const bool exhaustive = static_cast<int64_t>(space.points.size()) <= (opt_.budget_trials > 0 ? cap : 8);
   if (exhaustive) {
     for (const auto& p : space.points) enqueue(p);
   } else {
