@@ -157,14 +157,16 @@ void Bpe::merge_word(std::string_view piece, std::vector<int32_t>& out) const {
   };
   std::vector<Symbol> syms;
   syms.reserve(piece.size());
-  std::optional<int32_t> pending_unk;  // a run of unknown characters, fused when fuse_unk
+  // A run of unknown characters, fused when fuse_unk; -1 when none. (A plain int: GCC 12 at -O2/-O3 reports a
+  // false maybe-uninitialized on std::optional<int32_t> here.)
+  int32_t pending_unk = -1;
   auto push = [&](int32_t id) {
     const auto n = static_cast<int32_t>(syms.size());
     syms.push_back({id, n - 1, n + 1, true});
   };
   auto flush_unk = [&] {
-    if (pending_unk) push(*pending_unk);
-    pending_unk.reset();
+    if (pending_unk >= 0) push(pending_unk);
+    pending_unk = -1;
   };
   std::string sym;
   for (size_t i = 0; i < piece.size();) {
@@ -189,9 +191,9 @@ void Bpe::merge_word(std::string_view piece, std::vector<int32_t>& out) const {
         }
       }
       if (!done && unk_id_) {
-        if (!(pending_unk && fuse_unk_)) {
+        if (!(pending_unk >= 0 && fuse_unk_)) {
           flush_unk();
-          pending_unk = unk_id_;
+          pending_unk = *unk_id_;
         }
       }
       // Without an unk token the reference drops the character; so do we.
