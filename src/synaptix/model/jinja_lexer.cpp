@@ -1,5 +1,7 @@
 #include "synaptix/model/jinja_lexer.h"
 
+#include "synaptix/model/utf8.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -14,26 +16,6 @@ bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
 
 void rstrip_all(std::string& s) {
   while (!s.empty() && is_space(s.back())) s.pop_back();
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp > 0x10FFFF) cp = 0xFFFD;
-  // Local encoder: the lexer must not depend on the value model.
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 class Lexer {
@@ -295,7 +277,7 @@ class Lexer {
           if (d < 0) syntax_error(at, "truncated \\", std::string(1, e), " escape in string literal");
           cp = cp * 16 + static_cast<uint32_t>(d);
         }
-        append_utf8(value, cp);
+        model::append_utf8(value, static_cast<char32_t>(cp));
       };
       switch (e) {
         case 'n': value += '\n'; break;
@@ -318,7 +300,7 @@ class Lexer {
             for (int k = 0; k < 2 && i < src_.size() && src_[i] >= '0' && src_[i] <= '7'; ++k, ++i) {
               cp = cp * 8 + static_cast<uint32_t>(src_[i] - '0');
             }
-            append_utf8(value, cp);
+            model::append_utf8(value, static_cast<char32_t>(cp));
           } else {
             value += '\\';
             value += e;

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "synaptix/model/utf8.h"
+
 namespace synaptix::model::tokenizer_detail {
 
 using json = nlohmann::json;
@@ -27,7 +29,7 @@ size_t find_invalid_utf8(std::string_view s);
 std::string utf8_lossy(std::string_view bytes);
 // Length in bytes of the UTF-8 character starting at s[i] (s must be valid UTF-8).
 size_t utf8_char_len(std::string_view s, size_t i);
-void append_utf8(std::string& out, char32_t cp);
+using model::append_utf8;  // synaptix/model/utf8.h
 std::vector<char32_t> utf8_codepoints(std::string_view s);
 // GPT-2's reversible byte <-> printable-character map ("bytes_to_unicode"): printable Latin-1 bytes map to
 // themselves, the other 68 bytes to U+0100 onwards in byte order.
