@@ -15,21 +15,6 @@ std::string lower(std::string_view s) {
   return o;
 }
 
-Op linear(std::string name, int64_t m_lo, int64_t m, int64_t n, int64_t k, DType w, bool bias, int64_t count,
-          OpKind kind = OpKind::Linear) {
-  Op o;
-  o.name = std::move(name);
-  o.kind = kind;
-  o.m_lo = m_lo;
-  o.m = m;
-  o.n = n;
-  o.k = k;
-  o.w_dtype = w;
-  o.bias = bias;
-  o.count = count;
-  return o;
-}
-
 Op simple(std::string name, OpKind kind, int64_t m_lo, int64_t m, int64_t n, int64_t k, int64_t count) {
   Op o;
   o.name = std::move(name);
@@ -39,6 +24,14 @@ Op simple(std::string name, OpKind kind, int64_t m_lo, int64_t m, int64_t n, int
   o.n = n;
   o.k = k;
   o.count = count;
+  return o;
+}
+
+Op linear(std::string name, int64_t m_lo, int64_t m, int64_t n, int64_t k, DType w, bool bias, int64_t count,
+          OpKind kind = OpKind::Linear) {
+  Op o = simple(std::move(name), kind, m_lo, m, n, k, count);
+  o.w_dtype = w;
+  o.bias = bias;
   return o;
 }
 
