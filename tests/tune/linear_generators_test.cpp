@@ -8,7 +8,8 @@
 #include "synaptix/backend/module_builder.h"
 #include "synaptix/core/thread_pool.h"
 #include "synaptix/kernels/cpu_generator.h"
-#include "synaptix/tune/linear_measurer.h"
+#include "synaptix/tune/measurer.h"
+#include "synaptix/tune/subject.h"
 #include "synaptix/tune/search_space.h"
 #include "tune_test_util.h"
 
@@ -47,7 +48,7 @@ TEST(LinearGenerators, RandomVariantsMatchTheReferenceOnRandomShapes) {
     auto built = builder.build_all(srcs, 2);
     for (size_t i = 0; i < pick.size(); ++i) {
       ASSERT_TRUE(built[i].ok) << pick[i].key() << "\n" << built[i].error;
-      EXPECT_EQ(verify_linear(op, LinearImpl{built[i].path}, pool, rng()), "")
+      EXPECT_EQ(verify_impl(op, built[i].path, pool, rng()), "")
           << op.signature() << " " << pick[i].key();
       ++checked;
     }
@@ -76,7 +77,7 @@ TEST(LinearGenerators, EveryIsaAndPackingOnOneShape) {
   auto built = builder.build_all(srcs, 2);
   for (size_t i = 0; i < srcs.size(); ++i) {
     ASSERT_TRUE(built[i].ok) << built[i].error;
-    EXPECT_EQ(verify_linear(op, LinearImpl{built[i].path}, pool, 7 + i), "") << names[i];
+    EXPECT_EQ(verify_impl(op, built[i].path, pool, 7 + i), "") << names[i];
   }
 }
 

@@ -29,7 +29,7 @@ TrialOutcome run_body(const std::string& body, double limit_s) {
   RunLimits lim;
   lim.time_limit_s = limit_s;
   lim.threads = 1;
-  return run_linear_trial(testing::linear_op(1, 1, 16, 32), b.path, mo, lim, 3);
+  return run_trial(testing::linear_op(1, 1, 16, 32), b.path, mo, lim, 3);
 }
 
 }  // namespace
@@ -67,7 +67,7 @@ TEST(TrialRunner, MissingAbiSymbolIsAFailedTrialNotACrashOfTheTuner) {
   ASSERT_TRUE(b.ok);
   RunLimits lim;
   lim.threads = 1;
-  auto o = run_linear_trial(testing::linear_op(1, 1, 16, 32), b.path, {}, lim, 1);
+  auto o = run_trial(testing::linear_op(1, 1, 16, 32), b.path, {}, lim, 1);
   EXPECT_EQ(o.status, TrialStatus::Crash);
   EXPECT_NE(o.message.find("synaptix_abi_version"), std::string::npos) << o.message;
 }

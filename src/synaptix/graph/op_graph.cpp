@@ -83,6 +83,8 @@ std::vector<Op> step_ops(const model::Spec& s, int64_t m_lo, int64_t m, int64_t 
   ops.push_back(simple("norm", OpKind::RmsNorm, m_lo, m, h, 0, 1));
   ops.push_back(linear("lm_head", m_lo, m, s.vocab_size, h, w, false, 1));
   ops.push_back(simple("argmax", OpKind::Argmax, m_lo, m, s.vocab_size, 0, 1));
+  // The greedy path's alternative to lm_head + argmax (like gate_up_silu beside gate_proj and up_proj).
+  ops.push_back(linear("lm_head_argmax", m_lo, m, s.vocab_size, h, w, false, 1, OpKind::LmHeadArgmax));
   return ops;
 }
 
@@ -100,6 +102,7 @@ const char* op_kind_name(OpKind k) {
     case OpKind::MoeRouter: return "moe_router";
     case OpKind::MoeExpert: return "moe_expert";
     case OpKind::Argmax: return "argmax";
+    case OpKind::LmHeadArgmax: return "lm_head_argmax";
   }
   return "?";
 }
@@ -112,7 +115,7 @@ std::string Op::signature() const {
   os << " n=" << n;
   if (k) os << " k=" << k;
   if (kind == OpKind::Attention) os << " kv_heads=" << kv_heads << " ctx=" << ctx;
-  if (kind == OpKind::Linear || kind == OpKind::GateUpSilu || kind == OpKind::MoeExpert)
+  if (kind == OpKind::Linear || kind == OpKind::GateUpSilu || kind == OpKind::MoeExpert || kind == OpKind::LmHeadArgmax)
     os << " w=" << lower(dtype_name(w_dtype));
   if (bias) os << " bias";
   return os.str();
@@ -124,6 +127,7 @@ double Op::min_bytes() const {
   switch (kind) {
     case OpKind::Linear:
     case OpKind::MoeExpert: return N * K * ws + M * K * 4 + M * N * 4 + (bias ? N * 4 : 0);
+    case OpKind::LmHeadArgmax: return N * K * ws + M * K * 4 + M * 4;
     case OpKind::GateUpSilu: return 2 * N * K * ws + M * K * 4 + M * N * 4;
     case OpKind::Attention: return 2.0 * ctx * kv_heads * K * 4 + 2 * M * N * K * 4;
     case OpKind::AddRmsNorm: return 4 * M * N * 4;
@@ -135,7 +139,8 @@ double Op::flops() const {
   const double M = static_cast<double>(m), N = static_cast<double>(n), K = static_cast<double>(k);
   switch (kind) {
     case OpKind::Linear:
-    case OpKind::MoeExpert: return 2 * M * N * K;
+    case OpKind::MoeExpert:
+    case OpKind::LmHeadArgmax: return 2 * M * N * K;
     case OpKind::GateUpSilu: return 4 * M * N * K;
     case OpKind::Attention: return 4.0 * M * N * K * static_cast<double>(ctx);
     default: return M * N;

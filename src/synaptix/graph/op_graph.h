@@ -22,6 +22,7 @@ enum class OpKind {
   MoeRouter,    // top-k of m rows of n expert logits
   MoeExpert,    // linear per expert: m = tokens routed to one expert (expected), count = experts x layers
   Argmax,       // m rows of n logits
+  LmHeadArgmax, // greedy: ids[m] = argmax_n x[m, k] W[n, k]^T, the logits never stored
 };
 const char* op_kind_name(OpKind k);
 

@@ -3,13 +3,22 @@
 #include "synaptix/kernels/cpu_generator.h"
 #include "synaptix/kernels/linear/cpu/linear_openblas.h"
 #include "synaptix/kernels/linear/cpu/linear_tiled.h"
+#include "synaptix/kernels/attention/cpu/attention_paged.h"
+#include "synaptix/kernels/rmsnorm/cpu/add_rmsnorm_vec.h"
+#include "synaptix/kernels/sampling/cpu/lm_head_argmax.h"
+#include "synaptix/kernels/swiglu/cpu/gate_up_silu_tiled.h"
 
 namespace synaptix::kernels {
 
 const std::vector<const CpuGenerator*>& cpu_generators() {
   static const LinearTiledGenerator tiled;
   static const LinearOpenBlasGenerator openblas;
-  static const std::vector<const CpuGenerator*> all{&tiled, &openblas};
+  static const GateUpSiluTiledGenerator gate_up;
+  static const AddRmsNormVecGenerator add_rmsnorm;
+  static const AttentionPagedGenerator attention;
+  static const LmHeadArgmaxGenerator lm_head_argmax;
+  static const std::vector<const CpuGenerator*> all{&tiled, &openblas, &gate_up, &add_rmsnorm, &attention,
+                                                    &lm_head_argmax};
   return all;
 }
 

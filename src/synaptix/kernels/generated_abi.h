@@ -12,6 +12,16 @@
 // A fused gate+up module (op "gate_up_silu": y[m, n] = silu(x Wg^T) * (x Wu^T)) exports
 //   void    synaptix_gate_up_silu(const synaptix_runtime* rt, const float* x, const void* w_gate,
 //                                 const void* w_up, float* y, int64_t m);
+// A residual-add RMSNorm module (op "add_rmsnorm", n compiled in) exports
+//   void    synaptix_add_rmsnorm(const synaptix_runtime* rt, float* residual, const float* x,
+//                                const float* gamma, float* y, int64_t m, float eps);   // y may alias x
+// A decode attention module (op "attention": heads, kv_heads, head_dim compiled in) exports
+//   void    synaptix_attention(const synaptix_runtime* rt, const float* q, const float* k_cache,
+//                             const float* v_cache, int64_t block_size, const int32_t* const* block_tables,
+//                             const int64_t* pos, int64_t window, float scale, float* out, int64_t m);
+// An LM head with fused argmax (op "lm_head_argmax": y never stored, n and k compiled in) exports
+//   void    synaptix_lm_head_argmax(const synaptix_runtime* rt, const float* x, const void* w, int32_t* ids,
+//                                   int64_t m);          // lowest index among equal maxima
 #include <cstdint>
 
 #define SYNAPTIX_GENERATED_ABI_DECLS                                                                     \
@@ -43,5 +53,12 @@ using LinearKernelFn = void (*)(const synaptix_runtime* rt, const float* x, cons
                                 float* y, int64_t m);
 using GateUpSiluKernelFn = void (*)(const synaptix_runtime* rt, const float* x, const void* w_gate,
                                     const void* w_up, float* y, int64_t m);
+using AddRmsNormKernelFn = void (*)(const synaptix_runtime* rt, float* residual, const float* x, const float* gamma,
+                                    float* y, int64_t m, float eps);
+using AttentionKernelFn = void (*)(const synaptix_runtime* rt, const float* q, const float* k_cache,
+                                   const float* v_cache, int64_t block_size, const int32_t* const* block_tables,
+                                   const int64_t* pos, int64_t window, float scale, float* out, int64_t m);
+using LmHeadArgmaxKernelFn = void (*)(const synaptix_runtime* rt, const float* x, const void* w, int32_t* ids,
+                                      int64_t m);
 
 }  // namespace synaptix::kernels

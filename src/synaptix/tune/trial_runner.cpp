@@ -30,7 +30,7 @@ TrialOutcome failed(const backend::IsolatedResult& r) {
 }
 
 // In the child: a pool of its own (threads of the parent's pools do not exist after fork). The runtime's
-// linear_default uses ThreadPool::global(), which is created fresh here as long as the parent never used it.
+// default paths use ThreadPool::global(), which is created fresh here as long as the parent never used it.
 ThreadPool& child_pool(int threads) {
   if (threads <= 0) return ThreadPool::global();
   static ThreadPool pool(threads);
@@ -39,15 +39,14 @@ ThreadPool& child_pool(int threads) {
 
 }  // namespace
 
-TrialOutcome run_linear_trial(const graph::Op& op, const std::string& module_path, const MeasureOptions& mopt,
+TrialOutcome run_trial(const graph::Op& op, const std::string& module_path, const MeasureOptions& mopt,
                               const RunLimits& lim, uint64_t seed) {
   auto r = backend::run_isolated(
       [&]() -> std::string {
         ThreadPool& pool = child_pool(lim.threads);
-        const LinearImpl impl{module_path};
-        std::string bad = verify_linear(op, impl, pool, seed);
+        std::string bad = verify_impl(op, module_path, pool, seed);
         if (!bad.empty()) return nlohmann::json{{"wrong", bad}}.dump();
-        return timing_json(time_linear(op, impl, pool, mopt, seed + 1)).dump();
+        return timing_json(time_impl(op, module_path, pool, mopt, seed + 1)).dump();
       },
       lim.time_limit_s);
   if (r.status != backend::RunStatus::Ok) return failed(r);
@@ -63,24 +62,24 @@ TrialOutcome run_linear_trial(const graph::Op& op, const std::string& module_pat
   return o;
 }
 
-std::vector<TrialOutcome> run_linear_interleaved(const graph::Op& op, const std::vector<std::string>& module_paths,
-                                                 const MeasureOptions& mopt, const RunLimits& lim, uint64_t seed) {
+std::vector<TrialOutcome> run_interleaved(const graph::Op& op, const std::vector<std::string>& module_paths,
+                                          const MeasureOptions& mopt, const RunLimits& lim, uint64_t seed) {
   auto r = backend::run_isolated(
       [&]() -> std::string {
         ThreadPool& pool = child_pool(lim.threads);
         nlohmann::json out = nlohmann::json::array();
-        std::vector<LinearImpl> good;
+        std::vector<std::string> good;
         std::vector<size_t> where;
         for (size_t i = 0; i < module_paths.size(); ++i) {
-          std::string bad = verify_linear(op, LinearImpl{module_paths[i]}, pool, seed + 7 * i);
+          std::string bad = verify_impl(op, module_paths[i], pool, seed + 7 * i);
           out.push_back(bad.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"wrong", bad}});
           if (bad.empty()) {
-            good.push_back(LinearImpl{module_paths[i]});
+            good.push_back(module_paths[i]);
             where.push_back(i);
           }
         }
         if (!good.empty()) {
-          auto t = time_linear_interleaved(op, good, pool, mopt, seed + 1);
+          auto t = time_interleaved(op, good, pool, mopt, seed + 1);
           for (size_t i = 0; i < good.size(); ++i) out[where[i]] = timing_json(t[i]);
         }
         return out.dump();

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "synaptix/graph/op_graph.h"
-#include "synaptix/tune/linear_measurer.h"
+#include "synaptix/tune/measurer.h"
 #include "synaptix/tune/tuning_db.h"
 
 namespace synaptix::tune {
@@ -21,13 +21,13 @@ struct RunLimits {
   int threads = 0;            // 0: the pool's default (all cores)
 };
 
-// module_path "" runs kernels::linear_default (the untuned runtime).
-TrialOutcome run_linear_trial(const graph::Op& op, const std::string& module_path, const MeasureOptions& mopt,
+// module_path "" runs the untuned runtime's default for the op's kind.
+TrialOutcome run_trial(const graph::Op& op, const std::string& module_path, const MeasureOptions& mopt,
                               const RunLimits& lim, uint64_t seed);
 
 // Finalists and the baseline timed round-robin in one child; verified again first. Results in input order;
 // a finalist that fails is reported with its status and no timing.
-std::vector<TrialOutcome> run_linear_interleaved(const graph::Op& op, const std::vector<std::string>& module_paths,
-                                                 const MeasureOptions& mopt, const RunLimits& lim, uint64_t seed);
+std::vector<TrialOutcome> run_interleaved(const graph::Op& op, const std::vector<std::string>& module_paths,
+                                          const MeasureOptions& mopt, const RunLimits& lim, uint64_t seed);
 
 }  // namespace synaptix::tune

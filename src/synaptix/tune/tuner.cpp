@@ -199,7 +199,7 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
         r.status = TrialStatus::CompileError;
         r.message = built[i].error;
       } else {
-        auto o = run_linear_trial(op, built[i].path, opt_.measure, opt_.limits, rng());
+        auto o = run_trial(op, built[i].path, opt_.measure, opt_.limits, rng());
         // Ctrl-C reaches the child too: a trial cut short by it is not a result, so it is not remembered.
         if (opt_.stop && opt_.stop->load()) break;
         r.status = o.status;
@@ -239,7 +239,7 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
   // One child times them all, so it gets the time of one trial per implementation.
   RunLimits fin_limits = opt_.limits;
   fin_limits.time_limit_s *= static_cast<double>(paths.size());
-  auto outs = run_linear_interleaved(op, paths, opt_.measure, fin_limits, rng());
+  auto outs = run_interleaved(op, paths, opt_.measure, fin_limits, rng());
   if (outs[0].status != TrialStatus::Ok) {
     // Without a baseline nothing can be promoted; the trials stay in the database for the next run.
     rep.trace.push_back({{"event", "undecided"}, {"op", sig}, {"status", trial_status_name(outs[0].status)},

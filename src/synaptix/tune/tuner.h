@@ -15,7 +15,7 @@
 #include "synaptix/backend/module_builder.h"
 #include "synaptix/graph/op_graph.h"
 #include "synaptix/hw/cpu_profile.h"
-#include "synaptix/tune/linear_measurer.h"
+#include "synaptix/tune/measurer.h"
 #include "synaptix/tune/trial_runner.h"
 #include "synaptix/tune/tuning_db.h"
 

@@ -11,6 +11,14 @@ int isa_lanes(const std::string& isa) {
   fail("unknown isa '", isa, "': expected avx512, avx2 or scalar");
 }
 
+std::vector<nlohmann::json> isa_choices(const hw::CpuProfile& cpu, DType w) {
+  std::vector<nlohmann::json> isas;
+  if (cpu.isa.avx512f && (w != DType::F16 || cpu.isa.f16c)) isas.push_back("avx512");
+  if (cpu.isa.avx2 && cpu.isa.fma && (w != DType::F16 || cpu.isa.f16c)) isas.push_back("avx2");
+  isas.push_back("scalar");
+  return isas;
+}
+
 const char* weight_ctype(DType w) {
   switch (w) {
     case DType::BF16:
@@ -42,7 +50,10 @@ static inline float f16_f32(uint16_t h) {
          "static inline vf vload(const float* p) { return _mm512_loadu_ps(p); }\n"
          "static inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }\n"
          "static inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }\n"
-         "static inline float vsum(vf a) { return _mm512_reduce_add_ps(a); }\n";
+         "static inline float vsum(vf a) { return _mm512_reduce_add_ps(a); }\n"
+         "static inline void vstore(float* p, vf a) { _mm512_storeu_ps(p, a); }\n"
+         "static inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }\n"
+         "static inline vf vset1(float a) { return _mm512_set1_ps(a); }\n";
     if (w == DType::BF16)
       s += "static inline vf vload_w(const wt* p) { return _mm512_castsi512_ps(_mm512_slli_epi32("
            "_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16)); }\n";
@@ -57,7 +68,10 @@ static inline float f16_f32(uint16_t h) {
          "static inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }\n"
          "static inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }\n"
          "static inline float vsum(vf a) { __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), "
-         "_mm256_extractf128_ps(a, 1)); s = _mm_hadd_ps(s, s); s = _mm_hadd_ps(s, s); return _mm_cvtss_f32(s); }\n";
+         "_mm256_extractf128_ps(a, 1)); s = _mm_hadd_ps(s, s); s = _mm_hadd_ps(s, s); return _mm_cvtss_f32(s); }\n"
+         "static inline void vstore(float* p, vf a) { _mm256_storeu_ps(p, a); }\n"
+         "static inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }\n"
+         "static inline vf vset1(float a) { return _mm256_set1_ps(a); }\n";
     if (w == DType::BF16)
       s += "static inline vf vload_w(const wt* p) { return _mm256_castsi256_ps(_mm256_slli_epi32("
            "_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16)); }\n";
@@ -72,6 +86,9 @@ static inline float f16_f32(uint16_t h) {
          "static inline vf vfma(vf a, vf b, vf c) { return a * b + c; }\n"
          "static inline vf vadd(vf a, vf b) { return a + b; }\n"
          "static inline float vsum(vf a) { return a; }\n"
+         "static inline void vstore(float* p, vf a) { *p = a; }\n"
+         "static inline vf vmul(vf a, vf b) { return a * b; }\n"
+         "static inline vf vset1(float a) { return a; }\n"
          "static inline vf vload_w(const wt* p) { return w_to_f32(*p); }\n";
   } else {
     isa_lanes(isa);  // throws
