@@ -1,9 +1,12 @@
 // `synaptix tune --model DIR --target cpu [--budget 10m|90s|N] [--db PATH] --out RECIPE.json`: tunes the
-// linear ops of every decode bucket and the prefill chunk of a model (config.json only), remembering every
-// trial, and writes the recipe. Ctrl-C stops after the current trial; a rerun continues from the database.
+// hot ops (linear layers, fused gate+up+SiLU, residual add + RMSNorm, decode attention, greedy LM head with
+// fused argmax) of every decode bucket and the prefill chunk of a model (config.json only), remembering
+// every trial, and writes the recipe. Ctrl-C stops after the current trial; a rerun continues from the database.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <set>
@@ -33,6 +36,7 @@ void on_sigint(int) { g_stop.store(true); }
 struct Options {
   std::string model, target = "cpu", budget = "10m", db, out, cache_dir, buckets = "1,2-4,5-16,17-64,prefill";
   int64_t prefill_chunk = 256;
+  int64_t attention_ctx = 2048;
   int jobs = 2, threads = 0;
   double sample_seconds = 0.3;
   bool search_more = false;
@@ -66,10 +70,23 @@ int run(const Options& o) {
     std::string b;
     while (std::getline(ss, b, ',')) want.insert(b);
   }
+  const auto graphs = graph::all_graphs(spec, o.prefill_chunk);
   std::vector<graph::Op> ops;
-  for (auto& op : graph::distinct_ops(graph::all_graphs(spec, o.prefill_chunk),
-                                      {graph::OpKind::Linear, graph::OpKind::MoeExpert}))
-    if (want.count(bucket_of(op, o.prefill_chunk))) ops.push_back(op);
+  for (auto& op : graph::distinct_ops(graphs, {graph::OpKind::Linear, graph::OpKind::MoeExpert, graph::OpKind::GateUpSilu,
+                                               graph::OpKind::AddRmsNorm, graph::OpKind::LmHeadArgmax}))
+    // The greedy LM head serves the sampled rows of a step (one per sequence), never a prefill chunk's tokens.
+    if (want.count(bucket_of(op, o.prefill_chunk)) && !(op.kind == graph::OpKind::LmHeadArgmax && op.m > 64))
+      ops.push_back(op);
+  // Attention kernels are exact at any length, so each bucket is tuned at one context: the sequence bucket
+  // closest to --attention-ctx.
+  for (auto& op : graph::distinct_ops(graphs, {graph::OpKind::Attention})) {
+    if (!want.count(bucket_of(op, o.prefill_chunk))) continue;
+    auto same = std::find_if(ops.begin(), ops.end(), [&](const graph::Op& x) {
+      return x.kind == graph::OpKind::Attention && x.m == op.m && x.m_lo == op.m_lo;
+    });
+    if (same == ops.end()) ops.push_back(op);
+    else if (std::llabs(op.ctx - o.attention_ctx) < std::llabs(same->ctx - o.attention_ctx)) *same = op;
+  }
   if (ops.empty()) fail("--buckets '", o.buckets, "' selects no op (buckets: 1, 2-4, 5-16, 17-64, prefill)");
 
   std::fprintf(stderr, "probing the CPU...\n");
@@ -119,6 +136,9 @@ int run(const Options& o) {
       continue;
     }
     registry::RecipeKernel k;
+    k.op = res.op.kind == graph::OpKind::MoeExpert ? "linear" : graph::op_kind_name(res.op.kind);
+    k.kv_heads = res.op.kv_heads;
+    k.ctx = res.op.ctx;
     k.signature = res.op.signature();
     k.m_lo = res.op.m_lo;
     k.m_hi = res.op.m;
@@ -141,22 +161,22 @@ int run(const Options& o) {
   registry::save_recipe(r, o.out);
 
   // The table: per op, the default and the tuned time against the memory-bandwidth roofline.
-  std::printf("%-48s %6s %11s %11s %8s %7s %-16s %9s\n", "op", "count", "default_us", "tuned_us", "speedup",
+  std::printf("%-48s %6s %11s %11s %8s %7s %-18s %9s\n", "op", "count", "default_us", "tuned_us", "speedup",
               "trials", "generator", "roofline");
   double step_default = 0, step_tuned = 0, step_roof = 0;
   for (const auto& res : rep.ops) {
     const double roof_us = cpu.mem_read_gbps > 0 ? res.op.min_bytes() / (cpu.mem_read_gbps * 1e3) : 0;
     if (!res.finished) {
-      std::printf("%-48s %6lld %11s %11s %8s %7lld %-16s\n", res.op.signature().c_str(),
+      std::printf("%-48s %6lld %11s %11s %8s %7lld %-18s\n", res.op.signature().c_str(),
                   static_cast<long long>(res.op.count), "-", "-", "-", static_cast<long long>(res.trials), "(stopped)");
       continue;
     }
     const double best = res.promoted ? res.tuned_us : res.baseline_us;
-    std::printf("%-48s %6lld %11.1f %11.1f %7.2fx %7lld %-16s %8.0f%%\n", res.op.signature().c_str(),
+    std::printf("%-48s %6lld %11.1f %11.1f %7.2fx %7lld %-18s %8.0f%%\n", res.op.signature().c_str(),
                 static_cast<long long>(res.op.count), res.baseline_us, best, res.baseline_us / best,
                 static_cast<long long>(res.trials), res.promoted ? res.generator.c_str() : "default",
                 roof_us > 0 ? 100.0 * roof_us / best : 0.0);
-    if (res.op.m == 1) {
+    if (res.op.m == 1 && (res.op.kind == graph::OpKind::Linear || res.op.kind == graph::OpKind::MoeExpert)) {
       step_default += res.baseline_us * static_cast<double>(res.op.count);
       step_tuned += best * static_cast<double>(res.op.count);
       step_roof += roof_us * static_cast<double>(res.op.count);
@@ -190,6 +210,8 @@ const RegisterCommand reg{Command{
       sub.add_option("--cache-dir", o->cache_dir, "Compiled-module cache (default ~/.cache/synaptix)");
       sub.add_option("--buckets", o->buckets, "Buckets to tune: 1,2-4,5-16,17-64,prefill")->capture_default_str();
       sub.add_option("--prefill-chunk", o->prefill_chunk, "Prefill chunk tokens")->capture_default_str();
+      sub.add_option("--attention-ctx", o->attention_ctx, "Context length attention kernels are tuned at")
+          ->capture_default_str();
       sub.add_option("--jobs", o->jobs, "Parallel compiles")->capture_default_str();
       sub.add_option("--threads", o->threads, "Threads per kernel (0: all cores)")->capture_default_str();
       sub.add_option("--sample-seconds", o->sample_seconds, "Timing time per candidate")->capture_default_str();

@@ -32,7 +32,7 @@ struct LayerF32 {
   std::vector<float> attn_norm, mlp_norm, q_norm, k_norm, q_bias, k_bias, v_bias;
 };
 
-class CpuExecutor final : public Executor {
+class CpuExecutor final : public Executor, public GreedyStep {
  public:
   CpuExecutor(const model::Model& m, KvConfig kv, const kernels::KernelSet* ks) : m_(m), s_(m.spec), ks_(ks) {
     block_size_ = kv.block_size > 0 ? kv.block_size : 16;
@@ -61,6 +61,31 @@ class CpuExecutor final : public Executor {
   int64_t block_size() const override { return block_size_; }
 
   void step(std::span<const SeqChunk> chunks, std::vector<float>& logits) override {
+    const int64_t R = forward(chunks);
+    logits.resize(static_cast<size_t>(R * s_.vocab_size));
+    if (R == 0) return;
+    linear(last_.data(), m_.lm_head, {}, logits.data(), R);
+  }
+
+  void step_argmax(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) override {
+    const int64_t R = forward(chunks);
+    ids.resize(static_cast<size_t>(R));
+    if (R == 0) return;
+    const TensorRef* w = m_.lm_head;
+    if (ks_)
+      if (const auto* fn = ks_->lm_head_argmax(R, w->shape[0], w->shape[1], w->dtype)) return (*fn)(last_.data(), w->data, ids.data(), R);
+    std::vector<float> logits(static_cast<size_t>(R * s_.vocab_size));
+    linear(last_.data(), w, {}, logits.data(), R);
+    for (int64_t r = 0; r < R; ++r) {
+      const float* row = logits.data() + r * s_.vocab_size;
+      ids[static_cast<size_t>(r)] = static_cast<int32_t>(std::max_element(row, row + s_.vocab_size) - row);
+    }
+  }
+
+ private:
+  // The layers over the chunks' tokens; leaves the final-normed rows whose logits are wanted in last_ and
+  // returns how many there are.
+  int64_t forward(std::span<const SeqChunk> chunks) {
     // Flatten the chunks into T token rows.
     std::vector<int32_t> ids;
     std::vector<int64_t> pos;
@@ -88,8 +113,8 @@ class CpuExecutor final : public Executor {
     }
     const int64_t T = static_cast<int64_t>(ids.size());
     if (T == 0) {
-      logits.clear();
-      return;
+      last_.clear();
+      return 0;
     }
     const kernels::RopeTable& rope = s_.rope_scaling.type == "dynamic"
                                          ? (dyn_rope_ = kernels::make_rope_table(s_, max_len))
@@ -105,10 +130,15 @@ class CpuExecutor final : public Executor {
     const float eps = static_cast<float>(s_.rms_norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
+    std::vector<const int32_t*> tables(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) tables[static_cast<size_t>(t)] = chunks[static_cast<size_t>(owner[t])].block_table.data();
+    // xn_ holds the previous sublayer's output, not yet added to the residual x_: the add is fused into the
+    // next norm.
+    bool pending = false;
     for (int64_t l = 0; l < s_.num_layers; ++l) {
       const model::LayerWeights& L = m_.layers[static_cast<size_t>(l)];
       const LayerF32& F = layers_[static_cast<size_t>(l)];
-      kernels::rmsnorm_reference(x_.data(), F.attn_norm.data(), xn_.data(), T, h, eps);
+      add_rmsnorm(pending ? xn_.data() : nullptr, F.attn_norm.data(), xn_.data(), T, eps);
       linear(xn_.data(), L.q, F.q_bias, q_.data(), T);
       linear(xn_.data(), L.k, F.k_bias, k_.data(), T);
       linear(xn_.data(), L.v, F.v_bias, v_.data(), T);
@@ -131,33 +161,46 @@ class CpuExecutor final : public Executor {
         }
       });
       const int64_t window = s_.window_for_layer(l);
-      ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
-        for (size_t t = b; t < e; ++t) {
-          const SeqChunk& ch = chunks[static_cast<size_t>(owner[t])];
-          kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, ch.block_table.data()};
-          kernels::attention_decode_reference(q_.data() + t * static_cast<size_t>(qd), s_.num_heads, kv, pos[t],
-                                              window, scale, attn_.data() + t * static_cast<size_t>(qd));
-        }
-      });
+      const kernels::AttentionFn* att =
+          ks_ ? ks_->attention(T, s_.num_heads, s_.num_kv_heads, hd, max_len) : nullptr;
+      if (att) {
+        (*att)({q_.data(), kc, vc, block_size_, tables.data(), pos.data(), window, scale, attn_.data(), T});
+      } else {
+        ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
+          for (size_t t = b; t < e; ++t) {
+            kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[t]};
+            kernels::attention_decode_reference(q_.data() + t * static_cast<size_t>(qd), s_.num_heads, kv, pos[t],
+                                                window, scale, attn_.data() + t * static_cast<size_t>(qd));
+          }
+        });
+      }
       linear(attn_.data(), L.o, {}, xn_.data(), T);
-      for (size_t i = 0; i < x_.size(); ++i) x_[i] += xn_[i];
 
-      kernels::rmsnorm_reference(x_.data(), F.mlp_norm.data(), xn_.data(), T, h, eps);
+      add_rmsnorm(xn_.data(), F.mlp_norm.data(), xn_.data(), T, eps);
       if (L.router) moe(L, T);
       else dense_mlp(L.gate, L.up, L.down, xn_.data(), T, xn_.data());
-      for (size_t i = 0; i < x_.size(); ++i) x_[i] += xn_[i];
+      pending = true;
     }
+    if (pending)
+      for (size_t i = 0; i < x_.size(); ++i) x_[i] += xn_[i];
 
-    // Final norm and LM head only for the rows whose logits are wanted.
+    // Final norm only for the rows whose logits are wanted.
     const int64_t R = static_cast<int64_t>(logit_rows.size());
-    std::vector<float> last(static_cast<size_t>(R * h));
+    last_.resize(static_cast<size_t>(R * h));
     for (int64_t r = 0; r < R; ++r)
-      kernels::rmsnorm_reference(x_.data() + logit_rows[r] * h, final_norm_.data(), last.data() + r * h, 1, h, eps);
-    logits.resize(static_cast<size_t>(R * s_.vocab_size));
-    linear(last.data(), m_.lm_head, {}, logits.data(), R);
+      kernels::rmsnorm_reference(x_.data() + logit_rows[r] * h, final_norm_.data(), last_.data() + r * h, 1, h, eps);
+    return R;
   }
 
- private:
+  // x_ += delta (when not null), then y = rmsnorm(x_) * gamma; y may alias delta.
+  void add_rmsnorm(const float* delta, const float* gamma, float* y, int64_t rows, float eps) {
+    const int64_t h = s_.hidden_size;
+    if (delta && ks_)
+      if (const kernels::AddRmsNormFn* fn = ks_->add_rmsnorm(rows, h)) return (*fn)(x_.data(), delta, gamma, y, rows, eps);
+    if (delta)
+      for (int64_t i = 0; i < rows * h; ++i) x_[static_cast<size_t>(i)] += delta[i];
+    kernels::rmsnorm_reference(x_.data(), gamma, y, rows, h, eps);
+  }
   void linear(const float* x, const TensorRef* w, const std::vector<float>& bias, float* y, int64_t rows) {
     kernels::LinearArgs a{x, w->data, w->dtype, bias.empty() ? nullptr : bias.data(), y, rows, w->shape[0], w->shape[1]};
     if (ks_) {
@@ -174,6 +217,12 @@ class CpuExecutor final : public Executor {
                  float* out) {
     const int64_t f = gate->shape[0];
     g_.resize(static_cast<size_t>(rows * f));
+    if (ks_ && up->dtype == gate->dtype)
+      if (const kernels::GateUpSiluFn* fn = ks_->gate_up_silu(rows, f, gate->shape[1], gate->dtype)) {
+        (*fn)(x, gate->data, up->data, g_.data(), rows);
+        linear(g_.data(), down, {}, out, rows);
+        return;
+      }
     u_.resize(g_.size());
     linear(x, gate, {}, g_.data(), rows);
     linear(x, up, {}, u_.data(), rows);
@@ -214,7 +263,7 @@ class CpuExecutor final : public Executor {
   std::vector<LayerF32> layers_;
   std::vector<float> final_norm_;
   kernels::RopeTable rope_, dyn_rope_;
-  std::vector<float> x_, xn_, q_, k_, v_, attn_, g_, u_;
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, g_, u_, last_;
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "synaptix/registry/recipe.h"
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
@@ -36,6 +38,8 @@ nlohmann::json to_json(const Recipe& r) {
                   {"m_hi", k.m_hi},
                   {"n", k.n},
                   {"k", k.k},
+                  {"kv_heads", k.kv_heads},
+                  {"ctx", k.ctx},
                   {"w_dtype", lower(dtype_name(k.w_dtype))},
                   {"generator", k.generator},
                   {"params", k.params},
@@ -72,14 +76,22 @@ Recipe recipe_from_json(const nlohmann::json& j, const std::string& where) {
     const std::string w = where + ": kernels[" + std::to_string(i) + "]";
     RecipeKernel k;
     k.op = get<std::string>(e, "op", w);
-    if (k.op != "linear") fail(w, ": op '", k.op, "' has no kernel hook (expected 'linear')");
+    if (std::find(std::begin(kRecipeHooks), std::end(kRecipeHooks), k.op) == std::end(kRecipeHooks))
+      fail(w, ": op '", k.op, "' has no kernel hook (expected linear, gate_up_silu, add_rmsnorm, attention or "
+           "lm_head_argmax)");
     k.signature = e.value("signature", "");
     k.m_lo = get<int64_t>(e, "m_lo", w);
     k.m_hi = get<int64_t>(e, "m_hi", w);
     k.n = get<int64_t>(e, "n", w);
     k.k = get<int64_t>(e, "k", w);
-    if (k.m_lo < 1 || k.m_hi < k.m_lo || k.n < 1 || k.k < 1)
+    k.kv_heads = e.value("kv_heads", int64_t{0});
+    k.ctx = e.value("ctx", int64_t{0});
+    const bool needs_k = k.op != "add_rmsnorm";
+    if (k.m_lo < 1 || k.m_hi < k.m_lo || k.n < 1 || (needs_k && k.k < 1))
       fail(w, ": shapes m_lo=", k.m_lo, " m_hi=", k.m_hi, " n=", k.n, " k=", k.k, " are not a valid bucket");
+    if (k.op == "attention" && (k.kv_heads < 1 || k.n % k.kv_heads != 0 || k.ctx < 1))
+      fail(w, ": attention kernel with n=", k.n, " heads, kv_heads=", k.kv_heads, " and ctx=", k.ctx,
+           ": expected heads a multiple of kv_heads >= 1 and ctx >= 1");
     const auto wd = get<std::string>(e, "w_dtype", w);
     if (!parse_dtype(wd, &k.w_dtype)) fail(w, ": unknown w_dtype '", wd, "'");
     k.generator = get<std::string>(e, "generator", w);

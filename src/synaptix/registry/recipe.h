@@ -16,10 +16,16 @@ namespace synaptix::registry {
 
 inline constexpr const char* kRecipeFormat = "synaptix-recipe/1";
 
+// The kernels::KernelSet hooks a recipe kernel can serve, by their graph::op_kind_name.
+inline constexpr const char* kRecipeHooks[] = {"linear", "gate_up_silu", "add_rmsnorm", "attention", "lm_head_argmax"};
+
 struct RecipeKernel {
-  std::string op = "linear";  // the hook it serves (kernels::KernelSet::linear)
+  std::string op = "linear";  // the hook it serves: one of kRecipeHooks (moe_expert ops are served as linear)
   std::string signature;      // graph::Op::signature() it was tuned on
+  // graph::Op's shapes: linear family n x k; add_rmsnorm n (k = 0); attention n heads of k = head_dim over
+  // kv_heads, tuned at ctx positions.
   int64_t m_lo = 1, m_hi = 1, n = 0, k = 0;
+  int64_t kv_heads = 0, ctx = 0;
   DType w_dtype = DType::BF16;
   std::string generator;
   nlohmann::json params = nlohmann::json::object();

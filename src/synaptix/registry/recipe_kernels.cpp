@@ -1,5 +1,6 @@
 #include "synaptix/registry/recipe_kernels.h"
 
+#include <cstdlib>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -7,59 +8,130 @@
 #include "synaptix/backend/cache_dir.h"
 #include "synaptix/backend/pool_runtime.h"
 #include "synaptix/core/error.h"
+#include "synaptix/tune/fused_kernels.h"
 #include "synaptix/tune/linear_kernel.h"
 
 namespace synaptix::registry {
 namespace {
 
+// One loaded recipe kernel of any hook; exactly one of the kernel pointers is set, with its callable.
+struct Entry {
+  RecipeKernel spec;
+  std::unique_ptr<tune::LinearKernel> linear;
+  std::unique_ptr<tune::GateUpSiluKernel> gate_up;
+  std::unique_ptr<tune::AddRmsNormKernel> add_rmsnorm;
+  std::unique_ptr<tune::AttentionKernel> attention;
+  std::unique_ptr<tune::LmHeadArgmaxKernel> lm_head;
+  kernels::LinearFn linear_fn;
+  kernels::GateUpSiluFn gate_up_fn;
+  kernels::AddRmsNormFn add_rmsnorm_fn;
+  kernels::AttentionFn attention_fn;
+  kernels::LmHeadArgmaxFn lm_head_fn;
+  std::mutex mu;
+  std::unordered_map<const void*, std::vector<uint8_t>> packed;  // linear: by the address of W
+};
+
 class RecipeKernelSet final : public kernels::KernelSet {
  public:
   explicit RecipeKernelSet(ThreadPool& pool) : rt_(backend::pool_runtime(pool)) {}
 
-  void add(const RecipeKernel& rk, const std::string& module_path) {
+  void add(const RecipeKernel& rk, const std::string& path) {
     auto e = std::make_unique<Entry>();
     e->spec = rk;
-    e->kernel = std::make_unique<tune::LinearKernel>(module_path);
     Entry* ep = e.get();
-    e->fn = [this, ep](const kernels::LinearArgs& a) { run(*ep, a); };
+    const synaptix_runtime* rt = &rt_;
+    if (rk.op == "linear") {
+      e->linear = std::make_unique<tune::LinearKernel>(path);
+      e->linear_fn = [this, ep](const kernels::LinearArgs& a) { run_linear(*ep, a); };
+    } else if (rk.op == "gate_up_silu") {
+      e->gate_up = std::make_unique<tune::GateUpSiluKernel>(path, tune::kGateUpSiluSymbol);
+      e->gate_up_fn = [rt, f = e->gate_up->fn()](const float* x, const void* wg, const void* wu, float* y, int64_t m) {
+        f(rt, x, wg, wu, y, m);
+      };
+    } else if (rk.op == "add_rmsnorm") {
+      e->add_rmsnorm = std::make_unique<tune::AddRmsNormKernel>(path, tune::kAddRmsNormSymbol);
+      e->add_rmsnorm_fn = [rt, f = e->add_rmsnorm->fn()](float* res, const float* x, const float* g, float* y,
+                                                         int64_t m, float eps) { f(rt, res, x, g, y, m, eps); };
+    } else if (rk.op == "attention") {
+      e->attention = std::make_unique<tune::AttentionKernel>(path, tune::kAttentionSymbol);
+      e->attention_fn = [rt, f = e->attention->fn()](const kernels::AttentionBatch& b) {
+        f(rt, b.q, b.k_cache, b.v_cache, b.block_size, b.block_tables, b.pos, b.window, b.scale, b.out, b.m);
+      };
+    } else if (rk.op == "lm_head_argmax") {
+      e->lm_head = std::make_unique<tune::LmHeadArgmaxKernel>(path, tune::kLmHeadArgmaxSymbol);
+      e->lm_head_fn = [rt, f = e->lm_head->fn()](const float* x, const void* w, int32_t* ids, int64_t m) {
+        f(rt, x, w, ids, m);
+      };
+    } else {
+      fail("recipe kernel '", rk.signature, "': op '", rk.op, "' has no kernel hook");
+    }
     entries_.push_back(std::move(e));
   }
 
   const kernels::LinearFn* linear(int64_t m, int64_t n, int64_t k, DType w) const override {
-    // The bucket holding m; beyond the largest bucket, the largest (kernels are correct for any m).
-    const Entry* best = nullptr;
-    for (const auto& e : entries_) {
-      const auto& s = e->spec;
-      if (s.n != n || s.k != k || s.w_dtype != w) continue;
-      if (m >= s.m_lo && m <= s.m_hi) return &e->fn;
-      if (m > s.m_hi && (!best || s.m_hi > best->spec.m_hi)) best = e.get();
-    }
-    return best ? &best->fn : nullptr;
+    const Entry* e = pick("linear", m, [&](const RecipeKernel& s) { return s.n == n && s.k == k && s.w_dtype == w; });
+    return e ? &e->linear_fn : nullptr;
+  }
+  const kernels::GateUpSiluFn* gate_up_silu(int64_t m, int64_t n, int64_t k, DType w) const override {
+    const Entry* e =
+        pick("gate_up_silu", m, [&](const RecipeKernel& s) { return s.n == n && s.k == k && s.w_dtype == w; });
+    return e ? &e->gate_up_fn : nullptr;
+  }
+  const kernels::AddRmsNormFn* add_rmsnorm(int64_t m, int64_t n) const override {
+    const Entry* e = pick("add_rmsnorm", m, [&](const RecipeKernel& s) { return s.n == n; });
+    return e ? &e->add_rmsnorm_fn : nullptr;
+  }
+  const kernels::AttentionFn* attention(int64_t m, int64_t heads, int64_t kv_heads, int64_t head_dim,
+                                        int64_t ctx) const override {
+    // Any tuned context serves any length (the kernel is exact for all); the closest bucket is the best guess.
+    const Entry* e = pick("attention", m, [&](const RecipeKernel& s) {
+      return s.n == heads && s.kv_heads == kv_heads && s.k == head_dim;
+    }, ctx);
+    return e ? &e->attention_fn : nullptr;
+  }
+  const kernels::LmHeadArgmaxFn* lm_head_argmax(int64_t m, int64_t n, int64_t k, DType w) const override {
+    const Entry* e =
+        pick("lm_head_argmax", m, [&](const RecipeKernel& s) { return s.n == n && s.k == k && s.w_dtype == w; });
+    return e ? &e->lm_head_fn : nullptr;
   }
 
  private:
-  struct Entry {
-    RecipeKernel spec;
-    std::unique_ptr<tune::LinearKernel> kernel;
-    kernels::LinearFn fn;
-    std::mutex mu;
-    std::unordered_map<const void*, std::vector<uint8_t>> packed;  // by the address of W
-  };
+  // The entry of hook `op` whose shapes fit, for the bucket holding m; beyond the largest bucket, the largest
+  // (kernels are correct for any m). Among several, the one tuned at the context closest to ctx.
+  template <typename Fits>
+  const Entry* pick(const char* op, int64_t m, Fits fits, int64_t ctx = 0) const {
+    const Entry* in = nullptr;
+    const Entry* below = nullptr;
+    auto closer = [&](const Entry* a, const Entry* b) {
+      return !b || std::llabs(a->spec.ctx - ctx) < std::llabs(b->spec.ctx - ctx);
+    };
+    for (const auto& e : entries_) {
+      const auto& s = e->spec;
+      if (s.op != op || !fits(s)) continue;
+      if (m >= s.m_lo && m <= s.m_hi) {
+        if (closer(e.get(), in)) in = e.get();
+      } else if (m > s.m_hi && (!below || s.m_hi > below->spec.m_hi ||
+                                (s.m_hi == below->spec.m_hi && closer(e.get(), below)))) {
+        below = e.get();
+      }
+    }
+    return in ? in : below;
+  }
 
-  void run(Entry& e, const kernels::LinearArgs& a) const {
+  void run_linear(Entry& e, const kernels::LinearArgs& a) const {
     if (a.n != e.spec.n || a.k != e.spec.k || a.w_dtype != e.spec.w_dtype)
       fail("tuned linear for n=", e.spec.n, " k=", e.spec.k, " called with n=", a.n, " k=", a.k);
     const void* w = a.w;
-    if (e.kernel->packed_bytes() > 0) {
+    if (e.linear->packed_bytes() > 0) {
       std::lock_guard<std::mutex> lk(e.mu);
       auto it = e.packed.find(a.w);
       if (it == e.packed.end()) {
-        it = e.packed.emplace(a.w, std::vector<uint8_t>(static_cast<size_t>(e.kernel->packed_bytes()))).first;
-        e.kernel->pack(a.w, it->second.data());
+        it = e.packed.emplace(a.w, std::vector<uint8_t>(static_cast<size_t>(e.linear->packed_bytes()))).first;
+        e.linear->pack(a.w, it->second.data());
       }
       w = it->second.data();
     }
-    e.kernel->run(&rt_, a.x, w, a.bias, a.y, a.m);
+    e.linear->run(&rt_, a.x, w, a.bias, a.y, a.m);
   }
 
   synaptix_runtime rt_;

@@ -1,6 +1,7 @@
 #pragma once
 // Turns a recipe into the kernels::KernelSet the executor uses: each kernel's source is compiled (or found
-// in the compile cache by its content hash), loaded, and served for its bucket of m.
+// in the compile cache by its content hash), loaded, and served through its hook (linear, gate_up_silu,
+// add_rmsnorm, attention, lm_head_argmax) for its bucket of m.
 #include <memory>
 #include <string>
 

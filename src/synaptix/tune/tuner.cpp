@@ -31,6 +31,13 @@ std::string fmt_time(double s) {
 
 }  // namespace
 
+double op_cost_us(const graph::Op& op, const hw::CpuProfile& cpu) {
+  const double gbps = cpu.mem_read_gbps > 0 ? cpu.mem_read_gbps : 10.0;
+  const double gflops = cpu.fma_gflops > 0 ? cpu.fma_gflops : 100.0;
+  const double us = std::max(op.min_bytes() / (gbps * 1e3), op.flops() / (gflops * 1e3));
+  return us * static_cast<double>(std::max<int64_t>(1, op.count));
+}
+
 std::string point_source(const graph::Op& op, const std::string& generator, const nlohmann::json& params,
                          std::vector<std::string>* libs) {
   auto src = kernels::cpu_generator(generator).emit(op, params);
@@ -57,12 +64,20 @@ TuneReport Tuner::tune(const std::vector<graph::Op>& ops) {
   const double t0 = now_s();
   deadline_ = opt_.budget_seconds > 0 ? t0 + opt_.budget_seconds : 0;
   ops_total_ = ops.size();
+  std::vector<double> cost;
+  for (const auto& op : ops) cost.push_back(op_cost_us(op, cpu_));
+  double cost_left = 0;
+  for (double c : cost) cost_left += c;
+  constexpr double kEvenPart = 1.0 / 3.0;  // of the time left, shared evenly; the rest by cost
   for (size_t i = 0; i < ops.size(); ++i) {
     if (opt_.stop && opt_.stop->load()) break;
-    // Share what is left of the time evenly among the ops still to do.
-    // Past the deadline an op gets no search (a tiny slice, not 0, which would mean "no limit").
-    const double slice =
-        deadline_ > 0 ? std::max(1e-3, (deadline_ - now_s()) / static_cast<double>(ops.size() - i)) : 0;
+    // Share what is left of the time among the ops still to do: a third evenly, so that every op (prefill
+    // included) gets trials, the rest by cost. Past the deadline an op gets no search (a tiny slice, not 0,
+    // which would mean "no limit").
+    const double left = deadline_ - now_s(), n_left = static_cast<double>(ops.size() - i);
+    const double by_cost = cost_left > 0 ? cost[i] / cost_left : 1.0 / n_left;
+    const double slice = deadline_ > 0 ? std::max(1e-3, left * (kEvenPart / n_left + (1 - kEvenPart) * by_cost)) : 0;
+    cost_left -= cost[i];
     rep.ops.push_back(tune_op(ops[i], slice, rep));
     ++ops_done_;
     emit_progress(ops[i].signature());
@@ -77,6 +92,10 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
   res.op = op;
   const double op_t0 = now_s();
   const double op_deadline = seconds_for_op > 0 ? op_t0 + seconds_for_op : 0;
+  // The finalists' interleaved re-timing comes out of this op's share, not the next ops': the search stops
+  // early enough to leave it time (at most half the share).
+  const double retime_s = (opt_.finalists + 1) * opt_.measure.max_seconds * 1.5 + 1.0;
+  const double search_deadline = op_deadline > 0 ? op_deadline - std::min(retime_s, 0.5 * seconds_for_op) : 0;
   emit_progress(sig);
 
   std::vector<const kernels::CpuGenerator*> gens;
@@ -149,7 +168,7 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
   auto out_of_budget = [&] {
     if (opt_.stop && opt_.stop->load()) return true;
     if (static_cast<int64_t>(done.size()) >= cap) return true;
-    if (op_deadline > 0 && now_s() >= op_deadline) return true;
+    if (search_deadline > 0 && now_s() >= search_deadline) return true;
     return false;
   };
   while (!out_of_budget()) {
@@ -239,7 +258,12 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
   // One child times them all, so it gets the time of one trial per implementation.
   RunLimits fin_limits = opt_.limits;
   fin_limits.time_limit_s *= static_cast<double>(paths.size());
-  auto outs = run_interleaved(op, paths, opt_.measure, fin_limits, rng());
+  // Sampling time per implementation shrinks to what is left of the share (never below a few samples).
+  MeasureOptions fin_measure = opt_.measure;
+  if (op_deadline > 0)
+    fin_measure.max_seconds = std::clamp((op_deadline - now_s()) / (1.5 * static_cast<double>(paths.size())), 0.02,
+                                         opt_.measure.max_seconds);
+  auto outs = run_interleaved(op, paths, fin_measure, fin_limits, rng());
   if (outs[0].status != TrialStatus::Ok) {
     // Without a baseline nothing can be promoted; the trials stay in the database for the next run.
     rep.trace.push_back({{"event", "undecided"}, {"op", sig}, {"status", trial_status_name(outs[0].status)},

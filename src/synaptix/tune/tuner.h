@@ -23,7 +23,10 @@ namespace synaptix::tune {
 
 struct TuneOptions {
   int64_t budget_trials = 0;   // new + remembered trials per op; 0: no trial limit
-  double budget_seconds = 0;   // for the whole run; 0: no time limit
+  // For the whole run; 0: no time limit. Split among the ops by their cost in a step (op_cost_us): every op
+  // gets at least a third of an even share, the rest goes by cost; an op's finalists are re-timed inside
+  // its own share.
+  double budget_seconds = 0;
   bool search_more = false;    // spend the budget even where a promotion is remembered
   int jobs = 2;                // parallel compiles
   int batch = 4;               // candidates per compile batch
@@ -76,6 +79,10 @@ class Tuner {
   double best_speedup_ = 0;
   double deadline_ = 0;
 };
+
+// What an op costs per step at the roofline of `cpu` (memory or FMA bound, whichever is slower), times its
+// count: the weight of its share of a time budget. Microseconds.
+double op_cost_us(const graph::Op& op, const hw::CpuProfile& cpu);
 
 // The source of a point as generated for `op` (what a recipe stores).
 std::string point_source(const graph::Op& op, const std::string& generator, const nlohmann::json& params,
