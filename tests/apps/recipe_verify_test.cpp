@@ -1,12 +1,22 @@
 // A recipe tuned from config.json alone drives generate/verify: the fixture still matches the reference with
-// the tuned kernels, and a recipe for another target is refused with a clear message.
+// the tuned kernels, and a recipe for another target is refused with a clear message. Where the tuner kept
+// the default for a fused hook (likely on a model this small), the recipe is completed with that hook's
+// generated kernel, so verify runs every hook: gate_up_silu, add_rmsnorm, attention (and linear).
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "support/cli.h"
+#include "synaptix/core/hash.h"
+#include "synaptix/graph/op_graph.h"
+#include "synaptix/hw/cpu_profile.h"
+#include "synaptix/kernels/cpu_generator.h"
+#include "synaptix/model/spec.h"
+#include "synaptix/registry/recipe.h"
+#include "synaptix/tune/search_space.h"
 
 using synaptix::testing::run_cli;
 namespace fs = std::filesystem;
@@ -19,6 +29,39 @@ TEST(RecipeVerify, TunedRecipePassesVerifyAndForeignRecipeIsRefused) {
   auto t = run_cli("tune --model " + model + " --budget 24 --buckets 1,prefill --sample-seconds 0.02 --db " +
                    (dir / "db.sqlite").string() + " --cache-dir " + (dir / "cache").string() + " --out " + recipe);
   ASSERT_EQ(t.exit_code, 0) << t.output;
+  {
+    auto r = synaptix::registry::load_recipe(recipe);
+    const auto cpu = synaptix::hw::probe_cpu(false);
+    const auto spec = synaptix::model::load_spec(model + "/config.json");
+    std::set<std::string> have;
+    for (const auto& k : r.kernels) have.insert(k.op);
+    namespace g = synaptix::graph;
+    for (const auto& op : g::distinct_ops(g::all_graphs(spec), {g::OpKind::GateUpSilu, g::OpKind::AddRmsNorm,
+                                                                g::OpKind::Attention})) {
+      const std::string hook = g::op_kind_name(op.kind);
+      if (have.count(hook)) continue;
+      auto space = synaptix::tune::build_space(op, cpu, synaptix::kernels::cpu_generators());
+      ASSERT_FALSE(space.points.empty()) << op.signature();
+      synaptix::registry::RecipeKernel k;
+      k.op = hook;
+      k.signature = op.signature();
+      k.m_lo = 1;
+      k.m_hi = 1 << 20;
+      k.n = op.n;
+      k.k = op.k;
+      k.kv_heads = op.kv_heads;
+      k.ctx = op.ctx;
+      k.w_dtype = op.w_dtype;
+      k.generator = space.points[0].generator;
+      k.params = space.points[0].params;
+      k.source = synaptix::kernels::cpu_generator(k.generator).emit(op, k.params).code;
+      k.source_sha256 = synaptix::sha256_hex(k.source);
+      r.kernels.push_back(k);
+      have.insert(hook);
+    }
+    EXPECT_EQ(have.size(), 4u);  // linear and the three fused hooks
+    synaptix::registry::save_recipe(r, recipe);
+  }
   auto v = run_cli("verify --model " + model + " --reference " + model + "/reference.safetensors --recipe " + recipe);
   EXPECT_EQ(v.exit_code, 0) << v.output;
   auto g = run_cli("generate --model " + model + " --prompt 'hi' --max-tokens 4 --recipe " + recipe);

@@ -2,6 +2,7 @@
 // database, a promotion; a rerun remembers it without measuring; a larger budget resumes where it stopped.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <set>
 
@@ -89,6 +90,33 @@ TEST(Tuner, ExhaustiveWhenTheSpaceFitsAndVendorTacticsCompete) {
     EXPECT_EQ(t.status, TrialStatus::Ok) << t.message;
     EXPECT_EQ(t.generator, "linear_openblas");
   }
+}
+
+TEST(Tuner, TimeBudgetGivesEveryOpTrialsAndHoldsTheDeadline) {
+  // Three cheap decode ops first, then a costly prefill one: the by-cost split must neither starve the last
+  // op nor let the finalists' re-timing overrun the run.
+  const std::string dir = testing::scratch_dir("budget");
+  std::filesystem::remove(dir + "/t.db");
+  TuningDb db(dir + "/t.db");
+  backend::ModuleBuilder builder(dir);
+  const auto cpu = hw::probe_cpu(false);
+  auto opt = quick(0);
+  opt.budget_seconds = 16;
+  graph::Op norm = testing::linear_op(1, 1, 256, 0);
+  norm.kind = graph::OpKind::AddRmsNorm;
+  const std::vector<graph::Op> ops{testing::linear_op(1, 1, 32, 64), norm, testing::linear_op(2, 4, 48, 64),
+                                   testing::linear_op(65, 128, 256, 256)};
+  EXPECT_GT(op_cost_us(ops[3], cpu), 10 * op_cost_us(ops[0], cpu));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = Tuner(db, builder, cpu, opt).tune(ops);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r.ops.size(), ops.size());
+  for (const auto& o : r.ops) {
+    EXPECT_GE(o.new_trials, 1) << o.op.signature();
+    EXPECT_TRUE(o.finished) << o.op.signature();
+  }
+  EXPECT_GE(r.ops[3].new_trials, r.ops[0].new_trials) << "the costly op gets at least the cheap one's trials";
+  EXPECT_LT(took, opt.budget_seconds + 6) << "one trial in flight may pass the deadline, no more";
 }
 
 TEST(CostModel, LearnsAdditiveEffects) {
