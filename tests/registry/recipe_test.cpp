@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cmath>
 #include <random>
 
 #include "synaptix/core/error.h"
@@ -35,6 +36,9 @@ graph::Op op_of(int64_t m_lo, int64_t m, int64_t n, int64_t k) {
 
 RecipeKernel kernel_for(const graph::Op& op, const std::string& gen, const nlohmann::json& p) {
   RecipeKernel k;
+  k.op = op.kind == graph::OpKind::MoeExpert ? "linear" : graph::op_kind_name(op.kind);
+  k.kv_heads = op.kv_heads;
+  k.ctx = op.ctx;
   k.signature = op.signature();
   k.m_lo = op.m_lo;
   k.m_hi = op.m;
@@ -66,6 +70,29 @@ Recipe sample(const hw::CpuProfile& cpu) {
   return r;
 }
 
+graph::Op attention_op(int64_t ctx) {
+  graph::Op op = op_of(1, 16, 8, 16);
+  op.kind = graph::OpKind::Attention;
+  op.w_dtype = DType::F32;
+  op.kv_heads = 2;
+  op.ctx = ctx;
+  return op;
+}
+
+// The sample plus the fused hooks: add_rmsnorm, and attention tuned at two contexts.
+Recipe sample_with_fused(const hw::CpuProfile& cpu) {
+  Recipe r = sample(cpu);
+  graph::Op norm = op_of(1, 64, 48, 0);
+  norm.kind = graph::OpKind::AddRmsNorm;
+  norm.w_dtype = DType::F32;
+  r.kernels.push_back(kernel_for(norm, "add_rmsnorm_vec",
+                                 {{"isa", "scalar"}, {"unroll", 1}, {"rows_per_task", 1}, {"threads", "all"}}));
+  const nlohmann::json ap = {{"isa", "scalar"}, {"split", "token"}, {"threads", "all"}, {"prefetch", false}};
+  r.kernels.push_back(kernel_for(attention_op(128), "attention_paged", ap));
+  r.kernels.push_back(kernel_for(attention_op(2048), "attention_paged", ap));
+  return r;
+}
+
 }  // namespace
 
 TEST(Recipe, RoundTripThroughAFile) {
@@ -77,6 +104,53 @@ TEST(Recipe, RoundTripThroughAFile) {
   EXPECT_EQ(to_json(back), to_json(r));
   EXPECT_EQ(back.kernels[1].libs, std::vector<std::string>{"-lopenblas"});
   EXPECT_NO_THROW(check_target(back, cpu, path));
+}
+
+TEST(Recipe, FusedHooksRoundTripAndBadOnesAreRejected) {
+  const auto cpu = hw::probe_cpu(false);
+  Recipe r = sample_with_fused(cpu);
+  const std::string path = scratch() + "/fused.json";
+  save_recipe(r, path);
+  EXPECT_EQ(to_json(load_recipe(path)), to_json(r));
+  auto j = to_json(r);
+  j["kernels"][2]["op"] = "softmax";
+  try {
+    recipe_from_json(j, "r.json");
+    FAIL() << "accepted a kernel for a hook that does not exist";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'softmax'"), std::string::npos) << e.what();
+  }
+  auto j2 = to_json(r);
+  j2["kernels"][3]["kv_heads"] = 3;  // 8 heads are not a multiple of 3
+  EXPECT_THROW(recipe_from_json(j2, "r.json"), Error);
+}
+
+TEST(RecipeKernels, FusedHooksAreServedByShapeBucketAndContext) {
+  const auto cpu = hw::probe_cpu(false);
+  Recipe r = sample_with_fused(cpu);
+  backend::ModuleBuilder builder(scratch());
+  ThreadPool pool(2);
+  auto set = make_kernel_set(r, builder, pool);
+  EXPECT_NE(set->add_rmsnorm(3, 48), nullptr);
+  EXPECT_EQ(set->add_rmsnorm(3, 49), nullptr);
+  EXPECT_EQ(set->gate_up_silu(1, 40, 24, DType::BF16), nullptr);  // none in the recipe: the default path
+  EXPECT_EQ(set->attention(1, 8, 4, 16, 100), nullptr);            // kv_heads differ
+  const auto* short_ctx = set->attention(4, 8, 2, 16, 100);
+  const auto* long_ctx = set->attention(4, 8, 2, 16, 3000);
+  ASSERT_NE(short_ctx, nullptr);
+  ASSERT_NE(long_ctx, nullptr);
+  EXPECT_NE(short_ctx, long_ctx) << "the kernel tuned at the closest context serves";
+  EXPECT_EQ(set->attention(40, 8, 2, 16, 3000), long_ctx);  // past the largest bucket: the largest
+  // The served add_rmsnorm computes residual += x, y = rmsnorm(residual) * gamma.
+  std::vector<float> res{1, 2}, x{0.5f, -1}, gamma{1, 1};
+  res.resize(48, 0.0f), x.resize(48, 0.0f), gamma.resize(48, 1.0f);
+  std::vector<float> y(48);
+  (*set->add_rmsnorm(1, 48))(res.data(), x.data(), gamma.data(), y.data(), 1, 0.0f);
+  EXPECT_FLOAT_EQ(res[0], 1.5f);
+  EXPECT_FLOAT_EQ(res[1], 1.0f);
+  const float inv = 1.0f / std::sqrt((1.5f * 1.5f + 1.0f) / 48.0f);
+  EXPECT_NEAR(y[0], 1.5f * inv, 1e-5);
+  EXPECT_NEAR(y[1], 1.0f * inv, 1e-5);
 }
 
 TEST(Recipe, AnotherTargetsRecipeIsRefusedClearly) {
