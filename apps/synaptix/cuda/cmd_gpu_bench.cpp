@@ -14,6 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include "synaptix/backend/cuda/ceilings.h"
+#include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/backend/cuda/device_random.h"
+#include "synaptix/backend/cuda/event_timer.h"
+#include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 #include "synaptix/command.h"
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
@@ -170,6 +174,36 @@ double bench_prefill(engine::CudaExecutor& ex, const Options& o) {
   return times[times.size() / 2];
 }
 
+// The prefill attention kernel alone at the prompt length (causal, one sequence, random bf16 cache):
+// milliseconds per layer and its rate in TFLOP/s (QK^T and PV over the causal half).
+std::pair<double, double> bench_flash_attention(const model::Spec& s, int prompt) {
+  namespace bc = backend::cuda;
+  const int64_t T = prompt, H = s.num_heads, KVH = s.num_kv_heads, D = s.head_dim, bs = 16;
+  if (!kc::flash_attention_supports(D)) return {0, 0};
+  bc::DeviceBuffer q(static_cast<size_t>(T * H * D) * 4), k(static_cast<size_t>(T * KVH * D) * 2),
+      v(static_cast<size_t>(T * KVH * D) * 2), out(static_cast<size_t>(T * H * D) * 4);
+  bc::fill_uniform_f32(q.ptr(), static_cast<size_t>(T * H * D), 1, 1.0f, nullptr);
+  bc::fill_uniform_bf16(k.ptr(), static_cast<size_t>(T * KVH * D), 2, 1.0f, nullptr);
+  bc::fill_uniform_bf16(v.ptr(), static_cast<size_t>(T * KVH * D), 3, 1.0f, nullptr);
+  std::vector<int32_t> pos(static_cast<size_t>(T)), table(static_cast<size_t>((T + bs - 1) / bs)), tiles;
+  for (int64_t i = 0; i < T; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);
+  for (int64_t i = 0; i < T; i += kc::kFlashTileTokens)
+    tiles.insert(tiles.end(), {static_cast<int32_t>(i), static_cast<int32_t>(std::min(kc::kFlashTileTokens, T - i)), 0});
+  bc::DeviceBuffer dpos(pos.size() * 4), dtab(table.size() * 4), dtiles(tiles.size() * 4);
+  dpos.upload(pos.data(), pos.size() * 4);
+  dtab.upload(table.data(), table.size() * 4);
+  dtiles.upload(tiles.data(), tiles.size() * 4);
+  kc::FlashAttentionArgs a;
+  a.q = q.ptr(); a.q_stride = H * D; a.k_cache = k.ptr(); a.v_cache = v.ptr(); a.tiles = dtiles.ptr();
+  a.num_tiles = static_cast<int64_t>(tiles.size() / 3); a.positions = dpos.ptr(); a.block_tables = dtab.ptr();
+  a.table_stride = static_cast<int64_t>(table.size()); a.block_size = bs; a.heads = H; a.kv_heads = KVH; a.head_dim = D;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(D)); a.out = out.ptr();
+  const auto st = bc::time_on_stream(nullptr, [&] { kc::flash_attention(a, nullptr); }, {3, 10, false});
+  const double flops = 4.0 * H * D * (static_cast<double>(T) * (T + 1) / 2);
+  return {st.median_ms, flops / (st.median_ms * 1e-3) / 1e12};
+}
+
 int run(const Options& o) {
   progress("spec " + o.like);
   model::Spec spec = model::parse_spec(model::preset_config(o.like), o.like);
@@ -216,6 +250,9 @@ int run(const Options& o) {
   prof.hbm_read_gbps = bw.gbps;
   prof.bf16_tensor_tflops = peak.tflops;
   out["device"] = prof.to_json();
+  const auto [fa_ms, fa_tflops] = bench_flash_attention(spec, o.prompt);
+  out["flash_attention"] = {{"ms_per_layer", fa_ms}, {"tflops", fa_tflops}};
+  progress("flash attention alone: " + std::to_string(fa_ms) + " ms per layer, " + std::to_string(fa_tflops) + " TFLOP/s");
 
   // 3. The model with random device weights; KV for the largest batch plus one prompt.
   const int max_batch = *std::max_element(o.batches.begin(), o.batches.end());
@@ -248,10 +285,55 @@ int run(const Options& o) {
   nlohmann::json runs = nlohmann::json::array();
   struct Row { std::string name; std::vector<DecodeResult> dec; double prefill_s; };
   std::vector<Row> rows;
-  std::vector<std::pair<std::string, engine::CudaKernelPlan>> plans = {{"untuned", engine::CudaKernelPlan{}}};
-  if (o.tune) plans.push_back({"tuned", plan});
-  for (auto& [name, p] : plans) {
+  // Isolated kernel timings do not rank close GEMV schedules reliably inside a decode graph (PDL overlap,
+  // L2 state), so for each decode batch on the GEMV path the whole step decides, like the CPU tuner's
+  // interleaved finalists: tuned or default schedules, fused or separate norm/SwiGLU kernels.
+  nlohmann::json in_context = nlohmann::json::array();
+  if (o.tune) {
+    Options quick = o;
+    quick.decode_steps = std::max(8, o.decode_steps / 2);
+    for (int b : o.batches) {
+      if (b > 8) continue;
+      engine::CudaKernelPlan best_plan;
+      double best = 0;
+      std::string best_name;
+      for (bool tuned_params : {true, false})
+        for (bool fuse : {true, false}) {
+          engine::CudaKernelPlan p = plan;
+          if (!tuned_params)
+            for (auto it = p.gemv.begin(); it != p.gemv.end();) it = std::get<0>(it->first) == b ? p.gemv.erase(it) : std::next(it);
+          p.fuse_decode[b] = fuse;
+          ex->set_plan(p);
+          const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
+          const std::string name = std::string(tuned_params ? "tuned" : "default") + (fuse ? "+fused" : "+separate");
+          in_context.push_back({{"batch", b}, {"choice", name}, {"tok_s", tok_s}});
+          progress("in-context b=" + std::to_string(b) + " " + name + ": " + std::to_string(tok_s) + " tok/s");
+          if (tok_s > best) best = tok_s, best_plan = p, best_name = name;
+        }
+      // Keep the winner's entries for this batch size only.
+      for (auto it = plan.gemv.begin(); it != plan.gemv.end();) it = std::get<0>(it->first) == b ? plan.gemv.erase(it) : std::next(it);
+      for (const auto& [key, params] : best_plan.gemv)
+        if (std::get<0>(key) == b) plan.gemv[key] = params;
+      plan.fuse_decode[b] = best_plan.fuse_decode[b];
+      progress("in-context b=" + std::to_string(b) + ": chose " + best_name);
+    }
+    out["in_context_choice"] = in_context;
+  }
+  // Rows: the previous pipeline (separate norm/SwiGLU kernels, no PDL, CUDA-core prefill attention) as the
+  // baseline of this run, then the fused pipeline untuned and tuned, and tuned without PDL (its share).
+  struct PlanRow {
+    std::string name;
+    engine::CudaKernelPlan plan;
+    bool fuse, pdl, flash;
+  };
+  std::vector<PlanRow> plans = {{"unfused-untuned", {}, false, false, false}, {"untuned", {}, true, true, true}};
+  if (o.tune) {
+    plans.push_back({"tuned", plan, true, true, true});
+    plans.push_back({"tuned-no-pdl", plan, true, false, true});
+  }
+  for (auto& [name, p, fuse, pdl, flash] : plans) {
     ex->set_plan(p);
+    ex->set_speed(fuse, pdl, flash);
     Row row{name, {}, 0};
     for (int b : o.batches) {
       progress(name + ": decode batch " + std::to_string(b));
@@ -308,7 +390,9 @@ int run(const Options& o) {
               bw.gbps, peak.tflops, roofline_tok_s, token_bytes / 1e9);
   if (gemv_us > 0)
     std::printf("batch-1 step: tuned GEMVs alone %.2f ms (%.0f GB/s of weights), whole tuned step %.2f ms\n", gemv_us / 1e3,
-                token_bytes / (gemv_us * 1e-6) / 1e9, rows.size() > 1 ? rows[1].dec.front().step_ms : 0.0);
+                token_bytes / (gemv_us * 1e-6) / 1e9, rows.size() > 2 ? rows[2].dec.front().step_ms : 0.0);
+  std::printf("prefill attention alone (tensor-core flash kernel, %d tokens): %.3f ms/layer = %.0f TFLOP/s (%.1f%% of peak)\n",
+              o.prompt, fa_ms, fa_tflops, 100.0 * fa_tflops / peak.tflops);
   std::printf("%-17s", "plan");
   for (int b : o.batches) std::printf(" | decode b=%-3d tok/s", b);
   std::printf(" | b1/roofline | prefill %d tok/s | prefill/peak\n", o.prompt);

@@ -64,6 +64,30 @@ TEST_P(CudaFixture, MatchesReferenceLogits) {
                 gemv_max_rows == 8 ? "tensor cores" : "gemv", a.rel, a.top1);
   }
 
+  // The fast settings (bf16 KV cache, one bf16 product per GEMM, tensor-core flash attention even for this
+  // short prompt): bf16 rounding of the activations moves near-tied logits of these random models, so the
+  // bar is the error bound and a looser top-1 agreement.
+  {
+    synaptix::engine::CudaExecutorOptions opt;
+    opt.kv_f32 = false;
+    opt.split_bf16 = false;
+    opt.flash_min_tokens = 1;
+    auto ex = synaptix::engine::make_cuda_executor(*m, kv, 0, opt);
+    std::vector<float> logits;
+    synaptix::engine::SeqChunk c{ids, 0, table, true};
+    ex->step({&c, 1}, logits);
+    ASSERT_EQ(static_cast<int64_t>(logits.size()), T * V);
+    Agreement a = compare(logits, want, T, V);
+    // A sparse MoE's top-k routing is discontinuous: bf16 noise upstream can send a token to another
+    // expert (mixtral-moe: one token's logits then differ by ~0.7 of the range), so there only the greedy
+    // agreement is checked.
+    if (!m->spec.is_moe()) {
+      EXPECT_LE(a.rel, 2e-2) << GetParam() << " bf16 + flash attention";
+    }
+    EXPECT_GE(a.top1, 0.9) << GetParam() << " bf16 + flash attention";
+    std::printf("%s prefill (bf16 KV, flash attention): max_rel_err %.3g top1 %.3f\n", GetParam().c_str(), a.rel, a.top1);
+  }
+
   // Prefill the first half, then decode the rest one token per step (graphs after the first two steps).
   auto ex = synaptix::engine::make_cuda_executor(*m, kv, 0, {});
   const int64_t half = T / 2;

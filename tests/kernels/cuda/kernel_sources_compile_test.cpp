@@ -4,9 +4,11 @@
 
 #include "synaptix/backend/cuda/nvrtc_compiler.h"
 #include "synaptix/core/error.h"
+#include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
+#include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
 #include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
 #include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
 #include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
@@ -28,6 +30,7 @@ TEST(KernelSources, FixedKernelsCompileForSm90a) {
   expect_compiles(kc::embedding_source(), "embedding");
   expect_compiles(kc::argmax_source(), "argmax");
   expect_compiles(kc::rope_kv_source(), "rope_kv");
+  expect_compiles(kc::moe_rows_source(), "moe_rows");
 }
 
 TEST(KernelSources, AttentionCompilesForFixtureAndLlamaShapes) {
@@ -43,6 +46,25 @@ TEST(KernelSources, WholeGemvSearchSpaceCompiles) {
       ++count;
     }
   EXPECT_GT(count, 20);
+}
+
+TEST(KernelSources, FlashAttentionCompilesForEverySupportedHeadDim) {
+  for (int64_t d : {16, 32, 64, 128, 256}) expect_compiles(kc::flash_attention_source(d), "flash_d" + std::to_string(d));
+  EXPECT_THROW(kc::flash_attention_source(80), synaptix::Error);
+}
+
+TEST(KernelSources, FusedGemvVariantsCompile) {
+  using kc::GemvInput;
+  using kc::GemvOutput;
+  for (int m : {1, 3, 8})
+    for (auto [in, out] : {std::pair{GemvInput::RmsNorm, GemvOutput::Plain}, {GemvInput::RmsNorm, GemvOutput::SwiGlu},
+                           {GemvInput::Plain, GemvOutput::AccumulateSumSq}}) {
+      kc::GemvFusion f;
+      f.input = in;
+      f.output = out;
+      const kc::GemvParams p = kc::gemv_fit_params(kc::gemv_default_params(m, 4096, 4096), m, f);
+      expect_compiles(kc::gemv_bf16_source(m, p, f), "gemv_m" + std::to_string(m) + "_" + p.str() + "_" + f.str());
+    }
 }
 
 TEST(KernelSources, InvalidGemvParamsAreRejected) {

@@ -10,6 +10,7 @@
 #include "synaptix/core/dtype.h"
 #include "synaptix/core/error.h"
 #include "synaptix/hw/cuda/driver.h"
+#include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
 #include "synaptix/kernels/attention/reference.h"
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
@@ -115,6 +116,72 @@ TEST(GemvBf16, EveryScheduleMatchesTheReference) {
   }
 }
 
+// The decode path's fused GEMVs against the unfused composition: RMSNorm in the prologue (from the input's
+// sum of squares), SwiGLU of interleaved gate/up rows in the epilogue, and the residual update that also
+// accumulates the new rows' sums of squares.
+TEST(GemvBf16, FusedVariantsMatchTheComposedReference) {
+  ctx();
+  const float eps = 1e-5f;
+  for (auto [m, n, k] : {std::tuple<int, int64_t, int64_t>{1, 334, 512}, {3, 160, 64}, {8, 1000, 1024}}) {
+    auto x = random_f32(static_cast<size_t>(m * k), 2.0f);
+    auto gamma = random_f32(static_cast<size_t>(k));
+    auto w = to_bf16(random_f32(static_cast<size_t>(n * k), 0.1f));
+    std::vector<float> ss(static_cast<size_t>(m), 0.f), xn(x.size());
+    for (int j = 0; j < m; ++j) {
+      double acc = 0;
+      for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(x[static_cast<size_t>(j * k + i)]) * x[static_cast<size_t>(j * k + i)];
+      ss[static_cast<size_t>(j)] = static_cast<float>(acc);
+      const float inv = 1.0f / std::sqrt(static_cast<float>(acc) / static_cast<float>(k) + eps);
+      for (int64_t i = 0; i < k; ++i)
+        xn[static_cast<size_t>(j * k + i)] = x[static_cast<size_t>(j * k + i)] * inv * gamma[static_cast<size_t>(i)];
+    }
+    std::vector<float> lin(static_cast<size_t>(m * n));
+    kr::linear_reference({xn.data(), w.data(), synaptix::DType::BF16, nullptr, lin.data(), m, n, k});
+    // SwiGLU over interleaved rows: output column i from rows 2i (gate) and 2i + 1 (up).
+    std::vector<float> act(static_cast<size_t>(m * n / 2));
+    for (int j = 0; j < m; ++j)
+      for (int64_t i = 0; i < n / 2; ++i) {
+        const float gv = lin[static_cast<size_t>(j * n + 2 * i)], uv = lin[static_cast<size_t>(j * n + 2 * i + 1)];
+        kr::swiglu_reference(&gv, &uv, &act[static_cast<size_t>(j * n / 2 + i)], 1);
+      }
+    std::vector<float> plain(static_cast<size_t>(m * n));
+    kr::linear_reference({x.data(), w.data(), synaptix::DType::BF16, nullptr, plain.data(), m, n, k});
+    auto y0 = random_f32(plain.size());
+    std::vector<float> upd(plain.size()), upd_ss(static_cast<size_t>(m), 0.f);
+    for (size_t i = 0; i < upd.size(); ++i) upd[i] = y0[i] + plain[i];
+    for (int j = 0; j < m; ++j)
+      for (int64_t i = 0; i < n; ++i) upd_ss[static_cast<size_t>(j)] += upd[static_cast<size_t>(j * n + i)] * upd[static_cast<size_t>(j * n + i)];
+
+    auto dx = upload(x), dw = upload(w), dg = upload(gamma), dss = upload(ss);
+    int checked = 0;
+    for (const auto& p0 : kc::gemv_search_space(m, n, k)) {
+      kc::GemvFusion norm{kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, dg.ptr(), dss.ptr(), eps, 0};
+      auto dy = poisoned(lin.size() * 4);
+      kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, false, kc::gemv_fit_params(p0, m, norm), nullptr, norm);
+      device_sync();
+      EXPECT_LT(rel_err(dy.to_host<float>(lin.size()), lin), 1e-5) << "norm m=" << m << " " << p0.str();
+
+      kc::GemvFusion sw{kc::GemvInput::RmsNorm, kc::GemvOutput::SwiGlu, dg.ptr(), dss.ptr(), eps, 0};
+      const kc::GemvParams ps = kc::gemv_fit_params(p0, m, sw);
+      ASSERT_TRUE(kc::gemv_params_valid(ps, m)) << ps.str();
+      auto da = poisoned(act.size() * 4);
+      kc::gemv_bf16(dx.ptr(), dw.ptr(), da.ptr(), m, n, k, false, ps, nullptr, sw);
+      device_sync();
+      EXPECT_LT(rel_err(da.to_host<float>(act.size()), act), 1e-5) << "swiglu m=" << m << " " << ps.str();
+
+      auto dyu = upload(y0);
+      auto dso = upload(std::vector<float>(static_cast<size_t>(m), 0.f));
+      kc::GemvFusion accss{kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, dso.ptr()};
+      kc::gemv_bf16(dx.ptr(), dw.ptr(), dyu.ptr(), m, n, k, true, p0, nullptr, accss);
+      device_sync();
+      EXPECT_LT(rel_err(dyu.to_host<float>(upd.size()), upd), 1e-5) << "accumulate m=" << m << " " << p0.str();
+      EXPECT_LT(rel_err(dso.to_host<float>(upd_ss.size()), upd_ss), 1e-4) << "sum of squares m=" << m << " " << p0.str();
+      ++checked;
+    }
+    EXPECT_GT(checked, 0);
+  }
+}
+
 TEST(GemvBf16, RejectsUnalignedK) {
   ctx();
   bc::DeviceBuffer a(4096), b(4096), c(4096);
@@ -173,10 +240,16 @@ TEST(RmsNorm, GatheredRowsF32AndBf16) {
 TEST(SwiGlu, MatchesTheReference) {
   ctx();
   const int64_t m = 5, inter = 1000;
+  // gate and up interleaved per column, as the device weights lay out the gate/up projection.
   auto gu = random_f32(static_cast<size_t>(m * 2 * inter), 6.0f);
-  std::vector<float> ref(static_cast<size_t>(m * inter));
-  for (int64_t r = 0; r < m; ++r)
-    kr::swiglu_reference(gu.data() + r * 2 * inter, gu.data() + r * 2 * inter + inter, ref.data() + r * inter, inter);
+  std::vector<float> ref(static_cast<size_t>(m * inter)), g(static_cast<size_t>(inter)), u(g.size());
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t c = 0; c < inter; ++c) {
+      g[static_cast<size_t>(c)] = gu[static_cast<size_t>(r * 2 * inter + 2 * c)];
+      u[static_cast<size_t>(c)] = gu[static_cast<size_t>(r * 2 * inter + 2 * c + 1)];
+    }
+    kr::swiglu_reference(g.data(), u.data(), ref.data() + r * inter, inter);
+  }
   auto dg = upload(gu);
   auto dy = poisoned(ref.size() * 4);
   kc::swiglu(dg.ptr(), dy.ptr(), m, inter, false, nullptr);
@@ -317,6 +390,54 @@ TEST(PagedAttention, MatchesTheReferenceWithGqaWindowsAndSplits) {
         EXPECT_LT(rel_err(dout.to_host<float>(ref.size()), ref), 2e-5)
             << "H=" << H << " KVH=" << KVH << " D=" << D << " window=" << window << " splits=" << splits << " lane_per_key=" << lane_per_key << " kv_f32=" << kv32;
       }
+    }
+  }
+}
+
+// Tensor-core prefill attention against the f32 reference on the same bf16 cache: two sequences' chunks in
+// one step (one after a cached prefix), tiles with row tails, GQA, with and without a sliding window.
+TEST(FlashAttention, MatchesTheReferenceForPrefillChunks) {
+  ctx();
+  for (auto [H, KVH, D] : {std::tuple<int64_t, int64_t, int64_t>{8, 2, 64}, {32, 8, 128}, {4, 4, 32}, {4, 1, 16}}) {
+    const int64_t bs = 16, num_blocks = 40, stride = 20;
+    auto kb = to_bf16(random_f32(static_cast<size_t>(num_blocks * bs * KVH * D)));
+    auto vb = to_bf16(random_f32(static_cast<size_t>(num_blocks * bs * KVH * D)));
+    std::vector<float> kf(kb.size()), vf(vb.size());
+    for (size_t i = 0; i < kb.size(); ++i) kf[i] = bf16_to_f32(kb[i]), vf[i] = bf16_to_f32(vb[i]);
+    std::vector<int32_t> all(static_cast<size_t>(num_blocks));
+    for (int64_t i = 0; i < num_blocks; ++i) all[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+    std::shuffle(all.begin(), all.end(), rng());
+    std::vector<int32_t> tables(all.begin(), all.begin() + 2 * stride);
+    // Sequence 0: 37 cached positions, then a chunk of 150 (positions 37..186); sequence 1: 70 from 0.
+    std::vector<int32_t> pos, tseq, tiles;
+    auto add_chunk = [&](int32_t seq, int32_t start, int32_t n) {
+      const int32_t t0 = static_cast<int32_t>(pos.size());
+      for (int32_t i = 0; i < n; ++i) pos.push_back(start + i), tseq.push_back(seq);
+      for (int32_t i = 0; i < n; i += 64) tiles.insert(tiles.end(), {t0 + i, std::min(64, n - i), seq});
+    };
+    add_chunk(0, 37, 150);
+    add_chunk(1, 0, 70);
+    const int64_t T = static_cast<int64_t>(pos.size());
+    auto q = random_f32(static_cast<size_t>(T * H * D));
+    auto dk = upload(kb), dv = upload(vb), dq = upload(q), dp = upload(pos), dt = upload(tables), dtl = upload(tiles);
+    for (int64_t window : {int64_t{0}, int64_t{50}}) {
+      std::vector<float> ref(static_cast<size_t>(T * H * D));
+      for (int64_t t = 0; t < T; ++t) {
+        kr::PagedKv kv{kf.data(), vf.data(), bs, KVH, D, tables.data() + tseq[static_cast<size_t>(t)] * stride};
+        kr::attention_decode_reference(q.data() + t * H * D, H, kv, pos[static_cast<size_t>(t)], window,
+                                       1.0f / std::sqrt(static_cast<float>(D)), ref.data() + t * H * D);
+      }
+      auto dout = poisoned(ref.size() * 4);
+      kc::FlashAttentionArgs a;
+      a.q = dq.ptr(); a.q_stride = H * D; a.k_cache = dk.ptr(); a.v_cache = dv.ptr();
+      a.tiles = dtl.ptr(); a.num_tiles = static_cast<int64_t>(tiles.size() / 3); a.positions = dp.ptr();
+      a.block_tables = dt.ptr(); a.table_stride = stride; a.block_size = bs;
+      a.heads = H; a.kv_heads = KVH; a.head_dim = D; a.window = window; a.scale = 1.0f / std::sqrt(static_cast<float>(D));
+      a.out = dout.ptr();
+      kc::flash_attention(a, nullptr);
+      device_sync();
+      // Q and P enter the tensor cores as bf16: a bf16-sized tolerance.
+      EXPECT_LT(rel_err(dout.to_host<float>(ref.size()), ref), 2e-2) << "H=" << H << " KVH=" << KVH << " D=" << D << " window=" << window;
     }
   }
 }

@@ -4,6 +4,9 @@
 namespace synaptix::backend::cuda {
 
 inline constexpr const char* kDevicePrelude = R"(
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
 typedef unsigned short bf16_t;
 __device__ __forceinline__ float bf16_lo(unsigned int v) { return __uint_as_float(v << 16); }
 __device__ __forceinline__ float bf16_hi(unsigned int v) { return __uint_as_float(v & 0xffff0000u); }
@@ -20,6 +23,23 @@ __device__ __forceinline__ uint4 load_stream_u4(const uint4* p) {
   asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
                : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
   return r;
+}
+// Programmatic dependent launch (Hopper): a kernel launched with the PDL attribute may start while its
+// predecessor is still running; pdl_wait() blocks until the predecessor has finished and its writes are
+// visible, so every kernel calls it before touching memory an earlier kernel writes (reads of constant
+// weights may come first). pdl_launch_dependents() lets the next kernel be scheduled early; kernels
+// call it before pdl_wait(), so a chain of kernels can be resident ahead of the running one (each still
+// waits for its predecessor to complete, which implies every earlier kernel has). Both are no-ops for a
+// kernel launched without the attribute.
+__device__ __forceinline__ void pdl_wait() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
 }
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll

@@ -72,10 +72,35 @@ CUfunction cached_kernel(const std::string& unique_name, const std::function<std
   return f;
 }
 
+namespace {
+thread_local bool t_pdl = false;
+}  // namespace
+
+PdlScope::PdlScope(bool on) : prev_(t_pdl) { t_pdl = on; }
+PdlScope::~PdlScope() { t_pdl = prev_; }
+
 void launch(CUfunction f, Dim3 grid, Dim3 block, unsigned smem_bytes, CUstream stream, void** args,
-            const char* what) {
-  CUresult r = cuLaunchKernel(f, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem_bytes, stream, args,
-                              nullptr);
+            const char* what, bool pdl) {
+  CUresult r;
+  if (pdl || t_pdl) {
+    CUlaunchAttribute attr{};
+    attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attr.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig cfg{};
+    cfg.gridDimX = grid.x;
+    cfg.gridDimY = grid.y;
+    cfg.gridDimZ = grid.z;
+    cfg.blockDimX = block.x;
+    cfg.blockDimY = block.y;
+    cfg.blockDimZ = block.z;
+    cfg.sharedMemBytes = smem_bytes;
+    cfg.hStream = stream;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    r = cuLaunchKernelEx(&cfg, f, args, nullptr);
+  } else {
+    r = cuLaunchKernel(f, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem_bytes, stream, args, nullptr);
+  }
   if (r != CUDA_SUCCESS) check(r, (std::string("launch of ") + what).c_str());
 }
 

@@ -41,7 +41,22 @@ CUfunction cached_kernel(const std::string& unique_name, const std::function<std
                          const char* kernel);
 
 // cuLaunchKernel with the result checked, naming the kernel. `args` as cuLaunchKernel takes them.
+// With `pdl`, the launch carries the programmatic-stream-serialization attribute: the kernel may begin
+// before the previous kernel in the stream ends, and must call pdl_wait() (device_prelude.h) first.
+// While a PdlScope is alive on this thread, every launch() carries the PDL attribute (every kernel of this
+// project calls pdl_wait() before it touches memory that an earlier kernel writes).
+class PdlScope {
+ public:
+  explicit PdlScope(bool on);
+  ~PdlScope();
+  PdlScope(const PdlScope&) = delete;
+  PdlScope& operator=(const PdlScope&) = delete;
+
+ private:
+  bool prev_;
+};
+
 void launch(CUfunction f, Dim3 grid, Dim3 block, unsigned smem_bytes, CUstream stream, void** args,
-            const char* what);
+            const char* what, bool pdl = false);
 
 }  // namespace synaptix::backend::cuda

@@ -7,9 +7,11 @@
 
 #include "synaptix/backend/cuda/cublaslt_matmul.h"
 #include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/device_weights.h"
 #include "synaptix/hw/cuda/driver.h"
+#include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
@@ -35,6 +37,8 @@ constexpr int64_t kMaxSeqsPerStep = 256;
 constexpr int64_t kSplitSize = 64;
 constexpr int64_t kMaxSplits = 64;
 constexpr int64_t kMaxSplitTokens = 64;  // steps with more tokens have enough blocks without splitting
+// Fused decode: sums of squares of the residual stream, one slot per RMSNorm of the step, kSsStride rows each.
+constexpr int64_t kSsStride = 8;
 
 // Pinned host memory for the per-step metadata, so its copies are asynchronous and graph replays can follow.
 class PinnedInts {
@@ -59,6 +63,7 @@ class PinnedInts {
 
 struct StepShape {
   int64_t tokens = 0, logit_rows = 0, seqs = 0, splits = 1, split_size = 0, max_len = 0;
+  int64_t flash_tiles = 0;  // query tiles of the tensor-core prefill attention (0: not used this step)
   bool decode_only = true;
 };
 
@@ -101,6 +106,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     logits_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows * s_.vocab_size) * 4);
     ids_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows) * 4);
     partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
+    ss_ = DeviceBuffer(static_cast<size_t>((2 * s_.num_layers + 1) * kSsStride) * 4);
     if (s_.is_moe()) {
       moe_out_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 4);
       router_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts) * 4);
@@ -112,7 +118,9 @@ class CudaExecutorImpl final : public CudaExecutor {
     o_seq_ = 3 * Tm;
     o_rows_ = 4 * Tm;
     o_tab_ = 4 * Tm + opt_.max_logit_rows;
-    const size_t meta_n = static_cast<size_t>(o_tab_ + kMaxSeqsPerStep * table_stride_);
+    o_tiles_ = o_tab_ + kMaxSeqsPerStep * table_stride_;
+    const int64_t max_tiles = Tm / kc::kFlashTileTokens + kMaxSeqsPerStep;
+    const size_t meta_n = static_cast<size_t>(o_tiles_ + 3 * max_tiles);
     meta_ = DeviceBuffer(meta_n * 4);
     meta_host_ = std::make_unique<PinnedInts>(meta_n);
 
@@ -164,6 +172,15 @@ class CudaExecutorImpl final : public CudaExecutor {
     clear_graphs();
   }
 
+  void set_speed(bool fuse, bool pdl, bool flash_attention) override {
+    ctx_->make_current();
+    check(cuStreamSynchronize(stream_), "cuStreamSynchronize");
+    opt_.fuse = fuse;
+    opt_.pdl = pdl;
+    opt_.flash_attention = flash_attention;
+    clear_graphs();
+  }
+
   std::vector<std::tuple<int64_t, int64_t, int64_t>> linear_shapes(int64_t T, int64_t R) const override {
     std::set<std::tuple<int64_t, int64_t, int64_t>> out;
     const int64_t h = s_.hidden_size;
@@ -186,6 +203,13 @@ class CudaExecutorImpl final : public CudaExecutor {
   }
 
  private:
+  // Steps long enough for prefill attention on tensor cores (bf16 KV cache only: the f32 cache is the
+  // precise mode, whose attention stays in f32).
+  bool use_flash(int64_t tokens) const {
+    return opt_.flash_attention && !opt_.kv_f32 && tokens >= opt_.flash_min_tokens &&
+           kc::flash_attention_supports(s_.head_dim);
+  }
+
   void validate_spec() {
     const int64_t h = s_.hidden_size;
     if (h % 8 || s_.q_dim() % 8 || s_.kv_dim() % 8)
@@ -244,6 +268,20 @@ class CudaExecutorImpl final : public CudaExecutor {
       }
     }
     sh.seqs = static_cast<int64_t>(chunks.size());
+    if (use_flash(sh.tokens)) {
+      // One tile per 64 consecutive tokens of a chunk (a tile never spans two sequences).
+      int64_t t0 = 0;
+      for (size_t c = 0; c < chunks.size(); ++c) {
+        const int64_t n = static_cast<int64_t>(chunks[c].tokens.size());
+        for (int64_t i = 0; i < n; i += kc::kFlashTileTokens) {
+          int32_t* tile = meta + o_tiles_ + 3 * sh.flash_tiles++;
+          tile[0] = static_cast<int32_t>(t0 + i);
+          tile[1] = static_cast<int32_t>(std::min(kc::kFlashTileTokens, n - i));
+          tile[2] = static_cast<int32_t>(c);
+        }
+        t0 += n;
+      }
+    }
     if (sh.tokens <= kMaxSplitTokens && sh.max_len > kSplitSize) {
       int64_t splits = 1;
       while (splits * kSplitSize < sh.max_len && splits < kMaxSplits) splits *= 2;
@@ -267,6 +305,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     up(o_seq_, sh.tokens);
     up(o_rows_, sh.logit_rows);
     up(o_tab_, sh.seqs * table_stride_);
+    up(o_tiles_, 3 * sh.flash_tiles);
     if (s_.rope_scaling.type == "dynamic") {
       rope_ = kernels::make_rope_table(s_, sh.max_len);
       check(cuStreamSynchronize(stream_), "cuStreamSynchronize");
@@ -344,16 +383,50 @@ class CudaExecutorImpl final : public CudaExecutor {
     }
   }
 
+  // y[m, n] (+)= xb[m, k] W^T on tensor cores, xb already bf16.
+  void matmul_bf16(CUdeviceptr xb, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc) {
+    auto it = plan_.blaslt_algorithm.find({m, n, k});
+    const int algo = it == plan_.blaslt_algorithm.end() ? 0 : it->second;
+    blas_->run(xb, w, y, DType::F32, m, n, k, stream_, algo, acc);
+  }
+
+  // One fused GEMV (m <= 8 rows) with the plan's schedule for its shape.
+  void gemv(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc,
+            const kc::GemvFusion& f) {
+    auto it = plan_.gemv.find({m, n, k});
+    const int mi = static_cast<int>(m);
+    kc::GemvParams p = it == plan_.gemv.end() ? kc::gemv_default_params(mi, n, k) : it->second;
+    kc::gemv_bf16(x, w, y, mi, n, k, acc, kc::gemv_fit_params(p, mi, f), stream_, f);
+  }
+
+  CUdeviceptr ss(int64_t slot) const { return ss_.ptr() + static_cast<CUdeviceptr>(slot * kSsStride) * 4; }
+
   void enqueue_forward(const StepShape& sh, bool greedy) {
     const int64_t T = sh.tokens, R = sh.logit_rows, h = s_.hidden_size, H = s_.num_heads, KVH = s_.num_kv_heads,
                   D = s_.head_dim, qd = s_.q_dim(), qkv_n = qd + 2 * s_.kv_dim();
     const bool tc = T > opt_.gemv_max_rows;
     const float eps = static_cast<float>(s_.rms_norm_eps);
-    kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_);
+    const auto fuse_it = plan_.fuse_decode.find(T);
+    const bool fused = opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && !tc &&
+                       T <= kSsStride && !s_.is_moe();
+    const bool bf16_in = tc && !opt_.split_bf16;
+    bc::PdlScope pdl(opt_.pdl);
+    if (fused)
+      kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_, ss_.ptr(), (2 * s_.num_layers + 1) * kSsStride - T);
+    else
+      kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_);
     for (int64_t l = 0; l < s_.num_layers; ++l) {
       const engine::cuda::DeviceLayer& L = w_.layers[static_cast<size_t>(l)];
-      kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
-      linear(tc, xn_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
+      if (fused) {
+        gemv(x_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false,
+             {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, L.attn_norm.ptr(), ss(2 * l), eps, 0});
+      } else if (bf16_in) {
+        kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), actb_.ptr(), T, h, eps, true, stream_);
+        matmul_bf16(actb_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
+      } else {
+        kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
+        linear(tc, xn_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
+      }
       kc::RopeKvArgs ra;
       ra.qkv = qkv_.ptr();
       ra.stride = qkv_n;
@@ -374,31 +447,69 @@ class CudaExecutorImpl final : public CudaExecutor {
       ra.kv_heads = KVH;
       ra.head_dim = D;
       kc::rope_kv_write(ra, stream_);
-      kc::PagedAttentionArgs aa;
-      aa.q = qkv_.ptr();
-      aa.q_stride = qkv_n;
-      aa.k_cache = ra.k_cache;
-      aa.v_cache = ra.v_cache;
-      aa.kv_f32 = opt_.kv_f32;
-      aa.positions = meta(o_pos_);
-      aa.token_seq = meta(o_seq_);
-      aa.block_tables = meta(o_tab_);
-      aa.table_stride = table_stride_;
-      aa.block_size = block_size_;
-      aa.tokens = T;
-      aa.heads = H;
-      aa.kv_heads = KVH;
-      aa.head_dim = D;
-      aa.window = s_.window_for_layer(l);
-      aa.scale = 1.0f / std::sqrt(static_cast<float>(D));
-      aa.lane_per_key = sh.splits == 1 && T > kMaxSplitTokens;
-      aa.splits = sh.splits;
-      aa.split_size = sh.split_size;
-      aa.partial = partial_.ptr();
-      aa.out = attn_.ptr();
-      kc::paged_attention(aa, stream_);
+      if (sh.flash_tiles > 0) {
+        kc::FlashAttentionArgs fa;
+        fa.q = qkv_.ptr();
+        fa.q_stride = qkv_n;
+        fa.k_cache = ra.k_cache;
+        fa.v_cache = ra.v_cache;
+        fa.tiles = meta(o_tiles_);
+        fa.num_tiles = sh.flash_tiles;
+        fa.positions = meta(o_pos_);
+        fa.block_tables = meta(o_tab_);
+        fa.table_stride = table_stride_;
+        fa.block_size = block_size_;
+        fa.heads = H;
+        fa.kv_heads = KVH;
+        fa.head_dim = D;
+        fa.window = s_.window_for_layer(l);
+        fa.scale = 1.0f / std::sqrt(static_cast<float>(D));
+        fa.out = attn_.ptr();
+        kc::flash_attention(fa, stream_);
+      } else {
+        kc::PagedAttentionArgs aa;
+        aa.q = qkv_.ptr();
+        aa.q_stride = qkv_n;
+        aa.k_cache = ra.k_cache;
+        aa.v_cache = ra.v_cache;
+        aa.kv_f32 = opt_.kv_f32;
+        aa.positions = meta(o_pos_);
+        aa.token_seq = meta(o_seq_);
+        aa.block_tables = meta(o_tab_);
+        aa.table_stride = table_stride_;
+        aa.block_size = block_size_;
+        aa.tokens = T;
+        aa.heads = H;
+        aa.kv_heads = KVH;
+        aa.head_dim = D;
+        aa.window = s_.window_for_layer(l);
+        aa.scale = 1.0f / std::sqrt(static_cast<float>(D));
+        aa.lane_per_key = sh.splits == 1 && T > kMaxSplitTokens;
+        aa.splits = sh.splits;
+        aa.split_size = sh.split_size;
+        aa.partial = partial_.ptr();
+        aa.out = attn_.ptr();
+        kc::paged_attention(aa, stream_);
+      }
+      if (fused) {
+        gemv(attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true,
+             {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 1)});
+        gemv(x_.ptr(), L.gate_up.ptr(), act_.ptr(), T, 2 * L.inter, h, false,
+             {kc::GemvInput::RmsNorm, kc::GemvOutput::SwiGlu, L.mlp_norm.ptr(), ss(2 * l + 1), eps, 0});
+        gemv(act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true,
+             {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 2)});
+        continue;
+      }
       linear(tc, attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true);
 
+      if (bf16_in && !L.router.bytes()) {
+        // Tensor-core path with one bf16 product: the norm and SwiGLU write the GEMMs' bf16 inputs directly.
+        kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), actb_.ptr(), T, h, eps, true, stream_);
+        matmul_bf16(actb_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false);
+        kc::swiglu(gu_.ptr(), actb_.ptr(), T, L.inter, true, stream_);
+        matmul_bf16(actb_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true);
+        continue;
+      }
       kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
       if (L.router.bytes()) {
         moe(L, T);
@@ -407,6 +518,13 @@ class CudaExecutorImpl final : public CudaExecutor {
         kc::swiglu(gu_.ptr(), act_.ptr(), T, L.inter, false, stream_);
         linear(tc, act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true);
       }
+    }
+    if (fused && sh.decode_only) {
+      // Decode-only: logits row i is token i, so the final norm runs in the head GEMV's prologue.
+      gemv(x_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false,
+           {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, w_.final_norm.ptr(), ss(2 * s_.num_layers), eps, 0});
+      if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_);
+      return;
     }
     const bool tc_head = R > opt_.gemv_max_rows;
     kc::rmsnorm(x_.ptr(), meta(o_rows_), w_.final_norm.ptr(), xn_.ptr(), R, h, eps, false, stream_);
@@ -464,9 +582,9 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::unique_ptr<bc::BlasLtMatmul> blas_;
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
-  DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_;
+  DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_;
   std::unique_ptr<PinnedInts> meta_host_;
-  int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0;
+  int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0, o_tiles_ = 0;
   kernels::RopeTable rope_;
   std::map<std::tuple<int64_t, int64_t, int64_t, bool>, CUgraphExec> graphs_;
   std::set<std::tuple<int64_t, int64_t, int64_t, bool>> seen_;

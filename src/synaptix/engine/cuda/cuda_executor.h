@@ -29,6 +29,15 @@ struct CudaExecutorOptions {
   // what bf16 inference frameworks do; the benchmark reports which it ran.
   bool kv_f32 = true;
   bool split_bf16 = true;
+  // Speed. fuse: decode steps of dense models (<= 8 tokens) run RMSNorm in the GEMV prologue (its sum of
+  // squares accumulated by the GEMV that updates the residual stream), SwiGLU in the gate/up GEMV's
+  // epilogue: 4 GEMVs + RoPE + attention per layer. pdl: every kernel is launched with programmatic
+  // dependent launch, so each starts (and prefetches its weights) while its predecessor drains.
+  // flash_attention: prefill chunks with a bf16 KV cache use the tensor-core flash-attention kernel.
+  bool fuse = true;
+  bool pdl = true;
+  bool flash_attention = true;
+  int64_t flash_min_tokens = 65;  // smaller steps keep the CUDA-core attention (decode-sized work)
 };
 
 // The GEMV schedule and cuBLASLt algorithm per (m, n, k) shape; what the tuner writes and the executor
@@ -36,6 +45,8 @@ struct CudaExecutorOptions {
 struct CudaKernelPlan {
   std::map<std::tuple<int64_t, int64_t, int64_t>, kernels::cuda::GemvParams> gemv;
   std::map<std::tuple<int64_t, int64_t, int64_t>, int> blaslt_algorithm;
+  // Per decode step size (tokens): whether the fused GEMV path runs; absent: it runs (when enabled).
+  std::map<int64_t, bool> fuse_decode;
 };
 
 class CudaExecutor : public Executor {
@@ -45,6 +56,8 @@ class CudaExecutor : public Executor {
   virtual void step_greedy(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) = 0;
   // Replaces the kernel plan; captured graphs are dropped and re-captured on use.
   virtual void set_plan(const CudaKernelPlan& plan) = 0;
+  // Switches the speed options (CudaExecutorOptions::fuse, pdl, flash_attention); graphs are re-captured.
+  virtual void set_speed(bool fuse, bool pdl, bool flash_attention) = 0;
   // The distinct linear shapes (m, n, k) a step of `tokens` tokens and `logit_rows` logits rows runs.
   virtual std::vector<std::tuple<int64_t, int64_t, int64_t>> linear_shapes(int64_t tokens, int64_t logit_rows) const = 0;
   virtual int64_t weight_bytes() const = 0;

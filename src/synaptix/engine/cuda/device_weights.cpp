@@ -49,6 +49,24 @@ DeviceBuffer upload_rows(std::initializer_list<const TensorRef*> parts, int64_t*
   return buf;
 }
 
+// gate [inter, k] and up [inter, k] as one bf16 matrix with their rows interleaved (2i gate i, 2i+1 up i),
+// so the GEMV that computes them can apply SwiGLU in its epilogue (both rows of a pair in one warp).
+DeviceBuffer upload_gate_up(const TensorRef& gate, const TensorRef& up, int64_t* bytes) {
+  if (gate.shape != up.shape || gate.shape.size() != 2)
+    fail("gate and up projections must have the same 2-D shape to be interleaved");
+  const std::vector<uint16_t> g = as_bf16(gate), u = as_bf16(up);
+  const size_t rows = static_cast<size_t>(gate.shape[0]), cols = static_cast<size_t>(gate.shape[1]);
+  std::vector<uint16_t> h(2 * rows * cols);
+  for (size_t r = 0; r < rows; ++r) {
+    std::memcpy(h.data() + (2 * r) * cols, g.data() + r * cols, cols * 2);
+    std::memcpy(h.data() + (2 * r + 1) * cols, u.data() + r * cols, cols * 2);
+  }
+  DeviceBuffer buf(h.size() * 2);
+  buf.upload(h.data(), h.size() * 2);
+  *bytes += static_cast<int64_t>(h.size() * 2);
+  return buf;
+}
+
 DeviceBuffer upload_f32(std::initializer_list<const TensorRef*> parts, int64_t* bytes) {
   std::vector<float> all;
   for (const TensorRef* t : parts) {
@@ -102,12 +120,12 @@ DeviceWeights upload_weights(const model::Model& m) {
     if (L.router) {
       d.router = upload_rows({L.router}, &w.bytes);
       for (const model::ExpertWeights& e : L.experts) {
-        d.expert_gate_up.push_back(upload_rows({e.gate, e.up}, &w.bytes));
+        d.expert_gate_up.push_back(upload_gate_up(*e.gate, *e.up, &w.bytes));
         d.expert_down.push_back(upload_rows({e.down}, &w.bytes));
       }
       d.inter = L.experts.empty() ? 0 : L.experts[0].gate->shape[0];
     } else {
-      d.gate_up = upload_rows({L.gate, L.up}, &w.bytes);
+      d.gate_up = upload_gate_up(*L.gate, *L.up, &w.bytes);
       d.down = upload_rows({L.down}, &w.bytes);
       d.inter = L.gate->shape[0];
     }

@@ -1,7 +1,7 @@
 #pragma once
 // A model's weights in device memory, laid out for the CUDA executor: matrices bf16 in the nn.Linear
-// [out, in] layout with q|k|v and gate|up concatenated (one GEMV reads each layer's input once for all
-// three or two projections), norm weights and biases f32. Uploaded once from a loaded Model, or filled with
+// [out, in] layout with q|k|v concatenated and gate/up rows interleaved (one GEMV reads each layer's input once for all
+// three or two projections, and SwiGLU can run in the gate/up GEMV's epilogue), norm weights and biases f32. Uploaded once from a loaded Model, or filled with
 // random values from a Spec alone (benchmarks of full-size models without their files).
 #include <cstdint>
 #include <vector>
@@ -19,7 +19,7 @@ struct DeviceLayer {
   backend::cuda::DeviceBuffer qkv_bias;             // f32 [q_dim + 2 kv_dim] or empty
   backend::cuda::DeviceBuffer q_norm, k_norm;       // f32 [head_dim] or empty
   backend::cuda::DeviceBuffer o;                    // bf16 [hidden, q_dim]
-  backend::cuda::DeviceBuffer gate_up;              // bf16 [2 inter, hidden]; dense layers
+  backend::cuda::DeviceBuffer gate_up;              // bf16 [2 inter, hidden], rows interleaved g0 u0 g1 u1 ...
   backend::cuda::DeviceBuffer down;                 // bf16 [hidden, inter]
   backend::cuda::DeviceBuffer router;               // bf16 [experts, hidden]; MoE layers
   std::vector<backend::cuda::DeviceBuffer> expert_gate_up, expert_down;

@@ -10,21 +10,43 @@ namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
 namespace {
 const char* kBody = R"(
-extern "C" __global__ void embedding(const int* __restrict__ ids, const bf16_t* __restrict__ table, float* out, int dim) {
+extern "C" __global__ void __launch_bounds__(256)
+embedding(const int* __restrict__ ids, const bf16_t* __restrict__ table, float* out, int dim, float* ss, int ss_zero) {
+  pdl_launch_dependents();
+  pdl_wait();
+  __shared__ float red[8];
   const bf16_t* row = table + (size_t)ids[blockIdx.x] * dim;
   float* o = out + (size_t)blockIdx.x * dim;
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = bf16_to_f32(row[i]);
+  float acc = 0.f;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+    const float v = bf16_to_f32(row[i]);
+    o[i] = v;
+    acc = fmaf(v, v, acc);
+  }
+  if (!ss) return;
+  // The row's sum of squares (the first RMSNorm's statistic), and zeroed accumulators for the later ones.
+  if (blockIdx.x == 0)
+    for (int i = threadIdx.x; i < ss_zero; i += blockDim.x) ss[gridDim.x + i] = 0.f;
+  acc = warp_sum(acc);
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = acc;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float t = 0.f;
+    for (int w = 0; w < (int)(blockDim.x >> 5); ++w) t += red[w];
+    ss[blockIdx.x] = t;
+  }
 }
 )";
 }  // namespace
 
 std::string embedding_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
-void embedding(CUdeviceptr ids, CUdeviceptr table, CUdeviceptr out, int64_t n, int64_t dim, CUstream stream) {
+void embedding(CUdeviceptr ids, CUdeviceptr table, CUdeviceptr out, int64_t n, int64_t dim, CUstream stream,
+               CUdeviceptr ss, int64_t ss_zero) {
   if (n <= 0 || dim <= 0) fail("embedding: bad shape n=", n, " dim=", dim);
   CUfunction f = bc::cached_kernel("embedding", embedding_source, "embedding");
-  int d = static_cast<int>(dim);
-  void* args[] = {&ids, &table, &out, &d};
+  int d = static_cast<int>(dim), z = static_cast<int>(ss_zero);
+  void* args[] = {&ids, &table, &out, &d, &ss, &z};
   bc::launch(f, {static_cast<unsigned>(n)}, {256}, 0, stream, args, "embedding");
 }
 

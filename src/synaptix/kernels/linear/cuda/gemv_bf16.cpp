@@ -37,6 +37,15 @@ GemvParams gemv_default_params(int m, int64_t n, int64_t k) {
     while (p.kslices < want && k / 8 >= 32 * 2 * p.kslices) p.kslices *= 2;
     return p;
   }
+  if (k / 8 >= 32 * 2 * 8) {
+    // One row: eight warps per block split two weight rows' k eight ways: more independent 16-byte loads in
+    // flight per SM than one warp per row. The H100 tuner chose this point for every Llama-3.1-8B shape.
+    p.warps = 8;
+    p.kslices = 8;
+    p.rows_per_warp = 2;
+    p.unroll = 2;
+    return p;
+  }
   p.warps = 4;
   p.rows_per_warp = 1;
   p.unroll = 2;
@@ -63,23 +72,62 @@ std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k) {
   return out;
 }
 
-std::string gemv_bf16_source(int m, const GemvParams& p) {
+std::string GemvFusion::str() const {
+  std::string s = input == GemvInput::RmsNorm ? "norm" : "plain";
+  s += output == GemvOutput::AccumulateSumSq ? "_accss" : output == GemvOutput::SwiGlu ? "_swiglu" : "";
+  return s;
+}
+
+GemvParams gemv_fit_params(GemvParams p, int m, const GemvFusion& f) {
+  if (f.output == GemvOutput::SwiGlu && p.rows_per_warp % 2) {
+    p.rows_per_warp = 2;
+    while (p.unroll > 1 && p.rows_per_warp * p.unroll * m > 32) p.unroll /= 2;
+  }
+  return p;
+}
+
+std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f) {
   if (!gemv_params_valid(p, m)) fail("invalid GEMV parameters ", p.str(), " for m=", m);
+  if (f.output == GemvOutput::SwiGlu && p.rows_per_warp % 2)
+    fail("GEMV with a SwiGLU epilogue needs an even rows_per_warp, got ", p.str());
   std::ostringstream os;
   os << bc::kDevicePrelude;
   os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define KS " << p.kslices << "\n#define RPW "
-     << p.rows_per_warp << "\n#define UNROLL " << p.unroll << "\n";
+     << p.rows_per_warp << "\n#define UNROLL " << p.unroll << "\n#define IN_NORM "
+     << (f.input == GemvInput::RmsNorm ? 1 : 0) << "\n#define OUT_MODE " << static_cast<int>(f.output) << "\n";
   os << R"(
 #define GROUPS (WARPS / KS)
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
-gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __restrict__ y, int n, int k, int accumulate) {
+gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __restrict__ y, int n, int k, int accumulate,
+          const float* __restrict__ gamma, const float* __restrict__ ss_in, float eps, float* __restrict__ ss_out) {
   __shared__ float partial[KS > 1 ? KS : 1][GROUPS][RPW][M];
+#if OUT_MODE == 1
+  __shared__ float block_ss[M];
+  if (threadIdx.x < M) block_ss[threadIdx.x] = 0.f;
+#endif
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int group = warp / KS, slice = warp % KS;
   const int row0 = (blockIdx.x * GROUPS + group) * RPW;
   const int kv = k >> 3;  // 16-byte chunks (8 bf16) per weight row
+  {
+    // The block's weight rows are contiguous and constant: start pulling them into L2 before waiting for
+    // the kernel that produces x.
+    const long long first = (long long)blockIdx.x * GROUPS * RPW;
+    const long long rows = min((long long)GROUPS * RPW, (long long)n - first);
+    const char* base = reinterpret_cast<const char*>(w + first * kv);
+    const long long bytes = rows * kv * 16;
+    for (long long off = (long long)threadIdx.x * 128; off < bytes; off += (long long)blockDim.x * 128)
+      asm volatile("prefetch.global.L2 [%0];" :: "l"(base + off));
+  }
+  pdl_launch_dependents();
+  pdl_wait();
   const int per = (kv + KS - 1) / KS;
   const int kb = slice * per, ke = min(kv, kb + per);
+#if IN_NORM
+  float inv[M];
+#pragma unroll
+  for (int j = 0; j < M; ++j) inv[j] = rsqrtf(ss_in[j] / (float)k + eps);
+#endif
   float acc[RPW][M];
 #pragma unroll
   for (int r = 0; r < RPW; ++r)
@@ -104,10 +152,19 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
     for (int u = 0; u < UNROLL; ++u) {
       const int c = base + u * 32;
       if (c < ke) {
+#if IN_NORM
+        const float4 g0 = __ldg(reinterpret_cast<const float4*>(gamma + (size_t)c * 8));
+        const float4 g1 = __ldg(reinterpret_cast<const float4*>(gamma + (size_t)c * 8) + 1);
+#endif
 #pragma unroll
         for (int j = 0; j < M; ++j) {
           const float4* xp = reinterpret_cast<const float4*>(x + (size_t)j * k + (size_t)c * 8);
-          const float4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+          float4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+#if IN_NORM
+          // The same rounding as the RMSNorm kernel: (x * inv) * gamma.
+          x0.x = x0.x * inv[j] * g0.x; x0.y = x0.y * inv[j] * g0.y; x0.z = x0.z * inv[j] * g0.z; x0.w = x0.w * inv[j] * g0.w;
+          x1.x = x1.x * inv[j] * g1.x; x1.y = x1.y * inv[j] * g1.y; x1.z = x1.z * inv[j] * g1.z; x1.w = x1.w * inv[j] * g1.w;
+#endif
 #pragma unroll
           for (int r = 0; r < RPW; ++r) {
             const uint4 q = wv[u][r];
@@ -134,7 +191,6 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
       for (int j = 0; j < M; ++j) partial[slice][group][r][j] = acc[r][j];
   }
   __syncthreads();
-  if (slice != 0) return;
 #pragma unroll
   for (int r = 0; r < RPW; ++r)
 #pragma unroll
@@ -144,31 +200,62 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
       for (int t = 0; t < KS; ++t) s += partial[t][group][r][j];
       acc[r][j] = s;
     }
+#elif OUT_MODE == 1
+  __syncthreads();  // block_ss is zeroed before any lane adds to it
 #endif
   // Lane (r * M + j) writes output (row0 + r, j): spreads the stores over lanes.
+  if (slice == 0) {
+#if OUT_MODE == 2
 #pragma unroll
-  for (int r = 0; r < RPW; ++r)
+    for (int r = 0; r < RPW; r += 2)
 #pragma unroll
-    for (int j = 0; j < M; ++j)
-      if (lane == ((r * M + j) & 31) && rvalid[r]) {
-        float* out = y + (size_t)j * n + row0 + r;
-        *out = accumulate ? *out + acc[r][j] : acc[r][j];
-      }
+      for (int j = 0; j < M; ++j)
+        if (lane == ((r * M + j) & 31) && rvalid[r]) {
+          const float g = acc[r][j], u = acc[r + 1][j];
+          y[(size_t)j * (n >> 1) + ((row0 + r) >> 1)] = g / (1.f + expf(-g)) * u;
+        }
+#else
+#pragma unroll
+    for (int r = 0; r < RPW; ++r)
+#pragma unroll
+      for (int j = 0; j < M; ++j)
+        if (lane == ((r * M + j) & 31) && rvalid[r]) {
+          float* out = y + (size_t)j * n + row0 + r;
+#if OUT_MODE == 1
+          const float v = *out + acc[r][j];
+          *out = v;
+          atomicAdd(&block_ss[j], v * v);
+#else
+          *out = accumulate ? *out + acc[r][j] : acc[r][j];
+#endif
+        }
+#endif
+  }
+#if OUT_MODE == 1
+  __syncthreads();
+  if (threadIdx.x < M) atomicAdd(&ss_out[threadIdx.x], block_ss[threadIdx.x]);
+#endif
 }
 )";
   return os.str();
 }
 
 void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, int64_t k, bool accumulate,
-               const GemvParams& p, CUstream stream) {
+               const GemvParams& p, CUstream stream, const GemvFusion& fu) {
   if (k % 8 != 0) fail("gemv_bf16: k=", k, " is not a multiple of 8 (16-byte weight loads)");
   if (w % 16 != 0 || x % 16 != 0) fail("gemv_bf16: weight and input must be 16-byte aligned");
   if (m < 1 || m > 8) fail("gemv_bf16: m=", m, " outside 1..8");
   if (n <= 0 || n > (1ll << 31) - 1 || k > (1ll << 31) - 1) fail("gemv_bf16: shape n=", n, " k=", k, " out of range");
-  CUfunction f = bc::cached_kernel("gemv_bf16_m" + std::to_string(m) + "_" + p.str(),
-                                   [&] { return gemv_bf16_source(m, p); }, "gemv_bf16");
+  if (fu.input == GemvInput::RmsNorm && (!fu.gamma || !fu.ss_in))
+    fail("gemv_bf16: an RMSNorm prologue needs gamma and the input's sums of squares");
+  if (fu.output == GemvOutput::AccumulateSumSq && !fu.ss_out) fail("gemv_bf16: accumulate_sumsq needs ss_out");
+  if (fu.output == GemvOutput::SwiGlu && n % 2) fail("gemv_bf16: a SwiGLU epilogue needs an even n, got ", n);
+  CUfunction f = bc::cached_kernel("gemv_bf16_m" + std::to_string(m) + "_" + p.str() + "_" + fu.str(),
+                                   [&] { return gemv_bf16_source(m, p, fu); }, "gemv_bf16");
   int ni = static_cast<int>(n), ki = static_cast<int>(k), acc = accumulate ? 1 : 0;
-  void* args[] = {&x, &w, &y, &ni, &ki, &acc};
+  CUdeviceptr gamma = fu.gamma, ss_in = fu.ss_in, ss_out = fu.ss_out;
+  float eps = fu.eps;
+  void* args[] = {&x, &w, &y, &ni, &ki, &acc, &gamma, &ss_in, &eps, &ss_out};
   const unsigned blocks = static_cast<unsigned>((n + p.rows_per_block() - 1) / p.rows_per_block());
   bc::launch(f, {blocks}, {static_cast<unsigned>(p.warps * 32)}, 0, stream, args, "gemv_bf16");
 }

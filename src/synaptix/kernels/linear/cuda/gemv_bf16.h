@@ -26,6 +26,28 @@ struct GemvParams {
   bool operator==(const GemvParams&) const = default;
 };
 
+// What the GEMV fuses around the product (decode path). Input:
+//   plain   - x as given;
+//   rmsnorm - x is the residual stream and the product uses x * rsqrt(ss_in[j] / k + eps) * gamma, ss_in[j]
+//             being row j's sum of squares (written by the kernel that produced x): RMSNorm in the prologue.
+// Output:
+//   store / accumulate (the call's flag);
+//   accumulate_sumsq - y += x W^T, and atomically adds each updated row's sum of squares into ss_out[j]
+//                       (which must be zero before): the next RMSNorm's statistics, for free;
+//   swiglu - W's rows are gate/up interleaved (2i gate i, 2i+1 up i); writes silu(g) * u to y[m, n / 2].
+enum class GemvInput { Plain, RmsNorm };
+enum class GemvOutput { Plain, AccumulateSumSq, SwiGlu };
+
+struct GemvFusion {
+  GemvInput input = GemvInput::Plain;
+  GemvOutput output = GemvOutput::Plain;
+  CUdeviceptr gamma = 0;   // f32 [k] for RmsNorm
+  CUdeviceptr ss_in = 0;   // f32 [m] for RmsNorm
+  float eps = 1e-6f;
+  CUdeviceptr ss_out = 0;  // f32 [m] for AccumulateSumSq
+  std::string str() const;
+};
+
 // A point of the space is valid when kslices divides warps and every field is in range.
 bool gemv_params_valid(const GemvParams& p, int m);
 // The untuned default for a shape: a reasonable point chosen from the shape alone.
@@ -33,12 +55,17 @@ GemvParams gemv_default_params(int m, int64_t n, int64_t k);
 // The space the tuner searches for one shape.
 std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k);
 
-// CUDA C++ source of the kernel `gemv_bf16` for m rows of x under params p.
-std::string gemv_bf16_source(int m, const GemvParams& p);
+// The nearest valid point to p for a fusion (SwiGlu needs an even rows_per_warp).
+GemvParams gemv_fit_params(GemvParams p, int m, const GemvFusion& f);
+
+// CUDA C++ source of the kernel `gemv_bf16` for m rows of x under params p. The kernel prefetches its
+// weight rows into L2 and then waits for the previous kernel (programmatic dependent launch), so under PDL
+// its weight reads overlap the predecessor's tail.
+std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f = {});
 
 // Enqueues one call (the kernel is compiled and loaded through the module cache on first use).
 // Requires k % 8 == 0 and 16-byte-aligned w; throws naming the shape otherwise.
 void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, int64_t k, bool accumulate,
-               const GemvParams& p, CUstream stream);
+               const GemvParams& p, CUstream stream, const GemvFusion& f = {});
 
 }  // namespace synaptix::kernels::cuda

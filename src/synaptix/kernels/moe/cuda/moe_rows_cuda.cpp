@@ -1,5 +1,8 @@
 #include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
 
+#include <string>
+
+#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
 
@@ -9,12 +12,16 @@ namespace {
 
 const char* kBody = R"(
 extern "C" __global__ void gather_rows(const float* __restrict__ src, const int* __restrict__ rows, float* dst, int dim) {
+  pdl_launch_dependents();
+  pdl_wait();
   const float* s = src + (long long)rows[blockIdx.x] * dim;
   float* d = dst + (long long)blockIdx.x * dim;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) d[i] = s[i];
 }
 extern "C" __global__ void scatter_add_scaled(const float* __restrict__ src, const int* __restrict__ rows,
                                               const float* __restrict__ weights, float* dst, int dim) {
+  pdl_launch_dependents();
+  pdl_wait();
   const float w = weights[blockIdx.x];
   const float* s = src + (long long)blockIdx.x * dim;
   float* d = dst + (long long)rows[blockIdx.x] * dim;
@@ -24,7 +31,7 @@ extern "C" __global__ void scatter_add_scaled(const float* __restrict__ src, con
 
 }  // namespace
 
-std::string moe_rows_source() { return kBody; }
+std::string moe_rows_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
 void gather_rows(CUdeviceptr src, CUdeviceptr rows, CUdeviceptr dst, int64_t n, int64_t dim, CUstream stream) {
   if (n <= 0) return;

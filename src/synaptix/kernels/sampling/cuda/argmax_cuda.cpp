@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
 
@@ -14,6 +15,8 @@ __device__ __forceinline__ void better(float& bv, int& bi, float v, int i) {
   if (v > bv || (v == bv && i < bi)) { bv = v; bi = i; }
 }
 extern "C" __global__ void __launch_bounds__(1024) argmax_rows(const float* __restrict__ logits, int* ids, int vocab) {
+  pdl_launch_dependents();
+  pdl_wait();
   __shared__ float sv[32];
   __shared__ int si[32];
   const float* row = logits + (size_t)blockIdx.x * vocab;
@@ -38,7 +41,7 @@ extern "C" __global__ void __launch_bounds__(1024) argmax_rows(const float* __re
 )";
 }  // namespace
 
-std::string argmax_source() { return std::string("#define INFINITY __int_as_float(0x7f800000)\n") + kBody; }
+std::string argmax_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
 void argmax_rows(CUdeviceptr logits, CUdeviceptr ids, int64_t rows, int64_t vocab, CUstream stream) {
   if (rows <= 0 || vocab <= 0) fail("argmax_rows: bad shape rows=", rows, " vocab=", vocab);
