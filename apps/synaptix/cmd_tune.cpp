@@ -74,9 +74,7 @@ int run(const Options& o) {
   std::vector<graph::Op> ops;
   for (auto& op : graph::distinct_ops(graphs, {graph::OpKind::Linear, graph::OpKind::MoeExpert, graph::OpKind::GateUpSilu,
                                                graph::OpKind::AddRmsNorm, graph::OpKind::LmHeadArgmax}))
-    // The greedy LM head serves the sampled rows of a step (one per sequence), never a prefill chunk's tokens.
-    if (want.count(bucket_of(op, o.prefill_chunk)) && !(op.kind == graph::OpKind::LmHeadArgmax && op.m > 64))
-      ops.push_back(op);
+    if (want.count(bucket_of(op, o.prefill_chunk))) ops.push_back(op);
   // Attention kernels are exact at any length, so each bucket is tuned at one context: the sequence bucket
   // closest to --attention-ctx.
   for (auto& op : graph::distinct_ops(graphs, {graph::OpKind::Attention})) {

@@ -99,9 +99,13 @@ TEST(OpGraph, Llama1bShapedLinearOps) {
   EXPECT_EQ(find(g, "layers.*.self_attn.attention").ctx, 2048);
   EXPECT_EQ(sequence_buckets(s), (std::vector<int64_t>{128, 512, 2048, 8192, 131072}));
   // Distinct linear signatures: (2048x2048: q and o), (512x2048: k and v), (8192x2048: gate and up),
-  // (2048x8192: down), lm_head; at 4 decode buckets and the prefill chunk.
+  // (2048x8192: down) at 4 decode buckets and the prefill chunk; lm_head at the 4 decode buckets only (a
+  // prefill chunk samples its last token: the batch-1 lm_head).
   auto ops = distinct_ops(all_graphs(s, 256), {OpKind::Linear});
-  EXPECT_EQ(ops.size(), 5u * 5);
+  EXPECT_EQ(ops.size(), 4u * 5 + 4);
+  const auto pre = prefill_graph(s, 256, 2048);
+  EXPECT_EQ(find(pre, "lm_head").m, 1);
+  EXPECT_EQ(find(pre, "layers.*.mlp.gate_up_silu").m, 256);
   // Batch-1 decode weight bytes of the linear ops = the bf16 parameter bytes minus the embedding (tied: the
   // lm_head reads it).
   double bytes = 0;

@@ -80,11 +80,14 @@ std::vector<Op> step_ops(const model::Spec& s, int64_t m_lo, int64_t m, int64_t 
     ops.push_back(linear("layers.*.mlp.experts.*.up_proj", plo, pm, inter, h, w, false, active, OpKind::MoeExpert));
     ops.push_back(linear("layers.*.mlp.experts.*.down_proj", plo, pm, h, inter, w, false, active, OpKind::MoeExpert));
   }
-  ops.push_back(simple("norm", OpKind::RmsNorm, m_lo, m, h, 0, 1));
-  ops.push_back(linear("lm_head", m_lo, m, s.vocab_size, h, w, false, 1));
-  ops.push_back(simple("argmax", OpKind::Argmax, m_lo, m, s.vocab_size, 0, 1));
+  // The final norm and the LM head run on the sampled rows only: one per sequence. A decode step samples
+  // every token; a prefill chunk (one sequence) only its last.
+  const int64_t s_lo = m > 64 ? 1 : m_lo, s_hi = m > 64 ? 1 : m;
+  ops.push_back(simple("norm", OpKind::RmsNorm, s_lo, s_hi, h, 0, 1));
+  ops.push_back(linear("lm_head", s_lo, s_hi, s.vocab_size, h, w, false, 1));
+  ops.push_back(simple("argmax", OpKind::Argmax, s_lo, s_hi, s.vocab_size, 0, 1));
   // The greedy path's alternative to lm_head + argmax (like gate_up_silu beside gate_proj and up_proj).
-  ops.push_back(linear("lm_head_argmax", m_lo, m, s.vocab_size, h, w, false, 1, OpKind::LmHeadArgmax));
+  ops.push_back(linear("lm_head_argmax", s_lo, s_hi, s.vocab_size, h, w, false, 1, OpKind::LmHeadArgmax));
   return ops;
 }
 

@@ -76,7 +76,9 @@ TuneReport Tuner::tune(const std::vector<graph::Op>& ops) {
     // which would mean "no limit").
     const double left = deadline_ - now_s(), n_left = static_cast<double>(ops.size() - i);
     const double by_cost = cost_left > 0 ? cost[i] / cost_left : 1.0 / n_left;
-    const double slice = deadline_ > 0 ? std::max(1e-3, left * (kEvenPart / n_left + (1 - kEvenPart) * by_cost)) : 0;
+    double slice = left * (kEvenPart / n_left + (1 - kEvenPart) * by_cost);
+    slice = std::min(slice, left - (n_left - 1) * op_floor_s_);  // leave the ops after it their minimum
+    slice = deadline_ > 0 ? std::max(1e-3, slice) : 0;
     cost_left -= cost[i];
     rep.ops.push_back(tune_op(ops[i], slice, rep));
     ++ops_done_;
@@ -165,10 +167,12 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
                        {"space", space.points.size()}, {"remembered_trials", remembered}});
 
   CostModel model;
+  bool first_batch = true;  // runs even past the deadline, cut to one seed per generator
+  double floor_s = 0;       // this op's first batch and finalists
   auto out_of_budget = [&] {
     if (opt_.stop && opt_.stop->load()) return true;
     if (static_cast<int64_t>(done.size()) >= cap) return true;
-    if (search_deadline > 0 && now_s() >= search_deadline) return true;
+    if (!first_batch && search_deadline > 0 && now_s() >= search_deadline) return true;
     return false;
   };
   while (!out_of_budget()) {
@@ -197,7 +201,9 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
     }
     // One batch: generate, compile in parallel, then run each isolated and commit it.
     const size_t left = static_cast<size_t>(cap - static_cast<int64_t>(done.size()));
-    const size_t nb = std::min({queue.size(), static_cast<size_t>(opt_.batch), left});
+    size_t nb = std::min({queue.size(), static_cast<size_t>(opt_.batch), left});
+    const double batch_t0 = now_s();
+    if (first_batch && search_deadline > 0 && batch_t0 >= search_deadline) nb = std::min(nb, space.dims.size());
     std::vector<Point> batch(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(nb));
     queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(nb));
     std::vector<backend::ModuleSource> srcs;
@@ -234,11 +240,18 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
       ++res.new_trials;
       emit_progress(sig);
     }
+    if (first_batch) floor_s += now_s() - batch_t0;
+    first_batch = false;
   }
   res.trials = static_cast<int64_t>(done.size());
   rep.new_trials += res.new_trials;
   if (opt_.stop && opt_.stop->load()) return res;
 
+  if (done.empty()) {
+    // Nothing measured (a trial budget of 0 left): deciding "default" here would be remembered as a search.
+    rep.trace.push_back({{"event", "undecided"}, {"op", sig}, {"status", "no trials"}});
+    return res;
+  }
   // Finalists: the fastest distinct ok points, re-timed interleaved with the default.
   std::vector<TrialRecord> ok;
   for (const auto& [k, t] : done)
@@ -263,7 +276,11 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
   if (op_deadline > 0)
     fin_measure.max_seconds = std::clamp((op_deadline - now_s()) / (1.5 * static_cast<double>(paths.size())), 0.02,
                                          opt_.measure.max_seconds);
+  const double fin_t0 = now_s();
   auto outs = run_interleaved(op, paths, fin_measure, fin_limits, rng());
+  floor_s += now_s() - fin_t0;
+  op_floor_s_ = (op_floor_s_ * floor_samples_ + floor_s) / (floor_samples_ + 1);
+  ++floor_samples_;
   if (outs[0].status != TrialStatus::Ok) {
     // Without a baseline nothing can be promoted; the trials stay in the database for the next run.
     rep.trace.push_back({{"event", "undecided"}, {"op", sig}, {"status", trial_status_name(outs[0].status)},

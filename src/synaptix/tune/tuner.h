@@ -24,8 +24,9 @@ namespace synaptix::tune {
 struct TuneOptions {
   int64_t budget_trials = 0;   // new + remembered trials per op; 0: no trial limit
   // For the whole run; 0: no time limit. Split among the ops by their cost in a step (op_cost_us): every op
-  // gets at least a third of an even share, the rest goes by cost; an op's finalists are re-timed inside
-  // its own share.
+  // gets at least a third of an even share, the rest goes by cost, and no op's share eats the minimum the
+  // ops after it need (as measured on the ops so far); an op's finalists are re-timed inside its share.
+  // Every op gets trials: one seed per generator even when its share is spent.
   double budget_seconds = 0;
   bool search_more = false;    // spend the budget even where a promotion is remembered
   int jobs = 2;                // parallel compiles
@@ -78,6 +79,9 @@ class Tuner {
   int64_t trials_run_ = 0;
   double best_speedup_ = 0;
   double deadline_ = 0;
+  // Seconds the least an op needs (its first batch and its finalists), averaged over the ops so far.
+  double op_floor_s_ = 0;
+  int floor_samples_ = 0;
 };
 
 // What an op costs per step at the roofline of `cpu` (memory or FMA bound, whichever is slower), times its

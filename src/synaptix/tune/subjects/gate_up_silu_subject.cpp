@@ -70,9 +70,11 @@ class GateUpSiluSubject final : public Subject {
     return 2 * op_.n * op_.k * static_cast<int64_t>(dtype_size(op_.w_dtype)) + op_.m * (op_.k + op_.n) * 4;
   }
   void make_sets(int copies, std::mt19937_64& rng) override {
+    // One random pair of weights, copied: each copy is its own memory, which is what the rotation needs.
+    const auto wg = random_weights(op_.w_dtype, op_.n * op_.k, rng), wu = random_weights(op_.w_dtype, op_.n * op_.k, rng);
     for (int c = 0; c < copies; ++c) {
-      wg_.push_back(random_weights(op_.w_dtype, op_.n * op_.k, rng));
-      wu_.push_back(random_weights(op_.w_dtype, op_.n * op_.k, rng));
+      wg_.push_back(wg);
+      wu_.push_back(wu);
       x_.push_back(random_floats(op_.m * op_.k, rng, -0.25f, 0.25f));
       y_.emplace_back(static_cast<size_t>(op_.m * op_.n));
     }

@@ -2,8 +2,8 @@
 // blocks of vocabulary rows spread over the pool). A chosen id is right when its reference logit is within
 // the dot products' tolerance of the reference maximum (near-ties may legitimately flip under reordering).
 // The default is the untuned path: linear_default into a logits row, then the argmax. Every checked row needs
-// the whole vocabulary's reference, so a large bucket is checked at its smallest m and at most 4 rows more
-// (covering every m_tile and its tail) rather than at its largest m.
+// the whole vocabulary's reference, so a bucket of large m*n*k is checked at its smallest m only (m is a call
+// argument, not compiled in; the smallest m of a bucket past 4 covers every m_tile with its tail).
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -28,7 +28,7 @@ class LmHeadArgmaxSubject final : public Subject {
     const auto w = random_weights(op_.w_dtype, op_.n * op_.k, rng);
     const size_t esize = dtype_size(op_.w_dtype);
     std::vector<int64_t> ms = verify_ms(op_);
-    if (op_.m * op_.n * op_.k > (int64_t{1} << 30)) ms[0] = std::min(op_.m, std::max<int64_t>(op_.m_lo, 1) + 4);
+    if (op_.m * op_.n * op_.k > (int64_t{1} << 30) && op_.m_lo >= 1) ms = {op_.m_lo};
     for (int64_t m : ms) {
       const auto x = random_floats(m * op_.k, rng);
       std::vector<int32_t> ids(static_cast<size_t>(m), -1);
@@ -79,8 +79,9 @@ class LmHeadArgmaxSubject final : public Subject {
     return op_.n * op_.k * static_cast<int64_t>(dtype_size(op_.w_dtype)) + op_.m * op_.k * 4;
   }
   void make_sets(int copies, std::mt19937_64& rng) override {
+    const auto w = random_weights(op_.w_dtype, op_.n * op_.k, rng);
     for (int c = 0; c < copies; ++c) {
-      w_.push_back(random_weights(op_.w_dtype, op_.n * op_.k, rng));
+      w_.push_back(w);
       x_.push_back(random_floats(op_.m * op_.k, rng));
       ids_.emplace_back(static_cast<size_t>(op_.m));
     }
