@@ -315,7 +315,19 @@ int run(const Options& o) {
       for (const auto& [key, params] : best_plan.gemv)
         if (std::get<0>(key) == b) plan.gemv[key] = params;
       plan.fuse_decode[b] = best_plan.fuse_decode[b];
-      progress("in-context b=" + std::to_string(b) + ": chose " + best_name);
+      // Then the decode attention's split size, on top of that choice.
+      int64_t best_split = 64;
+      for (int64_t split : {64, 256, 1024}) {
+        engine::CudaKernelPlan p = plan;
+        p.attention_split[b] = split;
+        ex->set_plan(p);
+        const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
+        in_context.push_back({{"batch", b}, {"choice", best_name + "+split" + std::to_string(split)}, {"tok_s", tok_s}});
+        progress("in-context b=" + std::to_string(b) + " split " + std::to_string(split) + ": " + std::to_string(tok_s) + " tok/s");
+        if (tok_s > best) best = tok_s, best_split = split;
+      }
+      plan.attention_split[b] = best_split;
+      progress("in-context b=" + std::to_string(b) + ": chose " + best_name + ", attention split " + std::to_string(best_split));
     }
     out["in_context_choice"] = in_context;
   }

@@ -27,10 +27,11 @@ __device__ __forceinline__ uint4 load_stream_u4(const uint4* p) {
 // Programmatic dependent launch (Hopper): a kernel launched with the PDL attribute may start while its
 // predecessor is still running; pdl_wait() blocks until the predecessor has finished and its writes are
 // visible, so every kernel calls it before touching memory an earlier kernel writes (reads of constant
-// weights may come first). pdl_launch_dependents() lets the next kernel be scheduled early; kernels
-// call it before pdl_wait(), so a chain of kernels can be resident ahead of the running one (each still
-// waits for its predecessor to complete, which implies every earlier kernel has). Both are no-ops for a
-// kernel launched without the attribute.
+// weights may come first). pdl_launch_dependents() lets the next kernel be scheduled early. Kernels call
+// it after pdl_wait(), never before: with the trigger first (kernels two launches ahead resident early) the
+// fused decode gave garbage logits on an H100 — our reading, not proven: a stale L1 line of an activation
+// read with ld.global.nc by an earlier kernel on the same SM. Both are no-ops for a kernel launched
+// without the attribute.
 __device__ __forceinline__ void pdl_wait() {
 #if __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");

@@ -282,14 +282,16 @@ class CudaExecutorImpl final : public CudaExecutor {
         t0 += n;
       }
     }
-    if (sh.tokens <= kMaxSplitTokens && sh.max_len > kSplitSize) {
+    const auto split_it = plan_.attention_split.find(sh.tokens);
+    const int64_t split = split_it == plan_.attention_split.end() ? kSplitSize : std::max<int64_t>(16, split_it->second);
+    if (sh.tokens <= kMaxSplitTokens && sh.max_len > split) {
       int64_t splits = 1;
-      while (splits * kSplitSize < sh.max_len && splits < kMaxSplits) splits *= 2;
+      while (splits * split < sh.max_len && splits < kMaxSplits) splits *= 2;
       sh.splits = splits;
       sh.split_size = (sh.max_len + splits - 1) / splits;
-      sh.split_size = std::max<int64_t>(kSplitSize, sh.split_size);
+      sh.split_size = std::max<int64_t>(split, sh.split_size);
       // Round the split size so a graph captured for it serves the following steps too.
-      sh.split_size = (sh.split_size + kSplitSize - 1) / kSplitSize * kSplitSize;
+      sh.split_size = (sh.split_size + split - 1) / split * split;
     }
     return sh;
   }

@@ -47,6 +47,9 @@ struct CudaKernelPlan {
   std::map<std::tuple<int64_t, int64_t, int64_t>, int> blaslt_algorithm;
   // Per decode step size (tokens): whether the fused GEMV path runs; absent: it runs (when enabled).
   std::map<int64_t, bool> fuse_decode;
+  // Per decode step size: positions per split of the decode attention (absent: 64). Larger splits mean
+  // fewer partial results and no combine kernel at short contexts, smaller ones more blocks in flight.
+  std::map<int64_t, int64_t> attention_split;
 };
 
 class CudaExecutor : public Executor {

@@ -54,8 +54,8 @@ flash_attention(const float* __restrict__ q, long long q_stride, const bf16_t* _
                 const int* __restrict__ tiles, int num_tiles, const int* __restrict__ positions,
                 const int* __restrict__ block_tables, int table_stride, int block_size, int H, int KVH, int window,
                 float scale_log2, float* __restrict__ out) {
-  pdl_launch_dependents();
   pdl_wait();
+  pdl_launch_dependents();
   extern __shared__ __align__(128) unsigned char smem[];
   unsigned char* sq = smem;
   unsigned char* sk = smem + BM * D * 2;          // [2][BN][D]

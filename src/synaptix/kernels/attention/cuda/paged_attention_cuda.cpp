@@ -56,8 +56,8 @@ paged_attention(const float* __restrict__ q, long long q_stride, const kv_t* __r
                 const int* __restrict__ positions, const int* __restrict__ token_seq, const int* __restrict__ block_tables,
                 int table_stride, int block_size, int KVH, int window, float scale, int split_size,
                 float* __restrict__ partial, float* __restrict__ out) {
-  pdl_launch_dependents();
   pdl_wait();
+  pdl_launch_dependents();
   extern __shared__ float sm[];  // [WARPS][G][D] acc, then [WARPS][G] m, [WARPS][G] l
   float* sm_acc = sm;
   float* sm_m = sm + WARPS * G * D;
@@ -172,8 +172,8 @@ extern "C" __global__ void __launch_bounds__(WARPS * 32)
 paged_attention_lanekey(const float* __restrict__ q, long long q_stride, const kv_t* __restrict__ kc, const kv_t* __restrict__ vc,
                         const int* __restrict__ positions, const int* __restrict__ token_seq, const int* __restrict__ block_tables,
                         int table_stride, int block_size, int KVH, int window, float scale, float* __restrict__ out) {
-  pdl_launch_dependents();
   pdl_wait();
+  pdl_launch_dependents();
   extern __shared__ float sm[];  // q [G][D], acc [WARPS][G][D], m [WARPS][G], l [WARPS][G]
   float* qs = sm;
   float* sm_acc = qs + G * D;
@@ -276,8 +276,8 @@ paged_attention_lanekey(const float* __restrict__ q, long long q_stride, const k
 }
 
 extern "C" __global__ void attention_combine(const float* __restrict__ partial, float* __restrict__ out, int H, int S) {
-  pdl_launch_dependents();
   pdl_wait();
+  pdl_launch_dependents();
   const int t = blockIdx.x, h = blockIdx.y;
   const float* p = partial + ((long long)t * H + h) * S * (D + 2);
   float M = -INFINITY;

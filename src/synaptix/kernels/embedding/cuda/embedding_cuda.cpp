@@ -12,8 +12,8 @@ namespace {
 const char* kBody = R"(
 extern "C" __global__ void __launch_bounds__(256)
 embedding(const int* __restrict__ ids, const bf16_t* __restrict__ table, float* out, int dim, float* ss, int ss_zero) {
-  pdl_launch_dependents();
   pdl_wait();
+  pdl_launch_dependents();
   __shared__ float red[8];
   const bf16_t* row = table + (size_t)ids[blockIdx.x] * dim;
   float* o = out + (size_t)blockIdx.x * dim;

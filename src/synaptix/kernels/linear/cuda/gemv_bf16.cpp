@@ -119,8 +119,8 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
     for (long long off = (long long)threadIdx.x * 128; off < bytes; off += (long long)blockDim.x * 128)
       asm volatile("prefetch.global.L2 [%0];" :: "l"(base + off));
   }
-  pdl_launch_dependents();
   pdl_wait();
+  pdl_launch_dependents();
   const int per = (kv + KS - 1) / KS;
   const int kb = slice * per, ke = min(kv, kb + per);
 #if IN_NORM

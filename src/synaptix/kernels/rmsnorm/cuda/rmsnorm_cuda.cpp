@@ -14,8 +14,8 @@ const char* kBody = R"(
 extern "C" __global__ void __launch_bounds__(256)
 rmsnorm(const float* __restrict__ x, const int* __restrict__ rows, const float* __restrict__ w, void* y, int dim,
         float eps, int out_bf16) {
-  pdl_launch_dependents();
   pdl_wait();
+  pdl_launch_dependents();
   __shared__ float red[8];
   const int out_row = blockIdx.x;
   const int in_row = rows ? rows[out_row] : out_row;

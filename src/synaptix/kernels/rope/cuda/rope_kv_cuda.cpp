@@ -15,8 +15,8 @@ extern "C" __global__ void __launch_bounds__(128)
 rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_norm, const float* k_norm, float eps,
               const int* positions, const int* slots, const float* inv_freq, int rot, float attn_scale,
               void* kc, void* vc, int H, int KVH, int D, int kv_f32) {
-  pdl_launch_dependents();
   pdl_wait();
+  pdl_launch_dependents();
   extern __shared__ float buf[];
   const int t = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nwarps = blockDim.x >> 5;
   float* v = buf + warp * D;

@@ -13,8 +13,8 @@ namespace {
 
 const char* kBody = R"(
 extern "C" __global__ void swiglu(const float* __restrict__ gu, void* out, long long m, long long inter, int out_bf16) {
-  pdl_launch_dependents();
   pdl_wait();
+  pdl_launch_dependents();
   const long long total = m * inter;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
     const long long r = i / inter, c = i - r * inter;
@@ -25,8 +25,8 @@ extern "C" __global__ void swiglu(const float* __restrict__ gu, void* out, long 
   }
 }
 extern "C" __global__ void split_bf16(const float* __restrict__ src, bf16_t* __restrict__ hi, bf16_t* __restrict__ lo, long long n) {
-  pdl_launch_dependents();
   pdl_wait();
+  pdl_launch_dependents();
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     const bf16_t h = f32_to_bf16(src[i]);
     hi[i] = h;
@@ -34,8 +34,8 @@ extern "C" __global__ void split_bf16(const float* __restrict__ src, bf16_t* __r
   }
 }
 extern "C" __global__ void to_bf16(const float* __restrict__ src, bf16_t* __restrict__ dst, long long n) {
-  pdl_launch_dependents();
   pdl_wait();
+  pdl_launch_dependents();
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
     dst[i] = f32_to_bf16(src[i]);
 }
