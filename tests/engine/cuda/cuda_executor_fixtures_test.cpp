@@ -88,22 +88,29 @@ TEST_P(CudaFixture, MatchesReferenceLogits) {
     std::printf("%s prefill (bf16 KV, flash attention): max_rel_err %.3g top1 %.3f\n", GetParam().c_str(), a.rel, a.top1);
   }
 
-  // Prefill the first half, then decode the rest one token per step (graphs after the first two steps).
-  auto ex = synaptix::engine::make_cuda_executor(*m, kv, 0, {});
-  const int64_t half = T / 2;
-  std::vector<float> logits, all;
-  synaptix::engine::SeqChunk c{std::span<const int32_t>(ids.data(), static_cast<size_t>(half)), 0, table, false};
-  ex->step({&c, 1}, logits);
-  for (int64_t t = half; t < T; ++t) {
-    synaptix::engine::SeqChunk d{std::span<const int32_t>(ids.data() + t, 1), t, table, false};
-    ex->step({&d, 1}, logits);
-    ASSERT_EQ(static_cast<int64_t>(logits.size()), V);
-    all.insert(all.end(), logits.begin(), logits.end());
+  // Prefill the first half, then decode the rest one token per step (graphs after the first two steps):
+  // with RMSNorm in the GEMV prologues (the default) and as its own kernel (a plan's other choice).
+  for (bool norm_fused : {true, false}) {
+    auto ex = synaptix::engine::make_cuda_executor(*m, kv, 0, {});
+    synaptix::engine::CudaKernelPlan plan;
+    plan.fuse_decode[1] = norm_fused;
+    ex->set_plan(plan);
+    const int64_t half = T / 2;
+    std::vector<float> logits, all;
+    synaptix::engine::SeqChunk c{std::span<const int32_t>(ids.data(), static_cast<size_t>(half)), 0, table, false};
+    ex->step({&c, 1}, logits);
+    for (int64_t t = half; t < T; ++t) {
+      synaptix::engine::SeqChunk d{std::span<const int32_t>(ids.data() + t, 1), t, table, false};
+      ex->step({&d, 1}, logits);
+      ASSERT_EQ(static_cast<int64_t>(logits.size()), V);
+      all.insert(all.end(), logits.begin(), logits.end());
+    }
+    Agreement a = compare(all, want + half * V, T - half, V);
+    EXPECT_LE(a.rel, 2e-2) << GetParam() << " decode, norm fused " << norm_fused;
+    EXPECT_GE(a.top1, 0.99) << GetParam() << " decode, norm fused " << norm_fused;
+    std::printf("%s decode (norm %s): max_rel_err %.3g top1 %.3f\n", GetParam().c_str(), norm_fused ? "fused" : "separate",
+                a.rel, a.top1);
   }
-  Agreement a = compare(all, want + half * V, T - half, V);
-  EXPECT_LE(a.rel, 2e-2) << GetParam() << " decode";
-  EXPECT_GE(a.top1, 0.99) << GetParam() << " decode";
-  std::printf("%s decode: max_rel_err %.3g top1 %.3f\n", GetParam().c_str(), a.rel, a.top1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaFixture,

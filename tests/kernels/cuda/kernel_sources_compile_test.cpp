@@ -8,6 +8,7 @@
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
+#include "synaptix/kernels/linear/cuda/weight_prefetch_cuda.h"
 #include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
 #include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
 #include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
@@ -31,6 +32,7 @@ TEST(KernelSources, FixedKernelsCompileForSm90a) {
   expect_compiles(kc::argmax_source(), "argmax");
   expect_compiles(kc::rope_kv_source(), "rope_kv");
   expect_compiles(kc::moe_rows_source(), "moe_rows");
+  expect_compiles(kc::weight_prefetch_source(), "weight_prefetch");
 }
 
 TEST(KernelSources, AttentionCompilesForFixtureAndLlamaShapes) {

@@ -15,6 +15,7 @@
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
+#include "synaptix/kernels/linear/cuda/weight_prefetch_cuda.h"
 #include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
 #include "synaptix/kernels/moe/reference.h"
 #include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
@@ -82,6 +83,12 @@ class CudaExecutorImpl final : public CudaExecutor {
     table_stride_ = std::min<int64_t>(num_blocks_, (s_.max_position_embeddings + block_size_ - 1) / block_size_);
     table_stride_ = std::max<int64_t>(table_stride_, 1);
     check(cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    check(cuStreamCreate(&side_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    check(cuEventCreate(&fork_ev_, CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+    check(cuEventCreate(&join_ev_, CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+    CUdevice dev = 0;
+    check(cuCtxGetDevice(&dev), "cuCtxGetDevice");
+    check(cuDeviceGetAttribute(&sm_count_, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev), "cuDeviceGetAttribute");
     blas_ = std::make_unique<bc::BlasLtMatmul>();
 
     const size_t kv_bytes = static_cast<size_t>(num_blocks_ * block_size_ * s_.kv_dim()) * (opt_.kv_f32 ? 4 : 2);
@@ -135,6 +142,9 @@ class CudaExecutorImpl final : public CudaExecutor {
     if (stream_) cuStreamSynchronize(stream_);
     clear_graphs();
     if (stream_) cuStreamDestroy(stream_);
+    if (side_) cuStreamSynchronize(side_), cuStreamDestroy(side_);
+    if (fork_ev_) cuEventDestroy(fork_ev_);
+    if (join_ev_) cuEventDestroy(join_ev_);
   }
 
   const model::Spec& spec() const override { return s_; }
@@ -172,12 +182,13 @@ class CudaExecutorImpl final : public CudaExecutor {
     clear_graphs();
   }
 
-  void set_speed(bool fuse, bool pdl, bool flash_attention) override {
+  void set_speed(bool fuse, bool pdl, bool flash_attention, bool weight_prefetch) override {
     ctx_->make_current();
     check(cuStreamSynchronize(stream_), "cuStreamSynchronize");
     opt_.fuse = fuse;
     opt_.pdl = pdl;
     opt_.flash_attention = flash_attention;
+    opt_.weight_prefetch = weight_prefetch;
     clear_graphs();
   }
 
@@ -403,7 +414,26 @@ class CudaExecutorImpl final : public CudaExecutor {
 
   CUdeviceptr ss(int64_t slot) const { return ss_.ptr() + static_cast<CUdeviceptr>(slot * kSsStride) * 4; }
 
+  // The step's kernels on stream_; weight prefetches forked onto side_ are joined back at the end (a captured
+  // graph must rejoin every stream it forked).
   void enqueue_forward(const StepShape& sh, bool greedy) {
+    side_used_ = false;
+    enqueue_step(sh, greedy);
+    if (side_used_) {
+      check(cuEventRecord(join_ev_, side_), "cuEventRecord");
+      check(cuStreamWaitEvent(stream_, join_ev_, 0), "cuStreamWaitEvent");
+    }
+  }
+
+  // Starts pulling `bytes` at `w` into L2 on the side stream once everything enqueued on stream_ so far is done.
+  void prefetch_weights(CUdeviceptr w, int64_t bytes) {
+    check(cuEventRecord(fork_ev_, stream_), "cuEventRecord");
+    check(cuStreamWaitEvent(side_, fork_ev_, 0), "cuStreamWaitEvent");
+    kc::weight_prefetch(w, bytes, 2 * sm_count_, side_);
+    side_used_ = true;
+  }
+
+  void enqueue_step(const StepShape& sh, bool greedy) {
     const int64_t T = sh.tokens, R = sh.logit_rows, h = s_.hidden_size, H = s_.num_heads, KVH = s_.num_kv_heads,
                   D = s_.head_dim, qd = s_.q_dim(), qkv_n = qd + 2 * s_.kv_dim();
     const bool tc = T > opt_.gemv_max_rows;
@@ -412,6 +442,8 @@ class CudaExecutorImpl final : public CudaExecutor {
     const bool fused = opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && !tc &&
                        T <= kSsStride && !s_.is_moe();
     const bool bf16_in = tc && !opt_.split_bf16;
+    const auto pf_it = plan_.o_prefetch.find(T);
+    const bool prefetch_o = opt_.weight_prefetch && !tc && T <= kSsStride && pf_it != plan_.o_prefetch.end() && pf_it->second;
     bc::PdlScope pdl(opt_.pdl);
     if (fused)
       kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_, ss_.ptr(), (2 * s_.num_layers + 1) * kSsStride - T);
@@ -429,6 +461,7 @@ class CudaExecutorImpl final : public CudaExecutor {
         kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
         linear(tc, xn_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
       }
+      if (prefetch_o) prefetch_weights(L.o.ptr(), static_cast<int64_t>(L.o.bytes()));
       kc::RopeKvArgs ra;
       ra.qkv = qkv_.ptr();
       ra.stride = qkv_n;
@@ -516,8 +549,15 @@ class CudaExecutorImpl final : public CudaExecutor {
       if (L.router.bytes()) {
         moe(L, T);
       } else {
-        linear(tc, xn_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false);
-        kc::swiglu(gu_.ptr(), act_.ptr(), T, L.inter, false, stream_);
+        if (opt_.fuse && !tc && T <= kSsStride) {
+          // The norm kernel stayed separate (the plan's choice for this step size); SwiGLU still rides
+          // in the gate/up GEMV's epilogue, which costs it nothing.
+          gemv(xn_.ptr(), L.gate_up.ptr(), act_.ptr(), T, 2 * L.inter, h, false,
+               {kc::GemvInput::Plain, kc::GemvOutput::SwiGlu, 0, 0, eps, 0});
+        } else {
+          linear(tc, xn_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false);
+          kc::swiglu(gu_.ptr(), act_.ptr(), T, L.inter, false, stream_);
+        }
         linear(tc, act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true);
       }
     }
@@ -581,6 +621,10 @@ class CudaExecutorImpl final : public CudaExecutor {
   CudaKernelPlan plan_;
   int64_t block_size_ = 16, num_blocks_ = 0, table_stride_ = 0, inter_max_ = 0;
   CUstream stream_ = nullptr;
+  CUstream side_ = nullptr;  // weight prefetches beside the main chain
+  CUevent fork_ev_ = nullptr, join_ev_ = nullptr;
+  int sm_count_ = 1;
+  bool side_used_ = false;
   std::unique_ptr<bc::BlasLtMatmul> blas_;
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;

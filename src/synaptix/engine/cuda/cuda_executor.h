@@ -37,6 +37,7 @@ struct CudaExecutorOptions {
   bool fuse = true;
   bool pdl = true;
   bool flash_attention = true;
+  bool weight_prefetch = true;  // allow the plan's o_prefetch (o_proj's weights into L2 beside attention)
   int64_t flash_min_tokens = 65;  // smaller steps keep the CUDA-core attention (decode-sized work)
 };
 
@@ -45,11 +46,15 @@ struct CudaExecutorOptions {
 struct CudaKernelPlan {
   std::map<std::tuple<int64_t, int64_t, int64_t>, kernels::cuda::GemvParams> gemv;
   std::map<std::tuple<int64_t, int64_t, int64_t>, int> blaslt_algorithm;
-  // Per decode step size (tokens): whether the fused GEMV path runs; absent: it runs (when enabled).
+  // Per decode step size (tokens): whether RMSNorm runs in the GEMV prologues (else as its own kernel;
+  // SwiGLU stays in the gate/up epilogue either way); absent: fused (when enabled).
   std::map<int64_t, bool> fuse_decode;
   // Per decode step size: positions per split of the decode attention (absent: 64). Larger splits mean
   // fewer partial results and no combine kernel at short contexts, smaller ones more blocks in flight.
   std::map<int64_t, int64_t> attention_split;
+  // Per decode step size on the GEMV path: whether o_proj's weights are pulled into L2 on a side stream
+  // while RoPE and attention run (absent: no; on an H100 it did not pay, see bench/gpu/NOTES.md).
+  std::map<int64_t, bool> o_prefetch;
 };
 
 class CudaExecutor : public Executor {
@@ -59,8 +64,9 @@ class CudaExecutor : public Executor {
   virtual void step_greedy(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) = 0;
   // Replaces the kernel plan; captured graphs are dropped and re-captured on use.
   virtual void set_plan(const CudaKernelPlan& plan) = 0;
-  // Switches the speed options (CudaExecutorOptions::fuse, pdl, flash_attention); graphs are re-captured.
-  virtual void set_speed(bool fuse, bool pdl, bool flash_attention) = 0;
+  // Switches the speed options (CudaExecutorOptions::fuse, pdl, flash_attention, weight_prefetch); graphs
+  // are re-captured.
+  virtual void set_speed(bool fuse, bool pdl, bool flash_attention, bool weight_prefetch) = 0;
   // The distinct linear shapes (m, n, k) a step of `tokens` tokens and `logit_rows` logits rows runs.
   virtual std::vector<std::tuple<int64_t, int64_t, int64_t>> linear_shapes(int64_t tokens, int64_t logit_rows) const = 0;
   virtual int64_t weight_bytes() const = 0;
