@@ -278,14 +278,19 @@ TEST(Argmax, PicksTheFirstMaximumPerRow) {
   logits[1 * vocab + 5] = 50.0f;
   logits[1 * vocab + 70000] = 50.0f;  // tie: the lower index wins
   logits[3 * vocab + vocab - 1] = 60.0f;
+  logits[2 * vocab + 3000] = 40.0f;  // a tie across two slices of the split form
+  logits[2 * vocab + 127000] = 40.0f;
   auto dl = upload(logits);
-  auto di = poisoned(rows * 4);
-  kc::argmax_rows(dl.ptr(), di.ptr(), rows, vocab, nullptr);
-  device_sync();
-  auto got = di.to_host<int32_t>(rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* p = logits.data() + r * vocab;
-    EXPECT_EQ(got[static_cast<size_t>(r)], std::max_element(p, p + vocab) - p) << "row " << r;
+  bc::DeviceBuffer scratch(static_cast<size_t>(kc::argmax_scratch_bytes(rows)));
+  for (bool split : {false, true}) {
+    auto di = poisoned(rows * 4);
+    kc::argmax_rows(dl.ptr(), di.ptr(), rows, vocab, nullptr, split ? scratch.ptr() : 0);
+    device_sync();
+    auto got = di.to_host<int32_t>(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* p = logits.data() + r * vocab;
+      EXPECT_EQ(got[static_cast<size_t>(r)], std::max_element(p, p + vocab) - p) << "row " << r << " split " << split;
+    }
   }
 }
 

@@ -112,6 +112,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     if (opt_.split_bf16) actlo_ = DeviceBuffer(static_cast<size_t>(Tm * act_n) * 2);
     logits_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows * s_.vocab_size) * 4);
     ids_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows) * 4);
+    argmax_scratch_ = DeviceBuffer(static_cast<size_t>(kc::argmax_scratch_bytes(opt_.max_logit_rows)));
     partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
     ss_ = DeviceBuffer(static_cast<size_t>((2 * s_.num_layers + 1) * kSsStride) * 4);
     if (s_.is_moe()) {
@@ -565,13 +566,13 @@ class CudaExecutorImpl final : public CudaExecutor {
       // Decode-only: logits row i is token i, so the final norm runs in the head GEMV's prologue.
       gemv(x_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false,
            {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, w_.final_norm.ptr(), ss(2 * s_.num_layers), eps, 0});
-      if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_);
+      if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_, argmax_scratch_.ptr());
       return;
     }
     const bool tc_head = R > opt_.gemv_max_rows;
     kc::rmsnorm(x_.ptr(), meta(o_rows_), w_.final_norm.ptr(), xn_.ptr(), R, h, eps, false, stream_);
     linear(tc_head, xn_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false);
-    if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_);
+    if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_, argmax_scratch_.ptr());
   }
 
   // Sparse MoE: the router runs on the device, routing on the host (the reference's own top-k), then each
@@ -628,7 +629,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::unique_ptr<bc::BlasLtMatmul> blas_;
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
-  DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_;
+  DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
   std::unique_ptr<PinnedInts> meta_host_;
   int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0, o_tiles_ = 0;
   kernels::RopeTable rope_;

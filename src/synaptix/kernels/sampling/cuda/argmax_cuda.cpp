@@ -38,15 +38,64 @@ extern "C" __global__ void __launch_bounds__(1024) argmax_rows(const float* __re
     if (threadIdx.x == 0) ids[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
   }
 }
+// Split form for long rows: blocks (row, s) reduce slices to partial (value, index) pairs, one warp per
+// row reduces those. Each of the many blocks is short, where one block per row walks 128K logits alone.
+extern "C" __global__ void __launch_bounds__(256) argmax_partial(const float* __restrict__ logits, float* pv, int* pi, int vocab) {
+  pdl_wait();
+  pdl_launch_dependents();
+  __shared__ float sv[8];
+  __shared__ int si[8];
+  const int S = gridDim.y, s = blockIdx.y;
+  const int per = (vocab + S - 1) / S, lo = s * per, hi = min(vocab, lo + per);
+  const float* row = logits + (size_t)blockIdx.x * vocab;
+  float bv = -INFINITY; int bi = 0x7fffffff;
+  for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) better(bv, bi, row[i], i);
+  for (int o = 16; o > 0; o >>= 1) {
+    float v = __shfl_xor_sync(0xffffffffu, bv, o); int j = __shfl_xor_sync(0xffffffffu, bi, o);
+    better(bv, bi, v, j);
+  }
+  if ((threadIdx.x & 31) == 0) { sv[threadIdx.x >> 5] = bv; si[threadIdx.x >> 5] = bi; }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < (int)(blockDim.x >> 5); ++w) better(bv, bi, sv[w], si[w]);
+    pv[blockIdx.x * S + s] = bv;
+    pi[blockIdx.x * S + s] = bi;
+  }
+}
+extern "C" __global__ void __launch_bounds__(32) argmax_final(const float* __restrict__ pv, const int* __restrict__ pi, int* ids, int S) {
+  pdl_wait();
+  pdl_launch_dependents();
+  float bv = -INFINITY; int bi = 0x7fffffff;
+  for (int i = threadIdx.x; i < S; i += 32) better(bv, bi, pv[blockIdx.x * S + i], pi[blockIdx.x * S + i]);
+  for (int o = 16; o > 0; o >>= 1) {
+    float v = __shfl_xor_sync(0xffffffffu, bv, o); int j = __shfl_xor_sync(0xffffffffu, bi, o);
+    better(bv, bi, v, j);
+  }
+  if (threadIdx.x == 0) ids[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
+}
 )";
 }  // namespace
 
+int64_t argmax_scratch_bytes(int64_t rows) { return rows * kArgmaxSplits * 8; }
+
 std::string argmax_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
-void argmax_rows(CUdeviceptr logits, CUdeviceptr ids, int64_t rows, int64_t vocab, CUstream stream) {
+void argmax_rows(CUdeviceptr logits, CUdeviceptr ids, int64_t rows, int64_t vocab, CUstream stream,
+                 CUdeviceptr scratch) {
   if (rows <= 0 || vocab <= 0) fail("argmax_rows: bad shape rows=", rows, " vocab=", vocab);
-  CUfunction f = bc::cached_kernel("argmax_rows", argmax_source, "argmax_rows");
   int v = static_cast<int>(vocab);
+  if (scratch && vocab >= 64 * kArgmaxSplits) {
+    CUfunction part = bc::cached_kernel("argmax_rows", argmax_source, "argmax_partial");
+    CUfunction fin = bc::cached_kernel("argmax_rows", argmax_source, "argmax_final");
+    CUdeviceptr pv = scratch, pi = scratch + static_cast<CUdeviceptr>(rows * kArgmaxSplits) * 4;
+    int S = static_cast<int>(kArgmaxSplits);
+    void* pargs[] = {&logits, &pv, &pi, &v};
+    bc::launch(part, {static_cast<unsigned>(rows), static_cast<unsigned>(S)}, {256}, 0, stream, pargs, "argmax_partial");
+    void* fargs[] = {&pv, &pi, &ids, &S};
+    bc::launch(fin, {static_cast<unsigned>(rows)}, {32}, 0, stream, fargs, "argmax_final");
+    return;
+  }
+  CUfunction f = bc::cached_kernel("argmax_rows", argmax_source, "argmax_rows");
   void* args[] = {&logits, &ids, &v};
   bc::launch(f, {static_cast<unsigned>(rows)}, {1024}, 0, stream, args, "argmax_rows");
 }
