@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <functional>
 
-#include "synaptix/kernels/attention/reference.h"
 #include "synaptix/kernels/linear/reference.h"
 
 namespace synaptix::kernels {

@@ -117,16 +117,12 @@ bool LinearTiledGenerator::applies(const graph::Op& op, const hw::CpuProfile&) c
 }
 
 std::vector<ParamDim> LinearTiledGenerator::space(const graph::Op& op, const hw::CpuProfile& cpu) const {
-  std::vector<nlohmann::json> isas;
-  if (cpu.isa.avx512f && (op.w_dtype != DType::F16 || cpu.isa.f16c)) isas.push_back("avx512");
-  if (cpu.isa.avx2 && cpu.isa.fma && (op.w_dtype != DType::F16 || cpu.isa.f16c)) isas.push_back("avx2");
-  isas.push_back("scalar");
   std::vector<nlohmann::json> mt{1};
   for (int v : {2, 4, 8})
     if (op.m >= v) mt.push_back(v);
   std::vector<nlohmann::json> mb{0};
   if (op.m > 16) mb.insert(mb.end(), {16, 64});
-  return {{"isa", isas},
+  return {{"isa", isa_choices(cpu, op.w_dtype)},
           {"m_tile", mt},
           {"n_tile", {1, 2, 4, 8}},
           {"k_unroll", {1, 2, 4}},
