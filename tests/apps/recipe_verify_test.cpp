@@ -59,7 +59,8 @@ TEST(RecipeVerify, TunedRecipePassesVerifyAndForeignRecipeIsRefused) {
       r.kernels.push_back(k);
       have.insert(hook);
     }
-    EXPECT_EQ(have.size(), 4u);  // linear and the three fused hooks
+    for (const char* hook : {"linear", "gate_up_silu", "add_rmsnorm", "attention"})
+      EXPECT_TRUE(have.count(hook)) << hook;  // (lm_head_argmax too when it won: verify does not sample greedily)
     synaptix::registry::save_recipe(r, recipe);
   }
   auto v = run_cli("verify --model " + model + " --reference " + model + "/reference.safetensors --recipe " + recipe);
