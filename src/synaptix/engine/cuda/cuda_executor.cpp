@@ -113,8 +113,6 @@ class CudaExecutorImpl final : public CudaExecutor {
     logits_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows * s_.vocab_size) * 4);
     ids_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows) * 4);
     argmax_scratch_ = DeviceBuffer(static_cast<size_t>(kc::argmax_scratch_bytes(opt_.max_logit_rows)));
-    attention_counters_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads) * 4);
-    attention_counters_.fill_bytes(0);
     partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
     ss_ = DeviceBuffer(static_cast<size_t>((2 * s_.num_layers + 1) * kSsStride) * 4);
     if (s_.is_moe()) {
@@ -527,7 +525,6 @@ class CudaExecutorImpl final : public CudaExecutor {
         aa.split_size = sh.split_size;
         aa.partial = partial_.ptr();
         aa.out = attn_.ptr();
-        aa.counters = attention_counters_.ptr();
         kc::paged_attention(aa, stream_);
       }
       if (fused) {
@@ -632,7 +629,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::unique_ptr<bc::BlasLtMatmul> blas_;
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
-  DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_, attention_counters_;
+  DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
   std::unique_ptr<PinnedInts> meta_host_;
   int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0, o_tiles_ = 0;
   kernels::RopeTable rope_;

@@ -55,7 +55,7 @@ extern "C" __global__ void __launch_bounds__(WARPS * 32)
 paged_attention(const float* __restrict__ q, long long q_stride, const kv_t* __restrict__ kc, const kv_t* __restrict__ vc,
                 const int* __restrict__ positions, const int* __restrict__ token_seq, const int* __restrict__ block_tables,
                 int table_stride, int block_size, int KVH, int window, float scale, int split_size,
-                float* __restrict__ partial, float* __restrict__ out, int* __restrict__ counters) {
+                float* __restrict__ partial, float* __restrict__ out) {
   pdl_wait();
   pdl_launch_dependents();
   extern __shared__ float sm[];  // [WARPS][G][D] acc, then [WARPS][G] m, [WARPS][G] l
@@ -145,34 +145,6 @@ paged_attention(const float* __restrict__ q, long long q_stride, const kv_t* __r
       if (d == 0) { p[D] = M; p[D + 1] = L; }
     }
   }
-  if (S == 1 || !counters) return;
-  // The last of the S blocks of this (token, KV head) to finish combines the partials, so no second kernel
-  // is launched; it resets the counter for the next step.
-  __shared__ int last;
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) last = atomicAdd(&counters[t * KVH + kvh], 1) == S - 1;
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
-    const int g = i / D, d = i % D, h = kvh * G + g;
-    const float* p = partial + ((long long)t * H + h) * S * (D + 2);
-    float M = -INFINITY;
-    for (int s2 = 0; s2 < S; ++s2) if (__ldcg(p + s2 * (D + 2) + D + 1) > 0.f) M = fmaxf(M, __ldcg(p + s2 * (D + 2) + D));
-    float L = 0.f, O = 0.f;
-    for (int s2 = 0; s2 < S; ++s2) {
-      const float* ps = p + s2 * (D + 2);
-      const float l2 = __ldcg(ps + D + 1);
-      if (l2 > 0.f) {
-        const float c = expf(__ldcg(ps + D) - M);
-        L = fmaf(l2, c, L);
-        O = fmaf(__ldcg(ps + d), c, O);
-      }
-    }
-    out[(long long)t * H * D + (long long)h * D + d] = O / L;
-  }
-  if (threadIdx.x == 0) counters[t * KVH + kvh] = 0;
 }
 
 // Prefill variant, one key per lane: each lane computes whole dot products for its own key against the G
@@ -351,8 +323,8 @@ void paged_attention(const PagedAttentionArgs& a, CUstream stream) {
       win = static_cast<int>(a.window), ss = static_cast<int>(a.split_size);
   float scale = a.scale;
   CUdeviceptr q = a.q, kc = a.k_cache, vc = a.v_cache, pos = a.positions, seq = a.token_seq, bt = a.block_tables,
-              part = a.partial, out = a.out, counters = a.counters;
-  void* args[] = {&q, &qs, &kc, &vc, &pos, &seq, &bt, &ts, &bs, &kvh, &win, &scale, &ss, &part, &out, &counters};
+              part = a.partial, out = a.out;
+  void* args[] = {&q, &qs, &kc, &vc, &pos, &seq, &bt, &ts, &bs, &kvh, &win, &scale, &ss, &part, &out};
   if (a.lane_per_key) {
     if (a.splits != 1) fail("paged_attention: the lane-per-key variant takes no splits");
     CUfunction k = bc::cached_kernel(name, make, "paged_attention_lanekey");
@@ -365,7 +337,7 @@ void paged_attention(const PagedAttentionArgs& a, CUstream stream) {
   const unsigned smem = static_cast<unsigned>((4 * g * a.head_dim + 8 * g) * sizeof(float));
   bc::launch(f, {static_cast<unsigned>(a.tokens), static_cast<unsigned>(a.kv_heads), static_cast<unsigned>(a.splits)},
              {128}, smem, stream, args, "paged_attention");
-  if (a.splits > 1 && !a.counters) {
+  if (a.splits > 1) {
     CUfunction c = bc::cached_kernel(name, make, "attention_combine");
     int H = static_cast<int>(a.heads), S = static_cast<int>(a.splits);
     void* cargs[] = {&part, &out, &H, &S};

@@ -26,9 +26,6 @@ struct PagedAttentionArgs {
   int64_t splits = 1, split_size = 0;  // splits * split_size must cover the longest key range when splits > 1
   CUdeviceptr partial = 0;      // [T, H, splits, D + 2] f32 when splits > 1
   CUdeviceptr out = 0;          // [T, H * D] f32
-  // With splits > 1: [T, KVH] int32, all zero before the first call. The last block of each (token, KV head)
-  // to finish then combines the partials itself (and re-zeroes its counter) instead of a second kernel.
-  CUdeviceptr counters = 0;
   // One key per lane instead of one key per warp: fewer reductions per key, for prefill (many query tokens,
   // each with many keys). Requires splits == 1.
   bool lane_per_key = false;
