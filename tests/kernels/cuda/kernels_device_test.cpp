@@ -2,6 +2,7 @@
 // (NaN bytes) before the run so an unwritten element fails. Needs a GPU (run by bench/gpu/run.sh).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -83,6 +84,26 @@ double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
   }
   return num / den;
 }
+
+// A random bf16 paged KV cache (and the same values as f32 for the reference) with block tables of
+// `tables_len` entries drawn from a shuffled set of blocks.
+struct RandomPagedCache {
+  std::vector<uint16_t> kb, vb;
+  std::vector<float> kf, vf;
+  std::vector<int32_t> tables;
+
+  RandomPagedCache(int64_t num_blocks, int64_t block_size, int64_t kv_heads, int64_t head_dim, int64_t tables_len) {
+    kb = to_bf16(random_f32(static_cast<size_t>(num_blocks * block_size * kv_heads * head_dim)));
+    vb = to_bf16(random_f32(kb.size()));
+    kf.resize(kb.size());
+    vf.resize(vb.size());
+    for (size_t i = 0; i < kb.size(); ++i) kf[i] = bf16_to_f32(kb[i]), vf[i] = bf16_to_f32(vb[i]);
+    std::vector<int32_t> all(static_cast<size_t>(num_blocks));
+    for (int64_t i = 0; i < num_blocks; ++i) all[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+    std::shuffle(all.begin(), all.end(), rng());
+    tables.assign(all.begin(), all.begin() + tables_len);
+  }
+};
 
 }  // namespace
 
@@ -352,19 +373,10 @@ TEST(RopeKv, RotatesQInPlaceAndWritesTheCache) {
 TEST(PagedAttention, MatchesTheReferenceWithGqaWindowsAndSplits) {
   ctx();
   for (auto [H, KVH, D] : {std::tuple<int64_t, int64_t, int64_t>{4, 2, 16}, {32, 8, 128}, {4, 4, 32}, {6, 2, 80}}) {
-    const int64_t bs = 16, num_blocks = 80, seqs = 3;
-    // Random bf16 cache; the reference reads the same values as f32.
-    auto kb = to_bf16(random_f32(static_cast<size_t>(num_blocks * bs * KVH * D)));
-    auto vb = to_bf16(random_f32(static_cast<size_t>(num_blocks * bs * KVH * D)));
-    std::vector<float> kf(kb.size()), vf(vb.size());
-    for (size_t i = 0; i < kb.size(); ++i) kf[i] = bf16_to_f32(kb[i]), vf[i] = bf16_to_f32(vb[i]);
-    // Each sequence gets a shuffled set of blocks.
-    std::vector<int32_t> all(static_cast<size_t>(num_blocks));
-    for (int64_t i = 0; i < num_blocks; ++i) all[static_cast<size_t>(i)] = static_cast<int32_t>(i);
-    std::shuffle(all.begin(), all.end(), rng());
-    const int64_t stride = 26;
-    std::vector<int32_t> tables(static_cast<size_t>(seqs * stride));
-    for (int64_t i = 0; i < seqs * stride; ++i) tables[static_cast<size_t>(i)] = all[static_cast<size_t>(i)];
+    const int64_t bs = 16, num_blocks = 80, seqs = 3, stride = 26;
+    // Each sequence gets a shuffled set of blocks; the reference reads the cache's values as f32.
+    RandomPagedCache cache(num_blocks, bs, KVH, D, seqs * stride);
+    const auto& [kb, vb, kf, vf, tables] = cache;
     // Tokens: seq 0 decodes at 400, seq 1 decodes at 3, seq 2 has a prefill chunk at 100..104.
     std::vector<int32_t> pos = {400, 3, 100, 101, 102, 103, 104}, tseq = {0, 1, 2, 2, 2, 2, 2};
     const int64_t T = static_cast<int64_t>(pos.size());
@@ -405,14 +417,8 @@ TEST(FlashAttention, MatchesTheReferenceForPrefillChunks) {
   ctx();
   for (auto [H, KVH, D] : {std::tuple<int64_t, int64_t, int64_t>{8, 2, 64}, {32, 8, 128}, {4, 4, 32}, {4, 1, 16}}) {
     const int64_t bs = 16, num_blocks = 40, stride = 20;
-    auto kb = to_bf16(random_f32(static_cast<size_t>(num_blocks * bs * KVH * D)));
-    auto vb = to_bf16(random_f32(static_cast<size_t>(num_blocks * bs * KVH * D)));
-    std::vector<float> kf(kb.size()), vf(vb.size());
-    for (size_t i = 0; i < kb.size(); ++i) kf[i] = bf16_to_f32(kb[i]), vf[i] = bf16_to_f32(vb[i]);
-    std::vector<int32_t> all(static_cast<size_t>(num_blocks));
-    for (int64_t i = 0; i < num_blocks; ++i) all[static_cast<size_t>(i)] = static_cast<int32_t>(i);
-    std::shuffle(all.begin(), all.end(), rng());
-    std::vector<int32_t> tables(all.begin(), all.begin() + 2 * stride);
+    RandomPagedCache cache(num_blocks, bs, KVH, D, 2 * stride);
+    const auto& [kb, vb, kf, vf, tables] = cache;
     // Sequence 0: 37 cached positions, then a chunk of 150 (positions 37..186); sequence 1: 70 from 0.
     std::vector<int32_t> pos, tseq, tiles;
     auto add_chunk = [&](int32_t seq, int32_t start, int32_t n) {
