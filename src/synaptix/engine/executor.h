@@ -37,4 +37,14 @@ class Executor {
   virtual void step(std::span<const SeqChunk> chunks, std::vector<float>& logits) = 0;
 };
 
+// Greedy decoding without logits on the host, for executors that can (reach it with
+// dynamic_cast<GreedyStep*>): ids gets, per logits row that step() would fill, the argmax over the vocabulary
+// (lowest id among equal maxima). The CPU executor runs its recipe's fused LM head + argmax; the CUDA
+// executor takes the argmax on the device.
+class GreedyStep {
+ public:
+  virtual ~GreedyStep() = default;
+  virtual void step_argmax(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) = 0;
+};
+
 }  // namespace synaptix::engine

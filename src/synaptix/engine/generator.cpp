@@ -28,18 +28,29 @@ GenerateStats generate(Executor& ex, const std::vector<int32_t>& prompt, const G
   Sampler sampler(opt.sampling);
   std::vector<int32_t> history = prompt;
   std::vector<float> logits;
+  // Plain greedy (no temperature, no penalties) needs only the argmax: executors that can take it without
+  // handing back the logits (a fused LM head + argmax, or on the device) do.
+  const SamplingParams& sp = opt.sampling;
+  const bool plain_greedy = sp.temperature <= 0.0f && sp.repetition_penalty == 1.0f && sp.frequency_penalty == 0.0f &&
+                            sp.presence_penalty == 0.0f;
+  GreedyStep* greedy = plain_greedy ? dynamic_cast<GreedyStep*>(&ex) : nullptr;
+  std::vector<int32_t> ids;
+  auto step = [&](const SeqChunk& c) {
+    if (greedy) greedy->step_argmax({&c, 1}, ids);
+    else ex.step({&c, 1}, logits);
+  };
   auto t0 = clock::now();
   const int64_t chunk = std::max<int64_t>(1, opt.prefill_chunk);
   for (int64_t p = 0; p < st.prompt_tokens; p += chunk) {
     const int64_t n = std::min(chunk, st.prompt_tokens - p);
     SeqChunk c{std::span<const int32_t>(prompt.data() + p, static_cast<size_t>(n)), p, table, false};
-    ex.step({&c, 1}, logits);
+    step(c);
   }
   auto t1 = clock::now();
   st.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   st.finish_reason = "length";
   for (int64_t i = 0; i < opt.max_tokens; ++i) {
-    const int32_t tok = sampler.sample(logits, history);
+    const int32_t tok = greedy ? ids.at(0) : sampler.sample(logits, history);
     if (std::find(opt.eos_ids.begin(), opt.eos_ids.end(), tok) != opt.eos_ids.end()) {
       st.finish_reason = "stop";
       break;
@@ -52,7 +63,7 @@ GenerateStats generate(Executor& ex, const std::vector<int32_t>& prompt, const G
     }
     if (i + 1 == opt.max_tokens) break;
     SeqChunk c{std::span<const int32_t>(&history.back(), 1), static_cast<int64_t>(history.size()) - 1, table, false};
-    ex.step({&c, 1}, logits);
+    step(c);
   }
   st.decode_seconds = std::chrono::duration<double>(clock::now() - t1).count();
   return st;

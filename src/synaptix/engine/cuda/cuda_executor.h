@@ -57,9 +57,10 @@ struct CudaKernelPlan {
   std::map<int64_t, bool> o_prefetch;
 };
 
-class CudaExecutor : public Executor {
+class CudaExecutor : public Executor, public GreedyStep {
  public:
   ~CudaExecutor() override = default;
+  void step_argmax(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) override { step_greedy(chunks, ids); }
   // Like step(), but leaves the logits on the device and returns the greedy token of each logits row.
   virtual void step_greedy(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) = 0;
   // Replaces the kernel plan; captured graphs are dropped and re-captured on use.
