@@ -14,6 +14,7 @@ namespace bc = backend::cuda;
 std::string GemvParams::str() const {
   std::ostringstream os;
   os << "w" << warps << "_ks" << kslices << "_r" << rows_per_warp << "_u" << unroll;
+  if (full_occupancy) os << "_occ";
   return os.str();
 }
 
@@ -21,6 +22,7 @@ bool gemv_params_valid(const GemvParams& p, int m) {
   auto in = [](int v, std::initializer_list<int> set) { return std::find(set.begin(), set.end(), v) != set.end(); };
   return m >= 1 && m <= 8 && in(p.warps, {2, 4, 8, 16}) && in(p.kslices, {1, 2, 4, 8, 16}) &&
          p.warps % p.kslices == 0 && in(p.rows_per_warp, {1, 2, 4}) && in(p.unroll, {1, 2, 4, 8}) &&
+         in(p.full_occupancy, {0, 1}) &&
          p.rows_per_warp * p.unroll * m <= 32;
 }
 
@@ -63,9 +65,11 @@ std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k) {
     for (int ks : {1, 2, 4, 8})
       for (int r : {1, 2, 4})
         for (int u : {1, 2, 4, 8}) {
-          GemvParams p{warps, ks, r, u};
+          GemvParams p{warps, ks, r, u, 0};
           if (!gemv_params_valid(p, m)) continue;
           if (ks > 1 && k / 8 < static_cast<int64_t>(32) * ks) continue;  // a k-slice shorter than one warp-wide load
+          out.push_back(p);
+          p.full_occupancy = 1;
           out.push_back(p);
         }
   (void)n;
@@ -93,11 +97,12 @@ std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f) {
   std::ostringstream os;
   os << bc::kDevicePrelude;
   os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define KS " << p.kslices << "\n#define RPW "
-     << p.rows_per_warp << "\n#define UNROLL " << p.unroll << "\n#define IN_NORM "
+     << p.rows_per_warp << "\n#define UNROLL " << p.unroll << "\n#define MIN_BLOCKS "
+     << (p.full_occupancy ? 2048 / (p.warps * 32) : 1) << "\n#define IN_NORM "
      << (f.input == GemvInput::RmsNorm ? 1 : 0) << "\n#define OUT_MODE " << static_cast<int>(f.output) << "\n";
   os << R"(
 #define GROUPS (WARPS / KS)
-extern "C" __global__ void __launch_bounds__(WARPS * 32)
+extern "C" __global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
 gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __restrict__ y, int n, int k, int accumulate,
           const float* __restrict__ gamma, const float* __restrict__ ss_in, float eps, float* __restrict__ ss_out) {
   __shared__ float partial[KS > 1 ? KS : 1][GROUPS][RPW][M];

@@ -20,6 +20,9 @@ struct GemvParams {
   int kslices = 1;
   int rows_per_warp = 1;
   int unroll = 2;
+  // 1: ask the compiler for registers enough to hold a full SM of blocks (__launch_bounds__ min blocks),
+  // so a grid of a few thousand blocks runs in fewer, fuller waves (less of the last wave's tail idle).
+  int full_occupancy = 0;
 
   int rows_per_block() const { return warps / kslices * rows_per_warp; }
   std::string str() const;
