@@ -354,7 +354,7 @@ int run(const Options& o) {
       for (auto& [nk, trials] : finalists) {
         std::sort(trials.begin(), trials.end(), [](const auto* x, const auto* y) { return x->median_us < y->median_us; });
         const std::tuple<int64_t, int64_t, int64_t> key{b, nk.first, nk.second};
-        for (size_t i = 0; i < std::min<size_t>(3, trials.size()); ++i) {
+        for (size_t i = 0; i < std::min<size_t>(5, trials.size()); ++i) {
           const auto it = plan.gemv.find(key);
           if (it != plan.gemv.end() && it->second == trials[i]->gemv) continue;
           engine::CudaKernelPlan p = plan;
