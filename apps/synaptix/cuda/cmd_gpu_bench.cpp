@@ -92,7 +92,8 @@ void record_trials(const std::string& path, const kc::LinearTuneResult& r) {
     rec.generator = t.generator;
     if (t.generator == "cuda_gemv_bf16")
       rec.params = {{"warps", t.gemv.warps}, {"kslices", t.gemv.kslices}, {"rows_per_warp", t.gemv.rows_per_warp},
-                    {"unroll", t.gemv.unroll}, {"full_occupancy", t.gemv.full_occupancy}};
+                    {"unroll", t.gemv.unroll}, {"full_occupancy", t.gemv.full_occupancy},
+                    {"persistent", t.gemv.persistent}};
     else
       rec.params = {{"algorithm", t.algorithm}};
     const std::string& m = t.message;

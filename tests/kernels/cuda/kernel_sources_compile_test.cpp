@@ -70,6 +70,6 @@ TEST(KernelSources, FusedGemvVariantsCompile) {
 }
 
 TEST(KernelSources, InvalidGemvParamsAreRejected) {
-  EXPECT_THROW(kc::gemv_bf16_source(1, kc::GemvParams{4, 3, 1, 1, 0}), synaptix::Error);
+  EXPECT_THROW(kc::gemv_bf16_source(1, kc::GemvParams{4, 3, 1, 1, 0, 0}), synaptix::Error);
   EXPECT_THROW(kc::gemv_bf16_source(9, kc::GemvParams{}), synaptix::Error);
 }

@@ -109,8 +109,10 @@ struct RandomPagedCache {
 
 TEST(GemvBf16, EveryScheduleMatchesTheReference) {
   ctx();
-  // Shapes with row tails (n not a multiple of any rows-per-block) and short k.
-  for (auto [m, n, k] : {std::tuple<int, int64_t, int64_t>{1, 333, 512}, {3, 160, 64}, {8, 1000, 1024}, {5, 77, 264}}) {
+  // Shapes with row tails (n not a multiple of any rows-per-block), short k, and more row groups than a wave
+  // of resident blocks (persistent schedules loop over several groups per block).
+  for (auto [m, n, k] : {std::tuple<int, int64_t, int64_t>{1, 333, 512}, {3, 160, 64}, {8, 1000, 1024}, {5, 77, 264},
+                         {1, 40001, 64}}) {
     auto x = random_f32(static_cast<size_t>(m * k));
     auto w = to_bf16(random_f32(static_cast<size_t>(n * k), 0.1f));
     std::vector<float> ref(static_cast<size_t>(m * n));
@@ -143,7 +145,7 @@ TEST(GemvBf16, EveryScheduleMatchesTheReference) {
 TEST(GemvBf16, FusedVariantsMatchTheComposedReference) {
   ctx();
   const float eps = 1e-5f;
-  for (auto [m, n, k] : {std::tuple<int, int64_t, int64_t>{1, 334, 512}, {3, 160, 64}, {8, 1000, 1024}}) {
+  for (auto [m, n, k] : {std::tuple<int, int64_t, int64_t>{1, 334, 512}, {3, 160, 64}, {8, 1000, 1024}, {2, 30000, 64}}) {
     auto x = random_f32(static_cast<size_t>(m * k), 2.0f);
     auto gamma = random_f32(static_cast<size_t>(k));
     auto w = to_bf16(random_f32(static_cast<size_t>(n * k), 0.1f));

@@ -1,11 +1,14 @@
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
+#include "synaptix/hw/cuda/driver.h"
 
 namespace synaptix::kernels::cuda {
 
@@ -15,6 +18,7 @@ std::string GemvParams::str() const {
   std::ostringstream os;
   os << "w" << warps << "_ks" << kslices << "_r" << rows_per_warp << "_u" << unroll;
   if (full_occupancy) os << "_occ";
+  if (persistent) os << "_pers";
   return os.str();
 }
 
@@ -22,7 +26,7 @@ bool gemv_params_valid(const GemvParams& p, int m) {
   auto in = [](int v, std::initializer_list<int> set) { return std::find(set.begin(), set.end(), v) != set.end(); };
   return m >= 1 && m <= 8 && in(p.warps, {2, 4, 8, 16}) && in(p.kslices, {1, 2, 4, 8, 16}) &&
          p.warps % p.kslices == 0 && in(p.rows_per_warp, {1, 2, 4}) && in(p.unroll, {1, 2, 4, 8}) &&
-         in(p.full_occupancy, {0, 1}) &&
+         in(p.full_occupancy, {0, 1}) && in(p.persistent, {0, 1}) &&
          p.rows_per_warp * p.unroll * m <= 32;
 }
 
@@ -65,10 +69,13 @@ std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k) {
     for (int ks : {1, 2, 4, 8})
       for (int r : {1, 2, 4})
         for (int u : {1, 2, 4, 8}) {
-          GemvParams p{warps, ks, r, u, 0};
+          GemvParams p{warps, ks, r, u, 0, 0};
           if (!gemv_params_valid(p, m)) continue;
           if (ks > 1 && k / 8 < static_cast<int64_t>(32) * ks) continue;  // a k-slice shorter than one warp-wide load
           out.push_back(p);
+          p.persistent = 1;
+          out.push_back(p);
+          p.persistent = 0;
           p.full_occupancy = 1;
           out.push_back(p);
         }
@@ -112,7 +119,6 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
 #endif
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int group = warp / KS, slice = warp % KS;
-  const int row0 = (blockIdx.x * GROUPS + group) * RPW;
   const int kv = k >> 3;  // 16-byte chunks (8 bf16) per weight row
   {
     // The block's weight rows are contiguous and constant: start pulling them into L2 before waiting for
@@ -133,6 +139,11 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
 #pragma unroll
   for (int j = 0; j < M; ++j) inv[j] = rsqrtf(ss_in[j] / (float)k + eps);
 #endif
+  // A block takes row groups blockIdx.x, + gridDim.x, ...: one group when the grid covers them all, several
+  // when the launch is persistent (a grid of one full wave).
+  const int groups_total = (n + GROUPS * RPW - 1) / (GROUPS * RPW);
+  for (int grp = blockIdx.x; grp < groups_total; grp += gridDim.x) {
+  const int row0 = (grp * GROUPS + group) * RPW;
   float acc[RPW][M];
 #pragma unroll
   for (int r = 0; r < RPW; ++r)
@@ -236,6 +247,10 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
         }
 #endif
   }
+#if KS > 1
+  __syncthreads();  // partial[] is rewritten by the next group
+#endif
+  }
 #if OUT_MODE == 1
   __syncthreads();
   if (threadIdx.x < M) atomicAdd(&ss_out[threadIdx.x], block_ss[threadIdx.x]);
@@ -244,6 +259,25 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
 )";
   return os.str();
 }
+
+namespace {
+// Blocks of `f` that fit on the whole device at once (one full wave), cached per function.
+unsigned resident_blocks(CUfunction f, int threads) {
+  static std::mutex mu;
+  static std::map<CUfunction, unsigned> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(f);
+  if (it != cache.end()) return it->second;
+  int per_sm = 0, sms = 0;
+  CUdevice dev = 0;
+  hw::cuda::check(cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f, threads, 0), "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+  hw::cuda::check(cuCtxGetDevice(&dev), "cuCtxGetDevice");
+  hw::cuda::check(cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev), "cuDeviceGetAttribute");
+  const unsigned n = static_cast<unsigned>(std::max(1, per_sm * sms));
+  cache[f] = n;
+  return n;
+}
+}  // namespace
 
 void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, int64_t k, bool accumulate,
                const GemvParams& p, CUstream stream, const GemvFusion& fu) {
@@ -261,7 +295,8 @@ void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, in
   CUdeviceptr gamma = fu.gamma, ss_in = fu.ss_in, ss_out = fu.ss_out;
   float eps = fu.eps;
   void* args[] = {&x, &w, &y, &ni, &ki, &acc, &gamma, &ss_in, &eps, &ss_out};
-  const unsigned blocks = static_cast<unsigned>((n + p.rows_per_block() - 1) / p.rows_per_block());
+  unsigned blocks = static_cast<unsigned>((n + p.rows_per_block() - 1) / p.rows_per_block());
+  if (p.persistent) blocks = std::min(blocks, resident_blocks(f, p.warps * 32));
   bc::launch(f, {blocks}, {static_cast<unsigned>(p.warps * 32)}, 0, stream, args, "gemv_bf16");
 }
 

@@ -23,6 +23,8 @@ struct GemvParams {
   // 1: ask the compiler for registers enough to hold a full SM of blocks (__launch_bounds__ min blocks),
   // so a grid of a few thousand blocks runs in fewer, fuller waves (less of the last wave's tail idle).
   int full_occupancy = 0;
+  // 1: launch one full wave of blocks that loop over the row groups (no partial last wave).
+  int persistent = 0;
 
   int rows_per_block() const { return warps / kslices * rows_per_warp; }
   std::string str() const;
