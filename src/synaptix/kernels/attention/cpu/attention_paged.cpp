@@ -134,9 +134,7 @@ KernelSource AttentionPagedGenerator::emit(const graph::Op& op, const nlohmann::
   if (!applies(op, {})) fail("attention_paged: ", op.signature(), " needs heads divisible by kv_heads");
   std::ostringstream os;
   os << "// attention_paged for " << op.signature() << "\n// params " << p.dump() << "\n";
-  os << isa_prelude(p.at("isa").get<std::string>(), DType::F32);
-  os << "extern \"C\" {\n" << kGeneratedAbiDecls << "\n}\n";
-  os << "#define ABI_VERSION " << kGeneratedAbiVersion << "\n";
+  os << generated_source_head(p.at("isa").get<std::string>(), DType::F32);
   os << "static const int64_t H = " << op.n << ", KVH = " << op.kv_heads << ", D = " << op.k << ";\n";
   os << "enum { PER_KV_HEAD = " << (p.at("split") == "kv_head" ? 1 : 0)
      << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << ", PF = " << (p.at("prefetch").get<bool>() ? 1 : 0)

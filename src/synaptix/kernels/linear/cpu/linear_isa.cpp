@@ -1,6 +1,7 @@
 #include "synaptix/kernels/linear/cpu/linear_isa.h"
 
 #include "synaptix/core/error.h"
+#include "synaptix/kernels/generated_abi.h"
 
 namespace synaptix::kernels {
 
@@ -95,5 +96,32 @@ static inline float f16_f32(uint16_t h) {
   }
   return s;
 }
+
+std::string generated_source_head(const std::string& isa, DType w) {
+  return isa_prelude(isa, w) + "extern \"C\" {\n" + kGeneratedAbiDecls + "\n}\n#define ABI_VERSION " +
+         std::to_string(kGeneratedAbiVersion) + "\n";
+}
+
+const char* const kTiledRowsDriver = R"(
+static void rows(const Ctx* c, int64_t n0, int64_t n1) {
+  const int64_t mb_len = MB > 0 ? MB : c->m;
+  for (int64_t mb = 0; mb < c->m; mb += mb_len) {
+    const int64_t me = mb + mb_len < c->m ? mb + mb_len : c->m;
+    int64_t n = n0;
+    for (; n + NT <= n1; n += NT) {
+      int64_t i = mb;
+      for (; i + MT <= me; i += MT) TILE(MT, NT, i, n);
+      for (; i < me; ++i) TILE(1, NT, i, n);
+    }
+    for (; n < n1; ++n)
+      for (int64_t i = mb; i < me; ++i) TILE(1, 1, i, n);
+  }
+}
+
+static void task(void* ctx, int64_t begin, int64_t end) {
+  const Ctx* c = (const Ctx*)ctx;
+  for (int64_t t = begin; t < end; ++t) rows(c, t * RPT, (t + 1) * RPT < N ? (t + 1) * RPT : N);
+}
+)";
 
 }  // namespace synaptix::kernels

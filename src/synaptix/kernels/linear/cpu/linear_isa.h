@@ -22,5 +22,11 @@ std::string isa_prelude(const std::string& isa, DType w);
 std::vector<nlohmann::json> isa_choices(const hw::CpuProfile& cpu, DType w);
 // The C type name of one W element in generated code.
 const char* weight_ctype(DType w);
+// The head every generated module starts with: isa_prelude(isa, w), the ABI declarations and ABI_VERSION.
+std::string generated_source_head(const std::string& isa, DType w);
+// Generated-source text shared by the tiled GEMV/GEMM generators: `rows(c, n0, n1)`, which walks m blocks of
+// MB rows (0: all) and n tiles of NT outputs, and the thread-pool entry `task`. The text before it defines
+// Ctx (with a member m), MT, NT, MB, RPT, N, K and TILE(mt, nt, i, n): tile<mt, nt> for x row i, output n.
+extern const char* const kTiledRowsDriver;
 
 }  // namespace synaptix::kernels

@@ -54,9 +54,7 @@ KernelSource LinearOpenBlasGenerator::emit(const graph::Op& op, const nlohmann::
   if (!valid(op, p)) fail("linear_openblas: point ", p.dump(), " is not in the space for ", op.signature());
   std::ostringstream os;
   os << "// linear_openblas for " << op.signature() << "\n// params " << p.dump() << "\n";
-  os << isa_prelude("scalar", op.w_dtype);
-  os << "extern \"C\" {\n" << kGeneratedAbiDecls << "\n}\n";
-  os << "#define ABI_VERSION " << kGeneratedAbiVersion << "\n";
+  os << generated_source_head("scalar", op.w_dtype);
   os << "static const int64_t N = " << op.n << ", K = " << op.k << ";\n";
   os << "enum { W_IS_F32 = " << (op.w_dtype == DType::F32 ? 1 : 0)
      << ", GEMV_AT_M1 = " << (p["gemv_at_m1"].get<bool>() ? 1 : 0) << " };\n";

@@ -10,6 +10,7 @@ namespace synaptix::kernels {
 namespace {
 
 // The schedule-independent kernel body; the constants above it are the op's shapes and the schedule.
+// Up to the tiled driver: the tile kernels, Ctx and TILE.
 constexpr const char* kBody = R"(
 // Tile of MTT rows of x by NTT rows of W (rows n0..n0+NTT). Unpacked W: row r at w + r*K. Packed W: the
 // panel of rows n0..n0+NT starts at w + n0*K, and holds, for each VL-wide k slice, NT slices back to back.
@@ -53,27 +54,12 @@ static inline void tile(const float* x, const wt* w, const float* bias, float* y
 }
 
 struct Ctx { const float* x; const wt* w; const float* bias; float* y; int64_t m; };
+#define TILE(MT_, NT_, i, n) tile<MT_, NT_>(c->x + (i) * K, c->w, c->bias, c->y + (i) * N, n)
 
-static void rows(const Ctx* c, int64_t n0, int64_t n1) {
-  const int64_t mb_len = MB > 0 ? MB : c->m;
-  for (int64_t mb = 0; mb < c->m; mb += mb_len) {
-    const int64_t me = mb + mb_len < c->m ? mb + mb_len : c->m;
-    int64_t n = n0;
-    for (; n + NT <= n1; n += NT) {
-      int64_t i = mb;
-      for (; i + MT <= me; i += MT) tile<MT, NT>(c->x + i * K, c->w, c->bias, c->y + i * N, n);
-      for (; i < me; ++i) tile<1, NT>(c->x + i * K, c->w, c->bias, c->y + i * N, n);
-    }
-    for (; n < n1; ++n)
-      for (int64_t i = mb; i < me; ++i) tile<1, 1>(c->x + i * K, c->w, c->bias, c->y + i * N, n);
-  }
-}
+)";
 
-static void task(void* ctx, int64_t begin, int64_t end) {
-  const Ctx* c = (const Ctx*)ctx;
-  for (int64_t t = begin; t < end; ++t) rows(c, t * RPT, (t + 1) * RPT < N ? (t + 1) * RPT : N);
-}
-
+// After kTiledRowsDriver (linear_isa.h).
+constexpr const char* kBodyTail = R"(
 extern "C" int32_t synaptix_abi_version(void) { return ABI_VERSION; }
 extern "C" int64_t synaptix_linear_packed_bytes(void) { return PACKED ? N * K * (int64_t)sizeof(wt) : 0; }
 
@@ -162,16 +148,14 @@ KernelSource LinearTiledGenerator::emit(const graph::Op& op, const nlohmann::jso
   const int64_t esize = static_cast<int64_t>(dtype_size(op.w_dtype));
   std::ostringstream os;
   os << "// linear_tiled for " << op.signature() << "\n// params " << p.dump() << "\n";
-  os << isa_prelude(isa, op.w_dtype);
-  os << "extern \"C\" {\n" << kGeneratedAbiDecls << "\n}\n";
-  os << "#define ABI_VERSION " << kGeneratedAbiVersion << "\n";
+  os << generated_source_head(isa, op.w_dtype);
   os << "static const int64_t N = " << op.n << ", K = " << op.k << ";\n";
   os << "enum { MT = " << as_int(p, "m_tile") << ", NT = " << as_int(p, "n_tile") << ", KU = " << as_int(p, "k_unroll")
      << ", PACKED = " << (p.at("packed").get<bool>() ? 1 : 0) << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0)
      << " };\n";
   os << "static const int64_t RPT = " << as_int(p, "rows_per_task") << ", PF = " << as_int(p, "prefetch") / esize
      << ", MB = " << as_int(p, "m_block") << ";\n";
-  os << kBody;
+  os << kBody << kTiledRowsDriver << kBodyTail;
   return {os.str(), {}};
 }
 

@@ -106,9 +106,7 @@ KernelSource AddRmsNormVecGenerator::emit(const graph::Op& op, const nlohmann::j
   if (!valid(op, p)) fail("add_rmsnorm_vec: point ", p.dump(), " is not in the space for ", op.signature());
   std::ostringstream os;
   os << "// add_rmsnorm_vec for " << op.signature() << "\n// params " << p.dump() << "\n";
-  os << isa_prelude(p.at("isa").get<std::string>(), DType::F32);
-  os << "extern \"C\" {\n" << kGeneratedAbiDecls << "\n}\n";
-  os << "#define ABI_VERSION " << kGeneratedAbiVersion << "\n";
+  os << generated_source_head(p.at("isa").get<std::string>(), DType::F32);
   os << "static const int64_t N = " << op.n << ", RPT = " << as_int(p, "rows_per_task") << ";\n";
   os << "enum { U = " << as_int(p, "unroll") << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
   os << kBody;

@@ -135,9 +135,7 @@ KernelSource LmHeadArgmaxGenerator::emit(const graph::Op& op, const nlohmann::js
   const int64_t esize = static_cast<int64_t>(dtype_size(op.w_dtype));
   std::ostringstream os;
   os << "// lm_head_argmax for " << op.signature() << "\n// params " << p.dump() << "\n";
-  os << isa_prelude(p.at("isa").get<std::string>(), op.w_dtype);
-  os << "extern \"C\" {\n" << kGeneratedAbiDecls << "\n}\n";
-  os << "#define ABI_VERSION " << kGeneratedAbiVersion << "\n";
+  os << generated_source_head(p.at("isa").get<std::string>(), op.w_dtype);
   os << "static const int64_t N = " << op.n << ", K = " << op.k << ", RPT = " << as_int(p, "rows_per_task")
      << ", PF = " << as_int(p, "prefetch") / esize << ";\n";
   os << "enum { MT = " << as_int(p, "m_tile") << ", NT = " << as_int(p, "n_tile") << ", KU = " << as_int(p, "k_unroll")

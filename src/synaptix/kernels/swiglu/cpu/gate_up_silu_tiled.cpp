@@ -9,6 +9,7 @@
 namespace synaptix::kernels {
 namespace {
 
+// Up to the tiled driver: the tile kernels, Ctx and TILE.
 constexpr const char* kBody = R"(
 // Tile of MTT rows of x by NTT rows of Wg and of Wu (rows n0..n0+NTT); 2 x MTT x NTT x KU accumulators.
 template <int MTT, int NTT>
@@ -55,27 +56,12 @@ static inline void tile(const float* x, const wt* wg, const wt* wu, float* y, in
 }
 
 struct Ctx { const float* x; const wt* wg; const wt* wu; float* y; int64_t m; };
+#define TILE(MT_, NT_, i, n) tile<MT_, NT_>(c->x + (i) * K, c->wg, c->wu, c->y + (i) * N, n)
 
-static void rows(const Ctx* c, int64_t n0, int64_t n1) {
-  const int64_t mb_len = MB > 0 ? MB : c->m;
-  for (int64_t mb = 0; mb < c->m; mb += mb_len) {
-    const int64_t me = mb + mb_len < c->m ? mb + mb_len : c->m;
-    int64_t n = n0;
-    for (; n + NT <= n1; n += NT) {
-      int64_t i = mb;
-      for (; i + MT <= me; i += MT) tile<MT, NT>(c->x + i * K, c->wg, c->wu, c->y + i * N, n);
-      for (; i < me; ++i) tile<1, NT>(c->x + i * K, c->wg, c->wu, c->y + i * N, n);
-    }
-    for (; n < n1; ++n)
-      for (int64_t i = mb; i < me; ++i) tile<1, 1>(c->x + i * K, c->wg, c->wu, c->y + i * N, n);
-  }
-}
+)";
 
-static void task(void* ctx, int64_t begin, int64_t end) {
-  const Ctx* c = (const Ctx*)ctx;
-  for (int64_t t = begin; t < end; ++t) rows(c, t * RPT, (t + 1) * RPT < N ? (t + 1) * RPT : N);
-}
-
+// After kTiledRowsDriver (linear_isa.h).
+constexpr const char* kBodyTail = R"(
 extern "C" int32_t synaptix_abi_version(void) { return ABI_VERSION; }
 
 extern "C" void synaptix_gate_up_silu(const synaptix_runtime* rt, const float* x, const void* w_gate,
@@ -150,15 +136,13 @@ KernelSource GateUpSiluTiledGenerator::emit(const graph::Op& op, const nlohmann:
   const int64_t esize = static_cast<int64_t>(dtype_size(op.w_dtype));
   std::ostringstream os;
   os << "// gate_up_silu_tiled for " << op.signature() << "\n// params " << p.dump() << "\n";
-  os << isa_prelude(isa, op.w_dtype);
-  os << "extern \"C\" {\n" << kGeneratedAbiDecls << "\n}\n";
-  os << "#define ABI_VERSION " << kGeneratedAbiVersion << "\n";
+  os << generated_source_head(isa, op.w_dtype);
   os << "static const int64_t N = " << op.n << ", K = " << op.k << ";\n";
   os << "enum { MT = " << as_int(p, "m_tile") << ", NT = " << as_int(p, "n_tile") << ", KU = " << as_int(p, "k_unroll")
      << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
   os << "static const int64_t RPT = " << as_int(p, "rows_per_task") << ", PF = " << as_int(p, "prefetch") / esize
      << ", MB = " << as_int(p, "m_block") << ";\n";
-  os << kBody;
+  os << kBody << kTiledRowsDriver << kBodyTail;
   return {os.str(), {}};
 }
 
