@@ -10,13 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "support/cli.h"
-#include "synaptix/core/hash.h"
+#include "support/recipe_kernel.h"
 #include "synaptix/graph/op_graph.h"
 #include "synaptix/hw/cpu_profile.h"
 #include "synaptix/kernels/cpu_generator.h"
 #include "synaptix/model/spec.h"
 #include "synaptix/registry/recipe.h"
-#include "synaptix/tune/search_space.h"
 
 using synaptix::testing::run_cli;
 namespace fs = std::filesystem;
@@ -40,27 +39,11 @@ TEST(RecipeVerify, TunedRecipePassesVerifyAndForeignRecipeIsRefused) {
                                                                 g::OpKind::Attention})) {
       const std::string hook = g::op_kind_name(op.kind);
       if (have.count(hook)) continue;
-      auto space = synaptix::tune::build_space(op, cpu, synaptix::kernels::cpu_generators());
-      ASSERT_FALSE(space.points.empty()) << op.signature();
-      synaptix::registry::RecipeKernel k;
-      k.op = hook;
-      k.signature = op.signature();
-      k.m_lo = 1;
-      k.m_hi = 1 << 20;
-      k.n = op.n;
-      k.k = op.k;
-      k.kv_heads = op.kv_heads;
-      k.ctx = op.ctx;
-      k.w_dtype = op.w_dtype;
-      k.generator = space.points[0].generator;
-      k.params = space.points[0].params;
-      k.source = synaptix::kernels::cpu_generator(k.generator).emit(op, k.params).code;
-      k.source_sha256 = synaptix::sha256_hex(k.source);
-      r.kernels.push_back(k);
+      r.kernels.push_back(synaptix::testing::first_point_kernel(op, synaptix::kernels::cpu_generators(), cpu));
       have.insert(hook);
     }
     for (const char* hook : {"linear", "gate_up_silu", "add_rmsnorm", "attention"})
-      EXPECT_TRUE(have.count(hook)) << hook;  // (lm_head_argmax too when it won: verify does not sample greedily)
+      EXPECT_TRUE(have.count(hook)) << hook;  // (and lm_head_argmax when it won: verify's greedy run uses it)
     synaptix::registry::save_recipe(r, recipe);
   }
   auto v = run_cli("verify --model " + model + " --reference " + model + "/reference.safetensors --recipe " + recipe);

@@ -13,14 +13,13 @@
 #include <numeric>
 #include <random>
 
+#include "support/recipe_kernel.h"
 #include "synaptix/backend/module_builder.h"
 #include "synaptix/core/error.h"
-#include "synaptix/core/hash.h"
 #include "synaptix/core/thread_pool.h"
 #include "synaptix/kernels/cpu_generator.h"
 #include "synaptix/model/model.h"
 #include "synaptix/registry/recipe_kernels.h"
-#include "synaptix/tune/search_space.h"
 
 using namespace synaptix;
 
@@ -110,23 +109,7 @@ TEST(CpuExecutor, RejectsBadInput) {
 namespace {
 
 registry::RecipeKernel fused_kernel(const graph::Op& op, const std::string& gen, const hw::CpuProfile& cpu) {
-  auto space = tune::build_space(op, cpu, {&kernels::cpu_generator(gen)});
-  if (space.points.empty()) fail("no point of ", gen, " for ", op.signature());
-  registry::RecipeKernel k;
-  k.op = graph::op_kind_name(op.kind);
-  k.signature = op.signature();
-  k.m_lo = 1;
-  k.m_hi = 1 << 20;
-  k.n = op.n;
-  k.k = op.k;
-  k.kv_heads = op.kv_heads;
-  k.ctx = op.ctx;
-  k.w_dtype = op.w_dtype;
-  k.generator = gen;
-  k.params = space.points[0].params;  // the widest isa, all threads
-  k.source = kernels::cpu_generator(gen).emit(op, k.params).code;
-  k.source_sha256 = sha256_hex(k.source);
-  return k;
+  return synaptix::testing::first_point_kernel(op, {&kernels::cpu_generator(gen)}, cpu);
 }
 
 graph::Op shaped(graph::OpKind kind, int64_t n, int64_t k, DType w) {
