@@ -143,112 +143,112 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
   // when the launch is persistent (a grid of one full wave).
   const int groups_total = (n + GROUPS * RPW - 1) / (GROUPS * RPW);
   for (int grp = blockIdx.x; grp < groups_total; grp += gridDim.x) {
-  const int row0 = (grp * GROUPS + group) * RPW;
-  float acc[RPW][M];
+    const int row0 = (grp * GROUPS + group) * RPW;
+    float acc[RPW][M];
 #pragma unroll
-  for (int r = 0; r < RPW; ++r)
+    for (int r = 0; r < RPW; ++r)
 #pragma unroll
-    for (int j = 0; j < M; ++j) acc[r][j] = 0.f;
-  const uint4* wrow[RPW];
-  bool rvalid[RPW];
+      for (int j = 0; j < M; ++j) acc[r][j] = 0.f;
+    const uint4* wrow[RPW];
+    bool rvalid[RPW];
 #pragma unroll
-  for (int r = 0; r < RPW; ++r) {
-    rvalid[r] = row0 + r < n;
-    wrow[r] = w + (size_t)(rvalid[r] ? row0 + r : 0) * kv;
-  }
-  for (int base = kb + lane; base < ke; base += 32 * UNROLL) {
-    uint4 wv[UNROLL][RPW];
-#pragma unroll
-    for (int u = 0; u < UNROLL; ++u) {
-      const int c = base + u * 32;
-#pragma unroll
-      for (int r = 0; r < RPW; ++r) wv[u][r] = (c < ke && rvalid[r]) ? load_stream_u4(wrow[r] + c) : make_uint4(0, 0, 0, 0);
+    for (int r = 0; r < RPW; ++r) {
+      rvalid[r] = row0 + r < n;
+      wrow[r] = w + (size_t)(rvalid[r] ? row0 + r : 0) * kv;
     }
+    for (int base = kb + lane; base < ke; base += 32 * UNROLL) {
+      uint4 wv[UNROLL][RPW];
 #pragma unroll
-    for (int u = 0; u < UNROLL; ++u) {
-      const int c = base + u * 32;
-      if (c < ke) {
+      for (int u = 0; u < UNROLL; ++u) {
+        const int c = base + u * 32;
+#pragma unroll
+        for (int r = 0; r < RPW; ++r) wv[u][r] = (c < ke && rvalid[r]) ? load_stream_u4(wrow[r] + c) : make_uint4(0, 0, 0, 0);
+      }
+#pragma unroll
+      for (int u = 0; u < UNROLL; ++u) {
+        const int c = base + u * 32;
+        if (c < ke) {
 #if IN_NORM
-        const float4 g0 = __ldg(reinterpret_cast<const float4*>(gamma + (size_t)c * 8));
-        const float4 g1 = __ldg(reinterpret_cast<const float4*>(gamma + (size_t)c * 8) + 1);
+          const float4 g0 = __ldg(reinterpret_cast<const float4*>(gamma + (size_t)c * 8));
+          const float4 g1 = __ldg(reinterpret_cast<const float4*>(gamma + (size_t)c * 8) + 1);
 #endif
 #pragma unroll
-        for (int j = 0; j < M; ++j) {
-          const float4* xp = reinterpret_cast<const float4*>(x + (size_t)j * k + (size_t)c * 8);
-          float4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+          for (int j = 0; j < M; ++j) {
+            const float4* xp = reinterpret_cast<const float4*>(x + (size_t)j * k + (size_t)c * 8);
+            float4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
 #if IN_NORM
-          // The same rounding as the RMSNorm kernel: (x * inv) * gamma.
-          x0.x = x0.x * inv[j] * g0.x; x0.y = x0.y * inv[j] * g0.y; x0.z = x0.z * inv[j] * g0.z; x0.w = x0.w * inv[j] * g0.w;
-          x1.x = x1.x * inv[j] * g1.x; x1.y = x1.y * inv[j] * g1.y; x1.z = x1.z * inv[j] * g1.z; x1.w = x1.w * inv[j] * g1.w;
+            // The same rounding as the RMSNorm kernel: (x * inv) * gamma.
+            x0.x = x0.x * inv[j] * g0.x; x0.y = x0.y * inv[j] * g0.y; x0.z = x0.z * inv[j] * g0.z; x0.w = x0.w * inv[j] * g0.w;
+            x1.x = x1.x * inv[j] * g1.x; x1.y = x1.y * inv[j] * g1.y; x1.z = x1.z * inv[j] * g1.z; x1.w = x1.w * inv[j] * g1.w;
 #endif
 #pragma unroll
-          for (int r = 0; r < RPW; ++r) {
-            const uint4 q = wv[u][r];
-            float s = acc[r][j];
-            s = fmaf(bf16_lo(q.x), x0.x, s); s = fmaf(bf16_hi(q.x), x0.y, s);
-            s = fmaf(bf16_lo(q.y), x0.z, s); s = fmaf(bf16_hi(q.y), x0.w, s);
-            s = fmaf(bf16_lo(q.z), x1.x, s); s = fmaf(bf16_hi(q.z), x1.y, s);
-            s = fmaf(bf16_lo(q.w), x1.z, s); s = fmaf(bf16_hi(q.w), x1.w, s);
-            acc[r][j] = s;
+            for (int r = 0; r < RPW; ++r) {
+              const uint4 q = wv[u][r];
+              float s = acc[r][j];
+              s = fmaf(bf16_lo(q.x), x0.x, s); s = fmaf(bf16_hi(q.x), x0.y, s);
+              s = fmaf(bf16_lo(q.y), x0.z, s); s = fmaf(bf16_hi(q.y), x0.w, s);
+              s = fmaf(bf16_lo(q.z), x1.x, s); s = fmaf(bf16_hi(q.z), x1.y, s);
+              s = fmaf(bf16_lo(q.w), x1.z, s); s = fmaf(bf16_hi(q.w), x1.w, s);
+              acc[r][j] = s;
+            }
           }
         }
       }
     }
-  }
-#pragma unroll
-  for (int r = 0; r < RPW; ++r)
-#pragma unroll
-    for (int j = 0; j < M; ++j) acc[r][j] = warp_sum(acc[r][j]);
-#if KS > 1
-  if (lane == 0) {
 #pragma unroll
     for (int r = 0; r < RPW; ++r)
 #pragma unroll
-      for (int j = 0; j < M; ++j) partial[slice][group][r][j] = acc[r][j];
-  }
-  __syncthreads();
+      for (int j = 0; j < M; ++j) acc[r][j] = warp_sum(acc[r][j]);
+#if KS > 1
+    if (lane == 0) {
 #pragma unroll
-  for (int r = 0; r < RPW; ++r)
+      for (int r = 0; r < RPW; ++r)
 #pragma unroll
-    for (int j = 0; j < M; ++j) {
-      float s = 0.f;
-#pragma unroll
-      for (int t = 0; t < KS; ++t) s += partial[t][group][r][j];
-      acc[r][j] = s;
+        for (int j = 0; j < M; ++j) partial[slice][group][r][j] = acc[r][j];
     }
+    __syncthreads();
+#pragma unroll
+    for (int r = 0; r < RPW; ++r)
+#pragma unroll
+      for (int j = 0; j < M; ++j) {
+        float s = 0.f;
+#pragma unroll
+        for (int t = 0; t < KS; ++t) s += partial[t][group][r][j];
+        acc[r][j] = s;
+      }
 #elif OUT_MODE == 1
-  __syncthreads();  // block_ss is zeroed before any lane adds to it
+    __syncthreads();  // block_ss is zeroed before any lane adds to it
 #endif
-  // Lane (r * M + j) writes output (row0 + r, j): spreads the stores over lanes.
-  if (slice == 0) {
+    // Lane (r * M + j) writes output (row0 + r, j): spreads the stores over lanes.
+    if (slice == 0) {
 #if OUT_MODE == 2
 #pragma unroll
-    for (int r = 0; r < RPW; r += 2)
+      for (int r = 0; r < RPW; r += 2)
 #pragma unroll
-      for (int j = 0; j < M; ++j)
-        if (lane == ((r * M + j) & 31) && rvalid[r]) {
-          const float g = acc[r][j], u = acc[r + 1][j];
-          y[(size_t)j * (n >> 1) + ((row0 + r) >> 1)] = g / (1.f + expf(-g)) * u;
-        }
+        for (int j = 0; j < M; ++j)
+          if (lane == ((r * M + j) & 31) && rvalid[r]) {
+            const float g = acc[r][j], u = acc[r + 1][j];
+            y[(size_t)j * (n >> 1) + ((row0 + r) >> 1)] = g / (1.f + expf(-g)) * u;
+          }
 #else
 #pragma unroll
-    for (int r = 0; r < RPW; ++r)
+      for (int r = 0; r < RPW; ++r)
 #pragma unroll
-      for (int j = 0; j < M; ++j)
-        if (lane == ((r * M + j) & 31) && rvalid[r]) {
-          float* out = y + (size_t)j * n + row0 + r;
+        for (int j = 0; j < M; ++j)
+          if (lane == ((r * M + j) & 31) && rvalid[r]) {
+            float* out = y + (size_t)j * n + row0 + r;
 #if OUT_MODE == 1
-          const float v = *out + acc[r][j];
-          *out = v;
-          atomicAdd(&block_ss[j], v * v);
+            const float v = *out + acc[r][j];
+            *out = v;
+            atomicAdd(&block_ss[j], v * v);
 #else
-          *out = accumulate ? *out + acc[r][j] : acc[r][j];
+            *out = accumulate ? *out + acc[r][j] : acc[r][j];
 #endif
-        }
+          }
 #endif
-  }
+    }
 #if KS > 1
-  __syncthreads();  // partial[] is rewritten by the next group
+    __syncthreads();  // partial[] is rewritten by the next group
 #endif
   }
 #if OUT_MODE == 1
