@@ -9,10 +9,13 @@
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 #include "synaptix/kernels/linear/cuda/weight_prefetch_cuda.h"
+#include "synaptix/kernels/moe/cuda/moe_experts_cuda.h"
+#include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
 #include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
 #include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
 #include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
 #include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
+#include "synaptix/kernels/sampling/cuda/sample_cuda.h"
 #include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
 
 namespace kc = synaptix::kernels::cuda;
@@ -30,8 +33,10 @@ TEST(KernelSources, FixedKernelsCompileForSm90a) {
   expect_compiles(kc::swiglu_source(), "swiglu");
   expect_compiles(kc::embedding_source(), "embedding");
   expect_compiles(kc::argmax_source(), "argmax");
+  expect_compiles(kc::sample_source(), "sample");
   expect_compiles(kc::rope_kv_source(), "rope_kv");
   expect_compiles(kc::moe_rows_source(), "moe_rows");
+  expect_compiles(kc::moe_route_source(), "moe_route");
   expect_compiles(kc::weight_prefetch_source(), "weight_prefetch");
 }
 
@@ -72,4 +77,24 @@ TEST(KernelSources, FusedGemvVariantsCompile) {
 TEST(KernelSources, InvalidGemvParamsAreRejected) {
   EXPECT_THROW(kc::gemv_bf16_source(1, kc::GemvParams{4, 3, 1, 1, 0, 0}), synaptix::Error);
   EXPECT_THROW(kc::gemv_bf16_source(9, kc::GemvParams{}), synaptix::Error);
+}
+
+TEST(KernelSources, MoeExpertsCompileForEveryDecodeShape) {
+  // Every (tokens, top_k) the executor can ask for at top_k 1, 2 (Mixtral), 4 and 8 (Qwen3-MoE).
+  for (int64_t k : {1, 2, 4, 8})
+    for (int64_t t = 1; t <= kc::kMoeExpertsMaxTokens; ++t)
+      if (t * k <= kc::kMoeExpertsMaxPairs)
+        expect_compiles(kc::moe_experts_source(t, k), "moe_experts_m" + std::to_string(t) + "_k" + std::to_string(k));
+}
+
+TEST(KernelSources, MoeShapesOutsideTheGroupedKernelsAreRejected) {
+  EXPECT_TRUE(kc::moe_experts_supports(8, 8, 64, 48));
+  EXPECT_FALSE(kc::moe_experts_supports(9, 2, 64, 48));   // more tokens than the decode kernels hold
+  EXPECT_FALSE(kc::moe_experts_supports(8, 16, 64, 48));  // 128 pairs
+  EXPECT_FALSE(kc::moe_experts_supports(1, 2, 64, 44));   // inter not a multiple of 8
+  EXPECT_THROW(kc::moe_experts_source(9, 2), synaptix::Error);
+  kc::MoeExpertsArgs a;
+  a.tokens = 2, a.top_k = 2, a.experts = 4, a.hidden = 60, a.inter = 48;
+  EXPECT_THROW(kc::moe_experts(a, nullptr), synaptix::Error);  // hidden 60: rejected before any launch
+  EXPECT_THROW(kc::moe_route(0, 0, 0, 1, 4, 5, true, nullptr), synaptix::Error);  // top_k above the experts
 }

@@ -1,0 +1,252 @@
+#include "synaptix/kernels/moe/cuda/moe_experts_cuda.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "synaptix/backend/cuda/device_prelude.h"
+#include "synaptix/backend/cuda/module.h"
+#include "synaptix/core/error.h"
+
+namespace synaptix::kernels::cuda {
+namespace bc = backend::cuda;
+namespace {
+
+constexpr int kWarps = 4;            // per block, both kernels (the grouping needs at least two)
+constexpr int kDownRowsPerWarp = 2;  // hidden rows per warp in the down kernel
+constexpr int kUnroll = 2;           // 16-byte weight loads in flight per lane and row
+
+// Each warp streams whole weight rows with 16-byte loads and applies every token routed to the expert to
+// each chunk as it passes (as the decode GEMV does), so an expert's bytes are read once per step.
+const char* kBody = R"(
+#define P (M * K)
+#define DOWN_ROWS (WARPS * DOWN_RPW)
+
+struct MoeGroups {
+  int ids[P];
+  int expert[P];                  // slot -> expert id
+  unsigned long long members[P];  // slot -> mask of the pairs (t * K + s) routed to it
+  unsigned lead_mask[2];
+  int count;                      // distinct experts this step
+};
+
+// The step's distinct experts in order of first appearance (slots) and the pairs routed to each. Every
+// thread of the block calls it; needs blockDim.x >= 64.
+__device__ void moe_group(const int* __restrict__ ids, MoeGroups& g) {
+  const int t = threadIdx.x;
+  if (t < P) {
+    g.ids[t] = ids[t];
+    g.members[t] = 0ull;
+  }
+  __syncthreads();
+  int first = t;
+  if (t < P) {
+    const int e = g.ids[t];
+    for (int q = 0; q < t; ++q)
+      if (g.ids[q] == e) { first = q; break; }
+  }
+  if (t < 64) {
+    const unsigned b = __ballot_sync(0xffffffffu, t < P && first == t);
+    if ((t & 31) == 0) g.lead_mask[t >> 5] = b;
+  }
+  __syncthreads();
+  if (t < P) {
+    const unsigned long long lead = (unsigned long long)g.lead_mask[0] | ((unsigned long long)g.lead_mask[1] << 32);
+    const int slot = __popcll(lead & ((1ull << first) - 1ull));
+    if (first == t) g.expert[slot] = g.ids[t];
+    atomicOr(&g.members[slot], 1ull << t);
+    if (t == 0) g.count = __popcll(lead);
+  }
+  __syncthreads();
+}
+
+// The pairs of one slot in ascending order, -1 past the last (a token picks an expert at most once, so a
+// slot holds at most M pairs). Fully unrolled: the indices stay in registers.
+__device__ __forceinline__ void slot_pairs(unsigned long long m, int (&pr)[M]) {
+#pragma unroll
+  for (int j = 0; j < M; ++j) {
+    pr[j] = m ? __ffsll((long long)m) - 1 : -1;
+    m &= m - 1ull;
+  }
+}
+
+__device__ __forceinline__ float dot8(uint4 q, float4 a, float4 b, float s) {
+  s = fmaf(bf16_lo(q.x), a.x, s); s = fmaf(bf16_hi(q.x), a.y, s);
+  s = fmaf(bf16_lo(q.y), a.z, s); s = fmaf(bf16_hi(q.y), a.w, s);
+  s = fmaf(bf16_lo(q.z), b.x, s); s = fmaf(bf16_hi(q.z), b.y, s);
+  s = fmaf(bf16_lo(q.w), b.z, s); s = fmaf(bf16_hi(q.w), b.w, s);
+  return s;
+}
+
+// grid (inter / WARPS, slots): warp i of the block computes intermediate unit i (rows 2i gate, 2i+1 up) of
+// the slot's expert for every pair routed to it.
+extern "C" __global__ void __launch_bounds__(WARPS * 32)
+moe_gate_up(const float* __restrict__ x, const int* __restrict__ ids, const unsigned long long* __restrict__ w_ptrs,
+            float* __restrict__ act, int h, int inter) {
+  __shared__ MoeGroups g;
+  pdl_wait();
+  pdl_launch_dependents();
+  moe_group(ids, g);
+  if ((int)blockIdx.y >= g.count) return;
+  int pr[M];
+  slot_pairs(g.members[blockIdx.y], pr);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int i = blockIdx.x * WARPS + warp;
+  if (i >= inter) return;
+  const int kv = h >> 3;
+  const uint4* wg = reinterpret_cast<const uint4*>(w_ptrs[g.expert[blockIdx.y]]) + (size_t)(2 * i) * kv;
+  const uint4* wu = wg + kv;
+  float ag[M], au[M];
+#pragma unroll
+  for (int j = 0; j < M; ++j) ag[j] = au[j] = 0.f;
+  for (int base = lane; base < kv; base += 32 * UNROLL) {
+    uint4 qg[UNROLL], qu[UNROLL];
+#pragma unroll
+    for (int u = 0; u < UNROLL; ++u) {
+      const int c = base + u * 32;
+      qg[u] = c < kv ? load_stream_u4(wg + c) : make_uint4(0, 0, 0, 0);
+      qu[u] = c < kv ? load_stream_u4(wu + c) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < UNROLL; ++u) {
+      const int c = base + u * 32;
+      if (c < kv) {
+#pragma unroll
+        for (int j = 0; j < M; ++j)
+          if (pr[j] >= 0) {
+            const float4* xp = reinterpret_cast<const float4*>(x + (size_t)(pr[j] / K) * h + (size_t)c * 8);
+            const float4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+            ag[j] = dot8(qg[u], x0, x1, ag[j]);
+            au[j] = dot8(qu[u], x0, x1, au[j]);
+          }
+      }
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < M; ++j)
+    if (pr[j] >= 0) {  // uniform across the warp
+      const float gv = warp_sum(ag[j]), uv = warp_sum(au[j]);
+      if (lane == 0) act[(size_t)pr[j] * inter + i] = gv / (1.f + expf(-gv)) * uv;
+    }
+}
+
+// grid (hidden / DOWN_ROWS): the block's rows of every distinct expert's down projection, each pair's
+// result kept in shared memory, then per token the weighted sum over its slots in slot order added to
+// the residual once (HF adds the MoE output to the residual the same way).
+extern "C" __global__ void __launch_bounds__(WARPS * 32)
+moe_down(const float* __restrict__ act, const int* __restrict__ ids, const float* __restrict__ wts,
+         const unsigned long long* __restrict__ w_ptrs, float* __restrict__ y, int h, int inter) {
+  __shared__ MoeGroups g;
+  __shared__ float part[DOWN_ROWS][P];
+  pdl_wait();
+  pdl_launch_dependents();
+  moe_group(ids, g);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int row0 = blockIdx.x * DOWN_ROWS + warp * DOWN_RPW;
+  const int kv = inter >> 3;
+  for (int slot = 0; slot < g.count; ++slot) {
+    int pr[M];
+    slot_pairs(g.members[slot], pr);
+    const uint4* w = reinterpret_cast<const uint4*>(w_ptrs[g.expert[slot]]);
+    const uint4* wrow[DOWN_RPW];
+    bool valid[DOWN_RPW];
+    float acc[DOWN_RPW][M];
+#pragma unroll
+    for (int r = 0; r < DOWN_RPW; ++r) {
+      valid[r] = row0 + r < h;
+      wrow[r] = w + (size_t)(valid[r] ? row0 + r : 0) * kv;
+#pragma unroll
+      for (int j = 0; j < M; ++j) acc[r][j] = 0.f;
+    }
+    for (int base = lane; base < kv; base += 32 * UNROLL) {
+      uint4 q[UNROLL][DOWN_RPW];
+#pragma unroll
+      for (int u = 0; u < UNROLL; ++u) {
+        const int c = base + u * 32;
+#pragma unroll
+        for (int r = 0; r < DOWN_RPW; ++r)
+          q[u][r] = (c < kv && valid[r]) ? load_stream_u4(wrow[r] + c) : make_uint4(0, 0, 0, 0);
+      }
+#pragma unroll
+      for (int u = 0; u < UNROLL; ++u) {
+        const int c = base + u * 32;
+        if (c < kv) {
+#pragma unroll
+          for (int j = 0; j < M; ++j)
+            if (pr[j] >= 0) {
+              const float4* ap = reinterpret_cast<const float4*>(act + (size_t)pr[j] * inter + (size_t)c * 8);
+              const float4 a0 = __ldg(ap), a1 = __ldg(ap + 1);
+#pragma unroll
+              for (int r = 0; r < DOWN_RPW; ++r) acc[r][j] = dot8(q[u][r], a0, a1, acc[r][j]);
+            }
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < DOWN_RPW; ++r)
+#pragma unroll
+      for (int j = 0; j < M; ++j)
+        if (pr[j] >= 0) {
+          const float v = warp_sum(acc[r][j]);
+          if (lane == 0) part[warp * DOWN_RPW + r][pr[j]] = v;
+        }
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < DOWN_ROWS * M; idx += blockDim.x) {
+    const int t = idx / DOWN_ROWS, rl = idx - t * DOWN_ROWS;
+    const int row = blockIdx.x * DOWN_ROWS + rl;
+    if (row < h) {
+      float s = 0.f;
+#pragma unroll
+      for (int k = 0; k < K; ++k) s = fmaf(wts[t * K + k], part[rl][t * K + k], s);
+      y[(size_t)t * h + row] += s;
+    }
+  }
+}
+)";
+
+}  // namespace
+
+bool moe_experts_supports(int64_t tokens, int64_t top_k, int64_t hidden, int64_t inter) {
+  return tokens >= 1 && tokens <= kMoeExpertsMaxTokens && top_k >= 1 && tokens * top_k <= kMoeExpertsMaxPairs &&
+         hidden > 0 && inter > 0 && hidden % 8 == 0 && inter % 8 == 0 && hidden <= (1ll << 30) &&
+         inter <= (1ll << 30);
+}
+
+std::string moe_experts_source(int64_t tokens, int64_t top_k) {
+  if (tokens < 1 || tokens > kMoeExpertsMaxTokens || top_k < 1 || tokens * top_k > kMoeExpertsMaxPairs)
+    fail("moe_experts: ", tokens, " tokens of top_k ", top_k, ": expected 1..", kMoeExpertsMaxTokens,
+         " tokens and at most ", kMoeExpertsMaxPairs, " (token, expert) pairs");
+  std::ostringstream os;
+  os << bc::kDevicePrelude << "#define M " << tokens << "\n#define K " << top_k << "\n#define WARPS " << kWarps
+     << "\n#define DOWN_RPW " << kDownRowsPerWarp << "\n#define UNROLL " << kUnroll << "\n"
+     << kBody;
+  return os.str();
+}
+
+void moe_experts(const MoeExpertsArgs& a, CUstream stream) {
+  if (!moe_experts_supports(a.tokens, a.top_k, a.hidden, a.inter))
+    fail("moe_experts: tokens=", a.tokens, " top_k=", a.top_k, " hidden=", a.hidden, " inter=", a.inter,
+         ": expected 1..", kMoeExpertsMaxTokens, " tokens, tokens * top_k <= ", kMoeExpertsMaxPairs,
+         " and hidden, inter multiples of 8");
+  if (a.top_k > a.experts) fail("moe_experts: top_k=", a.top_k, " exceeds the ", a.experts, " experts");
+  if (a.x % 16 || a.act % 16) fail("moe_experts: the input and the act scratch must be 16-byte aligned");
+  if (!a.residual || !a.ids || !a.weights || !a.gate_up_ptrs || !a.down_ptrs)
+    fail("moe_experts: residual, ids, weights and both expert pointer arrays are required");
+  const std::string name = "moe_experts_m" + std::to_string(a.tokens) + "_k" + std::to_string(a.top_k);
+  auto src = [&] { return moe_experts_source(a.tokens, a.top_k); };
+  CUfunction gate_up = bc::cached_kernel(name, src, "moe_gate_up");
+  CUfunction down = bc::cached_kernel(name, src, "moe_down");
+  CUdeviceptr x = a.x, ids = a.ids, wts = a.weights, gu = a.gate_up_ptrs, dn = a.down_ptrs, act = a.act,
+              res = a.residual;
+  int h = static_cast<int>(a.hidden), inter = static_cast<int>(a.inter);
+  const unsigned slots = static_cast<unsigned>(std::min(a.tokens * a.top_k, a.experts));
+  void* args_gu[] = {&x, &ids, &gu, &act, &h, &inter};
+  bc::launch(gate_up, {static_cast<unsigned>((a.inter + kWarps - 1) / kWarps), slots}, {kWarps * 32}, 0, stream,
+             args_gu, "moe_gate_up");
+  void* args_dn[] = {&act, &ids, &wts, &dn, &res, &h, &inter};
+  const int64_t rows = kWarps * kDownRowsPerWarp;
+  bc::launch(down, {static_cast<unsigned>((a.hidden + rows - 1) / rows)}, {kWarps * 32}, 0, stream, args_dn,
+             "moe_down");
+}
+
+}  // namespace synaptix::kernels::cuda
