@@ -16,6 +16,8 @@
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 #include "synaptix/kernels/linear/cuda/weight_prefetch_cuda.h"
+#include "synaptix/kernels/moe/cuda/moe_experts_cuda.h"
+#include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
 #include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
 #include "synaptix/kernels/moe/reference.h"
 #include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
@@ -120,6 +122,25 @@ class CudaExecutorImpl final : public CudaExecutor {
       router_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts) * 4);
       moe_idx_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts_per_tok) * 4);
       moe_w_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts_per_tok) * 4);
+      // Decode-sized steps: the grouped expert kernels find each routed expert's weights through a device
+      // array of base pointers per layer (gate_up pointers, then down pointers), written once here.
+      moe_act_ = DeviceBuffer(static_cast<size_t>(kc::kMoeExpertsMaxPairs * std::max<int64_t>(inter, 1)) * 4);
+      for (const auto& L : w_.layers) {
+        std::vector<uint64_t> ptrs;
+        for (const auto& e : L.expert_gate_up) ptrs.push_back(e.ptr());
+        for (const auto& e : L.expert_down) ptrs.push_back(e.ptr());
+        moe_ptrs_.emplace_back(std::max<size_t>(ptrs.size(), 1) * 8);
+        if (!ptrs.empty()) moe_ptrs_.back().upload(ptrs.data(), ptrs.size() * 8);
+      }
+      // The largest step (tokens) every MoE layer's shape fits the grouped kernels for.
+      while (moe_device_tokens_ > 0) {
+        bool fits = true;
+        for (const auto& L : w_.layers)
+          if (L.router.bytes())
+            fits = fits && kc::moe_experts_supports(moe_device_tokens_, s_.num_experts_per_tok, h, L.inter);
+        if (fits) break;
+        --moe_device_tokens_;
+      }
     }
     o_pos_ = Tm;
     o_slot_ = 2 * Tm;
@@ -329,7 +350,8 @@ class CudaExecutorImpl final : public CudaExecutor {
 
   void run(const StepShape& sh, bool greedy) {
     upload_meta(sh);
-    const bool graphable = opt_.use_graphs && sh.decode_only && !s_.is_moe();
+    // MoE steps qualify when their routing stays on the device (no host round trip inside the capture).
+    const bool graphable = opt_.use_graphs && sh.decode_only && (!s_.is_moe() || moe_on_device(sh.tokens));
     if (!graphable) {
       enqueue_forward(sh, greedy);
       return;
@@ -575,13 +597,37 @@ class CudaExecutorImpl final : public CudaExecutor {
     if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_, argmax_scratch_.ptr());
   }
 
-  // Sparse MoE: the router runs on the device, routing on the host (the reference's own top-k), then each
-  // expert runs on the rows routed to it and adds its weighted output into the residual stream. The host
-  // round trip makes MoE steps ineligible for graph capture.
+  // Decode-sized steps route on the device and run the grouped expert GEMVs (no host round trip, so the
+  // step can be captured as a graph); larger (prefill) steps route on the host, see moe().
+  bool moe_on_device(int64_t T) const { return T <= std::min<int64_t>(opt_.gemv_max_rows, moe_device_tokens_); }
+
+  // Sparse MoE: the router runs on the device. Decode-sized steps then route on the device (moe_route) and
+  // run every routed expert in two grouped kernels that add the weighted outputs into the residual stream.
+  // Larger steps route on the host (the reference's own top-k) and run each expert on the rows routed to
+  // it: a host round trip, so such steps are never captured (they are not decode-only anyway).
   void moe(const engine::cuda::DeviceLayer& L, int64_t T) {
     const int64_t h = s_.hidden_size, E = s_.num_experts, K = s_.num_experts_per_tok;
     // xn_ holds the f32 norm output (MoE layers always normalise to f32: routing decisions are sensitive).
     linear(false, xn_.ptr(), L.router.ptr(), router_.ptr(), T, E, h, false);
+    if (moe_on_device(T)) {
+      kc::moe_route(router_.ptr(), moe_idx_.ptr(), moe_w_.ptr(), T, E, K, s_.norm_topk_prob, stream_);
+      const DeviceBuffer& ptrs = moe_ptrs_[static_cast<size_t>(&L - w_.layers.data())];
+      kc::MoeExpertsArgs a;
+      a.x = xn_.ptr();
+      a.residual = x_.ptr();
+      a.ids = moe_idx_.ptr();
+      a.weights = moe_w_.ptr();
+      a.gate_up_ptrs = ptrs.ptr();
+      a.down_ptrs = ptrs.ptr() + static_cast<CUdeviceptr>(E) * 8;
+      a.act = moe_act_.ptr();
+      a.tokens = T;
+      a.top_k = K;
+      a.experts = E;
+      a.hidden = h;
+      a.inter = L.inter;
+      kc::moe_experts(a, stream_);
+      return;
+    }
     std::vector<float> logits(static_cast<size_t>(T * E));
     check(cuMemcpyDtoHAsync(logits.data(), router_.ptr(), logits.size() * 4, stream_), "download router logits");
     check(cuStreamSynchronize(stream_), "cuStreamSynchronize for MoE routing");
@@ -630,6 +676,9 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
   DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
+  DeviceBuffer moe_act_;                // f32 [pairs, inter]: the grouped experts' SwiGLU outputs
+  std::vector<DeviceBuffer> moe_ptrs_;  // per layer: u64 [2 experts] expert weight base pointers
+  int64_t moe_device_tokens_ = kc::kMoeExpertsMaxTokens;  // MoE steps up to this size route on the device
   std::unique_ptr<PinnedInts> meta_host_;
   int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0, o_tiles_ = 0;
   kernels::RopeTable rope_;
