@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "synaptix/engine/sampler.h"
 #include "synaptix/model/spec.h"
 
 namespace synaptix::model { struct Model; }
@@ -45,6 +46,20 @@ class GreedyStep {
  public:
   virtual ~GreedyStep() = default;
   virtual void step_argmax(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) = 0;
+};
+
+// Non-greedy sampling without logits on the host, for executors that can (reach it with
+// dynamic_cast<SampleStep*>, then ask can_sample()): ids gets, per logits row that step() would fill, a
+// token drawn under p's temperature, top-k, top-p and min-p (the kept set of engine::Sampler; penalties
+// need the history and stay on the host path, so p must have none). Row r of a call with step_index s draws
+// from the random stream (p.seed, s, r): the same arguments give the same tokens, but not the tokens the
+// host Sampler (another generator) would draw.
+class SampleStep {
+ public:
+  virtual ~SampleStep() = default;
+  virtual bool can_sample() const = 0;
+  virtual void step_sample(std::span<const SeqChunk> chunks, const SamplingParams& p, uint64_t step_index,
+                           std::vector<int32_t>& ids) = 0;
 };
 
 }  // namespace synaptix::engine

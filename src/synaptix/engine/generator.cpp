@@ -34,9 +34,16 @@ GenerateStats generate(Executor& ex, const std::vector<int32_t>& prompt, const G
   const bool plain_greedy = sp.temperature <= 0.0f && sp.repetition_penalty == 1.0f && sp.frequency_penalty == 0.0f &&
                             sp.presence_penalty == 0.0f;
   GreedyStep* greedy = plain_greedy ? dynamic_cast<GreedyStep*>(&ex) : nullptr;
+  // Sampling without penalties (which need the history on the host) can be drawn where the logits are.
+  const bool no_penalties = sp.repetition_penalty == 1.0f && sp.frequency_penalty == 0.0f && sp.presence_penalty == 0.0f;
+  SampleStep* sampled = !plain_greedy && no_penalties ? dynamic_cast<SampleStep*>(&ex) : nullptr;
+  if (sampled && !sampled->can_sample()) sampled = nullptr;
+  const bool on_device = greedy || sampled;
   std::vector<int32_t> ids;
+  uint64_t drawn = 0;  // tokens drawn so far: the step index of the device's random stream
   auto step = [&](const SeqChunk& c) {
     if (greedy) greedy->step_argmax({&c, 1}, ids);
+    else if (sampled) sampled->step_sample({&c, 1}, sp, drawn, ids);
     else ex.step({&c, 1}, logits);
   };
   auto t0 = clock::now();
@@ -50,7 +57,8 @@ GenerateStats generate(Executor& ex, const std::vector<int32_t>& prompt, const G
   st.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   st.finish_reason = "length";
   for (int64_t i = 0; i < opt.max_tokens; ++i) {
-    const int32_t tok = greedy ? ids.at(0) : sampler.sample(logits, history);
+    const int32_t tok = on_device ? ids.at(0) : sampler.sample(logits, history);
+    ++drawn;
     if (std::find(opt.eos_ids.begin(), opt.eos_ids.end(), tok) != opt.eos_ids.end()) {
       st.finish_reason = "stop";
       break;

@@ -24,6 +24,7 @@
 #include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
 #include "synaptix/kernels/rope/reference.h"
 #include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
+#include "synaptix/kernels/sampling/cuda/sample_cuda.h"
 #include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
 #include "synaptix/model/model.h"
 
@@ -194,6 +195,28 @@ class CudaExecutorImpl final : public CudaExecutor {
     if (sh.tokens == 0) return;
     run(sh, true);
     check(cuMemcpyDtoHAsync(ids.data(), ids_.ptr(), ids.size() * 4, stream_), "download token ids");
+    check(cuStreamSynchronize(stream_), "cuStreamSynchronize after step");
+  }
+
+  bool can_sample() const override {
+    return kc::sample_rows_supported(ctx_->attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR));
+  }
+
+  // Like step_greedy, but each row's token is drawn on the device (kernels/sampling/cuda/sample_cuda.h). The
+  // draw runs after the step (or its graph replay), outside any graph: its seed and step change every call.
+  void step_sample(std::span<const SeqChunk> chunks, const SamplingParams& p, uint64_t step_index,
+                   std::vector<int32_t>& ids) override {
+    if (p.repetition_penalty != 1.0f || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f)
+      fail("CUDA executor: step_sample applies no penalties (repetition ", p.repetition_penalty, ", frequency ",
+           p.frequency_penalty, ", presence ", p.presence_penalty, "); sample from step()'s logits on the host");
+    ctx_->make_current();
+    StepShape sh = prepare(chunks);
+    ids.resize(static_cast<size_t>(sh.logit_rows));
+    if (sh.tokens == 0) return;
+    run(sh, false);
+    const kc::DeviceSampling ds{p.temperature, p.top_k, p.top_p, p.min_p, p.seed, step_index};
+    kc::sample_rows(logits_.ptr(), ids_.ptr(), sh.logit_rows, s_.vocab_size, ds, stream_);
+    check(cuMemcpyDtoHAsync(ids.data(), ids_.ptr(), ids.size() * 4, stream_), "download sampled token ids");
     check(cuStreamSynchronize(stream_), "cuStreamSynchronize after step");
   }
 

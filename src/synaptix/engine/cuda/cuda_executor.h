@@ -57,7 +57,7 @@ struct CudaKernelPlan {
   std::map<int64_t, bool> o_prefetch;
 };
 
-class CudaExecutor : public Executor, public GreedyStep {
+class CudaExecutor : public Executor, public GreedyStep, public SampleStep {
  public:
   ~CudaExecutor() override = default;
   void step_argmax(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) override { step_greedy(chunks, ids); }
