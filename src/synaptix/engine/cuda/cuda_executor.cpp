@@ -133,7 +133,8 @@ class CudaExecutorImpl final : public CudaExecutor {
         moe_ptrs_.emplace_back(std::max<size_t>(ptrs.size(), 1) * 8);
         if (!ptrs.empty()) moe_ptrs_.back().upload(ptrs.data(), ptrs.size() * 8);
       }
-      // The largest step (tokens) every MoE layer's shape fits the grouped kernels for.
+      // The largest step (tokens) every MoE layer's shape fits the grouped kernels for (0: none).
+      if (s_.num_experts > kc::kMoeRouteMaxExperts) moe_device_tokens_ = 0;
       while (moe_device_tokens_ > 0) {
         bool fits = true;
         for (const auto& L : w_.layers)
