@@ -1,10 +1,11 @@
-// Decode steps of the sparse-MoE fixtures (mixtral-moe: top-2 of 4 experts; qwen3-moe: top-2 of 8) with
-// routing and experts on the device, against the host-routed path (router logits downloaded, routed by
-// kernels::moe_route_reference, experts run per expert; forced here by gemv_max_rows = 0, which sends every
-// step down the prefill path). Greedy continuation of each fixture's prompt, several tokens. The device
-// path with graphs (steps three on replay a captured graph: a host round trip inside the capture would make
-// cuStreamBeginCapture's stream reject the copy and the step throw) must equal the same path run eagerly
-// bit for bit, and both must match the host-routed path within f32-accumulation noise.
+// Decode steps of the sparse-MoE fixtures (mixtral-moe: top-2 of 4 experts; qwen3-moe: top-2 of 8) on the
+// grouped expert kernels (routing on the device, every routed expert in two kernels, no host round trip),
+// against the per-expert path that prefill steps take (experts grouped by a device sort, the counts brought
+// to the host, each expert run as its own gather / GEMM / SwiGLU / GEMM / scatter; forced here for every
+// step by gemv_max_rows = 0). Greedy continuation of each fixture's prompt, several tokens. The grouped path
+// with graphs (from the third step on a captured graph is replayed; a host round trip inside the capture
+// would make the step throw) must equal the same path run eagerly bit for bit, and both must match the
+// per-expert path within f32-accumulation noise.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,7 +40,7 @@ int32_t argmax(const std::vector<float>& v, size_t begin, size_t end) {
 
 class CudaMoeFixture : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(CudaMoeFixture, DeviceRoutedDecodeMatchesTheHostRoutedPath) {
+TEST_P(CudaMoeFixture, GroupedDecodeMatchesThePerExpertPath) {
   const std::string dir = std::string(SYNAPTIX_SHARED_DIR) + "/fixtures/models/" + GetParam();
   auto m = synaptix::model::load_model(dir);
   ASSERT_TRUE(m->spec.is_moe());
@@ -53,20 +54,20 @@ TEST_P(CudaMoeFixture, DeviceRoutedDecodeMatchesTheHostRoutedPath) {
   std::vector<int32_t> table(static_cast<size_t>(kv.num_blocks));
   for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(table.size() - 1 - i);
 
-  se::CudaExecutorOptions graphs, eager, host;
+  se::CudaExecutorOptions graphs, eager, per_expert;
   eager.use_graphs = false;
-  host.gemv_max_rows = 0;  // every step on the prefill path: MoE routed on the host
-  host.use_graphs = false;
+  per_expert.gemv_max_rows = 0;  // every step on the prefill path: the per-expert MoE
+  per_expert.use_graphs = false;
   auto ex_graph = se::make_cuda_executor(*m, kv, 0, graphs);
   auto ex_eager = se::make_cuda_executor(*m, kv, 0, eager);
-  auto ex_host = se::make_cuda_executor(*m, kv, 0, host);
+  auto ex_pe = se::make_cuda_executor(*m, kv, 0, per_expert);
 
-  // The prompt as one prefill step (host-routed on all three: more than 8 tokens).
+  // The prompt as one prefill step (the per-expert path on all three: more than 8 tokens).
   std::vector<float> lg, le, lh;
   se::SeqChunk pre{prompt, 0, table, false};
   ex_graph->step({&pre, 1}, lg);
   ex_eager->step({&pre, 1}, le);
-  ex_host->step({&pre, 1}, lh);
+  ex_pe->step({&pre, 1}, lh);
   ASSERT_EQ(static_cast<int64_t>(lh.size()), V);
   int32_t next = argmax(lh, 0, lh.size());
   for (int64_t s = 0; s < steps; ++s) {
@@ -74,33 +75,33 @@ TEST_P(CudaMoeFixture, DeviceRoutedDecodeMatchesTheHostRoutedPath) {
     se::SeqChunk d{std::span<const int32_t>(&tok, 1), P + s, table, false};
     ex_graph->step({&d, 1}, lg);
     ex_eager->step({&d, 1}, le);
-    ex_host->step({&d, 1}, lh);
+    ex_pe->step({&d, 1}, lh);
     ASSERT_EQ(static_cast<int64_t>(lg.size()), V);
     ASSERT_EQ(static_cast<int64_t>(le.size()), V);
     ASSERT_EQ(static_cast<int64_t>(lh.size()), V);
     // Graph replay runs the same deterministic kernels as the eager step.
     EXPECT_EQ(lg, le) << GetParam() << " decode step " << s << ": graph replay differs from the eager step";
     const double scale = max_abs(lh), err = max_diff(le, lh) / scale;
-    EXPECT_LE(err, 1e-3) << GetParam() << " decode step " << s << ": device-routed vs host-routed logits";
-    // Greedy tokens agree unless the host path's top two are closer than the noise allowed above.
+    EXPECT_LE(err, 1e-3) << GetParam() << " decode step " << s << ": grouped vs per-expert logits";
+    // Greedy tokens agree unless the per-expert path's top two are closer than the noise allowed above.
     const int32_t a = argmax(le, 0, le.size()), b = argmax(lh, 0, lh.size());
     if (a != b) {
       EXPECT_LE(std::fabs(lh[static_cast<size_t>(b)] - lh[static_cast<size_t>(a)]), 2e-3 * scale)
-          << GetParam() << " decode step " << s << ": greedy token " << a << " vs host " << b;
+          << GetParam() << " decode step " << s << ": greedy token " << a << " vs per-expert " << b;
     }
-    std::printf("%s decode step %lld: token %d, max rel diff vs host-routed %.3g\n", GetParam().c_str(),
+    std::printf("%s decode step %lld: token %d, max rel diff vs per-expert path %.3g\n", GetParam().c_str(),
                 static_cast<long long>(s), tok, err);
     next = b;
   }
 
-  // The greedy form (argmax on the device, its own graph): the same token as the host path's logits give.
+  // The greedy form (argmax on the device, its own graph): the same token as the per-expert path's logits give.
   std::vector<int32_t> gid, hid;
   const int32_t tok = next;
   se::SeqChunk d{std::span<const int32_t>(&tok, 1), P + steps, table, false};
   for (int rep = 0; rep < 3; ++rep) {  // eager, capture, replay: all at the same position
     ex_graph->step_greedy({&d, 1}, gid);
     ASSERT_EQ(gid.size(), 1u);
-    ex_host->step({&d, 1}, lh);
+    ex_pe->step({&d, 1}, lh);
     const int32_t b = argmax(lh, 0, lh.size());
     if (gid[0] != b) {
       EXPECT_LE(std::fabs(lh[static_cast<size_t>(b)] - lh[static_cast<size_t>(gid[0])]), 2e-3 * max_abs(lh))
@@ -111,7 +112,7 @@ TEST_P(CudaMoeFixture, DeviceRoutedDecodeMatchesTheHostRoutedPath) {
 
 // A batch of decode tokens routed together (experts shared between tokens: grouped) against each token
 // decoded alone.
-TEST_P(CudaMoeFixture, BatchedDeviceRoutedDecodeMatchesSingleTokens) {
+TEST_P(CudaMoeFixture, BatchedGroupedDecodeMatchesSingleTokens) {
   const std::string dir = std::string(SYNAPTIX_SHARED_DIR) + "/fixtures/models/" + GetParam();
   auto m = synaptix::model::load_model(dir);
   se::KvConfig kv;

@@ -12,6 +12,7 @@
 #include "synaptix/kernels/moe/cuda/moe_experts_cuda.h"
 #include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
 #include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
+#include "synaptix/kernels/moe/cuda/moe_sort_cuda.h"
 #include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
 #include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
 #include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
@@ -37,6 +38,7 @@ TEST(KernelSources, FixedKernelsCompileForSm90a) {
   expect_compiles(kc::rope_kv_source(), "rope_kv");
   expect_compiles(kc::moe_rows_source(), "moe_rows");
   expect_compiles(kc::moe_route_source(), "moe_route");
+  expect_compiles(kc::moe_sort_source(), "moe_sort");
   expect_compiles(kc::weight_prefetch_source(), "weight_prefetch");
 }
 
@@ -97,4 +99,5 @@ TEST(KernelSources, MoeShapesOutsideTheGroupedKernelsAreRejected) {
   a.tokens = 2, a.top_k = 2, a.experts = 4, a.hidden = 60, a.inter = 48;
   EXPECT_THROW(kc::moe_experts(a, nullptr), synaptix::Error);  // hidden 60: rejected before any launch
   EXPECT_THROW(kc::moe_route(0, 0, 0, 1, 4, 5, true, nullptr), synaptix::Error);  // top_k above the experts
+  EXPECT_THROW(kc::moe_sort(0, 0, 0, 0, 0, 4, 2, kc::kMoeRouteMaxExperts + 1, nullptr), synaptix::Error);
 }

@@ -1,5 +1,6 @@
 // MoE on the device against host references: the routing kernel against kernels::moe_route_reference
-// (ids exactly, weights within 1e-6), and the grouped expert GEMVs against a double-precision composition
+// (ids exactly, weights within 1e-6), the grouping of routed pairs by expert against a host stable sort,
+// and the grouped expert GEMVs against a double-precision composition
 // of gate/up, SwiGLU, down and the weighted sum on the same bf16 weights. Outputs are poisoned (NaN bytes)
 // before each run so an element a kernel never writes fails. Needs a GPU (run by bench/gpu/run.sh).
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/kernels/moe/cuda/moe_experts_cuda.h"
 #include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
+#include "synaptix/kernels/moe/cuda/moe_sort_cuda.h"
 #include "synaptix/kernels/moe/reference.h"
 
 namespace bc = synaptix::backend::cuda;
@@ -98,6 +100,40 @@ TEST(MoeRoute, MatchesTheReferenceIdsExactlyAndWeightsWithin1e6) {
         }
         EXPECT_EQ(bad, 0) << "E=" << E << " K=" << K << " T=" << T << " normalize=" << normalize;
       }
+}
+
+// Routing then grouping by expert, as a prefill step runs them: counts per expert, and per expert its
+// tokens ascending with their weights, exactly what a stable host sort of the reference routing gives.
+TEST(MoeSort, GroupsTheRoutedPairsByExpertInTokenOrder) {
+  use_device();
+  for (auto [E, K] : {std::pair<int64_t, int64_t>{8, 2}, {128, 8}, {4, 2}, {60, 4}, {3, 3}})
+    for (int64_t T : {1, 31, 33, 500, 4096}) {
+      const auto logits = router_logits(T, E);
+      std::vector<std::vector<std::pair<int32_t, float>>> by_expert(static_cast<size_t>(E));
+      for (int64_t t = 0; t < T; ++t)
+        for (const auto& c : kr::moe_route_reference(logits.data() + t * E, E, K, true))
+          by_expert[static_cast<size_t>(c.expert)].push_back({static_cast<int32_t>(t), c.weight});
+      std::vector<int32_t> want_counts, want_rows;
+      std::vector<float> want_w;
+      for (const auto& v : by_expert) {
+        want_counts.push_back(static_cast<int32_t>(v.size()));
+        for (const auto& [t, w] : v) want_rows.push_back(t), want_w.push_back(w);
+      }
+      const size_t P = static_cast<size_t>(T * K);
+      auto dl = upload(logits);
+      auto di = poisoned(P * 4), dw = poisoned(P * 4), dc = poisoned(static_cast<size_t>(E) * 4);
+      auto dr = poisoned(P * 4), dsw = poisoned(P * 4);
+      kc::moe_route(dl.ptr(), di.ptr(), dw.ptr(), T, E, K, true, nullptr);
+      kc::moe_sort(di.ptr(), dw.ptr(), dc.ptr(), dr.ptr(), dsw.ptr(), T, K, E, nullptr);
+      device_sync();
+      EXPECT_EQ(dc.to_host<int32_t>(static_cast<size_t>(E)), want_counts) << "E=" << E << " K=" << K << " T=" << T;
+      EXPECT_EQ(dr.to_host<int32_t>(P), want_rows) << "E=" << E << " K=" << K << " T=" << T;
+      const auto got_w = dsw.to_host<float>(P);
+      double err = 0;
+      for (size_t i = 0; i < P; ++i)
+        err = std::max(err, std::isfinite(got_w[i]) ? std::fabs(static_cast<double>(got_w[i]) - want_w[i]) : INFINITY);
+      EXPECT_LE(err, 1e-6) << "E=" << E << " K=" << K << " T=" << T;
+    }
 }
 
 struct ExpertsCase {
