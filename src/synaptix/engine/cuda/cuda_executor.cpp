@@ -19,7 +19,7 @@
 #include "synaptix/kernels/moe/cuda/moe_experts_cuda.h"
 #include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
 #include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
-#include "synaptix/kernels/moe/reference.h"
+#include "synaptix/kernels/moe/cuda/moe_sort_cuda.h"
 #include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
 #include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
 #include "synaptix/kernels/rope/reference.h"
@@ -133,8 +133,11 @@ class CudaExecutorImpl final : public CudaExecutor {
         moe_ptrs_.emplace_back(std::max<size_t>(ptrs.size(), 1) * 8);
         if (!ptrs.empty()) moe_ptrs_.back().upload(ptrs.data(), ptrs.size() * 8);
       }
+      // Larger steps: moe_route's ids and weights, grouped by expert (moe_sort) into moe_idx_ / moe_w_.
+      moe_route_ids_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts_per_tok) * 4);
+      moe_route_w_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts_per_tok) * 4);
+      moe_counts_ = DeviceBuffer(static_cast<size_t>(s_.num_experts) * 4);
       // The largest step (tokens) every MoE layer's shape fits the grouped kernels for (0: none).
-      if (s_.num_experts > kc::kMoeRouteMaxExperts) moe_device_tokens_ = 0;
       while (moe_device_tokens_ > 0) {
         bool fits = true;
         for (const auto& L : w_.layers)
@@ -621,14 +624,14 @@ class CudaExecutorImpl final : public CudaExecutor {
     if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_, argmax_scratch_.ptr());
   }
 
-  // Decode-sized steps route on the device and run the grouped expert GEMVs (no host round trip, so the
-  // step can be captured as a graph); larger (prefill) steps route on the host, see moe().
+  // Decode-sized steps run the grouped expert GEMVs with no host round trip (see moe()).
   bool moe_on_device(int64_t T) const { return T <= std::min<int64_t>(opt_.gemv_max_rows, moe_device_tokens_); }
 
-  // Sparse MoE: the router runs on the device. Decode-sized steps then route on the device (moe_route) and
-  // run every routed expert in two grouped kernels that add the weighted outputs into the residual stream.
-  // Larger steps route on the host (the reference's own top-k) and run each expert on the rows routed to
-  // it: a host round trip, so such steps are never captured (they are not decode-only anyway).
+  // Sparse MoE: the router runs on the device, and so does the routing (moe_route: softmax, top-k). Decode-
+  // sized steps then run every routed expert in two grouped kernels that add the weighted outputs into the
+  // residual stream: no host round trip, so the step can be captured. Larger steps run each expert as its
+  // own GEMMs on the rows routed to it, which needs the per-expert counts on the host (one small download
+  // and sync per MoE layer), so such steps are never captured (they are not decode-only anyway).
   void moe(const engine::cuda::DeviceLayer& L, int64_t T) {
     const int64_t h = s_.hidden_size, E = s_.num_experts, K = s_.num_experts_per_tok;
     // xn_ holds the f32 norm output (MoE layers always normalise to f32: routing decisions are sensitive).
@@ -652,35 +655,27 @@ class CudaExecutorImpl final : public CudaExecutor {
       kc::moe_experts(a, stream_);
       return;
     }
-    std::vector<float> logits(static_cast<size_t>(T * E));
-    check(cuMemcpyDtoHAsync(logits.data(), router_.ptr(), logits.size() * 4, stream_), "download router logits");
-    check(cuStreamSynchronize(stream_), "cuStreamSynchronize for MoE routing");
-    std::vector<std::vector<std::pair<int32_t, float>>> routed(static_cast<size_t>(E));
-    for (int64_t t = 0; t < T; ++t)
-      for (const auto& c : kernels::moe_route_reference(logits.data() + t * E, E, K, s_.norm_topk_prob))
-        routed[static_cast<size_t>(c.expert)].push_back({static_cast<int32_t>(t), c.weight});
-    std::vector<int32_t> idx;
-    std::vector<float> wts;
-    std::vector<std::pair<int64_t, int64_t>> spans;  // per expert: offset, count
+    // Larger steps: route and group the pairs by expert on the device; only the per-expert counts come to
+    // the host, to size each expert's launches.
+    kc::moe_route(router_.ptr(), moe_route_ids_.ptr(), moe_route_w_.ptr(), T, E, K, s_.norm_topk_prob, stream_);
+    kc::moe_sort(moe_route_ids_.ptr(), moe_route_w_.ptr(), moe_counts_.ptr(), moe_idx_.ptr(), moe_w_.ptr(), T, K, E,
+                 stream_);
+    std::vector<int32_t> counts(static_cast<size_t>(E));
+    check(cuMemcpyDtoHAsync(counts.data(), moe_counts_.ptr(), counts.size() * 4, stream_), "download MoE expert counts");
+    check(cuStreamSynchronize(stream_), "cuStreamSynchronize for MoE expert counts");
+    int64_t off = 0;
     for (int64_t e = 0; e < E; ++e) {
-      spans.push_back({static_cast<int64_t>(idx.size()), static_cast<int64_t>(routed[static_cast<size_t>(e)].size())});
-      for (const auto& [t, wt] : routed[static_cast<size_t>(e)]) {
-        idx.push_back(t);
-        wts.push_back(wt);
-      }
-    }
-    moe_idx_.upload(idx.data(), idx.size() * 4);
-    moe_w_.upload(wts.data(), wts.size() * 4);
-    for (int64_t e = 0; e < E; ++e) {
-      const auto [off, n] = spans[static_cast<size_t>(e)];
+      const int64_t n = counts[static_cast<size_t>(e)];
+      off += n;
       if (n == 0) continue;
-      const CUdeviceptr rows = moe_idx_.ptr() + static_cast<CUdeviceptr>(off) * 4;
+      const int64_t first = off - n;
+      const CUdeviceptr rows = moe_idx_.ptr() + static_cast<CUdeviceptr>(first) * 4;
       kc::gather_rows(xn_.ptr(), rows, moe_out_.ptr(), n, h, stream_);
       const bool tc = n > opt_.gemv_max_rows;
       linear(tc, moe_out_.ptr(), L.expert_gate_up[static_cast<size_t>(e)].ptr(), gu_.ptr(), n, 2 * L.inter, h, false);
       kc::swiglu(gu_.ptr(), act_.ptr(), n, L.inter, false, stream_);
       linear(tc, act_.ptr(), L.expert_down[static_cast<size_t>(e)].ptr(), moe_out_.ptr(), n, h, L.inter, false);
-      kc::scatter_add_scaled(moe_out_.ptr(), rows, moe_w_.ptr() + static_cast<CUdeviceptr>(off) * 4, x_.ptr(), n, h,
+      kc::scatter_add_scaled(moe_out_.ptr(), rows, moe_w_.ptr() + static_cast<CUdeviceptr>(first) * 4, x_.ptr(), n, h,
                              stream_);
     }
   }
@@ -701,6 +696,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
   DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
   DeviceBuffer moe_act_;                // f32 [pairs, inter]: the grouped experts' SwiGLU outputs
+  DeviceBuffer moe_route_ids_, moe_route_w_, moe_counts_;  // prefill-sized steps: routing, per-expert counts
   std::vector<DeviceBuffer> moe_ptrs_;  // per layer: u64 [2 experts] expert weight base pointers
   int64_t moe_device_tokens_ = kc::kMoeExpertsMaxTokens;  // MoE steps up to this size route on the device
   std::unique_ptr<PinnedInts> meta_host_;
