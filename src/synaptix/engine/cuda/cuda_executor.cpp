@@ -663,6 +663,11 @@ class CudaExecutorImpl final : public CudaExecutor {
     std::vector<int32_t> counts(static_cast<size_t>(E));
     check(cuMemcpyDtoHAsync(counts.data(), moe_counts_.ptr(), counts.size() * 4, stream_), "download MoE expert counts");
     check(cuStreamSynchronize(stream_), "cuStreamSynchronize for MoE expert counts");
+    int64_t routed = 0;
+    for (int32_t n : counts) routed += n < 0 ? T * K + 1 : n;
+    if (routed != T * K)  // our own invariant; checked because the counts size the launches below
+      fail("MoE layer ", &L - w_.layers.data(), ": the device routing counted ", routed, " (token, expert) pairs, expected ",
+           T * K);
     int64_t off = 0;
     for (int64_t e = 0; e < E; ++e) {
       const int64_t n = counts[static_cast<size_t>(e)];
