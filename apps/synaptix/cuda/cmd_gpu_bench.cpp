@@ -321,17 +321,27 @@ int run(const Options& o) {
       for (const auto& [key, params] : best_plan.gemv)
         if (std::get<0>(key) == b) plan.gemv[key] = params;
       plan.fuse_decode[b] = best_plan.fuse_decode[b];
-      // Then the decode attention's split size, on top of that choice.
+      // Then the decode attention: RoPE + attention + combine as one kernel (warps per block, keys per warp)
+      // or as three, each with its split size along the sequence.
+      using DecodeAttention = engine::CudaKernelPlan::DecodeAttention;
+      DecodeAttention best_da;
       int64_t best_split = 64;
-      for (int64_t split : {16, 32, 64, 128, 256}) {
-        engine::CudaKernelPlan p = plan;
-        p.attention_split[b] = split;
-        ex->set_plan(p);
-        const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
-        in_context.push_back({{"batch", b}, {"choice", best_name + "+split" + std::to_string(split)}, {"tok_s", tok_s}});
-        progress("in-context b=" + std::to_string(b) + " split " + std::to_string(split) + ": " + std::to_string(tok_s) + " tok/s");
-        if (tok_s > best) best = tok_s, best_split = split;
-      }
+      best = 0;
+      for (DecodeAttention da : {DecodeAttention{0, 4}, DecodeAttention{4, 4}, DecodeAttention{8, 4}, DecodeAttention{16, 4},
+                                 DecodeAttention{8, 8}, DecodeAttention{16, 8}})
+        for (int64_t split : {16, 32, 64, 128}) {
+          engine::CudaKernelPlan p = plan;
+          p.decode_attention[b] = da;
+          p.attention_split[b] = split;
+          ex->set_plan(p);
+          const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
+          const std::string name = (da.warps ? "attention-fused-w" + std::to_string(da.warps) + "-k" + std::to_string(da.keys_per_warp)
+                                             : std::string("attention-3-kernels")) + "+split" + std::to_string(split);
+          in_context.push_back({{"batch", b}, {"choice", name}, {"tok_s", tok_s}});
+          progress("in-context b=" + std::to_string(b) + " " + name + ": " + std::to_string(tok_s) + " tok/s");
+          if (tok_s > best) best = tok_s, best_da = da, best_split = split;
+        }
+      plan.decode_attention[b] = best_da;
       plan.attention_split[b] = best_split;
       // And o_proj's weights prefetched into L2 beside RoPE/attention, or not.
       bool best_prefetch = false;
@@ -369,7 +379,9 @@ int run(const Options& o) {
           if (tok_s > current * kSwitchMargin) plan.gemv[key] = trials[i]->gemv, current = tok_s;
         }
       }
-      progress("in-context b=" + std::to_string(b) + ": chose " + best_name + ", attention split " + std::to_string(best_split) +
+      progress("in-context b=" + std::to_string(b) + ": chose " + best_name + ", attention " +
+               (best_da.warps ? "fused (" + std::to_string(best_da.warps) + " warps)" : std::string("in 3 kernels")) +
+               ", split " + std::to_string(best_split) +
                ", o_proj prefetch " + (plan.o_prefetch[b] ? "on" : "off"));
     }
     out["in_context_choice"] = in_context;
@@ -424,7 +436,18 @@ int run(const Options& o) {
     runs.push_back(jr);
     rows.push_back(row);
   }
-  // Where a batch-1 step goes: the tuned GEMVs alone (each timed from cold L2) against the whole step.
+  // Where a batch-1 step goes, by ablation: the tuned step without RoPE and attention (wrong outputs; their
+  // share of the step).
+  double ablated_step_ms = 0;
+  if (o.tune) {
+    ex->set_plan(plan);
+    ex->set_speed(true, true, true, true);
+    ex->set_ablate_attention(true);
+    ablated_step_ms = bench_decode(*ex, 1, o, blocks_per_seq).step_ms;
+    ex->set_ablate_attention(false);
+    out["decode_b1_step_without_attention_ms"] = ablated_step_ms;
+  }
+  // And the tuned GEMVs alone (each timed from cold L2) against the whole step.
   double gemv_us = 0;
   if (o.tune) {
     for (size_t i = 0; i < tuned.best.size(); ++i) {
@@ -447,6 +470,9 @@ int run(const Options& o) {
   if (gemv_us > 0)
     std::printf("batch-1 step: tuned GEMVs alone %.2f ms (%.0f GB/s of weights), whole tuned step %.2f ms\n", gemv_us / 1e3,
                 token_bytes / (gemv_us * 1e-6) / 1e9, rows.size() > 2 ? rows[2].dec.front().step_ms : 0.0);
+  if (ablated_step_ms > 0)
+    std::printf("batch-1 step without RoPE + attention (ablation): %.2f ms = %.1f%% of the roofline's bandwidth\n",
+                ablated_step_ms, 100.0 * token_bytes / (ablated_step_ms * 1e-3) / 1e9 / bw.gbps);
   std::printf("prefill attention alone (tensor-core flash kernel, %d tokens): %.3f ms/layer = %.0f TFLOP/s (%.1f%% of peak)\n",
               o.prompt, fa_ms, fa_tflops, 100.0 * fa_tflops / peak.tflops);
   std::printf("%-17s", "plan");

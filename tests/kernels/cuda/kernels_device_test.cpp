@@ -413,6 +413,88 @@ TEST(PagedAttention, MatchesTheReferenceWithGqaWindowsAndSplits) {
   }
 }
 
+// The fused decode kernel (RoPE + KV write + split attention + last-block combine) against the kernels it
+// replaces, each tested above against its reference: the same outputs and the same cache contents, for GQA
+// shapes, bias + per-head norms, windows, split counts, both cache types, and a second launch (the split
+// counters re-arm themselves).
+TEST(DecodeAttentionRope, MatchesRopeThenPagedAttention) {
+  ctx();
+  for (auto [H, KVH, D] : {std::tuple<int64_t, int64_t, int64_t>{32, 8, 128}, {4, 2, 16}, {6, 2, 80}}) {
+    synaptix::model::Spec s;
+    s.head_dim = D;
+    s.rope_theta = 10000.0;
+    s.num_heads = H;
+    s.num_kv_heads = KVH;
+    s.hidden_size = H * D;
+    s.max_position_embeddings = 4096;
+    kr::RopeTable rt = kr::make_rope_table(s);
+    const int64_t bs = 16, num_blocks = 80, stride_t = 26, qkv_n = (H + 2 * KVH) * D;
+    RandomPagedCache cache(num_blocks, bs, KVH, D, 3 * stride_t);
+    // Three sequences decoding one token each, at positions 400, 3 and 100.
+    std::vector<int32_t> pos = {400, 3, 100}, tseq = {0, 1, 2}, slots;
+    const int64_t T = static_cast<int64_t>(pos.size());
+    for (int64_t t = 0; t < T; ++t) {
+      const int32_t p = pos[static_cast<size_t>(t)];
+      slots.push_back(static_cast<int32_t>(cache.tables[static_cast<size_t>(t * stride_t + p / bs)] * bs + p % bs));
+    }
+    auto dp = upload(pos), dts = upload(tseq), dt = upload(cache.tables), dsl = upload(slots), df = upload(rt.inv_freq);
+    for (bool with_norm : {false, true})
+      for (bool kv32 : {false, true})
+        for (int64_t window : {int64_t{0}, int64_t{37}})
+          for (auto [splits, split_size] : {std::pair<int64_t, int64_t>{1, 0}, {8, 64}, {4, 101}}) {
+            auto qkv = random_f32(static_cast<size_t>(T * qkv_n));
+            auto bias = random_f32(static_cast<size_t>(qkv_n), 0.1f);
+            auto qn = random_f32(static_cast<size_t>(D)), kn = random_f32(static_cast<size_t>(D));
+            auto dq_ref = upload(qkv), dq = upload(qkv), db = upload(bias), dqn = upload(qn), dkn = upload(kn);
+            auto k_ref = kv32 ? upload(cache.kf) : upload(cache.kb), v_ref = kv32 ? upload(cache.vf) : upload(cache.vb);
+            auto k_got = kv32 ? upload(cache.kf) : upload(cache.kb), v_got = kv32 ? upload(cache.vf) : upload(cache.vb);
+            const size_t cache_bytes = cache.kb.size() * (kv32 ? 4 : 2);
+            auto part_ref = bc::DeviceBuffer(static_cast<size_t>(T * H * splits * (D + 2)) * 4);
+            auto part = bc::DeviceBuffer(static_cast<size_t>(T * H * splits * (D + 2)) * 4);
+            auto counters = bc::DeviceBuffer(static_cast<size_t>(T * KVH) * 4);
+            ASSERT_EQ(cuMemsetD32(counters.ptr(), 0, static_cast<size_t>(T * KVH)), CUDA_SUCCESS);
+            auto out_ref = poisoned(static_cast<size_t>(T * H * D) * 4), out = poisoned(static_cast<size_t>(T * H * D) * 4);
+            auto args = [&](CUdeviceptr q, CUdeviceptr kcache, CUdeviceptr vcache, CUdeviceptr partial, CUdeviceptr o) {
+              kc::DecodeAttentionArgs a;
+              a.rope.qkv = q; a.rope.stride = qkv_n; a.rope.bias = db.ptr();
+              a.rope.q_norm = with_norm ? dqn.ptr() : 0; a.rope.k_norm = with_norm ? dkn.ptr() : 0; a.rope.eps = 1e-6f;
+              a.rope.positions = dp.ptr(); a.rope.slots = dsl.ptr(); a.rope.inv_freq = df.ptr();
+              a.rope.rotary_dim = rt.rotary_dim; a.rope.attention_scaling = rt.attention_scaling;
+              a.rope.k_cache = kcache; a.rope.v_cache = vcache; a.rope.kv_f32 = kv32;
+              a.rope.tokens = T; a.rope.heads = H; a.rope.kv_heads = KVH; a.rope.head_dim = D;
+              a.attn.q = q; a.attn.q_stride = qkv_n; a.attn.k_cache = kcache; a.attn.v_cache = vcache; a.attn.kv_f32 = kv32;
+              a.attn.positions = dp.ptr(); a.attn.token_seq = dts.ptr(); a.attn.block_tables = dt.ptr();
+              a.attn.table_stride = stride_t; a.attn.block_size = bs; a.attn.tokens = T; a.attn.heads = H;
+              a.attn.kv_heads = KVH; a.attn.head_dim = D; a.attn.window = window;
+              a.attn.scale = 1.0f / std::sqrt(static_cast<float>(D)); a.attn.splits = splits;
+              a.attn.split_size = split_size; a.attn.partial = partial; a.attn.out = o;
+              a.counters = counters.ptr();
+              return a;
+            };
+            const kc::DecodeAttentionArgs ref = args(dq_ref.ptr(), k_ref.ptr(), v_ref.ptr(), part_ref.ptr(), out_ref.ptr());
+            kc::rope_kv_write(ref.rope, nullptr);
+            kc::paged_attention(ref.attn, nullptr);
+            const auto want = out_ref.to_host<float>(static_cast<size_t>(T * H * D));
+            const std::string what = "H=" + std::to_string(H) + " KVH=" + std::to_string(KVH) + " D=" + std::to_string(D) +
+                                     " norm=" + std::to_string(with_norm) + " kv_f32=" + std::to_string(kv32) +
+                                     " window=" + std::to_string(window) + " splits=" + std::to_string(splits);
+            for (auto [warps, kpw] : {std::pair<int, int>{4, 4}, {8, 4}, {16, 8}})
+              for (int launch = 0; launch < 2; ++launch) {
+                kc::DecodeAttentionArgs a = args(dq.ptr(), k_got.ptr(), v_got.ptr(), part.ptr(), out.ptr());
+                a.warps = warps;
+                a.keys_per_warp = kpw;
+                kc::decode_attention_rope(a, nullptr);
+                device_sync();
+                EXPECT_LT(rel_err(out.to_host<float>(want.size()), want), 1e-5)
+                    << what << " warps " << warps << " keys/warp " << kpw << " launch " << launch;
+              }
+            EXPECT_EQ(k_got.to_host<uint8_t>(cache_bytes), k_ref.to_host<uint8_t>(cache_bytes)) << what;
+            EXPECT_EQ(v_got.to_host<uint8_t>(cache_bytes), v_ref.to_host<uint8_t>(cache_bytes)) << what;
+            EXPECT_EQ(counters.to_host<uint32_t>(static_cast<size_t>(T * KVH)), std::vector<uint32_t>(static_cast<size_t>(T * KVH), 0u)) << what;
+          }
+  }
+}
+
 // Tensor-core prefill attention against the f32 reference on the same bf16 cache: two sequences' chunks in
 // one step (one after a cached prefix), tiles with row tails, GQA, with and without a sliding window.
 TEST(FlashAttention, MatchesTheReferenceForPrefillChunks) {

@@ -38,6 +38,9 @@ struct CudaExecutorOptions {
   bool pdl = true;
   bool flash_attention = true;
   bool weight_prefetch = true;  // allow the plan's o_prefetch (o_proj's weights into L2 beside attention)
+  // Benchmark ablation only: leave RoPE and attention out of decode steps (wrong outputs) to measure their
+  // share of a step.
+  bool ablate_attention = false;
   int64_t flash_min_tokens = 65;  // smaller steps keep the CUDA-core attention (decode-sized work)
 };
 
@@ -55,6 +58,14 @@ struct CudaKernelPlan {
   // Per decode step size on the GEMV path: whether o_proj's weights are pulled into L2 on a side stream
   // while RoPE and attention run (absent: no; on an H100 it did not pay, see bench/gpu/NOTES.md).
   std::map<int64_t, bool> o_prefetch;
+  // Per decode step size (one token per sequence): RoPE, the KV write, the decode attention and its split
+  // combine as one kernel with this many warps per block and keys per warp, or (warps 0) as three kernels.
+  struct DecodeAttention {
+    int warps = 8;
+    int keys_per_warp = 4;
+    bool operator==(const DecodeAttention&) const = default;
+  };
+  std::map<int64_t, DecodeAttention> decode_attention;
 };
 
 class CudaExecutor : public Executor, public GreedyStep, public SampleStep {
@@ -68,6 +79,9 @@ class CudaExecutor : public Executor, public GreedyStep, public SampleStep {
   // Switches the speed options (CudaExecutorOptions::fuse, pdl, flash_attention, weight_prefetch); graphs
   // are re-captured.
   virtual void set_speed(bool fuse, bool pdl, bool flash_attention, bool weight_prefetch) = 0;
+  // Benchmark ablation (CudaExecutorOptions::ablate_attention): decode steps without RoPE and attention;
+  // their outputs are wrong. Graphs are re-captured.
+  virtual void set_ablate_attention(bool on) = 0;
   // The distinct linear shapes (m, n, k) a step of `tokens` tokens and `logit_rows` logits rows runs.
   virtual std::vector<std::tuple<int64_t, int64_t, int64_t>> linear_shapes(int64_t tokens, int64_t logit_rows) const = 0;
   virtual int64_t weight_bytes() const = 0;

@@ -6,6 +6,7 @@
 #include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
+#include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
@@ -51,6 +52,51 @@ __device__ __forceinline__ void load_row(const bf16_t* p, int lane, float* f) {
 }
 #endif
 
+// One warp's online-softmax step over N keys at once (the first `valid` of them): the N x G dot products
+// are reduced across the warp together (independent shuffles, no serial chain per key), then one running
+// max update per head.
+template <int N>
+__device__ __forceinline__ void attend_keys(const float (&qv)[G][EPL], const float (&kf)[N][EPL], const float (&vf)[N][EPL],
+                                            int valid, float (&m)[G], float (&l)[G], float (&acc)[G][EPL]) {
+  float sc[N][G];
+#pragma unroll
+  for (int u = 0; u < N; ++u)
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      float d = 0.f;
+#pragma unroll
+      for (int e = 0; e < EPL; ++e) d = fmaf(qv[g][e], kf[u][e], d);
+      sc[u][g] = d;
+    }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1)
+#pragma unroll
+    for (int u = 0; u < N; ++u)
+#pragma unroll
+      for (int g = 0; g < G; ++g) sc[u][g] += __shfl_xor_sync(0xffffffffu, sc[u][g], o);
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    float nm = m[g];
+#pragma unroll
+    for (int u = 0; u < N; ++u)
+      if (u < valid) nm = fmaxf(nm, sc[u][g]);
+    const float corr = expf(m[g] - nm);
+    float lg = l[g] * corr;
+#pragma unroll
+    for (int e = 0; e < EPL; ++e) acc[g][e] *= corr;
+#pragma unroll
+    for (int u = 0; u < N; ++u)
+      if (u < valid) {
+        const float p = expf(sc[u][g] - nm);
+        lg += p;
+#pragma unroll
+        for (int e = 0; e < EPL; ++e) acc[g][e] = fmaf(p, vf[u][e], acc[g][e]);
+      }
+    l[g] = lg;
+    m[g] = nm;
+  }
+}
+
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
 paged_attention(const float* __restrict__ q, long long q_stride, const kv_t* __restrict__ kc, const kv_t* __restrict__ vc,
                 const int* __restrict__ positions, const int* __restrict__ token_seq, const int* __restrict__ block_tables,
@@ -94,25 +140,12 @@ paged_attention(const float* __restrict__ q, long long q_stride, const kv_t* __r
         const long long slot = (long long)table[j / block_size] * block_size + j % block_size;
         load_row(kc + (slot * KVH + kvh) * D, lane, kf[u]);
         load_row(vc + (slot * KVH + kvh) * D, lane, vf[u]);
+      } else {
+#pragma unroll
+        for (int e = 0; e < EPL; ++e) kf[u][e] = vf[u][e] = 0.f;
       }
     }
-#pragma unroll
-    for (int u = 0; u < KPW; ++u) {
-      if (j0 + u >= end) break;
-#pragma unroll
-      for (int g = 0; g < G; ++g) {
-        float d = 0.f;
-#pragma unroll
-        for (int e = 0; e < EPL; ++e) d = fmaf(qv[g][e], kf[u][e], d);
-        d = warp_sum(d);
-        const float nm = fmaxf(m[g], d);
-        const float corr = expf(m[g] - nm), p = expf(d - nm);
-        l[g] = l[g] * corr + p;
-#pragma unroll
-        for (int e = 0; e < EPL; ++e) acc[g][e] = fmaf(acc[g][e], corr, p * vf[u][e]);
-        m[g] = nm;
-      }
-    }
+    attend_keys<KPW>(qv, kf, vf, end - j0, m, l, acc);
   }
 #pragma unroll
   for (int g = 0; g < G; ++g) {
@@ -295,14 +328,194 @@ extern "C" __global__ void attention_combine(const float* __restrict__ partial, 
     out[(long long)t * H * D + (long long)h * D + d] = O / L;
   }
 }
+// Decode steps (one new token per sequence, every sequence's earlier K/V already cached): RoPE of the token's
+// q and k heads, its K/V written to the cache, attention over [lo, pos] split along the sequence, and the
+// combine of the splits by the last block of each (token, KV head) to finish: one kernel instead of three.
+// Every split block rotates the token's k itself and attends to position pos from shared memory, so no block
+// reads a cache row another block of this launch writes. DW warps per block, each taking DKPW keys at a time;
+// the first keys' loads are issued before the RoPE work, so one memory round trip covers both.
+#if KV_F32
+__device__ __forceinline__ float to_kv(float f) { return f; }
+#else
+__device__ __forceinline__ bf16_t to_kv(float f) { return f32_to_bf16(f); }
+#endif
+__device__ __forceinline__ float load_cg(const float* p) {
+  float v;
+  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
+  return v;
+}
+// Cached K/V rows j0 .. j0 + DKPW - 1 below `lim` into registers.
+__device__ __forceinline__ void load_keys(const kv_t* __restrict__ kc, const kv_t* __restrict__ vc, const int* table,
+                                          int block_size, int KVH, int kvh, int j0, int lim, int lane,
+                                          float (&kf)[DKPW][EPL], float (&vf)[DKPW][EPL]) {
+#pragma unroll
+  for (int u = 0; u < DKPW; ++u) {
+    const int j = j0 + u;
+    if (j < lim) {
+      const long long slot = (long long)table[j / block_size] * block_size + j % block_size;
+      load_row(kc + (slot * KVH + kvh) * D, lane, kf[u]);
+      load_row(vc + (slot * KVH + kvh) * D, lane, vf[u]);
+    } else {
+#pragma unroll
+      for (int e = 0; e < EPL; ++e) kf[u][e] = vf[u][e] = 0.f;
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(DW * 32)
+decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const float* __restrict__ bias,
+                      const float* __restrict__ q_norm, const float* __restrict__ k_norm, float eps,
+                      const int* __restrict__ positions, const int* __restrict__ slots, const float* __restrict__ inv_freq,
+                      int rot, float attn_scale, kv_t* __restrict__ kc, kv_t* __restrict__ vc,
+                      const int* __restrict__ token_seq, const int* __restrict__ block_tables, int table_stride,
+                      int block_size, int KVH, int window, float scale, int split_size, float* __restrict__ partial,
+                      unsigned int* __restrict__ counters, float* __restrict__ out) {
+  pdl_wait();
+  pdl_launch_dependents();
+  // heads: the token's G query heads, then its K and V heads [(G + 2) * D]; freq [D / 2]; then acc
+  // [DW][G][D], m [DW][G], l [DW][G].
+  extern __shared__ float sm[];
+  float* heads = sm;
+  float* ks = heads + G * D;
+  float* vs = ks + D;
+  float* freq = vs + D;
+  float* sm_acc = freq + D / 2;
+  float* sm_m = sm_acc + DW * G * D;
+  float* sm_l = sm_m + DW * G;
+  __shared__ int is_last;
+  const int t = blockIdx.x, kvh = blockIdx.y, s = blockIdx.z, S = gridDim.z;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int H = KVH * G;
+  const int pos = positions[t];
+  const int lo = window > 0 ? max(0, pos - window + 1) : 0;
+  const int start = S > 1 ? lo + s * split_size : lo;
+  const int end = S > 1 ? min(pos + 1, start + split_size) : pos + 1;
+  const int* table = block_tables + (long long)token_seq[t] * table_stride;
+  int j0 = start + warp * DKPW;
+  float kf[DKPW][EPL], vf[DKPW][EPL];
+  load_keys(kc, vc, table, block_size, KVH, kvh, j0, min(end, pos), lane, kf, vf);
+  const float* row = qkv + (long long)t * q_stride;
+  for (int i = threadIdx.x; i < (G + 2) * D; i += blockDim.x) {
+    const int hi = i / D, e = i % D;
+    const int h = hi < G ? kvh * G + hi : hi == G ? H + kvh : H + KVH + kvh;
+    heads[i] = row[(long long)h * D + e] + (bias ? bias[h * D + e] : 0.f);
+  }
+  for (int i = threadIdx.x; i < rot / 2; i += blockDim.x) freq[i] = inv_freq[i];
+  __syncthreads();
+  if (q_norm || k_norm) {
+    for (int hi = warp; hi <= G; hi += DW) {
+      const float* nw = hi < G ? q_norm : k_norm;
+      if (nw) head_rms_norm(heads + hi * D, nw, eps, D, lane);
+    }
+    __syncthreads();
+  }
+  const int half = rot / 2;
+  for (int i = threadIdx.x; i < (G + 1) * half; i += blockDim.x)
+    rope_pair(heads + (i / half) * D, i % half, half, (float)pos, freq[i % half], attn_scale);
+  __syncthreads();
+#if !KV_F32
+  // Position pos is attended with the values the cache holds (bf16), as every later step will see it.
+  for (int e = threadIdx.x; e < 2 * D; e += blockDim.x) ks[e] = bf16_to_f32(f32_to_bf16(ks[e]));
+  __syncthreads();
+#endif
+  if (s == 0) {
+    const long long off = ((long long)slots[t] * KVH + kvh) * D;
+    for (int e = threadIdx.x; e < D; e += blockDim.x) { kc[off + e] = to_kv(ks[e]); vc[off + e] = to_kv(vs[e]); }
+  }
+  float qv[G][EPL];
+#pragma unroll
+  for (int g = 0; g < G; ++g)
+#pragma unroll
+    for (int e = 0; e < EPL; ++e) qv[g][e] = lane * EPL + e < D ? heads[g * D + lane * EPL + e] * scale : 0.f;
+  float m[G], l[G], acc[G][EPL];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    m[g] = -INFINITY; l[g] = 0.f;
+#pragma unroll
+    for (int e = 0; e < EPL; ++e) acc[g][e] = 0.f;
+  }
+  while (j0 < end) {
+    if (pos >= j0 && pos < j0 + DKPW) {
+#pragma unroll
+      for (int u = 0; u < DKPW; ++u)
+        if (j0 + u == pos)
+#pragma unroll
+          for (int e = 0; e < EPL; ++e) {
+            kf[u][e] = lane * EPL + e < D ? ks[lane * EPL + e] : 0.f;
+            vf[u][e] = lane * EPL + e < D ? vs[lane * EPL + e] : 0.f;
+          }
+    }
+    attend_keys<DKPW>(qv, kf, vf, end - j0, m, l, acc);
+    j0 += DW * DKPW;
+    if (j0 < end) load_keys(kc, vc, table, block_size, KVH, kvh, j0, min(end, pos), lane, kf, vf);
+  }
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+#pragma unroll
+    for (int e = 0; e < EPL; ++e)
+      if (lane * EPL + e < D) sm_acc[(warp * G + g) * D + lane * EPL + e] = acc[g][e];
+    if (lane == 0) { sm_m[warp * G + g] = m[g]; sm_l[warp * G + g] = l[g]; }
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
+    const int g = i / D, d = i % D;
+    float M = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < DW; ++w) M = fmaxf(M, sm_m[w * G + g]);
+    float L = 0.f, O = 0.f;
+    if (M != -INFINITY) {
+#pragma unroll
+      for (int w = 0; w < DW; ++w) {
+        const float c = expf(sm_m[w * G + g] - M);
+        L = fmaf(sm_l[w * G + g], c, L);
+        O = fmaf(sm_acc[(w * G + g) * D + d], c, O);
+      }
+    }
+    const int h = kvh * G + g;
+    if (S == 1) {
+      out[(long long)t * H * D + (long long)h * D + d] = O / L;
+    } else {
+      float* p = partial + (((long long)t * H + h) * S + s) * (D + 2);
+      p[d] = O;
+      if (d == 0) { p[D] = M; p[D + 1] = L; }
+    }
+  }
+  if (S == 1) return;
+  // The last split block of this (token, KV head) to finish combines the partials (same order and
+  // arithmetic as attention_combine), then re-arms the counter for the next launch.
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) is_last = atomicAdd(&counters[t * KVH + kvh], 1u) == (unsigned)(S - 1);
+  __syncthreads();
+  if (!is_last) return;
+  __threadfence();
+  for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
+    const int g = i / D, d = i % D, h = kvh * G + g;
+    const float* p = partial + ((long long)t * H + h) * S * (D + 2);
+    float M = -INFINITY;
+    for (int s2 = 0; s2 < S; ++s2) if (load_cg(p + s2 * (D + 2) + D + 1) > 0.f) M = fmaxf(M, load_cg(p + s2 * (D + 2) + D));
+    float L = 0.f, O = 0.f;
+    for (int s2 = 0; s2 < S; ++s2) {
+      const float* ps = p + s2 * (D + 2);
+      const float ls = load_cg(ps + D + 1);
+      if (ls > 0.f) {
+        const float c = expf(load_cg(ps + D) - M);
+        L = fmaf(ls, c, L);
+        O = fmaf(load_cg(ps + d), c, O);
+      }
+    }
+    out[(long long)t * H * D + (long long)h * D + d] = O / L;
+  }
+  if (threadIdx.x == 0) counters[t * KVH + kvh] = 0u;
+}
 )";
 
 }  // namespace
 
-std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32) {
+std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps, int decode_keys_per_warp) {
   std::ostringstream os;
-  os << bc::kDevicePrelude << "#define G " << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define D " << d
-     << "\n" << kBody;
+  os << bc::kDevicePrelude << rope_head_device_source() << "#define G " << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0)
+     << "\n#define D " << d << "\n#define DW " << decode_warps << "\n#define DKPW " << decode_keys_per_warp << "\n" << kBody;
   return os.str();
 }
 
@@ -344,6 +557,47 @@ void paged_attention(const PagedAttentionArgs& a, CUstream stream) {
     bc::launch(c, {static_cast<unsigned>(a.tokens), static_cast<unsigned>(a.heads)}, {128}, 0, stream, cargs,
                "attention_combine");
   }
+}
+
+void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream) {
+  const RopeKvArgs& r = a.rope;
+  const PagedAttentionArgs& at = a.attn;
+  if (at.tokens <= 0 || at.heads <= 0 || at.kv_heads <= 0 || at.heads % at.kv_heads != 0 || at.head_dim <= 0 ||
+      r.tokens != at.tokens || r.heads != at.heads || r.kv_heads != at.kv_heads || r.head_dim != at.head_dim)
+    fail("decode_attention_rope: bad or mismatched shapes tokens=", at.tokens, "/", r.tokens, " heads=", at.heads, "/",
+         r.heads, " kv_heads=", at.kv_heads, "/", r.kv_heads, " head_dim=", at.head_dim, "/", r.head_dim);
+  if (r.rotary_dim > r.head_dim || r.rotary_dim % 2 != 0)
+    fail("decode_attention_rope: rotary_dim ", r.rotary_dim, " must be even and <= head_dim ", r.head_dim);
+  if (r.kv_f32 != at.kv_f32 || r.k_cache != at.k_cache || r.v_cache != at.v_cache)
+    fail("decode_attention_rope: RoPE and attention must name the same KV cache");
+  const int64_t g = at.heads / at.kv_heads;
+  if (g * at.head_dim > kMaxAttentionGroupDim)
+    fail("decode_attention_rope: ", g, " query heads per KV head x head_dim ", at.head_dim, " exceeds ", kMaxAttentionGroupDim);
+  if (at.splits < 1 || (at.splits > 1 && (at.split_size < 1 || !at.partial || !a.counters)))
+    fail("decode_attention_rope: splits=", at.splits, " needs split_size > 0, a partial buffer and counters");
+  int warps = a.warps;
+  if (warps != 4 && warps != 8 && warps != 16) fail("decode_attention_rope: warps=", warps, " (4, 8 or 16)");
+  if (a.keys_per_warp != 4 && a.keys_per_warp != 8) fail("decode_attention_rope: keys_per_warp=", a.keys_per_warp, " (4 or 8)");
+  auto smem_bytes = [&](int w) {
+    return static_cast<unsigned>(((g + 2) * at.head_dim + at.head_dim / 2 + w * g * at.head_dim + 2 * w * g) * sizeof(float));
+  };
+  while (warps > 4 && smem_bytes(warps) > 48 * 1024) warps /= 2;  // wide heads: fewer warps, default shared memory
+  const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(at.head_dim) +
+                           (at.kv_f32 ? "_kvf32" : "_kvbf16") + "_dw" + std::to_string(warps) + "_dk" +
+                           std::to_string(a.keys_per_warp);
+  CUfunction f = bc::cached_kernel(
+      name, [&] { return paged_attention_source(g, at.head_dim, at.kv_f32, warps, a.keys_per_warp); }, "decode_attention_rope");
+  long long qs = r.stride;
+  float eps = r.eps, attn_scale = r.attention_scaling, scale = at.scale;
+  int rot = static_cast<int>(r.rotary_dim), ts = static_cast<int>(at.table_stride), bs = static_cast<int>(at.block_size),
+      kvh = static_cast<int>(at.kv_heads), win = static_cast<int>(at.window), ss = static_cast<int>(at.split_size);
+  CUdeviceptr qkv = r.qkv, bias = r.bias, qn = r.q_norm, kn = r.k_norm, pos = r.positions, slots = r.slots,
+              invf = r.inv_freq, kc = r.k_cache, vc = r.v_cache, seq = at.token_seq, bt = at.block_tables,
+              part = at.partial, cnt = a.counters, out = at.out;
+  void* args[] = {&qkv, &qs, &bias, &qn, &kn, &eps, &pos, &slots, &invf, &rot, &attn_scale, &kc, &vc,
+                  &seq, &bt, &ts, &bs, &kvh, &win, &scale, &ss, &part, &cnt, &out};
+  bc::launch(f, {static_cast<unsigned>(at.tokens), static_cast<unsigned>(at.kv_heads), static_cast<unsigned>(at.splits)},
+             {static_cast<unsigned>(warps * 32)}, smem_bytes(warps), stream, args, "decode_attention_rope");
 }
 
 }  // namespace synaptix::kernels::cuda

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
+
 namespace synaptix::kernels::cuda {
 
 struct PagedAttentionArgs {
@@ -34,9 +36,25 @@ struct PagedAttentionArgs {
 // Largest G * D the kernel's shared memory allows.
 inline constexpr int64_t kMaxAttentionGroupDim = 2048;
 
-// The kernel source for G query heads per KV head and head_dim D.
-std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32);
+// The kernel source for G query heads per KV head and head_dim D (the fused decode kernel with
+// decode_warps warps per block, each taking decode_keys_per_warp keys at a time).
+std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps = 4, int decode_keys_per_warp = 4);
 
 void paged_attention(const PagedAttentionArgs& a, CUstream stream);
+
+// RoPE + KV write + split decode attention + combine in one kernel, for steps whose every token is the one
+// new token of its sequence. rope describes the projection and the cache write (as rope_kv_write), attn the
+// attention (its q is the raw projection, rope.qkv); with attn.splits > 1, counters holds tokens * kv_heads
+// zeroed uint32 (the kernel leaves them zeroed).
+// warps (4, 8, 16; fewer when the heads are too wide for 48 KB of shared memory) and keys_per_warp (4, 8)
+// set how many keys a block has in flight.
+struct DecodeAttentionArgs {
+  RopeKvArgs rope;
+  PagedAttentionArgs attn;
+  CUdeviceptr counters = 0;
+  int warps = 4;
+  int keys_per_warp = 4;
+};
+void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream);
 
 }  // namespace synaptix::kernels::cuda

@@ -120,10 +120,11 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int group = warp / KS, slice = warp % KS;
   const int kv = k >> 3;  // 16-byte chunks (8 bf16) per weight row
-  {
-    // The block's weight rows are contiguous and constant: start pulling them into L2 before waiting for
-    // the kernel that produces x.
-    const long long first = (long long)blockIdx.x * GROUPS * RPW;
+  const int groups_total = (n + GROUPS * RPW - 1) / (GROUPS * RPW);
+  // The block's weight rows are constant: start pulling them into L2 before waiting for the kernel that
+  // produces x (all of its row groups when the launch is persistent).
+  for (int grp = blockIdx.x; grp < groups_total; grp += gridDim.x) {
+    const long long first = (long long)grp * GROUPS * RPW;
     const long long rows = min((long long)GROUPS * RPW, (long long)n - first);
     const char* base = reinterpret_cast<const char*>(w + first * kv);
     const long long bytes = rows * kv * 16;
@@ -141,7 +142,6 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
 #endif
   // A block takes row groups blockIdx.x, + gridDim.x, ...: one group when the grid covers them all, several
   // when the launch is persistent (a grid of one full wave).
-  const int groups_total = (n + GROUPS * RPW - 1) / (GROUPS * RPW);
   for (int grp = blockIdx.x; grp < groups_total; grp += gridDim.x) {
     const int row0 = (grp * GROUPS + group) * RPW;
     float acc[RPW][M];

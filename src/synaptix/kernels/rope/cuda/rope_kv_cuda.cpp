@@ -10,6 +10,36 @@ namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
 namespace {
 
+const char* kRopeHead = R"(
+// One warp: the per-head RMSNorm (qwen3's q_norm / k_norm) of v[0, dim) in place.
+__device__ __forceinline__ void head_rms_norm(float* v, const float* nw, float eps, int dim, int lane) {
+  float ss = 0.f;
+  for (int i = lane; i < dim; i += 32) ss = fmaf(v[i], v[i], ss);
+  const float inv = rsqrtf(warp_sum(ss) / (float)dim + eps);
+  for (int i = lane; i < dim; i += 32) v[i] = v[i] * inv * nw[i];
+}
+// Rotation of pair (v[i], v[i + half]) by pos * inv_freq_i (rotate_half layout), cos and sin scaled by the yarn
+// attention scaling.
+__device__ __forceinline__ void rope_pair(float* v, int i, int half, float pos, float inv_freq_i, float attn_scale) {
+  float s, c;
+  sincosf(pos * inv_freq_i, &s, &c);
+  c *= attn_scale; s *= attn_scale;
+  const float a = v[i], b = v[i + half];
+  v[i] = a * c - b * s;
+  v[i + half] = b * c + a * s;
+}
+__device__ __forceinline__ void rope_head(float* v, const float* nw, float eps, int dim, int rot, const float* inv_freq,
+                                          float pos, float attn_scale, int lane) {
+  if (nw) {
+    head_rms_norm(v, nw, eps, dim, lane);
+    __syncwarp();
+  }
+  const int half = rot >> 1;
+  for (int i = lane; i < half; i += 32) rope_pair(v, i, half, pos, inv_freq[i], attn_scale);
+  __syncwarp();
+}
+)";
+
 const char* kBody = R"(
 extern "C" __global__ void __launch_bounds__(128)
 rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_norm, const float* k_norm, float eps,
@@ -28,26 +58,7 @@ rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_no
     float* src = qkv + (long long)t * stride + (long long)h * D;
     for (int i = lane; i < D; i += 32) v[i] = src[i] + (bias ? bias[h * D + i] : 0.f);
     __syncwarp();
-    if (h < H + KVH) {
-      const float* nw = h < H ? q_norm : k_norm;
-      if (nw) {
-        float ss = 0.f;
-        for (int i = lane; i < D; i += 32) ss = fmaf(v[i], v[i], ss);
-        const float inv = rsqrtf(warp_sum(ss) / (float)D + eps);
-        for (int i = lane; i < D; i += 32) v[i] = v[i] * inv * nw[i];
-        __syncwarp();
-      }
-      const int half = rot >> 1;
-      for (int i = lane; i < half; i += 32) {
-        float s, c;
-        sincosf(pos * inv_freq[i], &s, &c);
-        c *= attn_scale; s *= attn_scale;
-        const float a = v[i], b = v[i + half];
-        v[i] = a * c - b * s;
-        v[i + half] = b * c + a * s;
-      }
-      __syncwarp();
-    }
+    if (h < H + KVH) rope_head(v, h < H ? q_norm : k_norm, eps, D, rot, inv_freq, pos, attn_scale, lane);
     if (h < H) {
       for (int i = lane; i < D; i += 32) src[i] = v[i];
     } else {
@@ -63,7 +74,9 @@ rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_no
 
 }  // namespace
 
-std::string rope_kv_source() { return std::string(bc::kDevicePrelude) + kBody; }
+std::string rope_head_device_source() { return kRopeHead; }
+
+std::string rope_kv_source() { return std::string(bc::kDevicePrelude) + kRopeHead + kBody; }
 
 void rope_kv_write(const RopeKvArgs& a, CUstream stream) {
   if (a.tokens <= 0 || a.heads <= 0 || a.kv_heads <= 0 || a.head_dim <= 0 || a.rotary_dim > a.head_dim ||

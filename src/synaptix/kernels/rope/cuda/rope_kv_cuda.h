@@ -29,6 +29,10 @@ struct RopeKvArgs {
 };
 
 std::string rope_kv_source();
+// The device functions both RoPE kernels share (this one and the fused decode attention), so both round
+// alike: head_rms_norm(v, norm_weight, eps, dim, lane) (one warp), rope_pair(v, i, half, pos, inv_freq_i,
+// attention_scaling) (one rotation pair), and rope_head(...) (one warp: the norm, then every pair).
+std::string rope_head_device_source();
 
 void rope_kv_write(const RopeKvArgs& a, CUstream stream);
 
