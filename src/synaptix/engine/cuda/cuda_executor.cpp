@@ -117,6 +117,8 @@ class CudaExecutorImpl final : public CudaExecutor {
     ids_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows) * 4);
     argmax_scratch_ = DeviceBuffer(static_cast<size_t>(kc::argmax_scratch_bytes(opt_.max_logit_rows)));
     partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
+    attn_counters_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads) * 4);
+    check(cuMemsetD32(attn_counters_.ptr(), 0, static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads)), "cuMemsetD32");
     ss_ = DeviceBuffer(static_cast<size_t>((2 * s_.num_layers + 1) * kSsStride) * 4);
     if (s_.is_moe()) {
       moe_out_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 4);
@@ -238,6 +240,13 @@ class CudaExecutorImpl final : public CudaExecutor {
     opt_.pdl = pdl;
     opt_.flash_attention = flash_attention;
     opt_.weight_prefetch = weight_prefetch;
+    clear_graphs();
+  }
+
+  void set_ablate_attention(bool on) override {
+    ctx_->make_current();
+    check(cuStreamSynchronize(stream_), "cuStreamSynchronize");
+    opt_.ablate_attention = on;
     clear_graphs();
   }
 
@@ -494,6 +503,10 @@ class CudaExecutorImpl final : public CudaExecutor {
     const bool bf16_in = tc && !opt_.split_bf16;
     const auto pf_it = plan_.o_prefetch.find(T);
     const bool prefetch_o = opt_.weight_prefetch && !tc && T <= kSsStride && pf_it != plan_.o_prefetch.end() && pf_it->second;
+    const bool ablate = opt_.ablate_attention && sh.decode_only && !tc;
+    const auto da_it = plan_.decode_attention.find(T);
+    const CudaKernelPlan::DecodeAttention da = da_it == plan_.decode_attention.end() ? CudaKernelPlan::DecodeAttention{} : da_it->second;
+    const bool fused_attention = sh.decode_only && sh.flash_tiles == 0 && T <= kMaxSplitTokens && da.warps > 0;
     bc::PdlScope pdl(opt_.pdl);
     if (fused)
       kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_, ss_.ptr(), (2 * s_.num_layers + 1) * kSsStride - T);
@@ -531,50 +544,13 @@ class CudaExecutorImpl final : public CudaExecutor {
       ra.heads = H;
       ra.kv_heads = KVH;
       ra.head_dim = D;
-      kc::rope_kv_write(ra, stream_);
-      if (sh.flash_tiles > 0) {
-        kc::FlashAttentionArgs fa;
-        fa.q = qkv_.ptr();
-        fa.q_stride = qkv_n;
-        fa.k_cache = ra.k_cache;
-        fa.v_cache = ra.v_cache;
-        fa.tiles = meta(o_tiles_);
-        fa.num_tiles = sh.flash_tiles;
-        fa.positions = meta(o_pos_);
-        fa.block_tables = meta(o_tab_);
-        fa.table_stride = table_stride_;
-        fa.block_size = block_size_;
-        fa.heads = H;
-        fa.kv_heads = KVH;
-        fa.head_dim = D;
-        fa.window = s_.window_for_layer(l);
-        fa.scale = 1.0f / std::sqrt(static_cast<float>(D));
-        fa.out = attn_.ptr();
-        kc::flash_attention(fa, stream_);
+      if (ablate) {
+        // the benchmark's ablation leaves RoPE and attention out
+      } else if (fused_attention) {
+        kc::decode_attention_rope({ra, paged_args(sh, l, ra), attn_counters_.ptr(), da.warps, da.keys_per_warp}, stream_);
       } else {
-        kc::PagedAttentionArgs aa;
-        aa.q = qkv_.ptr();
-        aa.q_stride = qkv_n;
-        aa.k_cache = ra.k_cache;
-        aa.v_cache = ra.v_cache;
-        aa.kv_f32 = opt_.kv_f32;
-        aa.positions = meta(o_pos_);
-        aa.token_seq = meta(o_seq_);
-        aa.block_tables = meta(o_tab_);
-        aa.table_stride = table_stride_;
-        aa.block_size = block_size_;
-        aa.tokens = T;
-        aa.heads = H;
-        aa.kv_heads = KVH;
-        aa.head_dim = D;
-        aa.window = s_.window_for_layer(l);
-        aa.scale = 1.0f / std::sqrt(static_cast<float>(D));
-        aa.lane_per_key = sh.splits == 1 && T > kMaxSplitTokens;
-        aa.splits = sh.splits;
-        aa.split_size = sh.split_size;
-        aa.partial = partial_.ptr();
-        aa.out = attn_.ptr();
-        kc::paged_attention(aa, stream_);
+        kc::rope_kv_write(ra, stream_);
+        attend(sh, l, ra);
       }
       if (fused) {
         gemv(attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true,
@@ -622,6 +598,64 @@ class CudaExecutorImpl final : public CudaExecutor {
     kc::rmsnorm(x_.ptr(), meta(o_rows_), w_.final_norm.ptr(), xn_.ptr(), R, h, eps, false, stream_);
     linear(tc_head, xn_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false);
     if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_, argmax_scratch_.ptr());
+  }
+
+  // The step's attention for layer l, after RoPE wrote this step's K/V: tensor-core flash tiles for
+  // prefill-sized steps, else the paged kernel (split along the sequence for decode).
+  void attend(const StepShape& sh, int64_t l, const kc::RopeKvArgs& ra) {
+    const int64_t H = s_.num_heads, KVH = s_.num_kv_heads, D = s_.head_dim, qkv_n = s_.q_dim() + 2 * s_.kv_dim();
+    if (sh.flash_tiles > 0) {
+      kc::FlashAttentionArgs fa;
+      fa.q = qkv_.ptr();
+      fa.q_stride = qkv_n;
+      fa.k_cache = ra.k_cache;
+      fa.v_cache = ra.v_cache;
+      fa.tiles = meta(o_tiles_);
+      fa.num_tiles = sh.flash_tiles;
+      fa.positions = meta(o_pos_);
+      fa.block_tables = meta(o_tab_);
+      fa.table_stride = table_stride_;
+      fa.block_size = block_size_;
+      fa.heads = H;
+      fa.kv_heads = KVH;
+      fa.head_dim = D;
+      fa.window = s_.window_for_layer(l);
+      fa.scale = 1.0f / std::sqrt(static_cast<float>(D));
+      fa.out = attn_.ptr();
+      kc::flash_attention(fa, stream_);
+    } else {
+      kc::paged_attention(paged_args(sh, l, ra), stream_);
+    }
+  }
+
+  // The paged decode/prefill attention's arguments for layer l (q: the step's projection, after RoPE or,
+  // for the fused decode kernel, before it).
+  kc::PagedAttentionArgs paged_args(const StepShape& sh, int64_t l, const kc::RopeKvArgs& ra) const {
+    const int64_t T = sh.tokens, H = s_.num_heads, KVH = s_.num_kv_heads, D = s_.head_dim,
+                  qkv_n = s_.q_dim() + 2 * s_.kv_dim();
+    kc::PagedAttentionArgs aa;
+    aa.q = qkv_.ptr();
+    aa.q_stride = qkv_n;
+    aa.k_cache = ra.k_cache;
+    aa.v_cache = ra.v_cache;
+    aa.kv_f32 = opt_.kv_f32;
+    aa.positions = meta(o_pos_);
+    aa.token_seq = meta(o_seq_);
+    aa.block_tables = meta(o_tab_);
+    aa.table_stride = table_stride_;
+    aa.block_size = block_size_;
+    aa.tokens = T;
+    aa.heads = H;
+    aa.kv_heads = KVH;
+    aa.head_dim = D;
+    aa.window = s_.window_for_layer(l);
+    aa.scale = 1.0f / std::sqrt(static_cast<float>(D));
+    aa.lane_per_key = sh.splits == 1 && T > kMaxSplitTokens;
+    aa.splits = sh.splits;
+    aa.split_size = sh.split_size;
+    aa.partial = partial_.ptr();
+    aa.out = attn_.ptr();
+    return aa;
   }
 
   // Decode-sized steps run the grouped expert GEMVs with no host round trip (see moe()).
@@ -699,6 +733,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::unique_ptr<bc::BlasLtMatmul> blas_;
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
+  DeviceBuffer attn_counters_;  // the fused decode attention's split counters (zero between launches)
   DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
   DeviceBuffer moe_act_;                // f32 [pairs, inter]: the grouped experts' SwiGLU outputs
   DeviceBuffer moe_route_ids_, moe_route_w_, moe_counts_;  // prefill-sized steps: routing, per-expert counts
