@@ -370,8 +370,6 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
                       const int* __restrict__ token_seq, const int* __restrict__ block_tables, int table_stride,
                       int block_size, int KVH, int window, float scale, int split_size, float* __restrict__ partial,
                       unsigned int* __restrict__ counters, float* __restrict__ out) {
-  pdl_wait();
-  pdl_launch_dependents();
   // heads: the token's G query heads, then its K and V heads [(G + 2) * D]; freq [D / 2]; then acc
   // [DW][G][D], m [DW][G], l [DW][G].
   extern __shared__ float sm[];
@@ -393,14 +391,18 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
   const int* table = block_tables + (long long)token_seq[t] * table_stride;
   int j0 = start + warp * DKPW;
   float kf[DKPW][EPL], vf[DKPW][EPL];
+  // The step's metadata and the K/V rows of earlier positions were written before the previous kernel
+  // started: their loads go out before waiting for it (the qkv projection).
   load_keys(kc, vc, table, block_size, KVH, kvh, j0, min(end, pos), lane, kf, vf);
+  for (int i = threadIdx.x; i < rot / 2; i += blockDim.x) freq[i] = inv_freq[i];
+  pdl_wait();
+  pdl_launch_dependents();
   const float* row = qkv + (long long)t * q_stride;
   for (int i = threadIdx.x; i < (G + 2) * D; i += blockDim.x) {
     const int hi = i / D, e = i % D;
     const int h = hi < G ? kvh * G + hi : hi == G ? H + kvh : H + KVH + kvh;
     heads[i] = row[(long long)h * D + e] + (bias ? bias[h * D + e] : 0.f);
   }
-  for (int i = threadIdx.x; i < rot / 2; i += blockDim.x) freq[i] = inv_freq[i];
   __syncthreads();
   if (q_norm || k_norm) {
     for (int hi = warp; hi <= G; hi += DW) {
