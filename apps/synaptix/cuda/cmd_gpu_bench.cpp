@@ -427,6 +427,17 @@ int run(const Options& o) {
     runs.push_back(jr);
     rows.push_back(row);
   }
+  // Where a batch-1 step goes, by ablation: the tuned step without RoPE and attention (wrong outputs; their
+  // share of the step).
+  double ablated_step_ms = 0;
+  if (o.tune) {
+    ex->set_plan(plan);
+    ex->set_speed(true, true, true, true);
+    ex->set_ablate_attention(true);
+    ablated_step_ms = bench_decode(*ex, 1, o, blocks_per_seq).step_ms;
+    ex->set_ablate_attention(false);
+    out["decode_b1_step_without_attention_ms"] = ablated_step_ms;
+  }
   if (o.accurate && o.tune) {
     // The executor's defaults (what verify and generate use): f32 KV cache, split-bf16 tensor-core inputs.
     ex.reset();
@@ -443,17 +454,6 @@ int run(const Options& o) {
     jr["prefill_tok_s"] = o.prompt / row.prefill_s;
     runs.push_back(jr);
     rows.push_back(row);
-  }
-  // Where a batch-1 step goes, by ablation: the tuned step without RoPE and attention (wrong outputs; their
-  // share of the step).
-  double ablated_step_ms = 0;
-  if (o.tune) {
-    ex->set_plan(plan);
-    ex->set_speed(true, true, true, true);
-    ex->set_ablate_attention(true);
-    ablated_step_ms = bench_decode(*ex, 1, o, blocks_per_seq).step_ms;
-    ex->set_ablate_attention(false);
-    out["decode_b1_step_without_attention_ms"] = ablated_step_ms;
   }
   // And the tuned GEMVs alone (each timed from cold L2) against the whole step.
   double gemv_us = 0;

@@ -505,7 +505,11 @@ class CudaExecutorImpl final : public CudaExecutor {
     const bool prefetch_o = opt_.weight_prefetch && !tc && T <= kSsStride && pf_it != plan_.o_prefetch.end() && pf_it->second;
     const bool ablate = opt_.ablate_attention && sh.decode_only && !tc;
     const auto da_it = plan_.decode_attention.find(T);
-    const CudaKernelPlan::DecodeAttention da = da_it == plan_.decode_attention.end() ? CudaKernelPlan::DecodeAttention{} : da_it->second;
+    // Absent from the plan: fused for GEMV-path steps (the H100's choice at batch 1 and 8), three kernels for
+    // larger ones (batch 32/64 ran 13-20% slower fused with 16 warps).
+    const CudaKernelPlan::DecodeAttention da = da_it != plan_.decode_attention.end() ? da_it->second
+                                               : T <= opt_.gemv_max_rows ? CudaKernelPlan::DecodeAttention{}
+                                                                         : CudaKernelPlan::DecodeAttention{0, 4};
     const bool fused_attention = sh.decode_only && sh.flash_tiles == 0 && T <= kMaxSplitTokens && da.warps > 0;
     bc::PdlScope pdl(opt_.pdl);
     if (fused)

@@ -60,6 +60,7 @@ struct CudaKernelPlan {
   std::map<int64_t, bool> o_prefetch;
   // Per decode step size (one token per sequence): RoPE, the KV write, the decode attention and its split
   // combine as one kernel with this many warps per block and keys per warp, or (warps 0) as three kernels.
+  // Absent: the default below for steps on the GEMV path, three kernels for larger ones.
   struct DecodeAttention {
     int warps = 16;  // the H100's in-context choice (Llama-3.1-8B shape, batch 1)
     int keys_per_warp = 4;
