@@ -12,7 +12,7 @@ NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -
 [ -n "$NCU" ] || { echo "ncu not found"; exit 1; }
 # Decode kernels only (small grids); the prefill of the context and the ceilings are skipped by name.
 timeout 400 "$NCU" --clock-control none --csv --metrics gpu__time_duration.sum \
-  --kernel-name regex:'^(rope_kv_write|paged_attention|argmax_partial|argmax_final|attention_combine|embedding|argmax_rows|gemv_bf16|rmsnorm|swiglu)$' \
+  --kernel-name regex:'^(rope_kv_write|paged_attention|decode_attention_rope|argmax_partial|argmax_final|attention_combine|embedding|argmax_rows|gemv_bf16|rmsnorm|swiglu)$' \
   --cache-control none --launch-skip 0 --launch-count 1500 \
   .gpu-carry/bin/synaptix-cuda gpu-bench --no-tune --no-accurate --batches 1 --decode-steps 4 --prompt 128 --context 128 \
   > "$OUT/ncu.csv" 2> "$OUT/ncu.err"
