@@ -29,6 +29,7 @@ foreach(dir IN LISTS _test_dirs)
   if(_cuda_t AND TARGET synaptix_cuda)
     add_executable(test_${layer}_cuda ${_cuda_t})
     target_link_libraries(test_${layer}_cuda PRIVATE synaptix_cuda GTest::gtest_main)
+    target_include_directories(test_${layer}_cuda PRIVATE ${CMAKE_SOURCE_DIR}/tests)
     target_compile_definitions(test_${layer}_cuda PRIVATE
       SYNAPTIX_SHARED_DIR="${CMAKE_SOURCE_DIR}/../shared"
       SYNAPTIX_BINARY="$<TARGET_FILE:synaptix>")

@@ -26,6 +26,7 @@
 #include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
 #include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
 #include "synaptix/kernels/swiglu/reference.h"
+#include "support/cuda_device.h"
 
 namespace bc = synaptix::backend::cuda;
 namespace kc = synaptix::kernels::cuda;
@@ -35,16 +36,11 @@ using synaptix::f32_to_bf16;
 
 namespace {
 
-synaptix::hw::cuda::Context& ctx() {
-  static synaptix::hw::cuda::Context c(0);
-  c.make_current();
-  return c;
-}
-
-std::mt19937& rng() {
-  static std::mt19937 r(std::random_device{}());
-  return r;
-}
+using synaptix::testing::device_sync;
+using synaptix::testing::poisoned;
+using synaptix::testing::upload;
+synaptix::hw::cuda::Context& ctx() { return synaptix::testing::cuda_context(); }
+std::mt19937& rng() { return synaptix::testing::test_rng(); }
 
 std::vector<float> random_f32(size_t n, float scale = 1.0f) {
   std::uniform_real_distribution<float> u(-scale, scale);
@@ -59,20 +55,6 @@ std::vector<uint16_t> to_bf16(const std::vector<float>& f) {
   return b;
 }
 
-template <typename T>
-bc::DeviceBuffer upload(const std::vector<T>& v) {
-  bc::DeviceBuffer b(std::max<size_t>(v.size() * sizeof(T), 16));
-  b.upload(v.data(), v.size() * sizeof(T));
-  return b;
-}
-
-bc::DeviceBuffer poisoned(size_t bytes) {
-  bc::DeviceBuffer b(bytes);
-  b.fill_bytes(0xFF);
-  return b;
-}
-
-void device_sync() { synaptix::hw::cuda::check(cuCtxSynchronize(), "cuCtxSynchronize"); }
 
 // max |a - b| / max(1e-6, max |b|) over all elements; NaN anywhere is infinite error.
 double rel_err(const std::vector<float>& a, const std::vector<float>& b) {

@@ -18,6 +18,7 @@
 #include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
 #include "synaptix/kernels/moe/cuda/moe_sort_cuda.h"
 #include "synaptix/kernels/moe/reference.h"
+#include "support/cuda_device.h"
 
 namespace bc = synaptix::backend::cuda;
 namespace kc = synaptix::kernels::cuda;
@@ -25,15 +26,11 @@ namespace kr = synaptix::kernels;
 
 namespace {
 
-void use_device() {
-  static synaptix::hw::cuda::Context c(0);
-  c.make_current();
-}
-
-std::mt19937& rng() {
-  static std::mt19937 r(std::random_device{}());
-  return r;
-}
+using synaptix::testing::device_sync;
+using synaptix::testing::poisoned;
+using synaptix::testing::upload;
+void use_device() { synaptix::testing::cuda_context(); }
+std::mt19937& rng() { return synaptix::testing::test_rng(); }
 
 std::vector<float> random_f32(size_t n, float lo, float hi) {
   std::uniform_real_distribution<float> u(lo, hi);
@@ -42,20 +39,6 @@ std::vector<float> random_f32(size_t n, float lo, float hi) {
   return v;
 }
 
-template <typename T>
-bc::DeviceBuffer upload(const std::vector<T>& v) {
-  bc::DeviceBuffer b(std::max<size_t>(v.size() * sizeof(T), 16));
-  b.upload(v.data(), v.size() * sizeof(T));
-  return b;
-}
-
-bc::DeviceBuffer poisoned(size_t bytes) {
-  bc::DeviceBuffer b(bytes);
-  b.fill_bytes(0xFF);
-  return b;
-}
-
-void device_sync() { synaptix::hw::cuda::check(cuCtxSynchronize(), "cuCtxSynchronize"); }
 
 // Router logits for `tokens` tokens with the cases top-k must break the same way as the reference: every
 // third token on a coarse grid (many exact ties, also across the k-th place), one token all equal, one with

@@ -17,6 +17,7 @@
 #include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
 #include "synaptix/kernels/sampling/cuda/sample_cuda.h"
 #include "synaptix/kernels/sampling/sample_reference.h"
+#include "support/cuda_device.h"
 
 namespace bc = synaptix::backend::cuda;
 namespace kc = synaptix::kernels::cuda;
@@ -25,11 +26,7 @@ using synaptix::hw::cuda::check;
 
 namespace {
 
-synaptix::hw::cuda::Context& context() {
-  static synaptix::hw::cuda::Context c(0);
-  c.make_current();
-  return c;
-}
+synaptix::hw::cuda::Context& context() { return synaptix::testing::cuda_context(); }
 
 bool supported() { return kc::sample_rows_supported(context().attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)); }
 

@@ -97,6 +97,90 @@ __device__ __forceinline__ void attend_keys(const float (&qv)[G][EPL], const flo
   }
 }
 
+// Cached K/V rows j0 .. j0 + N - 1 below `lim` into registers (zeros past it).
+template <int N>
+__device__ __forceinline__ void load_keys(const kv_t* __restrict__ kc, const kv_t* __restrict__ vc, const int* table,
+                                          int block_size, int KVH, int kvh, int j0, int lim, int lane,
+                                          float (&kf)[N][EPL], float (&vf)[N][EPL]) {
+#pragma unroll
+  for (int u = 0; u < N; ++u) {
+    const int j = j0 + u;
+    if (j < lim) {
+      const long long slot = (long long)table[j / block_size] * block_size + j % block_size;
+      load_row(kc + (slot * KVH + kvh) * D, lane, kf[u]);
+      load_row(vc + (slot * KVH + kvh) * D, lane, vf[u]);
+    } else {
+#pragma unroll
+      for (int e = 0; e < EPL; ++e) kf[u][e] = vf[u][e] = 0.f;
+    }
+  }
+}
+
+// Each warp's running (max, sum, output) through shared memory, combined over the block's NW warps into the
+// normalised output (S == 1) or this split's partial (max, sum, unnormalised output) for the combine.
+template <int NW>
+__device__ __forceinline__ void combine_warps(const float (&m)[G], const float (&l)[G], const float (&acc)[G][EPL],
+                                              float* sm_acc, float* sm_m, float* sm_l, int t, int kvh, int H, int s,
+                                              int S, float* __restrict__ partial, float* __restrict__ out) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+#pragma unroll
+    for (int e = 0; e < EPL; ++e)
+      if (lane * EPL + e < D) sm_acc[(warp * G + g) * D + lane * EPL + e] = acc[g][e];
+    if (lane == 0) { sm_m[warp * G + g] = m[g]; sm_l[warp * G + g] = l[g]; }
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
+    const int g = i / D, d = i % D;
+    float M = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < NW; ++w) M = fmaxf(M, sm_m[w * G + g]);
+    float L = 0.f, O = 0.f;
+    if (M != -INFINITY) {
+#pragma unroll
+      for (int w = 0; w < NW; ++w) {
+        const float c = expf(sm_m[w * G + g] - M);
+        L = fmaf(sm_l[w * G + g], c, L);
+        O = fmaf(sm_acc[(w * G + g) * D + d], c, O);
+      }
+    }
+    const int h = kvh * G + g;
+    if (S == 1) {
+      out[(long long)t * H * D + (long long)h * D + d] = O / L;
+    } else {
+      float* p = partial + (((long long)t * H + h) * S + s) * (D + 2);
+      p[d] = O;
+      if (d == 0) { p[D] = M; p[D + 1] = L; }
+    }
+  }
+}
+
+// Partials are read from L2 (ld.cg): in the fused decode kernel other blocks of the same launch wrote them.
+__device__ __forceinline__ float load_cg(const float* p) {
+  float v;
+  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
+  return v;
+}
+
+// Output element d of one (token, head) from its S split partials p[S][D + 2] (unnormalised output, max, sum);
+// splits with no keys (sum 0) are skipped.
+__device__ __forceinline__ float combine_splits(const float* p, int d, int S) {
+  float M = -INFINITY;
+  for (int s = 0; s < S; ++s) if (load_cg(p + s * (D + 2) + D + 1) > 0.f) M = fmaxf(M, load_cg(p + s * (D + 2) + D));
+  float L = 0.f, O = 0.f;
+  for (int s = 0; s < S; ++s) {
+    const float* ps = p + s * (D + 2);
+    const float ls = load_cg(ps + D + 1);
+    if (ls > 0.f) {
+      const float c = expf(load_cg(ps + D) - M);
+      L = fmaf(ls, c, L);
+      O = fmaf(load_cg(ps + d), c, O);
+    }
+  }
+  return O / L;
+}
+
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
 paged_attention(const float* __restrict__ q, long long q_stride, const kv_t* __restrict__ kc, const kv_t* __restrict__ vc,
                 const int* __restrict__ positions, const int* __restrict__ token_seq, const int* __restrict__ block_tables,
@@ -133,51 +217,10 @@ paged_attention(const float* __restrict__ q, long long q_stride, const kv_t* __r
   }
   for (int j0 = start + warp * KPW; j0 < end; j0 += WARPS * KPW) {
     float kf[KPW][EPL], vf[KPW][EPL];
-#pragma unroll
-    for (int u = 0; u < KPW; ++u) {
-      const int j = j0 + u;
-      if (j < end) {
-        const long long slot = (long long)table[j / block_size] * block_size + j % block_size;
-        load_row(kc + (slot * KVH + kvh) * D, lane, kf[u]);
-        load_row(vc + (slot * KVH + kvh) * D, lane, vf[u]);
-      } else {
-#pragma unroll
-        for (int e = 0; e < EPL; ++e) kf[u][e] = vf[u][e] = 0.f;
-      }
-    }
+    load_keys<KPW>(kc, vc, table, block_size, KVH, kvh, j0, end, lane, kf, vf);
     attend_keys<KPW>(qv, kf, vf, end - j0, m, l, acc);
   }
-#pragma unroll
-  for (int g = 0; g < G; ++g) {
-#pragma unroll
-    for (int e = 0; e < EPL; ++e)
-      if (lane * EPL + e < D) sm_acc[(warp * G + g) * D + lane * EPL + e] = acc[g][e];
-    if (lane == 0) { sm_m[warp * G + g] = m[g]; sm_l[warp * G + g] = l[g]; }
-  }
-  __syncthreads();
-  for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
-    const int g = i / D, d = i % D;
-    float M = -INFINITY;
-#pragma unroll
-    for (int w = 0; w < WARPS; ++w) M = fmaxf(M, sm_m[w * G + g]);
-    float L = 0.f, O = 0.f;
-    if (M != -INFINITY) {
-#pragma unroll
-      for (int w = 0; w < WARPS; ++w) {
-        const float c = expf(sm_m[w * G + g] - M);
-        L = fmaf(sm_l[w * G + g], c, L);
-        O = fmaf(sm_acc[(w * G + g) * D + d], c, O);
-      }
-    }
-    const int h = kvh * G + g;
-    if (S == 1) {
-      out[(long long)t * H * D + (long long)h * D + d] = O / L;
-    } else {
-      float* p = partial + (((long long)t * H + h) * S + s) * (D + 2);
-      p[d] = O;
-      if (d == 0) { p[D] = M; p[D + 1] = L; }
-    }
-  }
+  combine_warps<WARPS>(m, l, acc, sm_acc, sm_m, sm_l, t, kvh, H, s, S, partial, out);
 }
 
 // Prefill variant, one key per lane: each lane computes whole dot products for its own key against the G
@@ -313,20 +356,7 @@ extern "C" __global__ void attention_combine(const float* __restrict__ partial, 
   pdl_launch_dependents();
   const int t = blockIdx.x, h = blockIdx.y;
   const float* p = partial + ((long long)t * H + h) * S * (D + 2);
-  float M = -INFINITY;
-  for (int s = 0; s < S; ++s) if (p[s * (D + 2) + D + 1] > 0.f) M = fmaxf(M, p[s * (D + 2) + D]);
-  for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float L = 0.f, O = 0.f;
-    for (int s = 0; s < S; ++s) {
-      const float* ps = p + s * (D + 2);
-      if (ps[D + 1] > 0.f) {
-        const float c = expf(ps[D] - M);
-        L = fmaf(ps[D + 1], c, L);
-        O = fmaf(ps[d], c, O);
-      }
-    }
-    out[(long long)t * H * D + (long long)h * D + d] = O / L;
-  }
+  for (int d = threadIdx.x; d < D; d += blockDim.x) out[(long long)t * H * D + (long long)h * D + d] = combine_splits(p, d, S);
 }
 // Decode steps (one new token per sequence, every sequence's earlier K/V already cached): RoPE of the token's
 // q and k heads, its K/V written to the cache, attention over [lo, pos] split along the sequence, and the
@@ -339,28 +369,6 @@ __device__ __forceinline__ float to_kv(float f) { return f; }
 #else
 __device__ __forceinline__ bf16_t to_kv(float f) { return f32_to_bf16(f); }
 #endif
-__device__ __forceinline__ float load_cg(const float* p) {
-  float v;
-  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
-  return v;
-}
-// Cached K/V rows j0 .. j0 + DKPW - 1 below `lim` into registers.
-__device__ __forceinline__ void load_keys(const kv_t* __restrict__ kc, const kv_t* __restrict__ vc, const int* table,
-                                          int block_size, int KVH, int kvh, int j0, int lim, int lane,
-                                          float (&kf)[DKPW][EPL], float (&vf)[DKPW][EPL]) {
-#pragma unroll
-  for (int u = 0; u < DKPW; ++u) {
-    const int j = j0 + u;
-    if (j < lim) {
-      const long long slot = (long long)table[j / block_size] * block_size + j % block_size;
-      load_row(kc + (slot * KVH + kvh) * D, lane, kf[u]);
-      load_row(vc + (slot * KVH + kvh) * D, lane, vf[u]);
-    } else {
-#pragma unroll
-      for (int e = 0; e < EPL; ++e) kf[u][e] = vf[u][e] = 0.f;
-    }
-  }
-}
 
 extern "C" __global__ void __launch_bounds__(DW * 32)
 decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const float* __restrict__ bias,
@@ -451,40 +459,10 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
     j0 += DW * DKPW;
     if (j0 < end) load_keys(kc, vc, table, block_size, KVH, kvh, j0, min(end, pos), lane, kf, vf);
   }
-#pragma unroll
-  for (int g = 0; g < G; ++g) {
-#pragma unroll
-    for (int e = 0; e < EPL; ++e)
-      if (lane * EPL + e < D) sm_acc[(warp * G + g) * D + lane * EPL + e] = acc[g][e];
-    if (lane == 0) { sm_m[warp * G + g] = m[g]; sm_l[warp * G + g] = l[g]; }
-  }
-  __syncthreads();
-  for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
-    const int g = i / D, d = i % D;
-    float M = -INFINITY;
-#pragma unroll
-    for (int w = 0; w < DW; ++w) M = fmaxf(M, sm_m[w * G + g]);
-    float L = 0.f, O = 0.f;
-    if (M != -INFINITY) {
-#pragma unroll
-      for (int w = 0; w < DW; ++w) {
-        const float c = expf(sm_m[w * G + g] - M);
-        L = fmaf(sm_l[w * G + g], c, L);
-        O = fmaf(sm_acc[(w * G + g) * D + d], c, O);
-      }
-    }
-    const int h = kvh * G + g;
-    if (S == 1) {
-      out[(long long)t * H * D + (long long)h * D + d] = O / L;
-    } else {
-      float* p = partial + (((long long)t * H + h) * S + s) * (D + 2);
-      p[d] = O;
-      if (d == 0) { p[D] = M; p[D + 1] = L; }
-    }
-  }
+  combine_warps<DW>(m, l, acc, sm_acc, sm_m, sm_l, t, kvh, H, s, S, partial, out);
   if (S == 1) return;
-  // The last split block of this (token, KV head) to finish combines the partials (same order and
-  // arithmetic as attention_combine), then re-arms the counter for the next launch.
+  // The last split block of this (token, KV head) to finish combines the partials (as attention_combine),
+  // then re-arms the counter for the next launch.
   __threadfence();
   __syncthreads();
   if (threadIdx.x == 0) is_last = atomicAdd(&counters[t * KVH + kvh], 1u) == (unsigned)(S - 1);
@@ -493,20 +471,7 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
   __threadfence();
   for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
     const int g = i / D, d = i % D, h = kvh * G + g;
-    const float* p = partial + ((long long)t * H + h) * S * (D + 2);
-    float M = -INFINITY;
-    for (int s2 = 0; s2 < S; ++s2) if (load_cg(p + s2 * (D + 2) + D + 1) > 0.f) M = fmaxf(M, load_cg(p + s2 * (D + 2) + D));
-    float L = 0.f, O = 0.f;
-    for (int s2 = 0; s2 < S; ++s2) {
-      const float* ps = p + s2 * (D + 2);
-      const float ls = load_cg(ps + D + 1);
-      if (ls > 0.f) {
-        const float c = expf(load_cg(ps + D) - M);
-        L = fmaf(ls, c, L);
-        O = fmaf(load_cg(ps + d), c, O);
-      }
-    }
-    out[(long long)t * H * D + (long long)h * D + d] = O / L;
+    out[(long long)t * H * D + (long long)h * D + d] = combine_splits(partial + ((long long)t * H + h) * S * (D + 2), d, S);
   }
   if (threadIdx.x == 0) counters[t * KVH + kvh] = 0u;
 }

@@ -1,0 +1,40 @@
+#pragma once
+// What the GPU kernel tests share: the device context (device 0, made current), one random engine, uploads,
+// poisoned (NaN-byte) output buffers and a device-wide sync.
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/hw/cuda/driver.h"
+
+namespace synaptix::testing {
+
+inline hw::cuda::Context& cuda_context() {
+  static hw::cuda::Context c(0);
+  c.make_current();
+  return c;
+}
+
+inline std::mt19937& test_rng() {
+  static std::mt19937 r(std::random_device{}());
+  return r;
+}
+
+template <typename T>
+backend::cuda::DeviceBuffer upload(const std::vector<T>& v) {
+  backend::cuda::DeviceBuffer b(std::max<size_t>(v.size() * sizeof(T), 16));
+  b.upload(v.data(), v.size() * sizeof(T));
+  return b;
+}
+
+// Every byte 0xFF (a NaN in f32 and bf16), so an element a kernel never writes fails the comparison.
+inline backend::cuda::DeviceBuffer poisoned(size_t bytes) {
+  backend::cuda::DeviceBuffer b(bytes);
+  b.fill_bytes(0xFF);
+  return b;
+}
+
+inline void device_sync() { hw::cuda::check(cuCtxSynchronize(), "cuCtxSynchronize"); }
+
+}  // namespace synaptix::testing
