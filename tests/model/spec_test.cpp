@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "synaptix/core/error.h"
+#include "synaptix/model/synth.h"
 
 using namespace synaptix;
 using nlohmann::json;
@@ -78,4 +79,23 @@ TEST(Spec, ClearErrors) {
   j["rope_scaling"] = {{"rope_type", "mystery"}};
   EXPECT_NE(error_of(j).find("unknown rope type \"mystery\""), std::string::npos);
   EXPECT_NE(error_of(json::array()).find("expected a JSON object"), std::string::npos);
+}
+
+// Every synth preset parses; the MoE ones keep their expert layout (what gpu-bench's active-bytes roofline
+// and the executors read).
+TEST(Spec, SynthPresetsParse) {
+  for (const auto& name : model::preset_names()) {
+    const model::Spec s = model::parse_spec(model::preset_config(name), name);
+    EXPECT_GT(s.num_layers, 0) << name;
+    EXPECT_EQ(s.num_heads % s.num_kv_heads, 0) << name;
+  }
+  const model::Spec q = model::parse_spec(model::preset_config("qwen3-30b-a3b"), "qwen3-30b-a3b");
+  EXPECT_EQ(q.family, model::Family::Qwen3Moe);
+  EXPECT_EQ(q.num_experts, 128);
+  EXPECT_EQ(q.num_experts_per_tok, 8);
+  EXPECT_EQ(q.moe_intermediate_size, 768);
+  EXPECT_TRUE(q.norm_topk_prob);
+  EXPECT_TRUE(q.layer_is_moe(0) && q.layer_is_moe(47));
+  EXPECT_EQ(q.head_dim, 128);
+  EXPECT_THROW(model::preset_config("no-such-model"), Error);
 }

@@ -277,13 +277,26 @@ int run(const Options& o) {
   const int64_t h = spec.hidden_size;
   const double weight_gb = static_cast<double>(ex->weight_bytes()) / 1e9;
   // Bytes a batch-1 decode step must read: every weight once, except the embedding table (one row).
+  // A token's MLP weights: a dense layer all of them, a MoE layer its router and its top-k experts (the other
+  // experts' bytes are not read at batch 1, nor multiplied in prefill).
+  double mlp_params = 0, unread_expert_bytes = 0;
+  for (int64_t l = 0; l < spec.num_layers; ++l) {
+    if (spec.is_moe() && spec.layer_is_moe(l)) {
+      const double expert = 3.0 * static_cast<double>(h * spec.moe_intermediate_size);
+      mlp_params += static_cast<double>(spec.num_experts_per_tok) * expert + static_cast<double>(spec.num_experts * h);
+      unread_expert_bytes += 2.0 * expert * static_cast<double>(spec.num_experts - spec.num_experts_per_tok);
+    } else {
+      mlp_params += 3.0 * static_cast<double>(spec.intermediate_size * h);
+    }
+  }
   const double embed_bytes = static_cast<double>(spec.vocab_size * h * 2);
-  const double token_bytes = static_cast<double>(ex->weight_bytes()) - (spec.tie_word_embeddings ? 0.0 : embed_bytes) + h * 2;
+  const double token_bytes = static_cast<double>(ex->weight_bytes()) - (spec.tie_word_embeddings ? 0.0 : embed_bytes) -
+                             unread_expert_bytes + h * 2;
   const double roofline_tok_s = bw.gbps * 1e9 / token_bytes;
   // Prefill FLOPs: 2 per weight per token for every matmul, plus causal attention (QK^T and PV).
-  double matmul_params = 0;
+  double matmul_params = mlp_params;
   matmul_params += static_cast<double>(spec.num_layers) *
-                   (static_cast<double>((spec.q_dim() + 2 * spec.kv_dim()) * h + h * spec.q_dim()) + 3.0 * spec.intermediate_size * h);
+                   static_cast<double>((spec.q_dim() + 2 * spec.kv_dim()) * h + h * spec.q_dim());
   matmul_params += static_cast<double>(spec.vocab_size * h) / o.prompt;  // the head runs for the last token only
   const double attn_flops = 2.0 * 2.0 * spec.num_layers * spec.num_heads * spec.head_dim * (static_cast<double>(o.prompt) * (o.prompt + 1) / 2);
   const double prefill_flops = 2.0 * matmul_params * o.prompt + attn_flops;
@@ -343,6 +356,23 @@ int run(const Options& o) {
         }
       plan.decode_attention[b] = best_da;
       plan.attention_split[b] = best_split;
+      // MoE: the grouped down projection spread over (row block, expert) blocks or walked per row block.
+      if (spec.is_moe()) {
+        bool best_spread = true;
+        double spread_tok_s = 0;
+        for (bool spread : {true, false}) {
+          engine::CudaKernelPlan p = plan;
+          p.moe_down_spread[b] = spread;
+          ex->set_plan(p);
+          const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
+          const std::string name = std::string("moe-down-") + (spread ? "spread" : "per-row-block");
+          in_context.push_back({{"batch", b}, {"choice", name}, {"tok_s", tok_s}});
+          progress("in-context b=" + std::to_string(b) + " " + name + ": " + std::to_string(tok_s) + " tok/s");
+          if (spread) spread_tok_s = tok_s;
+          else if (tok_s > spread_tok_s * kSwitchMargin) best_spread = false;
+        }
+        plan.moe_down_spread[b] = best_spread;
+      }
       // And o_proj's weights prefetched into L2 beside RoPE/attention, or not.
       bool best_prefetch = false;
       for (bool prefetch : {false, true}) {

@@ -30,7 +30,8 @@ json llama(int64_t vocab, int64_t hidden, int64_t inter, int64_t layers, int64_t
 }  // namespace
 
 std::vector<std::string> preset_names() {
-  return {"llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "qwen2.5-0.5b", "qwen2.5-7b", "mistral-7b", "mixtral-8x7b"};
+  return {"llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "qwen2.5-0.5b", "qwen2.5-7b", "mistral-7b", "mixtral-8x7b",
+          "qwen3-30b-a3b"};
 }
 
 json preset_config(const std::string& name) {
@@ -86,6 +87,23 @@ json preset_config(const std::string& name) {
     j["sliding_window"] = nullptr;
     j["bos_token_id"] = 1;
     j["eos_token_id"] = 2;
+    return j;
+  }
+  if (name == "qwen3-30b-a3b") {
+    // Qwen3-30B-A3B: 128 experts, 8 per token, per-head q/k RMSNorm (qwen3).
+    json j = llama(151936, 2048, 6144, 48, 32, 4, 1000000.0, 40960, false);
+    j["architectures"] = {"Qwen3MoeForCausalLM"};
+    j["model_type"] = "qwen3_moe";
+    j["head_dim"] = 128;
+    j["rms_norm_eps"] = 1e-6;
+    j["num_experts"] = 128;
+    j["num_experts_per_tok"] = 8;
+    j["moe_intermediate_size"] = 768;
+    j["norm_topk_prob"] = true;
+    j["decoder_sparse_step"] = 1;
+    j["mlp_only_layers"] = json::array();
+    j["bos_token_id"] = 151643;
+    j["eos_token_id"] = 151645;
     return j;
   }
   std::string known;

@@ -211,10 +211,16 @@ TEST(MoeExperts, GroupedGemvsMatchTheComposedReference) {
 
     auto dx = upload(x), di = upload(ids), dw = upload(wts), dgu = upload(gu_ptrs), ddn = upload(dn_ptrs);
     std::vector<std::vector<float>> runs;
-    for (int run = 0; run < 2; ++run) {
+    // Runs 0, 1: one block per row block walks every expert; 2, 3: the spread down kernel (same arithmetic),
+    // the second of them on the counters the first left.
+    bc::DeviceBuffer scratch = poisoned(static_cast<size_t>(T * K * h) * 4);
+    bc::DeviceBuffer counters(static_cast<size_t>(kc::moe_down_counters(h)) * 4);
+    ASSERT_EQ(cuMemsetD32(counters.ptr(), 0, static_cast<size_t>(kc::moe_down_counters(h))), CUDA_SUCCESS);
+    for (int run = 0; run < 4; ++run) {
       auto dres = upload(residual);
       auto dact = poisoned(static_cast<size_t>(T * K * I) * 4);
       kc::MoeExpertsArgs a;
+      if (run >= 2) a.down_scratch = scratch.ptr(), a.down_counters = counters.ptr();
       a.x = dx.ptr();
       a.residual = dres.ptr();
       a.ids = di.ptr();
@@ -236,8 +242,10 @@ TEST(MoeExperts, GroupedGemvsMatchTheComposedReference) {
       err = std::max(err, std::isfinite(runs[0][i]) ? std::fabs(static_cast<double>(runs[0][i]) - want[i]) : INFINITY);
     EXPECT_LT(err / delta, 1e-4) << "T=" << T << " K=" << K << " E=" << E << " hidden=" << h << " inter=" << I
                                  << (c.shared ? " shared" : "");
-    // No atomics: a second run gives the same bits.
+    // No float atomics: a second run gives the same bits, and so does the spread down kernel, twice.
     EXPECT_EQ(runs[0], runs[1]) << "T=" << T << " K=" << K << " E=" << E;
+    EXPECT_EQ(runs[2], runs[0]) << "spread down kernel, T=" << T << " K=" << K << " E=" << E;
+    EXPECT_EQ(runs[3], runs[2]) << "spread down kernel re-run, T=" << T << " K=" << K << " E=" << E;
   }
 }
 

@@ -128,6 +128,9 @@ class CudaExecutorImpl final : public CudaExecutor {
       // Decode-sized steps: the grouped expert kernels find each routed expert's weights through a device
       // array of base pointers per layer (gate_up pointers, then down pointers), written once here.
       moe_act_ = DeviceBuffer(static_cast<size_t>(kc::kMoeExpertsMaxPairs * std::max<int64_t>(inter, 1)) * 4);
+      moe_down_scratch_ = DeviceBuffer(static_cast<size_t>(kc::kMoeExpertsMaxPairs * h) * 4);
+      moe_down_counters_ = DeviceBuffer(static_cast<size_t>(kc::moe_down_counters(h)) * 4);
+      check(cuMemsetD32(moe_down_counters_.ptr(), 0, static_cast<size_t>(kc::moe_down_counters(h))), "cuMemsetD32");
       for (const auto& L : w_.layers) {
         std::vector<uint64_t> ptrs;
         for (const auto& e : L.expert_gate_up) ptrs.push_back(e.ptr());
@@ -690,6 +693,11 @@ class CudaExecutorImpl final : public CudaExecutor {
       a.experts = E;
       a.hidden = h;
       a.inter = L.inter;
+      const auto spread = plan_.moe_down_spread.find(T);
+      if (spread == plan_.moe_down_spread.end() || spread->second) {
+        a.down_scratch = moe_down_scratch_.ptr();
+        a.down_counters = moe_down_counters_.ptr();
+      }
       kc::moe_experts(a, stream_);
       return;
     }
@@ -740,6 +748,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   DeviceBuffer attn_counters_;  // the fused decode attention's split counters (zero between launches)
   DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
   DeviceBuffer moe_act_;                // f32 [pairs, inter]: the grouped experts' SwiGLU outputs
+  DeviceBuffer moe_down_scratch_, moe_down_counters_;  // the spread down kernel's per-pair rows and counters
   DeviceBuffer moe_route_ids_, moe_route_w_, moe_counts_;  // prefill-sized steps: routing, per-expert counts
   std::vector<DeviceBuffer> moe_ptrs_;  // per layer: u64 [2 experts] expert weight base pointers
   int64_t moe_device_tokens_ = kc::kMoeExpertsMaxTokens;  // MoE steps up to this size route on the device

@@ -67,6 +67,9 @@ struct CudaKernelPlan {
     bool operator==(const DecodeAttention&) const = default;
   };
   std::map<int64_t, DecodeAttention> decode_attention;
+  // Per decode step size of a MoE model: the grouped down projection spread over (row block, expert) blocks
+  // (absent: yes) or one block per row block walking every routed expert.
+  std::map<int64_t, bool> moe_down_spread;
 };
 
 class CudaExecutor : public Executor, public GreedyStep, public SampleStep {

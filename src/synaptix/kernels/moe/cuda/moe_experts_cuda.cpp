@@ -129,6 +129,66 @@ moe_gate_up(const float* __restrict__ x, const int* __restrict__ ids, const unsi
     }
 }
 
+// Rows row0 .. row0 + DOWN_RPW - 1 (this warp's) of one expert's down projection for each pair routed to it,
+// warp-reduced (every lane holds the sums).
+__device__ __forceinline__ void down_rows(const float* __restrict__ act, const uint4* w, const int (&pr)[M], int row0, int h,
+                                          int inter, float (&acc)[DOWN_RPW][M]) {
+  const int lane = threadIdx.x & 31;
+  const int kv = inter >> 3;
+  const uint4* wrow[DOWN_RPW];
+  bool valid[DOWN_RPW];
+#pragma unroll
+  for (int r = 0; r < DOWN_RPW; ++r) {
+    valid[r] = row0 + r < h;
+    wrow[r] = w + (size_t)(valid[r] ? row0 + r : 0) * kv;
+#pragma unroll
+    for (int j = 0; j < M; ++j) acc[r][j] = 0.f;
+  }
+  for (int base = lane; base < kv; base += 32 * UNROLL) {
+    uint4 q[UNROLL][DOWN_RPW];
+#pragma unroll
+    for (int u = 0; u < UNROLL; ++u) {
+      const int c = base + u * 32;
+#pragma unroll
+      for (int r = 0; r < DOWN_RPW; ++r)
+        q[u][r] = (c < kv && valid[r]) ? load_stream_u4(wrow[r] + c) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < UNROLL; ++u) {
+      const int c = base + u * 32;
+      if (c < kv) {
+#pragma unroll
+        for (int j = 0; j < M; ++j)
+          if (pr[j] >= 0) {
+            const float4* ap = reinterpret_cast<const float4*>(act + (size_t)pr[j] * inter + (size_t)c * 8);
+            const float4 a0 = __ldg(ap), a1 = __ldg(ap + 1);
+#pragma unroll
+            for (int r = 0; r < DOWN_RPW; ++r) acc[r][j] = dot8(q[u][r], a0, a1, acc[r][j]);
+          }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < DOWN_RPW; ++r)
+#pragma unroll
+    for (int j = 0; j < M; ++j) acc[r][j] = warp_sum(acc[r][j]);
+}
+
+// y[t, row] += sum over k in order of weight[t, k] * out(row, pair t * K + k), out read through `part`.
+template <typename Part>
+__device__ __forceinline__ void add_weighted(const float* __restrict__ wts, float* __restrict__ y, int h, Part part) {
+  for (int idx = threadIdx.x; idx < DOWN_ROWS * M; idx += blockDim.x) {
+    const int t = idx / DOWN_ROWS, rl = idx - t * DOWN_ROWS;
+    const int row = blockIdx.x * DOWN_ROWS + rl;
+    if (row < h) {
+      float s = 0.f;
+#pragma unroll
+      for (int k = 0; k < K; ++k) s = fmaf(wts[t * K + k], part(rl, t * K + k), s);
+      y[(size_t)t * h + row] += s;
+    }
+  }
+}
+
 // grid (hidden / DOWN_ROWS): the block's rows of every distinct expert's down projection, each pair's
 // result kept in shared memory, then per token the weighted sum over its slots in slot order added to
 // the residual once (HF adds the MoE output to the residual the same way).
@@ -141,66 +201,61 @@ moe_down(const float* __restrict__ act, const int* __restrict__ ids, const float
   pdl_launch_dependents();
   moe_group(ids, g);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int row0 = blockIdx.x * DOWN_ROWS + warp * DOWN_RPW;
-  const int kv = inter >> 3;
   for (int slot = 0; slot < g.count; ++slot) {
     int pr[M];
     slot_pairs(g.members[slot], pr);
-    const uint4* w = reinterpret_cast<const uint4*>(w_ptrs[g.expert[slot]]);
-    const uint4* wrow[DOWN_RPW];
-    bool valid[DOWN_RPW];
     float acc[DOWN_RPW][M];
-#pragma unroll
-    for (int r = 0; r < DOWN_RPW; ++r) {
-      valid[r] = row0 + r < h;
-      wrow[r] = w + (size_t)(valid[r] ? row0 + r : 0) * kv;
-#pragma unroll
-      for (int j = 0; j < M; ++j) acc[r][j] = 0.f;
-    }
-    for (int base = lane; base < kv; base += 32 * UNROLL) {
-      uint4 q[UNROLL][DOWN_RPW];
-#pragma unroll
-      for (int u = 0; u < UNROLL; ++u) {
-        const int c = base + u * 32;
-#pragma unroll
-        for (int r = 0; r < DOWN_RPW; ++r)
-          q[u][r] = (c < kv && valid[r]) ? load_stream_u4(wrow[r] + c) : make_uint4(0, 0, 0, 0);
-      }
-#pragma unroll
-      for (int u = 0; u < UNROLL; ++u) {
-        const int c = base + u * 32;
-        if (c < kv) {
-#pragma unroll
-          for (int j = 0; j < M; ++j)
-            if (pr[j] >= 0) {
-              const float4* ap = reinterpret_cast<const float4*>(act + (size_t)pr[j] * inter + (size_t)c * 8);
-              const float4 a0 = __ldg(ap), a1 = __ldg(ap + 1);
-#pragma unroll
-              for (int r = 0; r < DOWN_RPW; ++r) acc[r][j] = dot8(q[u][r], a0, a1, acc[r][j]);
-            }
-        }
-      }
-    }
+    down_rows(act, reinterpret_cast<const uint4*>(w_ptrs[g.expert[slot]]), pr, blockIdx.x * DOWN_ROWS + warp * DOWN_RPW, h,
+              inter, acc);
 #pragma unroll
     for (int r = 0; r < DOWN_RPW; ++r)
 #pragma unroll
       for (int j = 0; j < M; ++j)
-        if (pr[j] >= 0) {
-          const float v = warp_sum(acc[r][j]);
-          if (lane == 0) part[warp * DOWN_RPW + r][pr[j]] = v;
-        }
+        if (pr[j] >= 0 && lane == 0) part[warp * DOWN_RPW + r][pr[j]] = acc[r][j];
   }
   __syncthreads();
-  for (int idx = threadIdx.x; idx < DOWN_ROWS * M; idx += blockDim.x) {
-    const int t = idx / DOWN_ROWS, rl = idx - t * DOWN_ROWS;
-    const int row = blockIdx.x * DOWN_ROWS + rl;
-    if (row < h) {
-      float s = 0.f;
+  add_weighted(wts, y, h, [&](int rl, int pair) { return part[rl][pair]; });
+}
+
+// The same with the experts spread over the grid: grid (hidden / DOWN_ROWS, slots), each block one slot's
+// rows, written per pair to `scratch` [P, h]; the last block of a row block to finish (counter per row
+// block, re-armed) adds the weighted sums in the same order as moe_down. More loads in flight at a time
+// than one block walking every expert.
+extern "C" __global__ void __launch_bounds__(WARPS * 32)
+moe_down_spread(const float* __restrict__ act, const int* __restrict__ ids, const float* __restrict__ wts,
+                const unsigned long long* __restrict__ w_ptrs, float* __restrict__ y, int h, int inter,
+                float* __restrict__ scratch, unsigned int* __restrict__ counters) {
+  __shared__ MoeGroups g;
+  __shared__ int is_last;
+  pdl_wait();
+  pdl_launch_dependents();
+  moe_group(ids, g);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int slot = blockIdx.y;
+  if (slot < g.count) {
+    int pr[M];
+    slot_pairs(g.members[slot], pr);
+    float acc[DOWN_RPW][M];
+    const int row0 = blockIdx.x * DOWN_ROWS + warp * DOWN_RPW;
+    down_rows(act, reinterpret_cast<const uint4*>(w_ptrs[g.expert[slot]]), pr, row0, h, inter, acc);
 #pragma unroll
-      for (int k = 0; k < K; ++k) s = fmaf(wts[t * K + k], part[rl][t * K + k], s);
-      y[(size_t)t * h + row] += s;
-    }
+    for (int r = 0; r < DOWN_RPW; ++r)
+#pragma unroll
+      for (int j = 0; j < M; ++j)
+        if (pr[j] >= 0 && lane == 0 && row0 + r < h) scratch[(size_t)pr[j] * h + row0 + r] = acc[r][j];
   }
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) is_last = atomicAdd(&counters[blockIdx.x], 1u) == gridDim.y - 1;
+  __syncthreads();
+  if (!is_last) return;
+  __threadfence();
+  add_weighted(wts, y, h, [&](int rl, int pair) {
+    float v;
+    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(scratch + (size_t)pair * h + blockIdx.x * DOWN_ROWS + rl));
+    return v;
+  });
+  if (threadIdx.x == 0) counters[blockIdx.x] = 0u;
 }
 )";
 
@@ -210,6 +265,11 @@ bool moe_experts_supports(int64_t tokens, int64_t top_k, int64_t hidden, int64_t
   return tokens >= 1 && tokens <= kMoeExpertsMaxTokens && top_k >= 1 && tokens * top_k <= kMoeExpertsMaxPairs &&
          hidden > 0 && inter > 0 && hidden % 8 == 0 && inter % 8 == 0 && hidden <= (1ll << 30) &&
          inter <= (1ll << 30);
+}
+
+int64_t moe_down_counters(int64_t hidden) {
+  const int64_t rows = kWarps * kDownRowsPerWarp;
+  return (hidden + rows - 1) / rows;
 }
 
 std::string moe_experts_source(int64_t tokens, int64_t top_k) {
@@ -230,6 +290,8 @@ void moe_experts(const MoeExpertsArgs& a, CUstream stream) {
          " and hidden, inter multiples of 8");
   if (a.top_k > a.experts) fail("moe_experts: top_k=", a.top_k, " exceeds the ", a.experts, " experts");
   if (a.x % 16 || a.act % 16) fail("moe_experts: the input and the act scratch must be 16-byte aligned");
+  if ((a.down_scratch == 0) != (a.down_counters == 0))
+    fail("moe_experts: the spread down kernel needs both down_scratch and down_counters");
   if (!a.residual || !a.ids || !a.weights || !a.gate_up_ptrs || !a.down_ptrs)
     fail("moe_experts: residual, ids, weights and both expert pointer arrays are required");
   const std::string name = "moe_experts_m" + std::to_string(a.tokens) + "_k" + std::to_string(a.top_k);
@@ -243,10 +305,17 @@ void moe_experts(const MoeExpertsArgs& a, CUstream stream) {
   void* args_gu[] = {&x, &ids, &gu, &act, &h, &inter};
   bc::launch(gate_up, {static_cast<unsigned>((a.inter + kWarps - 1) / kWarps), slots}, {kWarps * 32}, 0, stream,
              args_gu, "moe_gate_up");
-  void* args_dn[] = {&act, &ids, &wts, &dn, &res, &h, &inter};
   const int64_t rows = kWarps * kDownRowsPerWarp;
-  bc::launch(down, {static_cast<unsigned>((a.hidden + rows - 1) / rows)}, {kWarps * 32}, 0, stream, args_dn,
-             "moe_down");
+  const unsigned row_blocks = static_cast<unsigned>((a.hidden + rows - 1) / rows);
+  if (a.down_scratch && a.down_counters) {
+    CUfunction spread = bc::cached_kernel(name, src, "moe_down_spread");
+    CUdeviceptr scratch = a.down_scratch, counters = a.down_counters;
+    void* args_sp[] = {&act, &ids, &wts, &dn, &res, &h, &inter, &scratch, &counters};
+    bc::launch(spread, {row_blocks, slots}, {kWarps * 32}, 0, stream, args_sp, "moe_down_spread");
+    return;
+  }
+  void* args_dn[] = {&act, &ids, &wts, &dn, &res, &h, &inter};
+  bc::launch(down, {row_blocks}, {kWarps * 32}, 0, stream, args_dn, "moe_down");
 }
 
 }  // namespace synaptix::kernels::cuda

@@ -7,7 +7,8 @@
 //            writes act[pair, inter] per (token, slot) pair.
 //   down:    grid over row blocks of hidden; each block loops over the step's distinct experts, keeps
 //            every pair's output rows in shared memory and then adds sum_s weight[t, s] * out[t, s] into
-//            the residual in slot order: no atomics, the same result on every run.
+//            the residual in slot order: no float atomics, the same result on every run. Or spread over
+//            (row block, slot) with the last block of each row block adding the sums in the same order.
 // Weights: per expert a bf16 gate_up [2 inter, hidden] (rows g0 u0 g1 u1 ...) and down [hidden, inter],
 // found through device arrays of per-expert base pointers indexed by the routed expert id.
 #include <cuda.h>
@@ -31,7 +32,15 @@ struct MoeExpertsArgs {
   CUdeviceptr down_ptrs = 0;     // u64 [experts]: each expert's down base pointer (16-byte aligned)
   CUdeviceptr act = 0;           // f32 scratch [tokens * top_k, inter]
   int64_t tokens = 0, top_k = 0, experts = 0, hidden = 0, inter = 0;
+  // Optional: the down projection spread over (row block, slot) blocks instead of one block walking every
+  // expert: f32 scratch [tokens * top_k, hidden] and moe_down_counters(hidden) zeroed uint32 (left zeroed).
+  // Same arithmetic and summation order, so the same result.
+  CUdeviceptr down_scratch = 0;
+  CUdeviceptr down_counters = 0;
 };
+
+// uint32 counters the spread down kernel needs for `hidden` rows.
+int64_t moe_down_counters(int64_t hidden);
 
 // Whether a step of this shape fits the grouped kernels (else the caller takes another path).
 bool moe_experts_supports(int64_t tokens, int64_t top_k, int64_t hidden, int64_t inter);
