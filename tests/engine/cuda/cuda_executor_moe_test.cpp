@@ -4,8 +4,8 @@
 // to the host, each expert run as its own gather / GEMM / SwiGLU / GEMM / scatter; forced here for every
 // step by gemv_max_rows = 0). Greedy continuation of each fixture's prompt, several tokens. The grouped path
 // with graphs (from the third step on a captured graph is replayed; a host round trip inside the capture
-// would make the step throw) must equal the same path run eagerly bit for bit, and both must match the
-// per-expert path within f32-accumulation noise.
+// would make the step throw) must equal the same path run eagerly (within 1e-5: the fused RMSNorm statistics
+// are float-atomic sums), and both must match the per-expert path within f32-accumulation noise.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -79,9 +79,10 @@ TEST_P(CudaMoeFixture, GroupedDecodeMatchesThePerExpertPath) {
     ASSERT_EQ(static_cast<int64_t>(lg.size()), V);
     ASSERT_EQ(static_cast<int64_t>(le.size()), V);
     ASSERT_EQ(static_cast<int64_t>(lh.size()), V);
-    // Graph replay runs the same deterministic kernels as the eager step.
-    EXPECT_EQ(lg, le) << GetParam() << " decode step " << s << ": graph replay differs from the eager step";
     const double scale = max_abs(lh), err = max_diff(le, lh) / scale;
+    // Graph replay runs the same kernels as the eager step; the RMSNorm statistics the fused decode path
+    // accumulates with float atomics (as dense models' fused path does) may differ in their last bits.
+    EXPECT_LE(max_diff(lg, le) / scale, 1e-5) << GetParam() << " decode step " << s << ": graph replay vs the eager step";
     EXPECT_LE(err, 1e-3) << GetParam() << " decode step " << s << ": grouped vs per-expert logits";
     // Greedy tokens agree unless the per-expert path's top two are closer than the noise allowed above.
     const int32_t a = argmax(le, 0, le.size()), b = argmax(lh, 0, lh.size());

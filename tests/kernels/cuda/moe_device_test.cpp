@@ -233,9 +233,22 @@ TEST(MoeExperts, GroupedGemvsMatchTheComposedReference) {
       a.experts = E;
       a.hidden = h;
       a.inter = I;
+      // Runs 1 and 3 also add each token's sum of squares of its updated row (onto a non-zero start).
+      std::vector<float> ss0(static_cast<size_t>(T));
+      for (int64_t t = 0; t < T; ++t) ss0[static_cast<size_t>(t)] = 0.5f + static_cast<float>(t);
+      auto dss = upload(ss0);
+      if (run % 2) a.ss_out = dss.ptr();
       kc::moe_experts(a, nullptr);
       device_sync();
       runs.push_back(dres.to_host<float>(want.size()));
+      if (run % 2) {
+        const auto got = dss.to_host<float>(static_cast<size_t>(T));
+        for (int64_t t = 0; t < T; ++t) {
+          double ref = ss0[static_cast<size_t>(t)];
+          for (int64_t i = 0; i < h; ++i) ref += static_cast<double>(want[static_cast<size_t>(t * h + i)]) * want[static_cast<size_t>(t * h + i)];
+          EXPECT_NEAR(got[static_cast<size_t>(t)], ref, 1e-4 * ref) << "sum of squares, token " << t << " run " << run;
+        }
+      }
     }
     double err = 0;
     for (size_t i = 0; i < want.size(); ++i)

@@ -142,6 +142,7 @@ class CudaExecutorImpl final : public CudaExecutor {
       moe_route_ids_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts_per_tok) * 4);
       moe_route_w_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts_per_tok) * 4);
       moe_counts_ = DeviceBuffer(static_cast<size_t>(s_.num_experts) * 4);
+      all_layers_moe_ = std::all_of(w_.layers.begin(), w_.layers.end(), [](const auto& L) { return L.router.bytes() > 0; });
       // The largest step (tokens) every MoE layer's shape fits the grouped kernels for (0: none).
       while (moe_device_tokens_ > 0) {
         bool fits = true;
@@ -503,6 +504,11 @@ class CudaExecutorImpl final : public CudaExecutor {
     const auto fuse_it = plan_.fuse_decode.find(T);
     const bool fused = opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && !tc &&
                        T <= kSsStride && !s_.is_moe();
+    // MoE models whose every layer is MoE, on the device-routed path: the attention's RMSNorm runs in the qkv
+    // GEMV's prologue (and the final one in the head's), from sums of squares the expert down kernel adds.
+    const bool moe_norm_fused = opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && !tc &&
+                                T <= kSsStride && all_layers_moe_ && moe_on_device(T);
+    const bool norm_in_gemv = fused || moe_norm_fused;
     const bool bf16_in = tc && !opt_.split_bf16;
     const auto pf_it = plan_.o_prefetch.find(T);
     const bool prefetch_o = opt_.weight_prefetch && !tc && T <= kSsStride && pf_it != plan_.o_prefetch.end() && pf_it->second;
@@ -515,13 +521,13 @@ class CudaExecutorImpl final : public CudaExecutor {
                                                                          : CudaKernelPlan::DecodeAttention{0, 4};
     const bool fused_attention = sh.decode_only && sh.flash_tiles == 0 && T <= kMaxSplitTokens && da.warps > 0;
     bc::PdlScope pdl(opt_.pdl);
-    if (fused)
+    if (norm_in_gemv)
       kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_, ss_.ptr(), (2 * s_.num_layers + 1) * kSsStride - T);
     else
       kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_);
     for (int64_t l = 0; l < s_.num_layers; ++l) {
       const engine::cuda::DeviceLayer& L = w_.layers[static_cast<size_t>(l)];
-      if (fused) {
+      if (norm_in_gemv) {
         gemv(x_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false,
              {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, L.attn_norm.ptr(), ss(2 * l), eps, 0});
       } else if (bf16_in) {
@@ -580,7 +586,7 @@ class CudaExecutorImpl final : public CudaExecutor {
       }
       kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
       if (L.router.bytes()) {
-        moe(L, T);
+        moe(L, T, moe_norm_fused ? ss(2 * l + 2) : 0);
       } else {
         if (opt_.fuse && !tc && T <= kSsStride) {
           // The norm kernel stayed separate (the plan's choice for this step size); SwiGLU still rides
@@ -594,7 +600,7 @@ class CudaExecutorImpl final : public CudaExecutor {
         linear(tc, act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true);
       }
     }
-    if (fused && sh.decode_only) {
+    if (norm_in_gemv && sh.decode_only) {
       // Decode-only: logits row i is token i, so the final norm runs in the head GEMV's prologue.
       gemv(x_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false,
            {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, w_.final_norm.ptr(), ss(2 * s_.num_layers), eps, 0});
@@ -673,7 +679,9 @@ class CudaExecutorImpl final : public CudaExecutor {
   // residual stream: no host round trip, so the step can be captured. Larger steps run each expert as its
   // own GEMMs on the rows routed to it, which needs the per-expert counts on the host (one small download
   // and sync per MoE layer), so such steps are never captured (they are not decode-only anyway).
-  void moe(const engine::cuda::DeviceLayer& L, int64_t T) {
+  // ss_out (device-routed steps only): where the expert down kernel adds each token's sum of squares of the
+  // updated residual.
+  void moe(const engine::cuda::DeviceLayer& L, int64_t T, CUdeviceptr ss_out) {
     const int64_t h = s_.hidden_size, E = s_.num_experts, K = s_.num_experts_per_tok;
     // xn_ holds the f32 norm output (MoE layers always normalise to f32: routing decisions are sensitive).
     linear(false, xn_.ptr(), L.router.ptr(), router_.ptr(), T, E, h, false);
@@ -693,6 +701,7 @@ class CudaExecutorImpl final : public CudaExecutor {
       a.experts = E;
       a.hidden = h;
       a.inter = L.inter;
+      a.ss_out = ss_out;
       const auto spread = plan_.moe_down_spread.find(T);
       if (spread == plan_.moe_down_spread.end() || spread->second) {
         a.down_scratch = moe_down_scratch_.ptr();
@@ -752,6 +761,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   DeviceBuffer moe_route_ids_, moe_route_w_, moe_counts_;  // prefill-sized steps: routing, per-expert counts
   std::vector<DeviceBuffer> moe_ptrs_;  // per layer: u64 [2 experts] expert weight base pointers
   int64_t moe_device_tokens_ = kc::kMoeExpertsMaxTokens;  // MoE steps up to this size route on the device
+  bool all_layers_moe_ = false;  // every layer's MLP is a routed MoE block (see moe_norm_fused)
   std::unique_ptr<PinnedInts> meta_host_;
   int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0, o_tiles_ = 0;
   kernels::RopeTable rope_;

@@ -174,9 +174,15 @@ __device__ __forceinline__ void down_rows(const float* __restrict__ act, const u
     for (int j = 0; j < M; ++j) acc[r][j] = warp_sum(acc[r][j]);
 }
 
-// y[t, row] += sum over k in order of weight[t, k] * out(row, pair t * K + k), out read through `part`.
+// y[t, row] += sum over k in order of weight[t, k] * out(row, pair t * K + k), out read through `part`; with
+// ss_out, each token's sum of squares of its updated rows is added to ss_out[t] (the next layer's RMSNorm
+// statistic, as the dense GEMVs' AccumulateSumSq epilogue). The whole block calls it.
 template <typename Part>
-__device__ __forceinline__ void add_weighted(const float* __restrict__ wts, float* __restrict__ y, int h, Part part) {
+__device__ __forceinline__ void add_weighted(const float* __restrict__ wts, float* __restrict__ y, int h, Part part,
+                                             float* __restrict__ ss_out) {
+  __shared__ float tok_ss[M];
+  if (threadIdx.x < M) tok_ss[threadIdx.x] = 0.f;
+  __syncthreads();
   for (int idx = threadIdx.x; idx < DOWN_ROWS * M; idx += blockDim.x) {
     const int t = idx / DOWN_ROWS, rl = idx - t * DOWN_ROWS;
     const int row = blockIdx.x * DOWN_ROWS + rl;
@@ -184,8 +190,14 @@ __device__ __forceinline__ void add_weighted(const float* __restrict__ wts, floa
       float s = 0.f;
 #pragma unroll
       for (int k = 0; k < K; ++k) s = fmaf(wts[t * K + k], part(rl, t * K + k), s);
-      y[(size_t)t * h + row] += s;
+      const float v = y[(size_t)t * h + row] + s;
+      y[(size_t)t * h + row] = v;
+      if (ss_out) atomicAdd(&tok_ss[t], v * v);
     }
+  }
+  if (ss_out) {
+    __syncthreads();
+    if (threadIdx.x < M) atomicAdd(&ss_out[threadIdx.x], tok_ss[threadIdx.x]);
   }
 }
 
@@ -194,7 +206,8 @@ __device__ __forceinline__ void add_weighted(const float* __restrict__ wts, floa
 // the residual once (HF adds the MoE output to the residual the same way).
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
 moe_down(const float* __restrict__ act, const int* __restrict__ ids, const float* __restrict__ wts,
-         const unsigned long long* __restrict__ w_ptrs, float* __restrict__ y, int h, int inter) {
+         const unsigned long long* __restrict__ w_ptrs, float* __restrict__ y, int h, int inter,
+         float* __restrict__ ss_out) {
   __shared__ MoeGroups g;
   __shared__ float part[DOWN_ROWS][P];
   pdl_wait();
@@ -214,7 +227,7 @@ moe_down(const float* __restrict__ act, const int* __restrict__ ids, const float
         if (pr[j] >= 0 && lane == 0) part[warp * DOWN_RPW + r][pr[j]] = acc[r][j];
   }
   __syncthreads();
-  add_weighted(wts, y, h, [&](int rl, int pair) { return part[rl][pair]; });
+  add_weighted(wts, y, h, [&](int rl, int pair) { return part[rl][pair]; }, ss_out);
 }
 
 // The same with the experts spread over the grid: grid (hidden / DOWN_ROWS, slots), each block one slot's
@@ -224,7 +237,7 @@ moe_down(const float* __restrict__ act, const int* __restrict__ ids, const float
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
 moe_down_spread(const float* __restrict__ act, const int* __restrict__ ids, const float* __restrict__ wts,
                 const unsigned long long* __restrict__ w_ptrs, float* __restrict__ y, int h, int inter,
-                float* __restrict__ scratch, unsigned int* __restrict__ counters) {
+                float* __restrict__ scratch, unsigned int* __restrict__ counters, float* __restrict__ ss_out) {
   __shared__ MoeGroups g;
   __shared__ int is_last;
   pdl_wait();
@@ -254,7 +267,7 @@ moe_down_spread(const float* __restrict__ act, const int* __restrict__ ids, cons
     float v;
     asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(scratch + (size_t)pair * h + blockIdx.x * DOWN_ROWS + rl));
     return v;
-  });
+  }, ss_out);
   if (threadIdx.x == 0) counters[blockIdx.x] = 0u;
 }
 )";
@@ -305,16 +318,17 @@ void moe_experts(const MoeExpertsArgs& a, CUstream stream) {
   void* args_gu[] = {&x, &ids, &gu, &act, &h, &inter};
   bc::launch(gate_up, {static_cast<unsigned>((a.inter + kWarps - 1) / kWarps), slots}, {kWarps * 32}, 0, stream,
              args_gu, "moe_gate_up");
+  CUdeviceptr ss_out = a.ss_out;
   const int64_t rows = kWarps * kDownRowsPerWarp;
   const unsigned row_blocks = static_cast<unsigned>((a.hidden + rows - 1) / rows);
   if (a.down_scratch && a.down_counters) {
     CUfunction spread = bc::cached_kernel(name, src, "moe_down_spread");
     CUdeviceptr scratch = a.down_scratch, counters = a.down_counters;
-    void* args_sp[] = {&act, &ids, &wts, &dn, &res, &h, &inter, &scratch, &counters};
+    void* args_sp[] = {&act, &ids, &wts, &dn, &res, &h, &inter, &scratch, &counters, &ss_out};
     bc::launch(spread, {row_blocks, slots}, {kWarps * 32}, 0, stream, args_sp, "moe_down_spread");
     return;
   }
-  void* args_dn[] = {&act, &ids, &wts, &dn, &res, &h, &inter};
+  void* args_dn[] = {&act, &ids, &wts, &dn, &res, &h, &inter, &ss_out};
   bc::launch(down, {row_blocks}, {kWarps * 32}, 0, stream, args_dn, "moe_down");
 }
 

@@ -37,6 +37,9 @@ struct MoeExpertsArgs {
   // Same arithmetic and summation order, so the same result.
   CUdeviceptr down_scratch = 0;
   CUdeviceptr down_counters = 0;
+  // Optional: f32 [tokens], each token's sum of squares of its updated residual row is added here (the next
+  // RMSNorm's statistic when it runs in a GEMV prologue), by float atomics: its last bits vary run to run.
+  CUdeviceptr ss_out = 0;
 };
 
 // uint32 counters the spread down kernel needs for `hidden` rows.
