@@ -3,11 +3,7 @@
 # overlap is not seen; the sum against the graph's step time shows what overlap and launch gaps cost).
 # Needs .gpu-carry from bench/gpu/pack.sh; writes $OUT/ncu.csv and prints a table per kernel and grid.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-OUT=${OUT:-/tmp/synaptix-gpu}
-mkdir -p "$OUT"
-export LD_LIBRARY_PATH="$PWD/.gpu-carry/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export SYNAPTIX_CACHE_DIR=/tmp/synaptix-cache
+source "$(dirname "$0")/env.sh"
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 [ -n "$NCU" ] || { echo "ncu not found"; exit 1; }
 # Decode kernels only (small grids); the prefill of the context and the ceilings are skipped by name.

@@ -5,11 +5,7 @@
 # Logs go to $OUT. Uses the binaries that bench/gpu/pack.sh put in .gpu-carry/ when present, else builds
 # here (Release, tests on) — which needs the project's C++ dependencies installed on this machine.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-OUT=${OUT:-/tmp/synaptix-gpu}
-mkdir -p "$OUT"
-export LD_LIBRARY_PATH="$PWD/.gpu-carry/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export SYNAPTIX_CACHE_DIR=/tmp/synaptix-cache
+source "$(dirname "$0")/env.sh"
 STAGE=${STAGE:-all}   # all | tests | bench
 
 if [ -x .gpu-carry/bin/synaptix ]; then
