@@ -313,6 +313,14 @@ int run(const Options& o) {
     quick.decode_steps = std::max(8, o.decode_steps / 2);
     for (int b : o.batches) {
       if (b > 8) continue;
+      // One candidate plan timed over the whole decode step, recorded under `name`.
+      auto try_plan = [&](const engine::CudaKernelPlan& p, const std::string& name) {
+        ex->set_plan(p);
+        const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
+        in_context.push_back({{"batch", b}, {"choice", name}, {"tok_s", tok_s}});
+        progress("in-context b=" + std::to_string(b) + " " + name + ": " + std::to_string(tok_s) + " tok/s");
+        return tok_s;
+      };
       engine::CudaKernelPlan best_plan;
       double best = 0;
       std::string best_name;
@@ -322,11 +330,8 @@ int run(const Options& o) {
           if (!tuned_params)
             for (auto it = p.gemv.begin(); it != p.gemv.end();) it = std::get<0>(it->first) == b ? p.gemv.erase(it) : std::next(it);
           p.fuse_decode[b] = fuse;
-          ex->set_plan(p);
-          const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
           const std::string name = std::string(tuned_params ? "tuned" : "default") + (fuse ? "+norm-fused" : "+norm-separate");
-          in_context.push_back({{"batch", b}, {"choice", name}, {"tok_s", tok_s}});
-          progress("in-context b=" + std::to_string(b) + " " + name + ": " + std::to_string(tok_s) + " tok/s");
+          const double tok_s = try_plan(p, name);
           if (tok_s > best) best = tok_s, best_plan = p, best_name = name;
         }
       // Keep the winner's entries for this batch size only.
@@ -346,12 +351,9 @@ int run(const Options& o) {
           engine::CudaKernelPlan p = plan;
           p.decode_attention[b] = da;
           p.attention_split[b] = split;
-          ex->set_plan(p);
-          const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
           const std::string name = (da.warps ? "attention-fused-w" + std::to_string(da.warps) + "-k" + std::to_string(da.keys_per_warp)
                                              : std::string("attention-3-kernels")) + "+split" + std::to_string(split);
-          in_context.push_back({{"batch", b}, {"choice", name}, {"tok_s", tok_s}});
-          progress("in-context b=" + std::to_string(b) + " " + name + ": " + std::to_string(tok_s) + " tok/s");
+          const double tok_s = try_plan(p, name);
           if (tok_s > best) best = tok_s, best_da = da, best_split = split;
         }
       plan.decode_attention[b] = best_da;
@@ -363,11 +365,7 @@ int run(const Options& o) {
         for (bool spread : {true, false}) {
           engine::CudaKernelPlan p = plan;
           p.moe_down_spread[b] = spread;
-          ex->set_plan(p);
-          const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
-          const std::string name = std::string("moe-down-") + (spread ? "spread" : "per-row-block");
-          in_context.push_back({{"batch", b}, {"choice", name}, {"tok_s", tok_s}});
-          progress("in-context b=" + std::to_string(b) + " " + name + ": " + std::to_string(tok_s) + " tok/s");
+          const double tok_s = try_plan(p, std::string("moe-down-") + (spread ? "spread" : "per-row-block"));
           if (spread) spread_tok_s = tok_s;
           else if (tok_s > spread_tok_s * kSwitchMargin) best_spread = false;
         }
@@ -378,10 +376,7 @@ int run(const Options& o) {
       for (bool prefetch : {false, true}) {
         engine::CudaKernelPlan p = plan;
         p.o_prefetch[b] = prefetch;
-        ex->set_plan(p);
-        const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
-        in_context.push_back({{"batch", b}, {"choice", std::string("o_prefetch=") + (prefetch ? "on" : "off")}, {"tok_s", tok_s}});
-        progress("in-context b=" + std::to_string(b) + " o_proj prefetch " + (prefetch ? "on" : "off") + ": " + std::to_string(tok_s) + " tok/s");
+        const double tok_s = try_plan(p, std::string("o_prefetch=") + (prefetch ? "on" : "off"));
         if (!prefetch) best = tok_s;  // this run's own measure of the choice so far
         else if (tok_s > best * kSwitchMargin) best_prefetch = true;
       }
@@ -408,12 +403,8 @@ int run(const Options& o) {
           if (it != plan.gemv.end() && it->second == cand) continue;
           engine::CudaKernelPlan p = plan;
           p.gemv[key] = cand;
-          ex->set_plan(p);
-          const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
-          const std::string what = std::to_string(nk.first) + "x" + std::to_string(nk.second) + " " + cand.str();
-          in_context.push_back({{"batch", b}, {"choice", what}, {"tok_s", tok_s}});
-          progress("in-context b=" + std::to_string(b) + " " + what + ": " + std::to_string(tok_s) + " tok/s (now " +
-                   std::to_string(current) + ")");
+          const double tok_s = try_plan(p, std::to_string(nk.first) + "x" + std::to_string(nk.second) + " " + cand.str() +
+                                               " (vs " + std::to_string(current) + ")");
           if (tok_s > current * kSwitchMargin) plan.gemv[key] = cand, current = tok_s;
         }
       }

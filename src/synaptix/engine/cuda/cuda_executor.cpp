@@ -502,12 +502,11 @@ class CudaExecutorImpl final : public CudaExecutor {
     const bool tc = T > opt_.gemv_max_rows;
     const float eps = static_cast<float>(s_.rms_norm_eps);
     const auto fuse_it = plan_.fuse_decode.find(T);
-    const bool fused = opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && !tc &&
-                       T <= kSsStride && !s_.is_moe();
+    const bool fuse_step = opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && !tc && T <= kSsStride;
+    const bool fused = fuse_step && !s_.is_moe();
     // MoE models whose every layer is MoE, on the device-routed path: the attention's RMSNorm runs in the qkv
     // GEMV's prologue (and the final one in the head's), from sums of squares the expert down kernel adds.
-    const bool moe_norm_fused = opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && !tc &&
-                                T <= kSsStride && all_layers_moe_ && moe_on_device(T);
+    const bool moe_norm_fused = fuse_step && all_layers_moe_ && moe_on_device(T);
     const bool norm_in_gemv = fused || moe_norm_fused;
     const bool bf16_in = tc && !opt_.split_bf16;
     const auto pf_it = plan_.o_prefetch.find(T);
