@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <unordered_map>
 #include <vector>
+
+#include "synaptix/kernels/sampling/sample_reference.h"
 
 namespace synaptix::engine {
 
@@ -33,51 +34,22 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
     }
     return static_cast<int32_t>(best);
   }
-  // Candidates sorted by logit; top-k, then softmax with temperature, then top-p and min-p.
-  std::vector<int32_t> idx(static_cast<size_t>(V));
-  std::iota(idx.begin(), idx.end(), 0);
-  size_t keep = idx.size();
-  if (p_.top_k > 0 && static_cast<size_t>(p_.top_k) < keep) keep = static_cast<size_t>(p_.top_k);
-  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(keep), idx.end(), [&](int32_t a, int32_t b) {
-    return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] || (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
-  });
-  idx.resize(keep);
-  std::vector<double> prob(keep);
-  const double mx = logits[static_cast<size_t>(idx[0])];
-  double sum = 0.0;
-  for (size_t i = 0; i < keep; ++i) sum += prob[i] = std::exp((logits[static_cast<size_t>(idx[i])] - mx) / p_.temperature);
-  for (auto& p : prob) p /= sum;
-  size_t n = keep;
-  if (p_.top_p < 1.0f) {
-    double cum = 0.0;
-    for (size_t i = 0; i < keep; ++i) {
-      cum += prob[i];
-      if (cum >= p_.top_p) {
-        n = i + 1;
-        break;
-      }
-    }
-  }
-  if (p_.min_p > 0.0f) {
-    const double floor = p_.min_p * prob[0];
-    size_t m = 1;
-    while (m < n && prob[m] >= floor) ++m;
-    n = m;
-  }
-  double total = 0.0;
-  for (size_t i = 0; i < n; ++i) total += prob[i];
-  std::uniform_real_distribution<double> u(0.0, total);
-  double r = u(rng_), acc = 0.0;
-  size_t pick = n - 1;
-  for (size_t i = 0; i < n; ++i) {
-    acc += prob[i];
+  // Top-k, softmax with temperature, top-p, min-p: the kept set and its renormalised probabilities, as the
+  // device sampler's tests check it (kernels/sampling/sample_reference.h).
+  const kernels::KeptDistribution kept = kernels::kept_distribution(logits, {p_.temperature, p_.top_k, p_.top_p, p_.min_p});
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const double r = u(rng_);
+  double acc = 0.0;
+  size_t pick = kept.ids.size() - 1;
+  for (size_t i = 0; i < kept.ids.size(); ++i) {
+    acc += kept.prob[i];
     if (r < acc) {
       pick = i;
       break;
     }
   }
-  if (logprob) *logprob = static_cast<float>(std::log(prob[pick] / total));
-  return idx[pick];
+  if (logprob) *logprob = static_cast<float>(std::log(kept.prob[pick]));
+  return kept.ids[pick];
 }
 
 }  // namespace synaptix::engine
