@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -18,6 +19,7 @@
 #include "synaptix/backend/cuda/device_buffer.h"
 #include "synaptix/backend/cuda/device_random.h"
 #include "synaptix/backend/cuda/event_timer.h"
+#include "synaptix/backend/cuda/kernel_trace.h"
 #include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 #include "synaptix/command.h"
 #include "synaptix/core/error.h"
@@ -46,6 +48,8 @@ struct Options {
   std::string db;         // tuning database; empty: tune::default_db_path()
   std::string json_out;   // full results
   bool accurate = true;   // also time the tuned plan under the default (f32-faithful) precision
+  bool trace = false;     // a kernel timeline of the tuned batch-1 step (graph replays)
+  bool pipelined = true;  // decode steps enqueued one ahead of reading their ids (host work overlapped)
 };
 
 // Progress on stderr, unbuffered, so a long run shows where it is.
@@ -118,7 +122,9 @@ struct DecodeResult {
 
 // Each of `batch` sequences holds `context` tokens (one prefill per group of sequences), then `steps`
 // greedy decode steps are timed end to end (graph replay, argmax on the device, ids back to the host).
-DecodeResult bench_decode(engine::CudaExecutor& ex, int batch, const Options& o, int64_t blocks_per_seq) {
+// `before_timed` runs after the warm-up steps (the graph is captured by then).
+DecodeResult bench_decode(engine::CudaExecutor& ex, int batch, const Options& o, int64_t blocks_per_seq,
+                          const std::function<void()>& before_timed = {}) {
   std::vector<std::vector<int32_t>> tables(static_cast<size_t>(batch));
   for (int b = 0; b < batch; ++b)
     for (int64_t i = 0; i < blocks_per_seq; ++i) tables[static_cast<size_t>(b)].push_back(static_cast<int32_t>(b * blocks_per_seq + i));
@@ -147,8 +153,25 @@ DecodeResult bench_decode(engine::CudaExecutor& ex, int batch, const Options& o,
     ++pos;
   };
   for (int i = 0; i < 3; ++i) step();  // eager, capture, first replay
+  if (before_timed) before_timed();
   const auto t0 = Clock::now();
-  for (int i = 0; i < o.decode_steps; ++i) step();
+  if (o.pipelined) {
+    // The host enqueues step i + 1 (its tokens fed on the device from step i's ids) before it waits for
+    // step i's ids, as a serving loop that checks stop conditions one step behind.
+    std::vector<engine::SeqChunk> chunks;
+    for (int b = 0; b < batch; ++b)
+      chunks.push_back({std::span<const int32_t>(&next[static_cast<size_t>(b)], 1), pos, tables[static_cast<size_t>(b)], false});
+    ex.enqueue_greedy(chunks, false);
+    for (int i = 0; i < o.decode_steps; ++i) {
+      if (i + 1 < o.decode_steps) {
+        for (auto& c : chunks) ++c.start_pos;
+        ex.enqueue_greedy(chunks, true);
+      }
+      ex.finish_greedy(ids);
+    }
+  } else {
+    for (int i = 0; i < o.decode_steps; ++i) step();
+  }
   const double sec = seconds_since(t0);
   DecodeResult r;
   r.batch = batch;
@@ -204,6 +227,65 @@ std::pair<double, double> bench_flash_attention(const model::Spec& s, int prompt
   const auto st = bc::time_on_stream(nullptr, [&] { kc::flash_attention(a, nullptr); }, {3, 10, false});
   const double flops = 4.0 * H * D * (static_cast<double>(T) * (T + 1) / 2);
   return {st.median_ms, flops / (st.median_ms * 1e-3) / 1e12};
+}
+
+// The timeline of the batch-1 decode graph under `plan` (kernel_trace.h). Per launch of the captured step,
+// averaged over the timed replays: the time from its predecessor's end to its own end (its share of the
+// step), and how long its first block had been waiting for the predecessor (> 0: resident early, under
+// PDL). The step's last launch also carries the host's turnaround to the next replay.
+nlohmann::json trace_decode(engine::CudaExecutor& ex, const engine::CudaKernelPlan& plan, const Options& o,
+                            int64_t blocks_per_seq) {
+  namespace bc = backend::cuda;
+  Options t = o;
+  t.decode_steps = 16;
+  bc::KernelTrace trace(static_cast<size_t>(64) << 10);
+  ex.set_plan(plan);  // new graphs, captured with the traced kernels
+  const DecodeResult d = bench_decode(ex, 1, t, blocks_per_seq, [&] { trace.clear(); });
+  const std::vector<bc::TraceRecord> recs = trace.read();
+  const std::vector<std::string> names = trace.captured_launches();
+  const size_t N = names.size();
+  nlohmann::json js = {{"step_ms", d.step_ms}, {"launches", N}, {"records", recs.size()}};
+  if (N == 0 || recs.size() < 2 * N || recs.size() % N != 0) {
+    progress("trace: " + std::to_string(recs.size()) + " records do not line up with " + std::to_string(N) +
+             " launches per step; no timeline");
+    return js;
+  }
+  const size_t R = recs.size() / N;
+  std::vector<double> share(N, 0), waited(N, 0);
+  for (size_t r = 0; r + 1 < R; ++r)
+    for (size_t i = 0; i < N; ++i) {
+      const bc::TraceRecord& a = recs[r * N + i];
+      share[i] += static_cast<double>(recs[r * N + i + 1].wait_exit_ns - a.wait_exit_ns) / 1e3 / static_cast<double>(R - 1);
+      waited[i] += static_cast<double>(a.wait_exit_ns - a.wait_enter_ns) / 1e3 / static_cast<double>(R - 1);
+    }
+  // By launch name (GEMVs are named with their shape): count per step, summed share, weight bandwidth.
+  std::map<std::string, std::pair<int, double>> by_name;
+  for (size_t i = 0; i + 1 < N; ++i) {
+    auto& [count, us] = by_name[names[i]];
+    ++count;
+    us += share[i];
+  }
+  std::printf("\nbatch-1 decode timeline (%zu launches per step, %zu replays, step %.3f ms by wall clock):\n", N, R, d.step_ms);
+  std::printf("%-28s %6s %10s %10s %12s\n", "launch", "count", "us/step", "us each", "weight GB/s");
+  double total = 0;
+  for (const auto& [name, cu] : by_name) {
+    long long n = 0, k = 0;
+    double gbps = 0;
+    if (std::sscanf(name.c_str(), "gemv_bf16 %lldx%lld", &n, &k) == 2)
+      gbps = static_cast<double>(n) * static_cast<double>(k) * 2 * cu.first / (cu.second * 1e-6) / 1e9;
+    std::printf("%-28s %6d %10.1f %10.2f %12.0f\n", name.c_str(), cu.first, cu.second, cu.second / cu.first, gbps);
+    js["by_name"].push_back({{"name", name}, {"count", cu.first}, {"us_per_step", cu.second}, {"weight_gbps", gbps}});
+    total += cu.second;
+  }
+  std::printf("%-28s %6s %10.1f   (+ last launch and host turnaround %.1f us)\n", "sum", "", total, share[N - 1]);
+  // One layer in order: from the middle launch to the next launch of the same name.
+  size_t a = N / 2, b = a + 1;
+  while (b < N && names[b] != names[a]) ++b;
+  std::printf("one layer in order (launch: share us, first block waited us):\n");
+  for (size_t i = a; i < std::min(b, N); ++i) std::printf("  %-28s %8.2f %8.2f\n", names[i].c_str(), share[i], waited[i]);
+  for (size_t i = 0; i < N; ++i)
+    js["launch"].push_back({{"name", names[i]}, {"share_us", share[i]}, {"waited_us", waited[i]}});
+  return js;
 }
 
 // A later in-context candidate replaces the current choice only when it is this much faster: repeated
@@ -346,13 +428,15 @@ int run(const Options& o) {
       int64_t best_split = 64;
       best = 0;
       for (DecodeAttention da : {DecodeAttention{0, 4}, DecodeAttention{4, 4}, DecodeAttention{8, 4}, DecodeAttention{16, 4},
-                                 DecodeAttention{8, 8}, DecodeAttention{16, 8}})
+                                 DecodeAttention{8, 8}, DecodeAttention{16, 8}, DecodeAttention{8, 4, true},
+                                 DecodeAttention{16, 4, true}, DecodeAttention{16, 8, true}})
         for (int64_t split : {16, 32, 64, 128}) {
           engine::CudaKernelPlan p = plan;
           p.decode_attention[b] = da;
           p.attention_split[b] = split;
           const std::string name = (da.warps ? "attention-fused-w" + std::to_string(da.warps) + "-k" + std::to_string(da.keys_per_warp)
-                                             : std::string("attention-3-kernels")) + "+split" + std::to_string(split);
+                                             : std::string("attention-3-kernels")) + (da.cluster ? "-cluster" : "") +
+                                   "+split" + std::to_string(split);
           const double tok_s = try_plan(p, name);
           if (tok_s > best) best = tok_s, best_da = da, best_split = split;
         }
@@ -409,7 +493,8 @@ int run(const Options& o) {
         }
       }
       progress("in-context b=" + std::to_string(b) + ": chose " + best_name + ", attention " +
-               (best_da.warps ? "fused (" + std::to_string(best_da.warps) + " warps)" : std::string("in 3 kernels")) +
+               (best_da.warps ? "fused (" + std::to_string(best_da.warps) + " warps" + (best_da.cluster ? ", cluster" : "") + ")"
+                              : std::string("in 3 kernels")) +
                ", split " + std::to_string(best_split) +
                ", o_proj prefetch " + (plan.o_prefetch[b] ? "on" : "off"));
     }
@@ -451,6 +536,7 @@ int run(const Options& o) {
   // Where a batch-1 step goes, by ablation: the tuned step without RoPE and attention (wrong outputs; their
   // share of the step).
   double ablated_step_ms = 0;
+  DecodeResult host_sync_b1;
   if (o.tune) {
     ex->set_plan(plan);
     ex->set_speed(true, true, true, true);
@@ -458,6 +544,16 @@ int run(const Options& o) {
     ablated_step_ms = bench_decode(*ex, 1, o, blocks_per_seq).step_ms;
     ex->set_ablate_attention(false);
     out["decode_b1_step_without_attention_ms"] = ablated_step_ms;
+    // And the tuned step with the host waiting for each step's ids before preparing the next.
+    Options sync = o;
+    sync.pipelined = false;
+    host_sync_b1 = bench_decode(*ex, 1, sync, blocks_per_seq);
+    out["decode_b1_tuned_host_sync"] = {{"tok_s", host_sync_b1.tok_s}, {"step_ms", host_sync_b1.step_ms}};
+  }
+  if (o.trace) {
+    ex->set_speed(true, true, true, true);
+    out["trace_b1"] = trace_decode(*ex, plan, o, blocks_per_seq);
+    ex->set_plan(plan);  // drops the graphs of traced kernels (their buffer is gone)
   }
   if (o.accurate && o.tune) {
     // The executor's defaults (what verify and generate use): f32 KV cache, split-bf16 tensor-core inputs.
@@ -502,6 +598,9 @@ int run(const Options& o) {
   if (ablated_step_ms > 0)
     std::printf("batch-1 step without RoPE + attention (ablation): %.2f ms = %.1f%% of the roofline's bandwidth\n",
                 ablated_step_ms, 100.0 * token_bytes / (ablated_step_ms * 1e-3) / 1e9 / bw.gbps);
+  if (host_sync_b1.tok_s > 0)
+    std::printf("batch-1 tuned, host waiting for each step before preparing the next (not pipelined): %.1f tok/s, %.3f ms/step\n",
+                host_sync_b1.tok_s, host_sync_b1.step_ms);
   std::printf("prefill attention alone (tensor-core flash kernel, %d tokens): %.3f ms/layer = %.0f TFLOP/s (%.1f%% of peak)\n",
               o.prompt, fa_ms, fa_tflops, 100.0 * fa_tflops / peak.tflops);
   std::printf("%-17s", "plan");
@@ -530,6 +629,8 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
   sub.add_option("--json", o->json_out, "write full results as JSON here");
   sub.add_flag("!--no-tune", o->tune, "skip tuning (untuned only)");
   sub.add_flag("!--no-accurate", o->accurate, "skip the run under the default (f32 KV, split-bf16) precision");
+  sub.add_flag("--trace", o->trace, "print a kernel timeline of the tuned batch-1 decode step");
+  sub.add_flag("!--host-sync", o->pipelined, "decode with the host waiting for each step (no pipelining)");
   return [o] {
     if (o->batches.empty()) fail("--batches: at least one batch size");
     for (int b : o->batches)

@@ -48,6 +48,18 @@ class GreedyStep {
   virtual void step_argmax(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) = 0;
 };
 
+// Greedy decoding with the host one step behind the device (reach it with dynamic_cast): enqueue_greedy()
+// enqueues a step and returns at once; finish_greedy() waits for the oldest unfinished step and returns its
+// ids (as step_argmax would). With chain_tokens every chunk's one token is ignored and the device feeds each
+// row the id the previous greedy step produced for it, so the next step is enqueued before the host has read
+// this one's ids. At most two steps in flight; other step calls refuse to run until they are finished.
+class PipelinedGreedyStep {
+ public:
+  virtual ~PipelinedGreedyStep() = default;
+  virtual void enqueue_greedy(std::span<const SeqChunk> chunks, bool chain_tokens) = 0;
+  virtual void finish_greedy(std::vector<int32_t>& ids) = 0;
+};
+
 // Non-greedy sampling without logits on the host, for executors that can (reach it with
 // dynamic_cast<SampleStep*>, then ask can_sample()): ids gets, per logits row that step() would fill, a
 // token drawn under p's temperature, top-k, top-p and min-p (the kept set of engine::Sampler; penalties

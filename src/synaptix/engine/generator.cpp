@@ -56,22 +56,54 @@ GenerateStats generate(Executor& ex, const std::vector<int32_t>& prompt, const G
   auto t1 = clock::now();
   st.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   st.finish_reason = "length";
-  for (int64_t i = 0; i < opt.max_tokens; ++i) {
-    const int32_t tok = on_device ? ids.at(0) : sampler.sample(logits, history);
-    ++drawn;
+  // Greedy on an executor that pipelines: the next step is enqueued (its token fed on the device) before
+  // the host reads this step's token, so host work and the device overlap; a step enqueued past a stop is
+  // finished and dropped (it only wrote K/V past the end of this sequence).
+  PipelinedGreedyStep* piped = greedy ? dynamic_cast<PipelinedGreedyStep*>(&ex) : nullptr;
+  int in_flight = 0;
+  auto take = [&](int32_t tok) {  // false: stop
     if (std::find(opt.eos_ids.begin(), opt.eos_ids.end(), tok) != opt.eos_ids.end()) {
       st.finish_reason = "stop";
-      break;
+      return false;
     }
     history.push_back(tok);
     ++st.generated_tokens;
     if (!on_token(tok)) {
       st.finish_reason = "stop";
-      break;
+      return false;
     }
-    if (i + 1 == opt.max_tokens) break;
-    SeqChunk c{std::span<const int32_t>(&history.back(), 1), static_cast<int64_t>(history.size()) - 1, table, false};
-    step(c);
+    return true;
+  };
+  if (piped) {
+    for (int64_t i = 0; i < opt.max_tokens; ++i) {
+      if (i > 0) {
+        piped->finish_greedy(ids);
+        --in_flight;
+      }
+      const int32_t tok = ids.at(0);
+      if (!take(tok) || i + 1 == opt.max_tokens) break;
+      // Step i + 1 (the input token i) is in flight from the previous iteration unless this is the first.
+      const int64_t pos = static_cast<int64_t>(history.size()) - 1;
+      SeqChunk c{std::span<const int32_t>(&history.back(), 1), pos, table, false};
+      if (i == 0) {
+        piped->enqueue_greedy({&c, 1}, false);
+        ++in_flight;
+      }
+      if (i + 2 < opt.max_tokens) {
+        SeqChunk n{std::span<const int32_t>(&history.back(), 1), pos + 1, table, false};
+        piped->enqueue_greedy({&n, 1}, true);
+        ++in_flight;
+      }
+    }
+    for (; in_flight > 0; --in_flight) piped->finish_greedy(ids);
+  } else {
+    for (int64_t i = 0; i < opt.max_tokens; ++i) {
+      const int32_t tok = on_device ? ids.at(0) : sampler.sample(logits, history);
+      ++drawn;
+      if (!take(tok) || i + 1 == opt.max_tokens) break;
+      SeqChunk c{std::span<const int32_t>(&history.back(), 1), static_cast<int64_t>(history.size()) - 1, table, false};
+      step(c);
+    }
   }
   st.decode_seconds = std::chrono::duration<double>(clock::now() - t1).count();
   return st;

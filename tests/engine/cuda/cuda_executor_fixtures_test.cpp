@@ -155,6 +155,63 @@ TEST(CudaExecutor, BatchedDecodeMatchesSingleSequenceDecode) {
   }
 }
 
+// Pipelined greedy decode (the next step enqueued before this one's ids are read, its tokens fed on the
+// device) gives the same tokens as one synchronous greedy step at a time, for a batch of three sequences;
+// misuse is refused with a clear error.
+TEST(CudaExecutor, PipelinedChainedGreedyDecodeMatchesStepByStep) {
+  const std::string dir = std::string(SYNAPTIX_SHARED_DIR) + "/fixtures/models/llama";
+  auto m = synaptix::model::load_model(dir);
+  synaptix::engine::KvConfig kv;
+  kv.num_blocks = 64;
+  std::vector<std::vector<int32_t>> prompts = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {30, 31, 32}, {100, 200, 300, 400, 500}};
+  std::vector<std::vector<int32_t>> tables = {{0, 1, 2}, {5, 6}, {9, 3, 4}};
+  const int kSteps = 20;
+  auto decode = [&](bool pipelined) {
+    auto ex = synaptix::engine::make_cuda_executor(*m, kv, 0, {});
+    std::vector<int32_t> next(3), ids;
+    for (size_t s = 0; s < 3; ++s) {
+      synaptix::engine::SeqChunk c{prompts[s], 0, tables[s], false};
+      ex->step_greedy({&c, 1}, ids);
+      next[s] = ids.at(0);
+    }
+    std::vector<int32_t> out(next);
+    std::vector<synaptix::engine::SeqChunk> batch;
+    for (size_t s = 0; s < 3; ++s)
+      batch.push_back({std::span<const int32_t>(&next[s], 1), static_cast<int64_t>(prompts[s].size()), tables[s], false});
+    if (!pipelined) {
+      for (int i = 0; i < kSteps; ++i) {
+        ex->step_greedy(batch, ids);
+        out.insert(out.end(), ids.begin(), ids.end());
+        std::copy(ids.begin(), ids.end(), next.begin());
+        for (auto& c : batch) ++c.start_pos;
+      }
+      return out;
+    }
+    // The first step's tokens come from the host (the prefill's ids were read back), so it is not chained.
+    ex->enqueue_greedy(batch, false);
+    for (int i = 0; i < kSteps; ++i) {
+      if (i + 1 < kSteps) {
+        for (auto& c : batch) ++c.start_pos;
+        ex->enqueue_greedy(batch, true);
+      }
+      if (i == 0) {
+        EXPECT_THROW(ex->enqueue_greedy(batch, true), synaptix::Error);  // a third step in flight
+        std::vector<float> logits;
+        EXPECT_THROW(ex->step(batch, logits), synaptix::Error);  // synchronous calls wait for finish_greedy
+      }
+      ex->finish_greedy(ids);
+      out.insert(out.end(), ids.begin(), ids.end());
+    }
+    EXPECT_THROW(ex->finish_greedy(ids), synaptix::Error);  // nothing in flight
+    // A chained step needs as many single-token sequences as the previous step had rows.
+    EXPECT_THROW(ex->enqueue_greedy({batch.data(), 2}, true), synaptix::Error);
+    return out;
+  };
+  const std::vector<int32_t> sync = decode(false), piped = decode(true);
+  ASSERT_EQ(sync.size(), static_cast<size_t>(3 * (kSteps + 1)));
+  EXPECT_EQ(piped, sync);
+}
+
 TEST(CudaExecutor, RejectsBadInputsWithClearErrors) {
   const std::string dir = std::string(SYNAPTIX_SHARED_DIR) + "/fixtures/models/llama";
   auto m = synaptix::model::load_model(dir);

@@ -48,6 +48,14 @@ TEST(KernelSources, AttentionCompilesForFixtureAndLlamaShapes) {
   // The fused decode kernel's other schedules (warps per block, keys per warp).
   for (auto [w, k] : {std::pair<int, int>{8, 4}, {16, 4}, {8, 8}, {16, 8}})
     expect_compiles(kc::paged_attention_source(4, 128, false, w, k), "attention_g4_d128_dw" + std::to_string(w) + "_dk" + std::to_string(k));
+  // The fused decode kernel as thread block clusters of 2 to 16 split blocks (16: non-portable size).
+  for (int cl : {2, 4, 8, 16}) {
+    for (auto [g, d] : {std::pair<int64_t, int64_t>{2, 16}, {1, 16}, {2, 32}, {4, 128}, {8, 128}, {1, 80}, {2, 256}})
+      expect_compiles(kc::paged_attention_source(g, d, d % 32 == 0, 4, 4, cl),
+                      "attention_g" + std::to_string(g) + "_d" + std::to_string(d) + "_cl" + std::to_string(cl));
+    expect_compiles(kc::paged_attention_source(4, 128, false, 16, 8, cl), "attention_g4_d128_dw16_dk8_cl" + std::to_string(cl));
+  }
+  EXPECT_THROW(kc::paged_attention_source(4, 128, false, 4, 4, 32), synaptix::Error);
 }
 
 TEST(KernelSources, WholeGemvSearchSpaceCompiles) {

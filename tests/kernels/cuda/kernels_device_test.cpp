@@ -398,7 +398,8 @@ TEST(PagedAttention, MatchesTheReferenceWithGqaWindowsAndSplits) {
 // The fused decode kernel (RoPE + KV write + split attention + last-block combine) against the kernels it
 // replaces, each tested above against its reference: the same outputs and the same cache contents, for GQA
 // shapes, bias + per-head norms, windows, split counts, both cache types, and a second launch (the split
-// counters re-arm themselves).
+// counters re-arm themselves). Split counts of 2 to 16 also run as thread block clusters (combine through
+// distributed shared memory), with neither counters nor a partial buffer.
 TEST(DecodeAttentionRope, MatchesRopeThenPagedAttention) {
   ctx();
   for (auto [H, KVH, D] : {std::tuple<int64_t, int64_t, int64_t>{32, 8, 128}, {4, 2, 16}, {6, 2, 80}}) {
@@ -423,7 +424,7 @@ TEST(DecodeAttentionRope, MatchesRopeThenPagedAttention) {
     for (bool with_norm : {false, true})
       for (bool kv32 : {false, true})
         for (int64_t window : {int64_t{0}, int64_t{37}})
-          for (auto [splits, split_size] : {std::pair<int64_t, int64_t>{1, 0}, {8, 64}, {4, 101}}) {
+          for (auto [splits, split_size] : {std::pair<int64_t, int64_t>{1, 0}, {8, 64}, {4, 101}, {2, 201}, {16, 26}}) {
             auto qkv = random_f32(static_cast<size_t>(T * qkv_n));
             auto bias = random_f32(static_cast<size_t>(qkv_n), 0.1f);
             auto qn = random_f32(static_cast<size_t>(D)), kn = random_f32(static_cast<size_t>(D));
@@ -460,16 +461,22 @@ TEST(DecodeAttentionRope, MatchesRopeThenPagedAttention) {
             const std::string what = "H=" + std::to_string(H) + " KVH=" + std::to_string(KVH) + " D=" + std::to_string(D) +
                                      " norm=" + std::to_string(with_norm) + " kv_f32=" + std::to_string(kv32) +
                                      " window=" + std::to_string(window) + " splits=" + std::to_string(splits);
-            for (auto [warps, kpw] : {std::pair<int, int>{4, 4}, {8, 4}, {16, 8}})
-              for (int launch = 0; launch < 2; ++launch) {
-                kc::DecodeAttentionArgs a = args(dq.ptr(), k_got.ptr(), v_got.ptr(), part.ptr(), out.ptr());
-                a.warps = warps;
-                a.keys_per_warp = kpw;
-                kc::decode_attention_rope(a, nullptr);
-                device_sync();
-                EXPECT_LT(rel_err(out.to_host<float>(want.size()), want), 1e-5)
-                    << what << " warps " << warps << " keys/warp " << kpw << " launch " << launch;
-              }
+            for (bool cluster : {false, true}) {
+              if (cluster && !kc::decode_cluster_supported(splits)) continue;
+              for (auto [warps, kpw] : {std::pair<int, int>{4, 4}, {8, 4}, {16, 8}})
+                for (int launch = 0; launch < 2; ++launch) {
+                  kc::DecodeAttentionArgs a = args(dq.ptr(), k_got.ptr(), v_got.ptr(), part.ptr(), out.ptr());
+                  a.warps = warps;
+                  a.keys_per_warp = kpw;
+                  a.cluster = cluster;
+                  if (cluster) { a.counters = 0; a.attn.partial = 0; }  // the cluster variant needs neither
+                  out.fill_bytes(0xFF);  // every launch must write every output
+                  kc::decode_attention_rope(a, nullptr);
+                  device_sync();
+                  EXPECT_LT(rel_err(out.to_host<float>(want.size()), want), 1e-5)
+                      << what << " warps " << warps << " keys/warp " << kpw << " cluster " << cluster << " launch " << launch;
+                }
+            }
             EXPECT_EQ(k_got.to_host<uint8_t>(cache_bytes), k_ref.to_host<uint8_t>(cache_bytes)) << what;
             EXPECT_EQ(v_got.to_host<uint8_t>(cache_bytes), v_ref.to_host<uint8_t>(cache_bytes)) << what;
             EXPECT_EQ(counters.to_host<uint32_t>(static_cast<size_t>(T * KVH)), std::vector<uint32_t>(static_cast<size_t>(T * KVH), 0u)) << what;

@@ -1,6 +1,7 @@
 #pragma once
 // CUDA C++ helpers every generated kernel source starts with (NVRTC compiles without the toolkit's headers):
-// bf16 <-> f32 conversions (round to nearest even, as PyTorch), 16-byte streaming loads, warp reductions.
+// bf16 <-> f32 conversions (round to nearest even, as PyTorch), 16-byte streaming loads, warp reductions;
+// kClusterPrelude adds distributed shared memory for cluster kernels.
 namespace synaptix::backend::cuda {
 
 inline constexpr const char* kDevicePrelude = R"(
@@ -32,9 +33,24 @@ __device__ __forceinline__ uint4 load_stream_u4(const uint4* p) {
 // fused decode gave garbage logits on an H100 — our reading, not proven: a stale L1 line of an activation
 // read with ld.global.nc by an earlier kernel on the same SM. Both are no-ops for a kernel launched
 // without the attribute.
+// Under a KernelTrace (kernel_trace.h) block (0,0,0) records the global timer around the wait.
 __device__ __forceinline__ void pdl_wait() {
+#ifdef SYNAPTIX_TRACE_BUF
+  const bool traced = (blockIdx.x | blockIdx.y | blockIdx.z | threadIdx.x | threadIdx.y | threadIdx.z) == 0;
+  unsigned long long t_enter = 0;
+  if (traced) asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t_enter));
+#endif
 #if __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+#ifdef SYNAPTIX_TRACE_BUF
+  if (traced) {
+    unsigned long long t_exit;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t_exit));
+    unsigned long long* buf = reinterpret_cast<unsigned long long*>(SYNAPTIX_TRACE_BUF);
+    const unsigned long long i = atomicAdd(buf, 1ull);
+    if (i < SYNAPTIX_TRACE_CAP) { buf[1 + 2 * i] = t_enter; buf[2 + 2 * i] = t_exit; }
+  }
 #endif
 }
 __device__ __forceinline__ void pdl_launch_dependents() {
@@ -51,6 +67,37 @@ __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
+}
+)";
+
+// Distributed shared memory (sm_90 and later), for kernels launched as thread block clusters: a block reads
+// the same variable of another block of its cluster. Sources that need it append it after kDevicePrelude;
+// the rest leave it out, so they still compile for targets without clusters.
+inline constexpr const char* kClusterPrelude = R"(
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+  unsigned a;
+  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+  return a;
+}
+__device__ __forceinline__ unsigned remote_addr(const void* p, unsigned rank) {
+  unsigned r;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(r) : "r"(smem_addr(p)), "r"(rank));
+  return r;
+}
+__device__ __forceinline__ unsigned ld_remote_u32(const void* p, unsigned rank) {
+  unsigned v;
+  asm volatile("ld.shared::cluster.u32 %0, [%1];" : "=r"(v) : "r"(remote_addr(p, rank)) : "memory");
+  return v;
+}
+__device__ __forceinline__ unsigned long long ld_remote_u64(const void* p, unsigned rank) {
+  unsigned long long v;
+  asm volatile("ld.shared::cluster.u64 %0, [%1];" : "=l"(v) : "r"(remote_addr(p, rank)) : "memory");
+  return v;
+}
+__device__ __forceinline__ float ld_remote_f32(const float* p, unsigned rank) { return __uint_as_float(ld_remote_u32(p, rank)); }
+// Every thread of every block of the cluster arrives; writes before it are visible to reads after it.
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
 }
 )";
 

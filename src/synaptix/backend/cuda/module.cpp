@@ -4,6 +4,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "synaptix/backend/cuda/kernel_trace.h"
 #include "synaptix/backend/cuda/nvrtc_compiler.h"
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
@@ -28,7 +29,7 @@ CUfunction Module::function(const char* kernel) const {
   return f;
 }
 
-const Module& cached_module(const std::string& source, const std::string& name) {
+const Module& cached_module(const std::string& plain_source, const std::string& name) {
   static std::mutex mu;
   // Never destroyed: at exit the contexts may already be released, and unloading into a dead context
   // crashes inside the driver; the process's exit frees the modules anyway.
@@ -43,6 +44,8 @@ const Module& cached_module(const std::string& source, const std::string& name) 
   check(cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev), "cuDeviceGetAttribute");
   std::string arch = "sm_" + std::to_string(major) + std::to_string(minor) + (major == 9 && minor == 0 ? "a" : "");
 
+  const KernelTrace* trace = active_trace();
+  const std::string source = trace ? trace->source_prefix() + plain_source : plain_source;
   std::lock_guard<std::mutex> lock(mu);
   auto key = std::make_pair(ctx, sha256_hex(source + '\0' + arch));
   auto it = modules.find(key);
@@ -60,7 +63,8 @@ CUfunction cached_kernel(const std::string& unique_name, const std::function<std
   static auto& functions = *new std::map<std::tuple<CUcontext, std::string, std::string>, CUfunction>();
   CUcontext ctx = nullptr;
   check(cuCtxGetCurrent(&ctx), "cuCtxGetCurrent");
-  auto key = std::make_tuple(ctx, unique_name, std::string(kernel));
+  const KernelTrace* trace = active_trace();
+  auto key = std::make_tuple(ctx, trace ? trace->source_prefix() + unique_name : unique_name, std::string(kernel));
   {
     std::lock_guard<std::mutex> lock(mu);
     auto it = functions.find(key);
@@ -81,6 +85,7 @@ PdlScope::~PdlScope() { t_pdl = prev_; }
 
 void launch(CUfunction f, Dim3 grid, Dim3 block, unsigned smem_bytes, CUstream stream, void** args,
             const char* what, bool pdl) {
+  if (KernelTrace* trace = active_trace()) trace->note_launch(what, stream);
   CUresult r;
   if (pdl || t_pdl) {
     CUlaunchAttribute attr{};

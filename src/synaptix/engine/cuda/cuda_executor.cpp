@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <set>
 
 #include "synaptix/backend/cuda/cublaslt_matmul.h"
@@ -162,7 +163,11 @@ class CudaExecutorImpl final : public CudaExecutor {
     const int64_t max_tiles = Tm / kc::kFlashTileTokens + kMaxSeqsPerStep;
     const size_t meta_n = static_cast<size_t>(o_tiles_ + 3 * max_tiles);
     meta_ = DeviceBuffer(meta_n * 4);
-    meta_host_ = std::make_unique<PinnedInts>(meta_n);
+    for (int i = 0; i < 2; ++i) {
+      meta_host_[i] = std::make_unique<PinnedInts>(meta_n);
+      ids_host_[i] = std::make_unique<PinnedInts>(static_cast<size_t>(opt_.max_logit_rows));
+      check(cuEventCreate(&ids_ev_[i], CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+    }
 
     if (s_.rope_scaling.type != "dynamic") rope_ = kernels::make_rope_table(s_);
     else rope_ = kernels::make_rope_table(s_, 0);
@@ -178,6 +183,8 @@ class CudaExecutorImpl final : public CudaExecutor {
     if (side_) cuStreamSynchronize(side_), cuStreamDestroy(side_);
     if (fork_ev_) cuEventDestroy(fork_ev_);
     if (join_ev_) cuEventDestroy(join_ev_);
+    for (CUevent e : ids_ev_)
+      if (e) cuEventDestroy(e);
   }
 
   const model::Spec& spec() const override { return s_; }
@@ -187,6 +194,7 @@ class CudaExecutorImpl final : public CudaExecutor {
 
   void step(std::span<const SeqChunk> chunks, std::vector<float>& logits) override {
     ctx_->make_current();
+    require_idle("step");
     StepShape sh = prepare(chunks);
     if (sh.tokens == 0) {
       logits.clear();
@@ -200,12 +208,44 @@ class CudaExecutorImpl final : public CudaExecutor {
 
   void step_greedy(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) override {
     ctx_->make_current();
+    require_idle("step_greedy");
     StepShape sh = prepare(chunks);
     ids.resize(static_cast<size_t>(sh.logit_rows));
     if (sh.tokens == 0) return;
     run(sh, true);
+    last_ids_rows_ = sh.logit_rows;
     check(cuMemcpyDtoHAsync(ids.data(), ids_.ptr(), ids.size() * 4, stream_), "download token ids");
     check(cuStreamSynchronize(stream_), "cuStreamSynchronize after step");
+  }
+
+  void enqueue_greedy(std::span<const SeqChunk> chunks, bool chain_tokens) override {
+    ctx_->make_current();
+    if (in_flight_.size() >= 2) fail("CUDA executor: two pipelined steps are in flight; finish_greedy() one first");
+    // The other slot's copies belong to the step before the one in flight, which has finished.
+    meta_cur_ = in_flight_.empty() ? meta_cur_ : 1 - in_flight_.back().slot;
+    StepShape sh = prepare(chunks);
+    if (sh.tokens == 0) fail("CUDA executor: enqueue_greedy of an empty step");
+    if (chain_tokens && (!sh.decode_only || sh.tokens != last_ids_rows_))
+      fail("CUDA executor: a chained step needs one token per sequence and as many sequences as the previous "
+           "greedy step had rows (", last_ids_rows_, "); got ", sh.tokens, " tokens",
+           sh.decode_only ? "" : " not all single-token");
+    run(sh, true, chain_tokens);
+    last_ids_rows_ = sh.logit_rows;
+    const int slot = meta_cur_;
+    check(cuMemcpyDtoHAsync(ids_host_[slot]->data(), ids_.ptr(), static_cast<size_t>(sh.logit_rows) * 4, stream_),
+          "download token ids");
+    check(cuEventRecord(ids_ev_[slot], stream_), "cuEventRecord");
+    in_flight_.push_back({slot, sh.logit_rows});
+  }
+
+  void finish_greedy(std::vector<int32_t>& ids) override {
+    ctx_->make_current();
+    if (in_flight_.empty()) fail("CUDA executor: finish_greedy() with no step in flight");
+    const InFlight f = in_flight_.front();
+    in_flight_.pop_front();
+    check(cuEventSynchronize(ids_ev_[f.slot]), "cuEventSynchronize after a pipelined step");
+    const int32_t* h = ids_host_[f.slot]->data();
+    ids.assign(h, h + f.rows);
   }
 
   bool can_sample() const override {
@@ -216,6 +256,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   // draw runs after the step (or its graph replay), outside any graph: its seed and step change every call.
   void step_sample(std::span<const SeqChunk> chunks, const SamplingParams& p, uint64_t step_index,
                    std::vector<int32_t>& ids) override {
+    require_idle("step_sample");
     if (p.repetition_penalty != 1.0f || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f)
       fail("CUDA executor: step_sample applies no penalties (repetition ", p.repetition_penalty, ", frequency ",
            p.frequency_penalty, ", presence ", p.presence_penalty, "); sample from step()'s logits on the host");
@@ -226,6 +267,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     run(sh, false);
     const kc::DeviceSampling ds{p.temperature, p.top_k, p.top_p, p.min_p, p.seed, step_index};
     kc::sample_rows(logits_.ptr(), ids_.ptr(), sh.logit_rows, s_.vocab_size, ds, stream_);
+    last_ids_rows_ = sh.logit_rows;
     check(cuMemcpyDtoHAsync(ids.data(), ids_.ptr(), ids.size() * 4, stream_), "download sampled token ids");
     check(cuStreamSynchronize(stream_), "cuStreamSynchronize after step");
   }
@@ -302,7 +344,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   // Validates the chunks (token ids, block ids, table coverage) and writes the metadata into pinned memory.
   StepShape prepare(std::span<const SeqChunk> chunks) {
     StepShape sh;
-    int32_t* meta = meta_host_->data();
+    int32_t* meta = meta_host_[meta_cur_]->data();
     if (static_cast<int64_t>(chunks.size()) > kMaxSeqsPerStep)
       fail("CUDA executor: ", chunks.size(), " sequences in one step; at most ", kMaxSeqsPerStep);
     for (size_t c = 0; c < chunks.size(); ++c) {
@@ -370,7 +412,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   }
 
   void upload_meta(const StepShape& sh) {
-    const int32_t* h = meta_host_->data();
+    const int32_t* h = meta_host_[meta_cur_]->data();
     auto up = [&](int64_t off, int64_t n) {
       if (n > 0) check(cuMemcpyHtoDAsync(meta_.ptr() + off * 4, h + off, static_cast<size_t>(n) * 4, stream_), "upload step metadata");
     };
@@ -388,8 +430,18 @@ class CudaExecutorImpl final : public CudaExecutor {
     }
   }
 
-  void run(const StepShape& sh, bool greedy) {
+  // The synchronous step calls share the pinned buffers with pipelined steps: none may be in flight.
+  void require_idle(const char* what) const {
+    if (!in_flight_.empty())
+      fail("CUDA executor: ", what, "() while ", in_flight_.size(), " pipelined step(s) are in flight; finish_greedy() them first");
+  }
+
+  // With chain_tokens the step's token ids (metadata offset 0) are the ids the previous greedy step left in
+  // ids_ (one per row, the same sequences in the same order).
+  void run(const StepShape& sh, bool greedy, bool chain_tokens = false) {
     upload_meta(sh);
+    if (chain_tokens)
+      check(cuMemcpyDtoDAsync(meta_.ptr(), ids_.ptr(), static_cast<size_t>(sh.tokens) * 4, stream_), "chain token ids");
     // MoE steps qualify when their routing stays on the device (no host round trip inside the capture).
     const bool graphable = opt_.use_graphs && sh.decode_only && (!s_.is_moe() || moe_on_device(sh.tokens));
     if (!graphable) {
@@ -559,7 +611,7 @@ class CudaExecutorImpl final : public CudaExecutor {
       if (ablate) {
         // the benchmark's ablation leaves RoPE and attention out
       } else if (fused_attention) {
-        kc::decode_attention_rope({ra, paged_args(sh, l, ra), attn_counters_.ptr(), da.warps, da.keys_per_warp}, stream_);
+        kc::decode_attention_rope({ra, paged_args(sh, l, ra), attn_counters_.ptr(), da.warps, da.keys_per_warp, da.cluster}, stream_);
       } else {
         kc::rope_kv_write(ra, stream_);
         attend(sh, l, ra);
@@ -761,7 +813,17 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::vector<DeviceBuffer> moe_ptrs_;  // per layer: u64 [2 experts] expert weight base pointers
   int64_t moe_device_tokens_ = kc::kMoeExpertsMaxTokens;  // MoE steps up to this size route on the device
   bool all_layers_moe_ = false;  // every layer's MLP is a routed MoE block (see moe_norm_fused)
-  std::unique_ptr<PinnedInts> meta_host_;
+  // Two pinned metadata buffers and id downloads: a pipelined step is prepared while the previous one's
+  // copies may still be pending.
+  std::unique_ptr<PinnedInts> meta_host_[2], ids_host_[2];
+  CUevent ids_ev_[2] = {nullptr, nullptr};
+  int meta_cur_ = 0;
+  struct InFlight {
+    int slot;
+    int64_t rows;
+  };
+  std::deque<InFlight> in_flight_;
+  int64_t last_ids_rows_ = 0;  // rows of ids_ the last greedy or sampled step wrote
   int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0, o_tiles_ = 0;
   kernels::RopeTable rope_;
   std::map<std::tuple<int64_t, int64_t, int64_t, bool>, CUgraphExec> graphs_;

@@ -64,6 +64,9 @@ struct CudaKernelPlan {
   struct DecodeAttention {
     int warps = 16;  // the H100's in-context choice (Llama-3.1-8B shape, batch 1)
     int keys_per_warp = 4;
+    // The split blocks of a (token, KV head) as one cluster combining through distributed shared memory
+    // (2..16 splits; other split counts take the counter path).
+    bool cluster = false;
     bool operator==(const DecodeAttention&) const = default;
   };
   std::map<int64_t, DecodeAttention> decode_attention;
@@ -72,7 +75,7 @@ struct CudaKernelPlan {
   std::map<int64_t, bool> moe_down_spread;
 };
 
-class CudaExecutor : public Executor, public GreedyStep, public SampleStep {
+class CudaExecutor : public Executor, public GreedyStep, public SampleStep, public PipelinedGreedyStep {
  public:
   ~CudaExecutor() override = default;
   void step_argmax(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) override { step_greedy(chunks, ids); }

@@ -1,11 +1,13 @@
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 
 #include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
+#include "synaptix/hw/cuda/driver.h"
 #include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
 
 namespace synaptix::kernels::cuda {
@@ -117,8 +119,9 @@ __device__ __forceinline__ void load_keys(const kv_t* __restrict__ kc, const kv_
 }
 
 // Each warp's running (max, sum, output) through shared memory, combined over the block's NW warps into the
-// normalised output (S == 1) or this split's partial (max, sum, unnormalised output) for the combine.
-template <int NW>
+// normalised output (S == 1) or this split's partial (max, sum, unnormalised output) for the combine: in
+// global memory [T, H, S, D + 2], or with LOCAL in the block's own shared memory [G * D] O, [G] M, [G] L.
+template <int NW, bool LOCAL = false>
 __device__ __forceinline__ void combine_warps(const float (&m)[G], const float (&l)[G], const float (&acc)[G][EPL],
                                               float* sm_acc, float* sm_m, float* sm_l, int t, int kvh, int H, int s,
                                               int S, float* __restrict__ partial, float* __restrict__ out) {
@@ -146,7 +149,10 @@ __device__ __forceinline__ void combine_warps(const float (&m)[G], const float (
       }
     }
     const int h = kvh * G + g;
-    if (S == 1) {
+    if (LOCAL) {
+      partial[i] = O;
+      if (d == 0) { partial[G * D + g] = M; partial[G * D + G + g] = L; }
+    } else if (S == 1) {
       out[(long long)t * H * D + (long long)h * D + d] = O / L;
     } else {
       float* p = partial + (((long long)t * H + h) * S + s) * (D + 2);
@@ -364,6 +370,9 @@ extern "C" __global__ void attention_combine(const float* __restrict__ partial, 
 // Every split block rotates the token's k itself and attends to position pos from shared memory, so no block
 // reads a cache row another block of this launch writes. DW warps per block, each taking DKPW keys at a time;
 // the first keys' loads are issued before the RoPE work, so one memory round trip covers both.
+// With CLUSTER (== S), the S split blocks form one cluster: partials stay in each block's shared memory and
+// every block combines 1/S of the outputs through distributed shared memory, so the combine costs two
+// cluster barriers instead of global writes, a fence, an atomic and L2 reads by one last block.
 #if KV_F32
 __device__ __forceinline__ float to_kv(float f) { return f; }
 #else
@@ -371,6 +380,9 @@ __device__ __forceinline__ bf16_t to_kv(float f) { return f32_to_bf16(f); }
 #endif
 
 extern "C" __global__ void __launch_bounds__(DW * 32)
+#if CLUSTER
+__cluster_dims__(1, 1, CLUSTER)
+#endif
 decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const float* __restrict__ bias,
                       const float* __restrict__ q_norm, const float* __restrict__ k_norm, float eps,
                       const int* __restrict__ positions, const int* __restrict__ slots, const float* __restrict__ inv_freq,
@@ -379,16 +391,20 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
                       int block_size, int KVH, int window, float scale, int split_size, float* __restrict__ partial,
                       unsigned int* __restrict__ counters, float* __restrict__ out) {
   // heads: the token's G query heads, then its K and V heads [(G + 2) * D]; freq [D / 2]; then acc
-  // [DW][G][D], m [DW][G], l [DW][G].
+  // [DW][G][D], m [DW][G], l [DW][G]. With CLUSTER the split's partial [G * D + 2 * G] overlays heads and
+  // freq (region sized for the larger): they are dead once combine_warps' __syncthreads has passed.
   extern __shared__ float sm[];
   float* heads = sm;
   float* ks = heads + G * D;
   float* vs = ks + D;
   float* freq = vs + D;
+#if CLUSTER
+  float* sm_acc = sm + ((G + 2) * D + D / 2 > G * D + 2 * G ? (G + 2) * D + D / 2 : G * D + 2 * G);
+#else
   float* sm_acc = freq + D / 2;
+#endif
   float* sm_m = sm_acc + DW * G * D;
   float* sm_l = sm_m + DW * G;
-  __shared__ int is_last;
   const int t = blockIdx.x, kvh = blockIdx.y, s = blockIdx.z, S = gridDim.z;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int H = KVH * G;
@@ -459,6 +475,39 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
     j0 += DW * DKPW;
     if (j0 < end) load_keys(kc, vc, table, block_size, KVH, kvh, j0, min(end, pos), lane, kf, vf);
   }
+#if CLUSTER
+  float* part = sm;
+  combine_warps<DW, true>(m, l, acc, sm_acc, sm_m, sm_l, t, kvh, H, s, S, part, out);
+  cluster_sync();  // every split's partial is written
+  // This block's slice of the G * D outputs, combined exactly as combine_splits does (the cluster spans z
+  // and grid z == CLUSTER, so split r is cluster rank r). All loads are issued before the arithmetic.
+  const int per = (G * D + CLUSTER - 1) / CLUSTER;
+  const int i_end = min(G * D, (s + 1) * per);
+  for (int i = s * per + threadIdx.x; i < i_end; i += blockDim.x) {
+    const int g = i / D, d = i % D;
+    float pm[CLUSTER], pl[CLUSTER], po[CLUSTER];
+#pragma unroll
+    for (int r = 0; r < CLUSTER; ++r) {
+      pl[r] = ld_remote_f32(part + G * D + G + g, r);
+      pm[r] = ld_remote_f32(part + G * D + g, r);
+      po[r] = ld_remote_f32(part + i, r);
+    }
+    float M = -INFINITY;
+#pragma unroll
+    for (int r = 0; r < CLUSTER; ++r) if (pl[r] > 0.f) M = fmaxf(M, pm[r]);
+    float L = 0.f, O = 0.f;
+#pragma unroll
+    for (int r = 0; r < CLUSTER; ++r)
+      if (pl[r] > 0.f) {
+        const float c = expf(pm[r] - M);
+        L = fmaf(pl[r], c, L);
+        O = fmaf(po[r], c, O);
+      }
+    out[(long long)t * H * D + (long long)(kvh * G + g) * D + d] = O / L;
+  }
+  cluster_sync();  // no block leaves while another may still read its shared memory
+#else
+  __shared__ int is_last;
   combine_warps<DW>(m, l, acc, sm_acc, sm_m, sm_l, t, kvh, H, s, S, partial, out);
   if (S == 1) return;
   // The last split block of this (token, KV head) to finish combines the partials (as attention_combine),
@@ -474,15 +523,20 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
     out[(long long)t * H * D + (long long)h * D + d] = combine_splits(partial + ((long long)t * H + h) * S * (D + 2), d, S);
   }
   if (threadIdx.x == 0) counters[t * KVH + kvh] = 0u;
+#endif
 }
 )";
 
 }  // namespace
 
-std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps, int decode_keys_per_warp) {
+std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps, int decode_keys_per_warp,
+                                   int decode_cluster) {
+  if (decode_cluster != 0 && !decode_cluster_supported(decode_cluster))
+    fail("paged_attention_source: decode cluster ", decode_cluster, " is not 0, 2, 4, 8 or 16");
   std::ostringstream os;
-  os << bc::kDevicePrelude << rope_head_device_source() << "#define G " << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0)
-     << "\n#define D " << d << "\n#define DW " << decode_warps << "\n#define DKPW " << decode_keys_per_warp << "\n" << kBody;
+  os << bc::kDevicePrelude << (decode_cluster ? bc::kClusterPrelude : "") << rope_head_device_source() << "#define G "
+     << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define D " << d << "\n#define DW " << decode_warps
+     << "\n#define DKPW " << decode_keys_per_warp << "\n#define CLUSTER " << decode_cluster << "\n" << kBody;
   return os.str();
 }
 
@@ -540,20 +594,30 @@ void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream) {
   const int64_t g = at.heads / at.kv_heads;
   if (g * at.head_dim > kMaxAttentionGroupDim)
     fail("decode_attention_rope: ", g, " query heads per KV head x head_dim ", at.head_dim, " exceeds ", kMaxAttentionGroupDim);
-  if (at.splits < 1 || (at.splits > 1 && (at.split_size < 1 || !at.partial || !a.counters)))
-    fail("decode_attention_rope: splits=", at.splits, " needs split_size > 0, a partial buffer and counters");
+  const bool cluster = a.cluster && decode_cluster_supported(at.splits);
+  if (at.splits < 1 || (at.splits > 1 && (at.split_size < 1 || (!cluster && (!at.partial || !a.counters)))))
+    fail("decode_attention_rope: splits=", at.splits, " needs split_size > 0", cluster ? "" : ", a partial buffer and counters");
   int warps = a.warps;
   if (warps != 4 && warps != 8 && warps != 16) fail("decode_attention_rope: warps=", warps, " (4, 8 or 16)");
   if (a.keys_per_warp != 4 && a.keys_per_warp != 8) fail("decode_attention_rope: keys_per_warp=", a.keys_per_warp, " (4 or 8)");
-  auto smem_bytes = [&](int w) {
-    return static_cast<unsigned>(((g + 2) * at.head_dim + at.head_dim / 2 + w * g * at.head_dim + 2 * w * g) * sizeof(float));
-  };
+  const int64_t d = at.head_dim;
+  // The cluster variant's partial overlays the heads + freq region (see the kernel): sized for the larger.
+  const int64_t heads_region = std::max((g + 2) * d + d / 2, cluster ? g * d + 2 * g : int64_t{0});
+  auto smem_bytes = [&](int w) { return static_cast<unsigned>((heads_region + w * g * d + 2 * w * g) * sizeof(float)); };
   while (warps > 4 && smem_bytes(warps) > 48 * 1024) warps /= 2;  // wide heads: fewer warps, default shared memory
+  if (smem_bytes(warps) > 48 * 1024)
+    fail("decode_attention_rope: G=", g, " D=", d, " needs ", smem_bytes(warps), " bytes of shared memory at 4 warps (48 KB max)");
   const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(at.head_dim) +
                            (at.kv_f32 ? "_kvf32" : "_kvbf16") + "_dw" + std::to_string(warps) + "_dk" +
-                           std::to_string(a.keys_per_warp);
+                           std::to_string(a.keys_per_warp) + (cluster ? "_cl" + std::to_string(at.splits) : "");
+  const int cl = cluster ? static_cast<int>(at.splits) : 0;
   CUfunction f = bc::cached_kernel(
-      name, [&] { return paged_attention_source(g, at.head_dim, at.kv_f32, warps, a.keys_per_warp); }, "decode_attention_rope");
+      name, [&] { return paged_attention_source(g, at.head_dim, at.kv_f32, warps, a.keys_per_warp, cl); },
+      "decode_attention_rope");
+  // 16 blocks per cluster exceeds the portable 8; Hopper runs it once the function opts in.
+  if (cl > 8)
+    hw::cuda::check(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1),
+                    "cuFuncSetAttribute(decode_attention_rope non-portable cluster size)");
   long long qs = r.stride;
   float eps = r.eps, attn_scale = r.attention_scaling, scale = at.scale;
   int rot = static_cast<int>(r.rotary_dim), ts = static_cast<int>(at.table_stride), bs = static_cast<int>(at.block_size),

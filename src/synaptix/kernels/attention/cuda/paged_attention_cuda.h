@@ -36,9 +36,16 @@ struct PagedAttentionArgs {
 // Largest G * D the kernel's shared memory allows.
 inline constexpr int64_t kMaxAttentionGroupDim = 2048;
 
+// Split counts the fused decode kernel can run as one thread block cluster (sm_90+; 16 is non-portable).
+inline constexpr bool decode_cluster_supported(int64_t splits) {
+  return splits == 2 || splits == 4 || splits == 8 || splits == 16;
+}
+
 // The kernel source for G query heads per KV head and head_dim D (the fused decode kernel with
-// decode_warps warps per block, each taking decode_keys_per_warp keys at a time).
-std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps = 4, int decode_keys_per_warp = 4);
+// decode_warps warps per block, each taking decode_keys_per_warp keys at a time, and with decode_cluster
+// > 0 compiled as clusters of that many split blocks; 0: the counter + global partial combine).
+std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps = 4, int decode_keys_per_warp = 4,
+                                   int decode_cluster = 0);
 
 void paged_attention(const PagedAttentionArgs& a, CUstream stream);
 
@@ -48,12 +55,18 @@ void paged_attention(const PagedAttentionArgs& a, CUstream stream);
 // zeroed uint32 (the kernel leaves them zeroed).
 // warps (4, 8, 16; fewer when the heads are too wide for 48 KB of shared memory) and keys_per_warp (4, 8)
 // set how many keys a block has in flight.
+// cluster: when attn.splits is 2, 4, 8 or 16, the S split blocks of a (token, KV head) run as one cluster
+// (Hopper or later; 16 needs the non-portable cluster size, which the launcher enables) and combine their
+// partials through distributed shared memory, all S blocks at once: no counters, no partial buffer (both
+// may be 0), no fence. All S blocks must be resident together, so a cluster may wait for free SMs. Other
+// split counts (1, or above 16) ignore it and take the counter path, which needs counters and partial.
 struct DecodeAttentionArgs {
   RopeKvArgs rope;
   PagedAttentionArgs attn;
   CUdeviceptr counters = 0;
   int warps = 4;
   int keys_per_warp = 4;
+  bool cluster = false;
 };
 void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream);
 

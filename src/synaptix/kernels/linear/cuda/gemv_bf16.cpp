@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "synaptix/backend/cuda/device_prelude.h"
+#include "synaptix/backend/cuda/kernel_trace.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
 #include "synaptix/hw/cuda/driver.h"
@@ -297,7 +298,9 @@ void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, in
   void* args[] = {&x, &w, &y, &ni, &ki, &acc, &gamma, &ss_in, &eps, &ss_out};
   unsigned blocks = static_cast<unsigned>((n + p.rows_per_block() - 1) / p.rows_per_block());
   if (p.persistent) blocks = std::min(blocks, resident_blocks(f, p.warps * 32));
-  bc::launch(f, {blocks}, {static_cast<unsigned>(p.warps * 32)}, 0, stream, args, "gemv_bf16");
+  // Under a kernel trace the launch is named with its shape, so a timeline tells the projections apart.
+  const std::string what = bc::active_trace() ? "gemv_bf16 " + std::to_string(n) + "x" + std::to_string(k) : "gemv_bf16";
+  bc::launch(f, {blocks}, {static_cast<unsigned>(p.warps * 32)}, 0, stream, args, what.c_str());
 }
 
 }  // namespace synaptix::kernels::cuda

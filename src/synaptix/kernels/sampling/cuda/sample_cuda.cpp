@@ -17,32 +17,6 @@ const char* kBody = R"(
 #define CL 8
 #define NO_IDX 0x7fffffff
 
-// Distributed shared memory (sm_90): a block reads the same variable of another block of its cluster.
-__device__ __forceinline__ unsigned smem_addr(const void* p) {
-  unsigned a;
-  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
-  return a;
-}
-__device__ __forceinline__ unsigned remote_addr(const void* p, unsigned rank) {
-  unsigned r;
-  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(r) : "r"(smem_addr(p)), "r"(rank));
-  return r;
-}
-__device__ __forceinline__ unsigned ld_remote_u32(const void* p, unsigned rank) {
-  unsigned v;
-  asm volatile("ld.shared::cluster.u32 %0, [%1];" : "=r"(v) : "r"(remote_addr(p, rank)) : "memory");
-  return v;
-}
-__device__ __forceinline__ unsigned long long ld_remote_u64(const void* p, unsigned rank) {
-  unsigned long long v;
-  asm volatile("ld.shared::cluster.u64 %0, [%1];" : "=l"(v) : "r"(remote_addr(p, rank)) : "memory");
-  return v;
-}
-// Every thread of every block of the cluster arrives; writes before it are visible to reads after it.
-__device__ __forceinline__ void cluster_sync() {
-  asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
-}
-
 // NaN counts as -inf (never drawn while a finite logit exists); -0 as +0 (equal values, equal keys).
 __device__ __forceinline__ float load_logit(const float* row, int i) {
   const float v = row[i];
@@ -322,7 +296,7 @@ sample_rows(const float* __restrict__ logits, int* ids, int vocab, float tempera
 )";
 }  // namespace
 
-std::string sample_source() { return std::string(bc::kDevicePrelude) + kBody; }
+std::string sample_source() { return std::string(bc::kDevicePrelude) + bc::kClusterPrelude + kBody; }
 
 void sample_rows(CUdeviceptr logits, CUdeviceptr ids, int64_t rows, int64_t vocab, const DeviceSampling& p,
                  CUstream stream) {
