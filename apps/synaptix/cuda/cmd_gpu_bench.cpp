@@ -396,9 +396,17 @@ int run(const Options& o) {
     for (int b : o.batches) {
       if (b > 8) continue;
       // One candidate plan timed over the whole decode step, recorded under `name`.
+      // A candidate the device cannot run (it throws) is recorded as failed with 0 tok/s.
       auto try_plan = [&](const engine::CudaKernelPlan& p, const std::string& name) {
         ex->set_plan(p);
-        const double tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
+        double tok_s = 0;
+        try {
+          tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
+        } catch (const Error& e) {
+          progress("in-context b=" + std::to_string(b) + " " + name + " failed: " + e.what());
+          in_context.push_back({{"batch", b}, {"choice", name}, {"tok_s", 0}, {"error", e.what()}});
+          return 0.0;
+        }
         in_context.push_back({{"batch", b}, {"choice", name}, {"tok_s", tok_s}});
         progress("in-context b=" + std::to_string(b) + " " + name + ": " + std::to_string(tok_s) + " tok/s");
         return tok_s;
@@ -429,13 +437,16 @@ int run(const Options& o) {
       best = 0;
       for (DecodeAttention da : {DecodeAttention{0, 4}, DecodeAttention{4, 4}, DecodeAttention{8, 4}, DecodeAttention{16, 4},
                                  DecodeAttention{8, 8}, DecodeAttention{16, 8}, DecodeAttention{8, 4, true},
-                                 DecodeAttention{16, 4, true}, DecodeAttention{16, 8, true}})
+                                 DecodeAttention{16, 4, true}, DecodeAttention{16, 8, true},
+                                 DecodeAttention{8, 4, true, true}, DecodeAttention{16, 4, true, true}})
         for (int64_t split : {16, 32, 64, 128}) {
+          if (da.oproj && b != 1) continue;  // attention + o_proj is a batch-1 kernel
           engine::CudaKernelPlan p = plan;
           p.decode_attention[b] = da;
           p.attention_split[b] = split;
           const std::string name = (da.warps ? "attention-fused-w" + std::to_string(da.warps) + "-k" + std::to_string(da.keys_per_warp)
                                              : std::string("attention-3-kernels")) + (da.cluster ? "-cluster" : "") +
+                                   (da.oproj ? "+oproj" : "") +
                                    "+split" + std::to_string(split);
           const double tok_s = try_plan(p, name);
           if (tok_s > best) best = tok_s, best_da = da, best_split = split;
@@ -493,7 +504,8 @@ int run(const Options& o) {
         }
       }
       progress("in-context b=" + std::to_string(b) + ": chose " + best_name + ", attention " +
-               (best_da.warps ? "fused (" + std::to_string(best_da.warps) + " warps" + (best_da.cluster ? ", cluster" : "") + ")"
+               (best_da.warps ? "fused (" + std::to_string(best_da.warps) + " warps" + (best_da.cluster ? ", cluster" : "") +
+                                  (best_da.oproj ? ", with o_proj" : "") + ")"
                               : std::string("in 3 kernels")) +
                ", split " + std::to_string(best_split) +
                ", o_proj prefetch " + (plan.o_prefetch[b] ? "on" : "off"));
@@ -553,6 +565,18 @@ int run(const Options& o) {
   if (o.trace) {
     ex->set_speed(true, true, true, true);
     out["trace_b1"] = trace_decode(*ex, plan, o, blocks_per_seq);
+    // And the same step with attention + o_proj in one kernel, when the chosen plan does not use it.
+    engine::CudaKernelPlan alt = plan;
+    auto& da = alt.decode_attention[1];
+    if (!da.oproj && da.warps > 0) {
+      da.cluster = da.oproj = true;
+      progress("trace: the chosen plan with attention + o_proj in one kernel");
+      try {
+        out["trace_b1_attention_oproj"] = trace_decode(*ex, alt, o, blocks_per_seq);
+      } catch (const Error& e) {
+        progress(std::string("trace of attention + o_proj failed: ") + e.what());
+      }
+    }
     ex->set_plan(plan);  // drops the graphs of traced kernels (their buffer is gone)
   }
   if (o.accurate && o.tune) {

@@ -55,6 +55,11 @@ TEST(KernelSources, AttentionCompilesForFixtureAndLlamaShapes) {
                       "attention_g" + std::to_string(g) + "_d" + std::to_string(d) + "_cl" + std::to_string(cl));
     expect_compiles(kc::paged_attention_source(4, 128, false, 16, 8, cl), "attention_g4_d128_dw16_dk8_cl" + std::to_string(cl));
   }
+  // The decode attention + o_proj kernel, without splits and with the cluster combine.
+  for (int cl : {0, 2, 4, 16})
+    for (auto [g, d] : {std::pair<int64_t, int64_t>{2, 16}, {4, 128}, {2, 256}})
+      expect_compiles(kc::paged_attention_source(g, d, false, 16, 4, cl, true),
+                      "attention_oproj_g" + std::to_string(g) + "_d" + std::to_string(d) + "_cl" + std::to_string(cl));
   EXPECT_THROW(kc::paged_attention_source(4, 128, false, 4, 4, 32), synaptix::Error);
 }
 
