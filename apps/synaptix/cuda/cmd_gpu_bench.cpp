@@ -437,16 +437,13 @@ int run(const Options& o) {
       best = 0;
       for (DecodeAttention da : {DecodeAttention{0, 4}, DecodeAttention{4, 4}, DecodeAttention{8, 4}, DecodeAttention{16, 4},
                                  DecodeAttention{8, 8}, DecodeAttention{16, 8}, DecodeAttention{8, 4, true},
-                                 DecodeAttention{16, 4, true}, DecodeAttention{16, 8, true},
-                                 DecodeAttention{8, 4, true, true}, DecodeAttention{16, 4, true, true}})
+                                 DecodeAttention{16, 4, true}, DecodeAttention{16, 8, true}})
         for (int64_t split : {16, 32, 64, 128}) {
-          if (da.oproj && b != 1) continue;  // attention + o_proj is a batch-1 kernel
           engine::CudaKernelPlan p = plan;
           p.decode_attention[b] = da;
           p.attention_split[b] = split;
           const std::string name = (da.warps ? "attention-fused-w" + std::to_string(da.warps) + "-k" + std::to_string(da.keys_per_warp)
                                              : std::string("attention-3-kernels")) + (da.cluster ? "-cluster" : "") +
-                                   (da.oproj ? "+oproj" : "") +
                                    "+split" + std::to_string(split);
           const double tok_s = try_plan(p, name);
           if (tok_s > best) best = tok_s, best_da = da, best_split = split;
@@ -490,9 +487,17 @@ int run(const Options& o) {
         // Plus the persistent form of the schedule in place: isolated timings cannot show what it gains in
         // the step (one wave whose blocks prefetch all their rows while the previous kernel runs).
         const auto cur = plan.gemv.find(key);
-        kc::GemvParams pers = cur != plan.gemv.end() ? cur->second : kc::gemv_default_params(b, nk.first, nk.second);
+        const kc::GemvParams base = cur != plan.gemv.end() ? cur->second : kc::gemv_default_params(b, nk.first, nk.second);
+        kc::GemvParams pers = base;
         pers.persistent = 1;
         candidates.push_back(pers);
+        // And the schedule in place with its L2 prefetch capped: a full wave of blocks over long rows can
+        // prefetch more than L2 holds.
+        for (int kb : {16, 32}) {
+          kc::GemvParams capped = base;
+          capped.prefetch_kb = kb;
+          candidates.push_back(capped);
+        }
         for (const kc::GemvParams& cand : candidates) {
           const auto it = plan.gemv.find(key);
           if (it != plan.gemv.end() && it->second == cand) continue;
@@ -504,8 +509,7 @@ int run(const Options& o) {
         }
       }
       progress("in-context b=" + std::to_string(b) + ": chose " + best_name + ", attention " +
-               (best_da.warps ? "fused (" + std::to_string(best_da.warps) + " warps" + (best_da.cluster ? ", cluster" : "") +
-                                  (best_da.oproj ? ", with o_proj" : "") + ")"
+               (best_da.warps ? "fused (" + std::to_string(best_da.warps) + " warps" + (best_da.cluster ? ", cluster" : "") + ")"
                               : std::string("in 3 kernels")) +
                ", split " + std::to_string(best_split) +
                ", o_proj prefetch " + (plan.o_prefetch[b] ? "on" : "off"));
@@ -565,18 +569,6 @@ int run(const Options& o) {
   if (o.trace) {
     ex->set_speed(true, true, true, true);
     out["trace_b1"] = trace_decode(*ex, plan, o, blocks_per_seq);
-    // And the same step with attention + o_proj in one kernel, when the chosen plan does not use it.
-    engine::CudaKernelPlan alt = plan;
-    auto& da = alt.decode_attention[1];
-    if (!da.oproj && da.warps > 0) {
-      da.cluster = da.oproj = true;
-      progress("trace: the chosen plan with attention + o_proj in one kernel");
-      try {
-        out["trace_b1_attention_oproj"] = trace_decode(*ex, alt, o, blocks_per_seq);
-      } catch (const Error& e) {
-        progress(std::string("trace of attention + o_proj failed: ") + e.what());
-      }
-    }
     ex->set_plan(plan);  // drops the graphs of traced kernels (their buffer is gone)
   }
   if (o.accurate && o.tune) {

@@ -55,11 +55,6 @@ TEST(KernelSources, AttentionCompilesForFixtureAndLlamaShapes) {
                       "attention_g" + std::to_string(g) + "_d" + std::to_string(d) + "_cl" + std::to_string(cl));
     expect_compiles(kc::paged_attention_source(4, 128, false, 16, 8, cl), "attention_g4_d128_dw16_dk8_cl" + std::to_string(cl));
   }
-  // The decode attention + o_proj kernel, without splits and with the cluster combine.
-  for (int cl : {0, 2, 4, 16})
-    for (auto [g, d] : {std::pair<int64_t, int64_t>{2, 16}, {4, 128}, {2, 256}})
-      expect_compiles(kc::paged_attention_source(g, d, false, 16, 4, cl, true),
-                      "attention_oproj_g" + std::to_string(g) + "_d" + std::to_string(d) + "_cl" + std::to_string(cl));
   EXPECT_THROW(kc::paged_attention_source(4, 128, false, 4, 4, 32), synaptix::Error);
 }
 
@@ -71,6 +66,15 @@ TEST(KernelSources, WholeGemvSearchSpaceCompiles) {
       ++count;
     }
   EXPECT_GT(count, 20);
+  // The capped L2 prefetch variants the decode step tries in context.
+  for (int kb : {8, 16, 32, 64}) {
+    kc::GemvParams p = kc::gemv_default_params(1, 4096, 14336);
+    p.prefetch_kb = kb;
+    expect_compiles(kc::gemv_bf16_source(1, p), "gemv_m1_" + p.str());
+  }
+  kc::GemvParams bad;
+  bad.prefetch_kb = 12;
+  EXPECT_FALSE(kc::gemv_params_valid(bad, 1));
 }
 
 TEST(KernelSources, FlashAttentionCompilesForEverySupportedHeadDim) {

@@ -110,6 +110,16 @@ TEST(GemvBf16, EveryScheduleMatchesTheReference) {
       ++checked;
     }
     EXPECT_GT(checked, 0);
+    // A capped L2 prefetch (the in-context choice's variant) and the persistent form with it.
+    for (int pers : {0, 1}) {
+      kc::GemvParams p = kc::gemv_default_params(m, n, k);
+      p.prefetch_kb = 8;
+      p.persistent = pers;
+      auto dy = poisoned(ref.size() * 4);
+      kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, false, p, nullptr);
+      device_sync();
+      EXPECT_LT(rel_err(dy.to_host<float>(ref.size()), ref), 1e-5) << "m=" << m << " n=" << n << " k=" << k << " " << p.str();
+    }
     // accumulate: y += x W^T
     auto y0 = random_f32(ref.size());
     auto dy = upload(y0);
@@ -264,16 +274,32 @@ TEST(SwiGlu, MatchesTheReference) {
 
 TEST(Embedding, MatchesTheReference) {
   ctx();
-  const int64_t vocab = 300, dim = 72;
-  auto table = to_bf16(random_f32(static_cast<size_t>(vocab * dim)));
-  std::vector<int32_t> ids = {0, 299, 17, 17, 150};
-  std::vector<float> ref(ids.size() * dim);
-  kr::embedding_reference(table.data(), synaptix::DType::BF16, dim, ids.data(), static_cast<int64_t>(ids.size()), ref.data());
-  auto dt = upload(table), di = upload(ids);
-  auto dy = poisoned(ref.size() * 4);
-  kc::embedding(di.ptr(), dt.ptr(), dy.ptr(), static_cast<int64_t>(ids.size()), dim, nullptr);
-  device_sync();
-  EXPECT_EQ(rel_err(dy.to_host<float>(ref.size()), ref), 0.0);
+  // 72: the 16-byte-load path; 70: the element path. With ss, each row's sum of squares and zeroed slots.
+  for (int64_t dim : {72, 70}) {
+    const int64_t vocab = 300;
+    auto table = to_bf16(random_f32(static_cast<size_t>(vocab * dim)));
+    std::vector<int32_t> ids = {0, 299, 17, 17, 150};
+    const int64_t n = static_cast<int64_t>(ids.size());
+    std::vector<float> ref(static_cast<size_t>(n * dim));
+    kr::embedding_reference(table.data(), synaptix::DType::BF16, dim, ids.data(), n, ref.data());
+    auto dt = upload(table), di = upload(ids);
+    auto dy = poisoned(ref.size() * 4);
+    kc::embedding(di.ptr(), dt.ptr(), dy.ptr(), n, dim, nullptr);
+    device_sync();
+    EXPECT_EQ(rel_err(dy.to_host<float>(ref.size()), ref), 0.0) << "dim " << dim;
+    auto ss = poisoned(static_cast<size_t>(n + 3) * 4);
+    dy.fill_bytes(0xFF);
+    kc::embedding(di.ptr(), dt.ptr(), dy.ptr(), n, dim, nullptr, ss.ptr(), 3);
+    device_sync();
+    EXPECT_EQ(rel_err(dy.to_host<float>(ref.size()), ref), 0.0) << "dim " << dim;
+    const auto got_ss = ss.to_host<float>(static_cast<size_t>(n + 3));
+    for (int64_t t = 0; t < n; ++t) {
+      double want = 0;
+      for (int64_t i = 0; i < dim; ++i) want += static_cast<double>(ref[static_cast<size_t>(t * dim + i)]) * ref[static_cast<size_t>(t * dim + i)];
+      EXPECT_NEAR(got_ss[static_cast<size_t>(t)], want, 1e-5 * want) << "dim " << dim << " row " << t;
+    }
+    for (int64_t i = n; i < n + 3; ++i) EXPECT_EQ(got_ss[static_cast<size_t>(i)], 0.0f) << "slot " << i << " not zeroed";
+  }
 }
 
 TEST(Argmax, PicksTheFirstMaximumPerRow) {
@@ -544,94 +570,4 @@ TEST(MoeRows, GatherAndWeightedScatterAdd) {
   for (size_t i = 0; i < idx.size(); ++i)
     for (int64_t d = 0; d < dim; ++d) want[static_cast<size_t>(idx[i] * dim + d)] += wts[i] * x[static_cast<size_t>(idx[i] * dim + d)];
   EXPECT_LT(rel_err(got, want), 1e-6);
-}
-
-// Attention + o_proj in one launch against the fused attention kernel followed by the GEMV with the same
-// epilogue (x += W_o . attention, ss += new x squared): shapes whose rows do not fill the blocks evenly,
-// rows past what shared memory stages (read from L2), with and without splits (cluster combine), launched
-// twice (the grid barrier re-arms itself).
-TEST(DecodeAttentionOproj, MatchesAttentionThenOprojGemv) {
-  ctx();
-  for (auto [H, KVH, D, n] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{32, 8, 128, 4096}, {4, 2, 16, 1000}, {8, 2, 128, 33000}}) {
-    synaptix::model::Spec s;
-    s.head_dim = D;
-    s.rope_theta = 10000.0;
-    s.num_heads = H;
-    s.num_kv_heads = KVH;
-    s.hidden_size = H * D;
-    s.max_position_embeddings = 4096;
-    kr::RopeTable rt = kr::make_rope_table(s);
-    const int64_t bs = 16, num_blocks = 40, qkv_n = (H + 2 * KVH) * D, k = H * D;
-    RandomPagedCache cache(num_blocks, bs, KVH, D, num_blocks);
-    const std::vector<int32_t> tseq = {0};
-    auto dts = upload(tseq), dt = upload(cache.tables), df = upload(rt.inv_freq);
-    const auto w = to_bf16(random_f32(static_cast<size_t>(n * k), 1.0f / std::sqrt(static_cast<float>(k))));
-    auto dw = upload(w);
-    for (auto [p, splits, split_size] : {std::tuple<int32_t, int64_t, int64_t>{3, 1, 0}, {200, 4, 64}, {300, 2, 160}, {100, 16, 8}}) {
-      const std::vector<int32_t> pos = {p};
-      const std::vector<int32_t> slots = {static_cast<int32_t>(cache.tables[static_cast<size_t>(p / bs)] * bs + p % bs)};
-      auto dp = upload(pos), dsl = upload(slots);
-      const auto qkv = random_f32(static_cast<size_t>(qkv_n));
-      const auto x0 = random_f32(static_cast<size_t>(n));
-      auto dq = upload(qkv), dq_ref = upload(qkv);
-      auto k_ref = upload(cache.kb), v_ref = upload(cache.vb), k_got = upload(cache.kb), v_got = upload(cache.vb);
-      auto part = bc::DeviceBuffer(static_cast<size_t>(H * splits * (D + 2)) * 4);
-      auto counters = bc::DeviceBuffer(static_cast<size_t>(KVH) * 4);
-      ASSERT_EQ(cuMemsetD32(counters.ptr(), 0, static_cast<size_t>(KVH)), CUDA_SUCCESS);
-      auto sync = bc::DeviceBuffer(8);
-      ASSERT_EQ(cuMemsetD32(sync.ptr(), 0, 2), CUDA_SUCCESS);
-      auto att_ref = poisoned(static_cast<size_t>(k) * 4), att = poisoned(static_cast<size_t>(k) * 4);
-      auto args = [&](CUdeviceptr q, CUdeviceptr kcache, CUdeviceptr vcache, CUdeviceptr o) {
-        kc::DecodeAttentionArgs a;
-        a.rope.qkv = q; a.rope.stride = qkv_n; a.rope.eps = 1e-6f;
-        a.rope.positions = dp.ptr(); a.rope.slots = dsl.ptr(); a.rope.inv_freq = df.ptr();
-        a.rope.rotary_dim = rt.rotary_dim; a.rope.attention_scaling = rt.attention_scaling;
-        a.rope.k_cache = kcache; a.rope.v_cache = vcache;
-        a.rope.tokens = 1; a.rope.heads = H; a.rope.kv_heads = KVH; a.rope.head_dim = D;
-        a.attn.q = q; a.attn.q_stride = qkv_n; a.attn.k_cache = kcache; a.attn.v_cache = vcache;
-        a.attn.positions = dp.ptr(); a.attn.token_seq = dts.ptr(); a.attn.block_tables = dt.ptr();
-        a.attn.table_stride = num_blocks; a.attn.block_size = bs; a.attn.tokens = 1; a.attn.heads = H;
-        a.attn.kv_heads = KVH; a.attn.head_dim = D; a.attn.scale = 1.0f / std::sqrt(static_cast<float>(D));
-        a.attn.splits = splits; a.attn.split_size = split_size; a.attn.partial = part.ptr(); a.attn.out = o;
-        a.counters = counters.ptr();
-        a.warps = 16;
-        return a;
-      };
-      // Reference: the fused attention (counter combine), then the GEMV with the residual + sum-of-squares epilogue.
-      kc::decode_attention_rope(args(dq_ref.ptr(), k_ref.ptr(), v_ref.ptr(), att_ref.ptr()), nullptr);
-      auto x_ref = upload(x0), ss_ref = upload(std::vector<float>{0.5f});
-      kc::GemvFusion fu{kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, 1e-6f, ss_ref.ptr()};
-      kc::gemv_bf16(att_ref.ptr(), dw.ptr(), x_ref.ptr(), 1, n, k, true, kc::gemv_default_params(1, n, k), nullptr, fu);
-      device_sync();
-      const auto want_x = x_ref.to_host<float>(static_cast<size_t>(n));
-      const float want_ss = ss_ref.to_host<float>(1)[0];
-      const std::string what = "H=" + std::to_string(H) + " KVH=" + std::to_string(KVH) + " D=" + std::to_string(D) +
-                               " n=" + std::to_string(n) + " pos=" + std::to_string(p) + " splits=" + std::to_string(splits);
-      kc::DecodeAttentionOprojArgs oa;
-      oa.attention = args(dq.ptr(), k_got.ptr(), v_got.ptr(), att.ptr());
-      oa.attention.cluster = splits > 1;
-      oa.attention.counters = 0;
-      oa.attention.attn.partial = 0;
-      oa.wo = dw.ptr(); oa.n = n; oa.k = k; oa.sync = sync.ptr();
-      const kc::DecodeOprojPlan plan = kc::decode_attention_oproj_plan(oa);
-      EXPECT_GE(plan.stage_rows, 1) << what;
-      if (n == 33000) {
-        EXPECT_LT(plan.stage_rows, plan.rows_per_block) << what << ": this shape must read some rows from L2";
-      }
-      for (int launch = 0; launch < 2; ++launch) {
-        auto x = upload(x0), ss = upload(std::vector<float>{0.5f});
-        oa.x = x.ptr();
-        oa.ss_out = ss.ptr();
-        att.fill_bytes(0xFF);
-        kc::decode_attention_oproj(oa, nullptr);
-        device_sync();
-        EXPECT_LT(rel_err(att.to_host<float>(static_cast<size_t>(k)), att_ref.to_host<float>(static_cast<size_t>(k))), 1e-5) << what;
-        EXPECT_LT(rel_err(x.to_host<float>(static_cast<size_t>(n)), want_x), 1e-5) << what << " launch " << launch;
-        EXPECT_NEAR(ss.to_host<float>(1)[0], want_ss, 1e-4 * std::fabs(want_ss)) << what << " launch " << launch;
-        EXPECT_EQ(sync.to_host<uint32_t>(2), (std::vector<uint32_t>{0u, 0u})) << what << ": the barrier must re-arm";
-      }
-      EXPECT_EQ(k_got.to_host<uint8_t>(cache.kb.size() * 2), k_ref.to_host<uint8_t>(cache.kb.size() * 2)) << what;
-      EXPECT_EQ(v_got.to_host<uint8_t>(cache.vb.size() * 2), v_ref.to_host<uint8_t>(cache.vb.size() * 2)) << what;
-    }
-  }
 }

@@ -120,8 +120,6 @@ class CudaExecutorImpl final : public CudaExecutor {
     partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
     attn_counters_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads) * 4);
     check(cuMemsetD32(attn_counters_.ptr(), 0, static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads)), "cuMemsetD32");
-    oproj_sync_ = DeviceBuffer(8);
-    check(cuMemsetD32(oproj_sync_.ptr(), 0, 2), "cuMemsetD32");
     ss_ = DeviceBuffer(static_cast<size_t>((2 * s_.num_layers + 1) * kSsStride) * 4);
     if (s_.is_moe()) {
       moe_out_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 4);
@@ -418,13 +416,20 @@ class CudaExecutorImpl final : public CudaExecutor {
     auto up = [&](int64_t off, int64_t n) {
       if (n > 0) check(cuMemcpyHtoDAsync(meta_.ptr() + off * 4, h + off, static_cast<size_t>(n) * 4, stream_), "upload step metadata");
     };
-    up(0, sh.tokens);
-    up(o_pos_, sh.tokens);
-    up(o_slot_, sh.tokens);
-    up(o_seq_, sh.tokens);
-    up(o_rows_, sh.logit_rows);
-    up(o_tab_, sh.seqs * table_stride_);
-    up(o_tiles_, 3 * sh.flash_tiles);
+    // One copy of the whole span when it is small (a decode step: each copy costs the stream a few us),
+    // else each used region.
+    const int64_t end = sh.flash_tiles > 0 ? o_tiles_ + 3 * sh.flash_tiles : o_tab_ + sh.seqs * table_stride_;
+    if (end * 4 <= (256 << 10)) {
+      up(0, end);
+    } else {
+      up(0, sh.tokens);
+      up(o_pos_, sh.tokens);
+      up(o_slot_, sh.tokens);
+      up(o_seq_, sh.tokens);
+      up(o_rows_, sh.logit_rows);
+      up(o_tab_, sh.seqs * table_stride_);
+      up(o_tiles_, 3 * sh.flash_tiles);
+    }
     if (s_.rope_scaling.type == "dynamic") {
       rope_ = kernels::make_rope_table(s_, sh.max_len);
       check(cuStreamSynchronize(stream_), "cuStreamSynchronize");
@@ -573,9 +578,6 @@ class CudaExecutorImpl final : public CudaExecutor {
                                                : T <= opt_.gemv_max_rows ? CudaKernelPlan::DecodeAttention{}
                                                                          : CudaKernelPlan::DecodeAttention{0, 4};
     const bool fused_attention = sh.decode_only && sh.flash_tiles == 0 && T <= kMaxSplitTokens && da.warps > 0;
-    // Attention + o_proj in one launch: batch 1 on the fused-norm path, the splits combined in a cluster.
-    const bool oproj_fused = fused_attention && fused && T == 1 && da.oproj && !ablate &&
-                             (sh.splits == 1 || (da.cluster && kc::decode_cluster_supported(sh.splits)));
     bc::PdlScope pdl(opt_.pdl);
     if (norm_in_gemv)
       kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_, ss_.ptr(), (2 * s_.num_layers + 1) * kSsStride - T);
@@ -593,7 +595,7 @@ class CudaExecutorImpl final : public CudaExecutor {
         kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
         linear(tc, xn_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
       }
-      if (prefetch_o && !oproj_fused) prefetch_weights(L.o.ptr(), static_cast<int64_t>(L.o.bytes()));
+      if (prefetch_o) prefetch_weights(L.o.ptr(), static_cast<int64_t>(L.o.bytes()));
       kc::RopeKvArgs ra;
       ra.qkv = qkv_.ptr();
       ra.stride = qkv_n;
@@ -615,16 +617,6 @@ class CudaExecutorImpl final : public CudaExecutor {
       ra.head_dim = D;
       if (ablate) {
         // the benchmark's ablation leaves RoPE and attention out
-      } else if (oproj_fused) {
-        kc::DecodeAttentionOprojArgs oa;
-        oa.attention = {ra, paged_args(sh, l, ra), attn_counters_.ptr(), da.warps, da.keys_per_warp, da.cluster};
-        oa.wo = L.o.ptr();
-        oa.x = x_.ptr();
-        oa.ss_out = ss(2 * l + 1);
-        oa.sync = oproj_sync_.ptr();
-        oa.n = h;
-        oa.k = qd;
-        kc::decode_attention_oproj(oa, stream_);
       } else if (fused_attention) {
         kc::decode_attention_rope({ra, paged_args(sh, l, ra), attn_counters_.ptr(), da.warps, da.keys_per_warp, da.cluster}, stream_);
       } else {
@@ -632,9 +624,8 @@ class CudaExecutorImpl final : public CudaExecutor {
         attend(sh, l, ra);
       }
       if (fused) {
-        if (!oproj_fused)
-          gemv(attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true,
-               {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 1)});
+        gemv(attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true,
+             {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 1)});
         gemv(x_.ptr(), L.gate_up.ptr(), act_.ptr(), T, 2 * L.inter, h, false,
              {kc::GemvInput::RmsNorm, kc::GemvOutput::SwiGlu, L.mlp_norm.ptr(), ss(2 * l + 1), eps, 0});
         gemv(act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true,
@@ -822,7 +813,6 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
   DeviceBuffer attn_counters_;  // the fused decode attention's split counters (zero between launches)
-  DeviceBuffer oproj_sync_;     // attention + o_proj's grid barrier (zero between launches)
   DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
   DeviceBuffer moe_act_;                // f32 [pairs, inter]: the grouped experts' SwiGLU outputs
   DeviceBuffer moe_down_scratch_, moe_down_counters_;  // the spread down kernel's per-pair rows and counters

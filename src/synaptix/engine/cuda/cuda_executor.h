@@ -67,9 +67,6 @@ struct CudaKernelPlan {
     // The split blocks of a (token, KV head) as one cluster combining through distributed shared memory
     // (2..16 splits; other split counts take the counter path).
     bool cluster = false;
-    // Batch 1 with the fused norms: the output projection in the same launch (its weights staged in shared
-    // memory while the attention runs; kernels/attention/cuda/paged_attention_cuda.h).
-    bool oproj = false;
     bool operator==(const DecodeAttention&) const = default;
   };
   std::map<int64_t, DecodeAttention> decode_attention;

@@ -1,9 +1,6 @@
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
 
 #include <algorithm>
-#include <map>
-#include <mutex>
-#include <tuple>
 #include <sstream>
 #include <string>
 
@@ -382,23 +379,21 @@ __device__ __forceinline__ float to_kv(float f) { return f; }
 __device__ __forceinline__ bf16_t to_kv(float f) { return f32_to_bf16(f); }
 #endif
 
-#define DECODE_ATTENTION_PARAMS                                                                                      \
-  const float* __restrict__ qkv, long long q_stride, const float* __restrict__ bias, const float* __restrict__ q_norm,  \
-      const float* __restrict__ k_norm, float eps, const int* __restrict__ positions, const int* __restrict__ slots,      \
-      const float* __restrict__ inv_freq, int rot, float attn_scale, kv_t* __restrict__ kc, kv_t* __restrict__ vc,     \
-      const int* __restrict__ token_seq, const int* __restrict__ block_tables, int table_stride, int block_size,       \
-      int KVH, int window, float scale, int split_size, float* __restrict__ partial,                                   \
-      unsigned int* __restrict__ counters, float* __restrict__ out
-#define DECODE_ATTENTION_ARGS                                                                                        \
-  qkv, q_stride, bias, q_norm, k_norm, eps, positions, slots, inv_freq, rot, attn_scale, kc, vc, token_seq,          \
-      block_tables, table_stride, block_size, KVH, window, scale, split_size, partial, counters, out
-
-// The block (token t, KV head kvh, split s of S) of the fused decode attention; sm is its dynamic shared
-// memory. Both kernels below run it.
-__device__ __forceinline__ void decode_attention_block(DECODE_ATTENTION_PARAMS, int t, int kvh, int s, int S, float* sm) {
+extern "C" __global__ void __launch_bounds__(DW * 32)
+#if CLUSTER
+__cluster_dims__(1, 1, CLUSTER)
+#endif
+decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const float* __restrict__ bias,
+                      const float* __restrict__ q_norm, const float* __restrict__ k_norm, float eps,
+                      const int* __restrict__ positions, const int* __restrict__ slots, const float* __restrict__ inv_freq,
+                      int rot, float attn_scale, kv_t* __restrict__ kc, kv_t* __restrict__ vc,
+                      const int* __restrict__ token_seq, const int* __restrict__ block_tables, int table_stride,
+                      int block_size, int KVH, int window, float scale, int split_size, float* __restrict__ partial,
+                      unsigned int* __restrict__ counters, float* __restrict__ out) {
   // heads: the token's G query heads, then its K and V heads [(G + 2) * D]; freq [D / 2]; then acc
   // [DW][G][D], m [DW][G], l [DW][G]. With CLUSTER the split's partial [G * D + 2 * G] overlays heads and
   // freq (region sized for the larger): they are dead once combine_warps' __syncthreads has passed.
+  extern __shared__ float sm[];
   float* heads = sm;
   float* ks = heads + G * D;
   float* vs = ks + D;
@@ -410,6 +405,7 @@ __device__ __forceinline__ void decode_attention_block(DECODE_ATTENTION_PARAMS, 
 #endif
   float* sm_m = sm_acc + DW * G * D;
   float* sm_l = sm_m + DW * G;
+  const int t = blockIdx.x, kvh = blockIdx.y, s = blockIdx.z, S = gridDim.z;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int H = KVH * G;
   const int pos = positions[t];
@@ -529,150 +525,18 @@ __device__ __forceinline__ void decode_attention_block(DECODE_ATTENTION_PARAMS, 
   if (threadIdx.x == 0) counters[t * KVH + kvh] = 0u;
 #endif
 }
-
-extern "C" __global__ void __launch_bounds__(DW * 32)
-#if CLUSTER
-__cluster_dims__(1, 1, CLUSTER)
-#endif
-decode_attention_rope(DECODE_ATTENTION_PARAMS) {
-  extern __shared__ float sm[];
-  decode_attention_block(DECODE_ATTENTION_ARGS, blockIdx.x, blockIdx.y, blockIdx.z, gridDim.z, sm);
-}
-
-#if OPROJ
-// One decode token's attention (as decode_attention_rope) and then the output projection o_proj with the
-// residual add and the sum of squares for the next RMSNorm, in one launch of C x KVH x S blocks, each owning
-// rows_per_block rows of W_o. Before waiting for the qkv projection, every block starts copying its first
-// stage_rows rows into shared memory (bulk copies) and pulls the rest into L2, so the o_proj weights stream
-// during the qkv projection's tail and the attention instead of after them. Blocks c == 0 run the
-// attention; a grid-wide barrier (all blocks are resident: one per SM, at most one wave) hands their output
-// to every block. Arithmetic of a row as the GEMV (lanes over 16-byte chunks, then a warp sum).
-__device__ __forceinline__ void mbar_wait(unsigned addr, unsigned parity) {
-  unsigned done = 0;
-  while (!done)
-    asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2; selp.u32 %0, 1, 0, p; }"
-                 : "=r"(done) : "r"(addr), "r"(parity) : "memory");
-}
-__device__ __forceinline__ unsigned ld_acquire_u32(const unsigned int* p) {
-  unsigned v;
-  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-  return v;
-}
-
-extern "C" __global__ void __launch_bounds__(DW * 32, 1)
-#if CLUSTER
-__cluster_dims__(1, 1, CLUSTER)
-#endif
-decode_attention_oproj(DECODE_ATTENTION_PARAMS, const uint4* __restrict__ wo, int n, int k, float* __restrict__ x,
-                       float* __restrict__ ss_out, unsigned int* __restrict__ sync, int rows_per_block, int stage_rows,
-                       int att_floats) {
-  extern __shared__ __align__(128) float sm[];
-  __shared__ __align__(8) unsigned long long mbar;
-  __shared__ float block_ss;
-  const int c = blockIdx.x, kvh = blockIdx.y, s = blockIdx.z;
-  const int nblocks = gridDim.x * gridDim.y * gridDim.z;
-  const int bid = (s * gridDim.y + kvh) * gridDim.x + c;
-  const int r0 = min(n, bid * rows_per_block), r1 = min(n, r0 + rows_per_block);
-  const int rs = min(r1, r0 + stage_rows);  // rows [r0, rs) staged in shared memory, [rs, r1) read from L2
-  const int kv = k >> 3;                    // 16-byte chunks per row
-  uint4* wst = reinterpret_cast<uint4*>(sm + att_floats);
-  const unsigned bar = smem_addr(&mbar);
-  if (threadIdx.x == 0) {
-    block_ss = 0.f;
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(bar) : "memory");
-    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-  }
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    const unsigned bytes = (unsigned)(rs - r0) * (unsigned)kv * 16u;
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" :: "r"(bar), "r"(bytes) : "memory");
-    const char* src = reinterpret_cast<const char*>(wo + (long long)r0 * kv);
-    const unsigned dst = smem_addr(wst);
-    for (unsigned off = 0; off < bytes; off += 16384u) {
-      const unsigned len = min(16384u, bytes - off);
-      asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
-                   :: "r"(dst + off), "l"(src + off), "r"(len), "r"(bar) : "memory");
-    }
-  }
-  {
-    const char* base = reinterpret_cast<const char*>(wo + (long long)rs * kv);
-    const long long bytes = (long long)(r1 - rs) * kv * 16;
-    for (long long off = (long long)threadIdx.x * 128; off < bytes; off += (long long)blockDim.x * 128)
-      asm volatile("prefetch.global.L2 [%0];" :: "l"(base + off));
-  }
-  const int S = gridDim.z;
-  if (c == 0) {
-    decode_attention_block(DECODE_ATTENTION_ARGS, 0, kvh, s, S, sm);
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) atomicAdd(&sync[0], 1u);
-  } else {
-    pdl_wait();
-    pdl_launch_dependents();
-  }
-  // Every attention block has written its part of out (the [H * D] attention output, this o_proj's input).
-  if (threadIdx.x == 0)
-    while (ld_acquire_u32(&sync[0]) < (unsigned)(gridDim.y * gridDim.z)) __nanosleep(32);
-  __syncthreads();
-  float* xs = sm;  // the attention region is free now: the input vector, read once from L2
-  for (int i = threadIdx.x; i < k; i += blockDim.x) xs[i] = load_cg(out + i);
-  __syncthreads();
-  mbar_wait(bar, 0);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  float ssum = 0.f;
-  for (int r = r0 + warp; r < r1; r += DW) {
-    const uint4* wrow = r < rs ? wst + (long long)(r - r0) * kv : wo + (long long)r * kv;
-    float acc = 0.f;
-    // Eight 16-byte chunks per lane loaded before any is used: rows past the staged ones come from L2 (or
-    // HBM), where one load at a time would serialise their latency.
-    for (int c0 = lane; c0 < kv; c0 += 32 * 8) {
-      uint4 q[8];
-#pragma unroll
-      for (int u = 0; u < 8; ++u) {
-        const int cc = c0 + u * 32;
-        q[u] = cc >= kv ? make_uint4(0, 0, 0, 0) : r < rs ? wrow[cc] : load_stream_u4(wrow + cc);
-      }
-#pragma unroll
-      for (int u = 0; u < 8; ++u) {
-        const int cc = c0 + u * 32;
-        if (cc < kv) {
-          const float4 x0 = reinterpret_cast<const float4*>(xs)[2 * cc], x1 = reinterpret_cast<const float4*>(xs)[2 * cc + 1];
-          acc = fmaf(bf16_lo(q[u].x), x0.x, acc); acc = fmaf(bf16_hi(q[u].x), x0.y, acc);
-          acc = fmaf(bf16_lo(q[u].y), x0.z, acc); acc = fmaf(bf16_hi(q[u].y), x0.w, acc);
-          acc = fmaf(bf16_lo(q[u].z), x1.x, acc); acc = fmaf(bf16_hi(q[u].z), x1.y, acc);
-          acc = fmaf(bf16_lo(q[u].w), x1.z, acc); acc = fmaf(bf16_hi(q[u].w), x1.w, acc);
-        }
-      }
-    }
-    acc = warp_sum(acc);
-    if (lane == 0) {
-      const float v = x[r] + acc;
-      x[r] = v;
-      ssum += v * v;
-    }
-  }
-  if (lane == 0) atomicAdd(&block_ss, ssum);
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    atomicAdd(ss_out, block_ss);
-    // The last block out re-arms the barrier for the next launch (the next layer's, stream-ordered).
-    if (atomicAdd(&sync[1], 1u) == (unsigned)(nblocks - 1)) { sync[0] = 0u; sync[1] = 0u; }
-  }
-}
-#endif
 )";
 
 }  // namespace
 
 std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps, int decode_keys_per_warp,
-                                   int decode_cluster, bool decode_oproj) {
+                                   int decode_cluster) {
   if (decode_cluster != 0 && !decode_cluster_supported(decode_cluster))
     fail("paged_attention_source: decode cluster ", decode_cluster, " is not 0, 2, 4, 8 or 16");
   std::ostringstream os;
-  os << bc::kDevicePrelude << (decode_cluster || decode_oproj ? bc::kClusterPrelude : "") << rope_head_device_source()
-     << "#define G " << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define D " << d << "\n#define DW "
-     << decode_warps << "\n#define DKPW " << decode_keys_per_warp << "\n#define CLUSTER " << decode_cluster
-     << "\n#define OPROJ " << (decode_oproj ? 1 : 0) << "\n" << kBody;
+  os << bc::kDevicePrelude << (decode_cluster ? bc::kClusterPrelude : "") << rope_head_device_source() << "#define G "
+     << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define D " << d << "\n#define DW " << decode_warps
+     << "\n#define DKPW " << decode_keys_per_warp << "\n#define CLUSTER " << decode_cluster << "\n" << kBody;
   return os.str();
 }
 
@@ -716,23 +580,7 @@ void paged_attention(const PagedAttentionArgs& a, CUstream stream) {
   }
 }
 
-namespace {
-
-// The fused decode kernel's checked launch parameters: its function (decode_attention_rope, or with oproj
-// decode_attention_oproj), warps, cluster size and the attention's shared memory, plus its argument values.
-struct DecodeLaunch {
-  CUfunction f = nullptr;
-  int warps = 4, cluster = 0;
-  unsigned att_bytes = 0;
-  long long qs = 0;
-  float eps = 0, attn_scale = 1, scale = 1;
-  int rot = 0, ts = 0, bs = 0, kvh = 0, win = 0, ss = 0;
-  CUdeviceptr qkv = 0, bias = 0, qn = 0, kn = 0, pos = 0, slots = 0, invf = 0, kc = 0, vc = 0, seq = 0, bt = 0,
-              part = 0, cnt = 0, out = 0;
-  void* args[24] = {};
-};
-
-void prepare_decode_launch(const DecodeAttentionArgs& a, bool oproj, DecodeLaunch& L) {
+void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream) {
   const RopeKvArgs& r = a.rope;
   const PagedAttentionArgs& at = a.attn;
   if (at.tokens <= 0 || at.heads <= 0 || at.kv_heads <= 0 || at.heads % at.kv_heads != 0 || at.head_dim <= 0 ||
@@ -759,121 +607,28 @@ void prepare_decode_launch(const DecodeAttentionArgs& a, bool oproj, DecodeLaunc
   while (warps > 4 && smem_bytes(warps) > 48 * 1024) warps /= 2;  // wide heads: fewer warps, default shared memory
   if (smem_bytes(warps) > 48 * 1024)
     fail("decode_attention_rope: G=", g, " D=", d, " needs ", smem_bytes(warps), " bytes of shared memory at 4 warps (48 KB max)");
-  const int cl = cluster ? static_cast<int>(at.splits) : 0;
   const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(at.head_dim) +
                            (at.kv_f32 ? "_kvf32" : "_kvbf16") + "_dw" + std::to_string(warps) + "_dk" +
-                           std::to_string(a.keys_per_warp) + (cluster ? "_cl" + std::to_string(at.splits) : "") +
-                           (oproj ? "_oproj" : "");
-  L.f = bc::cached_kernel(
-      name, [&] { return paged_attention_source(g, at.head_dim, at.kv_f32, warps, a.keys_per_warp, cl, oproj); },
-      oproj ? "decode_attention_oproj" : "decode_attention_rope");
+                           std::to_string(a.keys_per_warp) + (cluster ? "_cl" + std::to_string(at.splits) : "");
+  const int cl = cluster ? static_cast<int>(at.splits) : 0;
+  CUfunction f = bc::cached_kernel(
+      name, [&] { return paged_attention_source(g, at.head_dim, at.kv_f32, warps, a.keys_per_warp, cl); },
+      "decode_attention_rope");
   // 16 blocks per cluster exceeds the portable 8; Hopper runs it once the function opts in.
   if (cl > 8)
-    hw::cuda::check(cuFuncSetAttribute(L.f, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1),
-                    "cuFuncSetAttribute(decode attention non-portable cluster size)");
-  L.warps = warps;
-  L.cluster = cl;
-  L.att_bytes = smem_bytes(warps);
-  L.qs = r.stride;
-  L.eps = r.eps, L.attn_scale = r.attention_scaling, L.scale = at.scale;
-  L.rot = static_cast<int>(r.rotary_dim), L.ts = static_cast<int>(at.table_stride), L.bs = static_cast<int>(at.block_size),
-  L.kvh = static_cast<int>(at.kv_heads), L.win = static_cast<int>(at.window), L.ss = static_cast<int>(at.split_size);
-  L.qkv = r.qkv, L.bias = r.bias, L.qn = r.q_norm, L.kn = r.k_norm, L.pos = r.positions, L.slots = r.slots,
-  L.invf = r.inv_freq, L.kc = r.k_cache, L.vc = r.v_cache, L.seq = at.token_seq, L.bt = at.block_tables,
-  L.part = at.partial, L.cnt = a.counters, L.out = at.out;
-  void* args[] = {&L.qkv, &L.qs, &L.bias, &L.qn, &L.kn, &L.eps, &L.pos, &L.slots, &L.invf, &L.rot, &L.attn_scale, &L.kc, &L.vc,
-                  &L.seq, &L.bt, &L.ts, &L.bs, &L.kvh, &L.win, &L.scale, &L.ss, &L.part, &L.cnt, &L.out};
-  std::copy(std::begin(args), std::end(args), L.args);
-}
-
-}  // namespace
-
-void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream) {
-  DecodeLaunch L;
-  prepare_decode_launch(a, false, L);
-  const PagedAttentionArgs& at = a.attn;
-  bc::launch(L.f, {static_cast<unsigned>(at.tokens), static_cast<unsigned>(at.kv_heads), static_cast<unsigned>(at.splits)},
-             {static_cast<unsigned>(L.warps * 32)}, L.att_bytes, stream, L.args, "decode_attention_rope");
-}
-
-DecodeOprojPlan decode_attention_oproj_plan(const DecodeAttentionOprojArgs& a) {
-  const PagedAttentionArgs& at = a.attention.attn;
-  // Occupancy queries cost more than a launch: one plan per function and shape.
-  static std::mutex mu;
-  static std::map<std::tuple<CUfunction, int64_t, int64_t, int64_t, int64_t, int64_t>, DecodeOprojPlan> cache;
-  if (at.tokens != 1) fail("decode_attention_oproj: one decode token per launch, got ", at.tokens);
-  if (at.splits > 1 && !(a.attention.cluster && decode_cluster_supported(at.splits)))
-    fail("decode_attention_oproj: ", at.splits, " splits need the cluster combine (2, 4, 8 or 16 splits)");
-  if (a.k != at.heads * at.head_dim) fail("decode_attention_oproj: o_proj k=", a.k, " is not heads x head_dim = ", at.heads * at.head_dim);
-  if (a.k % 8 != 0 || a.n < 1 || a.n > (1ll << 30)) fail("decode_attention_oproj: o_proj shape n=", a.n, " k=", a.k, " unsupported");
-  if (!a.wo) fail("decode_attention_oproj: W_o is required");
-  DecodeLaunch L;
-  prepare_decode_launch(a.attention, true, L);
-  const auto key = std::make_tuple(L.f, a.n, a.k, at.kv_heads, at.splits, a.clusters);
-  std::lock_guard<std::mutex> lock(mu);
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
-  DecodeOprojPlan p;
-  p.f = L.f;
-  p.threads = L.warps * 32;
-  // The attention's shared memory, rounded to 128 bytes: the staged rows follow it (16-byte bulk copies);
-  // afterwards it holds the k input floats.
-  p.att_floats = std::max<int64_t>((L.att_bytes / 4 + 31) / 32 * 32, (a.k + 31) / 32 * 32);
-  CUdevice dev = 0;
-  hw::cuda::check(cuCtxGetDevice(&dev), "cuCtxGetDevice");
-  int optin = 0, sms = 0;
-  hw::cuda::check(cuDeviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev), "cuDeviceGetAttribute");
-  hw::cuda::check(cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev), "cuDeviceGetAttribute");
-  const int64_t per_c = at.kv_heads * at.splits;  // blocks per row partition (one attention's worth)
-  // Row partitions: one block per SM at most (a grid-wide barrier needs every block resident at once).
-  p.clusters = a.clusters > 0 ? a.clusters : std::max<int64_t>(1, sms / per_c);
-  const int64_t row_bytes = a.k * 2;
-  const int64_t budget = optin - 1024 - p.att_floats * 4;  // 1 KB for the kernel's static shared memory
-  if (budget < 0) fail("decode_attention_oproj: the attention's shared memory leaves no room (", optin, " bytes per block)");
-  for (;; --p.clusters) {
-    if (p.clusters < 1) fail("decode_attention_oproj: ", per_c, " blocks of ", p.threads, " threads cannot all be resident");
-    const int64_t blocks = p.clusters * per_c;
-    p.rows_per_block = (a.n + blocks - 1) / blocks;
-    p.stage_rows = std::min<int64_t>(p.rows_per_block, budget / row_bytes);
-    p.smem = static_cast<unsigned>(p.att_floats * 4 + p.stage_rows * row_bytes);
-    hw::cuda::check(cuFuncSetAttribute(p.f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(p.smem)),
-                    "cuFuncSetAttribute(decode_attention_oproj shared memory)");
-    int per_sm = 0;
-    hw::cuda::check(cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, p.f, p.threads, p.smem),
-                    "cuOccupancyMaxActiveBlocksPerMultiprocessor");
-    int fit = per_sm * sms;
-    if (L.cluster > 1) {
-      CUlaunchConfig cfg{};
-      cfg.gridDimX = static_cast<unsigned>(p.clusters);
-      cfg.gridDimY = static_cast<unsigned>(at.kv_heads);
-      cfg.gridDimZ = static_cast<unsigned>(at.splits);
-      cfg.blockDimX = static_cast<unsigned>(p.threads);
-      cfg.blockDimY = cfg.blockDimZ = 1;
-      cfg.sharedMemBytes = p.smem;
-      int nclusters = 0;
-      hw::cuda::check(cuOccupancyMaxActiveClusters(&nclusters, p.f, &cfg), "cuOccupancyMaxActiveClusters");
-      fit = nclusters * L.cluster;
-    }
-    if (fit >= blocks) break;
-  }
-  cache[key] = p;
-  return p;
-}
-
-void decode_attention_oproj(const DecodeAttentionOprojArgs& a, CUstream stream) {
-  if (!a.x || !a.ss_out || !a.sync) fail("decode_attention_oproj: x, ss_out and sync are required");
-  const DecodeOprojPlan p = decode_attention_oproj_plan(a);
-  DecodeLaunch L;
-  prepare_decode_launch(a.attention, true, L);
-  CUdeviceptr wo = a.wo, x = a.x, ss_out = a.ss_out, sync = a.sync;
-  int n = static_cast<int>(a.n), k = static_cast<int>(a.k), rpb = static_cast<int>(p.rows_per_block),
-      stage = static_cast<int>(p.stage_rows), att = static_cast<int>(p.att_floats);
-  void* args[34];
-  std::copy(L.args, L.args + 24, args);
-  void* extra[] = {&wo, &n, &k, &x, &ss_out, &sync, &rpb, &stage, &att};
-  std::copy(std::begin(extra), std::end(extra), args + 24);
-  const PagedAttentionArgs& at = a.attention.attn;
-  bc::launch(p.f, {static_cast<unsigned>(p.clusters), static_cast<unsigned>(at.kv_heads), static_cast<unsigned>(at.splits)},
-             {static_cast<unsigned>(p.threads)}, p.smem, stream, args, "decode_attention_oproj");
+    hw::cuda::check(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1),
+                    "cuFuncSetAttribute(decode_attention_rope non-portable cluster size)");
+  long long qs = r.stride;
+  float eps = r.eps, attn_scale = r.attention_scaling, scale = at.scale;
+  int rot = static_cast<int>(r.rotary_dim), ts = static_cast<int>(at.table_stride), bs = static_cast<int>(at.block_size),
+      kvh = static_cast<int>(at.kv_heads), win = static_cast<int>(at.window), ss = static_cast<int>(at.split_size);
+  CUdeviceptr qkv = r.qkv, bias = r.bias, qn = r.q_norm, kn = r.k_norm, pos = r.positions, slots = r.slots,
+              invf = r.inv_freq, kc = r.k_cache, vc = r.v_cache, seq = at.token_seq, bt = at.block_tables,
+              part = at.partial, cnt = a.counters, out = at.out;
+  void* args[] = {&qkv, &qs, &bias, &qn, &kn, &eps, &pos, &slots, &invf, &rot, &attn_scale, &kc, &vc,
+                  &seq, &bt, &ts, &bs, &kvh, &win, &scale, &ss, &part, &cnt, &out};
+  bc::launch(f, {static_cast<unsigned>(at.tokens), static_cast<unsigned>(at.kv_heads), static_cast<unsigned>(at.splits)},
+             {static_cast<unsigned>(warps * 32)}, smem_bytes(warps), stream, args, "decode_attention_rope");
 }
 
 }  // namespace synaptix::kernels::cuda

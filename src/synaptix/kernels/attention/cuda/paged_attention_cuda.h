@@ -45,7 +45,7 @@ inline constexpr bool decode_cluster_supported(int64_t splits) {
 // decode_warps warps per block, each taking decode_keys_per_warp keys at a time, and with decode_cluster
 // > 0 compiled as clusters of that many split blocks; 0: the counter + global partial combine).
 std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps = 4, int decode_keys_per_warp = 4,
-                                   int decode_cluster = 0, bool decode_oproj = false);
+                                   int decode_cluster = 0);
 
 void paged_attention(const PagedAttentionArgs& a, CUstream stream);
 
@@ -69,31 +69,5 @@ struct DecodeAttentionArgs {
   bool cluster = false;
 };
 void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream);
-
-// One decode token (batch 1): the fused decode attention above and then the output projection, x[n] +=
-// W_o[n, k] . attention, with ss_out[0] += sum of the new x squared (as gemv_bf16's AccumulateSumSq), in one
-// launch. Each block copies its W_o rows into shared memory before it waits for the qkv projection, so
-// they stream while the attention runs; a grid-wide barrier hands the attention to every block (so every
-// block must be resident at once: at most one wave). sync: 2 zeroed uint32 (left zeroed). With splits > 1
-// the attention must take the cluster combine (attention.cluster, 2..16 splits).
-struct DecodeAttentionOprojArgs {
-  DecodeAttentionArgs attention;
-  CUdeviceptr wo = 0;       // bf16 [n, k]
-  CUdeviceptr x = 0;        // f32 [n], updated in place
-  CUdeviceptr ss_out = 0;   // f32 [1], added to
-  CUdeviceptr sync = 0;     // uint32 [2]
-  int64_t n = 0, k = 0;
-  int64_t clusters = 0;     // row partitions of kv_heads x splits blocks; 0: as many as fit one per SM
-};
-// The launch's shape on the current device (cached): row partitions, rows per block, rows staged in shared
-// memory. Throws when the blocks cannot all be resident at once.
-struct DecodeOprojPlan {
-  CUfunction f = nullptr;
-  int threads = 0;
-  int64_t clusters = 0, rows_per_block = 0, stage_rows = 0, att_floats = 0;
-  unsigned smem = 0;
-};
-DecodeOprojPlan decode_attention_oproj_plan(const DecodeAttentionOprojArgs& a);
-void decode_attention_oproj(const DecodeAttentionOprojArgs& a, CUstream stream);
 
 }  // namespace synaptix::kernels::cuda

@@ -20,6 +20,7 @@ std::string GemvParams::str() const {
   os << "w" << warps << "_ks" << kslices << "_r" << rows_per_warp << "_u" << unroll;
   if (full_occupancy) os << "_occ";
   if (persistent) os << "_pers";
+  if (prefetch_kb) os << "_pf" << prefetch_kb;
   return os.str();
 }
 
@@ -27,7 +28,7 @@ bool gemv_params_valid(const GemvParams& p, int m) {
   auto in = [](int v, std::initializer_list<int> set) { return std::find(set.begin(), set.end(), v) != set.end(); };
   return m >= 1 && m <= 8 && in(p.warps, {2, 4, 8, 16}) && in(p.kslices, {1, 2, 4, 8, 16}) &&
          p.warps % p.kslices == 0 && in(p.rows_per_warp, {1, 2, 4}) && in(p.unroll, {1, 2, 4, 8}) &&
-         in(p.full_occupancy, {0, 1}) && in(p.persistent, {0, 1}) &&
+         in(p.full_occupancy, {0, 1}) && in(p.persistent, {0, 1}) && in(p.prefetch_kb, {0, 8, 16, 32, 64}) &&
          p.rows_per_warp * p.unroll * m <= 32;
 }
 
@@ -106,7 +107,8 @@ std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f) {
   os << bc::kDevicePrelude;
   os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define KS " << p.kslices << "\n#define RPW "
      << p.rows_per_warp << "\n#define UNROLL " << p.unroll << "\n#define MIN_BLOCKS "
-     << (p.full_occupancy ? 2048 / (p.warps * 32) : 1) << "\n#define IN_NORM "
+     << (p.full_occupancy ? 2048 / (p.warps * 32) : 1) << "\n#define PREFETCH_BYTES " << p.prefetch_kb * 1024
+     << "ll\n#define IN_NORM "
      << (f.input == GemvInput::RmsNorm ? 1 : 0) << "\n#define OUT_MODE " << static_cast<int>(f.output) << "\n";
   os << R"(
 #define GROUPS (WARPS / KS)
@@ -123,12 +125,14 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
   const int kv = k >> 3;  // 16-byte chunks (8 bf16) per weight row
   const int groups_total = (n + GROUPS * RPW - 1) / (GROUPS * RPW);
   // The block's weight rows are constant: start pulling them into L2 before waiting for the kernel that
-  // produces x (all of its row groups when the launch is persistent).
-  for (int grp = blockIdx.x; grp < groups_total; grp += gridDim.x) {
+  // produces x (all of its row groups when the launch is persistent), up to PREFETCH_BYTES when set.
+  long long budget = PREFETCH_BYTES > 0 ? PREFETCH_BYTES : (1ll << 62);
+  for (int grp = blockIdx.x; grp < groups_total && budget > 0; grp += gridDim.x) {
     const long long first = (long long)grp * GROUPS * RPW;
     const long long rows = min((long long)GROUPS * RPW, (long long)n - first);
     const char* base = reinterpret_cast<const char*>(w + first * kv);
-    const long long bytes = rows * kv * 16;
+    const long long bytes = min(rows * kv * 16, budget);
+    budget -= bytes;
     for (long long off = (long long)threadIdx.x * 128; off < bytes; off += (long long)blockDim.x * 128)
       asm volatile("prefetch.global.L2 [%0];" :: "l"(base + off));
   }

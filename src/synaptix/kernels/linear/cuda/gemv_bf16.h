@@ -25,6 +25,10 @@ struct GemvParams {
   int full_occupancy = 0;
   // 1: launch one full wave of blocks that loop over the row groups (no partial last wave).
   int persistent = 0;
+  // KB of its weight rows a block pulls into L2 before waiting for the previous kernel (0: all of them).
+  // A full wave of blocks with long rows would otherwise prefetch more than L2 holds and evict its own lines;
+  // isolated timings (cold L2, no predecessor) cannot see this, the decode step can.
+  int prefetch_kb = 0;
 
   int rows_per_block() const { return warps / kslices * rows_per_warp; }
   std::string str() const;
