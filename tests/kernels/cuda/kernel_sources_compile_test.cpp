@@ -94,6 +94,11 @@ TEST(KernelSources, FusedGemvVariantsCompile) {
       const kc::GemvParams p = kc::gemv_fit_params(kc::gemv_default_params(m, 4096, 4096), m, f);
       expect_compiles(kc::gemv_bf16_source(m, p, f), "gemv_m" + std::to_string(m) + "_" + p.str() + "_" + f.str());
     }
+  // The MoE router's form: the RMSNorm prologue also writes the normalised rows.
+  kc::GemvFusion f;
+  f.input = kc::GemvInput::RmsNorm;
+  f.xn_out = 256;
+  for (int m : {1, 8}) expect_compiles(kc::gemv_bf16_source(m, kc::gemv_default_params(m, 128, 2048), f), "gemv_router_xn");
 }
 
 TEST(KernelSources, InvalidGemvParamsAreRejected) {

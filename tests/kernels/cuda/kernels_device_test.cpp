@@ -175,6 +175,15 @@ TEST(GemvBf16, FusedVariantsMatchTheComposedReference) {
       kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, false, kc::gemv_fit_params(p0, m, norm), nullptr, norm);
       device_sync();
       EXPECT_LT(rel_err(dy.to_host<float>(lin.size()), lin), 1e-5) << "norm m=" << m << " " << p0.str();
+      // The same with the normalised rows written out too (the MoE router's form): same product, and xn.
+      auto dxn = poisoned(xn.size() * 4);
+      kc::GemvFusion norm_xn = norm;
+      norm_xn.xn_out = dxn.ptr();
+      dy.fill_bytes(0xFF);
+      kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, false, kc::gemv_fit_params(p0, m, norm_xn), nullptr, norm_xn);
+      device_sync();
+      EXPECT_LT(rel_err(dy.to_host<float>(lin.size()), lin), 1e-5) << "norm+xn m=" << m << " " << p0.str();
+      EXPECT_LT(rel_err(dxn.to_host<float>(xn.size()), xn), 1e-6) << "xn m=" << m << " " << p0.str();
 
       kc::GemvFusion sw{kc::GemvInput::RmsNorm, kc::GemvOutput::SwiGlu, dg.ptr(), dss.ptr(), eps, 0};
       const kc::GemvParams ps = kc::gemv_fit_params(p0, m, sw);

@@ -632,7 +632,14 @@ class CudaExecutorImpl final : public CudaExecutor {
              {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 2)});
         continue;
       }
-      linear(tc, attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true);
+      // All-MoE models on the device-routed path: the MLP's RMSNorm too runs in a GEMV prologue (the router's),
+      // from sums of squares the o_proj GEMV adds; the router GEMV also writes the normalised rows the experts read.
+      const bool mlp_norm_fused = moe_norm_fused && L.router.bytes();
+      if (mlp_norm_fused)
+        gemv(attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true,
+             {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 1)});
+      else
+        linear(tc, attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true);
 
       if (bf16_in && !L.router.bytes()) {
         // Tensor-core path with one bf16 product: the norm and SwiGLU write the GEMMs' bf16 inputs directly.
@@ -642,9 +649,9 @@ class CudaExecutorImpl final : public CudaExecutor {
         matmul_bf16(actb_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true);
         continue;
       }
-      kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
+      if (!mlp_norm_fused) kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
       if (L.router.bytes()) {
-        moe(L, T, moe_norm_fused ? ss(2 * l + 2) : 0);
+        moe(L, T, moe_norm_fused ? ss(2 * l + 2) : 0, mlp_norm_fused ? ss(2 * l + 1) : 0);
       } else {
         if (opt_.fuse && !tc && T <= kSsStride) {
           // The norm kernel stayed separate (the plan's choice for this step size); SwiGLU still rides
@@ -739,10 +746,16 @@ class CudaExecutorImpl final : public CudaExecutor {
   // and sync per MoE layer), so such steps are never captured (they are not decode-only anyway).
   // ss_out (device-routed steps only): where the expert down kernel adds each token's sum of squares of the
   // updated residual.
-  void moe(const engine::cuda::DeviceLayer& L, int64_t T, CUdeviceptr ss_out) {
+  void moe(const engine::cuda::DeviceLayer& L, int64_t T, CUdeviceptr ss_out, CUdeviceptr norm_ss = 0) {
     const int64_t h = s_.hidden_size, E = s_.num_experts, K = s_.num_experts_per_tok;
-    // xn_ holds the f32 norm output (MoE layers always normalise to f32: routing decisions are sensitive).
-    linear(false, xn_.ptr(), L.router.ptr(), router_.ptr(), T, E, h, false);
+    // xn_ holds the f32 norm output (MoE layers always normalise to f32: routing decisions are sensitive);
+    // with norm_ss the router GEMV normalises x_ in its prologue and writes xn_ itself.
+    if (norm_ss)
+      gemv(x_.ptr(), L.router.ptr(), router_.ptr(), T, E, h, false,
+           {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, L.mlp_norm.ptr(), norm_ss, static_cast<float>(s_.rms_norm_eps), 0,
+            xn_.ptr()});
+    else
+      linear(false, xn_.ptr(), L.router.ptr(), router_.ptr(), T, E, h, false);
     if (moe_on_device(T)) {
       kc::moe_route(router_.ptr(), moe_idx_.ptr(), moe_w_.ptr(), T, E, K, s_.norm_topk_prob, stream_);
       const DeviceBuffer& ptrs = moe_ptrs_[static_cast<size_t>(&L - w_.layers.data())];

@@ -88,6 +88,7 @@ std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k) {
 std::string GemvFusion::str() const {
   std::string s = input == GemvInput::RmsNorm ? "norm" : "plain";
   s += output == GemvOutput::AccumulateSumSq ? "_accss" : output == GemvOutput::SwiGlu ? "_swiglu" : "";
+  if (xn_out) s += "_xn";
   return s;
 }
 
@@ -109,12 +110,14 @@ std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f) {
      << p.rows_per_warp << "\n#define UNROLL " << p.unroll << "\n#define MIN_BLOCKS "
      << (p.full_occupancy ? 2048 / (p.warps * 32) : 1) << "\n#define PREFETCH_BYTES " << p.prefetch_kb * 1024
      << "ll\n#define IN_NORM "
-     << (f.input == GemvInput::RmsNorm ? 1 : 0) << "\n#define OUT_MODE " << static_cast<int>(f.output) << "\n";
+     << (f.input == GemvInput::RmsNorm ? 1 : 0) << "\n#define OUT_MODE " << static_cast<int>(f.output)
+     << "\n#define WRITE_XN " << (f.xn_out ? 1 : 0) << "\n";
   os << R"(
 #define GROUPS (WARPS / KS)
 extern "C" __global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
 gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __restrict__ y, int n, int k, int accumulate,
-          const float* __restrict__ gamma, const float* __restrict__ ss_in, float eps, float* __restrict__ ss_out) {
+          const float* __restrict__ gamma, const float* __restrict__ ss_in, float eps, float* __restrict__ ss_out,
+          float* __restrict__ xn_out) {
   __shared__ float partial[KS > 1 ? KS : 1][GROUPS][RPW][M];
 #if OUT_MODE == 1
   __shared__ float block_ss[M];
@@ -185,6 +188,14 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
             // The same rounding as the RMSNorm kernel: (x * inv) * gamma.
             x0.x = x0.x * inv[j] * g0.x; x0.y = x0.y * inv[j] * g0.y; x0.z = x0.z * inv[j] * g0.z; x0.w = x0.w * inv[j] * g0.w;
             x1.x = x1.x * inv[j] * g1.x; x1.y = x1.y * inv[j] * g1.y; x1.z = x1.z * inv[j] * g1.z; x1.w = x1.w * inv[j] * g1.w;
+#if WRITE_XN
+            // Row group 0's warps (its k-slices) see every chunk of every input row exactly once.
+            if (grp == 0 && group == 0) {
+              float4* xo = reinterpret_cast<float4*>(xn_out + (size_t)j * k + (size_t)c * 8);
+              xo[0] = x0;
+              xo[1] = x1;
+            }
+#endif
 #endif
 #pragma unroll
             for (int r = 0; r < RPW; ++r) {
@@ -294,12 +305,14 @@ void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, in
     fail("gemv_bf16: an RMSNorm prologue needs gamma and the input's sums of squares");
   if (fu.output == GemvOutput::AccumulateSumSq && !fu.ss_out) fail("gemv_bf16: accumulate_sumsq needs ss_out");
   if (fu.output == GemvOutput::SwiGlu && n % 2) fail("gemv_bf16: a SwiGLU epilogue needs an even n, got ", n);
+  if (fu.xn_out && (fu.input != GemvInput::RmsNorm || fu.xn_out % 16 != 0))
+    fail("gemv_bf16: xn_out needs the RMSNorm prologue and a 16-byte aligned buffer");
   CUfunction f = bc::cached_kernel("gemv_bf16_m" + std::to_string(m) + "_" + p.str() + "_" + fu.str(),
                                    [&] { return gemv_bf16_source(m, p, fu); }, "gemv_bf16");
   int ni = static_cast<int>(n), ki = static_cast<int>(k), acc = accumulate ? 1 : 0;
-  CUdeviceptr gamma = fu.gamma, ss_in = fu.ss_in, ss_out = fu.ss_out;
+  CUdeviceptr gamma = fu.gamma, ss_in = fu.ss_in, ss_out = fu.ss_out, xn_out = fu.xn_out;
   float eps = fu.eps;
-  void* args[] = {&x, &w, &y, &ni, &ki, &acc, &gamma, &ss_in, &eps, &ss_out};
+  void* args[] = {&x, &w, &y, &ni, &ki, &acc, &gamma, &ss_in, &eps, &ss_out, &xn_out};
   unsigned blocks = static_cast<unsigned>((n + p.rows_per_block() - 1) / p.rows_per_block());
   if (p.persistent) blocks = std::min(blocks, resident_blocks(f, p.warps * 32));
   // Under a kernel trace the launch is named with its shape, so a timeline tells the projections apart.

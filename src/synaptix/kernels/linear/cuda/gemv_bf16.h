@@ -54,6 +54,9 @@ struct GemvFusion {
   CUdeviceptr ss_in = 0;   // f32 [m] for RmsNorm
   float eps = 1e-6f;
   CUdeviceptr ss_out = 0;  // f32 [m] for AccumulateSumSq
+  // With RmsNorm: the normalised input x * rsqrt(ss / k + eps) * gamma is also written here, f32 [m, k] (by
+  // the first row group's warps), for a later kernel that reads the same normalised rows (MoE experts).
+  CUdeviceptr xn_out = 0;
   std::string str() const;
 };
 
