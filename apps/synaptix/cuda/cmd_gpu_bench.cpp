@@ -411,6 +411,13 @@ int run(const Options& o) {
         progress("in-context b=" + std::to_string(b) + " " + name + ": " + std::to_string(tok_s) + " tok/s");
         return tok_s;
       };
+      // Two plans timed in turn, twice each (A B A B), so a slow drift of the clock favours neither; the means.
+      auto ab = [&](const engine::CudaKernelPlan& pa, const std::string& na, const engine::CudaKernelPlan& pb,
+                    const std::string& nb) {
+        double ta = 0, tb = 0;
+        for (int rep = 0; rep < 2; ++rep) ta += try_plan(pa, na), tb += try_plan(pb, nb);
+        return std::pair<double, double>{ta / 2, tb / 2};
+      };
       engine::CudaKernelPlan best_plan;
       double best = 0;
       std::string best_name;
@@ -450,6 +457,13 @@ int run(const Options& o) {
         }
       plan.decode_attention[b] = best_da;
       plan.attention_split[b] = best_split;
+      // The chosen attention with the token's heads in registers (default) or staged in shared memory.
+      {
+        engine::CudaKernelPlan staged = plan;
+        staged.decode_attention[b].reg_heads = false;
+        const auto [in_regs, in_smem] = ab(plan, "attention-heads-in-registers", staged, "attention-heads-staged");
+        if (in_smem > in_regs * kSwitchMargin) plan.decode_attention[b].reg_heads = false;
+      }
       // MoE: the grouped down projection spread over (row block, expert) blocks or walked per row block.
       if (spec.is_moe()) {
         bool best_spread = true;
@@ -512,7 +526,8 @@ int run(const Options& o) {
                (best_da.warps ? "fused (" + std::to_string(best_da.warps) + " warps" + (best_da.cluster ? ", cluster" : "") + ")"
                               : std::string("in 3 kernels")) +
                ", split " + std::to_string(best_split) +
-               ", o_proj prefetch " + (plan.o_prefetch[b] ? "on" : "off"));
+               ", o_proj prefetch " + (plan.o_prefetch[b] ? "on" : "off") + ", heads " +
+               (plan.decode_attention[b].reg_heads ? "in registers" : "staged")));
     }
     out["in_context_choice"] = in_context;
   }

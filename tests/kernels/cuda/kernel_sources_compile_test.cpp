@@ -55,6 +55,12 @@ TEST(KernelSources, AttentionCompilesForFixtureAndLlamaShapes) {
                       "attention_g" + std::to_string(g) + "_d" + std::to_string(d) + "_cl" + std::to_string(cl));
     expect_compiles(kc::paged_attention_source(4, 128, false, 16, 8, cl), "attention_g4_d128_dw16_dk8_cl" + std::to_string(cl));
   }
+  // With the token's heads in registers (RoPE through warp shuffles), both cache types, with and without clusters.
+  for (auto [g, d] : {std::pair<int64_t, int64_t>{2, 16}, {4, 64}, {4, 128}, {8, 128}, {2, 256}})
+    for (int cl : {0, 4})
+      for (bool kv32 : {false, true})
+        expect_compiles(kc::paged_attention_source(g, d, kv32, 16, 4, cl, true),
+                        "attention_g" + std::to_string(g) + "_d" + std::to_string(d) + "_cl" + std::to_string(cl) + "_rh");
   EXPECT_THROW(kc::paged_attention_source(4, 128, false, 4, 4, 32), synaptix::Error);
 }
 

@@ -504,12 +504,16 @@ TEST(DecodeAttentionRope, MatchesRopeThenPagedAttention) {
                   a.warps = warps;
                   a.keys_per_warp = kpw;
                   a.cluster = cluster;
+                  // The token's heads in registers (where the shape allows) on the first launch, staged on the
+                  // second: both must write the same cache rows and outputs.
+                  a.reg_heads = launch == 0;
                   if (cluster) { a.counters = 0; a.attn.partial = 0; }  // the cluster variant needs neither
                   out.fill_bytes(0xFF);  // every launch must write every output
                   kc::decode_attention_rope(a, nullptr);
                   device_sync();
                   EXPECT_LT(rel_err(out.to_host<float>(want.size()), want), 1e-5)
-                      << what << " warps " << warps << " keys/warp " << kpw << " cluster " << cluster << " launch " << launch;
+                      << what << " warps " << warps << " keys/warp " << kpw << " cluster " << cluster << " launch " << launch
+                      << " reg_heads " << a.reg_heads;
                 }
             }
             EXPECT_EQ(k_got.to_host<uint8_t>(cache_bytes), k_ref.to_host<uint8_t>(cache_bytes)) << what;

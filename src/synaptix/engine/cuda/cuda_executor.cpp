@@ -618,7 +618,8 @@ class CudaExecutorImpl final : public CudaExecutor {
       if (ablate) {
         // the benchmark's ablation leaves RoPE and attention out
       } else if (fused_attention) {
-        kc::decode_attention_rope({ra, paged_args(sh, l, ra), attn_counters_.ptr(), da.warps, da.keys_per_warp, da.cluster}, stream_);
+        kc::decode_attention_rope({ra, paged_args(sh, l, ra), attn_counters_.ptr(), da.warps, da.keys_per_warp, da.cluster, da.reg_heads},
+                                  stream_);
       } else {
         kc::rope_kv_write(ra, stream_);
         attend(sh, l, ra);

@@ -67,6 +67,8 @@ struct CudaKernelPlan {
     // The split blocks of a (token, KV head) as one cluster combining through distributed shared memory
     // (2..16 splits; other split counts take the counter path).
     bool cluster = false;
+    // The token's heads in registers (no shared-memory staging) where the shapes allow.
+    bool reg_heads = true;
     bool operator==(const DecodeAttention&) const = default;
   };
   std::map<int64_t, DecodeAttention> decode_attention;

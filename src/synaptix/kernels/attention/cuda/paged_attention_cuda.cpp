@@ -379,6 +379,32 @@ __device__ __forceinline__ float to_kv(float f) { return f; }
 __device__ __forceinline__ bf16_t to_kv(float f) { return f32_to_bf16(f); }
 #endif
 
+// This lane's elements of head h of the token's projection row (+ bias), zeros past D.
+__device__ __forceinline__ void load_head(const float* row, const float* bias, int h, int lane, float (&v)[EPL]) {
+  const int e0 = lane * EPL;
+#if EPL == 4 && (D % 4 == 0)
+  const float4 u = *reinterpret_cast<const float4*>(row + (long long)h * D + e0);
+  v[0] = u.x; v[1] = u.y; v[2] = u.z; v[3] = u.w;
+  if (bias) {
+    const float4 b = *reinterpret_cast<const float4*>(bias + h * D + e0);
+    v[0] += b.x; v[1] += b.y; v[2] += b.z; v[3] += b.w;
+  }
+#else
+#pragma unroll
+  for (int e = 0; e < EPL; ++e)
+    v[e] = e0 + e < D ? row[(long long)h * D + e0 + e] + (bias ? bias[h * D + e0 + e] : 0.f) : 0.f;
+#endif
+}
+// Rotation of this lane's elements with their partners on lane `src` (rotate_half layout), as rope_pair.
+__device__ __forceinline__ void rotate_lane(float (&v)[EPL], const float (&c)[EPL], const float (&sn)[EPL], int src,
+                                            bool first, bool rotated) {
+#pragma unroll
+  for (int e = 0; e < EPL; ++e) {
+    const float p = __shfl_sync(0xffffffffu, v[e], src);
+    if (rotated) v[e] = first ? v[e] * c[e] - p * sn[e] : v[e] * c[e] + p * sn[e];
+  }
+}
+
 extern "C" __global__ void __launch_bounds__(DW * 32)
 #if CLUSTER
 __cluster_dims__(1, 1, CLUSTER)
@@ -418,6 +444,59 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
   // The step's metadata and the K/V rows of earlier positions were written before the previous kernel
   // started: their loads go out before waiting for it (the qkv projection).
   load_keys(kc, vc, table, block_size, KVH, kvh, j0, min(end, pos), lane, kf, vf);
+#if REG_HEADS
+  // Every warp keeps the token's heads in registers, lane i holding elements [i * EPL, i * EPL + EPL) as the
+  // keys are held: no shared-memory staging and no block barriers before the attention. A lane's elements
+  // all lie on one side of each rotation pair (the launcher checks (rot / 2) % EPL == 0), the partner element
+  // sits on lane i +- rot / (2 * EPL). Its rotation frequencies are loaded before the wait.
+  const int half = rot / 2;
+  float fr[EPL];
+#pragma unroll
+  for (int e = 0; e < EPL; ++e) {
+    const int idx = lane * EPL + e;
+    fr[e] = idx < rot ? inv_freq[idx < half ? idx : idx - half] : 0.f;
+  }
+  pdl_wait();
+  pdl_launch_dependents();
+  float hq[G][EPL], hk[EPL], hv[EPL];
+  {
+    const float* row = qkv + (long long)t * q_stride;
+#pragma unroll
+    for (int g = 0; g < G; ++g) load_head(row, bias, kvh * G + g, lane, hq[g]);
+    load_head(row, bias, H + kvh, lane, hk);
+    load_head(row, bias, H + KVH + kvh, lane, hv);
+  }
+  if (half > 0) {
+    const bool first = lane * EPL < half, rotated = lane * EPL < rot;
+    const int src = !rotated ? lane : first ? lane + half / EPL : lane - half / EPL;
+    float c[EPL], sn[EPL];
+#pragma unroll
+    for (int e = 0; e < EPL; ++e) {
+      // As rope_pair: the angle in f32, cos and sin scaled by the attention scaling.
+      sincosf((float)pos * fr[e], &sn[e], &c[e]);
+      c[e] *= attn_scale; sn[e] *= attn_scale;
+    }
+    rotate_lane(hk, c, sn, src, first, rotated);
+#pragma unroll
+    for (int g = 0; g < G; ++g) rotate_lane(hq[g], c, sn, src, first, rotated);
+  }
+#if !KV_F32
+  // Position pos is attended with the values the cache holds (bf16), as every later step will see it.
+#pragma unroll
+  for (int e = 0; e < EPL; ++e) { hk[e] = bf16_to_f32(f32_to_bf16(hk[e])); hv[e] = bf16_to_f32(f32_to_bf16(hv[e])); }
+#endif
+  if (s == 0 && warp == 0) {
+    const long long off = ((long long)slots[t] * KVH + kvh) * D;
+#pragma unroll
+    for (int e = 0; e < EPL; ++e)
+      if (lane * EPL + e < D) { kc[off + lane * EPL + e] = to_kv(hk[e]); vc[off + lane * EPL + e] = to_kv(hv[e]); }
+  }
+  float qv[G][EPL];
+#pragma unroll
+  for (int g = 0; g < G; ++g)
+#pragma unroll
+    for (int e = 0; e < EPL; ++e) qv[g][e] = lane * EPL + e < D ? hq[g][e] * scale : 0.f;
+#else
   for (int i = threadIdx.x; i < rot / 2; i += blockDim.x) freq[i] = inv_freq[i];
   pdl_wait();
   pdl_launch_dependents();
@@ -453,6 +532,7 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
   for (int g = 0; g < G; ++g)
 #pragma unroll
     for (int e = 0; e < EPL; ++e) qv[g][e] = lane * EPL + e < D ? heads[g * D + lane * EPL + e] * scale : 0.f;
+#endif
   float m[G], l[G], acc[G][EPL];
 #pragma unroll
   for (int g = 0; g < G; ++g) {
@@ -467,8 +547,13 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
         if (j0 + u == pos)
 #pragma unroll
           for (int e = 0; e < EPL; ++e) {
+#if REG_HEADS
+            kf[u][e] = lane * EPL + e < D ? hk[e] : 0.f;
+            vf[u][e] = lane * EPL + e < D ? hv[e] : 0.f;
+#else
             kf[u][e] = lane * EPL + e < D ? ks[lane * EPL + e] : 0.f;
             vf[u][e] = lane * EPL + e < D ? vs[lane * EPL + e] : 0.f;
+#endif
           }
     }
     attend_keys<DKPW>(qv, kf, vf, end - j0, m, l, acc);
@@ -530,13 +615,14 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
 }  // namespace
 
 std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps, int decode_keys_per_warp,
-                                   int decode_cluster) {
+                                   int decode_cluster, bool decode_reg_heads) {
   if (decode_cluster != 0 && !decode_cluster_supported(decode_cluster))
     fail("paged_attention_source: decode cluster ", decode_cluster, " is not 0, 2, 4, 8 or 16");
   std::ostringstream os;
   os << bc::kDevicePrelude << (decode_cluster ? bc::kClusterPrelude : "") << rope_head_device_source() << "#define G "
      << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define D " << d << "\n#define DW " << decode_warps
-     << "\n#define DKPW " << decode_keys_per_warp << "\n#define CLUSTER " << decode_cluster << "\n" << kBody;
+     << "\n#define DKPW " << decode_keys_per_warp << "\n#define CLUSTER " << decode_cluster << "\n#define REG_HEADS "
+     << (decode_reg_heads ? 1 : 0) << "\n" << kBody;
   return os.str();
 }
 
@@ -607,12 +693,17 @@ void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream) {
   while (warps > 4 && smem_bytes(warps) > 48 * 1024) warps /= 2;  // wide heads: fewer warps, default shared memory
   if (smem_bytes(warps) > 48 * 1024)
     fail("decode_attention_rope: G=", g, " D=", d, " needs ", smem_bytes(warps), " bytes of shared memory at 4 warps (48 KB max)");
+  // The token's heads in registers needs each lane's elements on one side of the rotation pairs, and
+  // per-head norms (their sums taken in rope_kv_write's order) keep the shared-memory staging.
+  const int64_t epl = (d + 31) / 32;
+  const bool reg_heads = a.reg_heads && !r.q_norm && !r.k_norm && (r.rotary_dim / 2) % epl == 0;
   const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(at.head_dim) +
                            (at.kv_f32 ? "_kvf32" : "_kvbf16") + "_dw" + std::to_string(warps) + "_dk" +
-                           std::to_string(a.keys_per_warp) + (cluster ? "_cl" + std::to_string(at.splits) : "");
+                           std::to_string(a.keys_per_warp) + (cluster ? "_cl" + std::to_string(at.splits) : "") +
+                           (reg_heads ? "_rh" : "");
   const int cl = cluster ? static_cast<int>(at.splits) : 0;
   CUfunction f = bc::cached_kernel(
-      name, [&] { return paged_attention_source(g, at.head_dim, at.kv_f32, warps, a.keys_per_warp, cl); },
+      name, [&] { return paged_attention_source(g, at.head_dim, at.kv_f32, warps, a.keys_per_warp, cl, reg_heads); },
       "decode_attention_rope");
   // 16 blocks per cluster exceeds the portable 8; Hopper runs it once the function opts in.
   if (cl > 8)

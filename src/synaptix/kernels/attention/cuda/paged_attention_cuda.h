@@ -44,8 +44,11 @@ inline constexpr bool decode_cluster_supported(int64_t splits) {
 // The kernel source for G query heads per KV head and head_dim D (the fused decode kernel with
 // decode_warps warps per block, each taking decode_keys_per_warp keys at a time, and with decode_cluster
 // > 0 compiled as clusters of that many split blocks; 0: the counter + global partial combine).
+// decode_reg_heads: the fused decode kernel keeps the token's heads in registers (RoPE through warp shuffles, no
+// shared-memory staging or block barriers before the attention); needs (rotary_dim / 2) % ceil(D / 32) == 0
+// and no per-head norms, which the launcher checks.
 std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps = 4, int decode_keys_per_warp = 4,
-                                   int decode_cluster = 0);
+                                   int decode_cluster = 0, bool decode_reg_heads = false);
 
 void paged_attention(const PagedAttentionArgs& a, CUstream stream);
 
@@ -67,6 +70,9 @@ struct DecodeAttentionArgs {
   int warps = 4;
   int keys_per_warp = 4;
   bool cluster = false;
+  // The token's heads kept in registers where the shapes allow (see paged_attention_source), else staged
+  // in shared memory.
+  bool reg_heads = true;
 };
 void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream);
 
