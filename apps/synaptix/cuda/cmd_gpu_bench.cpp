@@ -552,23 +552,12 @@ int run(const Options& o) {
           else current = now;
         }
       }
-      // Last, the GEMVs' pre-wait L2 prefetch as bulk copies (one instruction per 64 KB) instead of one
-      // instruction per 128-byte line.
-      {
-        engine::CudaKernelPlan bulk = plan;
-        for (auto& [key, params] : bulk.gemv)
-          if (std::get<0>(key) == b) params.bulk_prefetch = 1;
-        const auto [lines, bulk_tok_s] = ab(plan, "prefetch-lines", bulk, "prefetch-bulk");
-        if (bulk_tok_s > lines * kConfirmMargin) plan = bulk;
-      }
       progress("in-context b=" + std::to_string(b) + ": chose " + best_name + ", attention " +
                (best_da.warps ? "fused (" + std::to_string(best_da.warps) + " warps" + (best_da.cluster ? ", cluster" : "") + ")"
                               : std::string("in 3 kernels")) +
                ", split " + std::to_string(best_split) +
                ", o_proj prefetch " + (plan.o_prefetch[b] ? "on" : "off") + ", heads " +
-               (plan.decode_attention[b].reg_heads ? "in registers" : "in shared memory") + ", GEMV prefetch " +
-               (std::any_of(plan.gemv.begin(), plan.gemv.end(), [&](const auto& e) { return std::get<0>(e.first) == b && e.second.bulk_prefetch; })
-                    ? "bulk" : "per line"));
+               (plan.decode_attention[b].reg_heads ? "in registers" : "in shared memory")));
     }
     out["in_context_choice"] = in_context;
   }

@@ -78,18 +78,8 @@ TEST(KernelSources, WholeGemvSearchSpaceCompiles) {
     p.prefetch_kb = kb;
     expect_compiles(kc::gemv_bf16_source(1, p), "gemv_m1_" + p.str());
   }
-  // The pre-wait prefetch as bulk copies into L2, whole rows and capped.
-  for (int kb : {0, 16}) {
-    kc::GemvParams p = kc::gemv_default_params(1, 4096, 14336);
-    p.prefetch_kb = kb;
-    p.bulk_prefetch = 1;
-    expect_compiles(kc::gemv_bf16_source(1, p), "gemv_m1_" + p.str());
-  }
   kc::GemvParams bad;
   bad.prefetch_kb = 12;
-  EXPECT_FALSE(kc::gemv_params_valid(bad, 1));
-  bad.prefetch_kb = 0;
-  bad.bulk_prefetch = 2;
   EXPECT_FALSE(kc::gemv_params_valid(bad, 1));
 }
 

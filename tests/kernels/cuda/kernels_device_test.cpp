@@ -110,13 +110,11 @@ TEST(GemvBf16, EveryScheduleMatchesTheReference) {
       ++checked;
     }
     EXPECT_GT(checked, 0);
-    // A capped L2 prefetch (the in-context choice's variant) and the persistent form with it, the persistent
-    // one as bulk prefetches.
+    // A capped L2 prefetch (the in-context choice's variant) and the persistent form with it.
     for (int pers : {0, 1}) {
       kc::GemvParams p = kc::gemv_default_params(m, n, k);
       p.prefetch_kb = 8;
       p.persistent = pers;
-      p.bulk_prefetch = pers;
       auto dy = poisoned(ref.size() * 4);
       kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, false, p, nullptr);
       device_sync();

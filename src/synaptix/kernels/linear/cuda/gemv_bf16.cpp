@@ -21,7 +21,6 @@ std::string GemvParams::str() const {
   if (full_occupancy) os << "_occ";
   if (persistent) os << "_pers";
   if (prefetch_kb) os << "_pf" << prefetch_kb;
-  if (bulk_prefetch) os << "_bp";
   return os.str();
 }
 
@@ -29,7 +28,7 @@ bool gemv_params_valid(const GemvParams& p, int m) {
   auto in = [](int v, std::initializer_list<int> set) { return std::find(set.begin(), set.end(), v) != set.end(); };
   return m >= 1 && m <= 8 && in(p.warps, {2, 4, 8, 16}) && in(p.kslices, {1, 2, 4, 8, 16}) &&
          p.warps % p.kslices == 0 && in(p.rows_per_warp, {1, 2, 4}) && in(p.unroll, {1, 2, 4, 8}) &&
-         in(p.full_occupancy, {0, 1}) && in(p.persistent, {0, 1}) && in(p.prefetch_kb, {0, 8, 16, 32, 64}) && in(p.bulk_prefetch, {0, 1}) &&
+         in(p.full_occupancy, {0, 1}) && in(p.persistent, {0, 1}) && in(p.prefetch_kb, {0, 8, 16, 32, 64}) &&
          p.rows_per_warp * p.unroll * m <= 32;
 }
 
@@ -112,7 +111,7 @@ std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f) {
      << (p.full_occupancy ? 2048 / (p.warps * 32) : 1) << "\n#define PREFETCH_BYTES " << p.prefetch_kb * 1024
      << "ll\n#define IN_NORM "
      << (f.input == GemvInput::RmsNorm ? 1 : 0) << "\n#define OUT_MODE " << static_cast<int>(f.output)
-     << "\n#define WRITE_XN " << (f.xn_out ? 1 : 0) << "\n#define BULK_PREFETCH " << p.bulk_prefetch << "\n";
+     << "\n#define WRITE_XN " << (f.xn_out ? 1 : 0) << "\n";
   os << R"(
 #define GROUPS (WARPS / KS)
 extern "C" __global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
@@ -137,16 +136,8 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
     const char* base = reinterpret_cast<const char*>(w + first * kv);
     const long long bytes = min(rows * kv * 16, budget);
     budget -= bytes;
-#if BULK_PREFETCH && __CUDA_ARCH__ >= 900
-    // The group's rows are contiguous: one bulk prefetch per 64 KB (sizes stay multiples of 16 bytes).
-    if (threadIdx.x == 0)
-      for (long long off = 0; off < bytes; off += 65536)
-        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" :: "l"(base + off),
-                     "r"((unsigned)(bytes - off < 65536 ? bytes - off : 65536)) : "memory");
-#else
     for (long long off = (long long)threadIdx.x * 128; off < bytes; off += (long long)blockDim.x * 128)
       asm volatile("prefetch.global.L2 [%0];" :: "l"(base + off));
-#endif
   }
   pdl_wait();
   pdl_launch_dependents();

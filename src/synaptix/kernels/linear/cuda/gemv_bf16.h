@@ -29,9 +29,6 @@ struct GemvParams {
   // A full wave of blocks with long rows would otherwise prefetch more than L2 holds and evict its own lines;
   // isolated timings (cold L2, no predecessor) cannot see this, the decode step can.
   int prefetch_kb = 0;
-  // 1: that prefetch as bulk copies into L2 (cp.async.bulk.prefetch, sm_90+; one instruction per 64 KB by one
-  // thread) instead of one prefetch per 128-byte line.
-  int bulk_prefetch = 0;
 
   int rows_per_block() const { return warps / kslices * rows_per_warp; }
   std::string str() const;
