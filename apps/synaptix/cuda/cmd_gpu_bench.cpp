@@ -482,30 +482,6 @@ int run(const Options& o) {
         const auto [in_regs, in_smem] = ab(plan, "attention-heads-in-registers", staged, "attention-heads-in-shared-memory");
         if (in_smem > in_regs * kSwitchMargin) plan.decode_attention[b].reg_heads = false;
       }
-      // The attention and o_proj as one kernel (steps whose contexts fit its shared memory): the best of a
-      // few schedules, then A B A B against the separate kernels.
-      if (!spec.is_moe()) {
-        using AttentionOproj = engine::CudaKernelPlan::AttentionOproj;
-        AttentionOproj best_ao;
-        double best_on = 0;
-        auto ao_name = [](const AttentionOproj& a) {
-          return "attention-oproj-w" + std::to_string(a.warps) + "-k" + std::to_string(a.keys_per_warp) + "-rows" +
-                 std::to_string(a.rows_per_chunk);
-        };
-        for (const AttentionOproj& ao : {AttentionOproj{16, 4, 256}, AttentionOproj{16, 4, 128}, AttentionOproj{8, 4, 256},
-                                         AttentionOproj{16, 2, 256}, AttentionOproj{8, 4, 128}}) {
-          engine::CudaKernelPlan p = plan;
-          p.attention_oproj[b] = ao;
-          const double tok_s = try_plan(p, ao_name(ao));
-          if (tok_s > best_on) best_on = tok_s, best_ao = ao;
-        }
-        if (best_ao.warps > 0) {
-          engine::CudaKernelPlan p = plan;
-          p.attention_oproj[b] = best_ao;
-          const auto [off, on] = ab(plan, "attention-then-oproj", p, ao_name(best_ao));
-          if (on > off * kConfirmMargin) plan.attention_oproj[b] = best_ao;
-        }
-      }
       // MoE: the grouped down projection spread over (row block, expert) blocks or walked per row block.
       if (spec.is_moe()) {
         bool best_spread = true;
@@ -581,8 +557,7 @@ int run(const Options& o) {
                               : std::string("in 3 kernels")) +
                ", split " + std::to_string(best_split) +
                ", o_proj prefetch " + (plan.o_prefetch[b] ? "on" : "off") + ", heads " +
-               (plan.decode_attention[b].reg_heads ? "in registers" : "in shared memory") + ", attention + o_proj " +
-               (plan.attention_oproj[b].warps > 0 ? "one kernel (" + std::to_string(plan.attention_oproj[b].warps) + " warps)" : "separate"));
+               (plan.decode_attention[b].reg_heads ? "in registers" : "in shared memory")));
     }
     out["in_context_choice"] = in_context;
   }
