@@ -523,6 +523,96 @@ TEST(DecodeAttentionRope, MatchesRopeThenPagedAttention) {
   }
 }
 
+// The decode attention fused with o_proj against the two kernels it replaces (each tested above): the fused
+// decode attention, then the o_proj GEMV with the residual + sum-of-squares epilogue. The same residual rows
+// and sums (up to summation order), the same cache rows, the chunk counters re-armed, for GQA shapes with a
+// partial last row chunk, windows, both cache types and two launches.
+TEST(DecodeAttentionOproj, MatchesAttentionThenOprojGemv) {
+  ctx();
+  for (auto [H, KVH, D, hidden, rows] : {std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>{32, 8, 128, 520, 128},
+                                         {4, 2, 16, 40, 16}}) {
+    synaptix::model::Spec s;
+    s.head_dim = D;
+    s.rope_theta = 10000.0;
+    s.num_heads = H;
+    s.num_kv_heads = KVH;
+    s.hidden_size = H * D;
+    s.max_position_embeddings = 4096;
+    kr::RopeTable rt = kr::make_rope_table(s);
+    const int64_t bs = 16, num_blocks = 60, stride_t = 20, qkv_n = (H + 2 * KVH) * D, K = H * D;
+    RandomPagedCache cache(num_blocks, bs, KVH, D, 3 * stride_t);
+    // 200 keys take four passes of 16 warps x 4 keys.
+    std::vector<int32_t> pos = {200, 3, 100}, tseq = {0, 1, 2}, slots;
+    const int64_t T = static_cast<int64_t>(pos.size());
+    for (int64_t t = 0; t < T; ++t) {
+      const int32_t p = pos[static_cast<size_t>(t)];
+      slots.push_back(static_cast<int32_t>(cache.tables[static_cast<size_t>(t * stride_t + p / bs)] * bs + p % bs));
+    }
+    auto dp = upload(pos), dts = upload(tseq), dt = upload(cache.tables), dsl = upload(slots), df = upload(rt.inv_freq);
+    const auto wo = to_bf16(random_f32(static_cast<size_t>(hidden * K), 0.05f));
+    auto dwo = upload(wo);
+    const int64_t chunks = (hidden + rows - 1) / rows;
+    auto counters = bc::DeviceBuffer(static_cast<size_t>(T * chunks) * 4);
+    ASSERT_EQ(cuMemsetD32(counters.ptr(), 0, static_cast<size_t>(T * chunks)), CUDA_SUCCESS);
+    auto opart = poisoned(static_cast<size_t>(T * KVH * hidden) * 4);
+    for (bool kv32 : {false, true})
+      for (int64_t window : {int64_t{0}, int64_t{37}})
+        for (int launch = 0; launch < 2; ++launch) {
+          auto qkv = random_f32(static_cast<size_t>(T * qkv_n));
+          auto bias = random_f32(static_cast<size_t>(qkv_n), 0.1f);
+          auto y0 = random_f32(static_cast<size_t>(T * hidden));
+          auto dq = upload(qkv), db = upload(bias);
+          auto k_ref = kv32 ? upload(cache.kf) : upload(cache.kb), v_ref = kv32 ? upload(cache.vf) : upload(cache.vb);
+          auto k_got = kv32 ? upload(cache.kf) : upload(cache.kb), v_got = kv32 ? upload(cache.vf) : upload(cache.vb);
+          const size_t cache_bytes = cache.kb.size() * (kv32 ? 4 : 2);
+          auto y_ref = upload(y0), y_got = upload(y0);
+          std::vector<float> zeros(static_cast<size_t>(T), 0.f);
+          auto ss_ref = upload(zeros), ss_got = upload(zeros);
+          auto attn = poisoned(static_cast<size_t>(T * K) * 4);
+          auto args = [&](CUdeviceptr kcache, CUdeviceptr vcache) {
+            kc::DecodeAttentionArgs a;
+            a.rope.qkv = dq.ptr(); a.rope.stride = qkv_n; a.rope.bias = db.ptr(); a.rope.eps = 1e-6f;
+            a.rope.positions = dp.ptr(); a.rope.slots = dsl.ptr(); a.rope.inv_freq = df.ptr();
+            a.rope.rotary_dim = rt.rotary_dim; a.rope.attention_scaling = rt.attention_scaling;
+            a.rope.k_cache = kcache; a.rope.v_cache = vcache; a.rope.kv_f32 = kv32;
+            a.rope.tokens = T; a.rope.heads = H; a.rope.kv_heads = KVH; a.rope.head_dim = D;
+            a.attn.q = dq.ptr(); a.attn.q_stride = qkv_n; a.attn.k_cache = kcache; a.attn.v_cache = vcache; a.attn.kv_f32 = kv32;
+            a.attn.positions = dp.ptr(); a.attn.token_seq = dts.ptr(); a.attn.block_tables = dt.ptr();
+            a.attn.table_stride = stride_t; a.attn.block_size = bs; a.attn.tokens = T; a.attn.heads = H;
+            a.attn.kv_heads = KVH; a.attn.head_dim = D; a.attn.window = window;
+            a.attn.scale = 1.0f / std::sqrt(static_cast<float>(D)); a.attn.out = attn.ptr();
+            a.warps = 8;
+            return a;
+          };
+          const kc::DecodeAttentionArgs ref = args(k_ref.ptr(), v_ref.ptr());
+          kc::decode_attention_rope(ref, nullptr);
+          kc::gemv_bf16(attn.ptr(), dwo.ptr(), y_ref.ptr(), static_cast<int>(T), hidden, K, true, kc::gemv_default_params(static_cast<int>(T), hidden, K),
+                        nullptr, {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, 1e-6f, ss_ref.ptr()});
+          const kc::DecodeAttentionArgs got = args(k_got.ptr(), v_got.ptr());
+          ASSERT_TRUE(kc::decode_attention_oproj_supported(got.rope, 16));
+          kc::decode_attention_oproj({got.rope, got.attn, dwo.ptr(), hidden, y_got.ptr(), ss_got.ptr(), opart.ptr(), counters.ptr(),
+                                      rows, launch == 0 ? 16 : 8, launch == 0 ? 4 : 2},
+                                     nullptr);
+          device_sync();
+          const std::string what = "H=" + std::to_string(H) + " D=" + std::to_string(D) + " kv_f32=" + std::to_string(kv32) +
+                                   " window=" + std::to_string(window) + " launch " + std::to_string(launch);
+          const auto want_y = y_ref.to_host<float>(static_cast<size_t>(T * hidden));
+          EXPECT_LT(rel_err(y_got.to_host<float>(want_y.size()), want_y), 1e-5) << what;
+          const auto want_ss = ss_ref.to_host<float>(static_cast<size_t>(T));
+          EXPECT_LT(rel_err(ss_got.to_host<float>(want_ss.size()), want_ss), 1e-5) << what;
+          EXPECT_EQ(k_got.to_host<uint8_t>(cache_bytes), k_ref.to_host<uint8_t>(cache_bytes)) << what;
+          EXPECT_EQ(v_got.to_host<uint8_t>(cache_bytes), v_ref.to_host<uint8_t>(cache_bytes)) << what;
+          EXPECT_EQ(counters.to_host<uint32_t>(static_cast<size_t>(T * chunks)), std::vector<uint32_t>(static_cast<size_t>(T * chunks), 0u)) << what;
+        }
+    // Per-head norms are refused, not run.
+    kc::RopeKvArgs r;
+    r.heads = H, r.kv_heads = KVH, r.head_dim = D, r.rotary_dim = rt.rotary_dim;
+    EXPECT_TRUE(kc::decode_attention_oproj_supported(r, 16));
+    r.q_norm = dp.ptr();
+    EXPECT_FALSE(kc::decode_attention_oproj_supported(r, 16));
+  }
+}
+
 // Tensor-core prefill attention against the f32 reference on the same bf16 cache: two sequences' chunks in
 // one step (one after a cached prefix), tiles with row tails, GQA, with and without a sliding window.
 TEST(FlashAttention, MatchesTheReferenceForPrefillChunks) {
