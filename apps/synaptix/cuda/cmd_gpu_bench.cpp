@@ -49,7 +49,6 @@ struct Options {
   std::string json_out;   // full results
   bool accurate = true;   // also time the tuned plan under the default (f32-faithful) precision
   bool trace = false;     // a kernel timeline of the tuned batch-1 step (graph replays)
-  bool trace_attention_oproj = false;  // and one with the attention + o_proj kernel
   bool pipelined = true;  // decode steps enqueued one ahead of reading their ids (host work overlapped)
 };
 
@@ -483,30 +482,6 @@ int run(const Options& o) {
         const auto [in_regs, in_smem] = ab(plan, "attention-heads-in-registers", staged, "attention-heads-in-shared-memory");
         if (in_smem > in_regs * kSwitchMargin) plan.decode_attention[b].reg_heads = false;
       }
-      // The attention and o_proj as one kernel (steps whose contexts fit its shared memory): the best of a
-      // few schedules, then A B A B against the separate kernels.
-      if (!spec.is_moe()) {
-        using AttentionOproj = engine::CudaKernelPlan::AttentionOproj;
-        AttentionOproj best_ao;
-        double best_on = 0;
-        auto ao_name = [](const AttentionOproj& a) {
-          return "attention-oproj-w" + std::to_string(a.warps) + "-k" + std::to_string(a.keys_per_warp) + "-rows" +
-                 std::to_string(a.rows_per_chunk);
-        };
-        for (const AttentionOproj& ao : {AttentionOproj{16, 4, 256}, AttentionOproj{16, 4, 128}, AttentionOproj{8, 4, 256},
-                                         AttentionOproj{16, 2, 256}, AttentionOproj{8, 4, 128}}) {
-          engine::CudaKernelPlan p = plan;
-          p.attention_oproj[b] = ao;
-          const double tok_s = try_plan(p, ao_name(ao));
-          if (tok_s > best_on) best_on = tok_s, best_ao = ao;
-        }
-        if (best_ao.warps > 0) {
-          engine::CudaKernelPlan p = plan;
-          p.attention_oproj[b] = best_ao;
-          const auto [off, on] = ab(plan, "attention-then-oproj", p, ao_name(best_ao));
-          if (on > off * kConfirmMargin) plan.attention_oproj[b] = best_ao;
-        }
-      }
       // MoE: the grouped down projection spread over (row block, expert) blocks or walked per row block.
       if (spec.is_moe()) {
         bool best_spread = true;
@@ -582,8 +557,7 @@ int run(const Options& o) {
                               : std::string("in 3 kernels")) +
                ", split " + std::to_string(best_split) +
                ", o_proj prefetch " + (plan.o_prefetch[b] ? "on" : "off") + ", heads " +
-               (plan.decode_attention[b].reg_heads ? "in registers" : "in shared memory") + ", attention + o_proj " +
-               (plan.attention_oproj[b].warps > 0 ? "one kernel (" + std::to_string(plan.attention_oproj[b].warps) + " warps)" : "separate"));
+               (plan.decode_attention[b].reg_heads ? "in registers" : "in shared memory")));
     }
     out["in_context_choice"] = in_context;
   }
@@ -640,15 +614,6 @@ int run(const Options& o) {
   if (o.trace) {
     ex->set_speed(true, true, true, true);
     out["trace_b1"] = trace_decode(*ex, plan, o, blocks_per_seq);
-    if (o.trace_attention_oproj && !spec.is_moe()) {
-      // The same step with the attention and o_proj as one kernel, whatever the tuner chose.
-      for (int warps : {16, 8}) {
-        engine::CudaKernelPlan p = plan;
-        p.attention_oproj[1] = {warps, 2, 256};
-        progress("timeline with the attention + o_proj kernel, " + std::to_string(warps) + " warps");
-        out["trace_b1_attention_oproj_w" + std::to_string(warps)] = trace_decode(*ex, p, o, blocks_per_seq);
-      }
-    }
     ex->set_plan(plan);  // drops the graphs of traced kernels (their buffer is gone)
   }
   if (o.accurate && o.tune) {
@@ -726,8 +691,6 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
   sub.add_flag("!--no-tune", o->tune, "skip tuning (untuned only)");
   sub.add_flag("!--no-accurate", o->accurate, "skip the run under the default (f32 KV, split-bf16) precision");
   sub.add_flag("--trace", o->trace, "print a kernel timeline of the tuned batch-1 decode step");
-  sub.add_flag("--trace-attention-oproj", o->trace_attention_oproj,
-               "with --trace, also the timeline with the attention and o_proj as one kernel");
   sub.add_flag("!--host-sync", o->pipelined, "decode with the host waiting for each step (no pipelining)");
   return [o] {
     if (o->batches.empty()) fail("--batches: at least one batch size");

@@ -61,11 +61,6 @@ TEST(KernelSources, AttentionCompilesForFixtureAndLlamaShapes) {
       for (bool kv32 : {false, true})
         expect_compiles(kc::paged_attention_source(g, d, kv32, 16, 4, cl, true),
                         "attention_g" + std::to_string(g) + "_d" + std::to_string(d) + "_cl" + std::to_string(cl) + "_rh");
-  // The decode attention fused with o_proj (its contexts' K/V rows in shared memory).
-  for (auto [g, d] : {std::pair<int64_t, int64_t>{2, 16}, {4, 128}, {8, 128}})
-    for (bool kv32 : {false, true})
-      expect_compiles(kc::paged_attention_source(g, d, kv32, 16, 4, 0, true, true),
-                      "attention_oproj_g" + std::to_string(g) + "_d" + std::to_string(d) + (kv32 ? "_f32" : "_bf16"));
   EXPECT_THROW(kc::paged_attention_source(4, 128, false, 4, 4, 32), synaptix::Error);
 }
 

@@ -70,7 +70,6 @@ struct StepShape {
   int64_t tokens = 0, logit_rows = 0, seqs = 0, splits = 1, split_size = 0, max_len = 0;
   int64_t flash_tiles = 0;  // query tiles of the tensor-core prefill attention (0: not used this step)
   bool decode_only = true;
-  bool attention_oproj = false;  // the decode attention and o_proj as one kernel (the plan's, where it fits)
 };
 
 class CudaExecutorImpl final : public CudaExecutor {
@@ -121,11 +120,6 @@ class CudaExecutorImpl final : public CudaExecutor {
     partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
     attn_counters_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads) * 4);
     check(cuMemsetD32(attn_counters_.ptr(), 0, static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads)), "cuMemsetD32");
-    // The fused attention + o_proj kernel's group partials and per-chunk counters (chunks of >= 16 rows).
-    oproj_part_ = DeviceBuffer(static_cast<size_t>(kSsStride * s_.num_kv_heads * h) * 4);
-    const size_t oproj_counters = static_cast<size_t>(kSsStride * ((h + 15) / 16));
-    oproj_counters_ = DeviceBuffer(oproj_counters * 4);
-    check(cuMemsetD32(oproj_counters_.ptr(), 0, oproj_counters), "cuMemsetD32");
     ss_ = DeviceBuffer(static_cast<size_t>((2 * s_.num_layers + 1) * kSsStride) * 4);
     if (s_.is_moe()) {
       moe_out_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 4);
@@ -414,26 +408,7 @@ class CudaExecutorImpl final : public CudaExecutor {
       // Round the split size so a graph captured for it serves the following steps too.
       sh.split_size = (sh.split_size + split - 1) / split * split;
     }
-    sh.attention_oproj = use_attention_oproj(sh);
     return sh;
-  }
-
-  // Longest context the fused attention + o_proj kernel takes: every block walks all keys (no split).
-  static constexpr int64_t kOprojMaxKeys = 256;
-
-  bool use_attention_oproj(const StepShape& sh) const {
-    const auto it = plan_.attention_oproj.find(sh.tokens);
-    if (it == plan_.attention_oproj.end() || it->second.warps == 0) return false;
-    const auto fuse_it = plan_.fuse_decode.find(sh.tokens);
-    const bool fused = opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && !s_.is_moe() &&
-                       sh.tokens <= opt_.gemv_max_rows && sh.tokens <= kSsStride;
-    if (!fused || !sh.decode_only || sh.flash_tiles > 0 || opt_.ablate_attention || sh.max_len - 1 > kOprojMaxKeys) return false;
-    kc::RopeKvArgs r;
-    r.heads = s_.num_heads, r.kv_heads = s_.num_kv_heads, r.head_dim = s_.head_dim, r.rotary_dim = rope_.rotary_dim;
-    r.kv_f32 = opt_.kv_f32;
-    r.q_norm = w_.layers.empty() ? 0 : w_.layers[0].q_norm.ptr();
-    r.k_norm = w_.layers.empty() ? 0 : w_.layers[0].k_norm.ptr();
-    return kc::decode_attention_oproj_supported(r, it->second.warps);
   }
 
   void upload_meta(const StepShape& sh) {
@@ -480,7 +455,7 @@ class CudaExecutorImpl final : public CudaExecutor {
       enqueue_forward(sh, greedy);
       return;
     }
-    const auto key = std::make_tuple(sh.tokens, sh.splits, sh.split_size, greedy, sh.attention_oproj);
+    const auto key = std::make_tuple(sh.tokens, sh.splits, sh.split_size, greedy);
     auto it = graphs_.find(key);
     if (it != graphs_.end()) {
       check(cuGraphLaunch(it->second, stream_), "cuGraphLaunch");
@@ -642,14 +617,6 @@ class CudaExecutorImpl final : public CudaExecutor {
       ra.head_dim = D;
       if (ablate) {
         // the benchmark's ablation leaves RoPE and attention out
-      } else if (sh.attention_oproj) {
-        const CudaKernelPlan::AttentionOproj& ao = plan_.attention_oproj.at(T);
-        kc::PagedAttentionArgs pa = paged_args(sh, l, ra);
-        pa.splits = 1;
-        pa.split_size = 0;
-        kc::decode_attention_oproj({ra, pa, L.o.ptr(), h, x_.ptr(), ss(2 * l + 1), oproj_part_.ptr(), oproj_counters_.ptr(),
-                                    ao.rows_per_chunk, ao.warps, ao.keys_per_warp},
-                                   stream_);
       } else if (fused_attention) {
         kc::decode_attention_rope({ra, paged_args(sh, l, ra), attn_counters_.ptr(), da.warps, da.keys_per_warp, da.cluster, da.reg_heads},
                                   stream_);
@@ -658,9 +625,8 @@ class CudaExecutorImpl final : public CudaExecutor {
         attend(sh, l, ra);
       }
       if (fused) {
-        if (!sh.attention_oproj)
-          gemv(attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true,
-               {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 1)});
+        gemv(attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true,
+             {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 1)});
         gemv(x_.ptr(), L.gate_up.ptr(), act_.ptr(), T, 2 * L.inter, h, false,
              {kc::GemvInput::RmsNorm, kc::GemvOutput::SwiGlu, L.mlp_norm.ptr(), ss(2 * l + 1), eps, 0});
         gemv(act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true,
@@ -860,8 +826,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::unique_ptr<bc::BlasLtMatmul> blas_;
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
-  DeviceBuffer attn_counters_;
-  DeviceBuffer oproj_part_, oproj_counters_;  // decode_attention_oproj's partials and chunk counters  // the fused decode attention's split counters (zero between launches)
+  DeviceBuffer attn_counters_;  // the fused decode attention's split counters (zero between launches)
   DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
   DeviceBuffer moe_act_;                // f32 [pairs, inter]: the grouped experts' SwiGLU outputs
   DeviceBuffer moe_down_scratch_, moe_down_counters_;  // the spread down kernel's per-pair rows and counters
@@ -882,8 +847,8 @@ class CudaExecutorImpl final : public CudaExecutor {
   int64_t last_ids_rows_ = 0;  // rows of ids_ the last greedy or sampled step wrote
   int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0, o_tiles_ = 0;
   kernels::RopeTable rope_;
-  std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool>, CUgraphExec> graphs_;
-  std::set<std::tuple<int64_t, int64_t, int64_t, bool, bool>> seen_;
+  std::map<std::tuple<int64_t, int64_t, int64_t, bool>, CUgraphExec> graphs_;
+  std::set<std::tuple<int64_t, int64_t, int64_t, bool>> seen_;
 };
 
 }  // namespace

@@ -72,16 +72,6 @@ struct CudaKernelPlan {
     bool operator==(const DecodeAttention&) const = default;
   };
   std::map<int64_t, DecodeAttention> decode_attention;
-  // Per decode step size on the fused-norm GEMV path of dense models: the decode attention and o_proj as one
-  // kernel (kernels::cuda::decode_attention_oproj) with this many warps (0: off, the absent default), keys per
-  // warp and W_o rows per block, for steps whose contexts fit its shared memory (else the separate kernels).
-  struct AttentionOproj {
-    int warps = 0;
-    int keys_per_warp = 4;
-    int rows_per_chunk = 256;
-    bool operator==(const AttentionOproj&) const = default;
-  };
-  std::map<int64_t, AttentionOproj> attention_oproj;
   // Per decode step size of a MoE model: the grouped down projection spread over (row block, expert) blocks
   // (absent: yes) or one block per row block walking every routed expert.
   std::map<int64_t, bool> moe_down_spread;

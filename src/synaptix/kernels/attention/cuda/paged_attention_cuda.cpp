@@ -610,197 +610,19 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
   if (threadIdx.x == 0) counters[t * KVH + kvh] = 0u;
 #endif
 }
-
-#if ATTN_OPROJ
-// Decode attention fused with the output projection (steps of one new token per sequence). Block (c, g, t):
-// RoPE and attention of token t's G query heads of KV group g over its whole context (every row chunk c
-// repeats it; the group's cached rows come from L2 after the first), then those heads' outputs times W_o's
-// rows [c * RC, c * RC + RC) and the group's G * D columns. The last of a chunk's KVH group blocks to finish
-// adds their partials in group order (the same bits every run) to the residual rows and accumulates the
-// rows' sums of squares, as the o_proj GEMV's epilogue does. Before the wait a block prefetches its W_o tile
-// into L2 and loads its first keys. Shared memory stays under the default 48 KB: a kernel that needs the
-// larger carveout measured slower in the decode chain (the SMs reconfigure between kernels).
-#define OROWS 8                         // W_o rows a warp has in flight
-#define OCH ((G * D / 8 + 31) / 32)     // 16-byte chunks of a row's group columns per lane
-extern "C" __global__ void __launch_bounds__(DW * 32, 1)
-decode_attention_oproj(const float* __restrict__ qkv, long long q_stride, const float* __restrict__ bias,
-                       const int* __restrict__ positions, const int* __restrict__ slots, const float* __restrict__ inv_freq,
-                       int rot, float attn_scale, kv_t* __restrict__ kc, kv_t* __restrict__ vc,
-                       const int* __restrict__ token_seq, const int* __restrict__ block_tables, int table_stride,
-                       int block_size, int KVH, int window, float scale, const uint4* __restrict__ wo, int hidden,
-                       int rows_per_chunk, float* __restrict__ y, float* __restrict__ ss_out, float* __restrict__ opart,
-                       unsigned int* __restrict__ chunk_counters) {
-  extern __shared__ float sm[];
-  // acc [DW][G][D], m [DW][G], l [DW][G], then the group's output [G * D] with its max [G] and sum [G], then
-  // the block's sum of squares.
-  float* sm_acc = sm;
-  float* sm_m = sm_acc + DW * G * D;
-  float* sm_l = sm_m + DW * G;
-  float* a_s = sm_l + DW * G;
-  float* block_ss = a_s + G * D + 2 * G;
-  __shared__ int is_last;
-  const int c = blockIdx.x, kvh = blockIdx.y, t = blockIdx.z, chunks = gridDim.x;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int H = KVH * G, K = H * D;  // W_o's columns
-  const int r0 = c * rows_per_chunk, r1 = min(hidden, r0 + rows_per_chunk);
-  // W_o tile into L2: rows r0..r1, the group's G * D columns (128-byte lines).
-  {
-    const char* base = reinterpret_cast<const char*>(wo) + (long long)kvh * G * D * 2;
-    const int lines = G * D * 2 / 128;
-    for (int i = threadIdx.x; i < (r1 - r0) * lines; i += blockDim.x)
-      asm volatile("prefetch.global.L2 [%0];" :: "l"(base + (long long)(r0 + i / lines) * K * 2 + (i % lines) * 128));
-  }
-  const int pos = positions[t];
-  const int lo = window > 0 ? max(0, pos - window + 1) : 0;
-  const int* table = block_tables + (long long)token_seq[t] * table_stride;
-  int j0 = lo + warp * DKPW;
-  float kf[DKPW][EPL], vf[DKPW][EPL];
-  load_keys(kc, vc, table, block_size, KVH, kvh, j0, pos, lane, kf, vf);
-  const int half = rot / 2;
-  float fr[EPL];
-#pragma unroll
-  for (int e = 0; e < EPL; ++e) {
-    const int idx = lane * EPL + e;
-    fr[e] = idx < rot ? inv_freq[idx < half ? idx : idx - half] : 0.f;
-  }
-  pdl_wait();
-  pdl_launch_dependents();
-  float hq[G][EPL], hk[EPL], hv[EPL];
-  {
-    const float* row = qkv + (long long)t * q_stride;
-#pragma unroll
-    for (int g = 0; g < G; ++g) load_head(row, bias, kvh * G + g, lane, hq[g]);
-    load_head(row, bias, H + kvh, lane, hk);
-    load_head(row, bias, H + KVH + kvh, lane, hv);
-  }
-  if (half > 0) {
-    const bool first = lane * EPL < half, rotated = lane * EPL < rot;
-    const int src = !rotated ? lane : first ? lane + half / EPL : lane - half / EPL;
-    float cs[EPL], sn[EPL];
-#pragma unroll
-    for (int e = 0; e < EPL; ++e) {
-      sincosf((float)pos * fr[e], &sn[e], &cs[e]);
-      cs[e] *= attn_scale; sn[e] *= attn_scale;
-    }
-    rotate_lane(hk, cs, sn, src, first, rotated);
-#pragma unroll
-    for (int g = 0; g < G; ++g) rotate_lane(hq[g], cs, sn, src, first, rotated);
-  }
-#if !KV_F32
-#pragma unroll
-  for (int e = 0; e < EPL; ++e) { hk[e] = bf16_to_f32(f32_to_bf16(hk[e])); hv[e] = bf16_to_f32(f32_to_bf16(hv[e])); }
-#endif
-  if (c == 0 && warp == 0) {
-    const long long off = ((long long)slots[t] * KVH + kvh) * D;
-#pragma unroll
-    for (int e = 0; e < EPL; ++e)
-      if (lane * EPL + e < D) { kc[off + lane * EPL + e] = to_kv(hk[e]); vc[off + lane * EPL + e] = to_kv(hv[e]); }
-  }
-  float qv[G][EPL], m[G], l[G], acc[G][EPL];
-#pragma unroll
-  for (int g = 0; g < G; ++g) {
-    m[g] = -INFINITY; l[g] = 0.f;
-#pragma unroll
-    for (int e = 0; e < EPL; ++e) { qv[g][e] = lane * EPL + e < D ? hq[g][e] * scale : 0.f; acc[g][e] = 0.f; }
-  }
-  while (j0 <= pos) {
-    if (pos < j0 + DKPW) {
-#pragma unroll
-      for (int u = 0; u < DKPW; ++u)
-        if (j0 + u == pos)
-#pragma unroll
-          for (int e = 0; e < EPL; ++e) {
-            kf[u][e] = lane * EPL + e < D ? hk[e] : 0.f;
-            vf[u][e] = lane * EPL + e < D ? hv[e] : 0.f;
-          }
-    }
-    attend_keys<DKPW>(qv, kf, vf, pos + 1 - j0, m, l, acc);
-    j0 += DW * DKPW;
-    if (j0 <= pos) load_keys(kc, vc, table, block_size, KVH, kvh, j0, pos, lane, kf, vf);
-  }
-  // The group's normalised output into a_s (combine_warps leaves the unnormalised sums and each head's sum).
-  combine_warps<DW, true>(m, l, acc, sm_acc, sm_m, sm_l, t, kvh, H, 0, 1, a_s, nullptr);
-  if (threadIdx.x == 0) block_ss[0] = 0.f;
-  __syncthreads();
-  for (int i = threadIdx.x; i < G * D; i += blockDim.x) a_s[i] /= a_s[G * D + G + i / D];
-  __syncthreads();
-  // The tile: each warp OROWS rows at a time, lane-strided 16-byte chunks of the group's columns.
-  const uint4* wg = wo + (long long)kvh * (G * D / 8);
-  for (int rb = r0 + warp * OROWS; rb < r1; rb += DW * OROWS) {
-    uint4 wv[OROWS][OCH];
-#pragma unroll
-    for (int rr = 0; rr < OROWS; ++rr)
-#pragma unroll
-      for (int q = 0; q < OCH; ++q) {
-        const int ch = lane + q * 32;
-        wv[rr][q] = rb + rr < r1 && ch < G * D / 8 ? load_stream_u4(wg + (long long)(rb + rr) * (K / 8) + ch) : make_uint4(0, 0, 0, 0);
-      }
-#pragma unroll
-    for (int rr = 0; rr < OROWS; ++rr) {
-      float sum = 0.f;
-#pragma unroll
-      for (int q = 0; q < OCH; ++q) {
-        const int ch = lane + q * 32;
-        if (ch < G * D / 8) {
-          const float4 x0 = *reinterpret_cast<const float4*>(a_s + ch * 8), x1 = *reinterpret_cast<const float4*>(a_s + ch * 8 + 4);
-          const uint4 w = wv[rr][q];
-          sum = fmaf(bf16_lo(w.x), x0.x, sum); sum = fmaf(bf16_hi(w.x), x0.y, sum);
-          sum = fmaf(bf16_lo(w.y), x0.z, sum); sum = fmaf(bf16_hi(w.y), x0.w, sum);
-          sum = fmaf(bf16_lo(w.z), x1.x, sum); sum = fmaf(bf16_hi(w.z), x1.y, sum);
-          sum = fmaf(bf16_lo(w.w), x1.z, sum); sum = fmaf(bf16_hi(w.w), x1.w, sum);
-        }
-      }
-      sum = warp_sum(sum);
-      if (lane == rr && rb + rr < r1) opart[((long long)t * KVH + kvh) * hidden + rb + rr] = sum;
-    }
-  }
-  // The last group block of (token, chunk) adds the partials in group order.
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) is_last = atomicAdd(&chunk_counters[t * chunks + c], 1u) == (unsigned)(KVH - 1);
-  __syncthreads();
-  if (!is_last) return;
-  __threadfence();
-  float ss = 0.f;
-  for (int r = r0 + threadIdx.x; r < r1; r += blockDim.x) {
-    // The residual and eight groups' partials are loaded before they are added (in group order), so the
-    // loads overlap instead of costing a round trip each.
-    const float yr = y[(long long)t * hidden + r];
-    float sum = 0.f;
-    for (int g0 = 0; g0 < KVH; g0 += 8) {
-      float part[8];
-#pragma unroll
-      for (int u = 0; u < 8; ++u) part[u] = g0 + u < KVH ? load_cg(opart + ((long long)t * KVH + g0 + u) * hidden + r) : 0.f;
-#pragma unroll
-      for (int u = 0; u < 8; ++u)
-        if (g0 + u < KVH) sum += part[u];
-    }
-    const float v = yr + sum;
-    y[(long long)t * hidden + r] = v;
-    ss = fmaf(v, v, ss);
-  }
-  ss = warp_sum(ss);
-  if (lane == 0) atomicAdd(block_ss, ss);  // one shared atomic per warp, not per row
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    atomicAdd(&ss_out[t], block_ss[0]);
-    chunk_counters[t * chunks + c] = 0u;
-  }
-}
-#endif
 )";
 
 }  // namespace
 
 std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps, int decode_keys_per_warp,
-                                   int decode_cluster, bool decode_reg_heads, bool attention_oproj) {
+                                   int decode_cluster, bool decode_reg_heads) {
   if (decode_cluster != 0 && !decode_cluster_supported(decode_cluster))
     fail("paged_attention_source: decode cluster ", decode_cluster, " is not 0, 2, 4, 8 or 16");
   std::ostringstream os;
   os << bc::kDevicePrelude << (decode_cluster ? bc::kClusterPrelude : "") << rope_head_device_source() << "#define G "
      << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define D " << d << "\n#define DW " << decode_warps
      << "\n#define DKPW " << decode_keys_per_warp << "\n#define CLUSTER " << decode_cluster << "\n#define REG_HEADS "
-     << (decode_reg_heads ? 1 : 0) << "\n#define ATTN_OPROJ " << (attention_oproj ? 1 : 0) << "\n" << kBody;
+     << (decode_reg_heads ? 1 : 0) << "\n" << kBody;
   return os.str();
 }
 
@@ -898,53 +720,6 @@ void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream) {
                   &seq, &bt, &ts, &bs, &kvh, &win, &scale, &ss, &part, &cnt, &out};
   bc::launch(f, {static_cast<unsigned>(at.tokens), static_cast<unsigned>(at.kv_heads), static_cast<unsigned>(at.splits)},
              {static_cast<unsigned>(warps * 32)}, smem_bytes(warps), stream, args, "decode_attention_rope");
-}
-
-namespace {
-unsigned oproj_smem_bytes(int64_t g, int64_t d, int warps) {
-  return static_cast<unsigned>((warps * g * d + 2 * warps * g + g * d + 2 * g + 4) * 4);
-}
-}  // namespace
-
-bool decode_attention_oproj_supported(const RopeKvArgs& r, int warps) {
-  if (r.heads <= 0 || r.kv_heads <= 0 || r.heads % r.kv_heads != 0 || r.head_dim <= 0) return false;
-  const int64_t g = r.heads / r.kv_heads, d = r.head_dim, epl = (d + 31) / 32;
-  return !r.q_norm && !r.k_norm && (r.rotary_dim / 2) % epl == 0 && (g * d) % 8 == 0 &&
-         oproj_smem_bytes(g, d, warps) <= 48 * 1024;
-}
-
-void decode_attention_oproj(const DecodeAttentionOprojArgs& a, CUstream stream) {
-  const RopeKvArgs& r = a.rope;
-  const PagedAttentionArgs& at = a.attn;
-  if (at.tokens <= 0 || r.tokens != at.tokens || r.heads != at.heads || r.kv_heads != at.kv_heads || r.head_dim != at.head_dim)
-    fail("decode_attention_oproj: bad or mismatched shapes tokens=", at.tokens, "/", r.tokens, " heads=", at.heads, "/", r.heads);
-  if (at.splits != 1) fail("decode_attention_oproj: takes no splits (got ", at.splits, ")");
-  if (a.warps != 4 && a.warps != 8 && a.warps != 16) fail("decode_attention_oproj: warps=", a.warps, " (4, 8 or 16)");
-  if (a.keys_per_warp != 2 && a.keys_per_warp != 4) fail("decode_attention_oproj: keys_per_warp=", a.keys_per_warp, " (2 or 4)");
-  if (!decode_attention_oproj_supported(r, a.warps))
-    fail("decode_attention_oproj: unsupported shape (head_dim ", r.head_dim, ", rotary_dim ", r.rotary_dim,
-         ", per-head norms, or heads too wide for 48 KB of shared memory at ", a.warps, " warps)");
-  if (a.hidden <= 0 || a.rows_per_chunk <= 0 || !a.wo || !a.y || !a.ss_out || !a.opart || !a.chunk_counters)
-    fail("decode_attention_oproj: needs W_o, the residual, ss_out, a partial buffer and chunk counters");
-  const int64_t g = at.heads / at.kv_heads, d = at.head_dim;
-  const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(d) + (at.kv_f32 ? "_kvf32" : "_kvbf16") +
-                           "_oproj_w" + std::to_string(a.warps) + "_k" + std::to_string(a.keys_per_warp);
-  CUfunction f = bc::cached_kernel(
-      name, [&] { return paged_attention_source(g, d, at.kv_f32, a.warps, a.keys_per_warp, 0, true, true); },
-      "decode_attention_oproj");
-  const unsigned smem = oproj_smem_bytes(g, d, a.warps);
-  long long qs = r.stride;
-  float attn_scale = r.attention_scaling, scale = at.scale;
-  int rot = static_cast<int>(r.rotary_dim), ts = static_cast<int>(at.table_stride), bs = static_cast<int>(at.block_size),
-      kvh = static_cast<int>(at.kv_heads), win = static_cast<int>(at.window), hid = static_cast<int>(a.hidden),
-      rpc = static_cast<int>(a.rows_per_chunk);
-  CUdeviceptr qkv = r.qkv, bias = r.bias, pos = r.positions, slots = r.slots, invf = r.inv_freq, kc = r.k_cache, vc = r.v_cache,
-              seq = at.token_seq, bt = at.block_tables, wo = a.wo, y = a.y, ss = a.ss_out, op = a.opart, cc = a.chunk_counters;
-  void* args[] = {&qkv, &qs, &bias, &pos, &slots, &invf, &rot, &attn_scale, &kc, &vc, &seq, &bt, &ts, &bs, &kvh, &win,
-                  &scale, &wo, &hid, &rpc, &y, &ss, &op, &cc};
-  const unsigned chunks = static_cast<unsigned>((a.hidden + a.rows_per_chunk - 1) / a.rows_per_chunk);
-  bc::launch(f, {chunks, static_cast<unsigned>(at.kv_heads), static_cast<unsigned>(at.tokens)},
-             {static_cast<unsigned>(a.warps * 32)}, smem, stream, args, "decode_attention_oproj");
 }
 
 }  // namespace synaptix::kernels::cuda

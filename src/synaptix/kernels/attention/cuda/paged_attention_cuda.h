@@ -47,9 +47,8 @@ inline constexpr bool decode_cluster_supported(int64_t splits) {
 // decode_reg_heads: the fused decode kernel keeps the token's heads in registers (RoPE through warp shuffles, no
 // shared-memory staging or block barriers before the attention); needs (rotary_dim / 2) % ceil(D / 32) == 0
 // and no per-head norms, which the launcher checks.
-// attention_oproj adds decode_attention_oproj (heads in registers).
 std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps = 4, int decode_keys_per_warp = 4,
-                                   int decode_cluster = 0, bool decode_reg_heads = false, bool attention_oproj = false);
+                                   int decode_cluster = 0, bool decode_reg_heads = false);
 
 void paged_attention(const PagedAttentionArgs& a, CUstream stream);
 
@@ -76,28 +75,5 @@ struct DecodeAttentionArgs {
   bool reg_heads = true;
 };
 void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream);
-
-// The decode attention fused with the output projection and its residual epilogue: y[t] += W_o attn[t], and
-// ss_out[t] += the sum of squares of the updated row (as gemv_bf16 with GemvOutput::AccumulateSumSq), for
-// steps whose every token is its sequence's one new token. Each (row chunk, KV group, token) block attends
-// for its group over the whole context (no split: meant for short contexts, every block walks all keys) and
-// multiplies the group's heads into its chunk of W_o's rows; the last group block of a chunk adds the
-// partials in group order (deterministic). Needs the heads-in-registers conditions
-// (decode_attention_oproj_supported). opart: [tokens, kv_heads, hidden] f32 scratch; chunk_counters:
-// tokens * ceil(hidden / rows_per_chunk) zeroed uint32 (left zeroed).
-struct DecodeAttentionOprojArgs {
-  RopeKvArgs rope;
-  PagedAttentionArgs attn;      // splits must be 1; out unused
-  CUdeviceptr wo = 0;           // bf16 [hidden, heads * head_dim]
-  int64_t hidden = 0;
-  CUdeviceptr y = 0, ss_out = 0, opart = 0, chunk_counters = 0;
-  int64_t rows_per_chunk = 256;
-  int warps = 16;
-  int keys_per_warp = 4;
-};
-// Whether the fused kernel can run this shape: heads in registers (no per-head norms, rotary pairs on one
-// lane side) and its reductions within 48 KB of shared memory.
-bool decode_attention_oproj_supported(const RopeKvArgs& r, int warps);
-void decode_attention_oproj(const DecodeAttentionOprojArgs& a, CUstream stream);
 
 }  // namespace synaptix::kernels::cuda
