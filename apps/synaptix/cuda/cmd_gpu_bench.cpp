@@ -557,7 +557,7 @@ int run(const Options& o) {
                               : std::string("in 3 kernels")) +
                ", split " + std::to_string(best_split) +
                ", o_proj prefetch " + (plan.o_prefetch[b] ? "on" : "off") + ", heads " +
-               (plan.decode_attention[b].reg_heads ? "in registers" : "in shared memory")));
+               (plan.decode_attention[b].reg_heads ? "in registers" : "in shared memory"));
     }
     out["in_context_choice"] = in_context;
   }
