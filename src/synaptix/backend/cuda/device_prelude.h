@@ -95,6 +95,9 @@ __device__ __forceinline__ unsigned long long ld_remote_u64(const void* p, unsig
   return v;
 }
 __device__ __forceinline__ float ld_remote_f32(const float* p, unsigned rank) { return __uint_as_float(ld_remote_u32(p, rank)); }
+__device__ __forceinline__ void st_remote_f32(float* p, unsigned rank, float v) {
+  asm volatile("st.shared::cluster.f32 [%0], %1;" :: "r"(remote_addr(p, rank)), "f"(v) : "memory");
+}
 // Every thread of every block of the cluster arrives; writes before it are visible to reads after it.
 __device__ __forceinline__ void cluster_sync() {
   asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");

@@ -370,9 +370,10 @@ extern "C" __global__ void attention_combine(const float* __restrict__ partial, 
 // Every split block rotates the token's k itself and attends to position pos from shared memory, so no block
 // reads a cache row another block of this launch writes. DW warps per block, each taking DKPW keys at a time;
 // the first keys' loads are issued before the RoPE work, so one memory round trip covers both.
-// With CLUSTER (== S), the S split blocks form one cluster: partials stay in each block's shared memory and
-// every block combines 1/S of the outputs through distributed shared memory, so the combine costs two
-// cluster barriers instead of global writes, a fence, an atomic and L2 reads by one last block.
+// With CLUSTER (== S), the S split blocks form one cluster: every block pushes each other block the slice of
+// its partial that block combines (distributed shared memory stores) and every block combines 1/S of the
+// outputs from its own shared memory, so the combine costs one cluster barrier (plus an arrival at the start
+// that the pushes wait for) instead of global writes, a fence, an atomic and L2 reads by one last block.
 #if KV_F32
 __device__ __forceinline__ float to_kv(float f) { return f; }
 #else
@@ -431,6 +432,14 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
 #endif
   float* sm_m = sm_acc + DW * G * D;
   float* sm_l = sm_m + DW * G;
+#if CLUSTER
+  // What the cluster's blocks send this block: from each split r its slice of the unnormalised outputs
+  // [PER], then its maxima [G] and sums [G] ([CLUSTER][PER + 2 * G], written by the other blocks).
+  constexpr int PER = (G * D + CLUSTER - 1) / CLUSTER;
+  float* inbox = sm_l + DW * G;
+  // This block has started: the arrival the other blocks wait for before they write into its inbox.
+  asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory");
+#endif
   const int t = blockIdx.x, kvh = blockIdx.y, s = blockIdx.z, S = gridDim.z;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int H = KVH * G;
@@ -563,34 +572,36 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
 #if CLUSTER
   float* part = sm;
   combine_warps<DW, true>(m, l, acc, sm_acc, sm_m, sm_l, t, kvh, H, s, S, part, out);
-  cluster_sync();  // every split's partial is written
+  __syncthreads();  // the split's partial is complete
+  // Every block of the cluster has started (its inbox is live): push each rank its slice of this split's
+  // outputs and all of its maxima and sums, then one barrier; each block then combines from its own shared
+  // memory, so no block reads another's after it and none has to wait for the others before leaving.
+  asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
+  for (int i = threadIdx.x; i < G * D; i += blockDim.x) st_remote_f32(inbox + s * (PER + 2 * G) + i % PER, i / PER, part[i]);
+  for (int i = threadIdx.x; i < 2 * G * CLUSTER; i += blockDim.x)
+    st_remote_f32(inbox + s * (PER + 2 * G) + PER + i % (2 * G), i / (2 * G), part[G * D + i % (2 * G)]);
+  cluster_sync();  // every split's slice has arrived
   // This block's slice of the G * D outputs, combined exactly as combine_splits does (the cluster spans z
-  // and grid z == CLUSTER, so split r is cluster rank r). All loads are issued before the arithmetic.
-  const int per = (G * D + CLUSTER - 1) / CLUSTER;
-  const int i_end = min(G * D, (s + 1) * per);
-  for (int i = s * per + threadIdx.x; i < i_end; i += blockDim.x) {
-    const int g = i / D, d = i % D;
-    float pm[CLUSTER], pl[CLUSTER], po[CLUSTER];
-#pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {
-      pl[r] = ld_remote_f32(part + G * D + G + g, r);
-      pm[r] = ld_remote_f32(part + G * D + g, r);
-      po[r] = ld_remote_f32(part + i, r);
-    }
+  // and grid z == CLUSTER, so split r is cluster rank r).
+  const int i_end = min(G * D, (s + 1) * PER);
+  for (int i = s * PER + threadIdx.x; i < i_end; i += blockDim.x) {
+    const int g = i / D, d = i % D, o = i - s * PER;
     float M = -INFINITY;
 #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) if (pl[r] > 0.f) M = fmaxf(M, pm[r]);
+    for (int r = 0; r < CLUSTER; ++r)
+      if (inbox[r * (PER + 2 * G) + PER + G + g] > 0.f) M = fmaxf(M, inbox[r * (PER + 2 * G) + PER + g]);
     float L = 0.f, O = 0.f;
 #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r)
-      if (pl[r] > 0.f) {
-        const float c = expf(pm[r] - M);
-        L = fmaf(pl[r], c, L);
-        O = fmaf(po[r], c, O);
+    for (int r = 0; r < CLUSTER; ++r) {
+      const float* in = inbox + r * (PER + 2 * G);
+      if (in[PER + G + g] > 0.f) {
+        const float c = expf(in[PER + g] - M);
+        L = fmaf(in[PER + G + g], c, L);
+        O = fmaf(in[o], c, O);
       }
+    }
     out[(long long)t * H * D + (long long)(kvh * G + g) * D + d] = O / L;
   }
-  cluster_sync();  // no block leaves while another may still read its shared memory
 #else
   __shared__ int is_last;
   combine_warps<DW>(m, l, acc, sm_acc, sm_m, sm_l, t, kvh, H, s, S, partial, out);
@@ -689,7 +700,10 @@ void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream) {
   const int64_t d = at.head_dim;
   // The cluster variant's partial overlays the heads + freq region (see the kernel): sized for the larger.
   const int64_t heads_region = std::max((g + 2) * d + d / 2, cluster ? g * d + 2 * g : int64_t{0});
-  auto smem_bytes = [&](int w) { return static_cast<unsigned>((heads_region + w * g * d + 2 * w * g) * sizeof(float)); };
+  // The cluster variant's inbox: each split's slice of the outputs and its maxima and sums (see the kernel).
+  const int64_t cl_n = cluster ? at.splits : 0;
+  const int64_t inbox = cl_n ? cl_n * ((g * d + cl_n - 1) / cl_n + 2 * g) : 0;
+  auto smem_bytes = [&](int w) { return static_cast<unsigned>((heads_region + w * g * d + 2 * w * g + inbox) * sizeof(float)); };
   while (warps > 4 && smem_bytes(warps) > 48 * 1024) warps /= 2;  // wide heads: fewer warps, default shared memory
   if (smem_bytes(warps) > 48 * 1024)
     fail("decode_attention_rope: G=", g, " D=", d, " needs ", smem_bytes(warps), " bytes of shared memory at 4 warps (48 KB max)");
