@@ -6,18 +6,11 @@
 //   nvcc -O3 -arch=sm_90a -o /tmp/boundary_latency bench/gpu/boundary_latency.cu && /tmp/boundary_latency
 #include <cuda_runtime.h>
 
+#include "probe_check.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <vector>
-
-#define CHECK(x)                                                                   \
-  do {                                                                             \
-    cudaError_t err_ = (x);                                                           \
-    if (err_ != cudaSuccess) {                                                      \
-      std::fprintf(stderr, "%s failed: %s\n", #x, cudaGetErrorString(err_));          \
-      return 1;                                                                    \
-    }                                                                              \
-  } while (0)
 
 __device__ __forceinline__ unsigned long long now() {
   unsigned long long t;

@@ -6,18 +6,11 @@
 //   nvcc -O3 -arch=sm_90a -o /tmp/l2_prefetch bench/gpu/l2_prefetch.cu && /tmp/l2_prefetch
 #include <cuda_runtime.h>
 
+#include "probe_check.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <vector>
-
-#define CHECK(x)                                                          \
-  do {                                                                    \
-    cudaError_t err_ = (x);                                               \
-    if (err_ != cudaSuccess) {                                            \
-      std::fprintf(stderr, "%s failed: %s\n", #x, cudaGetErrorString(err_)); \
-      return 1;                                                           \
-    }                                                                     \
-  } while (0)
 
 // Streaming read (as the GEMV reads weights): 16-byte loads past L1, summed so they are not dropped.
 __global__ void stream_read(const uint4* __restrict__ w, long long n16, unsigned* sink) {
