@@ -367,8 +367,8 @@ extern "C" __global__ void attention_combine(const float* __restrict__ partial, 
 // Decode steps (one new token per sequence, every sequence's earlier K/V already cached): RoPE of the token's
 // q and k heads, its K/V written to the cache, attention over [lo, pos] split along the sequence, and the
 // combine of the splits by the last block of each (token, KV head) to finish: one kernel instead of three.
-// Every split block rotates the token's k itself and attends to position pos from shared memory, so no block
-// reads a cache row another block of this launch writes. DW warps per block, each taking DKPW keys at a time;
+// Every split block rotates the token's k itself and attends to position pos from its own copy (registers
+// with REG_HEADS, else shared memory), so no block reads a cache row another block of this launch writes. DW warps per block, each taking DKPW keys at a time;
 // the first keys' loads are issued before the RoPE work, so one memory round trip covers both.
 // With CLUSTER (== S), the S split blocks form one cluster: every block pushes each other block the slice of
 // its partial that block combines (distributed shared memory stores) and every block combines 1/S of the
