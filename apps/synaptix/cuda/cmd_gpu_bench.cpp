@@ -532,8 +532,9 @@ int run(const Options& o) {
           capped.prefetch_kb = kb;
           candidates.push_back(capped);
         }
-        // And schedules that won this stage for some shape on the H100 whatever their isolated rank (the
-        // default among them): rows per block and warps per row change how the step's kernels overlap.
+        // And, whatever their isolated rank, the schedules that won this stage for some shape on the H100
+        // (w8_ks8_r2_u1, the default, and w8_ks4_r1_u4) with their neighbours: rows per block and warps per row
+        // change how the step's kernels overlap, which isolated timings cannot see.
         for (const kc::GemvParams& s : {kc::GemvParams{8, 8, 2, 1}, kc::GemvParams{8, 8, 1, 4}, kc::GemvParams{8, 8, 1, 2},
                                         kc::GemvParams{16, 8, 2, 1}, kc::GemvParams{16, 8, 1, 4}, kc::GemvParams{8, 4, 2, 2},
                                         kc::GemvParams{8, 4, 1, 4}, kc::GemvParams{4, 4, 1, 4}, kc::GemvParams{16, 16, 2, 1}})
