@@ -8,6 +8,7 @@
 #include "synaptix/engine/cuda/cuda_executor.h"
 #include "synaptix/engine/generator.h"
 #include "synaptix/model/model.h"
+#include "support/generate_tokens.h"
 
 namespace {
 
@@ -37,14 +38,7 @@ class Forwarding final : public se::Executor, public se::GreedyStep, public se::
   se::CudaExecutor& ex_;
 };
 
-std::vector<int32_t> run(se::Executor& ex, const std::vector<int32_t>& prompt, const se::GenerateOptions& o, int stop_after = -1) {
-  std::vector<int32_t> out;
-  se::generate(ex, prompt, o, [&](int32_t t) {
-    out.push_back(t);
-    return static_cast<int>(out.size()) != stop_after;
-  });
-  return out;
-}
+using synaptix::test::generate_tokens;
 
 TEST(CudaGenerate, PipelinedGreedyMatchesSynchronousGreedyAndStopsCleanly) {
   const std::string dir = std::string(SYNAPTIX_SHARED_DIR) + "/fixtures/models/llama";
@@ -66,9 +60,9 @@ TEST(CudaGenerate, PipelinedGreedyMatchesSynchronousGreedyAndStopsCleanly) {
     int64_t block_size() const override { return e.block_size(); }
     void step(std::span<const se::SeqChunk> c, std::vector<float>& l) override { e.step(c, l); }
   } plain(*ex);
-  const std::vector<int32_t> want = run(plain, prompt, o);
+  const std::vector<int32_t> want = generate_tokens(plain, prompt, o);
   ASSERT_EQ(want.size(), 24u);
-  const std::vector<int32_t> got = run(piped, prompt, o);
+  const std::vector<int32_t> got = generate_tokens(piped, prompt, o);
   EXPECT_EQ(got, want);
   EXPECT_EQ(piped.enqueued, 23);  // one step per token after the prefill's
   EXPECT_EQ(piped.chained, 22);   // all but the first decode step take their token on the device
@@ -76,12 +70,12 @@ TEST(CudaGenerate, PipelinedGreedyMatchesSynchronousGreedyAndStopsCleanly) {
 
   // The callback stops after 5 tokens: the step already enqueued for the 7th is finished and dropped.
   piped.enqueued = piped.finished = 0;
-  EXPECT_EQ(run(piped, prompt, o, 5), std::vector<int32_t>(want.begin(), want.begin() + 5));
+  EXPECT_EQ(generate_tokens(piped, prompt, o, 5), std::vector<int32_t>(want.begin(), want.begin() + 5));
   EXPECT_EQ(piped.enqueued, piped.finished);
   // EOS = the 9th token: 8 tokens, nothing in flight afterwards (a synchronous step runs).
   se::GenerateOptions e = o;
   e.eos_ids = {want[8]};
-  const std::vector<int32_t> until_eos = run(piped, prompt, e);
+  const std::vector<int32_t> until_eos = generate_tokens(piped, prompt, e);
   size_t first = 0;
   while (want[first] != want[8]) ++first;  // the EOS id may occur earlier in the sequence
   EXPECT_EQ(until_eos, std::vector<int32_t>(want.begin(), want.begin() + static_cast<long>(first)));

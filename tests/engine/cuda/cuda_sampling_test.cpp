@@ -11,6 +11,7 @@
 #include "synaptix/engine/cuda/cuda_executor.h"
 #include "synaptix/engine/generator.h"
 #include "synaptix/model/model.h"
+#include "support/generate_tokens.h"
 
 namespace {
 
@@ -39,14 +40,7 @@ class CountingExecutor final : public se::Executor, public se::SampleStep {
   se::CudaExecutor& ex_;
 };
 
-std::vector<int32_t> run(se::Executor& ex, const std::vector<int32_t>& prompt, const se::GenerateOptions& o) {
-  std::vector<int32_t> out;
-  se::generate(ex, prompt, o, [&](int32_t t) {
-    out.push_back(t);
-    return true;
-  });
-  return out;
-}
+using synaptix::test::generate_tokens;
 
 TEST(CudaSampling, GenerateDrawsOnTheDeviceReproduciblyFromTheTopK) {
   const std::string dir = std::string(SYNAPTIX_SHARED_DIR) + "/fixtures/models/llama";
@@ -63,13 +57,13 @@ TEST(CudaSampling, GenerateDrawsOnTheDeviceReproduciblyFromTheTopK) {
   o.sampling.temperature = 0.8f;
   o.sampling.top_k = 20;
   o.sampling.seed = 1234;
-  const auto a = run(spy, prompt, o);
+  const auto a = generate_tokens(spy, prompt, o);
   ASSERT_EQ(a.size(), 32u);
   EXPECT_EQ(spy.logits_steps, 0) << "logits were copied to the host";
   EXPECT_EQ(spy.sample_steps, 3 + 31);
-  EXPECT_EQ(run(spy, prompt, o), a) << "same seed, different tokens";
+  EXPECT_EQ(generate_tokens(spy, prompt, o), a) << "same seed, different tokens";
   o.sampling.seed = 99;
-  EXPECT_NE(run(spy, prompt, o), a) << "another seed drew the same 32 tokens";
+  EXPECT_NE(generate_tokens(spy, prompt, o), a) << "another seed drew the same 32 tokens";
 
   // Each drawn token is within the top-k of its step's logits (one prefill of prompt + tokens, every row;
   // the prefill path's logits may differ from decode's by up to verify's bar, 2e-2 of the largest logit).
@@ -104,7 +98,7 @@ TEST(CudaSampling, PenaltiesStayOnTheHostPath) {
   o.sampling.temperature = 0.8f;
   o.sampling.repetition_penalty = 1.2f;
   o.sampling.seed = 5;
-  EXPECT_EQ(run(spy, {1, 2, 3}, o).size(), 8u);
+  EXPECT_EQ(generate_tokens(spy, {1, 2, 3}, o).size(), 8u);
   EXPECT_EQ(spy.sample_steps, 0);
   EXPECT_EQ(spy.logits_steps, 1 + 7);
   // Asked directly, the device path refuses penalties instead of ignoring them.
