@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "synaptix/backend/cuda/cublaslt_matmul.h"
@@ -311,6 +312,48 @@ TEST(Embedding, MatchesTheReference) {
   }
 }
 
+TEST(Embedding, CopiesTheStepMetadataFromMappedHostMemory) {
+  ctx();
+  const int64_t vocab = 300, dim = 72, meta_n = 40;
+  auto table = to_bf16(random_f32(static_cast<size_t>(vocab * dim)));
+  // Host metadata: ids at [0, 3), two regions after a gap that must stay untouched.
+  void* host = nullptr;
+  ASSERT_EQ(cuMemHostAlloc(&host, meta_n * 4, CU_MEMHOSTALLOC_DEVICEMAP), CUDA_SUCCESS);
+  CUdeviceptr host_dev = 0;
+  ASSERT_EQ(cuMemHostGetDevicePointer(&host_dev, host, 0), CUDA_SUCCESS);
+  int32_t* h = static_cast<int32_t*>(host);
+  for (int64_t i = 0; i < meta_n; ++i) h[i] = static_cast<int32_t>(1000 + i);
+  h[0] = 5, h[1] = 299, h[2] = 17;
+  auto dt = upload(table);
+  auto dmeta = poisoned(static_cast<size_t>(meta_n) * 4);
+  kc::StepMetaCopy mc;
+  mc.src = host_dev;
+  mc.dst = dmeta.ptr();
+  mc.off[0] = 8, mc.n[0] = 4;
+  mc.off[1] = 20, mc.n[1] = 20;
+  // Chained ids (device memory) take the place of the host's for the embedded rows and the copy's slots 0..2.
+  std::vector<int32_t> chained = {42, 7, 250};
+  auto dchain = upload(chained);
+  for (bool chain : {false, true}) {
+    const std::vector<int32_t> ids = chain ? chained : std::vector<int32_t>{5, 299, 17};
+    std::vector<float> ref(static_cast<size_t>(3 * dim));
+    kr::embedding_reference(table.data(), synaptix::DType::BF16, dim, ids.data(), 3, ref.data());
+    auto dy = poisoned(ref.size() * 4);
+    dmeta.fill_bytes(0xFF);
+    kc::embedding(chain ? dchain.ptr() : host_dev, dt.ptr(), dy.ptr(), 3, dim, nullptr, 0, 0, mc);
+    device_sync();
+    EXPECT_EQ(rel_err(dy.to_host<float>(ref.size()), ref), 0.0) << "chain " << chain;
+    const auto got = dmeta.to_host<int32_t>(static_cast<size_t>(meta_n));
+    for (int64_t i = 0; i < meta_n; ++i) {
+      const bool copied = (i >= 8 && i < 12) || i >= 20;
+      if (i < 3) EXPECT_EQ(got[static_cast<size_t>(i)], ids[static_cast<size_t>(i)]) << "token slot " << i;
+      else if (copied) EXPECT_EQ(got[static_cast<size_t>(i)], h[i]) << "copied slot " << i;
+      else EXPECT_EQ(got[static_cast<size_t>(i)], -1) << "slot " << i << " outside every region was written";
+    }
+  }
+  cuMemFreeHost(host);
+}
+
 TEST(Argmax, PicksTheFirstMaximumPerRow) {
   ctx();
   const int64_t rows = 4, vocab = 128256;
@@ -322,16 +365,29 @@ TEST(Argmax, PicksTheFirstMaximumPerRow) {
   logits[2 * vocab + 127000] = 40.0f;
   auto dl = upload(logits);
   bc::DeviceBuffer scratch(static_cast<size_t>(kc::argmax_scratch_bytes(rows)));
-  for (bool split : {false, true}) {
+  scratch.fill_bytes(0);
+  // Mapped pinned host memory: the kernel's second copy of the ids, read with no copy on the stream.
+  void* host = nullptr;
+  ASSERT_EQ(cuMemHostAlloc(&host, rows * 4, CU_MEMHOSTALLOC_DEVICEMAP), CUDA_SUCCESS);
+  CUdeviceptr host_dev = 0;
+  ASSERT_EQ(cuMemHostGetDevicePointer(&host_dev, host, 0), CUDA_SUCCESS);
+  // The split form twice: its per-row counters must re-arm.
+  for (int run : {0, 1, 2}) {
+    const bool split = run > 0;
     auto di = poisoned(rows * 4);
-    kc::argmax_rows(dl.ptr(), di.ptr(), rows, vocab, nullptr, split ? scratch.ptr() : 0);
+    std::memset(host, 0xFF, rows * 4);
+    kc::argmax_rows(dl.ptr(), di.ptr(), rows, vocab, nullptr, split ? scratch.ptr() : 0, host_dev);
     device_sync();
     auto got = di.to_host<int32_t>(rows);
+    const int32_t* got_host = static_cast<const int32_t*>(host);
     for (int64_t r = 0; r < rows; ++r) {
       const float* p = logits.data() + r * vocab;
-      EXPECT_EQ(got[static_cast<size_t>(r)], std::max_element(p, p + vocab) - p) << "row " << r << " split " << split;
+      const int64_t want = std::max_element(p, p + vocab) - p;
+      EXPECT_EQ(got[static_cast<size_t>(r)], want) << "row " << r << " run " << run;
+      EXPECT_EQ(got_host[r], want) << "host copy, row " << r << " run " << run;
     }
   }
+  cuMemFreeHost(host);
 }
 
 TEST(RopeKv, RotatesQInPlaceAndWritesTheCache) {

@@ -141,6 +141,7 @@ TEST(SampleRows, TopKOneIsTheArgmax) {
   bc::DeviceBuffer dl(all.size() * 4);
   dl.upload(all.data(), all.size() * 4);
   bc::DeviceBuffer ids(rows * 4), am(rows * 4), scratch(static_cast<size_t>(kc::argmax_scratch_bytes(rows)));
+  scratch.fill_bytes(0);
   kc::argmax_rows(dl.ptr(), am.ptr(), rows, vocab, nullptr, scratch.ptr());
   check(cuCtxSynchronize(), "cuCtxSynchronize");
   const auto want = am.to_host<int32_t>(rows);
@@ -310,6 +311,7 @@ TEST(SampleRows, TimePerRowForVocab128256) {
     std::vector<float> all = normal_logits(static_cast<size_t>(rows * vocab), 2.5f, rng);
     bc::DeviceBuffer dl(all.size() * 4), ids(static_cast<size_t>(rows) * 4),
         scratch(static_cast<size_t>(kc::argmax_scratch_bytes(rows)));
+    scratch.fill_bytes(0);
     dl.upload(all.data(), all.size() * 4);
     const double am = median_us([&] { kc::argmax_rows(dl.ptr(), ids.ptr(), rows, vocab, nullptr, scratch.ptr()); });
     std::printf("vocab %lld rows %3lld: argmax_rows %8.1f us (%6.2f us/row)\n", static_cast<long long>(vocab),

@@ -45,13 +45,15 @@ constexpr int64_t kMaxSplitTokens = 64;  // steps with more tokens have enough b
 // Fused decode: sums of squares of the residual stream, one slot per RMSNorm of the step, kSsStride rows each.
 constexpr int64_t kSsStride = 8;
 
-// Pinned host memory for the per-step metadata, so its copies are asynchronous and graph replays can follow.
+// Pinned host memory mapped for the device: a decode step's kernels read its metadata and write its token
+// ids there directly, so no copy sits on the stream between two graph replays.
 class PinnedInts {
  public:
   explicit PinnedInts(size_t n) : n_(n) {
     void* p = nullptr;
-    check(cuMemAllocHost(&p, n * sizeof(int32_t)), "cuMemAllocHost");
+    check(cuMemHostAlloc(&p, n * sizeof(int32_t), CU_MEMHOSTALLOC_DEVICEMAP), "cuMemHostAlloc");
     p_ = static_cast<int32_t*>(p);
+    check(cuMemHostGetDevicePointer(&dev_, p, 0), "cuMemHostGetDevicePointer");
   }
   ~PinnedInts() {
     if (p_) cuMemFreeHost(p_);
@@ -59,10 +61,12 @@ class PinnedInts {
   PinnedInts(const PinnedInts&) = delete;
   PinnedInts& operator=(const PinnedInts&) = delete;
   int32_t* data() { return p_; }
+  CUdeviceptr device_ptr() const { return dev_; }
   size_t size() const { return n_; }
 
  private:
   int32_t* p_ = nullptr;
+  CUdeviceptr dev_ = 0;
   size_t n_ = 0;
 };
 
@@ -117,6 +121,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     logits_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows * s_.vocab_size) * 4);
     ids_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows) * 4);
     argmax_scratch_ = DeviceBuffer(static_cast<size_t>(kc::argmax_scratch_bytes(opt_.max_logit_rows)));
+    argmax_scratch_.fill_bytes(0);
     partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
     attn_counters_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads) * 4);
     check(cuMemsetD32(attn_counters_.ptr(), 0, static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads)), "cuMemsetD32");
@@ -214,8 +219,9 @@ class CudaExecutorImpl final : public CudaExecutor {
     if (sh.tokens == 0) return;
     run(sh, true);
     last_ids_rows_ = sh.logit_rows;
-    check(cuMemcpyDtoHAsync(ids.data(), ids_.ptr(), ids.size() * 4, stream_), "download token ids");
     check(cuStreamSynchronize(stream_), "cuStreamSynchronize after step");
+    const int32_t* h = ids_host_[meta_cur_]->data();
+    ids.assign(h, h + sh.logit_rows);
   }
 
   void enqueue_greedy(std::span<const SeqChunk> chunks, bool chain_tokens) override {
@@ -232,8 +238,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     run(sh, true, chain_tokens);
     last_ids_rows_ = sh.logit_rows;
     const int slot = meta_cur_;
-    check(cuMemcpyDtoHAsync(ids_host_[slot]->data(), ids_.ptr(), static_cast<size_t>(sh.logit_rows) * 4, stream_),
-          "download token ids");
+    // The argmax wrote the ids into this slot's mapped pinned buffer; the event marks the step's end.
     check(cuEventRecord(ids_ev_[slot], stream_), "cuEventRecord");
     in_flight_.push_back({slot, sh.logit_rows});
   }
@@ -411,6 +416,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     return sh;
   }
 
+  // Decode steps leave the copy to the embedding kernel (see step_meta_copy); others copy it on the stream.
   void upload_meta(const StepShape& sh) {
     const int32_t* h = meta_host_[meta_cur_]->data();
     auto up = [&](int64_t off, int64_t n) {
@@ -419,7 +425,9 @@ class CudaExecutorImpl final : public CudaExecutor {
     // One copy of the whole span when it is small (a decode step: each copy costs the stream a few us),
     // else each used region.
     const int64_t end = sh.flash_tiles > 0 ? o_tiles_ + 3 * sh.flash_tiles : o_tab_ + sh.seqs * table_stride_;
-    if (end * 4 <= (256 << 10)) {
+    if (sh.decode_only) {
+      // copied by the embedding kernel
+    } else if (end * 4 <= (256 << 10)) {
       up(0, end);
     } else {
       up(0, sh.tokens);
@@ -443,19 +451,19 @@ class CudaExecutorImpl final : public CudaExecutor {
       fail("CUDA executor: ", what, "() while ", in_flight_.size(), " pipelined step(s) are in flight; finish_greedy() them first");
   }
 
-  // With chain_tokens the step's token ids (metadata offset 0) are the ids the previous greedy step left in
-  // ids_ (one per row, the same sequences in the same order).
+  // With chain_tokens the step's token ids are the ids the previous greedy step left in ids_ (one per row,
+  // the same sequences in the same order), read there by the embedding kernel.
   void run(const StepShape& sh, bool greedy, bool chain_tokens = false) {
     upload_meta(sh);
-    if (chain_tokens)
-      check(cuMemcpyDtoDAsync(meta_.ptr(), ids_.ptr(), static_cast<size_t>(sh.tokens) * 4, stream_), "chain token ids");
+    chain_tokens_ = chain_tokens;
     // MoE steps qualify when their routing stays on the device (no host round trip inside the capture).
     const bool graphable = opt_.use_graphs && sh.decode_only && (!s_.is_moe() || moe_on_device(sh.tokens));
     if (!graphable) {
       enqueue_forward(sh, greedy);
       return;
     }
-    const auto key = std::make_tuple(sh.tokens, sh.splits, sh.split_size, greedy);
+    // A graph reads its metadata from, and writes its ids to, one of the two pinned slots.
+    const auto key = std::make_tuple(sh.tokens, sh.splits, sh.split_size, greedy, meta_cur_, chain_tokens);
     auto it = graphs_.find(key);
     if (it != graphs_.end()) {
       check(cuGraphLaunch(it->second, stream_), "cuGraphLaunch");
@@ -534,6 +542,22 @@ class CudaExecutorImpl final : public CudaExecutor {
     kc::gemv_bf16(x, w, y, mi, n, k, acc, kc::gemv_fit_params(p, mi, f), stream_, f);
   }
 
+  // A decode step's metadata regions, for the embedding kernel to copy from the current pinned slot (its
+  // token ids come separately: the slot's, or ids_ when chained). Other steps upload theirs on the stream.
+  kc::StepMetaCopy step_meta_copy(const StepShape& sh) const {
+    kc::StepMetaCopy mc;
+    if (!sh.decode_only) return mc;
+    mc.src = meta_host_[meta_cur_]->device_ptr();
+    mc.dst = meta_.ptr();
+    const int64_t regions[][2] = {{o_pos_, sh.tokens}, {o_slot_, sh.tokens}, {o_seq_, sh.tokens},
+                                  {o_rows_, sh.logit_rows}, {o_tab_, sh.seqs * table_stride_}};
+    for (size_t r = 0; r < std::size(regions); ++r) {
+      mc.off[r] = static_cast<int32_t>(regions[r][0]);
+      mc.n[r] = static_cast<int32_t>(regions[r][1]);
+    }
+    return mc;
+  }
+
   CUdeviceptr ss(int64_t slot) const { return ss_.ptr() + static_cast<CUdeviceptr>(slot * kSsStride) * 4; }
 
   // The step's kernels on stream_; weight prefetches forked onto side_ are joined back at the end (a captured
@@ -579,10 +603,12 @@ class CudaExecutorImpl final : public CudaExecutor {
                                                                          : CudaKernelPlan::DecodeAttention{0, 4};
     const bool fused_attention = sh.decode_only && sh.flash_tiles == 0 && T <= kMaxSplitTokens && da.warps > 0;
     bc::PdlScope pdl(opt_.pdl);
+    const kc::StepMetaCopy mc = step_meta_copy(sh);
+    const CUdeviceptr tokens = chain_tokens_ ? ids_.ptr() : mc.src ? mc.src : meta(0);
     if (norm_in_gemv)
-      kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_, ss_.ptr(), (2 * s_.num_layers + 1) * kSsStride - T);
+      kc::embedding(tokens, w_.embed.ptr(), x_.ptr(), T, h, stream_, ss_.ptr(), (2 * s_.num_layers + 1) * kSsStride - T, mc);
     else
-      kc::embedding(meta(0), w_.embed.ptr(), x_.ptr(), T, h, stream_);
+      kc::embedding(tokens, w_.embed.ptr(), x_.ptr(), T, h, stream_, 0, 0, mc);
     for (int64_t l = 0; l < s_.num_layers; ++l) {
       const engine::cuda::DeviceLayer& L = w_.layers[static_cast<size_t>(l)];
       if (norm_in_gemv) {
@@ -670,13 +696,19 @@ class CudaExecutorImpl final : public CudaExecutor {
       // Decode-only: logits row i is token i, so the final norm runs in the head GEMV's prologue.
       gemv(x_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false,
            {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, w_.final_norm.ptr(), ss(2 * s_.num_layers), eps, 0});
-      if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_, argmax_scratch_.ptr());
+      if (greedy) argmax(R);
       return;
     }
     const bool tc_head = R > opt_.gemv_max_rows;
     kc::rmsnorm(x_.ptr(), meta(o_rows_), w_.final_norm.ptr(), xn_.ptr(), R, h, eps, false, stream_);
     linear(tc_head, xn_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false);
-    if (greedy) kc::argmax_rows(logits_.ptr(), ids_.ptr(), R, s_.vocab_size, stream_, argmax_scratch_.ptr());
+    if (greedy) argmax(R);
+  }
+
+  // The step's token ids: into ids_ (the next chained step reads them there) and into the current pinned slot.
+  void argmax(int64_t rows) {
+    kc::argmax_rows(logits_.ptr(), ids_.ptr(), rows, s_.vocab_size, stream_, argmax_scratch_.ptr(),
+                    ids_host_[meta_cur_]->device_ptr());
   }
 
   // The step's attention for layer l, after RoPE wrote this step's K/V: tensor-core flash tiles for
@@ -847,8 +879,10 @@ class CudaExecutorImpl final : public CudaExecutor {
   int64_t last_ids_rows_ = 0;  // rows of ids_ the last greedy or sampled step wrote
   int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0, o_tiles_ = 0;
   kernels::RopeTable rope_;
-  std::map<std::tuple<int64_t, int64_t, int64_t, bool>, CUgraphExec> graphs_;
-  std::set<std::tuple<int64_t, int64_t, int64_t, bool>> seen_;
+  using GraphKey = std::tuple<int64_t, int64_t, int64_t, bool, int, bool>;  // shape, greedy, slot, chained
+  std::map<GraphKey, CUgraphExec> graphs_;
+  std::set<GraphKey> seen_;
+  bool chain_tokens_ = false;  // the step being enqueued reads its token ids from ids_
 };
 
 }  // namespace

@@ -10,12 +10,47 @@ namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
 namespace {
 const char* kBody = R"(
+struct StepMetaCopy {
+  const int* src;
+  int* dst;
+  int off[6];
+  int n[6];
+};
 extern "C" __global__ void __launch_bounds__(256)
-embedding(const int* __restrict__ ids, const bf16_t* __restrict__ table, float* out, int dim, float* ss, int ss_zero) {
+embedding(const int* ids, const bf16_t* __restrict__ table, float* out, int dim, float* ss, int ss_zero,
+          StepMetaCopy mc) {
   pdl_wait();
+  // The token first: its load (from pinned host memory when not chained) overlaps the metadata's.
+  const int tok = __ldcv(ids + blockIdx.x);
+  // The step's metadata, from pinned host memory into device memory, before any later kernel of the step
+  // reads it: every kernel triggers its dependents only after its own wait, so the next-but-one kernel
+  // starts after this one has finished. Each thread issues four loads before its stores, so a block pays
+  // one PCIe round trip (~1-2 us) for its share, not one per region or element.
+  if (mc.dst) {
+    int total = 0;
+    for (int r = 0; r < 6; ++r) total += mc.n[r];
+    const int stride = gridDim.x * blockDim.x;
+    for (int base = blockIdx.x * blockDim.x + threadIdx.x; base < total; base += 4 * stride) {
+      int v[4], at[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        int i = base + j * stride, r = 0;
+        at[j] = -1;
+        if (i < total) {
+          while (i >= mc.n[r]) i -= mc.n[r++];
+          at[j] = mc.off[r] + i;
+          v[j] = __ldcv(mc.src + at[j]);
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        if (at[j] >= 0) mc.dst[at[j]] = v[j];
+    }
+  }
   pdl_launch_dependents();
   __shared__ float red[8];
-  const bf16_t* row = table + (size_t)ids[blockIdx.x] * dim;
+  if (mc.dst && threadIdx.x == 0) mc.dst[blockIdx.x] = tok;
+  const bf16_t* row = table + (size_t)tok * dim;
   float* o = out + (size_t)blockIdx.x * dim;
   float acc = 0.f;
   if ((dim & 7) == 0) {
@@ -55,11 +90,15 @@ embedding(const int* __restrict__ ids, const bf16_t* __restrict__ table, float* 
 std::string embedding_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
 void embedding(CUdeviceptr ids, CUdeviceptr table, CUdeviceptr out, int64_t n, int64_t dim, CUstream stream,
-               CUdeviceptr ss, int64_t ss_zero) {
+               CUdeviceptr ss, int64_t ss_zero, const StepMetaCopy& meta) {
   if (n <= 0 || dim <= 0) fail("embedding: bad shape n=", n, " dim=", dim);
+  if ((meta.src == 0) != (meta.dst == 0)) fail("embedding: a metadata copy needs both its source and destination");
+  for (int r = 0; r < StepMetaCopy::kRegions; ++r)
+    if (meta.off[r] < 0 || meta.n[r] < 0) fail("embedding: metadata region ", r, " has a negative offset or length");
   CUfunction f = bc::cached_kernel("embedding", embedding_source, "embedding");
   int d = static_cast<int>(dim), z = static_cast<int>(ss_zero);
-  void* args[] = {&ids, &table, &out, &d, &ss, &z};
+  StepMetaCopy mc = meta;
+  void* args[] = {&ids, &table, &out, &d, &ss, &z, &mc};
   bc::launch(f, {static_cast<unsigned>(n)}, {256}, 0, stream, args, "embedding");
 }
 

@@ -10,9 +10,22 @@ namespace synaptix::kernels::cuda {
 
 std::string embedding_source();
 
+// The step's metadata copied by the embedding kernel before the step's other kernels read it: ints
+// [off[r], off[r] + n[r]) of `src` (pinned host memory mapped for the device) to the same places of `dst`
+// (device memory), and each row's token id to dst[i]. A decode step's few hundred ints cost a copy on the
+// stream (several us between graph replays) or this one round trip over PCIe inside the first kernel.
+struct StepMetaCopy {
+  static constexpr int kRegions = 6;
+  CUdeviceptr src = 0, dst = 0;  // both 0: no copy
+  int32_t off[kRegions] = {};
+  int32_t n[kRegions] = {};
+};
+static_assert(sizeof(StepMetaCopy) == 64, "StepMetaCopy is passed by value to the kernel's struct of the same layout");
+
+// `ids`: the token ids, device memory or mapped pinned host memory.
 // With `ss`, also writes each row's sum of squares to ss[i] (the first RMSNorm's statistic, see
 // GemvInput::RmsNorm) and zeroes ss[n, n + ss_zero) (the accumulators the later layers add into).
 void embedding(CUdeviceptr ids, CUdeviceptr table, CUdeviceptr out, int64_t n, int64_t dim, CUstream stream,
-               CUdeviceptr ss = 0, int64_t ss_zero = 0);
+               CUdeviceptr ss = 0, int64_t ss_zero = 0, const StepMetaCopy& meta = {});
 
 }  // namespace synaptix::kernels::cuda

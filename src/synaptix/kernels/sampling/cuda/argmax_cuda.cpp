@@ -14,7 +14,7 @@ __device__ __forceinline__ void better(float& bv, int& bi, float v, int i) {
   // NaN never wins; ties go to the lower index.
   if (v > bv || (v == bv && i < bi)) { bv = v; bi = i; }
 }
-extern "C" __global__ void __launch_bounds__(1024) argmax_rows(const float* __restrict__ logits, int* ids, int vocab) {
+extern "C" __global__ void __launch_bounds__(1024) argmax_rows(const float* __restrict__ logits, int* ids, int* host_ids, int vocab) {
   pdl_wait();
   pdl_launch_dependents();
   __shared__ float sv[32];
@@ -35,16 +35,22 @@ extern "C" __global__ void __launch_bounds__(1024) argmax_rows(const float* __re
       float v = __shfl_xor_sync(0xffffffffu, bv, o); int j = __shfl_xor_sync(0xffffffffu, bi, o);
       better(bv, bi, v, j);
     }
-    if (threadIdx.x == 0) ids[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
+    if (threadIdx.x == 0) {
+      ids[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
+      if (host_ids) host_ids[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
+    }
   }
 }
-// Split form for long rows: blocks (row, s) reduce slices to partial (value, index) pairs, one warp per
-// row reduces those. Each of the many blocks is short, where one block per row walks 128K logits alone.
-extern "C" __global__ void __launch_bounds__(256) argmax_partial(const float* __restrict__ logits, float* pv, int* pi, int vocab) {
+// Split form for long rows: blocks (row, s) reduce slices to partial (value, index) pairs; the last block of
+// a row to finish (a per-row counter, re-armed by that block) reduces the row's pairs. Each of the many
+// blocks is short, where one block per row walks 128K logits alone, and no second launch waits on them.
+extern "C" __global__ void __launch_bounds__(256) argmax_split(const float* __restrict__ logits, float* pv, int* pi,
+                                                              unsigned* counters, int* ids, int* host_ids, int vocab) {
   pdl_wait();
   pdl_launch_dependents();
   __shared__ float sv[8];
   __shared__ int si[8];
+  __shared__ bool last;
   const int S = gridDim.y, s = blockIdx.y;
   const int per = (vocab + S - 1) / S, lo = s * per, hi = min(vocab, lo + per);
   const float* row = logits + (size_t)blockIdx.x * vocab;
@@ -60,43 +66,47 @@ extern "C" __global__ void __launch_bounds__(256) argmax_partial(const float* __
     for (int w = 1; w < (int)(blockDim.x >> 5); ++w) better(bv, bi, sv[w], si[w]);
     pv[blockIdx.x * S + s] = bv;
     pi[blockIdx.x * S + s] = bi;
+    __threadfence();
+    last = atomicAdd(&counters[blockIdx.x], 1u) == (unsigned)(S - 1);
   }
-}
-extern "C" __global__ void __launch_bounds__(32) argmax_final(const float* __restrict__ pv, const int* __restrict__ pi, int* ids, int S) {
-  pdl_wait();
-  pdl_launch_dependents();
-  float bv = -INFINITY; int bi = 0x7fffffff;
-  for (int i = threadIdx.x; i < S; i += 32) better(bv, bi, pv[blockIdx.x * S + i], pi[blockIdx.x * S + i]);
+  __syncthreads();
+  if (!last || threadIdx.x >= 32) return;
+  __threadfence();
+  bv = -INFINITY; bi = 0x7fffffff;
+  for (int i = threadIdx.x; i < S; i += 32) better(bv, bi, __ldcg(pv + blockIdx.x * S + i), __ldcg(pi + blockIdx.x * S + i));
   for (int o = 16; o > 0; o >>= 1) {
     float v = __shfl_xor_sync(0xffffffffu, bv, o); int j = __shfl_xor_sync(0xffffffffu, bi, o);
     better(bv, bi, v, j);
   }
-  if (threadIdx.x == 0) ids[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
+  if (threadIdx.x == 0) {
+    const int id = bi == 0x7fffffff ? 0 : bi;
+    ids[blockIdx.x] = id;
+    if (host_ids) host_ids[blockIdx.x] = id;
+    counters[blockIdx.x] = 0u;
+  }
 }
 )";
 }  // namespace
 
-int64_t argmax_scratch_bytes(int64_t rows) { return rows * kArgmaxSplits * 8; }
+int64_t argmax_scratch_bytes(int64_t rows) { return rows * kArgmaxSplits * 8 + rows * 4; }
 
 std::string argmax_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
 void argmax_rows(CUdeviceptr logits, CUdeviceptr ids, int64_t rows, int64_t vocab, CUstream stream,
-                 CUdeviceptr scratch) {
+                 CUdeviceptr scratch, CUdeviceptr host_ids) {
   if (rows <= 0 || vocab <= 0) fail("argmax_rows: bad shape rows=", rows, " vocab=", vocab);
   int v = static_cast<int>(vocab);
   if (scratch && vocab >= 64 * kArgmaxSplits) {
-    CUfunction part = bc::cached_kernel("argmax_rows", argmax_source, "argmax_partial");
-    CUfunction fin = bc::cached_kernel("argmax_rows", argmax_source, "argmax_final");
+    CUfunction f = bc::cached_kernel("argmax_rows", argmax_source, "argmax_split");
     CUdeviceptr pv = scratch, pi = scratch + static_cast<CUdeviceptr>(rows * kArgmaxSplits) * 4;
-    int S = static_cast<int>(kArgmaxSplits);
-    void* pargs[] = {&logits, &pv, &pi, &v};
-    bc::launch(part, {static_cast<unsigned>(rows), static_cast<unsigned>(S)}, {256}, 0, stream, pargs, "argmax_partial");
-    void* fargs[] = {&pv, &pi, &ids, &S};
-    bc::launch(fin, {static_cast<unsigned>(rows)}, {32}, 0, stream, fargs, "argmax_final");
+    CUdeviceptr counters = scratch + static_cast<CUdeviceptr>(rows * kArgmaxSplits) * 8;
+    void* args[] = {&logits, &pv, &pi, &counters, &ids, &host_ids, &v};
+    bc::launch(f, {static_cast<unsigned>(rows), static_cast<unsigned>(kArgmaxSplits)}, {256}, 0, stream, args,
+               "argmax_split");
     return;
   }
   CUfunction f = bc::cached_kernel("argmax_rows", argmax_source, "argmax_rows");
-  void* args[] = {&logits, &ids, &v};
+  void* args[] = {&logits, &ids, &host_ids, &v};
   bc::launch(f, {static_cast<unsigned>(rows)}, {1024}, 0, stream, args, "argmax_rows");
 }
 
