@@ -6,7 +6,6 @@
 #include "synaptix/core/error.h"
 #include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
-#include "synaptix/kernels/attention/cuda/qkv_attention_cuda.h"
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 #include "synaptix/kernels/linear/cuda/weight_prefetch_cuda.h"
@@ -106,22 +105,6 @@ TEST(KernelSources, FusedGemvVariantsCompile) {
   f.input = kc::GemvInput::RmsNorm;
   f.xn_out = 256;
   for (int m : {1, 8}) expect_compiles(kc::gemv_bf16_source(m, kc::gemv_default_params(m, 128, 2048), f), "gemv_router_xn");
-}
-
-// The qkv GEMV with the decode attention in its launch: both cache types, head shapes with 1, 2 and 4
-// elements a lane, GEMV schedules of 8, 4 and 16 warps.
-TEST(KernelSources, QkvAttentionCompiles) {
-  kc::GemvFusion f;
-  f.input = kc::GemvInput::RmsNorm;
-  for (auto [g, d] : {std::pair<int64_t, int64_t>{4, 128}, {2, 64}, {4, 16}})
-    for (bool kv32 : {false, true})
-      for (const kc::GemvParams& p : {kc::GemvParams{8, 8, 2, 2}, kc::GemvParams{4, 4, 1, 4}, kc::GemvParams{16, 8, 2, 1}})
-        expect_compiles(kc::qkv_attention_source(g, d, kv32, p, f),
-                        "qkv_attention_g" + std::to_string(g) + "_d" + std::to_string(d) + "_" + p.str());
-  // A persistent schedule cannot carry the tail (a block may wait for rows of a block not yet started).
-  kc::GemvParams pers{8, 8, 2, 2};
-  pers.persistent = 1;
-  EXPECT_THROW(kc::qkv_attention_source(4, 128, false, pers, f), synaptix::Error);
 }
 
 TEST(KernelSources, InvalidGemvParamsAreRejected) {

@@ -14,7 +14,6 @@
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
-#include "synaptix/kernels/attention/cuda/qkv_attention_cuda.h"
 #include "synaptix/kernels/attention/reference.h"
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
 #include "synaptix/kernels/embedding/reference.h"
@@ -577,93 +576,6 @@ TEST(DecodeAttentionRope, MatchesRopeThenPagedAttention) {
             EXPECT_EQ(v_got.to_host<uint8_t>(cache_bytes), v_ref.to_host<uint8_t>(cache_bytes)) << what;
             EXPECT_EQ(counters.to_host<uint32_t>(static_cast<size_t>(T * KVH)), std::vector<uint32_t>(static_cast<size_t>(T * KVH), 0u)) << what;
           }
-  }
-}
-
-// The qkv projection with the attention in its launch against the GEMV, then RoPE + the KV write + paged
-// attention: the same projection rows, cache rows and outputs, for several GEMV schedules (rows per block 1,
-// 2 and 4), split counts, both cache types, a sliding window and positions at and past a page boundary; run
-// twice (its counters must re-arm).
-TEST(QkvAttention, MatchesTheGemvThenRopeThenPagedAttention) {
-  ctx();
-  for (auto [H, KVH, D] : {std::tuple<int64_t, int64_t, int64_t>{32, 8, 128}, {4, 2, 16}}) {
-    synaptix::model::Spec s;
-    s.head_dim = D;
-    s.rope_theta = 10000.0;
-    s.num_heads = H;
-    s.num_kv_heads = KVH;
-    s.hidden_size = H * D;
-    s.max_position_embeddings = 4096;
-    kr::RopeTable rt = kr::make_rope_table(s);
-    const int64_t bs = 16, num_blocks = 40, stride_t = 30, qkv_n = (H + 2 * KVH) * D, hidden = 256;
-    RandomPagedCache cache(num_blocks, bs, KVH, D, stride_t);
-    auto x = random_f32(static_cast<size_t>(hidden), 2.0f);
-    auto gamma = random_f32(static_cast<size_t>(hidden));
-    auto w = to_bf16(random_f32(static_cast<size_t>(qkv_n * hidden), 0.1f));
-    auto bias = random_f32(static_cast<size_t>(qkv_n), 0.1f);
-    auto dx = upload(x), dg = upload(gamma), dw = upload(w), dss = upload(std::vector<float>{500.f}), db = upload(bias);
-    auto dts = upload(std::vector<int32_t>{0}), dt = upload(cache.tables), df = upload(rt.inv_freq);
-    const size_t n_counters = static_cast<size_t>(kc::qkv_attention_counters(KVH));
-    auto counters = bc::DeviceBuffer(n_counters * 4);
-    ASSERT_EQ(cuMemsetD32(counters.ptr(), 0, n_counters), CUDA_SUCCESS);
-    const kc::GemvFusion norm{kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, dg.ptr(), dss.ptr(), 1e-5f, 0};
-    for (int32_t pos : {0, 16, 399})
-      for (bool kv32 : {false, true})
-        for (int64_t window : {int64_t{0}, int64_t{37}})
-          for (const kc::GemvParams& gp : {kc::gemv_default_params(1, qkv_n, hidden), kc::GemvParams{4, 4, 1, 4},
-                                           kc::GemvParams{8, 4, 2, 2}})
-            for (int64_t splits : {1, 4, 8}) {
-              const int32_t slot = cache.tables[static_cast<size_t>(pos / bs)] * static_cast<int32_t>(bs) + pos % bs;
-              auto dp = upload(std::vector<int32_t>{pos}), dsl = upload(std::vector<int32_t>{slot});
-              auto k_ref = kv32 ? upload(cache.kf) : upload(cache.kb), v_ref = kv32 ? upload(cache.vf) : upload(cache.vb);
-              auto k_got = kv32 ? upload(cache.kf) : upload(cache.kb), v_got = kv32 ? upload(cache.vf) : upload(cache.vb);
-              const size_t cache_bytes = cache.kb.size() * (kv32 ? 4 : 2);
-              auto q_ref = poisoned(static_cast<size_t>(qkv_n) * 4), q_got = poisoned(static_cast<size_t>(qkv_n) * 4);
-              auto part = bc::DeviceBuffer(static_cast<size_t>(H * splits * (D + 2)) * 4);
-              auto out_ref = poisoned(static_cast<size_t>(H * D) * 4), out = poisoned(static_cast<size_t>(H * D) * 4);
-              auto args = [&](CUdeviceptr q, CUdeviceptr kcache, CUdeviceptr vcache, CUdeviceptr o) {
-                kc::QkvAttentionArgs a;
-                a.x = dx.ptr(); a.w = dw.ptr(); a.k = hidden; a.gemv = gp; a.fusion = norm;
-                a.rope.qkv = q; a.rope.stride = qkv_n; a.rope.bias = db.ptr(); a.rope.eps = 1e-6f;
-                a.rope.positions = dp.ptr(); a.rope.slots = dsl.ptr(); a.rope.inv_freq = df.ptr();
-                a.rope.rotary_dim = rt.rotary_dim; a.rope.attention_scaling = rt.attention_scaling;
-                a.rope.k_cache = kcache; a.rope.v_cache = vcache; a.rope.kv_f32 = kv32;
-                a.rope.tokens = 1; a.rope.heads = H; a.rope.kv_heads = KVH; a.rope.head_dim = D;
-                a.attn.q = q; a.attn.q_stride = qkv_n; a.attn.k_cache = kcache; a.attn.v_cache = vcache; a.attn.kv_f32 = kv32;
-                a.attn.positions = dp.ptr(); a.attn.token_seq = dts.ptr(); a.attn.block_tables = dt.ptr();
-                a.attn.table_stride = stride_t; a.attn.block_size = bs; a.attn.tokens = 1; a.attn.heads = H;
-                a.attn.kv_heads = KVH; a.attn.head_dim = D; a.attn.window = window;
-                a.attn.scale = 1.0f / std::sqrt(static_cast<float>(D)); a.attn.splits = splits;
-                a.attn.partial = part.ptr(); a.attn.out = o;
-                a.counters = counters.ptr();
-                return a;
-              };
-              const std::string what = "H=" + std::to_string(H) + " D=" + std::to_string(D) + " pos=" + std::to_string(pos) +
-                                       " kv_f32=" + std::to_string(kv32) + " window=" + std::to_string(window) + " gemv " +
-                                       gp.str() + " splits=" + std::to_string(splits);
-              kc::QkvAttentionArgs ref = args(q_ref.ptr(), k_ref.ptr(), v_ref.ptr(), out_ref.ptr());
-              ASSERT_TRUE(kc::qkv_attention_supported(ref)) << what;
-              kc::gemv_bf16(dx.ptr(), dw.ptr(), q_ref.ptr(), 1, qkv_n, hidden, false, gp, nullptr, norm);
-              device_sync();
-              const auto rows = q_ref.to_host<float>(static_cast<size_t>(qkv_n));
-              ref.attn.splits = 1;
-              kc::rope_kv_write(ref.rope, nullptr);
-              kc::paged_attention(ref.attn, nullptr);
-              device_sync();
-              const auto want = out_ref.to_host<float>(static_cast<size_t>(H * D));
-              for (int launch = 0; launch < 2; ++launch) {
-                out.fill_bytes(0xFF);
-                q_got.fill_bytes(0xFF);
-                kc::qkv_attention(args(q_got.ptr(), k_got.ptr(), v_got.ptr(), out.ptr()), nullptr);
-                device_sync();
-                EXPECT_EQ(q_got.to_host<float>(static_cast<size_t>(qkv_n)), rows) << what << " launch " << launch;
-                EXPECT_LT(rel_err(out.to_host<float>(want.size()), want), 1e-5) << what << " launch " << launch;
-                EXPECT_EQ(counters.to_host<uint32_t>(n_counters), std::vector<uint32_t>(n_counters, 0u))
-                    << what << " launch " << launch;
-              }
-              EXPECT_EQ(k_got.to_host<uint8_t>(cache_bytes), k_ref.to_host<uint8_t>(cache_bytes)) << what;
-              EXPECT_EQ(v_got.to_host<uint8_t>(cache_bytes), v_ref.to_host<uint8_t>(cache_bytes)) << what;
-            }
   }
 }
 

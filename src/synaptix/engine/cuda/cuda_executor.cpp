@@ -14,7 +14,6 @@
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
-#include "synaptix/kernels/attention/cuda/qkv_attention_cuda.h"
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 #include "synaptix/kernels/linear/cuda/weight_prefetch_cuda.h"
@@ -126,9 +125,6 @@ class CudaExecutorImpl final : public CudaExecutor {
     partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
     attn_counters_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads) * 4);
     check(cuMemsetD32(attn_counters_.ptr(), 0, static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads)), "cuMemsetD32");
-    qkv_attn_counters_ = DeviceBuffer(static_cast<size_t>(kc::qkv_attention_counters(s_.num_kv_heads)) * 4);
-    check(cuMemsetD32(qkv_attn_counters_.ptr(), 0, static_cast<size_t>(kc::qkv_attention_counters(s_.num_kv_heads))),
-          "cuMemsetD32");
     ss_ = DeviceBuffer(static_cast<size_t>((2 * s_.num_layers + 1) * kSsStride) * 4);
     if (s_.is_moe()) {
       moe_out_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 4);
@@ -615,7 +611,17 @@ class CudaExecutorImpl final : public CudaExecutor {
       kc::embedding(tokens, w_.embed.ptr(), x_.ptr(), T, h, stream_, 0, 0, mc);
     for (int64_t l = 0; l < s_.num_layers; ++l) {
       const engine::cuda::DeviceLayer& L = w_.layers[static_cast<size_t>(l)];
-      bool attention_done = false;
+      if (norm_in_gemv) {
+        gemv(x_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false,
+             {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, L.attn_norm.ptr(), ss(2 * l), eps, 0});
+      } else if (bf16_in) {
+        kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), actb_.ptr(), T, h, eps, true, stream_);
+        matmul_bf16(actb_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
+      } else {
+        kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
+        linear(tc, xn_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
+      }
+      if (prefetch_o) prefetch_weights(L.o.ptr(), static_cast<int64_t>(L.o.bytes()));
       kc::RopeKvArgs ra;
       ra.qkv = qkv_.ptr();
       ra.stride = qkv_n;
@@ -635,39 +641,8 @@ class CudaExecutorImpl final : public CudaExecutor {
       ra.heads = H;
       ra.kv_heads = KVH;
       ra.head_dim = D;
-      const kc::GemvFusion qkv_norm{kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, L.attn_norm.ptr(), ss(2 * l), eps, 0};
-      if (norm_in_gemv && fused_attention && !ablate && da.qkv_tail_splits > 0 && !prefetch_o) {
-        // Batch 1: the attention in the qkv GEMV's launch, where the shapes and the schedule allow it.
-        kc::QkvAttentionArgs qa;
-        qa.x = x_.ptr();
-        qa.w = L.qkv.ptr();
-        qa.k = h;
-        const auto g_it = plan_.gemv.find({T, qkv_n, h});
-        qa.gemv = g_it == plan_.gemv.end() ? kc::gemv_default_params(static_cast<int>(T), qkv_n, h) : g_it->second;
-        qa.fusion = qkv_norm;
-        qa.rope = ra;
-        qa.attn = paged_args(sh, l, ra);
-        qa.attn.splits = da.qkv_tail_splits;
-        qa.counters = qkv_attn_counters_.ptr();
-        if (kc::qkv_attention_supported(qa)) {
-          kc::qkv_attention(qa, stream_);
-          attention_done = true;
-        }
-      }
-      if (attention_done) {
-        // projection and attention ran in one launch above
-      } else if (norm_in_gemv) {
-        gemv(x_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false, qkv_norm);
-      } else if (bf16_in) {
-        kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), actb_.ptr(), T, h, eps, true, stream_);
-        matmul_bf16(actb_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
-      } else {
-        kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
-        linear(tc, xn_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
-      }
-      if (prefetch_o) prefetch_weights(L.o.ptr(), static_cast<int64_t>(L.o.bytes()));
-      if (ablate || attention_done) {
-        // the benchmark's ablation leaves RoPE and attention out; or they ran in the qkv launch
+      if (ablate) {
+        // the benchmark's ablation leaves RoPE and attention out
       } else if (fused_attention) {
         kc::decode_attention_rope({ra, paged_args(sh, l, ra), attn_counters_.ptr(), da.warps, da.keys_per_warp, da.cluster, da.reg_heads},
                                   stream_);
@@ -884,7 +859,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
   DeviceBuffer attn_counters_;  // the fused decode attention's split counters (zero between launches)
-  DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_, qkv_attn_counters_;
+  DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
   DeviceBuffer moe_act_;                // f32 [pairs, inter]: the grouped experts' SwiGLU outputs
   DeviceBuffer moe_down_scratch_, moe_down_counters_;  // the spread down kernel's per-pair rows and counters
   DeviceBuffer moe_route_ids_, moe_route_w_, moe_counts_;  // prefill-sized steps: routing, per-expert counts

@@ -69,10 +69,6 @@ struct CudaKernelPlan {
     bool cluster = false;
     // The token's heads in registers (no shared-memory staging) where the shapes allow.
     bool reg_heads = true;
-    // > 0: at batch 1 the attention runs in the qkv GEMV's launch, this many split blocks per KV head among
-    // the last of its group to finish (kernels/attention/cuda/qkv_attention_cuda.h); where the shapes or the
-    // GEMV schedule do not allow it, the kernel above.
-    int qkv_tail_splits = 0;
     bool operator==(const DecodeAttention&) const = default;
   };
   std::map<int64_t, DecodeAttention> decode_attention;

@@ -14,10 +14,12 @@ namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
 namespace {
 
-// Device helpers shared by the attention kernels here and the qkv GEMV's attention tail (qkv_attention_cuda):
-// G, D and KV_F32 are defined before them. Lane i holds elements [i * EPL, i * EPL + EPL) of a head.
-const char* kHelpers = R"(
+// Each warp walks its keys KPW at a time: the K and V rows of KPW keys are loaded before the first is used,
+// so several loads are in flight per warp. Lane i holds elements [i * EPL, i * EPL + EPL) of a head.
+const char* kBody = R"(
 #define EPL ((D + 31) / 32)
+#define WARPS 4
+#define KPW 4
 #if KV_F32
 typedef float kv_t;
 __device__ __forceinline__ void load_row(const float* p, int lane, float* f) {
@@ -134,14 +136,14 @@ __device__ __forceinline__ void combine_warps(const float (&m)[G], const float (
   __syncthreads();
   for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
     const int g = i / D, d = i % D;
-    float mx = -INFINITY;
+    float M = -INFINITY;
 #pragma unroll
-    for (int w = 0; w < NW; ++w) mx = fmaxf(mx, sm_m[w * G + g]);
+    for (int w = 0; w < NW; ++w) M = fmaxf(M, sm_m[w * G + g]);
     float L = 0.f, O = 0.f;
-    if (mx != -INFINITY) {
+    if (M != -INFINITY) {
 #pragma unroll
       for (int w = 0; w < NW; ++w) {
-        const float c = expf(sm_m[w * G + g] - mx);
+        const float c = expf(sm_m[w * G + g] - M);
         L = fmaf(sm_l[w * G + g], c, L);
         O = fmaf(sm_acc[(w * G + g) * D + d], c, O);
       }
@@ -149,13 +151,13 @@ __device__ __forceinline__ void combine_warps(const float (&m)[G], const float (
     const int h = kvh * G + g;
     if (LOCAL) {
       partial[i] = O;
-      if (d == 0) { partial[G * D + g] = mx; partial[G * D + G + g] = L; }
+      if (d == 0) { partial[G * D + g] = M; partial[G * D + G + g] = L; }
     } else if (S == 1) {
       out[(long long)t * H * D + (long long)h * D + d] = O / L;
     } else {
       float* p = partial + (((long long)t * H + h) * S + s) * (D + 2);
       p[d] = O;
-      if (d == 0) { p[D] = mx; p[D + 1] = L; }
+      if (d == 0) { p[D] = M; p[D + 1] = L; }
     }
   }
 }
@@ -170,14 +172,14 @@ __device__ __forceinline__ float load_cg(const float* p) {
 // Output element d of one (token, head) from its S split partials p[S][D + 2] (unnormalised output, max, sum);
 // splits with no keys (sum 0) are skipped.
 __device__ __forceinline__ float combine_splits(const float* p, int d, int S) {
-  float mx = -INFINITY;
-  for (int s = 0; s < S; ++s) if (load_cg(p + s * (D + 2) + D + 1) > 0.f) mx = fmaxf(mx, load_cg(p + s * (D + 2) + D));
+  float M = -INFINITY;
+  for (int s = 0; s < S; ++s) if (load_cg(p + s * (D + 2) + D + 1) > 0.f) M = fmaxf(M, load_cg(p + s * (D + 2) + D));
   float L = 0.f, O = 0.f;
   for (int s = 0; s < S; ++s) {
     const float* ps = p + s * (D + 2);
     const float ls = load_cg(ps + D + 1);
     if (ls > 0.f) {
-      const float c = expf(load_cg(ps + D) - mx);
+      const float c = expf(load_cg(ps + D) - M);
       L = fmaf(ls, c, L);
       O = fmaf(load_cg(ps + d), c, O);
     }
@@ -185,46 +187,6 @@ __device__ __forceinline__ float combine_splits(const float* p, int d, int S) {
   return O / L;
 }
 
-
-#if KV_F32
-__device__ __forceinline__ float to_kv(float f) { return f; }
-#else
-__device__ __forceinline__ bf16_t to_kv(float f) { return f32_to_bf16(f); }
-#endif
-
-// This lane's elements of head h of the token's projection row (+ bias), zeros past D.
-__device__ __forceinline__ void load_head(const float* row, const float* bias, int h, int lane, float (&v)[EPL]) {
-  const int e0 = lane * EPL;
-#if EPL == 4 && (D % 4 == 0)
-  const float4 u = *reinterpret_cast<const float4*>(row + (long long)h * D + e0);
-  v[0] = u.x; v[1] = u.y; v[2] = u.z; v[3] = u.w;
-  if (bias) {
-    const float4 b = *reinterpret_cast<const float4*>(bias + h * D + e0);
-    v[0] += b.x; v[1] += b.y; v[2] += b.z; v[3] += b.w;
-  }
-#else
-#pragma unroll
-  for (int e = 0; e < EPL; ++e)
-    v[e] = e0 + e < D ? row[(long long)h * D + e0 + e] + (bias ? bias[h * D + e0 + e] : 0.f) : 0.f;
-#endif
-}
-// Rotation of this lane's elements with their partners on lane `src` (rotate_half layout), as rope_pair.
-__device__ __forceinline__ void rotate_lane(float (&v)[EPL], const float (&c)[EPL], const float (&sn)[EPL], int src,
-                                            bool first, bool rotated) {
-#pragma unroll
-  for (int e = 0; e < EPL; ++e) {
-    const float p = __shfl_sync(0xffffffffu, v[e], src);
-    if (rotated) v[e] = first ? v[e] * c[e] - p * sn[e] : v[e] * c[e] + p * sn[e];
-  }
-}
-
-)";
-
-// Each warp walks its keys KPW at a time: the K and V rows of KPW keys are loaded before the first is used,
-// so several loads are in flight per warp.
-const char* kKernels = R"(
-#define WARPS 4
-#define KPW 4
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
 paged_attention(const float* __restrict__ q, long long q_stride, const kv_t* __restrict__ kc, const kv_t* __restrict__ vc,
                 const int* __restrict__ positions, const int* __restrict__ token_seq, const int* __restrict__ block_tables,
@@ -412,6 +374,38 @@ extern "C" __global__ void attention_combine(const float* __restrict__ partial, 
 // its partial that block combines (distributed shared memory stores) and every block combines 1/S of the
 // outputs from its own shared memory, so the combine costs one cluster barrier (plus an arrival at the start
 // that the pushes wait for) instead of global writes, a fence, an atomic and L2 reads by one last block.
+#if KV_F32
+__device__ __forceinline__ float to_kv(float f) { return f; }
+#else
+__device__ __forceinline__ bf16_t to_kv(float f) { return f32_to_bf16(f); }
+#endif
+
+// This lane's elements of head h of the token's projection row (+ bias), zeros past D.
+__device__ __forceinline__ void load_head(const float* row, const float* bias, int h, int lane, float (&v)[EPL]) {
+  const int e0 = lane * EPL;
+#if EPL == 4 && (D % 4 == 0)
+  const float4 u = *reinterpret_cast<const float4*>(row + (long long)h * D + e0);
+  v[0] = u.x; v[1] = u.y; v[2] = u.z; v[3] = u.w;
+  if (bias) {
+    const float4 b = *reinterpret_cast<const float4*>(bias + h * D + e0);
+    v[0] += b.x; v[1] += b.y; v[2] += b.z; v[3] += b.w;
+  }
+#else
+#pragma unroll
+  for (int e = 0; e < EPL; ++e)
+    v[e] = e0 + e < D ? row[(long long)h * D + e0 + e] + (bias ? bias[h * D + e0 + e] : 0.f) : 0.f;
+#endif
+}
+// Rotation of this lane's elements with their partners on lane `src` (rotate_half layout), as rope_pair.
+__device__ __forceinline__ void rotate_lane(float (&v)[EPL], const float (&c)[EPL], const float (&sn)[EPL], int src,
+                                            bool first, bool rotated) {
+#pragma unroll
+  for (int e = 0; e < EPL; ++e) {
+    const float p = __shfl_sync(0xffffffffu, v[e], src);
+    if (rotated) v[e] = first ? v[e] * c[e] - p * sn[e] : v[e] * c[e] + p * sn[e];
+  }
+}
+
 extern "C" __global__ void __launch_bounds__(DW * 32)
 #if CLUSTER
 __cluster_dims__(1, 1, CLUSTER)
@@ -631,12 +625,6 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
 
 }  // namespace
 
-std::string attention_helpers_source(int64_t g, int64_t d, bool kv_f32) {
-  std::ostringstream os;
-  os << "#define G " << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define D " << d << "\n" << kHelpers;
-  return os.str();
-}
-
 std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps, int decode_keys_per_warp,
                                    int decode_cluster, bool decode_reg_heads) {
   if (decode_cluster != 0 && !decode_cluster_supported(decode_cluster))
@@ -645,7 +633,7 @@ std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode
   os << bc::kDevicePrelude << (decode_cluster ? bc::kClusterPrelude : "") << rope_head_device_source() << "#define G "
      << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define D " << d << "\n#define DW " << decode_warps
      << "\n#define DKPW " << decode_keys_per_warp << "\n#define CLUSTER " << decode_cluster << "\n#define REG_HEADS "
-     << (decode_reg_heads ? 1 : 0) << "\n" << kHelpers << kKernels;
+     << (decode_reg_heads ? 1 : 0) << "\n" << kBody;
   return os.str();
 }
 

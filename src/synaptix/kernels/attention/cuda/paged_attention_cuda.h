@@ -50,11 +50,6 @@ inline constexpr bool decode_cluster_supported(int64_t splits) {
 std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps = 4, int decode_keys_per_warp = 4,
                                    int decode_cluster = 0, bool decode_reg_heads = false);
 
-// The device helpers (row loads, the per-warp online softmax, the warp and split combines, RoPE of a head
-// held across a warp's lanes) for G query heads per KV head and head_dim D, with the macros G, D, KV_F32 and
-// EPL defined: for kernels of other files that attend (qkv_attention_cuda).
-std::string attention_helpers_source(int64_t g, int64_t d, bool kv_f32);
-
 void paged_attention(const PagedAttentionArgs& a, CUstream stream);
 
 // RoPE + KV write + split decode attention + combine in one kernel, for steps whose every token is the one

@@ -89,7 +89,6 @@ std::string GemvFusion::str() const {
   std::string s = input == GemvInput::RmsNorm ? "norm" : "plain";
   s += output == GemvOutput::AccumulateSumSq ? "_accss" : output == GemvOutput::SwiGlu ? "_swiglu" : "";
   if (xn_out) s += "_xn";
-  if (tail) s += "_" + tail->key;
   return s;
 }
 
@@ -105,22 +104,11 @@ std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f) {
   if (!gemv_params_valid(p, m)) fail("invalid GEMV parameters ", p.str(), " for m=", m);
   if (f.output == GemvOutput::SwiGlu && p.rows_per_warp % 2)
     fail("GEMV with a SwiGLU epilogue needs an even rows_per_warp, got ", p.str());
-  if (f.tail && (p.persistent || f.output == GemvOutput::SwiGlu || f.tail->row_align % p.rows_per_block() != 0))
-    fail("GEMV tail ", f.tail->key, " needs a non-persistent schedule without SwiGLU whose rows per block (",
-         p.rows_per_block(), ") divide ", f.tail->row_align);
   std::ostringstream os;
   os << bc::kDevicePrelude;
-  if (f.tail)
-    os << f.tail->source << "\n#define ROW_MAP(i) (" << f.tail->row_map << ")\n#define FIRST_GROUP ("
-       << f.tail->block_group << ")\n#define GROUP_STRIDE groups_total\n";
-  else
-    os << "#define ROW_MAP(i) (i)\n#define FIRST_GROUP blockIdx.x\n#define GROUP_STRIDE gridDim.x\n";
-  const int min_blocks = f.tail && f.tail->min_blocks_per_sm ? f.tail->min_blocks_per_sm
-                         : p.full_occupancy                  ? 2048 / (p.warps * 32)
-                                                             : 1;
   os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define KS " << p.kslices << "\n#define RPW "
      << p.rows_per_warp << "\n#define UNROLL " << p.unroll << "\n#define MIN_BLOCKS "
-     << min_blocks << "\n#define PREFETCH_BYTES " << p.prefetch_kb * 1024
+     << (p.full_occupancy ? 2048 / (p.warps * 32) : 1) << "\n#define PREFETCH_BYTES " << p.prefetch_kb * 1024
      << "ll\n#define IN_NORM "
      << (f.input == GemvInput::RmsNorm ? 1 : 0) << "\n#define OUT_MODE " << static_cast<int>(f.output)
      << "\n#define WRITE_XN " << (f.xn_out ? 1 : 0) << "\n";
@@ -129,7 +117,7 @@ std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f) {
 extern "C" __global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
 gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __restrict__ y, int n, int k, int accumulate,
           const float* __restrict__ gamma, const float* __restrict__ ss_in, float eps, float* __restrict__ ss_out,
-          float* __restrict__ xn_out)" << (f.tail ? ", " + f.tail->param : std::string()) << R"() {
+          float* __restrict__ xn_out) {
   __shared__ float partial[KS > 1 ? KS : 1][GROUPS][RPW][M];
 #if OUT_MODE == 1
   __shared__ float block_ss[M];
@@ -142,11 +130,10 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
   // The block's weight rows are constant: start pulling them into L2 before waiting for the kernel that
   // produces x (all of its row groups when the launch is persistent), up to PREFETCH_BYTES when set.
   long long budget = PREFETCH_BYTES > 0 ? PREFETCH_BYTES : (1ll << 62);
-  const int first_group = FIRST_GROUP;  // < 0: a block of the tail only
-  for (int grp = first_group; grp >= 0 && grp < groups_total && budget > 0; grp += GROUP_STRIDE) {
+  for (int grp = blockIdx.x; grp < groups_total && budget > 0; grp += gridDim.x) {
     const long long first = (long long)grp * GROUPS * RPW;
     const long long rows = min((long long)GROUPS * RPW, (long long)n - first);
-    const char* base = reinterpret_cast<const char*>(w + (long long)ROW_MAP(first) * kv);
+    const char* base = reinterpret_cast<const char*>(w + first * kv);
     const long long bytes = min(rows * kv * 16, budget);
     budget -= bytes;
     for (long long off = (long long)threadIdx.x * 128; off < bytes; off += (long long)blockDim.x * 128)
@@ -163,7 +150,7 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
 #endif
   // A block takes row groups blockIdx.x, + gridDim.x, ...: one group when the grid covers them all, several
   // when the launch is persistent (a grid of one full wave).
-  for (int grp = first_group; grp >= 0 && grp < groups_total; grp += GROUP_STRIDE) {
+  for (int grp = blockIdx.x; grp < groups_total; grp += gridDim.x) {
     const int row0 = (grp * GROUPS + group) * RPW;
     float acc[RPW][M];
 #pragma unroll
@@ -175,7 +162,7 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
 #pragma unroll
     for (int r = 0; r < RPW; ++r) {
       rvalid[r] = row0 + r < n;
-      wrow[r] = w + (size_t)(rvalid[r] ? ROW_MAP(row0 + r) : 0) * kv;
+      wrow[r] = w + (size_t)(rvalid[r] ? row0 + r : 0) * kv;
     }
     for (int base = kb + lane; base < ke; base += 32 * UNROLL) {
       uint4 wv[UNROLL][RPW];
@@ -265,7 +252,7 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
 #pragma unroll
         for (int j = 0; j < M; ++j)
           if (lane == ((r * M + j) & 31) && rvalid[r]) {
-            float* out = y + (size_t)j * n + ROW_MAP(row0 + r);
+            float* out = y + (size_t)j * n + row0 + r;
 #if OUT_MODE == 1
             const float v = *out + acc[r][j];
             *out = v;
@@ -284,7 +271,6 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
   __syncthreads();
   if (threadIdx.x < M) atomicAdd(&ss_out[threadIdx.x], block_ss[threadIdx.x]);
 #endif
-)" << (f.tail ? f.tail->call : std::string()) << R"(
 }
 )";
   return os.str();
@@ -323,16 +309,11 @@ void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, in
     fail("gemv_bf16: xn_out needs the RMSNorm prologue and a 16-byte aligned buffer");
   CUfunction f = bc::cached_kernel("gemv_bf16_m" + std::to_string(m) + "_" + p.str() + "_" + fu.str(),
                                    [&] { return gemv_bf16_source(m, p, fu); }, "gemv_bf16");
-  // A tail's shared memory must not cap the blocks per SM at whatever carveout the driver picks.
-  if (fu.tail)
-    hw::cuda::check(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT, CU_SHAREDMEM_CARVEOUT_MAX_SHARED),
-                    "cuFuncSetAttribute(gemv tail carveout)");
   int ni = static_cast<int>(n), ki = static_cast<int>(k), acc = accumulate ? 1 : 0;
   CUdeviceptr gamma = fu.gamma, ss_in = fu.ss_in, ss_out = fu.ss_out, xn_out = fu.xn_out;
   float eps = fu.eps;
-  void* args[] = {&x, &w, &y, &ni, &ki, &acc, &gamma, &ss_in, &eps, &ss_out, &xn_out, const_cast<void*>(fu.tail ? fu.tail->arg : nullptr)};
+  void* args[] = {&x, &w, &y, &ni, &ki, &acc, &gamma, &ss_in, &eps, &ss_out, &xn_out};
   unsigned blocks = static_cast<unsigned>((n + p.rows_per_block() - 1) / p.rows_per_block());
-  if (fu.tail) blocks += static_cast<unsigned>(fu.tail->extra_blocks);
   if (p.persistent) blocks = std::min(blocks, resident_blocks(f, p.warps * 32));
   // Under a kernel trace the launch is named with its shape, so a timeline tells the projections apart.
   const std::string what = bc::active_trace() ? "gemv_bf16 " + std::to_string(n) + "x" + std::to_string(k) : "gemv_bf16";

@@ -47,26 +47,6 @@ struct GemvParams {
 enum class GemvInput { Plain, RmsNorm };
 enum class GemvOutput { Plain, AccumulateSumSq, SwiGlu };
 
-// A consumer of the GEMV's rows fused into the same launch (the decode attention after the qkv projection,
-// kernels/attention/cuda/qkv_attention_cuda.h): device code placed before the kernel, one extra kernel
-// parameter passed by value, a permutation of the rows (logical row i is computed into physical row
-// row_map(i)) and a statement every block runs after writing its rows. Such a launch is never persistent
-// and a block's rows must stay physically contiguous: rows_per_block() must divide row_align.
-struct GemvTail {
-  std::string key;      // part of the kernel's cache name
-  std::string source;   // device code: the parameter's type, the row map and the tail function
-  std::string param;    // the extra parameter's declaration, e.g. "QkvAttentionTail tail"
-  std::string row_map;  // expression of the logical row `i` and the row count `n`
-  // The tail's own blocks (no rows) beside the GEMV's, and the expression giving each block's row group
-  // (< 0: one of the tail's blocks) from blockIdx.x, n and the parameter.
-  int64_t extra_blocks = 0;
-  std::string block_group = "blockIdx.x";
-  std::string call;     // e.g. "qkv_attention_tail<WARPS>(tail, y, n, GROUPS * RPW);"
-  const void* arg = nullptr;  // the host copy of the parameter
-  int64_t row_align = 1;
-  int min_blocks_per_sm = 0;  // a register budget for the tail's code (0: the schedule's)
-};
-
 struct GemvFusion {
   GemvInput input = GemvInput::Plain;
   GemvOutput output = GemvOutput::Plain;
@@ -77,7 +57,6 @@ struct GemvFusion {
   // With RmsNorm: the normalised input x * rsqrt(ss / k + eps) * gamma is also written here, f32 [m, k] (by
   // the first row group's warps), for a later kernel that reads the same normalised rows (MoE experts).
   CUdeviceptr xn_out = 0;
-  const GemvTail* tail = nullptr;
   std::string str() const;
 };
 
