@@ -99,6 +99,69 @@ __device__ __forceinline__ void attend_keys(const float (&qv)[G][EPL], const flo
   }
 }
 
+// A lane's elements of a cached row as loaded (f32 words, or bf16 pairs), converted to f32 by raw_to_f32
+// later: a kernel that loads its first keys before its PDL wait converts them after it, since a conversion
+// waits for its load and would put the memory round trip before the wait instead of beside what follows it.
+#if KV_F32
+#define KV_WORDS EPL
+#else
+#define KV_WORDS ((EPL + 1) / 2)
+#endif
+struct KvRaw {
+  unsigned int w[KV_WORDS];
+};
+__device__ __forceinline__ void load_row_raw(const kv_t* p, int lane, KvRaw& r) {
+  const int e0 = lane * EPL;
+#if KV_F32 && EPL == 4 && (D % 4 == 0)
+  if (e0 < D) { const uint4 u = *reinterpret_cast<const uint4*>(p + e0); r.w[0] = u.x; r.w[1] = u.y; r.w[2] = u.z; r.w[3] = u.w; }
+  else { r.w[0] = r.w[1] = r.w[2] = r.w[3] = 0u; }
+#elif KV_F32
+#pragma unroll
+  for (int e = 0; e < EPL; ++e) r.w[e] = e0 + e < D ? __float_as_uint(p[e0 + e]) : 0u;
+#elif EPL == 4 && (D % 4 == 0)
+  if (e0 < D) { const uint2 u = *reinterpret_cast<const uint2*>(p + e0); r.w[0] = u.x; r.w[1] = u.y; }
+  else { r.w[0] = r.w[1] = 0u; }
+#elif EPL == 8 && (D % 8 == 0)
+  if (e0 < D) { const uint4 u = *reinterpret_cast<const uint4*>(p + e0); r.w[0] = u.x; r.w[1] = u.y; r.w[2] = u.z; r.w[3] = u.w; }
+  else { r.w[0] = r.w[1] = r.w[2] = r.w[3] = 0u; }
+#elif EPL == 2 && (D % 2 == 0)
+  r.w[0] = e0 < D ? *reinterpret_cast<const unsigned int*>(p + e0) : 0u;
+#else
+#pragma unroll
+  for (int i = 0; i < KV_WORDS; ++i) r.w[i] = 0u;
+#pragma unroll
+  for (int e = 0; e < EPL; ++e)
+    if (e0 + e < D) r.w[e / 2] |= (unsigned int)p[e0 + e] << (16 * (e & 1));
+#endif
+}
+__device__ __forceinline__ void raw_to_f32(const KvRaw& r, float* f) {
+#pragma unroll
+  for (int e = 0; e < EPL; ++e)
+#if KV_F32
+    f[e] = __uint_as_float(r.w[e]);
+#else
+    f[e] = (e & 1) ? bf16_hi(r.w[e / 2]) : bf16_lo(r.w[e / 2]);
+#endif
+}
+// As load_keys, into raw registers (see KvRaw).
+template <int N>
+__device__ __forceinline__ void load_keys_raw(const kv_t* __restrict__ kc, const kv_t* __restrict__ vc, const int* table,
+                                              int block_size, int KVH, int kvh, int j0, int lim, int lane,
+                                              KvRaw (&kr)[N], KvRaw (&vr)[N]) {
+#pragma unroll
+  for (int u = 0; u < N; ++u) {
+    const int j = j0 + u;
+    if (j < lim) {
+      const long long slot = (long long)table[j / block_size] * block_size + j % block_size;
+      load_row_raw(kc + (slot * KVH + kvh) * D, lane, kr[u]);
+      load_row_raw(vc + (slot * KVH + kvh) * D, lane, vr[u]);
+    } else {
+#pragma unroll
+      for (int i = 0; i < KV_WORDS; ++i) kr[u].w[i] = vr[u].w[i] = 0u;
+    }
+  }
+}
+
 // Cached K/V rows j0 .. j0 + N - 1 below `lim` into registers (zeros past it).
 template <int N>
 __device__ __forceinline__ void load_keys(const kv_t* __restrict__ kc, const kv_t* __restrict__ vc, const int* table,
@@ -449,10 +512,11 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
   const int end = S > 1 ? min(pos + 1, start + split_size) : pos + 1;
   const int* table = block_tables + (long long)token_seq[t] * table_stride;
   int j0 = start + warp * DKPW;
-  float kf[DKPW][EPL], vf[DKPW][EPL];
-  // The step's metadata and the K/V rows of earlier positions were written before the previous kernel
-  // started: their loads go out before waiting for it (the qkv projection).
-  load_keys(kc, vc, table, block_size, KVH, kvh, j0, min(end, pos), lane, kf, vf);
+  // The step's metadata and the K/V rows of earlier positions were written by kernels that finished before
+  // this one could launch (the qkv projection triggers its dependents only after its own wait): their loads
+  // go out before waiting for it, and are converted after it.
+  KvRaw kr[DKPW], vr[DKPW];
+  load_keys_raw(kc, vc, table, block_size, KVH, kvh, j0, min(end, pos), lane, kr, vr);
 #if REG_HEADS
   // Every warp keeps the token's heads in registers, lane i holding elements [i * EPL, i * EPL + EPL) as the
   // keys are held: no shared-memory staging and no block barriers before the attention. A lane's elements
@@ -542,6 +606,12 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
 #pragma unroll
     for (int e = 0; e < EPL; ++e) qv[g][e] = lane * EPL + e < D ? heads[g * D + lane * EPL + e] * scale : 0.f;
 #endif
+  float kf[DKPW][EPL], vf[DKPW][EPL];
+#pragma unroll
+  for (int u = 0; u < DKPW; ++u) {
+    raw_to_f32(kr[u], kf[u]);
+    raw_to_f32(vr[u], vf[u]);
+  }
   float m[G], l[G], acc[G][EPL];
 #pragma unroll
   for (int g = 0; g < G; ++g) {
