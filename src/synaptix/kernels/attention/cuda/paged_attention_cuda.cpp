@@ -570,9 +570,13 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
 #pragma unroll
     for (int e = 0; e < EPL; ++e) qv[g][e] = lane * EPL + e < D ? hq[g][e] * scale : 0.f;
 #else
-  for (int i = threadIdx.x; i < rot / 2; i += blockDim.x) freq[i] = inv_freq[i];
+  // The rotation frequencies are loaded before the wait into a register and stored after it: a store to
+  // shared memory waits for its load, which would put the round trip before the wait.
+  const float freq0 = (int)threadIdx.x < rot / 2 ? inv_freq[threadIdx.x] : 0.f;
   pdl_wait();
   pdl_launch_dependents();
+  if ((int)threadIdx.x < rot / 2) freq[threadIdx.x] = freq0;
+  for (int i = threadIdx.x + blockDim.x; i < rot / 2; i += blockDim.x) freq[i] = inv_freq[i];
   const float* row = qkv + (long long)t * q_stride;
   for (int i = threadIdx.x; i < (G + 2) * D; i += blockDim.x) {
     const int hi = i / D, e = i % D;
