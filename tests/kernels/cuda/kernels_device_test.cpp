@@ -356,37 +356,45 @@ TEST(Embedding, CopiesTheStepMetadataFromMappedHostMemory) {
 
 TEST(Argmax, PicksTheFirstMaximumPerRow) {
   ctx();
-  const int64_t rows = 4, vocab = 128256;
-  auto logits = random_f32(static_cast<size_t>(rows * vocab));
+  const int64_t capacity = 8, vocab = 128256;
+  auto logits = random_f32(static_cast<size_t>(capacity * vocab));
   logits[1 * vocab + 5] = 50.0f;
   logits[1 * vocab + 70000] = 50.0f;  // tie: the lower index wins
   logits[3 * vocab + vocab - 1] = 60.0f;
   logits[2 * vocab + 3000] = 40.0f;  // a tie across two slices of the split form
   logits[2 * vocab + 127000] = 40.0f;
+  logits[7 * vocab + 64000] = 45.0f;
   auto dl = upload(logits);
-  bc::DeviceBuffer scratch(static_cast<size_t>(kc::argmax_scratch_bytes(rows)));
+  bc::DeviceBuffer scratch(static_cast<size_t>(kc::argmax_scratch_bytes(capacity)));
   scratch.fill_bytes(0);
   // Mapped pinned host memory: the kernel's second copy of the ids, read with no copy on the stream.
   void* host = nullptr;
-  ASSERT_EQ(cuMemHostAlloc(&host, rows * 4, CU_MEMHOSTALLOC_DEVICEMAP), CUDA_SUCCESS);
+  ASSERT_EQ(cuMemHostAlloc(&host, capacity * 4, CU_MEMHOSTALLOC_DEVICEMAP), CUDA_SUCCESS);
   CUdeviceptr host_dev = 0;
   ASSERT_EQ(cuMemHostGetDevicePointer(&host_dev, host, 0), CUDA_SUCCESS);
-  // The split form twice: its per-row counters must re-arm.
-  for (int run : {0, 1, 2}) {
-    const bool split = run > 0;
-    auto di = poisoned(rows * 4);
-    std::memset(host, 0xFF, rows * 4);
-    kc::argmax_rows(dl.ptr(), di.ptr(), rows, vocab, nullptr, split ? scratch.ptr() : 0, host_dev);
+  // One block per row, then the split form on one scratch with changing row counts (its per-row counters
+  // must re-arm, and a call with more rows must not write over the counters of one with fewer).
+  const std::pair<int64_t, bool> runs[] = {{4, false}, {4, true}, {8, true}, {1, true}, {8, true}, {3, true}};
+  int run = 0;
+  for (auto [rows, split] : runs) {
+    auto di = poisoned(static_cast<size_t>(rows) * 4);
+    std::memset(host, 0xFF, capacity * 4);
+    kc::argmax_rows(dl.ptr(), di.ptr(), rows, vocab, nullptr, split ? scratch.ptr() : 0, capacity, host_dev);
     device_sync();
-    auto got = di.to_host<int32_t>(rows);
+    auto got = di.to_host<int32_t>(static_cast<size_t>(rows));
     const int32_t* got_host = static_cast<const int32_t*>(host);
     for (int64_t r = 0; r < rows; ++r) {
       const float* p = logits.data() + r * vocab;
       const int64_t want = std::max_element(p, p + vocab) - p;
-      EXPECT_EQ(got[static_cast<size_t>(r)], want) << "row " << r << " run " << run;
-      EXPECT_EQ(got_host[r], want) << "host copy, row " << r << " run " << run;
+      EXPECT_EQ(got[static_cast<size_t>(r)], want) << "row " << r << " of " << rows << ", run " << run;
+      EXPECT_EQ(got_host[r], want) << "host copy, row " << r << " of " << rows << ", run " << run;
     }
+    ++run;
   }
+  const auto words = scratch.to_host<uint32_t>(static_cast<size_t>(kc::argmax_scratch_bytes(capacity) / 4));
+  EXPECT_EQ(std::vector<uint32_t>(words.end() - capacity, words.end()), std::vector<uint32_t>(capacity, 0u))
+      << "every row's counter is re-armed";
+  EXPECT_THROW(kc::argmax_rows(dl.ptr(), dl.ptr(), capacity + 1, vocab, nullptr, scratch.ptr(), capacity), synaptix::Error);
   cuMemFreeHost(host);
 }
 

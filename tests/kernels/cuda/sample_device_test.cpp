@@ -142,7 +142,7 @@ TEST(SampleRows, TopKOneIsTheArgmax) {
   dl.upload(all.data(), all.size() * 4);
   bc::DeviceBuffer ids(rows * 4), am(rows * 4), scratch(static_cast<size_t>(kc::argmax_scratch_bytes(rows)));
   scratch.fill_bytes(0);
-  kc::argmax_rows(dl.ptr(), am.ptr(), rows, vocab, nullptr, scratch.ptr());
+  kc::argmax_rows(dl.ptr(), am.ptr(), rows, vocab, nullptr, scratch.ptr(), rows);
   check(cuCtxSynchronize(), "cuCtxSynchronize");
   const auto want = am.to_host<int32_t>(rows);
   for (int64_t r = 0; r < rows; ++r) {
@@ -313,7 +313,7 @@ TEST(SampleRows, TimePerRowForVocab128256) {
         scratch(static_cast<size_t>(kc::argmax_scratch_bytes(rows)));
     scratch.fill_bytes(0);
     dl.upload(all.data(), all.size() * 4);
-    const double am = median_us([&] { kc::argmax_rows(dl.ptr(), ids.ptr(), rows, vocab, nullptr, scratch.ptr()); });
+    const double am = median_us([&] { kc::argmax_rows(dl.ptr(), ids.ptr(), rows, vocab, nullptr, scratch.ptr(), rows); });
     std::printf("vocab %lld rows %3lld: argmax_rows %8.1f us (%6.2f us/row)\n", static_cast<long long>(vocab),
                 static_cast<long long>(rows), am, am / static_cast<double>(rows));
     for (const Setting& st : settings) {

@@ -549,8 +549,10 @@ class CudaExecutorImpl final : public CudaExecutor {
     if (!sh.decode_only) return mc;
     mc.src = meta_host_[meta_cur_]->device_ptr();
     mc.dst = meta_.ptr();
-    const int64_t regions[][2] = {{o_pos_, sh.tokens}, {o_slot_, sh.tokens}, {o_seq_, sh.tokens},
-                                  {o_rows_, sh.logit_rows}, {o_tab_, sh.seqs * table_stride_}};
+    // The tiles too: a decode step of more than flash_min_tokens sequences takes the tensor-core attention.
+    const int64_t regions[][2] = {{o_pos_, sh.tokens}, {o_slot_, sh.tokens},       {o_seq_, sh.tokens},
+                                  {o_rows_, sh.logit_rows}, {o_tab_, sh.seqs * table_stride_}, {o_tiles_, 3 * sh.flash_tiles}};
+    static_assert(std::size(regions) <= kc::StepMetaCopy::kRegions);
     for (size_t r = 0; r < std::size(regions); ++r) {
       mc.off[r] = static_cast<int32_t>(regions[r][0]);
       mc.n[r] = static_cast<int32_t>(regions[r][1]);
@@ -707,7 +709,7 @@ class CudaExecutorImpl final : public CudaExecutor {
 
   // The step's token ids: into ids_ (the next chained step reads them there) and into the current pinned slot.
   void argmax(int64_t rows) {
-    kc::argmax_rows(logits_.ptr(), ids_.ptr(), rows, s_.vocab_size, stream_, argmax_scratch_.ptr(),
+    kc::argmax_rows(logits_.ptr(), ids_.ptr(), rows, s_.vocab_size, stream_, argmax_scratch_.ptr(), opt_.max_logit_rows,
                     ids_host_[meta_cur_]->device_ptr());
   }
 

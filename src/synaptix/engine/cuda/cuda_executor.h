@@ -3,7 +3,8 @@
 // on the device (f32 or bf16, see CudaExecutorOptions). Steps of at most `gemv_max_rows` tokens run the weight-streaming GEMV path (f32
 // activations, the decode path); larger steps convert activations to bf16 and run cuBLASLt tensor-core GEMMs
 // (the prefill path). Decode-only steps are captured as CUDA graphs (one per batch size and attention split
-// count) and replayed, so a decode step costs one graph launch plus a metadata copy.
+// count, and pinned metadata slot) and replayed, so a decode step costs one graph launch: its first kernel
+// reads the step's metadata from mapped pinned memory and its argmax writes the ids there.
 #include <cstdint>
 #include <map>
 #include <memory>
