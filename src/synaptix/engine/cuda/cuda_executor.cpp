@@ -422,8 +422,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     auto up = [&](int64_t off, int64_t n) {
       if (n > 0) check(cuMemcpyHtoDAsync(meta_.ptr() + off * 4, h + off, static_cast<size_t>(n) * 4, stream_), "upload step metadata");
     };
-    // One copy of the whole span when it is small (a decode step: each copy costs the stream a few us),
-    // else each used region.
+    // One copy of the whole span when it is small (each copy costs the stream a few us), else each used region.
     const int64_t end = sh.flash_tiles > 0 ? o_tiles_ + 3 * sh.flash_tiles : o_tab_ + sh.seqs * table_stride_;
     if (sh.decode_only) {
       // copied by the embedding kernel
@@ -550,8 +549,9 @@ class CudaExecutorImpl final : public CudaExecutor {
     mc.src = meta_host_[meta_cur_]->device_ptr();
     mc.dst = meta_.ptr();
     // The tiles too: a decode step of more than flash_min_tokens sequences takes the tensor-core attention.
-    const int64_t regions[][2] = {{o_pos_, sh.tokens}, {o_slot_, sh.tokens},       {o_seq_, sh.tokens},
-                                  {o_rows_, sh.logit_rows}, {o_tab_, sh.seqs * table_stride_}, {o_tiles_, 3 * sh.flash_tiles}};
+    const int64_t regions[][2] = {{o_pos_, sh.tokens},      {o_slot_, sh.tokens},
+                                  {o_seq_, sh.tokens},      {o_rows_, sh.logit_rows},
+                                  {o_tab_, sh.seqs * table_stride_}, {o_tiles_, 3 * sh.flash_tiles}};
     static_assert(std::size(regions) <= kc::StepMetaCopy::kRegions);
     for (size_t r = 0; r < std::size(regions); ++r) {
       mc.off[r] = static_cast<int32_t>(regions[r][0]);
