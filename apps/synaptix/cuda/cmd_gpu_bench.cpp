@@ -50,7 +50,13 @@ struct Options {
   bool accurate = true;   // also time the tuned plan under the default (f32-faithful) precision
   bool trace = false;     // a kernel timeline of the tuned batch-1 step (graph replays)
   bool pipelined = true;  // decode steps enqueued one ahead of reading their ids (host work overlapped)
+  int steps_per_launch = 8;  // pipelined greedy steps per enqueue (multi-step graphs), capped by the executor
 };
+
+// Steps per pipelined enqueue for a decode batch: the option, capped by what the executor runs in one.
+int64_t launch_steps(engine::CudaExecutor& ex, int batch, const Options& o) {
+  return std::max<int64_t>(1, std::min<int64_t>(o.steps_per_launch, ex.max_greedy_steps(batch)));
+}
 
 // Progress on stderr, unbuffered, so a long run shows where it is.
 void progress(const std::string& what) {
@@ -142,7 +148,8 @@ DecodeResult bench_decode(engine::CudaExecutor& ex, int batch, const Options& o,
     ex.step_greedy(chunks, ids);
     for (size_t i = 0; i < ids.size(); ++i) next[static_cast<size_t>(b0) + i] = ids[i];
   }
-  int64_t pos = o.context;
+  const int64_t pos0 = o.context;
+  int64_t pos = pos0;
   std::vector<int32_t> ids;
   auto step = [&] {
     std::vector<engine::SeqChunk> chunks;
@@ -152,31 +159,43 @@ DecodeResult bench_decode(engine::CudaExecutor& ex, int batch, const Options& o,
     std::copy(ids.begin(), ids.end(), next.begin());
     ++pos;
   };
-  for (int i = 0; i < 3; ++i) step();  // eager, capture, first replay
-  if (before_timed) before_timed();
-  const auto t0 = Clock::now();
-  if (o.pipelined) {
-    // The host enqueues step i + 1 (its tokens fed on the device from step i's ids) before it waits for
-    // step i's ids, as a serving loop that checks stop conditions one step behind.
+  // Pipelined: the host enqueues group g + 1 (its first tokens fed on the device from group g's last ids)
+  // before it waits for group g's ids, as a serving loop that checks stop conditions one group behind;
+  // each group runs `per` steps back to back in one launch.
+  const int64_t per = o.pipelined ? launch_steps(ex, batch, o) : 1;
+  const int64_t groups = (o.decode_steps + per - 1) / per;
+  auto pipelined = [&](int64_t n_groups) {
     std::vector<engine::SeqChunk> chunks;
     for (int b = 0; b < batch; ++b)
-      chunks.push_back({std::span<const int32_t>(&next[static_cast<size_t>(b)], 1), pos, tables[static_cast<size_t>(b)], false});
-    ex.enqueue_greedy(chunks, false);
-    for (int i = 0; i < o.decode_steps; ++i) {
-      if (i + 1 < o.decode_steps) {
-        for (auto& c : chunks) ++c.start_pos;
-        ex.enqueue_greedy(chunks, true);
+      chunks.push_back({std::span<const int32_t>(&next[static_cast<size_t>(b)], 1), pos0, tables[static_cast<size_t>(b)], false});
+    ex.enqueue_greedy(chunks, false, per);
+    for (int64_t g = 0; g < n_groups; ++g) {
+      if (g + 1 < n_groups) {
+        for (auto& c : chunks) c.start_pos += per;
+        ex.enqueue_greedy(chunks, true, per);
       }
       ex.finish_greedy(ids);
     }
+  };
+  if (o.pipelined) {
+    // Warm-up from the same position: runs eagerly, then captures, the graphs of both pinned slots.
+    pipelined(5);
+  } else {
+    for (int i = 0; i < 3; ++i) step();  // eager, capture, first replay
+  }
+  if (before_timed) before_timed();
+  const auto t0 = Clock::now();
+  if (o.pipelined) {
+    pipelined(groups);
   } else {
     for (int i = 0; i < o.decode_steps; ++i) step();
   }
+  const int64_t timed_steps = groups * per;
   const double sec = seconds_since(t0);
   DecodeResult r;
   r.batch = batch;
-  r.step_ms = sec * 1e3 / o.decode_steps;
-  r.tok_s = batch * o.decode_steps / sec;
+  r.step_ms = sec * 1e3 / static_cast<double>(timed_steps);
+  r.tok_s = static_cast<double>(batch * timed_steps) / sec;
   return r;
 }
 
@@ -251,6 +270,9 @@ nlohmann::json trace_decode(engine::CudaExecutor& ex, const engine::CudaKernelPl
     return js;
   }
   const size_t R = recs.size() / N;
+  // A replay runs `per` decode steps (multi-step graphs): the table is per step.
+  const int64_t per = o.pipelined ? launch_steps(ex, 1, o) : 1;
+  const double perd = static_cast<double>(per);
   std::vector<double> share(N, 0), waited(N, 0);
   for (size_t r = 0; r + 1 < R; ++r)
     for (size_t i = 0; i < N; ++i) {
@@ -265,7 +287,8 @@ nlohmann::json trace_decode(engine::CudaExecutor& ex, const engine::CudaKernelPl
     ++count;
     us += share[i];
   }
-  std::printf("\nbatch-1 decode timeline (%zu launches per step, %zu replays, step %.3f ms by wall clock):\n", N, R, d.step_ms);
+  std::printf("\nbatch-1 decode timeline (%zu launches per replay of %lld steps, %zu replays, step %.3f ms by wall clock):\n", N,
+              static_cast<long long>(per), R, d.step_ms);
   std::printf("%-28s %6s %10s %10s %12s\n", "launch", "count", "us/step", "us each", "weight GB/s");
   double total = 0;
   for (const auto& [name, cu] : by_name) {
@@ -273,11 +296,12 @@ nlohmann::json trace_decode(engine::CudaExecutor& ex, const engine::CudaKernelPl
     double gbps = 0;
     if (std::sscanf(name.c_str(), "gemv_bf16 %lldx%lld", &n, &k) == 2)
       gbps = static_cast<double>(n) * static_cast<double>(k) * 2 * cu.first / (cu.second * 1e-6) / 1e9;
-    std::printf("%-28s %6d %10.1f %10.2f %12.0f\n", name.c_str(), cu.first, cu.second, cu.second / cu.first, gbps);
-    js["by_name"].push_back({{"name", name}, {"count", cu.first}, {"us_per_step", cu.second}, {"weight_gbps", gbps}});
-    total += cu.second;
+    std::printf("%-28s %6.2f %10.1f %10.2f %12.0f\n", name.c_str(), cu.first / perd, cu.second / perd, cu.second / cu.first, gbps);
+    js["by_name"].push_back({{"name", name}, {"count", cu.first / perd}, {"us_per_step", cu.second / perd}, {"weight_gbps", gbps}});
+    total += cu.second / perd;
   }
-  std::printf("%-28s %6s %10.1f   (+ last launch and host turnaround %.1f us)\n", "sum", "", total, share[N - 1]);
+  std::printf("%-28s %6s %10.1f   (+ the replay's last launch and the turnaround to the next: %.1f us, %.1f a step)\n", "sum", "",
+              total, share[N - 1], share[N - 1] / perd);
   // One layer in order: from the middle launch to the next launch of the same name.
   size_t a = N / 2, b = a + 1;
   while (b < N && names[b] != names[a]) ++b;
@@ -349,7 +373,8 @@ int run(const Options& o) {
   const int max_batch = *std::max_element(o.batches.begin(), o.batches.end());
   engine::KvConfig kv;
   kv.block_size = 16;
-  const int64_t blocks_per_seq = (o.context + 3 + o.decode_steps + 16) / 16 + 1;
+  // Room for the timed steps (rounded up to whole launches) and the pipelined warm-up's five launches.
+  const int64_t blocks_per_seq = (o.context + 3 + std::max(o.decode_steps + o.steps_per_launch, 5 * o.steps_per_launch) + 16) / 16 + 1;
   kv.num_blocks = std::max<int64_t>(max_batch * blocks_per_seq, (o.prompt + 15) / 16 + 1);
   engine::CudaExecutorOptions eo;
   eo.max_tokens_per_step = std::max(2048, o.prompt);
@@ -567,23 +592,29 @@ int run(const Options& o) {
   // Rows: the previous pipeline (separate norm/SwiGLU kernels, no PDL, CUDA-core prefill attention) as the
   // baseline of this run (also without the o_proj prefetch), then the fused pipeline untuned and tuned, and
   // tuned without PDL (its share).
+  // Pipelined greedy decode runs o.steps_per_launch steps per launch (multi-step graphs); the baseline and
+  // one tuned row run one step per launch, which was the pipeline before multi-step graphs.
   struct PlanRow {
     std::string name;
     engine::CudaKernelPlan plan;
     bool fuse, pdl, flash;
+    int steps_per_launch;
   };
-  std::vector<PlanRow> plans = {{"unfused-untuned", {}, false, false, false}, {"untuned", {}, true, true, true}};
+  std::vector<PlanRow> plans = {{"unfused-untuned", {}, false, false, false, 1}, {"untuned", {}, true, true, true, o.steps_per_launch}};
   if (o.tune) {
-    plans.push_back({"tuned", plan, true, true, true});
-    plans.push_back({"tuned-no-pdl", plan, true, false, true});
+    plans.push_back({"tuned", plan, true, true, true, o.steps_per_launch});
+    plans.push_back({"tuned-1-step", plan, true, true, true, 1});
+    plans.push_back({"tuned-no-pdl", plan, true, false, true, o.steps_per_launch});
   }
-  for (auto& [name, p, fuse, pdl, flash] : plans) {
+  for (auto& [name, p, fuse, pdl, flash, steps] : plans) {
     ex->set_plan(p);
     ex->set_speed(fuse, pdl, flash, fuse);
     Row row{name, {}, 0};
+    Options ro = o;
+    ro.steps_per_launch = steps;
     for (int b : o.batches) {
       progress(name + ": decode batch " + std::to_string(b));
-      row.dec.push_back(bench_decode(*ex, b, o, blocks_per_seq));
+      row.dec.push_back(bench_decode(*ex, b, ro, blocks_per_seq));
     }
     progress(name + ": prefill");
     row.prefill_s = bench_prefill(*ex, o);
@@ -700,11 +731,14 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
   sub.add_flag("!--no-accurate", o->accurate, "skip the run under the default (f32 KV, split-bf16) precision");
   sub.add_flag("--trace", o->trace, "print a kernel timeline of the tuned batch-1 decode step");
   sub.add_flag("!--host-sync", o->pipelined, "decode with the host waiting for each step (no pipelining)");
+  sub.add_option("--steps-per-launch", o->steps_per_launch, "pipelined greedy decode steps per launch (multi-step graphs)")
+      ->capture_default_str();
   return [o] {
     if (o->batches.empty()) fail("--batches: at least one batch size");
     for (int b : o->batches)
       if (b < 1 || b > 256) fail("--batches: ", b, " outside 1..256");
     if (o->prompt < 1 || o->context < 1 || o->decode_steps < 1) fail("--prompt, --context and --decode-steps must be >= 1");
+    if (o->steps_per_launch < 1 || o->steps_per_launch > 64) fail("--steps-per-launch: ", o->steps_per_launch, " outside 1..64");
     return run(*o);
   };
 }}};

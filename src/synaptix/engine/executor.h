@@ -52,11 +52,16 @@ class GreedyStep {
 // enqueues a step and returns at once; finish_greedy() waits for the oldest unfinished step and returns its
 // ids (as step_argmax would). With chain_tokens every chunk's one token is ignored and the device feeds each
 // row the id the previous greedy step produced for it, so the next step is enqueued before the host has read
-// this one's ids. At most two steps in flight; other step calls refuse to run until they are finished.
+// this one's ids. With steps > 1 (at most max_greedy_steps(chunks), each chunk one token whose block table
+// covers start_pos + steps) the enqueue runs that many steps back to back, step s at start_pos + s fed the
+// ids of step s - 1 on the device (multi-step scheduling: one launch, fewer step boundaries), and
+// finish_greedy returns steps * rows ids, step by step. At most two enqueues in flight; other step calls
+// refuse to run until they are finished.
 class PipelinedGreedyStep {
  public:
   virtual ~PipelinedGreedyStep() = default;
-  virtual void enqueue_greedy(std::span<const SeqChunk> chunks, bool chain_tokens) = 0;
+  virtual int64_t max_greedy_steps(int64_t seqs) const = 0;
+  virtual void enqueue_greedy(std::span<const SeqChunk> chunks, bool chain_tokens, int64_t steps) = 0;
   virtual void finish_greedy(std::vector<int32_t>& ids) = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <numeric>
 
 #include "synaptix/core/error.h"
@@ -56,11 +57,11 @@ GenerateStats generate(Executor& ex, const std::vector<int32_t>& prompt, const G
   auto t1 = clock::now();
   st.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   st.finish_reason = "length";
-  // Greedy on an executor that pipelines: the next step is enqueued (its token fed on the device) before
-  // the host reads this step's token, so host work and the device overlap; a step enqueued past a stop is
-  // finished and dropped (it only wrote K/V past the end of this sequence).
+  // Greedy on an executor that pipelines: the next group of steps is enqueued (its first token fed on the
+  // device) before the host reads this group's tokens, so host work and the device overlap; each group runs
+  // up to greedy_steps_per_launch steps back to back. Steps enqueued past a stop are finished and dropped
+  // (they only wrote K/V past the end of this sequence, inside its table).
   PipelinedGreedyStep* piped = greedy ? dynamic_cast<PipelinedGreedyStep*>(&ex) : nullptr;
-  int in_flight = 0;
   auto take = [&](int32_t tok) {  // false: stop
     if (std::find(opt.eos_ids.begin(), opt.eos_ids.end(), tok) != opt.eos_ids.end()) {
       st.finish_reason = "stop";
@@ -75,27 +76,32 @@ GenerateStats generate(Executor& ex, const std::vector<int32_t>& prompt, const G
     return true;
   };
   if (piped) {
-    for (int64_t i = 0; i < opt.max_tokens; ++i) {
-      if (i > 0) {
+    const int64_t per_launch =
+        std::max<int64_t>(1, std::min(opt.greedy_steps_per_launch, piped->max_greedy_steps(1)));
+    // Every generated token but the last feeds one decode step; the prefill chose the first.
+    int64_t to_enqueue = opt.max_tokens - 1;
+    if (opt.max_tokens > 0 && take(ids.at(0)) && to_enqueue > 0) {
+      int64_t pos = static_cast<int64_t>(history.size()) - 1;  // the position of the next step's input
+      std::deque<int64_t> groups;                                 // steps per enqueue in flight
+      auto enqueue = [&](bool chain) {
+        const int64_t n = std::min(per_launch, to_enqueue);
+        SeqChunk c{std::span<const int32_t>(&history.back(), 1), pos, table, false};
+        piped->enqueue_greedy({&c, 1}, chain, n);
+        groups.push_back(n);
+        pos += n;
+        to_enqueue -= n;
+      };
+      enqueue(false);  // its token came back from the prefill
+      if (to_enqueue > 0) enqueue(true);
+      bool going = true;
+      while (!groups.empty()) {
         piped->finish_greedy(ids);
-        --in_flight;
-      }
-      const int32_t tok = ids.at(0);
-      if (!take(tok) || i + 1 == opt.max_tokens) break;
-      // Step i + 1 (the input token i) is in flight from the previous iteration unless this is the first.
-      const int64_t pos = static_cast<int64_t>(history.size()) - 1;
-      SeqChunk c{std::span<const int32_t>(&history.back(), 1), pos, table, false};
-      if (i == 0) {
-        piped->enqueue_greedy({&c, 1}, false);
-        ++in_flight;
-      }
-      if (i + 2 < opt.max_tokens) {
-        SeqChunk n{std::span<const int32_t>(&history.back(), 1), pos + 1, table, false};
-        piped->enqueue_greedy({&n, 1}, true);
-        ++in_flight;
+        const int64_t n = groups.front();
+        groups.pop_front();
+        for (int64_t i = 0; i < n && going; ++i) going = take(ids.at(static_cast<size_t>(i)));
+        if (going && to_enqueue > 0) enqueue(true);
       }
     }
-    for (; in_flight > 0; --in_flight) piped->finish_greedy(ids);
   } else {
     for (int64_t i = 0; i < opt.max_tokens; ++i) {
       const int32_t tok = on_device ? ids.at(0) : sampler.sample(logits, history);

@@ -16,6 +16,10 @@ struct GenerateOptions {
   SamplingParams sampling;
   std::vector<int64_t> eos_ids;  // stop when one of these is sampled (it is not returned)
   int64_t prefill_chunk = 512;   // prompt tokens per step
+  // Greedy decode on an executor that pipelines: steps run back to back per launch (multi-step scheduling;
+  // capped by the executor). Tokens reach on_token in groups of this many, and up to twice this many steps
+  // past a stop are computed and dropped.
+  int64_t greedy_steps_per_launch = 8;
 };
 
 struct GenerateStats {

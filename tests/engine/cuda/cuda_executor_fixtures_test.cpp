@@ -199,8 +199,9 @@ TEST(CudaExecutor, WideDecodeStepWithFlashAttentionMatchesSingleSequences) {
 }
 
 // Pipelined greedy decode (the next step enqueued before this one's ids are read, its tokens fed on the
-// device) gives the same tokens as one synchronous greedy step at a time, for a batch of three sequences;
-// misuse is refused with a clear error.
+// device) gives the same tokens as one synchronous greedy step at a time, for a batch of three sequences,
+// one step per enqueue and four (multi-step graphs: the head GEMV's argmax feeding the next step's
+// embedding on the device); misuse is refused with a clear error.
 TEST(CudaExecutor, PipelinedChainedGreedyDecodeMatchesStepByStep) {
   const std::string dir = std::string(SYNAPTIX_SHARED_DIR) + "/fixtures/models/llama";
   auto m = synaptix::model::load_model(dir);
@@ -209,7 +210,8 @@ TEST(CudaExecutor, PipelinedChainedGreedyDecodeMatchesStepByStep) {
   std::vector<std::vector<int32_t>> prompts = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {30, 31, 32}, {100, 200, 300, 400, 500}};
   std::vector<std::vector<int32_t>> tables = {{0, 1, 2}, {5, 6}, {9, 3, 4}};
   const int kSteps = 20;
-  auto decode = [&](bool pipelined) {
+  // per_enqueue 0: synchronous steps
+  auto decode = [&](int64_t per_enqueue) {
     auto ex = synaptix::engine::make_cuda_executor(*m, kv, 0, {});
     std::vector<int32_t> next(3), ids;
     for (size_t s = 0; s < 3; ++s) {
@@ -221,7 +223,7 @@ TEST(CudaExecutor, PipelinedChainedGreedyDecodeMatchesStepByStep) {
     std::vector<synaptix::engine::SeqChunk> batch;
     for (size_t s = 0; s < 3; ++s)
       batch.push_back({std::span<const int32_t>(&next[s], 1), static_cast<int64_t>(prompts[s].size()), tables[s], false});
-    if (!pipelined) {
+    if (per_enqueue == 0) {
       for (int i = 0; i < kSteps; ++i) {
         ex->step_greedy(batch, ids);
         out.insert(out.end(), ids.begin(), ids.end());
@@ -230,29 +232,37 @@ TEST(CudaExecutor, PipelinedChainedGreedyDecodeMatchesStepByStep) {
       }
       return out;
     }
+    EXPECT_GE(ex->max_greedy_steps(3), per_enqueue);
+    const int groups = kSteps / static_cast<int>(per_enqueue);
     // The first step's tokens come from the host (the prefill's ids were read back), so it is not chained.
-    ex->enqueue_greedy(batch, false);
-    for (int i = 0; i < kSteps; ++i) {
-      if (i + 1 < kSteps) {
-        for (auto& c : batch) ++c.start_pos;
-        ex->enqueue_greedy(batch, true);
+    ex->enqueue_greedy(batch, false, per_enqueue);
+    for (int i = 0; i < groups; ++i) {
+      if (i + 1 < groups) {
+        for (auto& c : batch) c.start_pos += per_enqueue;
+        ex->enqueue_greedy(batch, true, per_enqueue);
       }
       if (i == 0) {
-        EXPECT_THROW(ex->enqueue_greedy(batch, true), synaptix::Error);  // a third step in flight
+        EXPECT_THROW(ex->enqueue_greedy(batch, true, 1), synaptix::Error);  // a third enqueue in flight
         std::vector<float> logits;
         EXPECT_THROW(ex->step(batch, logits), synaptix::Error);  // synchronous calls wait for finish_greedy
       }
       ex->finish_greedy(ids);
+      EXPECT_EQ(ids.size(), static_cast<size_t>(3 * per_enqueue));
       out.insert(out.end(), ids.begin(), ids.end());
     }
     EXPECT_THROW(ex->finish_greedy(ids), synaptix::Error);  // nothing in flight
     // A chained step needs as many single-token sequences as the previous step had rows.
-    EXPECT_THROW(ex->enqueue_greedy({batch.data(), 2}, true), synaptix::Error);
+    EXPECT_THROW(ex->enqueue_greedy({batch.data(), 2}, true, 1), synaptix::Error);
+    // More steps than one enqueue may run, or than a block table covers.
+    EXPECT_THROW(ex->enqueue_greedy(batch, true, ex->max_greedy_steps(3) + 1), synaptix::Error);
+    for (auto& c : batch) c.start_pos = static_cast<int64_t>(c.block_table.size()) * ex->block_size() - 2;
+    EXPECT_THROW(ex->enqueue_greedy(batch, false, 4), synaptix::Error);
     return out;
   };
-  const std::vector<int32_t> sync = decode(false), piped = decode(true);
+  const std::vector<int32_t> sync = decode(0), piped = decode(1), multi = decode(4);
   ASSERT_EQ(sync.size(), static_cast<size_t>(3 * (kSteps + 1)));
   EXPECT_EQ(piped, sync);
+  EXPECT_EQ(multi, sync);
 }
 
 TEST(CudaExecutor, RejectsBadInputsWithClearErrors) {

@@ -23,16 +23,19 @@ class Forwarding final : public se::Executor, public se::GreedyStep, public se::
   int64_t block_size() const override { return ex_.block_size(); }
   void step(std::span<const se::SeqChunk> chunks, std::vector<float>& logits) override { ex_.step(chunks, logits); }
   void step_argmax(std::span<const se::SeqChunk> chunks, std::vector<int32_t>& ids) override { ex_.step_argmax(chunks, ids); }
-  void enqueue_greedy(std::span<const se::SeqChunk> chunks, bool chain) override {
+  int64_t max_greedy_steps(int64_t seqs) const override { return ex_.max_greedy_steps(seqs); }
+  void enqueue_greedy(std::span<const se::SeqChunk> chunks, bool chain, int64_t steps) override {
     ++enqueued;
     chained += chain;
-    ex_.enqueue_greedy(chunks, chain);
+    steps_enqueued += steps;
+    ex_.enqueue_greedy(chunks, chain, steps);
   }
   void finish_greedy(std::vector<int32_t>& ids) override {
     ++finished;
     ex_.finish_greedy(ids);
   }
   int enqueued = 0, chained = 0, finished = 0;
+  int64_t steps_enqueued = 0;
 
  private:
   se::CudaExecutor& ex_;
@@ -62,23 +65,31 @@ TEST(CudaGenerate, PipelinedGreedyMatchesSynchronousGreedyAndStopsCleanly) {
   } plain(*ex);
   const std::vector<int32_t> want = generate_tokens(plain, prompt, o);
   ASSERT_EQ(want.size(), 24u);
-  const std::vector<int32_t> got = generate_tokens(piped, prompt, o);
-  EXPECT_EQ(got, want);
-  EXPECT_EQ(piped.enqueued, 23);  // one step per token after the prefill's
-  EXPECT_EQ(piped.chained, 22);   // all but the first decode step take their token on the device
-  EXPECT_EQ(piped.finished, 23);
+  // One step per launch, and multi-step launches of 8 steps (8 + 8 + 7 for the 23 decode steps).
+  for (int64_t per_launch : {1, 8}) {
+    o.greedy_steps_per_launch = per_launch;
+    piped.enqueued = piped.chained = piped.finished = 0;
+    piped.steps_enqueued = 0;
+    const std::vector<int32_t> got = generate_tokens(piped, prompt, o);
+    EXPECT_EQ(got, want) << per_launch << " steps per launch";
+    const int launches = per_launch == 1 ? 23 : 3;
+    EXPECT_EQ(piped.enqueued, launches);  // one decode step per token after the prefill's
+    EXPECT_EQ(piped.chained, launches - 1);  // all but the first launch take their token on the device
+    EXPECT_EQ(piped.finished, launches);
+    EXPECT_EQ(piped.steps_enqueued, 23);
 
-  // The callback stops after 5 tokens: the step already enqueued for the 7th is finished and dropped.
-  piped.enqueued = piped.finished = 0;
-  EXPECT_EQ(generate_tokens(piped, prompt, o, 5), std::vector<int32_t>(want.begin(), want.begin() + 5));
-  EXPECT_EQ(piped.enqueued, piped.finished);
-  // EOS = the 9th token: 8 tokens, nothing in flight afterwards (a synchronous step runs).
-  se::GenerateOptions e = o;
-  e.eos_ids = {want[8]};
-  const std::vector<int32_t> until_eos = generate_tokens(piped, prompt, e);
-  size_t first = 0;
-  while (want[first] != want[8]) ++first;  // the EOS id may occur earlier in the sequence
-  EXPECT_EQ(until_eos, std::vector<int32_t>(want.begin(), want.begin() + static_cast<long>(first)));
+    // The callback stops after 5 tokens: what was already enqueued is finished and dropped.
+    piped.enqueued = piped.finished = 0;
+    EXPECT_EQ(generate_tokens(piped, prompt, o, 5), std::vector<int32_t>(want.begin(), want.begin() + 5));
+    EXPECT_EQ(piped.enqueued, piped.finished);
+    // EOS = the 9th token: 8 tokens, nothing in flight afterwards (a synchronous step runs).
+    se::GenerateOptions e = o;
+    e.eos_ids = {want[8]};
+    const std::vector<int32_t> until_eos = generate_tokens(piped, prompt, e);
+    size_t first = 0;
+    while (want[first] != want[8]) ++first;  // the EOS id may occur earlier in the sequence
+    EXPECT_EQ(until_eos, std::vector<int32_t>(want.begin(), want.begin() + static_cast<long>(first)));
+  }
   std::vector<float> logits;
   const std::vector<int32_t> table = {0};
   synaptix::engine::SeqChunk c{prompt, 0, table, false};

@@ -93,7 +93,7 @@ TEST(KernelSources, FusedGemvVariantsCompile) {
   using kc::GemvOutput;
   for (int m : {1, 3, 8})
     for (auto [in, out] : {std::pair{GemvInput::RmsNorm, GemvOutput::Plain}, {GemvInput::RmsNorm, GemvOutput::SwiGlu},
-                           {GemvInput::Plain, GemvOutput::AccumulateSumSq}}) {
+                           {GemvInput::Plain, GemvOutput::AccumulateSumSq}, {GemvInput::RmsNorm, GemvOutput::ArgMax}}) {
       kc::GemvFusion f;
       f.input = in;
       f.output = out;

@@ -207,6 +207,90 @@ TEST(GemvBf16, FusedVariantsMatchTheComposedReference) {
   }
 }
 
+// The LM head's greedy path: the GEMV's ArgMax epilogue stores the logits and max-combines each row's best
+// (value, index) key into its words; argmax_embedding turns them into ids (device and mapped host copies),
+// re-zeroes them, and embeds the ids for the next step. Two equal maxima (identical weight rows): the lower
+// index wins; a NaN row never does. Checked against a host argmax of the logits the kernel stored.
+TEST(GemvBf16, ArgMaxEpilogueAndArgmaxEmbeddingPickTheFirstMaximum) {
+  ctx();
+  const int64_t n = 30011, k = 256, dim = 72;
+  const float eps = 1e-5f;
+  auto table = to_bf16(random_f32(static_cast<size_t>(n * dim)));
+  auto dt = upload(table);
+  void* host = nullptr;
+  ASSERT_EQ(cuMemHostAlloc(&host, 8 * 4, CU_MEMHOSTALLOC_DEVICEMAP), CUDA_SUCCESS);
+  CUdeviceptr host_dev = 0;
+  ASSERT_EQ(cuMemHostGetDevicePointer(&host_dev, host, 0), CUDA_SUCCESS);
+  bc::DeviceBuffer words(static_cast<size_t>(8 * kc::kGemvArgmaxWords) * 8);
+  words.fill_bytes(0);
+  for (int m : {1, 3, 8}) {
+    std::uniform_real_distribution<float> pos(0.1f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(m * k));
+    for (float& v : x) v = pos(rng());
+    auto gamma = random_f32(static_cast<size_t>(k));
+    for (float& g : gamma) g = std::fabs(g) + 0.1f;  // positive: the normalised x stays positive
+    std::vector<float> ss(static_cast<size_t>(m));
+    for (int j = 0; j < m; ++j)
+      for (int64_t i = 0; i < k; ++i) ss[static_cast<size_t>(j)] += x[static_cast<size_t>(j * k + i)] * x[static_cast<size_t>(j * k + i)];
+    auto wf = random_f32(static_cast<size_t>(n * k), 0.1f);
+    for (int64_t i = 0; i < k; ++i) {
+      wf[static_cast<size_t>(7 * k + i)] = wf[static_cast<size_t>(20000 * k + i)] = 1.0f;  // the tied maxima
+      wf[static_cast<size_t>(100 * k + i)] = NAN;  // a NaN logit never wins
+    }
+    auto w = to_bf16(wf);
+    auto dx = upload(x), dw = upload(w), dg = upload(gamma), dss = upload(ss);
+    auto space = kc::gemv_search_space(m, n, k);
+    std::vector<kc::GemvParams> params = {kc::gemv_default_params(m, n, k)};
+    for (size_t i = 0; i < space.size(); i += 9) params.push_back(space[i]);
+    for (const auto& p : params) {
+      kc::GemvFusion head{kc::GemvInput::RmsNorm, kc::GemvOutput::ArgMax, dg.ptr(), dss.ptr(), eps, 0};
+      head.argmax_words = words.ptr();
+      auto dy = poisoned(static_cast<size_t>(m * n) * 4);
+      auto di = poisoned(static_cast<size_t>(m) * 4);
+      auto demb = poisoned(static_cast<size_t>(m * dim) * 4);
+      auto dsum = poisoned(static_cast<size_t>(m + 2) * 4);
+      std::memset(host, 0xFF, 8 * 4);
+      kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, false, p, nullptr, head);
+      kc::argmax_embedding(words.ptr(), di.ptr(), host_dev, dt.ptr(), demb.ptr(), m, dim, nullptr, dsum.ptr(), 2);
+      device_sync();
+      const auto y = dy.to_host<float>(static_cast<size_t>(m * n));
+      const auto ids = di.to_host<int32_t>(static_cast<size_t>(m));
+      std::vector<int32_t> want(static_cast<size_t>(m));
+      for (int j = 0; j < m; ++j) {
+        int64_t best = -1;
+        for (int64_t i = 0; i < n; ++i) {
+          const float v = y[static_cast<size_t>(j * n + i)];
+          ASSERT_FALSE(std::isnan(v) && i != 100) << "logit " << i << " unwritten, " << p.str();
+          if (!std::isnan(v) && (best < 0 || v > y[static_cast<size_t>(j * n + best)])) best = i;
+        }
+        want[static_cast<size_t>(j)] = static_cast<int32_t>(best);
+        EXPECT_EQ(best, 7) << "row " << j << ": the planted maximum, " << p.str();
+        EXPECT_EQ(ids[static_cast<size_t>(j)], best) << "row " << j << ", " << p.str();
+        EXPECT_EQ(static_cast<const int32_t*>(host)[j], best) << "host copy, row " << j << ", " << p.str();
+      }
+      std::vector<float> emb(static_cast<size_t>(m * dim));
+      kr::embedding_reference(table.data(), synaptix::DType::BF16, dim, want.data(), m, emb.data());
+      EXPECT_EQ(rel_err(demb.to_host<float>(emb.size()), emb), 0.0) << p.str();
+      const auto sums = dsum.to_host<float>(static_cast<size_t>(m + 2));
+      EXPECT_EQ(sums[static_cast<size_t>(m)], 0.0f);
+      EXPECT_EQ(sums[static_cast<size_t>(m + 1)], 0.0f);
+      const auto left = words.to_host<uint64_t>(static_cast<size_t>(8 * kc::kGemvArgmaxWords));
+      EXPECT_EQ(left, std::vector<uint64_t>(left.size(), 0)) << "the words are re-zeroed, " << p.str();
+    }
+  }
+  // Without a table: the ids only (the last step of a launch).
+  auto di = poisoned(4);
+  std::vector<uint64_t> one(static_cast<size_t>(kc::kGemvArgmaxWords), 0);
+  one[5] = (static_cast<uint64_t>(0xC0000000u) << 32) | static_cast<uint32_t>(~42u);  // 2.0f at index 42
+  one[9] = (static_cast<uint64_t>(0xBF800000u) << 32) | static_cast<uint32_t>(~7u);   // 1.0f at index 7
+  auto dwords = upload(one);
+  kc::argmax_embedding(dwords.ptr(), di.ptr(), 0, 0, 0, 1, dim, nullptr);
+  device_sync();
+  EXPECT_EQ(di.to_host<int32_t>(1)[0], 42);
+  EXPECT_THROW(kc::argmax_embedding(0, di.ptr(), 0, 0, 0, 1, dim, nullptr), synaptix::Error);
+  cuMemFreeHost(host);
+}
+
 TEST(GemvBf16, RejectsUnalignedK) {
   ctx();
   bc::DeviceBuffer a(4096), b(4096), c(4096);
@@ -351,6 +435,26 @@ TEST(Embedding, CopiesTheStepMetadataFromMappedHostMemory) {
       else EXPECT_EQ(got[static_cast<size_t>(i)], -1) << "slot " << i << " outside every region was written";
     }
   }
+  // A multi-step launch's metadata: each step's regions, step_stride ints after the step before.
+  kc::StepMetaCopy multi;
+  multi.src = host_dev;
+  multi.dst = dmeta.ptr();
+  multi.off[0] = 4, multi.n[0] = 3;
+  multi.off[1] = 8, multi.n[1] = 1;
+  multi.steps = 3;
+  multi.step_stride = 10;
+  dmeta.fill_bytes(0xFF);
+  auto dy = poisoned(static_cast<size_t>(3 * dim) * 4);
+  kc::embedding(dchain.ptr(), dt.ptr(), dy.ptr(), 3, dim, nullptr, 0, 0, multi);
+  device_sync();
+  const auto got = dmeta.to_host<int32_t>(static_cast<size_t>(meta_n));
+  for (int64_t i = 3; i < meta_n; ++i) {
+    const int64_t r = i % 10;
+    const bool copied = i < 30 && ((r >= 4 && r < 7) || r == 8);
+    EXPECT_EQ(got[static_cast<size_t>(i)], copied ? h[i] : -1) << "slot " << i << (copied ? " not copied" : " written");
+  }
+  multi.step_stride = 0;
+  EXPECT_THROW(kc::embedding(dchain.ptr(), dt.ptr(), dy.ptr(), 3, dim, nullptr, 0, 0, multi), synaptix::Error);
   cuMemFreeHost(host);
 }
 

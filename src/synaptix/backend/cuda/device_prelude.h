@@ -68,6 +68,25 @@ __device__ __forceinline__ float warp_max(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
+// A greedy candidate as one 64-bit key that atomicMax can combine: the value's bits ordered as an unsigned
+// (a larger float gives a larger key; -0 counts as +0) above the complemented index (equal values: the lower
+// index wins). NaN never wins: its key is 0, the empty key.
+__device__ __forceinline__ unsigned long long argmax_key(float v, int i) {
+  if (v != v) return 0ull;
+  if (v == 0.f) v = 0.f;
+  unsigned u = __float_as_uint(v);
+  u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+  return ((unsigned long long)u << 32) | (unsigned)~i;
+}
+__device__ __forceinline__ int argmax_key_index(unsigned long long key) { return key ? (int)~(unsigned)key : 0; }
+__device__ __forceinline__ unsigned long long warp_max_u64(unsigned long long v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const unsigned long long w = __shfl_xor_sync(0xffffffffu, v, o);
+    v = w > v ? w : v;
+  }
+  return v;
+}
 )";
 
 // Distributed shared memory (sm_90 and later), for kernels launched as thread block clusters: a block reads

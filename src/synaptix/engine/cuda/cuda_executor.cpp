@@ -44,6 +44,9 @@ constexpr int64_t kMaxSplits = 64;
 constexpr int64_t kMaxSplitTokens = 64;  // steps with more tokens have enough blocks without splitting
 // Fused decode: sums of squares of the residual stream, one slot per RMSNorm of the step, kSsStride rows each.
 constexpr int64_t kSsStride = 8;
+// The most greedy decode steps one enqueue (one graph) runs back to back, each fed the previous one's tokens
+// on the device (see max_greedy_steps).
+constexpr int64_t kMaxGraphSteps = 8;
 
 // Pinned host memory mapped for the device: a decode step's kernels read its metadata and write its token
 // ids there directly, so no copy sits on the stream between two graph replays.
@@ -72,6 +75,7 @@ class PinnedInts {
 
 struct StepShape {
   int64_t tokens = 0, logit_rows = 0, seqs = 0, splits = 1, split_size = 0, max_len = 0;
+  int64_t steps = 1;  // greedy decode steps run back to back (step s at every chunk's start_pos + s)
   int64_t flash_tiles = 0;  // query tiles of the tensor-core prefill attention (0: not used this step)
   bool decode_only = true;
 };
@@ -122,6 +126,8 @@ class CudaExecutorImpl final : public CudaExecutor {
     ids_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows) * 4);
     argmax_scratch_ = DeviceBuffer(static_cast<size_t>(kc::argmax_scratch_bytes(opt_.max_logit_rows)));
     argmax_scratch_.fill_bytes(0);
+    argmax_words_ = DeviceBuffer(static_cast<size_t>(kSsStride * kc::kGemvArgmaxWords) * 8);
+    argmax_words_.fill_bytes(0);
     partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
     attn_counters_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads) * 4);
     check(cuMemsetD32(attn_counters_.ptr(), 0, static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads)), "cuMemsetD32");
@@ -166,11 +172,14 @@ class CudaExecutorImpl final : public CudaExecutor {
     o_tab_ = 4 * Tm + opt_.max_logit_rows;
     o_tiles_ = o_tab_ + kMaxSeqsPerStep * table_stride_;
     const int64_t max_tiles = Tm / kc::kFlashTileTokens + kMaxSeqsPerStep;
-    const size_t meta_n = static_cast<size_t>(o_tiles_ + 3 * max_tiles);
+    // Steps after the first of a multi-step graph (at most kSsStride sequences, no tiles) keep their
+    // metadata step_stride_ ints apart, past the first step's.
+    step_stride_ = o_tab_ + kSsStride * table_stride_;
+    const size_t meta_n = static_cast<size_t>(o_tiles_ + 3 * max_tiles + (kMaxGraphSteps - 1) * step_stride_);
     meta_ = DeviceBuffer(meta_n * 4);
     for (int i = 0; i < 2; ++i) {
       meta_host_[i] = std::make_unique<PinnedInts>(meta_n);
-      ids_host_[i] = std::make_unique<PinnedInts>(static_cast<size_t>(opt_.max_logit_rows));
+      ids_host_[i] = std::make_unique<PinnedInts>(static_cast<size_t>(kMaxGraphSteps * opt_.max_logit_rows));
       check(cuEventCreate(&ids_ev_[i], CU_EVENT_DISABLE_TIMING), "cuEventCreate");
     }
 
@@ -224,12 +233,19 @@ class CudaExecutorImpl final : public CudaExecutor {
     ids.assign(h, h + sh.logit_rows);
   }
 
-  void enqueue_greedy(std::span<const SeqChunk> chunks, bool chain_tokens) override {
+  int64_t max_greedy_steps(int64_t seqs) const override {
+    return seqs >= 1 && head_argmax_fused(seqs) && s_.rope_scaling.type != "dynamic" ? kMaxGraphSteps : 1;
+  }
+
+  void enqueue_greedy(std::span<const SeqChunk> chunks, bool chain_tokens, int64_t steps) override {
     ctx_->make_current();
     if (in_flight_.size() >= 2) fail("CUDA executor: two pipelined steps are in flight; finish_greedy() one first");
+    if (steps < 1 || steps > max_greedy_steps(static_cast<int64_t>(chunks.size())))
+      fail("CUDA executor: ", steps, " greedy steps in one enqueue; this step shape allows 1 to ",
+           max_greedy_steps(static_cast<int64_t>(chunks.size())), " (max_greedy_steps)");
     // The other slot's copies belong to the step before the one in flight, which has finished.
     meta_cur_ = in_flight_.empty() ? meta_cur_ : 1 - in_flight_.back().slot;
-    StepShape sh = prepare(chunks);
+    StepShape sh = prepare(chunks, steps);
     if (sh.tokens == 0) fail("CUDA executor: enqueue_greedy of an empty step");
     if (chain_tokens && (!sh.decode_only || sh.tokens != last_ids_rows_))
       fail("CUDA executor: a chained step needs one token per sequence and as many sequences as the previous "
@@ -240,7 +256,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     const int slot = meta_cur_;
     // The argmax wrote the ids into this slot's mapped pinned buffer; the event marks the step's end.
     check(cuEventRecord(ids_ev_[slot], stream_), "cuEventRecord");
-    in_flight_.push_back({slot, sh.logit_rows});
+    in_flight_.push_back({slot, sh.logit_rows * sh.steps});
   }
 
   void finish_greedy(std::vector<int32_t>& ids) override {
@@ -347,7 +363,9 @@ class CudaExecutorImpl final : public CudaExecutor {
   }
 
   // Validates the chunks (token ids, block ids, table coverage) and writes the metadata into pinned memory.
-  StepShape prepare(std::span<const SeqChunk> chunks) {
+  // With steps > 1 (one token per chunk), also the metadata of the steps that follow: step s at every
+  // chunk's start_pos + s, step_stride_ ints after the step before.
+  StepShape prepare(std::span<const SeqChunk> chunks, int64_t steps = 1) {
     StepShape sh;
     int32_t* meta = meta_host_[meta_cur_]->data();
     if (static_cast<int64_t>(chunks.size()) > kMaxSeqsPerStep)
@@ -388,6 +406,7 @@ class CudaExecutorImpl final : public CudaExecutor {
       }
     }
     sh.seqs = static_cast<int64_t>(chunks.size());
+    if (steps > 1) prepare_following(chunks, steps, sh);
     if (use_flash(sh.tokens)) {
       // One tile per 64 consecutive tokens of a chunk (a tile never spans two sequences).
       int64_t t0 = 0;
@@ -414,6 +433,30 @@ class CudaExecutorImpl final : public CudaExecutor {
       sh.split_size = (sh.split_size + split - 1) / split * split;
     }
     return sh;
+  }
+
+  void prepare_following(std::span<const SeqChunk> chunks, int64_t steps, StepShape& sh) {
+    if (!sh.decode_only || sh.seqs > kSsStride || steps > kMaxGraphSteps)
+      fail("CUDA executor: ", steps, " steps in one graph need one token in each of at most ", kSsStride,
+           " sequences (and at most ", kMaxGraphSteps, " steps)");
+    for (int64_t st = 1; st < steps; ++st) {
+      int32_t* meta = meta_host_[meta_cur_]->data() + st * step_stride_;
+      for (size_t c = 0; c < chunks.size(); ++c) {
+        const SeqChunk& ch = chunks[c];
+        const int64_t pos = ch.start_pos + st;
+        if (pos >= static_cast<int64_t>(ch.block_table.size()) * block_size_)
+          fail("executor: chunk ", c, " reaches position ", pos + 1, " in step ", st + 1, " of ", steps,
+               " but its block table covers only ", ch.block_table.size() * static_cast<size_t>(block_size_));
+        const int64_t t = static_cast<int64_t>(c);
+        std::memcpy(meta + o_tab_ + t * table_stride_, ch.block_table.data(), ch.block_table.size() * 4);
+        meta[o_rows_ + t] = static_cast<int32_t>(t);
+        meta[o_pos_ + t] = static_cast<int32_t>(pos);
+        meta[o_slot_ + t] = static_cast<int32_t>(ch.block_table[pos / block_size_] * block_size_ + pos % block_size_);
+        meta[o_seq_ + t] = static_cast<int32_t>(c);
+      }
+    }
+    sh.steps = steps;
+    sh.max_len += steps - 1;  // the attention's splits cover the last step's context
   }
 
   // Decode steps leave the copy to the embedding kernel (see step_meta_copy); others copy it on the stream.
@@ -462,7 +505,7 @@ class CudaExecutorImpl final : public CudaExecutor {
       return;
     }
     // A graph reads its metadata from, and writes its ids to, one of the two pinned slots.
-    const auto key = std::make_tuple(sh.tokens, sh.splits, sh.split_size, greedy, meta_cur_, chain_tokens);
+    const auto key = std::make_tuple(sh.tokens, sh.splits, sh.split_size, greedy, meta_cur_, chain_tokens, sh.steps);
     auto it = graphs_.find(key);
     if (it != graphs_.end()) {
       check(cuGraphLaunch(it->second, stream_), "cuGraphLaunch");
@@ -498,7 +541,8 @@ class CudaExecutorImpl final : public CudaExecutor {
     seen_.clear();
   }
 
-  CUdeviceptr meta(int64_t off) const { return meta_.ptr() + static_cast<CUdeviceptr>(off) * 4; }
+  // The metadata of the step being enqueued (meta_base_: its place in a multi-step graph).
+  CUdeviceptr meta(int64_t off) const { return meta_.ptr() + static_cast<CUdeviceptr>(meta_base_ + off) * 4; }
 
   // y[m, n] (+)= x[m, k] W^T, x f32. The tensor-core path converts x to bf16 first (hi, and with split_bf16
   // also lo, accumulated by a second product).
@@ -557,6 +601,8 @@ class CudaExecutorImpl final : public CudaExecutor {
       mc.off[r] = static_cast<int32_t>(regions[r][0]);
       mc.n[r] = static_cast<int32_t>(regions[r][1]);
     }
+    mc.steps = static_cast<int32_t>(sh.steps);
+    mc.step_stride = static_cast<int32_t>(step_stride_);
     return mc;
   }
 
@@ -566,7 +612,16 @@ class CudaExecutorImpl final : public CudaExecutor {
   // graph must rejoin every stream it forked).
   void enqueue_forward(const StepShape& sh, bool greedy) {
     side_used_ = false;
-    enqueue_step(sh, greedy);
+    for (int64_t st = 0; st < sh.steps; ++st) {
+      meta_base_ = st * step_stride_;
+      try {
+        enqueue_step(sh, greedy, st);
+      } catch (...) {
+        meta_base_ = 0;
+        throw;
+      }
+    }
+    meta_base_ = 0;
     if (side_used_) {
       check(cuEventRecord(join_ev_, side_), "cuEventRecord");
       check(cuStreamWaitEvent(stream_, join_ev_, 0), "cuStreamWaitEvent");
@@ -581,13 +636,25 @@ class CudaExecutorImpl final : public CudaExecutor {
     side_used_ = true;
   }
 
-  void enqueue_step(const StepShape& sh, bool greedy) {
+  // Whether a decode step of T tokens runs its final RMSNorm in the LM head GEMV's prologue (the fused decode
+  // path), where the greedy argmax rides in that GEMV's epilogue (argmax_embedding finishes it).
+  bool head_argmax_fused(int64_t T) const {
+    return decode_fused(T) && (!s_.is_moe() || (all_layers_moe_ && moe_on_device(T)));
+  }
+  // Whether a step of T tokens on the GEMV path fuses its RMSNorms into GEMV prologues (the plan's choice).
+  bool decode_fused(int64_t T) const {
+    const auto fuse_it = plan_.fuse_decode.find(T);
+    return opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && T <= opt_.gemv_max_rows &&
+           T <= kSsStride;
+  }
+
+  // Step `step` of sh.steps (> 0: its tokens are the previous step's, embedded by that step's last kernel).
+  void enqueue_step(const StepShape& sh, bool greedy, int64_t step) {
     const int64_t T = sh.tokens, R = sh.logit_rows, h = s_.hidden_size, H = s_.num_heads, KVH = s_.num_kv_heads,
                   D = s_.head_dim, qd = s_.q_dim(), qkv_n = qd + 2 * s_.kv_dim();
     const bool tc = T > opt_.gemv_max_rows;
     const float eps = static_cast<float>(s_.rms_norm_eps);
-    const auto fuse_it = plan_.fuse_decode.find(T);
-    const bool fuse_step = opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && !tc && T <= kSsStride;
+    const bool fuse_step = decode_fused(T);
     const bool fused = fuse_step && !s_.is_moe();
     // MoE models whose every layer is MoE, on the device-routed path: the attention's RMSNorm runs in the qkv
     // GEMV's prologue (and the final one in the head's), from sums of squares the expert down kernel adds.
@@ -607,10 +674,16 @@ class CudaExecutorImpl final : public CudaExecutor {
     bc::PdlScope pdl(opt_.pdl);
     const kc::StepMetaCopy mc = step_meta_copy(sh);
     const CUdeviceptr tokens = chain_tokens_ ? ids_.ptr() : mc.src ? mc.src : meta(0);
-    if (norm_in_gemv)
-      kc::embedding(tokens, w_.embed.ptr(), x_.ptr(), T, h, stream_, ss_.ptr(), (2 * s_.num_layers + 1) * kSsStride - T, mc);
-    else
+    const int64_t ss_zero = (2 * s_.num_layers + 1) * kSsStride - T;
+    if (step > 0 && !(norm_in_gemv && sh.decode_only && greedy))
+      fail("CUDA executor: internal: step ", step, " of a multi-step graph off the fused greedy decode path");
+    if (step > 0) {
+      // embedded by the previous step's argmax_embedding
+    } else if (norm_in_gemv) {
+      kc::embedding(tokens, w_.embed.ptr(), x_.ptr(), T, h, stream_, ss_.ptr(), ss_zero, mc);
+    } else {
       kc::embedding(tokens, w_.embed.ptr(), x_.ptr(), T, h, stream_, 0, 0, mc);
+    }
     for (int64_t l = 0; l < s_.num_layers; ++l) {
       const engine::cuda::DeviceLayer& L = w_.layers[static_cast<size_t>(l)];
       if (norm_in_gemv) {
@@ -695,10 +768,20 @@ class CudaExecutorImpl final : public CudaExecutor {
       }
     }
     if (norm_in_gemv && sh.decode_only) {
-      // Decode-only: logits row i is token i, so the final norm runs in the head GEMV's prologue.
-      gemv(x_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false,
-           {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, w_.final_norm.ptr(), ss(2 * s_.num_layers), eps, 0});
-      if (greedy) argmax(R);
+      // Decode-only: logits row i is token i, so the final norm runs in the head GEMV's prologue. Greedy:
+      // the argmax in its epilogue, finished by one small kernel that also embeds the next step's tokens
+      // when this graph runs one.
+      kc::GemvFusion head{kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, w_.final_norm.ptr(), ss(2 * s_.num_layers), eps, 0};
+      if (greedy) {
+        head.output = kc::GemvOutput::ArgMax;
+        head.argmax_words = argmax_words_.ptr();
+      }
+      gemv(x_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false, head);
+      if (greedy) {
+        const bool next = step + 1 < sh.steps;
+        kc::argmax_embedding(argmax_words_.ptr(), ids_.ptr(), ids_host_[meta_cur_]->device_ptr() + static_cast<CUdeviceptr>(step * R) * 4,
+                             next ? w_.embed.ptr() : 0, x_.ptr(), R, h, stream_, ss_.ptr(), ss_zero);
+      }
       return;
     }
     const bool tc_head = R > opt_.gemv_max_rows;
@@ -862,6 +945,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
   DeviceBuffer attn_counters_;  // the fused decode attention's split counters (zero between launches)
   DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
+  DeviceBuffer argmax_words_;  // u64 [kSsStride][kGemvArgmaxWords]: the head GEMV's argmax keys (zero between steps)
   DeviceBuffer moe_act_;                // f32 [pairs, inter]: the grouped experts' SwiGLU outputs
   DeviceBuffer moe_down_scratch_, moe_down_counters_;  // the spread down kernel's per-pair rows and counters
   DeviceBuffer moe_route_ids_, moe_route_w_, moe_counts_;  // prefill-sized steps: routing, per-expert counts
@@ -880,8 +964,10 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::deque<InFlight> in_flight_;
   int64_t last_ids_rows_ = 0;  // rows of ids_ the last greedy or sampled step wrote
   int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0, o_tiles_ = 0;
+  int64_t step_stride_ = 0;  // ints between the metadata of consecutive steps of a multi-step graph
+  int64_t meta_base_ = 0;    // where the metadata of the step being enqueued starts (see meta())
   kernels::RopeTable rope_;
-  using GraphKey = std::tuple<int64_t, int64_t, int64_t, bool, int, bool>;  // shape, greedy, slot, chained
+  using GraphKey = std::tuple<int64_t, int64_t, int64_t, bool, int, bool, int64_t>;  // shape, greedy, slot, chained, steps
   std::map<GraphKey, CUgraphExec> graphs_;
   std::set<GraphKey> seen_;
   bool chain_tokens_ = false;  // the step being enqueued reads its token ids from ids_

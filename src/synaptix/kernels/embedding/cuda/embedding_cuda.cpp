@@ -5,6 +5,7 @@
 #include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
+#include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
@@ -15,20 +16,43 @@ struct StepMetaCopy {
   int* dst;
   int off[6];
   int n[6];
+  int steps;
+  int step_stride;
 };
 extern "C" __global__ void __launch_bounds__(256)
-embedding(const int* ids, const bf16_t* __restrict__ table, float* out, int dim, float* ss, int ss_zero,
-          StepMetaCopy mc) {
+embedding(const int* ids, unsigned long long* argmax_words, int* ids_out, int* host_ids, const bf16_t* __restrict__ table,
+          float* out, int dim, float* ss, int ss_zero, StepMetaCopy mc) {
+  __shared__ float red[8];
+  __shared__ int tok_s;
   pdl_wait();
-  // The token first: its load (from pinned host memory when not chained) overlaps the metadata's.
-  const int tok = __ldcv(ids + blockIdx.x);
-  // The step's metadata, from pinned host memory into device memory, before any later kernel of the step
+  int tok;
+  if (argmax_words) {
+    // The row's greedy token from the keys the LM head's GEMV combined (one word a lane), which go back to
+    // zero for the next step's head.
+    if (threadIdx.x < 32) {
+      unsigned long long* word = argmax_words + (size_t)blockIdx.x * 32 + threadIdx.x;
+      const unsigned long long key = warp_max_u64(__ldcg(word));
+      *word = 0ull;
+      if (threadIdx.x == 0) {
+        tok_s = argmax_key_index(key);
+        ids_out[blockIdx.x] = tok_s;
+        if (host_ids) host_ids[blockIdx.x] = tok_s;
+      }
+    }
+    __syncthreads();
+    tok = tok_s;
+  } else {
+    // The token first: its load (from pinned host memory when not chained) overlaps the metadata's.
+    tok = __ldcv(ids + blockIdx.x);
+  }
+  // The metadata of the graph's steps, from pinned host memory into device memory, before any later kernel
   // reads it: every kernel triggers its dependents only after its own wait, so the next-but-one kernel
   // starts after this one has finished. Each thread issues four loads before its stores, so a block pays
   // one PCIe round trip (~1-2 us) for its share, not one per region or element.
   if (mc.dst) {
-    int total = 0;
-    for (int r = 0; r < 6; ++r) total += mc.n[r];
+    int per_step = 0;
+    for (int r = 0; r < 6; ++r) per_step += mc.n[r];
+    const int total = per_step * mc.steps;
     const int stride = gridDim.x * blockDim.x;
     for (int base = blockIdx.x * blockDim.x + threadIdx.x; base < total; base += 4 * stride) {
       int v[4], at[4];
@@ -37,8 +61,10 @@ embedding(const int* ids, const bf16_t* __restrict__ table, float* out, int dim,
         int i = base + j * stride, r = 0;
         at[j] = -1;
         if (i < total) {
+          const int step = i / per_step;
+          i -= step * per_step;
           while (i >= mc.n[r]) i -= mc.n[r++];
-          at[j] = mc.off[r] + i;
+          at[j] = step * mc.step_stride + mc.off[r] + i;
           v[j] = __ldcv(mc.src + at[j]);
         }
       }
@@ -48,8 +74,8 @@ embedding(const int* ids, const bf16_t* __restrict__ table, float* out, int dim,
     }
   }
   pdl_launch_dependents();
-  __shared__ float red[8];
   if (mc.dst && threadIdx.x == 0) mc.dst[blockIdx.x] = tok;
+  if (!table) return;
   const bf16_t* row = table + (size_t)tok * dim;
   float* o = out + (size_t)blockIdx.x * dim;
   float acc = 0.f;
@@ -87,19 +113,38 @@ embedding(const int* ids, const bf16_t* __restrict__ table, float* out, int dim,
 )";
 }  // namespace
 
+static_assert(kGemvArgmaxWords == 32, "argmax_embedding reads a row's words one per lane of a warp");
+
 std::string embedding_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
-void embedding(CUdeviceptr ids, CUdeviceptr table, CUdeviceptr out, int64_t n, int64_t dim, CUstream stream,
-               CUdeviceptr ss, int64_t ss_zero, const StepMetaCopy& meta) {
+namespace {
+void launch_embedding(CUdeviceptr ids, CUdeviceptr words, CUdeviceptr ids_out, CUdeviceptr host_ids, CUdeviceptr table,
+                      CUdeviceptr out, int64_t n, int64_t dim, CUstream stream, CUdeviceptr ss, int64_t ss_zero,
+                      const StepMetaCopy& meta) {
   if (n <= 0 || dim <= 0) fail("embedding: bad shape n=", n, " dim=", dim);
   if ((meta.src == 0) != (meta.dst == 0)) fail("embedding: a metadata copy needs both its source and destination");
   for (int r = 0; r < StepMetaCopy::kRegions; ++r)
     if (meta.off[r] < 0 || meta.n[r] < 0) fail("embedding: metadata region ", r, " has a negative offset or length");
+  if (meta.steps < 1 || meta.step_stride < 0 || (meta.steps > 1 && meta.step_stride == 0))
+    fail("embedding: metadata of ", meta.steps, " steps ", meta.step_stride, " ints apart");
   CUfunction f = bc::cached_kernel("embedding", embedding_source, "embedding");
   int d = static_cast<int>(dim), z = static_cast<int>(ss_zero);
   StepMetaCopy mc = meta;
-  void* args[] = {&ids, &table, &out, &d, &ss, &z, &mc};
-  bc::launch(f, {static_cast<unsigned>(n)}, {256}, 0, stream, args, "embedding");
+  void* args[] = {&ids, &words, &ids_out, &host_ids, &table, &out, &d, &ss, &z, &mc};
+  bc::launch(f, {static_cast<unsigned>(n)}, {256}, 0, stream, args, words ? "argmax_embedding" : "embedding");
+}
+}  // namespace
+
+void embedding(CUdeviceptr ids, CUdeviceptr table, CUdeviceptr out, int64_t n, int64_t dim, CUstream stream,
+               CUdeviceptr ss, int64_t ss_zero, const StepMetaCopy& meta) {
+  if (!ids || !table) fail("embedding: needs the token ids and the table");
+  launch_embedding(ids, 0, 0, 0, table, out, n, dim, stream, ss, ss_zero, meta);
+}
+
+void argmax_embedding(CUdeviceptr words, CUdeviceptr ids, CUdeviceptr host_ids, CUdeviceptr table, CUdeviceptr out,
+                      int64_t rows, int64_t dim, CUstream stream, CUdeviceptr ss, int64_t ss_zero) {
+  if (!words || !ids) fail("argmax_embedding: needs the argmax words and the ids' destination");
+  launch_embedding(0, words, ids, host_ids, table, out, rows, dim, stream, table ? ss : 0, ss_zero, {});
 }
 
 }  // namespace synaptix::kernels::cuda

@@ -87,7 +87,10 @@ std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k) {
 
 std::string GemvFusion::str() const {
   std::string s = input == GemvInput::RmsNorm ? "norm" : "plain";
-  s += output == GemvOutput::AccumulateSumSq ? "_accss" : output == GemvOutput::SwiGlu ? "_swiglu" : "";
+  s += output == GemvOutput::AccumulateSumSq ? "_accss"
+       : output == GemvOutput::SwiGlu        ? "_swiglu"
+       : output == GemvOutput::ArgMax        ? "_argmax"
+                                             : "";
   if (xn_out) s += "_xn";
   return s;
 }
@@ -111,14 +114,20 @@ std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f) {
      << (p.full_occupancy ? 2048 / (p.warps * 32) : 1) << "\n#define PREFETCH_BYTES " << p.prefetch_kb * 1024
      << "ll\n#define IN_NORM "
      << (f.input == GemvInput::RmsNorm ? 1 : 0) << "\n#define OUT_MODE " << static_cast<int>(f.output)
-     << "\n#define WRITE_XN " << (f.xn_out ? 1 : 0) << "\n";
+     << "\n#define WRITE_XN " << (f.xn_out ? 1 : 0) << "\n#define ARGMAX_WORDS " << kGemvArgmaxWords << "\n";
   os << R"(
 #define GROUPS (WARPS / KS)
 extern "C" __global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
 gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __restrict__ y, int n, int k, int accumulate,
           const float* __restrict__ gamma, const float* __restrict__ ss_in, float eps, float* __restrict__ ss_out,
-          float* __restrict__ xn_out) {
+          float* __restrict__ xn_out, unsigned long long* __restrict__ argmax_words) {
   __shared__ float partial[KS > 1 ? KS : 1][GROUPS][RPW][M];
+#if OUT_MODE == 3
+  // This thread's best (row, value) key per input row over the outputs it writes, all row groups.
+  unsigned long long best[M];
+#pragma unroll
+  for (int j = 0; j < M; ++j) best[j] = 0ull;
+#endif
 #if OUT_MODE == 1
   __shared__ float block_ss[M];
   if (threadIdx.x < M) block_ss[threadIdx.x] = 0.f;
@@ -257,6 +266,10 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
             const float v = *out + acc[r][j];
             *out = v;
             atomicAdd(&block_ss[j], v * v);
+#elif OUT_MODE == 3
+            *out = acc[r][j];
+            const unsigned long long key = argmax_key(acc[r][j], row0 + r);
+            best[j] = key > best[j] ? key : best[j];
 #else
             *out = accumulate ? *out + acc[r][j] : acc[r][j];
 #endif
@@ -270,6 +283,16 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
 #if OUT_MODE == 1
   __syncthreads();
   if (threadIdx.x < M) atomicAdd(&ss_out[threadIdx.x], block_ss[threadIdx.x]);
+#endif
+#if OUT_MODE == 3
+  // One atomic per (row group's warp, input row), relaxed: the reader runs after this grid has completed.
+  if (slice == 0) {
+#pragma unroll
+    for (int j = 0; j < M; ++j) {
+      const unsigned long long b = warp_max_u64(best[j]);
+      if (lane == 0 && b) atomicMax(argmax_words + j * ARGMAX_WORDS + ((blockIdx.x * GROUPS + group) & (ARGMAX_WORDS - 1)), b);
+    }
+  }
 #endif
 }
 )";
@@ -307,12 +330,15 @@ void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, in
   if (fu.output == GemvOutput::SwiGlu && n % 2) fail("gemv_bf16: a SwiGLU epilogue needs an even n, got ", n);
   if (fu.xn_out && (fu.input != GemvInput::RmsNorm || fu.xn_out % 16 != 0))
     fail("gemv_bf16: xn_out needs the RMSNorm prologue and a 16-byte aligned buffer");
+  if ((fu.output == GemvOutput::ArgMax) != (fu.argmax_words != 0))
+    fail("gemv_bf16: argmax_words goes with the ArgMax epilogue, and only with it");
+  if (fu.output == GemvOutput::ArgMax && accumulate) fail("gemv_bf16: the ArgMax epilogue stores y (no accumulate)");
   CUfunction f = bc::cached_kernel("gemv_bf16_m" + std::to_string(m) + "_" + p.str() + "_" + fu.str(),
                                    [&] { return gemv_bf16_source(m, p, fu); }, "gemv_bf16");
   int ni = static_cast<int>(n), ki = static_cast<int>(k), acc = accumulate ? 1 : 0;
-  CUdeviceptr gamma = fu.gamma, ss_in = fu.ss_in, ss_out = fu.ss_out, xn_out = fu.xn_out;
+  CUdeviceptr gamma = fu.gamma, ss_in = fu.ss_in, ss_out = fu.ss_out, xn_out = fu.xn_out, words = fu.argmax_words;
   float eps = fu.eps;
-  void* args[] = {&x, &w, &y, &ni, &ki, &acc, &gamma, &ss_in, &eps, &ss_out, &xn_out};
+  void* args[] = {&x, &w, &y, &ni, &ki, &acc, &gamma, &ss_in, &eps, &ss_out, &xn_out, &words};
   unsigned blocks = static_cast<unsigned>((n + p.rows_per_block() - 1) / p.rows_per_block());
   if (p.persistent) blocks = std::min(blocks, resident_blocks(f, p.warps * 32));
   // Under a kernel trace the launch is named with its shape, so a timeline tells the projections apart.

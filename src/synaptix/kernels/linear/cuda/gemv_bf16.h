@@ -43,9 +43,16 @@ struct GemvParams {
 //   store / accumulate (the call's flag);
 //   accumulate_sumsq - y += x W^T, and atomically adds each updated row's sum of squares into ss_out[j]
 //                       (which must be zero before): the next RMSNorm's statistics, for free;
-//   swiglu - W's rows are gate/up interleaved (2i gate i, 2i+1 up i); writes silu(g) * u to y[m, n / 2].
+//   swiglu - W's rows are gate/up interleaved (2i gate i, 2i+1 up i); writes silu(g) * u to y[m, n / 2];
+//   argmax - y stored, and each row's greedy choice (the largest y, the lower index on ties, never NaN)
+//            max-combined as a 64-bit key (argmax_key in the device prelude) into one of the row's
+//            kGemvArgmaxWords words of argmax_words[m][kGemvArgmaxWords] (zero before; the reader re-zeroes
+//            them, see argmax_embedding): the LM head's argmax with no pass over the logits.
 enum class GemvInput { Plain, RmsNorm };
-enum class GemvOutput { Plain, AccumulateSumSq, SwiGlu };
+enum class GemvOutput { Plain, AccumulateSumSq, SwiGlu, ArgMax };
+// Words per row for GemvOutput::ArgMax: the blocks spread their atomics over them (a row group's word is
+// its index mod this), so tens of thousands of blocks do not queue on one address.
+inline constexpr int kGemvArgmaxWords = 32;
 
 struct GemvFusion {
   GemvInput input = GemvInput::Plain;
@@ -57,6 +64,7 @@ struct GemvFusion {
   // With RmsNorm: the normalised input x * rsqrt(ss / k + eps) * gamma is also written here, f32 [m, k] (by
   // the first row group's warps), for a later kernel that reads the same normalised rows (MoE experts).
   CUdeviceptr xn_out = 0;
+  CUdeviceptr argmax_words = 0;  // u64 [m][kGemvArgmaxWords] for ArgMax
   std::string str() const;
 };
 
