@@ -178,8 +178,11 @@ DecodeResult bench_decode(engine::CudaExecutor& ex, int batch, const Options& o,
     }
   };
   if (o.pipelined) {
-    // Warm-up from the same position: runs eagerly, then captures, the graphs of both pinned slots.
-    pipelined(5);
+    // Warm-up from the same position, twice: the first runs each launch's graph key (first enqueue unchained,
+    // then chained ones alternating pinned slots) eagerly, the second captures them, so the timed run only
+    // replays graphs (a capture there would stall the device for the capture and instantiation).
+    pipelined(3);
+    pipelined(3);
   } else {
     for (int i = 0; i < 3; ++i) step();  // eager, capture, first replay
   }
@@ -256,7 +259,7 @@ nlohmann::json trace_decode(engine::CudaExecutor& ex, const engine::CudaKernelPl
                             int64_t blocks_per_seq) {
   namespace bc = backend::cuda;
   Options t = o;
-  t.decode_steps = 16;
+  t.decode_steps = std::max(16, 4 * o.steps_per_launch);  // at least four replays of a multi-step graph
   bc::KernelTrace trace(static_cast<size_t>(64) << 10);
   ex.set_plan(plan);  // new graphs, captured with the traced kernels
   const DecodeResult d = bench_decode(ex, 1, t, blocks_per_seq, [&] { trace.clear(); });
@@ -373,8 +376,8 @@ int run(const Options& o) {
   const int max_batch = *std::max_element(o.batches.begin(), o.batches.end());
   engine::KvConfig kv;
   kv.block_size = 16;
-  // Room for the timed steps (rounded up to whole launches) and the pipelined warm-up's five launches.
-  const int64_t blocks_per_seq = (o.context + 3 + std::max(o.decode_steps + o.steps_per_launch, 5 * o.steps_per_launch) + 16) / 16 + 1;
+  // Room for the timed steps (rounded up to whole launches) and the pipelined warm-up's three launches.
+  const int64_t blocks_per_seq = (o.context + 3 + std::max(o.decode_steps + o.steps_per_launch, 3 * o.steps_per_launch) + 16) / 16 + 1;
   kv.num_blocks = std::max<int64_t>(max_batch * blocks_per_seq, (o.prompt + 15) / 16 + 1);
   engine::CudaExecutorOptions eo;
   eo.max_tokens_per_step = std::max(2048, o.prompt);

@@ -221,7 +221,7 @@ TEST(GemvBf16, ArgMaxEpilogueAndArgmaxEmbeddingPickTheFirstMaximum) {
   ASSERT_EQ(cuMemHostAlloc(&host, 8 * 4, CU_MEMHOSTALLOC_DEVICEMAP), CUDA_SUCCESS);
   CUdeviceptr host_dev = 0;
   ASSERT_EQ(cuMemHostGetDevicePointer(&host_dev, host, 0), CUDA_SUCCESS);
-  bc::DeviceBuffer words(static_cast<size_t>(8 * kc::kGemvArgmaxWords) * 8);
+  bc::DeviceBuffer words(static_cast<size_t>(kc::gemv_argmax_words_bytes(8)));
   words.fill_bytes(0);
   for (int m : {1, 3, 8}) {
     std::uniform_real_distribution<float> pos(0.1f, 1.0f);
@@ -274,15 +274,15 @@ TEST(GemvBf16, ArgMaxEpilogueAndArgmaxEmbeddingPickTheFirstMaximum) {
       const auto sums = dsum.to_host<float>(static_cast<size_t>(m + 2));
       EXPECT_EQ(sums[static_cast<size_t>(m)], 0.0f);
       EXPECT_EQ(sums[static_cast<size_t>(m + 1)], 0.0f);
-      const auto left = words.to_host<uint64_t>(static_cast<size_t>(8 * kc::kGemvArgmaxWords));
+      const auto left = words.to_host<uint64_t>(static_cast<size_t>(kc::gemv_argmax_words_bytes(8) / 8));
       EXPECT_EQ(left, std::vector<uint64_t>(left.size(), 0)) << "the words are re-zeroed, " << p.str();
     }
   }
   // Without a table: the ids only (the last step of a launch).
   auto di = poisoned(4);
-  std::vector<uint64_t> one(static_cast<size_t>(kc::kGemvArgmaxWords), 0);
-  one[5] = (static_cast<uint64_t>(0xC0000000u) << 32) | static_cast<uint32_t>(~42u);  // 2.0f at index 42
-  one[9] = (static_cast<uint64_t>(0xBF800000u) << 32) | static_cast<uint32_t>(~7u);   // 1.0f at index 7
+  std::vector<uint64_t> one(static_cast<size_t>(kc::gemv_argmax_words_bytes(1) / 8), 0);
+  one[5 * kc::kGemvArgmaxWordStride] = (static_cast<uint64_t>(0xC0000000u) << 32) | static_cast<uint32_t>(~42u);  // 2.0f at 42
+  one[9 * kc::kGemvArgmaxWordStride] = (static_cast<uint64_t>(0xBF800000u) << 32) | static_cast<uint32_t>(~7u);   // 1.0f at 7
   auto dwords = upload(one);
   kc::argmax_embedding(dwords.ptr(), di.ptr(), 0, 0, 0, 1, dim, nullptr);
   device_sync();

@@ -45,13 +45,12 @@ std::vector<TraceRecord> KernelTrace::read() const {
 
 void KernelTrace::note_launch(const char* what, CUstream stream) {
   CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
-  hw::cuda::check(cuStreamIsCapturing(stream, &st), "cuStreamIsCapturing");
-  if (st != CU_STREAM_CAPTURE_STATUS_ACTIVE) {
-    in_capture_ = false;
-    return;
-  }
-  if (!in_capture_) names_.clear();  // a new capture: its launches replace the last one's
-  in_capture_ = true;
+  cuuint64_t id = 0;
+  hw::cuda::check(cuStreamGetCaptureInfo(stream, &st, &id, nullptr, nullptr, nullptr, nullptr), "cuStreamGetCaptureInfo");
+  if (st != CU_STREAM_CAPTURE_STATUS_ACTIVE) return;
+  // A new capture (two may follow each other with no launch between): its launches replace the last one's.
+  if (id != capture_id_) names_.clear();
+  capture_id_ = id;
   names_.emplace_back(what);
 }
 

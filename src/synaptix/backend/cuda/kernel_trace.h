@@ -46,7 +46,7 @@ class KernelTrace {
   DeviceBuffer buf_;  // [0]: record count; then 2 u64 per record
   std::string prefix_;
   std::vector<std::string> names_;
-  bool in_capture_ = false;
+  uint64_t capture_id_ = 0;  // the capture whose launches names_ holds (ids start at 1)
 };
 
 // The live trace, or null.

@@ -126,7 +126,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     ids_ = DeviceBuffer(static_cast<size_t>(opt_.max_logit_rows) * 4);
     argmax_scratch_ = DeviceBuffer(static_cast<size_t>(kc::argmax_scratch_bytes(opt_.max_logit_rows)));
     argmax_scratch_.fill_bytes(0);
-    argmax_words_ = DeviceBuffer(static_cast<size_t>(kSsStride * kc::kGemvArgmaxWords) * 8);
+    argmax_words_ = DeviceBuffer(static_cast<size_t>(kc::gemv_argmax_words_bytes(kSsStride)));
     argmax_words_.fill_bytes(0);
     partial_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_heads * kMaxSplits * (s_.head_dim + 2)) * 4);
     attn_counters_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads) * 4);
@@ -945,7 +945,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
   DeviceBuffer attn_counters_;  // the fused decode attention's split counters (zero between launches)
   DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
-  DeviceBuffer argmax_words_;  // u64 [kSsStride][kGemvArgmaxWords]: the head GEMV's argmax keys (zero between steps)
+  DeviceBuffer argmax_words_;  // the head GEMV's argmax keys for kSsStride rows (zero between steps)
   DeviceBuffer moe_act_;                // f32 [pairs, inter]: the grouped experts' SwiGLU outputs
   DeviceBuffer moe_down_scratch_, moe_down_counters_;  // the spread down kernel's per-pair rows and counters
   DeviceBuffer moe_route_ids_, moe_route_w_, moe_counts_;  // prefill-sized steps: routing, per-expert counts

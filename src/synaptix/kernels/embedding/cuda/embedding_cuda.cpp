@@ -30,7 +30,7 @@ embedding(const int* ids, unsigned long long* argmax_words, int* ids_out, int* h
     // The row's greedy token from the keys the LM head's GEMV combined (one word a lane), which go back to
     // zero for the next step's head.
     if (threadIdx.x < 32) {
-      unsigned long long* word = argmax_words + (size_t)blockIdx.x * 32 + threadIdx.x;
+      unsigned long long* word = argmax_words + ((size_t)blockIdx.x * 32 + threadIdx.x) * ARGMAX_STRIDE;
       const unsigned long long key = warp_max_u64(__ldcg(word));
       *word = 0ull;
       if (threadIdx.x == 0) {
@@ -115,7 +115,9 @@ embedding(const int* ids, unsigned long long* argmax_words, int* ids_out, int* h
 
 static_assert(kGemvArgmaxWords == 32, "argmax_embedding reads a row's words one per lane of a warp");
 
-std::string embedding_source() { return std::string(bc::kDevicePrelude) + kBody; }
+std::string embedding_source() {
+  return std::string(bc::kDevicePrelude) + "#define ARGMAX_STRIDE " + std::to_string(kGemvArgmaxWordStride) + "\n" + kBody;
+}
 
 namespace {
 void launch_embedding(CUdeviceptr ids, CUdeviceptr words, CUdeviceptr ids_out, CUdeviceptr host_ids, CUdeviceptr table,

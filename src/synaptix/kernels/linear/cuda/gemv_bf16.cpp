@@ -114,7 +114,7 @@ std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f) {
      << (p.full_occupancy ? 2048 / (p.warps * 32) : 1) << "\n#define PREFETCH_BYTES " << p.prefetch_kb * 1024
      << "ll\n#define IN_NORM "
      << (f.input == GemvInput::RmsNorm ? 1 : 0) << "\n#define OUT_MODE " << static_cast<int>(f.output)
-     << "\n#define WRITE_XN " << (f.xn_out ? 1 : 0) << "\n#define ARGMAX_WORDS " << kGemvArgmaxWords << "\n";
+     << "\n#define WRITE_XN " << (f.xn_out ? 1 : 0) << "\n#define ARGMAX_WORDS " << kGemvArgmaxWords << "\n#define ARGMAX_STRIDE " << kGemvArgmaxWordStride << "\n";
   os << R"(
 #define GROUPS (WARPS / KS)
 extern "C" __global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
@@ -290,7 +290,7 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
 #pragma unroll
     for (int j = 0; j < M; ++j) {
       const unsigned long long b = warp_max_u64(best[j]);
-      if (lane == 0 && b) atomicMax(argmax_words + j * ARGMAX_WORDS + ((blockIdx.x * GROUPS + group) & (ARGMAX_WORDS - 1)), b);
+      if (lane == 0 && b) atomicMax(argmax_words + (j * ARGMAX_WORDS + ((blockIdx.x * GROUPS + group) & (ARGMAX_WORDS - 1))) * ARGMAX_STRIDE, b);
     }
   }
 #endif

@@ -46,13 +46,18 @@ struct GemvParams {
 //   swiglu - W's rows are gate/up interleaved (2i gate i, 2i+1 up i); writes silu(g) * u to y[m, n / 2];
 //   argmax - y stored, and each row's greedy choice (the largest y, the lower index on ties, never NaN)
 //            max-combined as a 64-bit key (argmax_key in the device prelude) into one of the row's
-//            kGemvArgmaxWords words of argmax_words[m][kGemvArgmaxWords] (zero before; the reader re-zeroes
-//            them, see argmax_embedding): the LM head's argmax with no pass over the logits.
+//            kGemvArgmaxWords words (zero before; the reader re-zeroes them, see argmax_embedding): the LM
+//            head's argmax with no pass over the logits. Word w of row j is u64 (j * kGemvArgmaxWords + w) *
+//            kGemvArgmaxWordStride of argmax_words (gemv_argmax_words_bytes(m) bytes).
 enum class GemvInput { Plain, RmsNorm };
 enum class GemvOutput { Plain, AccumulateSumSq, SwiGlu, ArgMax };
 // Words per row for GemvOutput::ArgMax: the blocks spread their atomics over them (a row group's word is
 // its index mod this), so tens of thousands of blocks do not queue on one address.
 inline constexpr int kGemvArgmaxWords = 32;
+// u64s from one word to the next: each on its own 128-byte line, so the atomics spread over L2 slices
+// instead of queueing at the one slice that holds a shared line.
+inline constexpr int kGemvArgmaxWordStride = 16;
+inline constexpr int64_t gemv_argmax_words_bytes(int64_t rows) { return rows * kGemvArgmaxWords * kGemvArgmaxWordStride * 8; }
 
 struct GemvFusion {
   GemvInput input = GemvInput::Plain;
@@ -64,7 +69,7 @@ struct GemvFusion {
   // With RmsNorm: the normalised input x * rsqrt(ss / k + eps) * gamma is also written here, f32 [m, k] (by
   // the first row group's warps), for a later kernel that reads the same normalised rows (MoE experts).
   CUdeviceptr xn_out = 0;
-  CUdeviceptr argmax_words = 0;  // u64 [m][kGemvArgmaxWords] for ArgMax
+  CUdeviceptr argmax_words = 0;  // for ArgMax: gemv_argmax_words_bytes(m) bytes
   std::string str() const;
 };
 
