@@ -123,6 +123,7 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
           float* __restrict__ xn_out, unsigned long long* __restrict__ argmax_words) {
   __shared__ float partial[KS > 1 ? KS : 1][GROUPS][RPW][M];
 #if OUT_MODE == 3
+  static_assert(RPW * M <= 32, "the argmax epilogue's lane of output (r, j) is r * M + j");
   // This thread's best (row, value) key per input row over the outputs it writes, all row groups.
   unsigned long long best[M];
 #pragma unroll
@@ -286,11 +287,17 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
 #endif
 #if OUT_MODE == 3
   // One atomic per (row group's warp, input row), relaxed: the reader runs after this grid has completed.
+  // Lane r * M + j wrote output (r, j) (RPW * M <= 32), so log2(RPW) shuffles bring row j's best to lane j.
   if (slice == 0) {
 #pragma unroll
     for (int j = 0; j < M; ++j) {
-      const unsigned long long b = warp_max_u64(best[j]);
-      if (lane == 0 && b) atomicMax(argmax_words + (j * ARGMAX_WORDS + ((blockIdx.x * GROUPS + group) & (ARGMAX_WORDS - 1))) * ARGMAX_STRIDE, b);
+      unsigned long long b = best[j];
+#pragma unroll
+      for (int h = RPW / 2; h >= 1; h >>= 1) {
+        const unsigned long long o = __shfl_down_sync(0xffffffffu, b, h * M);
+        b = o > b ? o : b;
+      }
+      if (lane == j && b) atomicMax(argmax_words + (j * ARGMAX_WORDS + ((blockIdx.x * GROUPS + group) & (ARGMAX_WORDS - 1))) * ARGMAX_STRIDE, b);
     }
   }
 #endif
