@@ -17,6 +17,7 @@ struct Options {
   std::string model, prompt, target = "cpu", recipe, system;
   bool chat = false, ignore_eos = false;
   int64_t max_tokens = 128;
+  int64_t steps_per_launch = engine::GenerateOptions{}.greedy_steps_per_launch;
   engine::SamplingParams sampling;
   std::vector<std::string> stop;
 };
@@ -39,6 +40,7 @@ int run(const Options& o) {
 
   engine::GenerateOptions g;
   g.max_tokens = o.max_tokens;
+  g.greedy_steps_per_launch = o.steps_per_launch;
   g.sampling = o.sampling;
   if (!o.ignore_eos) {
     g.eos_ids = m->spec.eos_token_ids;
@@ -72,6 +74,11 @@ const RegisterCommand reg{{"generate", "Generate text from a prompt", [](CLI::Ap
   sub.add_flag("--chat", o->chat, "render the prompt as a user turn through the chat template");
   sub.add_option("--system", o->system, "system message (with --chat)");
   sub.add_option("--max-tokens", o->max_tokens, "tokens to generate")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  sub.add_option("--steps-per-launch", o->steps_per_launch,
+                 "greedy decode steps per device launch where the executor pipelines (tokens arrive in groups "
+                 "of this many; 1: one at a time)")
+      ->check(CLI::Range(int64_t{1}, int64_t{64}))
+      ->capture_default_str();
   sub.add_option("--temperature", o->sampling.temperature, "0 = greedy")->check(CLI::Range(0.0f, 100.0f));
   sub.add_option("--top-k", o->sampling.top_k)->check(CLI::NonNegativeNumber);
   sub.add_option("--top-p", o->sampling.top_p)->check(CLI::Range(0.0f, 1.0f));

@@ -259,7 +259,7 @@ nlohmann::json trace_decode(engine::CudaExecutor& ex, const engine::CudaKernelPl
                             int64_t blocks_per_seq) {
   namespace bc = backend::cuda;
   Options t = o;
-  t.decode_steps = std::max(16, 4 * o.steps_per_launch);  // at least four replays of a multi-step graph
+  t.decode_steps = std::max<int>(16, static_cast<int>(4 * launch_steps(ex, 1, o)));  // four replays at least
   bc::KernelTrace trace(static_cast<size_t>(64) << 10);
   ex.set_plan(plan);  // new graphs, captured with the traced kernels
   const DecodeResult d = bench_decode(ex, 1, t, blocks_per_seq, [&] { trace.clear(); });

@@ -201,15 +201,17 @@ TEST(CudaExecutor, WideDecodeStepWithFlashAttentionMatchesSingleSequences) {
 // Pipelined greedy decode (the next step enqueued before this one's ids are read, its tokens fed on the
 // device) gives the same tokens as one synchronous greedy step at a time, for a batch of three sequences,
 // one step per enqueue and four (multi-step graphs: the head GEMV's argmax feeding the next step's
-// embedding on the device); misuse is refused with a clear error.
+// embedding on the device; eight launches, so cached graphs of both pinned slots are replayed); the
+// synchronous steps' ids are the host argmax of the logits step() returns; misuse is refused with a clear
+// error.
 TEST(CudaExecutor, PipelinedChainedGreedyDecodeMatchesStepByStep) {
   const std::string dir = std::string(SYNAPTIX_SHARED_DIR) + "/fixtures/models/llama";
   auto m = synaptix::model::load_model(dir);
   synaptix::engine::KvConfig kv;
   kv.num_blocks = 64;
   std::vector<std::vector<int32_t>> prompts = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {30, 31, 32}, {100, 200, 300, 400, 500}};
-  std::vector<std::vector<int32_t>> tables = {{0, 1, 2}, {5, 6}, {9, 3, 4}};
-  const int kSteps = 20;
+  std::vector<std::vector<int32_t>> tables = {{0, 1, 2}, {5, 6, 7}, {9, 3, 4}};
+  const int kSteps = 32;
   // per_enqueue 0: synchronous steps
   auto decode = [&](int64_t per_enqueue) {
     auto ex = synaptix::engine::make_cuda_executor(*m, kv, 0, {});
@@ -225,7 +227,19 @@ TEST(CudaExecutor, PipelinedChainedGreedyDecodeMatchesStepByStep) {
       batch.push_back({std::span<const int32_t>(&next[s], 1), static_cast<int64_t>(prompts[s].size()), tables[s], false});
     if (per_enqueue == 0) {
       for (int i = 0; i < kSteps; ++i) {
+        // The logits first (the same K/V written twice): each greedy id must be a maximum of its row (within
+        // the last bits the atomically summed RMSNorm statistics may move between the two runs).
+        std::vector<float> logits;
+        ex->step(batch, logits);
+        const int64_t V = m->spec.vocab_size;
         ex->step_greedy(batch, ids);
+        for (size_t s = 0; s < 3; ++s) {
+          const float* row = logits.data() + static_cast<int64_t>(s) * V;
+          const float top = *std::max_element(row, row + V);
+          const bool in_range = ids.at(s) >= 0 && ids.at(s) < V;
+          EXPECT_TRUE(in_range) << "id " << ids.at(s);
+          if (in_range) EXPECT_GE(row[ids.at(s)], top - 1e-5f * std::fabs(top)) << "step " << i << " sequence " << s;
+        }
         out.insert(out.end(), ids.begin(), ids.end());
         std::copy(ids.begin(), ids.end(), next.begin());
         for (auto& c : batch) ++c.start_pos;

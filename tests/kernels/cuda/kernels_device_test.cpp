@@ -213,7 +213,8 @@ TEST(GemvBf16, FusedVariantsMatchTheComposedReference) {
 // index wins; a NaN row never does. Checked against a host argmax of the logits the kernel stored.
 TEST(GemvBf16, ArgMaxEpilogueAndArgmaxEmbeddingPickTheFirstMaximum) {
   ctx();
-  const int64_t n = 30011, k = 256, dim = 72;
+  // k = 2048: schedules that split k over up to eight warps (the LM head's) reduce in shared memory first.
+  const int64_t n = 8011, k = 2048, dim = 72;
   const float eps = 1e-5f;
   auto table = to_bf16(random_f32(static_cast<size_t>(n * dim)));
   auto dt = upload(table);
@@ -234,14 +235,17 @@ TEST(GemvBf16, ArgMaxEpilogueAndArgmaxEmbeddingPickTheFirstMaximum) {
       for (int64_t i = 0; i < k; ++i) ss[static_cast<size_t>(j)] += x[static_cast<size_t>(j * k + i)] * x[static_cast<size_t>(j * k + i)];
     auto wf = random_f32(static_cast<size_t>(n * k), 0.1f);
     for (int64_t i = 0; i < k; ++i) {
-      wf[static_cast<size_t>(7 * k + i)] = wf[static_cast<size_t>(20000 * k + i)] = 1.0f;  // the tied maxima
+      wf[static_cast<size_t>(7 * k + i)] = wf[static_cast<size_t>(6000 * k + i)] = 1.0f;  // the tied maxima
       wf[static_cast<size_t>(100 * k + i)] = NAN;  // a NaN logit never wins
     }
     auto w = to_bf16(wf);
     auto dx = upload(x), dw = upload(w), dg = upload(gamma), dss = upload(ss);
     auto space = kc::gemv_search_space(m, n, k);
-    std::vector<kc::GemvParams> params = {kc::gemv_default_params(m, n, k)};
+    std::vector<kc::GemvParams> params = {kc::gemv_default_params(m, n, k), {8, 8, 2, 1, 0, 0}, {8, 8, 2, 2, 0, 0},
+                                          {8, 8, 2, 1, 0, 1}, {8, 4, 1, 4, 0, 0}, {16, 8, 1, 4, 1, 0}};
     for (size_t i = 0; i < space.size(); i += 9) params.push_back(space[i]);
+    std::erase_if(params, [&](const kc::GemvParams& p) { return !kc::gemv_params_valid(p, m); });
+    ASSERT_TRUE(std::any_of(params.begin(), params.end(), [](const kc::GemvParams& p) { return p.kslices > 1; }));
     for (const auto& p : params) {
       kc::GemvFusion head{kc::GemvInput::RmsNorm, kc::GemvOutput::ArgMax, dg.ptr(), dss.ptr(), eps, 0};
       head.argmax_words = words.ptr();
@@ -287,6 +291,8 @@ TEST(GemvBf16, ArgMaxEpilogueAndArgmaxEmbeddingPickTheFirstMaximum) {
   kc::argmax_embedding(dwords.ptr(), di.ptr(), 0, 0, 0, 1, dim, nullptr);
   device_sync();
   EXPECT_EQ(di.to_host<int32_t>(1)[0], 42);
+  const auto left = dwords.to_host<uint64_t>(one.size());
+  EXPECT_EQ(left, std::vector<uint64_t>(one.size(), 0)) << "the words are re-zeroed";
   EXPECT_THROW(kc::argmax_embedding(0, di.ptr(), 0, 0, 0, 1, dim, nullptr), synaptix::Error);
   cuMemFreeHost(host);
 }
@@ -435,14 +441,17 @@ TEST(Embedding, CopiesTheStepMetadataFromMappedHostMemory) {
       else EXPECT_EQ(got[static_cast<size_t>(i)], -1) << "slot " << i << " outside every region was written";
     }
   }
-  // A multi-step launch's metadata: each step's regions, step_stride ints after the step before.
+  // A multi-step launch's metadata: each step's regions (the first two), step_stride ints after the step
+  // before, and the shared ones (region 2) once.
   kc::StepMetaCopy multi;
   multi.src = host_dev;
   multi.dst = dmeta.ptr();
   multi.off[0] = 4, multi.n[0] = 3;
   multi.off[1] = 8, multi.n[1] = 1;
+  multi.off[2] = 33, multi.n[2] = 5;
   multi.steps = 3;
   multi.step_stride = 10;
+  multi.per_step_regions = 2;
   dmeta.fill_bytes(0xFF);
   auto dy = poisoned(static_cast<size_t>(3 * dim) * 4);
   kc::embedding(dchain.ptr(), dt.ptr(), dy.ptr(), 3, dim, nullptr, 0, 0, multi);
@@ -450,7 +459,7 @@ TEST(Embedding, CopiesTheStepMetadataFromMappedHostMemory) {
   const auto got = dmeta.to_host<int32_t>(static_cast<size_t>(meta_n));
   for (int64_t i = 3; i < meta_n; ++i) {
     const int64_t r = i % 10;
-    const bool copied = i < 30 && ((r >= 4 && r < 7) || r == 8);
+    const bool copied = (i < 30 && ((r >= 4 && r < 7) || r == 8)) || (i >= 33 && i < 38);
     EXPECT_EQ(got[static_cast<size_t>(i)], copied ? h[i] : -1) << "slot " << i << (copied ? " not copied" : " written");
   }
   multi.step_stride = 0;

@@ -46,7 +46,11 @@ std::vector<TraceRecord> KernelTrace::read() const {
 void KernelTrace::note_launch(const char* what, CUstream stream) {
   CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
   cuuint64_t id = 0;
+#if CUDA_VERSION >= 13000
   hw::cuda::check(cuStreamGetCaptureInfo(stream, &st, &id, nullptr, nullptr, nullptr, nullptr), "cuStreamGetCaptureInfo");
+#else
+  hw::cuda::check(cuStreamGetCaptureInfo_v2(stream, &st, &id, nullptr, nullptr, nullptr), "cuStreamGetCaptureInfo");
+#endif
   if (st != CU_STREAM_CAPTURE_STATUS_ACTIVE) return;
   // A new capture (two may follow each other with no launch between): its launches replace the last one's.
   if (id != capture_id_) names_.clear();

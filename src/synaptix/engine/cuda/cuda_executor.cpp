@@ -76,6 +76,9 @@ class PinnedInts {
 struct StepShape {
   int64_t tokens = 0, logit_rows = 0, seqs = 0, splits = 1, split_size = 0, max_len = 0;
   int64_t steps = 1;  // greedy decode steps run back to back (step s at every chunk's start_pos + s)
+  // Entries of each block table the step's attention may read: constant for a graph key (the split shape
+  // bounds the context), so a captured metadata copy of that many stays enough on later replays.
+  int64_t table_used = 0;
   int64_t flash_tiles = 0;  // query tiles of the tensor-core prefill attention (0: not used this step)
   bool decode_only = true;
 };
@@ -234,7 +237,9 @@ class CudaExecutorImpl final : public CudaExecutor {
   }
 
   int64_t max_greedy_steps(int64_t seqs) const override {
-    return seqs >= 1 && head_argmax_fused(seqs) && s_.rope_scaling.type != "dynamic" ? kMaxGraphSteps : 1;
+    // The later steps of a launch take the paged decode attention (tables and no flash tiles of their own).
+    return seqs >= 1 && head_argmax_fused(seqs) && !use_flash(seqs) && s_.rope_scaling.type != "dynamic" ? kMaxGraphSteps
+                                                                                                        : 1;
   }
 
   void enqueue_greedy(std::span<const SeqChunk> chunks, bool chain_tokens, int64_t steps) override {
@@ -432,6 +437,12 @@ class CudaExecutorImpl final : public CudaExecutor {
       // Round the split size so a graph captured for it serves the following steps too.
       sh.split_size = (sh.split_size + split - 1) / split * split;
     }
+    // Decode-sized steps attend over at most splits * split_size positions (split with one split);
+    // larger ones may read whole tables.
+    const int64_t covered = sh.tokens > kMaxSplitTokens ? table_stride_ * block_size_
+                            : sh.splits > 1             ? sh.splits * sh.split_size
+                                                        : split;
+    sh.table_used = std::min(table_stride_, (covered + block_size_ - 1) / block_size_);
     return sh;
   }
 
@@ -448,7 +459,6 @@ class CudaExecutorImpl final : public CudaExecutor {
           fail("executor: chunk ", c, " reaches position ", pos + 1, " in step ", st + 1, " of ", steps,
                " but its block table covers only ", ch.block_table.size() * static_cast<size_t>(block_size_));
         const int64_t t = static_cast<int64_t>(c);
-        std::memcpy(meta + o_tab_ + t * table_stride_, ch.block_table.data(), ch.block_table.size() * 4);
         meta[o_rows_ + t] = static_cast<int32_t>(t);
         meta[o_pos_ + t] = static_cast<int32_t>(pos);
         meta[o_slot_ + t] = static_cast<int32_t>(ch.block_table[pos / block_size_] * block_size_ + pos % block_size_);
@@ -593,10 +603,13 @@ class CudaExecutorImpl final : public CudaExecutor {
     mc.src = meta_host_[meta_cur_]->device_ptr();
     mc.dst = meta_.ptr();
     // The tiles too: a decode step of more than flash_min_tokens sequences takes the tensor-core attention.
-    const int64_t regions[][2] = {{o_pos_, sh.tokens},      {o_slot_, sh.tokens},
-                                  {o_seq_, sh.tokens},      {o_rows_, sh.logit_rows},
-                                  {o_tab_, sh.seqs * table_stride_}, {o_tiles_, 3 * sh.flash_tiles}};
-    static_assert(std::size(regions) <= kc::StepMetaCopy::kRegions);
+    // The first four regions are per step (each step of a multi-step launch has its own); the tables (only
+    // their entries the attention may read) and tiles are the first step's, shared by the others.
+    const int64_t table_n = sh.seqs > 0 ? (sh.seqs - 1) * table_stride_ + sh.table_used : 0;
+    const int64_t regions[][2] = {{o_pos_, sh.tokens}, {o_slot_, sh.tokens}, {o_seq_, sh.tokens},
+                                  {o_rows_, sh.logit_rows}, {o_tab_, table_n}, {o_tiles_, 3 * sh.flash_tiles}};
+    static_assert(std::size(regions) == kc::StepMetaCopy::kRegions);
+    mc.per_step_regions = 4;
     for (size_t r = 0; r < std::size(regions); ++r) {
       mc.off[r] = static_cast<int32_t>(regions[r][0]);
       mc.n[r] = static_cast<int32_t>(regions[r][1]);
@@ -675,7 +688,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     const kc::StepMetaCopy mc = step_meta_copy(sh);
     const CUdeviceptr tokens = chain_tokens_ ? ids_.ptr() : mc.src ? mc.src : meta(0);
     const int64_t ss_zero = (2 * s_.num_layers + 1) * kSsStride - T;
-    if (step > 0 && !(norm_in_gemv && sh.decode_only && greedy))
+    if (step > 0 && !(norm_in_gemv && sh.decode_only && greedy && sh.flash_tiles == 0))
       fail("CUDA executor: internal: step ", step, " of a multi-step graph off the fused greedy decode path");
     if (step > 0) {
       // embedded by the previous step's argmax_embedding
@@ -837,7 +850,8 @@ class CudaExecutorImpl final : public CudaExecutor {
     aa.kv_f32 = opt_.kv_f32;
     aa.positions = meta(o_pos_);
     aa.token_seq = meta(o_seq_);
-    aa.block_tables = meta(o_tab_);
+    // The steps of a multi-step launch share the first step's tables (the same chunks).
+    aa.block_tables = meta_.ptr() + static_cast<CUdeviceptr>(o_tab_) * 4;
     aa.table_stride = table_stride_;
     aa.block_size = block_size_;
     aa.tokens = T;

@@ -18,6 +18,7 @@ struct StepMetaCopy {
   int n[6];
   int steps;
   int step_stride;
+  int per_step_regions;
 };
 extern "C" __global__ void __launch_bounds__(256)
 embedding(const int* ids, unsigned long long* argmax_words, int* ids_out, int* host_ids, const bf16_t* __restrict__ table,
@@ -50,9 +51,9 @@ embedding(const int* ids, unsigned long long* argmax_words, int* ids_out, int* h
   // starts after this one has finished. Each thread issues four loads before its stores, so a block pays
   // one PCIe round trip (~1-2 us) for its share, not one per region or element.
   if (mc.dst) {
-    int per_step = 0;
-    for (int r = 0; r < 6; ++r) per_step += mc.n[r];
-    const int total = per_step * mc.steps;
+    int per_step = 0, once = 0;
+    for (int r = 0; r < 6; ++r) (r < mc.per_step_regions ? per_step : once) += mc.n[r];
+    const int repeated = per_step * mc.steps, total = repeated + once;
     const int stride = gridDim.x * blockDim.x;
     for (int base = blockIdx.x * blockDim.x + threadIdx.x; base < total; base += 4 * stride) {
       int v[4], at[4];
@@ -61,8 +62,14 @@ embedding(const int* ids, unsigned long long* argmax_words, int* ids_out, int* h
         int i = base + j * stride, r = 0;
         at[j] = -1;
         if (i < total) {
-          const int step = i / per_step;
-          i -= step * per_step;
+          int step = 0;
+          if (i < repeated) {
+            step = i / per_step;
+            i -= step * per_step;
+          } else {
+            i -= repeated;
+            r = mc.per_step_regions;
+          }
           while (i >= mc.n[r]) i -= mc.n[r++];
           at[j] = step * mc.step_stride + mc.off[r] + i;
           v[j] = __ldcv(mc.src + at[j]);
@@ -129,6 +136,8 @@ void launch_embedding(CUdeviceptr ids, CUdeviceptr words, CUdeviceptr ids_out, C
     if (meta.off[r] < 0 || meta.n[r] < 0) fail("embedding: metadata region ", r, " has a negative offset or length");
   if (meta.steps < 1 || meta.step_stride < 0 || (meta.steps > 1 && meta.step_stride == 0))
     fail("embedding: metadata of ", meta.steps, " steps ", meta.step_stride, " ints apart");
+  if (meta.per_step_regions < 0 || meta.per_step_regions > StepMetaCopy::kRegions)
+    fail("embedding: per_step_regions ", meta.per_step_regions, " outside 0..", StepMetaCopy::kRegions);
   CUfunction f = bc::cached_kernel("embedding", embedding_source, "embedding");
   int d = static_cast<int>(dim), z = static_cast<int>(ss_zero);
   StepMetaCopy mc = meta;

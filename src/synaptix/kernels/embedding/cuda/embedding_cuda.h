@@ -14,7 +14,8 @@ std::string embedding_source();
 // [off[r], off[r] + n[r]) of `src` (pinned host memory mapped for the device) to the same places of `dst`
 // (device memory), and each row's token id to dst[i]. A decode step's few hundred ints cost a copy on the
 // stream (several us between graph replays) or this one round trip over PCIe inside the first kernel.
-// A graph of several decode steps copies each step's regions at once: step s's at off[r] + s * step_stride.
+// A graph of several decode steps copies every step's metadata at once: regions [0, per_step_regions) for
+// each of `steps` steps (step s's at off[r] + s * step_stride), the others once (the steps share them).
 struct StepMetaCopy {
   static constexpr int kRegions = 6;
   CUdeviceptr src = 0, dst = 0;  // both 0: no copy
@@ -22,8 +23,9 @@ struct StepMetaCopy {
   int32_t n[kRegions] = {};
   int32_t steps = 1;
   int32_t step_stride = 0;
+  int32_t per_step_regions = kRegions;
 };
-static_assert(sizeof(StepMetaCopy) == 72, "StepMetaCopy is passed by value to the kernel's struct of the same layout");
+static_assert(sizeof(StepMetaCopy) == 80, "StepMetaCopy is passed by value to the kernel's struct of the same layout");
 
 // `ids`: the token ids, device memory or mapped pinned host memory.
 // With `ss`, also writes each row's sum of squares to ss[i] (the first RMSNorm's statistic, see
