@@ -238,7 +238,9 @@ TEST(CudaExecutor, PipelinedChainedGreedyDecodeMatchesStepByStep) {
           const float top = *std::max_element(row, row + V);
           const bool in_range = ids.at(s) >= 0 && ids.at(s) < V;
           EXPECT_TRUE(in_range) << "id " << ids.at(s);
-          if (in_range) EXPECT_GE(row[ids.at(s)], top - 1e-5f * std::fabs(top)) << "step " << i << " sequence " << s;
+          if (in_range) {
+            EXPECT_GE(row[ids.at(s)], top - 1e-5f * std::fabs(top)) << "step " << i << " sequence " << s;
+          }
         }
         out.insert(out.end(), ids.begin(), ids.end());
         std::copy(ids.begin(), ids.end(), next.begin());
