@@ -143,7 +143,7 @@ __device__ __forceinline__ void raw_to_f32(const KvRaw& r, float* f) {
     f[e] = (e & 1) ? bf16_hi(r.w[e / 2]) : bf16_lo(r.w[e / 2]);
 #endif
 }
-// As load_keys, into raw registers (see KvRaw).
+// Cached K/V rows j0 .. j0 + N - 1 below `lim` into raw registers (see KvRaw; zeros past it).
 template <int N>
 __device__ __forceinline__ void load_keys_raw(const kv_t* __restrict__ kc, const kv_t* __restrict__ vc, const int* table,
                                               int block_size, int KVH, int kvh, int j0, int lim, int lane,
@@ -162,22 +162,17 @@ __device__ __forceinline__ void load_keys_raw(const kv_t* __restrict__ kc, const
   }
 }
 
-// Cached K/V rows j0 .. j0 + N - 1 below `lim` into registers (zeros past it).
+// Cached K/V rows j0 .. j0 + N - 1 below `lim` into registers as f32 (zeros past it).
 template <int N>
 __device__ __forceinline__ void load_keys(const kv_t* __restrict__ kc, const kv_t* __restrict__ vc, const int* table,
                                           int block_size, int KVH, int kvh, int j0, int lim, int lane,
                                           float (&kf)[N][EPL], float (&vf)[N][EPL]) {
+  KvRaw kr[N], vr[N];
+  load_keys_raw(kc, vc, table, block_size, KVH, kvh, j0, lim, lane, kr, vr);
 #pragma unroll
   for (int u = 0; u < N; ++u) {
-    const int j = j0 + u;
-    if (j < lim) {
-      const long long slot = (long long)table[j / block_size] * block_size + j % block_size;
-      load_row(kc + (slot * KVH + kvh) * D, lane, kf[u]);
-      load_row(vc + (slot * KVH + kvh) * D, lane, vf[u]);
-    } else {
-#pragma unroll
-      for (int e = 0; e < EPL; ++e) kf[u][e] = vf[u][e] = 0.f;
-    }
+    raw_to_f32(kr[u], kf[u]);
+    raw_to_f32(vr[u], vf[u]);
   }
 }
 
