@@ -553,6 +553,9 @@ class CudaExecutorImpl final : public CudaExecutor {
 
   // The metadata of the step being enqueued (meta_base_: its place in a multi-step graph).
   CUdeviceptr meta(int64_t off) const { return meta_.ptr() + static_cast<CUdeviceptr>(meta_base_ + off) * 4; }
+  // The regions every step of a launch shares, the first step's (block tables and flash tiles: the same
+  // chunks; see step_meta_copy).
+  CUdeviceptr shared_meta(int64_t off) const { return meta_.ptr() + static_cast<CUdeviceptr>(off) * 4; }
 
   // y[m, n] (+)= x[m, k] W^T, x f32. The tensor-core path converts x to bf16 first (hi, and with split_bf16
   // also lo, accumulated by a second product).
@@ -819,10 +822,10 @@ class CudaExecutorImpl final : public CudaExecutor {
       fa.q_stride = qkv_n;
       fa.k_cache = ra.k_cache;
       fa.v_cache = ra.v_cache;
-      fa.tiles = meta(o_tiles_);
+      fa.tiles = shared_meta(o_tiles_);
       fa.num_tiles = sh.flash_tiles;
       fa.positions = meta(o_pos_);
-      fa.block_tables = meta(o_tab_);
+      fa.block_tables = shared_meta(o_tab_);
       fa.table_stride = table_stride_;
       fa.block_size = block_size_;
       fa.heads = H;
@@ -850,8 +853,7 @@ class CudaExecutorImpl final : public CudaExecutor {
     aa.kv_f32 = opt_.kv_f32;
     aa.positions = meta(o_pos_);
     aa.token_seq = meta(o_seq_);
-    // The steps of a multi-step launch share the first step's tables (the same chunks).
-    aa.block_tables = meta_.ptr() + static_cast<CUdeviceptr>(o_tab_) * 4;
+    aa.block_tables = shared_meta(o_tab_);
     aa.table_stride = table_stride_;
     aa.block_size = block_size_;
     aa.tokens = T;
