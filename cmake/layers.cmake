@@ -1,7 +1,9 @@
 # One static library per architecture layer (../shared/docs/ARCHITECTURE.md), each linking only the layers
 # below it. Sources are globbed so that adding a file never means editing a shared build file. Files under a
 # folder named `cuda/` go into synaptix_cuda, built only when the CUDA toolkit is found.
-set(SYNAPTIX_LAYERS core hw model graph kernels backend tune quant engine eval agents registry serve)
+# quant (block formats and their reference (de)quantizers) sits below model: loaders dequantize GGUF blocks and
+# kernels execute them; the quantization search that uses the engine and eval lives in agents.
+set(SYNAPTIX_LAYERS core hw quant model graph kernels backend tune engine eval agents registry serve)
 set(SYNAPTIX_DEFS SYNAPTIX_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 if(SYNAPTIX_HAVE_CUDA)
   list(APPEND SYNAPTIX_DEFS SYNAPTIX_HAVE_CUDA=1)
