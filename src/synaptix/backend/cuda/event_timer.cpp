@@ -8,6 +8,7 @@
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
 #include "synaptix/hw/cuda/driver.h"
+#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::backend::cuda {
 
@@ -16,14 +17,7 @@ using hw::cuda::check;
 namespace {
 // The flush reads a buffer twice the L2 size. Reading (not writing, as a memset would) leaves no dirty lines
 // behind whose write-back would be charged to the timed kernel.
-const char* kFlushSource = R"(
-extern "C" __global__ void l2_flush_read(const uint4* __restrict__ p, unsigned long long n, unsigned int* out) {
-  unsigned int acc = 0;
-  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
-       i += (unsigned long long)gridDim.x * blockDim.x) { uint4 v = p[i]; acc ^= v.x ^ v.y ^ v.z ^ v.w; }
-  if (acc == 0x9E3779B9u) out[0] = acc;
-}
-)";
+const std::string kFlushSource(kernels::cuda_source("backend/cuda/l2_flush.cu"));
 }  // namespace
 
 TimingStats time_on_stream(CUstream stream, const std::function<void()>& work, const TimingOptions& opt) {

@@ -3,6 +3,7 @@
 #include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
+#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
@@ -10,17 +11,7 @@ namespace {
 
 // Real loads (not prefetch hints, which the memory system may drop), cached in L2 only; asm volatile keeps
 // them although their values are unused.
-const char* kBody = R"(
-extern "C" __global__ void __launch_bounds__(256)
-weight_prefetch(const uint4* __restrict__ p, long long n16) {
-  pdl_wait();
-  pdl_launch_dependents();
-  for (long long i = blockIdx.x * 256LL + threadIdx.x; i < n16; i += (long long)gridDim.x * 256) {
-    unsigned int a, b, c, d;
-    asm volatile("ld.global.cg.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(a), "=r"(b), "=r"(c), "=r"(d) : "l"(p + i));
-  }
-}
-)";
+const std::string kBody(kernels::cuda_source("kernels/linear/cuda/weight_prefetch.cu"));
 
 }  // namespace
 

@@ -5,29 +5,13 @@
 #include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
+#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
 namespace {
 
-const char* kBody = R"(
-extern "C" __global__ void gather_rows(const float* __restrict__ src, const int* __restrict__ rows, float* dst, int dim) {
-  pdl_wait();
-  pdl_launch_dependents();
-  const float* s = src + (long long)rows[blockIdx.x] * dim;
-  float* d = dst + (long long)blockIdx.x * dim;
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) d[i] = s[i];
-}
-extern "C" __global__ void scatter_add_scaled(const float* __restrict__ src, const int* __restrict__ rows,
-                                              const float* __restrict__ weights, float* dst, int dim) {
-  pdl_wait();
-  pdl_launch_dependents();
-  const float w = weights[blockIdx.x];
-  const float* s = src + (long long)blockIdx.x * dim;
-  float* d = dst + (long long)rows[blockIdx.x] * dim;
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) d[i] = fmaf(w, s[i], d[i]);
-}
-)";
+const std::string kBody(kernels::cuda_source("kernels/moe/cuda/moe_rows.cu"));
 
 }  // namespace
 
