@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Synaptix against llama.cpp on this CPU, same weights, same thread count; prints one table:
+#   engine | weights | pp128 | pp512 | tg64 | × llama.cpp | × roofline
+# Steps: install the real model (scripts/install-models.sh), build the peer (bench/cpu/build-peer.sh, llama.cpp
+# from the llama-cpp-python source package) and Synaptix (Release), refuse to time on a busy machine, then
+# `llama-bench` and `synaptix bench` on each weight variant.
+#
+# Weights: the model on hand is SmolLM2-135M-Instruct as a Q4_1 GGUF (no bf16 original is installed). The
+# bf16 variant is that file requantized by llama-quantize (--allow-requantize --pure BF16): the Q4_1 values
+# dequantized and rounded to bf16, one file both engines read, so both multiply identical bf16 weights (the
+# 1-D norm weights stay f32 in both). WEIGHTS=bf16,q4_1 adds the Q4_1 file as it is.
+#
+# Usage: bench/cpu/compare.sh [BUILD_DIR]        (default build-bench-rel: Release, no tests, no CUDA)
+# Environment:
+#   THREADS=N      threads for both engines (default: all logical CPUs, as `synaptix bench` measures its ceilings)
+#   PROMPTS=128,512  GEN=64  REPS=5               prompt lengths, decoded tokens, repetitions
+#   WEIGHTS=bf16   comma-separated: bf16, q4_1
+#   FORCE=1        time even when the machine is busy (the table is then marked NOT IDLE: not for publishing)
+#   SKIP_BUILD=1   use BUILD_DIR/synaptix as it is (e.g. a dry run with an existing build); JOBS=N build jobs
+#   SYNAPTIX_MODEL=PATH  give Synaptix other weights than the GGUF (dry runs of the script only: marked)
+#   OUT=DIR        where the JSON files and table.md go (default out/cpu-compare, git-ignored)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build-bench-rel}
+threads=${THREADS:-$(nproc)}
+prompts=${PROMPTS:-128,512}
+gen=${GEN:-64}
+reps=${REPS:-5}
+weights=${WEIGHTS:-bf16}
+work=${OUT:-out/cpu-compare}
+mkdir -p "$work"
+rm -f "$work/idle.log"
+not_idle=0
+
+idle() {  # idle <what is about to be timed>: refuse on a busy machine unless FORCE=1
+  local line rc=0
+  line=$(python3 bench/cpu/idle_check.py --seconds 3 --ignore $$) || rc=$?
+  echo "$1: $line" | tee -a "$work/idle.log"
+  if [ "$rc" != 0 ]; then
+    if [ "${FORCE:-0}" = 1 ]; then
+      not_idle=1
+      echo "!!! WARNING: the machine is NOT idle; timings from this run are not valid (FORCE=1) !!!" >&2
+    else
+      echo "compare: the machine is busy (see above); timings would be meaningless. Stop the other work and" \
+           "run again, or FORCE=1 to time anyway (the table is then marked NOT IDLE)." >&2
+      exit 3
+    fi
+  fi
+}
+
+echo "== models"
+scripts/install-models.sh --quiet
+q4=models/SmolLM2-135M-Instruct.Q4_1.gguf
+
+echo "== peer: llama.cpp"
+peer_bin=$(bench/cpu/build-peer.sh)
+cat "$peer_bin/../PEER_VERSION"
+
+echo "== Synaptix ($build)"
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  [ -f "$build/CMakeCache.txt" ] ||
+    cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSYNAPTIX_TESTS=OFF -DSYNAPTIX_CUDA=OFF > /dev/null
+  cmake --build "$build" -j "${JOBS:-$(nproc)}" --target synaptix | tail -1
+fi
+bin=$build/synaptix
+[ -x "$bin" ] || { echo "compare: $bin not built" >&2; exit 1; }
+
+gguf_of() {  # the GGUF file of a weight variant
+  case "$1" in
+    q4_1) echo "$q4" ;;
+    bf16)
+      local f=$work/SmolLM2-135M-Instruct.bf16.gguf
+      [ -s "$f" ] || "$peer_bin/llama-quantize" --allow-requantize --pure "$q4" "$f" BF16 > "$work/quantize.log" 2>&1 ||
+        { tail -5 "$work/quantize.log" >&2; echo "compare: llama-quantize to BF16 failed" >&2; exit 1; }
+      echo "$f" ;;
+    *) echo "compare: unknown weights '$1' (bf16, q4_1)" >&2; exit 1 ;;
+  esac
+}
+
+echo "== ceilings"
+idle "profile"
+"$bin" profile --target cpu --json > "$work/profile.json"
+python3 - "$work/profile.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+print(f"{p['model_name']}, {p['logical_cores']} logical cores, {p['isa']}: "
+      f"read {p['mem_read_gbps']:.1f} GB/s, f32 FMA {p['fma_gflops']:.1f} GFLOP/s")
+PY
+
+IFS=, read -r -a prompt_list <<< "$prompts"
+IFS=, read -r -a weight_list <<< "$weights"
+for w in "${weight_list[@]}"; do
+  d=$work/$w
+  rm -rf "$d"
+  mkdir -p "$d"
+  file=$(gguf_of "$w")
+  echo "== $w: $file"
+
+  idle "llama.cpp $w"
+  "$peer_bin/llama-bench" -m "$file" -p "$prompts" -n "$gen" -t "$threads" -r "$reps" -o json > "$d/llama-bench.json" 2> "$d/llama-bench.log" ||
+    { tail -5 "$d/llama-bench.log" >&2; echo "compare: llama-bench failed on $file" >&2; exit 1; }
+
+  idle "Synaptix $w"
+  model=${SYNAPTIX_MODEL:-$file}
+  first=1
+  for p in "${prompt_list[@]}"; do
+    # tg: decode steps from a 1-token context (llama-bench's tg starts from an empty one), timed in the first run only
+    if [ "$first" = 1 ]; then steps=$gen; else steps=1; fi
+    if ! SYNAPTIX_THREADS=$threads "$bin" bench --model "$model" --target cpu --batch 1 --prompt-tokens "$p" \
+         --context 1 --decode-steps "$steps" --repeats "$reps" --json > "$d/synaptix-pp$p.json" 2> "$d/synaptix.log"; then
+      { echo "could not run $model:"; tail -3 "$d/synaptix.log"; } > "$d/synaptix.err"
+      cat "$d/synaptix.err" >&2
+      break
+    fi
+    first=0
+  done
+  if [ -n "${SYNAPTIX_MODEL:-}" ]; then
+    echo "weights differ: Synaptix ran $SYNAPTIX_MODEL, llama.cpp $file (script check only, not a comparison)" >> "$d/note"
+  fi
+done
+
+idle "after the runs"
+table=$work/table.md
+{
+  echo "Synaptix $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src apps || echo '+local changes') vs $(cat "$peer_bin/../PEER_VERSION" | cut -d, -f1-2)," \
+       "$threads threads, $reps repetitions, $(date -u +%FT%TZ)"
+  [ "$not_idle" = 1 ] && echo "**NOT IDLE: another process used the CPU during this run (FORCE=1); these timings are not valid.**"
+  python3 bench/cpu/compare_table.py "$work" --weights "$weights" --prompts "$prompts" --gen "$gen"
+  cat "$work"/*/note 2>/dev/null || true
+  echo "idle checks:"
+  sed 's/^/  /' "$work/idle.log"
+} > "$table"
+cat "$table"
