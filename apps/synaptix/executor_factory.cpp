@@ -32,9 +32,13 @@ Target parse_target(const std::string& s) {
 }
 
 ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvConfig kv,
-                             const std::string& recipe_path) {
+                             const std::string& recipe_path, const Precision& precision) {
   ExecutorBundle b;
   if (t.kind == "cpu") {
+    if (!precision.is_default())
+      fail("precision kv=", precision.kv_f32 ? "f32" : "bf16", ", products=", precision.split_bf16 ? 2 : 1,
+           " on --target cpu: the CPU executor has one precision (f32 activations and KV cache); the bf16 "
+           "choices are the CUDA executor's");
     // The recipe's kernels are checked against this CPU's fingerprint, compiled (or found in the compile
     // cache) and loaded before the executor is built on them.
     if (!recipe_path.empty()) b.kernels = registry::load_recipe_kernels(recipe_path, ThreadPool::global());
@@ -43,7 +47,14 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
   }
 #ifdef SYNAPTIX_CUDA_EXECUTOR
   if (!recipe_path.empty()) fail("--recipe with --target cuda: recipes are tuned for CPU targets only so far");
-  b.executor = engine::make_cuda_executor(m, kv, t.device);
+  if (precision.is_default()) {
+    b.executor = engine::make_cuda_executor(m, kv, t.device);
+  } else {
+    engine::CudaExecutorOptions opt;
+    opt.kv_f32 = precision.kv_f32;
+    opt.split_bf16 = precision.split_bf16;
+    b.executor = engine::make_cuda_executor(m, kv, t.device, opt);
+  }
   return b;
 #else
   fail("--target cuda: this build has no CUDA target (synaptix-cuda is built when the CUDA toolkit is found)");

@@ -22,7 +22,16 @@ struct ExecutorBundle {
   std::unique_ptr<engine::Executor> executor;
 };
 
+// Numeric precision (what `eval compare` gates). CUDA (CudaExecutorOptions): the KV cache in f32 or bf16, and
+// tensor-core GEMMs fed the activations as one bf16 product or a hi + lo pair (two). The CPU executor
+// computes in f32 with an f32 KV cache only and refuses anything else.
+struct Precision {
+  bool kv_f32 = true;
+  bool split_bf16 = true;
+  bool is_default() const { return kv_f32 && split_bf16; }
+};
+
 ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvConfig kv,
-                             const std::string& recipe_path = "");
+                             const std::string& recipe_path = "", const Precision& precision = {});
 
 }  // namespace synaptix::app

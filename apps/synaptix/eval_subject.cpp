@@ -1,0 +1,114 @@
+#include "synaptix/eval_subject.h"
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "synaptix/core/error.h"
+#include "synaptix/prompt_builder.h"
+
+namespace synaptix::app {
+namespace {
+
+void set_kv(Precision& p, const std::string& v, const std::string& where) {
+  if (v != "f32" && v != "bf16") fail(where, ": kv=", v, ", expected f32 or bf16");
+  p.kv_f32 = v == "f32";
+}
+
+void set_products(Precision& p, const std::string& v, const std::string& where) {
+  if (v != "1" && v != "2") fail(where, ": products=", v, ", expected 1 or 2 (bf16 products per tensor-core GEMM)");
+  p.split_bf16 = v == "2";
+}
+
+// A recipe's optional "precision" section: the choice `eval compare` made for it.
+void precision_from_recipe(const std::string& path, Precision& p) {
+  std::ifstream in(path);
+  if (!in) fail(path, ": cannot open the recipe");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(path, ": not valid JSON (", e.what(), ")");
+  }
+  if (!j.is_object() || !j.contains("precision")) return;
+  const auto& s = j.at("precision");
+  const std::string where = path + ": \"precision\"";
+  if (!s.is_object()) fail(where, " is ", s.type_name(), ", expected {\"kv_cache\": ..., \"bf16_products\": ...}");
+  for (const auto& [k, v] : s.items()) {
+    if (k == "kv_cache" && v.is_string()) set_kv(p, v.get<std::string>(), where);
+    else if (k == "bf16_products" && v.is_number_integer()) set_products(p, std::to_string(v.get<int64_t>()), where);
+    else fail(where, ": key \"", k, "\" = ", v.dump(), " (expected \"kv_cache\": \"f32\"|\"bf16\" or \"bf16_products\": 1|2)");
+  }
+}
+
+}  // namespace
+
+std::string SubjectSpec::describe() const {
+  std::string s = "model=" + model;
+  if (!recipe.empty()) s += ",recipe=" + recipe;
+  return s + ",target=" + target + ",kv=" + (precision.kv_f32 ? "f32" : "bf16") +
+         ",products=" + (precision.split_bf16 ? "2" : "1");
+}
+
+SubjectSpec parse_subject(const std::string& spec, const std::string& flag, const std::string& default_model) {
+  SubjectSpec s;
+  s.model = default_model;
+  std::vector<std::pair<std::string, std::string>> kvs;
+  const std::string where = flag + " \"" + spec + "\"";
+  for (size_t b = 0; b <= spec.size();) {
+    size_t e = spec.find(',', b);
+    if (e == std::string::npos) e = spec.size();
+    const std::string item = spec.substr(b, e - b);
+    b = e + 1;
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) fail(where, ": \"", item, "\" is not key=value");
+    kvs.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+  }
+  for (const auto& [k, v] : kvs) {
+    if (k == "model") s.model = v;
+    else if (k == "recipe") s.recipe = v;
+    else if (k == "target") s.target = v;
+    else if (k != "kv" && k != "products")
+      fail(where, ": unknown key \"", k, "\" (expected model, recipe, target, kv or products)");
+  }
+  if (!s.recipe.empty()) precision_from_recipe(s.recipe, s.precision);
+  for (const auto& [k, v] : kvs) {
+    if (k == "kv") set_kv(s.precision, v, where);
+    if (k == "products") set_products(s.precision, v, where);
+  }
+  if (s.model.empty()) fail(where, ": no model (give model=PATH, or --model for both sides)");
+  parse_target(s.target);  // refuse a bad target before loading anything
+  return s;
+}
+
+SubjectSpec subject_from_flags(const std::string& model, const std::string& recipe, const std::string& target) {
+  SubjectSpec s;
+  s.model = model;
+  s.recipe = recipe;
+  s.target = target;
+  if (!recipe.empty()) precision_from_recipe(recipe, s.precision);
+  parse_target(target);
+  return s;
+}
+
+Subject::Subject(SubjectSpec s)
+    : spec(std::move(s)), model(model::load_model(spec.model)), tok(model::Tokenizer::load(spec.model)) {}
+
+void Subject::build_executor(int64_t positions) {
+  engine::KvConfig kv;
+  kv.num_blocks = (positions + kv.block_size - 1) / kv.block_size + 1;
+  bundle = make_executor(*model, parse_target(spec.target), kv, spec.recipe, spec.precision);
+}
+
+std::vector<int64_t> Subject::eos_ids() const {
+  std::vector<int64_t> eos = model->spec.eos_token_ids;
+  if (auto e = tok.eos_id(); e && std::find(eos.begin(), eos.end(), *e) == eos.end()) eos.push_back(*e);
+  return eos;
+}
+
+std::vector<int32_t> Subject::encode(const std::string* prompt, const nlohmann::json& messages) const {
+  return prompt ? encode_prompt(tok, *prompt) : encode_chat(tok, messages);
+}
+
+}  // namespace synaptix::app
