@@ -17,16 +17,19 @@ namespace synaptix::model {
 namespace tokenizer_detail {
 struct Pipeline;  // tokenizer_pipeline.h
 }
+struct GgufTokenizerMetadata;  // tokenizer_gguf.h
 
 class Tokenizer {
  public:
   // Reads <dir>/tokenizer.json and, if present, <dir>/tokenizer_config.json (bos_token, eos_token,
   // add_bos_token, add_eos_token, chat_template: a string, or a list of {name, template} of which "default"
-  // is taken).
+  // is taken). When `dir` is a GGUF file, the tokenizer its metadata carries instead (from_gguf).
   static Tokenizer load(const std::string& dir);
   // Same, from the file contents; `where` names the source in error messages. `config_json` may be empty.
   static Tokenizer from_json(std::string_view tokenizer_json, std::string_view config_json,
                              const std::string& where = "tokenizer.json");
+  // From the tokenizer.* metadata of a GGUF file (tokenizer_gguf.cpp).
+  static Tokenizer from_gguf(const GgufTokenizerMetadata& metadata);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;

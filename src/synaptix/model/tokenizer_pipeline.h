@@ -76,16 +76,27 @@ struct PreTokenizer {
 };
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& node, const std::string& path);
 
-// ---- BPE model (tokenizer_bpe.cpp) ----
+// ---- BPE models (tokenizer_bpe.cpp: merges ranked by position; tokenizer_spm.cpp: merges ranked by score) ----
 
-class Bpe {
+// What the pipeline asks of its model: the ids of one pre-tokenized piece, and the vocabulary both ways.
+class TokenModel {
+ public:
+  virtual ~TokenModel() = default;
+  // Appends the ids of one pre-tokenized piece.
+  virtual void tokenize(std::string_view piece, std::vector<int32_t>& out) const = 0;
+  virtual std::optional<int32_t> token_id(std::string_view token) const = 0;
+  virtual const std::string* token(int32_t id) const = 0;  // nullptr when the vocab has no such id
+  virtual int32_t max_id() const = 0;
+};
+
+// The tokenizers library's BPE: a merges list whose position is the rank.
+class Bpe final : public TokenModel {
  public:
   Bpe(const json& model, const std::string& path);
-  // Appends the ids of one pre-tokenized piece.
-  void tokenize(std::string_view piece, std::vector<int32_t>& out) const;
-  std::optional<int32_t> token_id(std::string_view token) const;
-  const std::string* token(int32_t id) const;  // nullptr when the vocab has no such id
-  int32_t max_id() const { return static_cast<int32_t>(id_to_token_.size()) - 1; }
+  void tokenize(std::string_view piece, std::vector<int32_t>& out) const override;
+  std::optional<int32_t> token_id(std::string_view token) const override;
+  const std::string* token(int32_t id) const override;
+  int32_t max_id() const override { return static_cast<int32_t>(id_to_token_.size()) - 1; }
 
  private:
   struct PairHash {
@@ -109,6 +120,32 @@ class Bpe {
   // Word cache: the same words recur constantly in real text. Bounded; cleared when full.
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
+};
+
+// SentencePiece BPE as GGUF "llama" vocabularies carry it (tokens with scores, no merges list): neighbouring
+// pieces merge while their concatenation is a token, the highest-scoring merge first (the leftmost on ties);
+// a character left outside the vocabulary becomes its <0xXX> byte tokens, or the unknown token.
+class ScoredBpe final : public TokenModel {
+ public:
+  // tokens[i] and scores[i] belong to id i; tokens must be non-empty strings. `where` names the source.
+  ScoredBpe(std::vector<std::string> tokens, std::vector<float> scores, std::optional<int32_t> unk_id,
+            const std::string& where);
+  void tokenize(std::string_view piece, std::vector<int32_t>& out) const override;
+  std::optional<int32_t> token_id(std::string_view token) const override;
+  const std::string* token(int32_t id) const override;
+  int32_t max_id() const override { return static_cast<int32_t>(id_to_token_.size()) - 1; }
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> vocab_;
+  std::vector<std::string> id_to_token_;
+  std::vector<float> scores_;
+  std::array<std::optional<int32_t>, 256> byte_ids_{};  // "<0xXX>" tokens
+  std::optional<int32_t> unk_id_;
+  std::string where_;
 };
 
 // ---- decoders (tokenizer_decode.cpp) ----
@@ -138,7 +175,7 @@ struct Pipeline {
   std::unordered_map<int32_t, size_t> added_by_id;  // index into `added`
   std::unique_ptr<Normalizer> normalizer;
   std::unique_ptr<PreTokenizer> pre_tokenizer;
-  std::unique_ptr<Bpe> bpe;
+  std::unique_ptr<TokenModel> bpe;  // Bpe (tokenizer.json, GGUF "gpt2") or ScoredBpe (GGUF "llama")
   std::unique_ptr<Decoder> decoder;
   std::vector<int32_t> prefix_ids, suffix_ids;  // what add_special_tokens puts around the sequence
   std::string bos_token, eos_token, chat_template;
