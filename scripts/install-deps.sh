@@ -6,7 +6,8 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       nlohmann-json3-dev libpcre2-dev libutf8proc-dev libsqlite3-dev libssl-dev
       libcli11-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
       python3 python3-pip unzip
-      libvalijson-dev)  # libvalijson-dev: JSON Schema validation for eval's format-adherence checker (header-only)
+      libvalijson-dev  # JSON Schema validation for eval's format-adherence checker (header-only)
+      clang libclang-rt-14-dev)  # clang-14 and its libFuzzer/ASan/UBSan runtimes, for scripts/fuzz.sh
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs dependencies, builds with warnings as errors and ASan/UBSan, runs every test.
+# The test command: installs dependencies, builds with warnings as errors and ASan/UBSan, runs every test, then
+# runs every fuzz target for a bounded time (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -8,3 +9,6 @@ cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNAPTIX_W
 cmake --build build-test -j "$jobs"
 cd build-test
 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$jobs"
+cd ..
+# Every fuzz target (fuzz/) for a bounded time under ASan/UBSan, from its seed corpus.
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} scripts/fuzz.sh
