@@ -29,7 +29,7 @@ TEST_P(VerifyFixture, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(All, VerifyFixture,
                          ::testing::Values("llama", "llama2-sentencepiece", "llama3-rope-scaling",
                                            "llama3-legacy-config", "mistral-sliding-window", "qwen2", "qwen3",
-                                           "mixtral-moe", "qwen3-moe"),
+                                           "mixtral-moe", "qwen3-moe", "gemma3"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& c : n)

@@ -78,7 +78,7 @@ TEST_P(BatchedStep, MixedBatchEqualsSequencesAlone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, BatchedStep,
-                         ::testing::Values("llama", "mistral-sliding-window", "qwen3", "qwen3-moe"),
+                         ::testing::Values("llama", "mistral-sliding-window", "qwen3", "qwen3-moe", "gemma3"),
                          [](const auto& i) {
                            std::string n = i.param;
                            for (auto& c : n)
@@ -214,7 +214,7 @@ TEST_P(FusedKernels, SameLogitsAsTheDefaultsAndArgmaxOfThem) {
   std::filesystem::remove_all(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, FusedKernels, ::testing::Values("llama", "qwen3", "qwen3-moe", "mistral-sliding-window"),
+INSTANTIATE_TEST_SUITE_P(Families, FusedKernels, ::testing::Values("llama", "qwen3", "qwen3-moe", "mistral-sliding-window", "gemma3"),
                          [](const auto& i) {
                            std::string n = i.param;
                            for (auto& c : n)

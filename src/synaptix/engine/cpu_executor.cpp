@@ -8,10 +8,12 @@
 #include "synaptix/core/thread_pool.h"
 #include "synaptix/kernels/attention/reference.h"
 #include "synaptix/kernels/embedding/reference.h"
+#include "synaptix/kernels/geglu/reference.h"
 #include "synaptix/kernels/linear/reference.h"
 #include "synaptix/kernels/moe/reference.h"
 #include "synaptix/kernels/rmsnorm/reference.h"
 #include "synaptix/kernels/rope/reference.h"
+#include "synaptix/kernels/softcap/reference.h"
 #include "synaptix/kernels/swiglu/reference.h"
 #include "synaptix/model/model.h"
 
@@ -27,9 +29,19 @@ std::vector<float> f32_copy(const TensorRef* t) {
   return v;
 }
 
+// An RMSNorm weight as the scale the kernels multiply by: offset + w (gemma3's (1 + w) folded in at load, so
+// every RMSNorm kernel applies unchanged).
+std::vector<float> norm_f32(const TensorRef* t, double offset) {
+  std::vector<float> v = f32_copy(t);
+  if (offset != 0)
+    for (auto& x : v) x += static_cast<float>(offset);
+  return v;
+}
+
 // Small per-layer vectors (norm weights, biases) converted to f32 once at load.
 struct LayerF32 {
   std::vector<float> attn_norm, mlp_norm, q_norm, k_norm, q_bias, k_bias, v_bias;
+  std::vector<float> post_attn_norm, post_mlp_norm;  // gemma3
 };
 
 class CpuExecutor final : public Executor, public GreedyStep {
@@ -44,16 +56,19 @@ class CpuExecutor final : public Executor, public GreedyStep {
     const size_t per_layer = static_cast<size_t>(num_blocks_ * block_size_ * s_.kv_dim());
     k_cache_.assign(static_cast<size_t>(s_.num_layers), std::vector<float>(per_layer));
     v_cache_.assign(static_cast<size_t>(s_.num_layers), std::vector<float>(per_layer));
+    const double off = s_.norm_weight_offset;
     for (const auto& L : m.layers) {
       LayerF32 f;
-      f.attn_norm = f32_copy(L.attn_norm);
-      f.mlp_norm = f32_copy(L.mlp_norm);
-      if (L.q_norm) f.q_norm = f32_copy(L.q_norm), f.k_norm = f32_copy(L.k_norm);
+      f.attn_norm = norm_f32(L.attn_norm, off);
+      f.mlp_norm = norm_f32(L.mlp_norm, off);
+      if (L.q_norm) f.q_norm = norm_f32(L.q_norm, off), f.k_norm = norm_f32(L.k_norm, off);
+      if (L.post_attn_norm) f.post_attn_norm = norm_f32(L.post_attn_norm, off);
+      if (L.post_mlp_norm) f.post_mlp_norm = norm_f32(L.post_mlp_norm, off);
       if (L.q_bias) f.q_bias = f32_copy(L.q_bias), f.k_bias = f32_copy(L.k_bias), f.v_bias = f32_copy(L.v_bias);
       layers_.push_back(std::move(f));
     }
-    final_norm_ = f32_copy(m.final_norm);
-    if (s_.rope_scaling.type != "dynamic") rope_ = kernels::make_rope_table(s_);
+    final_norm_ = norm_f32(m.final_norm, off);
+    make_rope_tables(0);
   }
 
   const model::Spec& spec() const override { return s_; }
@@ -65,9 +80,12 @@ class CpuExecutor final : public Executor, public GreedyStep {
     logits.resize(static_cast<size_t>(R * s_.vocab_size));
     if (R == 0) return;
     linear(last_.data(), m_.lm_head, {}, logits.data(), R);
+    if (s_.final_logit_softcap > 0)
+      kernels::softcap_reference(logits.data(), R * s_.vocab_size, static_cast<float>(s_.final_logit_softcap));
   }
 
   void step_argmax(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) override {
+    // The final logit soft-cap is monotonic: the argmax of the capped logits is the argmax of the raw ones.
     const int64_t R = forward(chunks);
     ids.resize(static_cast<size_t>(R));
     if (R == 0) return;
@@ -116,19 +134,20 @@ class CpuExecutor final : public Executor, public GreedyStep {
       last_.clear();
       return 0;
     }
-    const kernels::RopeTable& rope = s_.rope_scaling.type == "dynamic"
-                                         ? (dyn_rope_ = kernels::make_rope_table(s_, max_len))
-                                         : rope_;
+    if (dynamic_rope_) make_rope_tables(max_len);
     const int64_t h = s_.hidden_size, qd = s_.q_dim(), kvd = s_.kv_dim(), hd = s_.head_dim;
     x_.resize(static_cast<size_t>(T * h));
     xn_.resize(x_.size());
     kernels::embedding_reference(m_.embed->data, m_.embed->dtype, h, ids.data(), T, x_.data());
+    if (s_.embedding_scale != 1.0)
+      for (auto& e : x_) e *= static_cast<float>(s_.embedding_scale);
     q_.resize(static_cast<size_t>(T * qd));
     k_.resize(static_cast<size_t>(T * kvd));
     v_.resize(static_cast<size_t>(T * kvd));
     attn_.resize(static_cast<size_t>(T * qd));
     const float eps = static_cast<float>(s_.rms_norm_eps);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const float scale = static_cast<float>(s_.attention_scale());
+    const float attn_cap = static_cast<float>(s_.attn_logit_softcap);
 
     std::vector<const int32_t*> tables(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) tables[static_cast<size_t>(t)] = chunks[static_cast<size_t>(owner[t])].block_table.data();
@@ -138,6 +157,7 @@ class CpuExecutor final : public Executor, public GreedyStep {
     for (int64_t l = 0; l < s_.num_layers; ++l) {
       const model::LayerWeights& L = m_.layers[static_cast<size_t>(l)];
       const LayerF32& F = layers_[static_cast<size_t>(l)];
+      const kernels::RopeTable& rope = s_.layer_uses_sliding_rope(l) ? sliding_rope_ : rope_;
       add_rmsnorm(pending ? xn_.data() : nullptr, F.attn_norm.data(), xn_.data(), T, eps);
       linear(xn_.data(), L.q, F.q_bias, q_.data(), T);
       linear(xn_.data(), L.k, F.k_bias, k_.data(), T);
@@ -162,7 +182,7 @@ class CpuExecutor final : public Executor, public GreedyStep {
       });
       const int64_t window = s_.window_for_layer(l);
       const kernels::AttentionFn* att =
-          ks_ ? ks_->attention(T, s_.num_heads, s_.num_kv_heads, hd, max_len) : nullptr;
+          ks_ && attn_cap == 0 ? ks_->attention(T, s_.num_heads, s_.num_kv_heads, hd, max_len) : nullptr;
       if (att) {
         (*att)({q_.data(), kc, vc, block_size_, tables.data(), pos.data(), window, scale, attn_.data(), T});
       } else {
@@ -170,15 +190,17 @@ class CpuExecutor final : public Executor, public GreedyStep {
           for (size_t t = b; t < e; ++t) {
             kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[t]};
             kernels::attention_decode_reference(q_.data() + t * static_cast<size_t>(qd), s_.num_heads, kv, pos[t],
-                                                window, scale, attn_.data() + t * static_cast<size_t>(qd));
+                                                window, scale, attn_.data() + t * static_cast<size_t>(qd), attn_cap);
           }
         });
       }
       linear(attn_.data(), L.o, {}, xn_.data(), T);
+      if (!F.post_attn_norm.empty()) kernels::rmsnorm_reference(xn_.data(), F.post_attn_norm.data(), xn_.data(), T, h, eps);
 
       add_rmsnorm(xn_.data(), F.mlp_norm.data(), xn_.data(), T, eps);
       if (L.router) moe(L, T);
       else dense_mlp(L.gate, L.up, L.down, xn_.data(), T, xn_.data());
+      if (!F.post_mlp_norm.empty()) kernels::rmsnorm_reference(xn_.data(), F.post_mlp_norm.data(), xn_.data(), T, h, eps);
       pending = true;
     }
     if (pending)
@@ -212,12 +234,26 @@ class CpuExecutor final : public Executor, public GreedyStep {
     kernels::linear_default(a);
   }
 
-  // out = down(silu(gate(x)) * up(x)); out may alias x.
+  // The rotary tables: the global layers', and the sliding-window layers' where they have their own (gemma3).
+  // Dynamic scaling depends on the longest sequence, so it is rebuilt every step.
+  void make_rope_tables(int64_t max_len) {
+    dynamic_rope_ = s_.rope_scaling.type == "dynamic" ||
+                    (s_.sliding_rope_theta > 0 && s_.sliding_rope_scaling.type == "dynamic");
+    rope_ = kernels::make_rope_table(s_, max_len);
+    for (int64_t l = 0; l < s_.num_layers; ++l)
+      if (s_.layer_uses_sliding_rope(l)) {
+        sliding_rope_ = kernels::make_layer_rope_table(s_, l, max_len);
+        break;
+      }
+  }
+
+  // out = down(act(gate(x)) * up(x)), act silu or gelu_tanh; out may alias x.
   void dense_mlp(const TensorRef* gate, const TensorRef* up, const TensorRef* down, const float* x, int64_t rows,
                  float* out) {
     const int64_t f = gate->shape[0];
     g_.resize(static_cast<size_t>(rows * f));
-    if (ks_ && up->dtype == gate->dtype)
+    const bool gelu = s_.mlp_activation == model::Activation::GeluTanh;
+    if (ks_ && up->dtype == gate->dtype && !gelu)
       if (const kernels::GateUpSiluFn* fn = ks_->gate_up_silu(rows, f, gate->shape[1], gate->dtype)) {
         (*fn)(x, gate->data, up->data, g_.data(), rows);
         linear(g_.data(), down, {}, out, rows);
@@ -226,7 +262,8 @@ class CpuExecutor final : public Executor, public GreedyStep {
     u_.resize(g_.size());
     linear(x, gate, {}, g_.data(), rows);
     linear(x, up, {}, u_.data(), rows);
-    kernels::swiglu_reference(g_.data(), u_.data(), g_.data(), rows * f);
+    if (gelu) kernels::geglu_tanh_reference(g_.data(), u_.data(), g_.data(), rows * f);
+    else kernels::swiglu_reference(g_.data(), u_.data(), g_.data(), rows * f);
     linear(g_.data(), down, {}, out, rows);
   }
 
@@ -262,7 +299,8 @@ class CpuExecutor final : public Executor, public GreedyStep {
   std::vector<std::vector<float>> k_cache_, v_cache_;
   std::vector<LayerF32> layers_;
   std::vector<float> final_norm_;
-  kernels::RopeTable rope_, dyn_rope_;
+  kernels::RopeTable rope_, sliding_rope_;
+  bool dynamic_rope_ = false;
   std::vector<float> x_, xn_, q_, k_, v_, attn_, g_, u_, last_;
 };
 

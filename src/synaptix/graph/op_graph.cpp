@@ -53,19 +53,40 @@ std::vector<Op> step_ops(const model::Spec& s, int64_t m_lo, int64_t m, int64_t 
   if (s.qk_norm) ops.push_back(simple("layers.*.self_attn.qk_norm", OpKind::RmsNorm, m_lo, m * (s.num_heads + s.num_kv_heads), s.head_dim, 0, L));
   Op rope = simple("layers.*.rope", OpKind::Rope, m_lo, m, s.num_heads + s.num_kv_heads, s.head_dim, L);
   ops.push_back(rope);
+  // Sliding-window layers attend to at most the window; where some layers slide and others do not (gemma3),
+  // each kind is its own op.
+  int64_t sliding_layers = 0;
+  for (int64_t l = 0; l < L; ++l) sliding_layers += s.window_for_layer(l) > 0 ? 1 : 0;
+  const bool all_slide = s.sliding_window > 0 && (sliding_layers == L || sliding_layers == 0);
   Op att = simple("layers.*.self_attn.attention", OpKind::Attention, m_lo, m, s.num_heads, s.head_dim, L);
   att.kv_heads = s.num_kv_heads;
-  att.ctx = s.sliding_window > 0 ? std::min(ctx, s.sliding_window) : ctx;
+  att.ctx = all_slide ? std::min(ctx, s.sliding_window) : ctx;
+  if (!all_slide && sliding_layers > 0) {
+    att.count = L - sliding_layers;
+    Op local = att;
+    local.name = "layers.*.self_attn.sliding_attention";
+    local.ctx = std::min(ctx, s.sliding_window);
+    local.count = sliding_layers;
+    ops.push_back(local);
+  }
   ops.push_back(att);
   ops.push_back(linear("layers.*.self_attn.o_proj", m_lo, m, h, s.q_dim(), w, false, L));
-  ops.push_back(simple("layers.*.post_attention_layernorm", OpKind::AddRmsNorm, m_lo, m, h, 0, L));
+  if (s.post_norms) {  // gemma3: the attention output is normed before the residual add, the MLP's input after
+    ops.push_back(simple("layers.*.post_attention_layernorm", OpKind::RmsNorm, m_lo, m, h, 0, L));
+    ops.push_back(simple("layers.*.pre_feedforward_layernorm", OpKind::AddRmsNorm, m_lo, m, h, 0, L));
+  } else {
+    ops.push_back(simple("layers.*.post_attention_layernorm", OpKind::AddRmsNorm, m_lo, m, h, 0, L));
+  }
   if (dense_layers > 0) {
-    Op gu = linear("layers.*.mlp.gate_up_silu", m_lo, m, s.intermediate_size, h, w, false, dense_layers,
-                   OpKind::GateUpSilu);
-    ops.push_back(gu);
+    // The fused kernel computes SiLU only; a GELU-tanh MLP (gemma3) runs gate_proj and up_proj.
+    if (s.mlp_activation == model::Activation::Silu)
+      ops.push_back(linear("layers.*.mlp.gate_up_silu", m_lo, m, s.intermediate_size, h, w, false, dense_layers,
+                           OpKind::GateUpSilu));
     ops.push_back(linear("layers.*.mlp.gate_proj", m_lo, m, s.intermediate_size, h, w, false, dense_layers));
     ops.push_back(linear("layers.*.mlp.up_proj", m_lo, m, s.intermediate_size, h, w, false, dense_layers));
     ops.push_back(linear("layers.*.mlp.down_proj", m_lo, m, h, s.intermediate_size, w, false, dense_layers));
+    if (s.post_norms)
+      ops.push_back(simple("layers.*.post_feedforward_layernorm", OpKind::RmsNorm, m_lo, m, h, 0, dense_layers));
   }
   if (moe_layers > 0) {
     const int64_t E = s.num_experts, topk = std::max<int64_t>(1, s.num_experts_per_tok);

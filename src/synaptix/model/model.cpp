@@ -25,7 +25,7 @@ int64_t Model::weight_bytes() const {
   add(lm_head);
   for (const auto& l : layers) {
     for (const TensorRef* t : {l.attn_norm, l.q, l.k, l.v, l.o, l.q_bias, l.k_bias, l.v_bias, l.q_norm, l.k_norm,
-                               l.mlp_norm, l.gate, l.up, l.down, l.router})
+                               l.mlp_norm, l.post_attn_norm, l.post_mlp_norm, l.gate, l.up, l.down, l.router})
       add(t);
     for (const auto& e : l.experts) {
       add(e.gate);
@@ -84,6 +84,16 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
     m->files.push_back(std::make_unique<SafetensorsFile>(path));
     for (const auto& [name, t] : m->files.back()->tensors()) all[name] = &t;
   }
+  if (s.model_type == "gemma3") {
+    // The multimodal checkpoint keeps the text model under language_model.model.* (as published) or
+    // model.language_model.* (as transformers 5 saves it); its vision tower is not read.
+    std::map<std::string, const TensorRef*> text;
+    for (const auto& [name, t] : all) {
+      if (name.starts_with("language_model.")) text[name.substr(15)] = t;
+      else if (name.starts_with("model.language_model.")) text["model." + name.substr(21)] = t;
+    }
+    all.insert(text.begin(), text.end());
+  }
 
   std::map<std::string, const TensorRef*> found;
   for (const auto& e : expected_tensors(s)) {
@@ -125,7 +135,13 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
       L.q_norm = get(p + "self_attn.q_norm.weight");
       L.k_norm = get(p + "self_attn.k_norm.weight");
     }
-    L.mlp_norm = get(p + "post_attention_layernorm.weight");
+    if (s.post_norms) {  // gemma3: norms before and after the attention and the MLP
+      L.post_attn_norm = get(p + "post_attention_layernorm.weight");
+      L.mlp_norm = get(p + "pre_feedforward_layernorm.weight");
+      L.post_mlp_norm = get(p + "post_feedforward_layernorm.weight");
+    } else {
+      L.mlp_norm = get(p + "post_attention_layernorm.weight");
+    }
     if (s.layer_is_moe(l)) {
       const bool mixtral = s.family == Family::Mixtral;
       const std::string moe = p + (mixtral ? "block_sparse_moe." : "mlp.");

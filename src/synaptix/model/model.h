@@ -21,6 +21,7 @@ struct LayerWeights {
   const TensorRef *q_bias = nullptr, *k_bias = nullptr, *v_bias = nullptr;
   const TensorRef *q_norm = nullptr, *k_norm = nullptr;  // qwen3: [head_dim]
   const TensorRef* mlp_norm = nullptr;
+  const TensorRef *post_attn_norm = nullptr, *post_mlp_norm = nullptr;  // gemma3: on the sublayer outputs
   const TensorRef *gate = nullptr, *up = nullptr, *down = nullptr;  // dense MLP
   const TensorRef* router = nullptr;                                // MoE: [experts, hidden]
   std::vector<ExpertWeights> experts;

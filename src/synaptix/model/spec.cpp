@@ -1,5 +1,6 @@
 #include "synaptix/model/spec.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "synaptix/core/error.h"
@@ -17,6 +18,7 @@ const char* family_name(Family f) {
     case Family::Qwen3: return "qwen3";
     case Family::Mixtral: return "mixtral";
     case Family::Qwen3Moe: return "qwen3_moe";
+    case Family::Gemma3: return "gemma3";
   }
   return "?";
 }
@@ -38,10 +40,15 @@ int64_t Spec::parameter_count() const {
     int64_t mlp = layer_is_moe(l) ? num_experts * 3 * h * moe_intermediate_size + num_experts * h
                                   : 3 * h * intermediate_size;
     total += attn + mlp + 2 * h;
+    if (post_norms) total += 2 * h;
   }
   total += vocab_size * h + h;
   if (!tie_word_embeddings) total += vocab_size * h;
   return total;
+}
+
+double Spec::attention_scale() const {
+  return 1.0 / std::sqrt(query_pre_attn_scalar > 0 ? query_pre_attn_scalar : static_cast<double>(head_dim));
 }
 
 namespace {
@@ -84,40 +91,82 @@ struct Reader {
   }
 };
 
+void parse_rope_object(const Reader& r, const json& obj, const Spec& s, double& theta, RopeScaling& rs);
+
 void parse_rope(const Reader& r, Spec& s) {
-  // transformers 5: rope_parameters {rope_theta, rope_type, factor, ...}
-  // transformers 4: rope_theta at top level, rope_scaling {type|rope_type, factor, ...} or null
+  // transformers 5: rope_parameters {rope_theta, rope_type, factor, ...}, or per layer type
+  //   {full_attention: {...}, sliding_attention: {...}} (gemma3)
+  // transformers 4: rope_theta at top level, rope_scaling {type|rope_type, factor, ...} or null; gemma3 adds
+  //   rope_local_base_freq for its sliding-window layers (rope_scaling is the global layers' only)
   const json* params = r.find("rope_parameters");
   const json* scaling = r.find("rope_scaling");
   s.rope_theta = r.num_or(r.j, "rope_theta", 10000.0);
+  if (s.family == Family::Gemma3) s.sliding_rope_theta = r.num_or(r.j, "rope_local_base_freq", 10000.0);
+  if (params && params->is_object() && (params->contains("full_attention") || params->contains("sliding_attention"))) {
+    for (const auto& [type, obj] : params->items()) {
+      if (type != "full_attention" && type != "sliding_attention")
+        fail(r.where, ": rope_parameters has layer type \"", type, "\" (expected full_attention or sliding_attention)");
+      if (!obj.is_object()) fail(r.where, ": key \"rope_parameters.", type, "\" is ", obj.type_name(), ", expected an object");
+      if (type == "full_attention") parse_rope_object(r, obj, s, s.rope_theta, s.rope_scaling);
+      else parse_rope_object(r, obj, s, s.sliding_rope_theta, s.sliding_rope_scaling);
+    }
+    return;
+  }
   const json* obj = params ? params : scaling;
   if (!obj) return;
   if (!obj->is_object()) fail(r.where, ": key \"", params ? "rope_parameters" : "rope_scaling", "\" is ",
                               obj->type_name(), ", expected an object");
-  s.rope_theta = r.num_or(*obj, "rope_theta", s.rope_theta);
-  RopeScaling& rs = s.rope_scaling;
+  parse_rope_object(r, *obj, s, s.rope_theta, s.rope_scaling);
+}
+
+// One rope object ({rope_theta, rope_type|type, factor, ...}) into theta (kept when absent) and rs.
+void parse_rope_object(const Reader& r, const json& obj, const Spec& s, double& theta, RopeScaling& rs) {
+  theta = r.num_or(obj, "rope_theta", theta);
   std::string type = "default";
-  if (auto it = obj->find("rope_type"); it != obj->end() && it->is_string()) type = *it;
-  else if (auto it2 = obj->find("type"); it2 != obj->end() && it2->is_string()) type = *it2;
+  if (auto it = obj.find("rope_type"); it != obj.end() && it->is_string()) type = *it;
+  else if (auto it2 = obj.find("type"); it2 != obj.end() && it2->is_string()) type = *it2;
   if (type == "su" || type == "longrope") fail(r.where, ": rope type \"", type, "\" is not supported (expected "
                                                 "default, linear, dynamic, yarn or llama3)");
   if (type != "default" && type != "linear" && type != "dynamic" && type != "yarn" && type != "llama3")
     fail(r.where, ": unknown rope type \"", type, "\" (expected default, linear, dynamic, yarn or llama3)");
   rs.type = type;
-  rs.factor = r.num_or(*obj, "factor", 1.0);
-  rs.low_freq_factor = r.num_or(*obj, "low_freq_factor", 1.0);
-  rs.high_freq_factor = r.num_or(*obj, "high_freq_factor", 4.0);
+  rs.factor = r.num_or(obj, "factor", 1.0);
+  rs.low_freq_factor = r.num_or(obj, "low_freq_factor", 1.0);
+  rs.high_freq_factor = r.num_or(obj, "high_freq_factor", 4.0);
   rs.original_max_position_embeddings =
-      static_cast<int64_t>(r.num_or(*obj, "original_max_position_embeddings",
+      static_cast<int64_t>(r.num_or(obj, "original_max_position_embeddings",
                                     static_cast<double>(s.max_position_embeddings)));
-  rs.beta_fast = r.num_or(*obj, "beta_fast", 32.0);
-  rs.beta_slow = r.num_or(*obj, "beta_slow", 1.0);
-  if (auto it = obj->find("attention_factor"); it != obj->end() && it->is_number()) rs.attention_factor = *it;
-  if (auto it = obj->find("mscale"); it != obj->end() && it->is_number()) rs.mscale = *it;
-  if (auto it = obj->find("mscale_all_dim"); it != obj->end() && it->is_number()) rs.mscale_all_dim = *it;
+  rs.beta_fast = r.num_or(obj, "beta_fast", 32.0);
+  rs.beta_slow = r.num_or(obj, "beta_slow", 1.0);
+  if (auto it = obj.find("attention_factor"); it != obj.end() && it->is_number()) rs.attention_factor = *it;
+  if (auto it = obj.find("mscale"); it != obj.end() && it->is_number()) rs.mscale = *it;
+  if (auto it = obj.find("mscale_all_dim"); it != obj.end() && it->is_number()) rs.mscale_all_dim = *it;
   if (type == "llama3" && rs.original_max_position_embeddings <= 0)
     fail(r.where, ": rope type llama3 needs \"original_max_position_embeddings\" > 0");
   if (type != "default" && rs.factor <= 0) fail(r.where, ": rope \"factor\" must be > 0, got ", rs.factor);
+}
+
+// A cap of 0 or null is off.
+double softcap(const Reader& r, const char* key) {
+  const double cap = r.num_or(r.j, key, 0.0);
+  if (cap < 0) fail(r.where, ": key \"", key, "\" is ", cap, ", expected a positive number or null");
+  return cap;
+}
+
+// Gemma 3's numbers beyond the common ones (after dtype: the embedding scale is rounded to it, as the
+// reference's bf16 buffer is).
+void parse_gemma3(const Reader& r, Spec& s) {
+  s.norm_weight_offset = 1.0;
+  s.post_norms = true;
+  s.query_pre_attn_scalar = r.num_or(r.j, "query_pre_attn_scalar", 256.0);
+  if (s.query_pre_attn_scalar <= 0)
+    fail(r.where, ": key \"query_pre_attn_scalar\" is ", s.query_pre_attn_scalar, ", expected a positive number");
+  s.attn_logit_softcap = softcap(r, "attn_logit_softcapping");
+  s.final_logit_softcap = softcap(r, "final_logit_softcapping");
+  float scale = static_cast<float>(std::sqrt(static_cast<double>(s.hidden_size)));
+  if (s.dtype == DType::BF16) scale = bf16_to_f32(f32_to_bf16(scale));
+  else if (s.dtype == DType::F16) scale = f16_to_f32(f32_to_f16(scale));
+  s.embedding_scale = scale;
 }
 
 std::vector<int64_t> token_ids(const Reader& r, const char* key) {
@@ -138,7 +187,8 @@ std::vector<int64_t> token_ids(const Reader& r, const char* key) {
 
 }  // namespace
 
-Spec parse_spec(const json& j, const std::string& where) {
+// The config of every family, gemma3's after gemma3_text_config filled in its defaults.
+static Spec parse_config(const json& j, const std::string& where) {
   if (!j.is_object()) fail(where, ": expected a JSON object at the top level");
   Reader r{j, where};
   Spec s;
@@ -151,12 +201,21 @@ Spec parse_spec(const json& j, const std::string& where) {
   else if (s.model_type == "qwen3") s.family = Family::Qwen3;
   else if (s.model_type == "mixtral") s.family = Family::Mixtral;
   else if (s.model_type == "qwen3_moe") s.family = Family::Qwen3Moe;
+  else if (s.model_type == "gemma3_text") s.family = Family::Gemma3;
   else
     fail(where, ": unknown model_type \"", s.model_type,
-         "\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen3_moe)");
+         "\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, gemma3_text, gemma3)");
 
-  if (const json* act = r.find("hidden_act"); act && (!act->is_string() || (*act != "silu" && *act != "swish")))
+  if (s.family == Family::Gemma3) {
+    // gemma3 names it hidden_activation; gelu_new is the same tanh approximation.
+    const json* act = r.find("hidden_activation") ? r.find("hidden_activation") : r.find("hidden_act");
+    if (act && (!act->is_string() || (*act != "gelu_pytorch_tanh" && *act != "gelu_new")))
+      fail(where, ": hidden_activation ", act->dump(), " is not supported (expected \"gelu_pytorch_tanh\")");
+    s.mlp_activation = Activation::GeluTanh;
+  } else if (const json* act = r.find("hidden_act");
+             act && (!act->is_string() || (*act != "silu" && *act != "swish"))) {
     fail(where, ": hidden_act ", act->dump(), " is not supported (expected \"silu\")");
+  }
 
   s.vocab_size = r.int_required("vocab_size");
   s.hidden_size = r.int_required("hidden_size");
@@ -180,7 +239,7 @@ Spec parse_spec(const json& j, const std::string& where) {
   s.partial_rotary_factor = r.num_or(j, "partial_rotary_factor", 1.0);
   s.tie_word_embeddings = r.bool_or("tie_word_embeddings", false);
   s.attention_bias = r.bool_or("attention_bias", false) || s.family == Family::Qwen2;
-  s.qk_norm = s.family == Family::Qwen3 || s.family == Family::Qwen3Moe;
+  s.qk_norm = s.family == Family::Qwen3 || s.family == Family::Qwen3Moe || s.family == Family::Gemma3;
   parse_rope(r, s);
 
   bool moe = s.family == Family::Mixtral || s.family == Family::Qwen3Moe;
@@ -212,6 +271,12 @@ Spec parse_spec(const json& j, const std::string& where) {
       if (!lt->is_array() || static_cast<int64_t>(lt->size()) != s.num_layers)
         fail(where, ": key \"layer_types\" must be a list of ", s.num_layers, " strings");
       for (int64_t l = 0; l < s.num_layers; ++l) s.layer_sliding[l] = (*lt)[l] == "sliding_attention";
+    } else if (s.family == Family::Gemma3) {
+      // Older gemma3 configs: every `sliding_window_pattern`-th layer is global, the others slide.
+      const int64_t pattern = r.find("sliding_window_pattern") ? r.int_required("sliding_window_pattern")
+                                                                : r.int_or("_sliding_window_pattern", 6);
+      if (pattern == 0) fail(where, ": key \"sliding_window_pattern\" must be > 0");
+      for (int64_t l = 0; l < s.num_layers; ++l) s.layer_sliding[l] = (l + 1) % pattern != 0;
     } else if (s.family == Family::Mistral || s.family == Family::Mixtral) {
       s.layer_sliding.assign(static_cast<size_t>(s.num_layers), true);
     } else if (r.bool_or("use_sliding_window", false)) {
@@ -224,9 +289,50 @@ Spec parse_spec(const json& j, const std::string& where) {
     if (dt->is_string() && !parse_dtype(dt->get<std::string>(), &s.dtype))
       fail(where, ": dtype \"", dt->get<std::string>(), "\" is not supported (expected bfloat16, float16 or float32)");
   }
+  if (s.family == Family::Gemma3) parse_gemma3(r, s);
   s.eos_token_ids = token_ids(r, "eos_token_id");
   if (auto bos = token_ids(r, "bos_token_id"); !bos.empty()) s.bos_token_id = bos.front();
   return s;
+}
+
+namespace {
+
+// A gemma3 config as gemma3_text with transformers' defaults for the keys it leaves out (published configs
+// rely on them: a gemma3 text_config often names only its sizes). model_type "gemma3" (the multimodal
+// Gemma3ForConditionalGeneration) holds the text model's config in text_config.
+json gemma3_text_config(const json& j, const std::string& where) {
+  json text = j;
+  if (j.at("model_type") == "gemma3") {
+    auto tc = j.find("text_config");
+    if (tc == j.end() || !tc->is_object())
+      fail(where, ": model_type \"gemma3\" needs a \"text_config\" object (the text model's config)");
+    text = *tc;
+    for (const char* k : {"dtype", "torch_dtype", "eos_token_id", "bos_token_id", "tie_word_embeddings"})
+      if ((!text.contains(k) || text[k].is_null()) && j.contains(k)) text[k] = j[k];
+    text["model_type"] = "gemma3_text";
+  }
+  const json defaults = {{"vocab_size", 262208}, {"hidden_size", 2304}, {"intermediate_size", 9216},
+                         {"num_hidden_layers", 26}, {"num_attention_heads", 8}, {"num_key_value_heads", 4},
+                         {"head_dim", 256}, {"max_position_embeddings", 131072}, {"rms_norm_eps", 1e-6},
+                         {"tie_word_embeddings", true}, {"rope_theta", 1000000.0}, {"query_pre_attn_scalar", 256},
+                         {"sliding_window", 4096}, {"rope_local_base_freq", 10000.0}, {"eos_token_id", 1},
+                         {"bos_token_id", 2}};
+  for (const auto& [k, v] : defaults.items())
+    if (!text.contains(k) || text[k].is_null()) text[k] = v;
+  return text;
+}
+
+}  // namespace
+
+Spec parse_spec(const json& j, const std::string& where) {
+  if (j.is_object())
+    if (auto mt = j.find("model_type"); mt != j.end() && (*mt == "gemma3" || *mt == "gemma3_text")) {
+      const bool multimodal = *mt == "gemma3";
+      Spec s = parse_config(gemma3_text_config(j, where), multimodal ? where + " (text_config)" : where);
+      s.model_type = mt->get<std::string>();
+      return s;
+    }
+  return parse_config(j, where);
 }
 
 Spec load_spec(const std::string& config_path) {
@@ -262,8 +368,15 @@ json spec_to_json(const Spec& s) {
             {"attention_bias", s.attention_bias},
             {"qk_norm", s.qk_norm},
             {"sliding_window", s.sliding_window},
+            {"mlp_activation", s.mlp_activation == Activation::GeluTanh ? "gelu_tanh" : "silu"},
             {"dtype", std::string(dtype_name(s.dtype))},
             {"parameters", s.parameter_count()}};
+  if (s.family == Family::Gemma3) {
+    j["gemma3"] = {{"norm_weight_offset", s.norm_weight_offset}, {"post_norms", s.post_norms},
+                   {"embedding_scale", s.embedding_scale}, {"query_pre_attn_scalar", s.query_pre_attn_scalar},
+                   {"attn_logit_softcap", s.attn_logit_softcap}, {"final_logit_softcap", s.final_logit_softcap},
+                   {"sliding_rope_theta", s.sliding_rope_theta}, {"sliding_rope_type", s.sliding_rope_scaling.type}};
+  }
   if (s.is_moe()) {
     j["experts"] = {{"num_experts", s.num_experts},
                     {"experts_per_token", s.num_experts_per_tok},

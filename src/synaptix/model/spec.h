@@ -12,8 +12,12 @@
 
 namespace synaptix::model {
 
-enum class Family { Llama, Mistral, Qwen2, Qwen3, Mixtral, Qwen3Moe };
+enum class Family { Llama, Mistral, Qwen2, Qwen3, Mixtral, Qwen3Moe, Gemma3 };
 const char* family_name(Family f);
+
+// The gate activation of the gated MLP: silu (SwiGLU) or the tanh approximation of GELU (GeGLU, gemma3's
+// "gelu_pytorch_tanh").
+enum class Activation { Silu, GeluTanh };
 
 struct RopeScaling {
   std::string type = "default";  // default | linear | dynamic | yarn | llama3
@@ -56,6 +60,19 @@ struct Spec {
   bool norm_topk_prob = true;
   std::vector<int64_t> mlp_only_layers;  // qwen3_moe: layers that use a dense MLP
   int64_t decoder_sparse_step = 1;
+  // Gemma 3. Plain numbers, so that a GGUF loader can fill them from its own keys.
+  Activation mlp_activation = Activation::Silu;
+  double norm_weight_offset = 0.0;     // every RMSNorm scales by (offset + w): 1 for HF Gemma's (1 + w); 0 for
+                                       // GGUF files, whose converter already added the 1
+  bool post_norms = false;             // RMSNorm on the attention and MLP outputs before each residual add
+  double embedding_scale = 1.0;        // embeddings times this (gemma3: sqrt(hidden) rounded to `dtype`)
+  double query_pre_attn_scalar = 0.0;  // attention scale is 1/sqrt(this); 0: head_dim
+  double attn_logit_softcap = 0.0;     // 0: off; else scores = cap * tanh(scores / cap)
+  double final_logit_softcap = 0.0;    // 0: off; else logits = cap * tanh(logits / cap)
+  // Sliding-window layers' own RoPE base and scaling (gemma3: rope_local_base_freq, or
+  // rope_parameters.sliding_attention); 0: they rotate as the others.
+  double sliding_rope_theta = 0.0;
+  RopeScaling sliding_rope_scaling;
   DType dtype = DType::BF16;
   std::vector<int64_t> eos_token_ids;
   std::optional<int64_t> bos_token_id;
@@ -66,6 +83,10 @@ struct Spec {
                ? sliding_window : 0;
   }
   bool layer_is_moe(int64_t layer) const;
+  bool layer_uses_sliding_rope(int64_t layer) const {
+    return sliding_rope_theta > 0 && layer < static_cast<int64_t>(layer_sliding.size()) && layer_sliding[layer];
+  }
+  double attention_scale() const;
   int64_t q_dim() const { return num_heads * head_dim; }
   int64_t kv_dim() const { return num_kv_heads * head_dim; }
   // Parameter count implied by the shapes (embedding counted once when tied).

@@ -26,6 +26,10 @@ std::vector<ExpectedTensor> expected_tensors(const Spec& s) {
       add(p + "self_attn.k_norm.weight", {s.head_dim}, TensorRole::Norm);
     }
     add(p + "post_attention_layernorm.weight", {h}, TensorRole::Norm);
+    if (s.post_norms) {  // gemma3: post_attention_layernorm normalises the attention output instead
+      add(p + "pre_feedforward_layernorm.weight", {h}, TensorRole::Norm);
+      add(p + "post_feedforward_layernorm.weight", {h}, TensorRole::Norm);
+    }
     if (s.layer_is_moe(l)) {
       const bool mixtral = s.family == Family::Mixtral;
       const std::string moe = p + (mixtral ? "block_sparse_moe." : "mlp.");

@@ -352,6 +352,14 @@ class CudaExecutorImpl final : public CudaExecutor {
   }
 
   void validate_spec() {
+    // Not yet here: the post-norms, (1 + w) norms, GELU-tanh MLP, embedding scale, per-layer RoPE bases and
+    // soft-caps of gemma3 (the CPU executor has them). Refused rather than computed wrongly.
+    if (s_.family == model::Family::Gemma3 || s_.post_norms || s_.norm_weight_offset != 0 ||
+        s_.mlp_activation != model::Activation::Silu || s_.embedding_scale != 1.0 || s_.sliding_rope_theta > 0 ||
+        s_.attn_logit_softcap > 0 || s_.final_logit_softcap > 0)
+      fail("CUDA executor: model family ", model::family_name(s_.family),
+           " is not implemented on the GPU yet (gemma3's post-norms, GELU-tanh MLP, scaled embeddings and "
+           "per-layer RoPE bases); run it with --target cpu");
     const int64_t h = s_.hidden_size;
     if (h % 8 || s_.q_dim() % 8 || s_.kv_dim() % 8)
       fail("CUDA executor: hidden_size ", h, ", q_dim ", s_.q_dim(), " and kv_dim ", s_.kv_dim(),

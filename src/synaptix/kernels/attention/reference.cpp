@@ -7,7 +7,7 @@
 namespace synaptix::kernels {
 
 void attention_decode_reference(const float* q, int64_t heads, const PagedKv& kv, int64_t pos, int64_t window,
-                                float scale, float* out) {
+                                float scale, float* out, float logit_softcap) {
   const int64_t lo = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
   const int64_t n = pos - lo + 1, group = heads / kv.kv_heads, kv_dim = kv.kv_heads * kv.head_dim;
   std::vector<float> scores(static_cast<size_t>(n));
@@ -21,6 +21,7 @@ void attention_decode_reference(const float* q, int64_t heads, const PagedKv& kv
       float s = 0.0f;
       for (int64_t d = 0; d < kv.head_dim; ++d) s += qh[d] * kp[d];
       s *= scale;
+      if (logit_softcap > 0) s = logit_softcap * std::tanh(s / logit_softcap);
       scores[p - lo] = s;
       mx = std::max(mx, s);
     }

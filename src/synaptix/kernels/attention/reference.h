@@ -17,7 +17,8 @@ struct PagedKv {
 
 // q: [heads, head_dim] for the token at position `pos`; keys at positions [lo, pos] are attended, where
 // lo = max(0, pos - window + 1) when window > 0. out: [heads, head_dim]. scale is usually 1/sqrt(head_dim).
+// logit_softcap > 0 caps the scaled scores to cap * tanh(score / cap) before the softmax (gemma2/3 configs).
 void attention_decode_reference(const float* q, int64_t heads, const PagedKv& kv, int64_t pos, int64_t window,
-                                float scale, float* out);
+                                float scale, float* out, float logit_softcap = 0.0f);
 
 }  // namespace synaptix::kernels

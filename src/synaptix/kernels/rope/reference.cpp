@@ -9,13 +9,14 @@ namespace {
 double yarn_mscale(double scale, double m) { return scale <= 1.0 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; }
 }  // namespace
 
-RopeTable make_rope_table(const model::Spec& s, int64_t seq_len) {
+namespace {
+
+RopeTable rope_table(const model::Spec& s, double theta, const model::RopeScaling& rs, int64_t seq_len) {
   RopeTable t;
   t.rotary_dim = static_cast<int64_t>(static_cast<double>(s.head_dim) * s.partial_rotary_factor);
   t.rotary_dim -= t.rotary_dim % 2;
   const int64_t half = t.rotary_dim / 2;
-  const auto& rs = s.rope_scaling;
-  double base = s.rope_theta;
+  double base = theta;
   if (rs.type == "dynamic" && seq_len > s.max_position_embeddings) {
     // NTK-aware: grow the base with the sequence so that the lowest frequency still spans it.
     const double d = static_cast<double>(t.rotary_dim);
@@ -72,6 +73,17 @@ RopeTable make_rope_table(const model::Spec& s, int64_t seq_len) {
   else if (s.dtype == DType::F16)
     for (auto& f : t.inv_freq) f = f16_to_f32(f32_to_f16(f));
   return t;
+}
+
+}  // namespace
+
+RopeTable make_rope_table(const model::Spec& s, int64_t seq_len) {
+  return rope_table(s, s.rope_theta, s.rope_scaling, seq_len);
+}
+
+RopeTable make_layer_rope_table(const model::Spec& s, int64_t layer, int64_t seq_len) {
+  return s.layer_uses_sliding_rope(layer) ? rope_table(s, s.sliding_rope_theta, s.sliding_rope_scaling, seq_len)
+                                          : make_rope_table(s, seq_len);
 }
 
 void rope_reference(float* x, int64_t heads, int64_t head_dim, int64_t pos, const RopeTable& t) {

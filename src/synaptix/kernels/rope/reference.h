@@ -17,6 +17,9 @@ struct RopeTable {
 
 // For `dynamic` scaling the frequencies depend on the sequence length seen so far (seq_len); others ignore it.
 RopeTable make_rope_table(const model::Spec& s, int64_t seq_len = 0);
+// The table of layer `layer`: the sliding-window layers' own base and scaling where the spec has them
+// (gemma3), else make_rope_table's.
+RopeTable make_layer_rope_table(const model::Spec& s, int64_t layer, int64_t seq_len = 0);
 
 // Rotates `heads` vectors of length head_dim at position pos, in place.
 void rope_reference(float* x, int64_t heads, int64_t head_dim, int64_t pos, const RopeTable& t);
