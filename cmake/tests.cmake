@@ -24,6 +24,10 @@ foreach(dir IN LISTS _test_dirs)
       SYNAPTIX_SHARED_DIR="${CMAKE_SOURCE_DIR}/../shared"
       SYNAPTIX_BINARY="$<TARGET_FILE:synaptix>")
     add_dependencies(test_${layer} synaptix)
+    # NVRTC compiles kernels without a GPU or driver: CPU tests may check that every kernel source compiles.
+    if(TARGET synaptix_cuda_sources)
+      target_link_libraries(test_${layer} PRIVATE synaptix_cuda_sources)
+    endif()
     gtest_discover_tests(test_${layer} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
   endif()
   if(_cuda_t AND TARGET synaptix_cuda)

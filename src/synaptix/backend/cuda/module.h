@@ -42,7 +42,7 @@ CUfunction cached_kernel(const std::string& unique_name, const std::function<std
 
 // cuLaunchKernel with the result checked, naming the kernel. `args` as cuLaunchKernel takes them.
 // With `pdl`, the launch carries the programmatic-stream-serialization attribute: the kernel may begin
-// before the previous kernel in the stream ends, and must call pdl_wait() (device_prelude.h) first.
+// before the previous kernel in the stream ends, and must call pdl_wait() (kernels/common/cuda/device_prelude.cuh) first.
 // While a PdlScope is alive on this thread, every launch() carries the PDL attribute (every kernel of this
 // project calls pdl_wait() before it touches memory that an earlier kernel writes).
 class PdlScope {

@@ -2,23 +2,14 @@
 
 #include <string>
 
-#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/cuda_sources.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
-namespace {
-const std::string kBody(kernels::cuda_source("kernels/embedding/cuda/embedding.cu"));
-}  // namespace
 
 static_assert(kGemvArgmaxWords == 32, "argmax_embedding reads a row's words one per lane of a warp");
-
-std::string embedding_source() {
-  return std::string(bc::kDevicePrelude) + "#define ARGMAX_STRIDE " + std::to_string(kGemvArgmaxWordStride) + "\n" + kBody;
-}
 
 namespace {
 void launch_embedding(CUdeviceptr ids, CUdeviceptr words, CUdeviceptr ids_out, CUdeviceptr host_ids, CUdeviceptr table,

@@ -1,21 +1,10 @@
 #include "synaptix/kernels/linear/cuda/weight_prefetch_cuda.h"
 
-#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
-namespace {
-
-// Real loads (not prefetch hints, which the memory system may drop), cached in L2 only; asm volatile keeps
-// them although their values are unused.
-const std::string kBody(kernels::cuda_source("kernels/linear/cuda/weight_prefetch.cu"));
-
-}  // namespace
-
-std::string weight_prefetch_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
 void weight_prefetch(CUdeviceptr ptr, int64_t bytes, int blocks, CUstream stream) {
   if (bytes < 16 || blocks < 1) return;

@@ -3,46 +3,11 @@
 #include <algorithm>
 #include <sstream>
 
-#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
-namespace {
-
-constexpr int kWarps = 4;            // per block, both kernels (the grouping needs at least two)
-constexpr int kDownRowsPerWarp = 2;  // hidden rows per warp in the down kernel
-constexpr int kUnroll = 2;           // 16-byte weight loads in flight per lane and row
-
-// Each warp streams whole weight rows with 16-byte loads and applies every token routed to the expert to
-// each chunk as it passes (as the decode GEMV does), so an expert's bytes are read once per step.
-const std::string kBody(kernels::cuda_source("kernels/moe/cuda/moe_experts.cu"));
-
-}  // namespace
-
-bool moe_experts_supports(int64_t tokens, int64_t top_k, int64_t hidden, int64_t inter) {
-  return tokens >= 1 && tokens <= kMoeExpertsMaxTokens && top_k >= 1 && tokens * top_k <= kMoeExpertsMaxPairs &&
-         hidden > 0 && inter > 0 && hidden % 8 == 0 && inter % 8 == 0 && hidden <= (1ll << 30) &&
-         inter <= (1ll << 30);
-}
-
-int64_t moe_down_counters(int64_t hidden) {
-  const int64_t rows = kWarps * kDownRowsPerWarp;
-  return (hidden + rows - 1) / rows;
-}
-
-std::string moe_experts_source(int64_t tokens, int64_t top_k) {
-  if (tokens < 1 || tokens > kMoeExpertsMaxTokens || top_k < 1 || tokens * top_k > kMoeExpertsMaxPairs)
-    fail("moe_experts: ", tokens, " tokens of top_k ", top_k, ": expected 1..", kMoeExpertsMaxTokens,
-         " tokens and at most ", kMoeExpertsMaxPairs, " (token, expert) pairs");
-  std::ostringstream os;
-  os << bc::kDevicePrelude << "#define M " << tokens << "\n#define K " << top_k << "\n#define WARPS " << kWarps
-     << "\n#define DOWN_RPW " << kDownRowsPerWarp << "\n#define UNROLL " << kUnroll << "\n"
-     << kBody;
-  return os.str();
-}
 
 void moe_experts(const MoeExpertsArgs& a, CUstream stream) {
   if (!moe_experts_supports(a.tokens, a.top_k, a.hidden, a.inter))
@@ -64,20 +29,20 @@ void moe_experts(const MoeExpertsArgs& a, CUstream stream) {
   int h = static_cast<int>(a.hidden), inter = static_cast<int>(a.inter);
   const unsigned slots = static_cast<unsigned>(std::min(a.tokens * a.top_k, a.experts));
   void* args_gu[] = {&x, &ids, &gu, &act, &h, &inter};
-  bc::launch(gate_up, {static_cast<unsigned>((a.inter + kWarps - 1) / kWarps), slots}, {kWarps * 32}, 0, stream,
+  bc::launch(gate_up, {static_cast<unsigned>((a.inter + kMoeExpertsWarps - 1) / kMoeExpertsWarps), slots}, {kMoeExpertsWarps * 32}, 0, stream,
              args_gu, "moe_gate_up");
   CUdeviceptr ss_out = a.ss_out;
-  const int64_t rows = kWarps * kDownRowsPerWarp;
+  const int64_t rows = kMoeExpertsWarps * kMoeDownRowsPerWarp;
   const unsigned row_blocks = static_cast<unsigned>((a.hidden + rows - 1) / rows);
   if (a.down_scratch && a.down_counters) {
     CUfunction spread = bc::cached_kernel(name, src, "moe_down_spread");
     CUdeviceptr scratch = a.down_scratch, counters = a.down_counters;
     void* args_sp[] = {&act, &ids, &wts, &dn, &res, &h, &inter, &scratch, &counters, &ss_out};
-    bc::launch(spread, {row_blocks, slots}, {kWarps * 32}, 0, stream, args_sp, "moe_down_spread");
+    bc::launch(spread, {row_blocks, slots}, {kMoeExpertsWarps * 32}, 0, stream, args_sp, "moe_down_spread");
     return;
   }
   void* args_dn[] = {&act, &ids, &wts, &dn, &res, &h, &inter, &ss_out};
-  bc::launch(down, {row_blocks}, {kWarps * 32}, 0, stream, args_dn, "moe_down");
+  bc::launch(down, {row_blocks}, {kMoeExpertsWarps * 32}, 0, stream, args_dn, "moe_down");
 }
 
 }  // namespace synaptix::kernels::cuda

@@ -22,6 +22,10 @@ namespace synaptix::kernels::cuda {
 // warps (a 64-bit mask of pairs) and each token's accumulators live in registers.
 inline constexpr int64_t kMoeExpertsMaxTokens = 8;
 inline constexpr int64_t kMoeExpertsMaxPairs = 64;
+// The kernels' fixed schedule (the source's #defines and the launcher's grid).
+inline constexpr int kMoeExpertsWarps = 4;     // per block, both kernels (the grouping needs at least two)
+inline constexpr int kMoeDownRowsPerWarp = 2;  // hidden rows per warp in the down kernel
+inline constexpr int kMoeExpertsUnroll = 2;    // 16-byte weight loads in flight per lane and row
 
 struct MoeExpertsArgs {
   CUdeviceptr x = 0;             // f32 [tokens, hidden]: the normalised input of the MoE block

@@ -1,21 +1,10 @@
 #include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
 
-#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
-namespace {
-
-// One warp per token; the probabilities live in shared memory. A few hundred experts at most per token,
-// so the serial parts (the sums, in the reference's order) cost well under a microsecond.
-const std::string kBody(kernels::cuda_source("kernels/moe/cuda/moe_route.cu"));
-
-}  // namespace
-
-std::string moe_route_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
 void moe_route(CUdeviceptr logits, CUdeviceptr ids, CUdeviceptr weights, int64_t tokens, int64_t experts,
                int64_t top_k, bool normalize, CUstream stream) {

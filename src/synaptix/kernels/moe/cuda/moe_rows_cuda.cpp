@@ -2,20 +2,11 @@
 
 #include <string>
 
-#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
-namespace {
-
-const std::string kBody(kernels::cuda_source("kernels/moe/cuda/moe_rows.cu"));
-
-}  // namespace
-
-std::string moe_rows_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
 void gather_rows(CUdeviceptr src, CUdeviceptr rows, CUdeviceptr dst, int64_t n, int64_t dim, CUstream stream) {
   if (n <= 0) return;

@@ -1,23 +1,11 @@
 #include "synaptix/kernels/moe/cuda/moe_sort_cuda.h"
 
-#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/cuda_sources.h"
 #include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
-namespace {
-
-// One warp: count, scan, then place the pairs 32 at a time in pair order; lanes of a chunk that share an
-// expert take consecutive places by lane (__match_any_sync), so the order within an expert is token order.
-// A prefill step of 4096 tokens x 8 experts is 1024 chunks: tens of microseconds, beside its GEMMs.
-const std::string kBody(kernels::cuda_source("kernels/moe/cuda/moe_sort.cu"));
-
-}  // namespace
-
-std::string moe_sort_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
 void moe_sort(CUdeviceptr ids, CUdeviceptr weights, CUdeviceptr counts, CUdeviceptr rows, CUdeviceptr sorted_weights,
               int64_t tokens, int64_t top_k, int64_t experts, CUstream stream) {

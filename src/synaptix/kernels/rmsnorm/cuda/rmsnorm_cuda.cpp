@@ -2,20 +2,11 @@
 
 #include <string>
 
-#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
-namespace {
-
-const std::string kBody(kernels::cuda_source("kernels/rmsnorm/cuda/rmsnorm.cu"));
-
-}  // namespace
-
-std::string rmsnorm_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
 void rmsnorm(CUdeviceptr x, CUdeviceptr rows, CUdeviceptr w, CUdeviceptr y, int64_t out_rows, int64_t dim,
              float eps, bool out_bf16, CUstream stream) {

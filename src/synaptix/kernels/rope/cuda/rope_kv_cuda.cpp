@@ -2,24 +2,11 @@
 
 #include <string>
 
-#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
-namespace {
-
-const std::string kRopeHead(kernels::cuda_source("kernels/rope/cuda/rope_head.cuh"));
-
-const std::string kBody(kernels::cuda_source("kernels/rope/cuda/rope_kv.cu"));
-
-}  // namespace
-
-std::string rope_head_device_source() { return kRopeHead; }
-
-std::string rope_kv_source() { return std::string(bc::kDevicePrelude) + kRopeHead + kBody; }
 
 void rope_kv_write(const RopeKvArgs& a, CUstream stream) {
   if (a.tokens <= 0 || a.heads <= 0 || a.kv_heads <= 0 || a.head_dim <= 0 || a.rotary_dim > a.head_dim ||

@@ -2,20 +2,11 @@
 
 #include <string>
 
-#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
-namespace {
-const std::string kBody(kernels::cuda_source("kernels/sampling/cuda/argmax.cu"));
-}  // namespace
-
-int64_t argmax_scratch_bytes(int64_t capacity) { return capacity * kArgmaxSplits * 8 + capacity * 4; }
-
-std::string argmax_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
 void argmax_rows(CUdeviceptr logits, CUdeviceptr ids, int64_t rows, int64_t vocab, CUstream stream,
                  CUdeviceptr scratch, int64_t capacity, CUdeviceptr host_ids) {

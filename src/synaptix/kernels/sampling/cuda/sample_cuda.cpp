@@ -3,20 +3,11 @@
 #include <cmath>
 #include <string>
 
-#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
-namespace {
-// NT threads per block, CL blocks (one cluster) per row. Every decision below is computed identically by
-// all blocks of a cluster from the same combined data, so their control flow (and barrier count) agrees.
-const std::string kBody(kernels::cuda_source("kernels/sampling/cuda/sample.cu"));
-}  // namespace
-
-std::string sample_source() { return std::string(bc::kDevicePrelude) + bc::kClusterPrelude + kBody; }
 
 void sample_rows(CUdeviceptr logits, CUdeviceptr ids, int64_t rows, int64_t vocab, const DeviceSampling& p,
                  CUstream stream) {

@@ -3,20 +3,11 @@
 #include <algorithm>
 #include <string>
 
-#include "synaptix/backend/cuda/device_prelude.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/cuda_sources.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
-namespace {
-
-const std::string kBody(kernels::cuda_source("kernels/swiglu/cuda/swiglu.cu"));
-
-}  // namespace
-
-std::string swiglu_source() { return std::string(bc::kDevicePrelude) + kBody; }
 
 namespace {
 CUfunction fn(const char* name) {

@@ -1,0 +1,36 @@
+// The CUDA C++ source of this op's kernels for a point of its space (no driver calls: NVRTC compiles it
+// at run time; the launchers are in paged_attention_cuda.cpp).
+#include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
+
+#include <algorithm>
+#include <sstream>
+#include <string>
+
+#include "synaptix/core/error.h"
+#include "synaptix/hw/cuda/driver.h"
+#include "synaptix/kernels/common/cuda/device_prelude.h"
+#include "synaptix/kernels/cuda_sources.h"
+#include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
+
+namespace synaptix::kernels::cuda {
+namespace {
+
+// Each warp walks its keys KPW at a time: the K and V rows of KPW keys are loaded before the first is used,
+// so several loads are in flight per warp. Lane i holds elements [i * EPL, i * EPL + EPL) of a head.
+const std::string kBody(kernels::cuda_source("kernels/attention/cuda/paged_attention.cu"));
+
+}  // namespace
+
+std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps, int decode_keys_per_warp,
+                                   int decode_cluster, bool decode_reg_heads) {
+  if (decode_cluster != 0 && !decode_cluster_supported(decode_cluster))
+    fail("paged_attention_source: decode cluster ", decode_cluster, " is not 0, 2, 4, 8 or 16");
+  std::ostringstream os;
+  os << kDevicePrelude << (decode_cluster ? kClusterPrelude : "") << rope_head_device_source() << "#define G "
+     << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define D " << d << "\n#define DW " << decode_warps
+     << "\n#define DKPW " << decode_keys_per_warp << "\n#define CLUSTER " << decode_cluster << "\n#define REG_HEADS "
+     << (decode_reg_heads ? 1 : 0) << "\n" << kBody;
+  return os.str();
+}
+
+}  // namespace synaptix::kernels::cuda

@@ -1,0 +1,20 @@
+// The CUDA C++ source of this op's kernels for a point of its space (no driver calls: NVRTC compiles it
+// at run time; the launchers are in rmsnorm_cuda.cpp).
+#include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
+
+#include <string>
+
+#include "synaptix/core/error.h"
+#include "synaptix/kernels/common/cuda/device_prelude.h"
+#include "synaptix/kernels/cuda_sources.h"
+
+namespace synaptix::kernels::cuda {
+namespace {
+
+const std::string kBody(kernels::cuda_source("kernels/rmsnorm/cuda/rmsnorm.cu"));
+
+}  // namespace
+
+std::string rmsnorm_source() { return std::string(kDevicePrelude) + kBody; }
+
+}  // namespace synaptix::kernels::cuda

@@ -1,0 +1,24 @@
+// The CUDA C++ source of this op's kernels for a point of its space (no driver calls: NVRTC compiles it
+// at run time; the launchers are in rope_kv_cuda.cpp).
+#include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
+
+#include <string>
+
+#include "synaptix/core/error.h"
+#include "synaptix/kernels/common/cuda/device_prelude.h"
+#include "synaptix/kernels/cuda_sources.h"
+
+namespace synaptix::kernels::cuda {
+namespace {
+
+const std::string kRopeHead(kernels::cuda_source("kernels/rope/cuda/rope_head.cuh"));
+
+const std::string kBody(kernels::cuda_source("kernels/rope/cuda/rope_kv.cu"));
+
+}  // namespace
+
+std::string rope_head_device_source() { return kRopeHead; }
+
+std::string rope_kv_source() { return std::string(kDevicePrelude) + kRopeHead + kBody; }
+
+}  // namespace synaptix::kernels::cuda
