@@ -101,9 +101,18 @@ bool CompletionJob::drain_choice(int i, const std::function<bool(const ChoiceEve
 }
 
 bool CompletionJob::run(const std::function<bool(const ChoiceEvent&)>& emit, const std::function<bool()>& idle,
-                        std::chrono::milliseconds idle_every) {
+                        std::chrono::milliseconds idle_every, const std::function<bool()>& connected) {
   auto last_event = Clock::now();
+  auto last_check = last_event;
   for (;;) {
+    if (connected && Clock::now() - last_check >= kConnectedEvery) {
+      last_check = Clock::now();
+      if (!connected()) {
+        cancel_all();
+        metrics_.cancelled();
+        return false;
+      }
+    }
     bool any_left = false, got = false;
     const auto wait = choices_.size() == 1 ? std::chrono::milliseconds(50) : std::chrono::milliseconds(5);
     for (int i = 0; i < static_cast<int>(choices_.size()); ++i) {

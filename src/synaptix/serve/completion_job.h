@@ -40,9 +40,12 @@ class CompletionJob {
 
   // Runs to the end, calling `emit` for every piece. `emit` returning false (the client is gone) cancels
   // the request. `idle` is called after each `idle_every` without an event (heartbeats) and cancels the
-  // same way. Returns true when every choice finished. Throws Error when the engine failed a choice.
+  // same way, and so does `connected` (when given) returning false: it is asked every kConnectedEvery,
+  // events or not, so a client that left is noticed while tokens are still being made for it.
+  // Returns true when every choice finished. Throws Error when the engine failed a choice.
   bool run(const std::function<bool(const ChoiceEvent&)>& emit, const std::function<bool()>& idle,
-           std::chrono::milliseconds idle_every);
+           std::chrono::milliseconds idle_every, const std::function<bool()>& connected = {});
+  static constexpr std::chrono::milliseconds kConnectedEvery{100};
 
   int64_t prompt_tokens() const { return static_cast<int64_t>(prompt_.size()); }
   int64_t completion_tokens() const { return completion_tokens_; }

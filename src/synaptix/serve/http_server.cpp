@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "synaptix/serve/completion_job.h"
+#include "synaptix/serve/guarded_server.h"
 #include "synaptix/serve/openai_api.h"
 
 namespace synaptix::serve {
@@ -83,21 +84,27 @@ json error_event(const std::string& msg) {
 OpenAiServer::OpenAiServer(engine::ServingEngine& engine, const model::Tokenizer& tokenizer,
                            std::optional<model::ChatTemplate> chat_template, ServerOptions opt)
     : engine_(engine), tok_(tokenizer), chat_(std::move(chat_template)), opt_(std::move(opt)),
-      http_(std::make_unique<httplib::Server>()), started_(std::chrono::system_clock::now()) {
+      started_(std::chrono::system_clock::now()) {
   if (opt_.model_name.empty()) fail("server: the model name is empty");
-  if (opt_.http_threads < 2) fail("server: http_threads must be >= 2, got ", opt_.http_threads);
+  if (opt_.http_threads < 2 || opt_.http_threads > kMaxHttpThreads) {
+    fail("server: http_threads must be in [2, ", kMaxHttpThreads, "], got ", opt_.http_threads);
+  }
+  if (opt_.port < 0 || opt_.port > 65535) fail("server: port must be in [0, 65535], got ", opt_.port);
+  if (opt_.max_body_bytes < 1) fail("server: max_body_bytes must be positive");
+  if (opt_.request_timeout.count() <= 0) fail("server: request_timeout must be positive");
+  HttpLimits limits;
+  limits.threads = static_cast<size_t>(opt_.http_threads);
+  limits.request_timeout = opt_.request_timeout;
+  limits.evict_after = opt_.evict_after;
+  limits.max_body_bytes = opt_.max_body_bytes;
+  http_ = std::make_unique<GuardedServer>(limits);
   routes();
 }
 
 OpenAiServer::~OpenAiServer() { stop(); }
 
 void OpenAiServer::routes() {
-  const int threads = opt_.http_threads;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  http_->set_payload_max_length(16u << 20);
-  http_->set_read_timeout(30);
-  http_->set_write_timeout(30);
-  http_->set_keep_alive_max_count(1000);
+  http_->set_keep_alive_max_count(100);
   // cpp-httplib 0.11 listens with a backlog of 5: a burst of connections overflows it, and on loopback the
   // overflowed ones look connected to the client but are dropped. Remember the socket to raise the backlog
   // after bind (listen() again on a listening socket only updates its backlog).
@@ -116,7 +123,16 @@ void OpenAiServer::routes() {
     }
   });
   http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_.render(engine_.snapshot()), "text/plain; version=0.0.4; charset=utf-8");
+    std::string text = metrics_.render(engine_.snapshot());
+    const auto counter = [&text](const char* name, const char* help, uint64_t v) {
+      text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
+              std::to_string(v) + "\n";
+    };
+    counter("synaptix_http_connections_refused_total", "Connections answered 503: every handler thread was working.",
+            http_->refused());
+    counter("synaptix_http_connections_evicted_total",
+            "Connections cut while still sending their request, to make room for a new one.", http_->evicted());
+    res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
   });
   http_->Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(started_.time_since_epoch()).count();
@@ -124,12 +140,18 @@ void OpenAiServer::routes() {
               {"max_model_len", engine_.max_sequence_tokens()}};
     res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
   });
-  http_->Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    handle_generation(req.body, false, &res);
-  });
-  http_->Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    handle_generation(req.body, true, &res);
-  });
+  for (const bool chat : {false, true}) {
+    http_->Post(chat ? "/v1/chat/completions" : "/v1/completions",
+                [this, chat](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+                  std::string body;
+                  if (!read_body(&req, &res, &reader, body)) {
+                    metrics_.request_done(chat ? "chat_completions" : "completions", res.status);
+                    return;
+                  }
+                  GuardedServer::request_read();
+                  handle_generation(body, chat, &res);
+                });
+  }
   // Unrouted paths and httplib's own errors (413, 400 on a broken request line) get an OpenAI-style body;
   // bodies a handler already set are left alone.
   http_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -151,6 +173,41 @@ void OpenAiServer::routes() {
   });
 }
 
+bool OpenAiServer::read_body(const void* request, void* response, const void* content_reader, std::string& body) {
+  const auto& req = *static_cast<const httplib::Request*>(request);
+  auto& res = *static_cast<httplib::Response*>(response);
+  const auto& reader = *static_cast<const httplib::ContentReader*>(content_reader);
+  const size_t limit = opt_.max_body_bytes;
+  const auto too_large = [&] {
+    GuardedServer::close_after_response();  // the rest of the body is not read
+    send_error(res, ApiError(413, "the request body is larger than the limit of " + std::to_string(limit) + " bytes"));
+    return false;
+  };
+  if (req.has_header("Content-Length")) {
+    const std::string v = req.get_header_value("Content-Length");
+    if (v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos || std::stoull(v) > limit) {
+      return too_large();
+    }
+  }
+  bool over = false;
+  const bool ok = reader([&](const char* data, size_t n) {
+    if (body.size() + n > limit) {
+      over = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  if (over || res.status == 413) return too_large();
+  if (!ok) {
+    GuardedServer::close_after_response();
+    send_error(res, ApiError(400, "the request body could not be read (malformed chunked encoding, too slow, or "
+                                  "cut short)"));
+    return false;
+  }
+  return true;
+}
+
 void OpenAiServer::handle_generation(const std::string& body, bool chat, void* response) {
   auto& res = *static_cast<httplib::Response*>(response);
   const auto arrival = Clock::now();
@@ -163,7 +220,7 @@ void OpenAiServer::handle_generation(const std::string& body, bool chat, void* r
   state->active = &active_jobs_;
   try {
     if (!engine_.accepting()) throw ApiError(503, "the server is shutting down", "", "service_unavailable");
-    const json j = parse_json_body(body);
+    const json j = parse_json_body(body, opt_.json);
     state->params = parse_completion_request(j, chat, opt_.model_name);
     CompletionParams& p = state->params;
     std::vector<int32_t> prompt;
@@ -189,8 +246,10 @@ void OpenAiServer::handle_generation(const std::string& body, bool chat, void* r
       }
     } catch (const ApiError&) {
       throw;
-    } catch (const Error& e) {
-      throw ApiError(400, e.what(), prompt_param);  // template raise_exception, invalid UTF-8, ...
+    } catch (const std::exception& e) {
+      // The chat template's raise_exception or its limits, invalid UTF-8, a value the template cannot use:
+      // all come from the request.
+      throw ApiError(400, e.what(), prompt_param);
     }
     if (prompt.empty()) throw ApiError(400, "the prompt is empty", prompt_param);
     const int64_t max_seq = engine_.max_sequence_tokens();
@@ -266,7 +325,7 @@ void OpenAiServer::handle_generation(const std::string& body, bool chat, void* r
               static const char kKeepAlive[] = ": keep-alive\n\n";
               return sink.write(kKeepAlive, sizeof kKeepAlive - 1);
             },
-            heartbeat);
+            heartbeat, [] { return GuardedServer::peer_alive(); });
         if (ok && state->params.include_usage) {
           ok = send({{"id", state->id}, {"object", chat_mode ? "chat.completion.chunk" : "text_completion"},
                      {"created", state->created}, {"model", model}, {"choices", json::array()},
@@ -305,7 +364,7 @@ void OpenAiServer::handle_generation(const std::string& body, bool chat, void* r
             if (!ev.finish_reason.empty()) reasons[i] = ev.finish_reason;
             return true;
           },
-          [&] { return sink.write(" ", 1); }, heartbeat);
+          [&] { return sink.write(" ", 1); }, heartbeat, [] { return GuardedServer::peer_alive(); });
       json choices = json::array();
       for (size_t i = 0; i < n; ++i) {
         json c = {{"index", i}, {"finish_reason", reasons[i]}};

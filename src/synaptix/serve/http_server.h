@@ -1,8 +1,10 @@
 #pragma once
 // The OpenAI-compatible HTTP server (cpp-httplib): POST /v1/completions, POST /v1/chat/completions
 // (stream: true as server-sent events), GET /v1/models, GET /health, GET /metrics. Handler threads submit to
-// the serving engine and wait on their requests' token streams; a client that goes away is noticed on the
-// next write (a token or a heartbeat) and its sequences are cancelled, freeing their KV blocks.
+// the serving engine and wait on their requests' token streams; a client that goes away is noticed within
+// a tenth of a second (its end of stream, peeked while tokens are made) and its sequences are cancelled,
+// freeing their KV blocks. Hostile input is bounded before it costs anything: request bodies by size (413)
+// and JSON nesting (400), slow clients by a deadline, connections by the handler threads (see GuardedServer).
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -12,19 +14,25 @@
 #include "synaptix/engine/serving_engine.h"
 #include "synaptix/model/chat_template.h"
 #include "synaptix/model/tokenizer.h"
+#include "synaptix/serve/json_guard.h"
 #include "synaptix/serve/metrics.h"
 
-namespace httplib { class Server; }
-
 namespace synaptix::serve {
+
+class GuardedServer;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (see port())
   std::string model_name;  // the id clients name in "model"
-  int http_threads = 256;  // handler threads: each waiting or streaming request holds one
+  int http_threads = 256;  // handler threads: each connection holds one; more connections get 503
   std::chrono::milliseconds heartbeat{1000};  // idle time before a keep-alive write (disconnect detection)
+  size_t max_body_bytes = 16u << 20;  // larger request bodies get 413
+  std::chrono::milliseconds request_timeout{10000};  // a request must arrive whole within this
+  std::chrono::milliseconds evict_after{100};  // a client still sending after this may be cut for a new one
+  JsonLimits json;  // nesting depth and value count of request bodies
 };
+inline constexpr int kMaxHttpThreads = 4096;
 
 class OpenAiServer {
  public:
@@ -47,6 +55,8 @@ class OpenAiServer {
 
  private:
   void routes();
+  // Reads a POST body within max_body_bytes; false: an error response (413, 400) was set.
+  bool read_body(const void* request, void* response, const void* content_reader, std::string& body);
   void handle_generation(const std::string& body, bool chat, void* response);
 
   engine::ServingEngine& engine_;
@@ -54,7 +64,7 @@ class OpenAiServer {
   std::optional<model::ChatTemplate> chat_;
   ServerOptions opt_;
   ServerMetrics metrics_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<GuardedServer> http_;
   int port_ = 0;
   int listen_fd_ = -1;
   std::atomic<int64_t> active_jobs_{0};

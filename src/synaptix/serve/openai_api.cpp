@@ -12,7 +12,8 @@ nlohmann::json ApiError::body() const {
   return {{"error", e}};
 }
 
-nlohmann::json parse_json_body(const std::string& body) {
+nlohmann::json parse_json_body(const std::string& body, const JsonLimits& limits) {
+  check_json_limits(body, limits);
   nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) throw ApiError(400, "the request body is not valid JSON");
   if (!j.is_object()) throw ApiError(400, std::string("the request body must be a JSON object, got ") + j.type_name());

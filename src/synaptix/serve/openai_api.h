@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "synaptix/core/error.h"
+#include "synaptix/serve/json_guard.h"
 
 namespace synaptix::serve {
 
@@ -52,7 +53,7 @@ inline constexpr int kMaxChoices = 16;
 
 // `served_model` is the id this server answers to; another model name is a 404 model_not_found.
 CompletionParams parse_completion_request(const nlohmann::json& body, bool chat, const std::string& served_model);
-// Parses the raw HTTP body; malformed JSON is a 400.
-nlohmann::json parse_json_body(const std::string& body);
+// Parses the raw HTTP body; malformed JSON, or JSON past `limits` (checked before parsing), is a 400.
+nlohmann::json parse_json_body(const std::string& body, const JsonLimits& limits = {});
 
 }  // namespace synaptix::serve
