@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -220,7 +221,10 @@ Value f_replace(const Value& v, const Args& a) {
 
 Value f_abs(const Value& v, const Args&) {
   if (v.is_float()) return Value(std::fabs(v.as_double()));
-  if (v.is_int() || v.is_bool()) return Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
+  if (v.is_int() || v.is_bool()) {
+    if (v.as_int() == INT64_MIN) fail("abs: integer overflow");  // its negation is no int64 (found by fuzzing)
+    return Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
+  }
   fail("abs: bad operand type '", v.type_name(), "'");
 }
 

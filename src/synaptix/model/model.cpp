@@ -46,7 +46,7 @@ std::vector<std::string> weight_files(const std::string& dir) {
     json j;
     try {
       j = json::parse(read_text_file(index.string()));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
       fail(index.string(), ": invalid JSON (", e.what(), ")");
     }
     if (!j.contains("weight_map") || !j["weight_map"].is_object())

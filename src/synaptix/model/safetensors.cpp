@@ -33,7 +33,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
   try {
     header = json::parse(reinterpret_cast<const char*>(file_.data()) + 8,
                          reinterpret_cast<const char*>(file_.data()) + 8 + header_len);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     fail(path, ": safetensors header is not valid JSON (", e.what(), ")");
   }
   if (!header.is_object()) fail(path, ": safetensors header must be a JSON object");

@@ -340,7 +340,7 @@ Spec load_spec(const std::string& config_path) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     fail(config_path, ": invalid JSON (", e.what(), ")");
   }
   return parse_spec(j, config_path);
