@@ -95,6 +95,17 @@ def tokenizer_seeds():
         write("tokenizer", style + "_noconfig.bin", small)
 
 
+def tokenizer_text_seeds():
+    for style in ["byte_level", "llama3_style", "sentencepiece_style"]:
+        with open(os.path.join(FIX, "tokenizers", style, "cases.jsonl")) as f:
+            for i, line in enumerate(f):
+                if i == 3:
+                    break
+                write("tokenizer_text", "%s_%d.txt" % (style, i), json.loads(line)["text"])
+    write("tokenizer_text", "mixed.txt", "Hello, world! 123 h\u00e9llo \u65e5\u672c\u8a9e \U0001f642\n"
+                                         "<|im_start|>user\n  two  spaces\ttab\r\n")
+
+
 def published_templates():
     """The published templates (Qwen2.5, Qwen3, Llama-3.2, Mistral-Nemo) the chat template tests carry."""
     path = os.path.join(ROOT, "tests", "model", "chat_template_test.cpp")
@@ -261,6 +272,32 @@ def gguf_seeds():
     write("gguf", "tiny_llama_f32.gguf", gguf_file(kvs, tensors))
     write("gguf", "metadata_only.gguf", gguf_file(kvs[:3], []))
 
+    # The same model 32 wide with Q8_0 matrices (blocks of 32: an f16 scale of 1.0, then 32 int8), so that
+    # inputs reach the dequantizers through the model load.
+    hidden = ff = 32
+    q8_kvs = [(k, t, hidden if k in ("llama.embedding_length", "llama.feed_forward_length") else val)
+              for k, t, val in kvs]
+
+    def q8(rows):
+        block = struct.pack("<H", 0x3C00) + bytes((i * 7) % 9 for i in range(32))
+        return block * rows
+
+    q8_tensors = [("token_embd.weight", 8, [hidden, v], q8(v)), ("output_norm.weight", 0, [hidden], f32(hidden))]
+    for l in range(layers):
+        p = "blk.%d." % l
+        q8_tensors += [(p + "attn_norm.weight", 0, [hidden], f32(hidden)), (p + "ffn_norm.weight", 0, [hidden], f32(hidden))]
+        q8_tensors += [(p + n, 8, [hidden, hidden], q8(hidden))
+                       for n in ["attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+                                 "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"]]
+    write("gguf", "tiny_llama_q8_0.gguf", gguf_file(q8_kvs, q8_tensors))
+
+    # One block of every quantized type the loader dequantizes (ggml ids; 32-wide blocks, 256-wide K blocks).
+    block_bytes = {2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+                   10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210)}
+    blocks = [("t%d" % t, t, [n], bytes((i * 37 + t) % 251 for i in range(size)))
+              for t, (n, size) in sorted(block_bytes.items())]
+    write("gguf", "quant_blocks.gguf", gguf_file(kvs[:1], blocks))
+
 
 def main():
     if not os.path.isdir(FIX):
@@ -268,6 +305,7 @@ def main():
     config_seeds()
     safetensors_seeds()
     tokenizer_seeds()
+    tokenizer_text_seeds()
     chat_template_seeds()
     request_body_seeds()
     gguf_seeds()
