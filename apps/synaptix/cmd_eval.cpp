@@ -279,8 +279,8 @@ const RegisterCommand reg{{"eval", "Quality: perplexity, golden sets, and gated 
       "compare",
       "Incumbent vs candidate on the same text and items, judged by a gate; exit 0 only on pass.\n"
       "A side is key=value,...: model=PATH, recipe=FILE, target=cpu|cuda:N, kv=f32|bf16, products=2|1\n"
-      "(kv and products: the CUDA executor's KV cache dtype and bf16 products per GEMM; the CPU is f32 only).\n"
-      "Run CUDA sides with synaptix-cuda.");
+      "(kv and products: the CUDA executor's KV cache dtype and bf16 products per GEMM; the CPU is f32 only;\n"
+      "a recipe's \"precision\" section sets them too).");
   cmp->add_option("--incumbent", o->incumbent, "the run to beat (key=value,...)")->required();
   cmp->add_option("--candidate", o->candidate, "the proposed run (key=value,...)")->required();
   cmp->add_option("--model", o->model, "model for sides without model=");

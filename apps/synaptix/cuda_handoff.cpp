@@ -14,6 +14,7 @@ bool asks_for_cuda(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--target") == 0 && i + 1 < argc && std::strncmp(argv[i + 1], "cuda", 4) == 0) return true;
     if (std::strncmp(argv[i], "--target=cuda", 13) == 0) return true;
+    if (i + 1 < argc && (!std::strcmp(argv[i], "--incumbent") || !std::strcmp(argv[i], "--candidate")) && std::strstr(argv[i + 1], "target=cuda")) return true;  // eval compare
   }
   return false;
 }

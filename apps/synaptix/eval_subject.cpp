@@ -20,8 +20,9 @@ void set_products(Precision& p, const std::string& v, const std::string& where) 
   p.split_bf16 = v == "2";
 }
 
-// A recipe's optional "precision" section: the choice `eval compare` made for it.
-void precision_from_recipe(const std::string& path, Precision& p) {
+// A recipe's optional "precision" section: the choice `eval compare` made for it. Returns whether the recipe
+// carries kernels (a precision-only recipe is how a CUDA choice is recorded: CUDA kernels are not in recipes yet).
+bool precision_from_recipe(const std::string& path, Precision& p) {
   std::ifstream in(path);
   if (!in) fail(path, ": cannot open the recipe");
   nlohmann::json j;
@@ -30,7 +31,8 @@ void precision_from_recipe(const std::string& path, Precision& p) {
   } catch (const nlohmann::json::parse_error& e) {
     fail(path, ": not valid JSON (", e.what(), ")");
   }
-  if (!j.is_object() || !j.contains("precision")) return;
+  const bool has_kernels = j.is_object() && j.contains("kernels") && !j.at("kernels").empty();
+  if (!j.is_object() || !j.contains("precision")) return has_kernels;
   const auto& s = j.at("precision");
   const std::string where = path + ": \"precision\"";
   if (!s.is_object()) fail(where, " is ", s.type_name(), ", expected {\"kv_cache\": ..., \"bf16_products\": ...}");
@@ -39,6 +41,7 @@ void precision_from_recipe(const std::string& path, Precision& p) {
     else if (k == "bf16_products" && v.is_number_integer()) set_products(p, std::to_string(v.get<int64_t>()), where);
     else fail(where, ": key \"", k, "\" = ", v.dump(), " (expected \"kv_cache\": \"f32\"|\"bf16\" or \"bf16_products\": 1|2)");
   }
+  return has_kernels;
 }
 
 }  // namespace
@@ -72,7 +75,7 @@ SubjectSpec parse_subject(const std::string& spec, const std::string& flag, cons
     else if (k != "kv" && k != "products")
       fail(where, ": unknown key \"", k, "\" (expected model, recipe, target, kv or products)");
   }
-  if (!s.recipe.empty()) precision_from_recipe(s.recipe, s.precision);
+  if (!s.recipe.empty()) s.recipe_kernels = precision_from_recipe(s.recipe, s.precision);
   for (const auto& [k, v] : kvs) {
     if (k == "kv") set_kv(s.precision, v, where);
     if (k == "products") set_products(s.precision, v, where);
@@ -87,7 +90,7 @@ SubjectSpec subject_from_flags(const std::string& model, const std::string& reci
   s.model = model;
   s.recipe = recipe;
   s.target = target;
-  if (!recipe.empty()) precision_from_recipe(recipe, s.precision);
+  if (!recipe.empty()) s.recipe_kernels = precision_from_recipe(recipe, s.precision);
   parse_target(target);
   return s;
 }
@@ -98,7 +101,8 @@ Subject::Subject(SubjectSpec s)
 void Subject::build_executor(int64_t positions) {
   engine::KvConfig kv;
   kv.num_blocks = (positions + kv.block_size - 1) / kv.block_size + 1;
-  bundle = make_executor(*model, parse_target(spec.target), kv, spec.recipe, spec.precision);
+  // A recipe without kernels only records a precision choice; the executor gets the choice, not the file.
+  bundle = make_executor(*model, parse_target(spec.target), kv, spec.recipe_kernels ? spec.recipe : "", spec.precision);
 }
 
 std::vector<int64_t> Subject::eos_ids() const {

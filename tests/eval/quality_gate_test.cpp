@@ -152,6 +152,18 @@ TEST(EvalCli, CompareARunWithItselfPassesAndAnImpossibleGateFails) {
   auto typo = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate kvv=bf16 --text " + text);
   EXPECT_NE(typo.output.find("--candidate \"kvv=bf16\": unknown key \"kvv\" (expected model, recipe, target, kv or products)"),
             std::string::npos) << typo.output;
-  fs::remove(set);
-  fs::remove(gate);
+  // A precision-only recipe records the choice; on the CPU only the f32 one runs, and a bad entry names the file.
+  const std::string f32 = temp_file("f32.json", "{\"precision\": {\"kv_cache\": \"f32\", \"bf16_products\": 2}}");
+  const std::string bf16r = temp_file("bf16.json", "{\"precision\": {\"kv_cache\": \"bf16\"}}");
+  const std::string odd = temp_file("odd.json", "{\"precision\": {\"kv\": \"bf16\"}}");
+  auto rf = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate recipe=" + f32 + " --text " + text +
+                    " --ctx 32 --max-windows 1", "", false);
+  EXPECT_EQ(rf.exit_code, 0) << rf.output;
+  auto rb = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate recipe=" + bf16r + " --text " + text +
+                    " --ctx 32 --max-windows 1");
+  EXPECT_NE(rb.output.find("kv=bf16, products=2 on --target cpu: the CPU executor has one precision"), std::string::npos) << rb.output;
+  auto ro = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate recipe=" + odd + " --text " + text);
+  EXPECT_NE(ro.output.find(odd + ": \"precision\": key \"kv\" = \"bf16\" (expected \"kv_cache\": \"f32\"|\"bf16\" or "
+                           "\"bf16_products\": 1|2)"), std::string::npos) << ro.output;
+  for (const auto& p : {set, gate, f32, bf16r, odd}) fs::remove(p);
 }
