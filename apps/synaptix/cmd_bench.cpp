@@ -8,6 +8,7 @@
 #include <random>
 
 #include "synaptix/command.h"
+#include "synaptix/flag_checks.h"
 #include "synaptix/core/error.h"
 #include "synaptix/core/thread_pool.h"
 #include "synaptix/executor_factory.h"
@@ -162,11 +163,11 @@ const RegisterCommand reg{{"bench", "Measure prefill and decode throughput again
   sub.add_option("--model", o->model, "model directory")->required();
   sub.add_option("--target", o->target, "cpu");
   sub.add_option("--recipe", o->recipe, "tuned recipe");
-  sub.add_option("--prompt-tokens", o->prompt_tokens, "prefill length")->check(CLI::PositiveNumber);
-  sub.add_option("--context", o->context, "tokens already in each sequence's cache when decode is timed")->check(CLI::PositiveNumber);
-  sub.add_option("--decode-steps", o->decode_steps, "timed decode steps")->check(CLI::PositiveNumber);
-  sub.add_option("--batch", o->batches, "decode batch sizes")->delimiter(',');
-  sub.add_option("--repeats", o->repeats, "prefill repeats (median)")->check(CLI::PositiveNumber);
+  sub.add_option("--prompt-tokens", o->prompt_tokens, "prefill length")->check(in_range(1, double(1 << 20)));
+  sub.add_option("--context", o->context, "tokens already in each sequence's cache when decode is timed")->check(in_range(1, double(1 << 24)));
+  sub.add_option("--decode-steps", o->decode_steps, "timed decode steps")->check(in_range(1, double(1 << 20)));
+  sub.add_option("--batch", o->batches, "decode batch sizes")->delimiter(',')->check(in_range(1, kMaxThreads));
+  sub.add_option("--repeats", o->repeats, "prefill repeats (median)")->check(in_range(1, 1000));
   sub.add_flag("--json", o->json_out, "print one JSON object");
   return [o] { return run(*o); };
 }}};

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "synaptix/command.h"
+#include "synaptix/flag_checks.h"
 #include "synaptix/engine/generator.h"
 #include "synaptix/engine/stop_matcher.h"
 #include "synaptix/executor_factory.h"
@@ -73,19 +74,19 @@ const RegisterCommand reg{{"generate", "Generate text from a prompt", [](CLI::Ap
   sub.add_option("--prompt", o->prompt, "prompt text")->required();
   sub.add_flag("--chat", o->chat, "render the prompt as a user turn through the chat template");
   sub.add_option("--system", o->system, "system message (with --chat)");
-  sub.add_option("--max-tokens", o->max_tokens, "tokens to generate")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  sub.add_option("--max-tokens", o->max_tokens, "tokens to generate")->check(in_range(1, kMaxTokens));
   sub.add_option("--steps-per-launch", o->steps_per_launch,
                  "greedy decode steps per device launch where the executor pipelines (tokens arrive in groups "
                  "of this many; 1: one at a time)")
-      ->check(CLI::Range(int64_t{1}, int64_t{64}))
+      ->check(in_range(1, 64))
       ->capture_default_str();
-  sub.add_option("--temperature", o->sampling.temperature, "0 = greedy")->check(CLI::Range(0.0f, 100.0f));
-  sub.add_option("--top-k", o->sampling.top_k)->check(CLI::NonNegativeNumber);
-  sub.add_option("--top-p", o->sampling.top_p)->check(CLI::Range(0.0f, 1.0f));
-  sub.add_option("--min-p", o->sampling.min_p)->check(CLI::Range(0.0f, 1.0f));
-  sub.add_option("--repetition-penalty", o->sampling.repetition_penalty)->check(CLI::PositiveNumber);
-  sub.add_option("--frequency-penalty", o->sampling.frequency_penalty);
-  sub.add_option("--presence-penalty", o->sampling.presence_penalty);
+  sub.add_option("--temperature", o->sampling.temperature, "0 = greedy")->check(in_range(0, 100));
+  sub.add_option("--top-k", o->sampling.top_k)->check(in_range(0, double(1 << 24)));
+  sub.add_option("--top-p", o->sampling.top_p)->check(positive(1));
+  sub.add_option("--min-p", o->sampling.min_p)->check(in_range(0, 1));
+  sub.add_option("--repetition-penalty", o->sampling.repetition_penalty)->check(positive(100));
+  sub.add_option("--frequency-penalty", o->sampling.frequency_penalty)->check(in_range(-2, 2));
+  sub.add_option("--presence-penalty", o->sampling.presence_penalty)->check(in_range(-2, 2));
   sub.add_option("--seed", o->sampling.seed);
   sub.add_option("--stop", o->stop, "stop string (repeatable)");
   sub.add_flag("--ignore-eos", o->ignore_eos, "keep generating past EOS");

@@ -12,6 +12,7 @@
 #include "synaptix/core/error.h"
 #include "synaptix/engine/serving_engine.h"
 #include "synaptix/executor_factory.h"
+#include "synaptix/flag_checks.h"
 #include "synaptix/model/chat_template.h"
 #include "synaptix/model/model.h"
 #include "synaptix/model/tokenizer.h"
@@ -22,7 +23,8 @@ namespace {
 
 struct Options {
   std::string model, recipe, target = "cpu", host = "127.0.0.1", name;
-  int port = 8080, http_threads = 256, drain_timeout_s = 60;
+  int port = 8080, http_threads = 256, drain_timeout_s = 60, max_body_mb = 16;
+  double request_timeout_s = 10.0;
   int64_t kv_blocks = 0, block_size = 16, max_running = 64, max_batched_tokens = 512, max_queue = 1024;
   double kv_memory_gb = 4.0;
   bool no_prefix_cache = false;
@@ -70,6 +72,8 @@ int run(const Options& o) {
   so.host = o.host;
   so.port = o.port;
   so.http_threads = o.http_threads;
+  so.max_body_bytes = static_cast<size_t>(o.max_body_mb) << 20;
+  so.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.request_timeout_s * 1000.0));
   so.model_name = o.name.empty() ? std::filesystem::path(o.model).filename().string() : o.name;
   if (so.model_name.empty()) so.model_name = std::filesystem::path(o.model).parent_path().filename().string();
   serve::OpenAiServer server(engine, tok, std::move(chat), so);
@@ -105,17 +109,29 @@ const RegisterCommand reg{{
       sub.add_option("--recipe", o->recipe, "Recipe with tuned kernels");
       sub.add_option("--target", o->target, "cpu | cuda | cuda:N")->default_val("cpu");
       sub.add_option("--host", o->host, "Address to listen on")->default_val("127.0.0.1");
-      sub.add_option("--port", o->port, "Port (0: any free port)")->default_val(8080);
+      sub.add_option("--port", o->port, "Port (0: any free port)")->default_val(8080)->check(in_range(0, 65535));
       sub.add_option("--served-model-name", o->name, "Model id clients use (default: the directory name)");
-      sub.add_option("--kv-blocks", o->kv_blocks, "KV cache blocks (0: from --max-running and --kv-memory-gb)");
-      sub.add_option("--kv-memory-gb", o->kv_memory_gb, "KV memory budget when --kv-blocks is 0")->default_val(4.0);
-      sub.add_option("--block-size", o->block_size, "Positions per KV block")->default_val(16);
-      sub.add_option("--max-running", o->max_running, "Sequences batched together at most")->default_val(64);
+      sub.add_option("--kv-blocks", o->kv_blocks, "KV cache blocks (0: from --max-running and --kv-memory-gb)")
+          ->check(in_range(0, double(int64_t{1} << 24)));
+      sub.add_option("--kv-memory-gb", o->kv_memory_gb, "KV memory budget when --kv-blocks is 0")
+          ->default_val(4.0)->check(positive(4096));
+      sub.add_option("--block-size", o->block_size, "Positions per KV block")->default_val(16)->check(in_range(1, 1024));
+      sub.add_option("--max-running", o->max_running, "Sequences batched together at most")
+          ->default_val(64)->check(in_range(1, 65536));
       sub.add_option("--max-batched-tokens", o->max_batched_tokens, "Tokens per step (decode + prefill chunks)")
-          ->default_val(512);
-      sub.add_option("--max-queue", o->max_queue, "Requests in flight before 429")->default_val(1024);
-      sub.add_option("--http-threads", o->http_threads, "HTTP handler threads")->default_val(256);
-      sub.add_option("--drain-timeout", o->drain_timeout_s, "Seconds to let requests finish on SIGTERM")->default_val(60);
+          ->default_val(512)->check(in_range(1, double(1 << 20)));
+      sub.add_option("--max-queue", o->max_queue, "Requests in flight before 429")
+          ->default_val(1024)->check(in_range(1, double(1 << 20)));
+      sub.add_option("--http-threads", o->http_threads,
+                     "HTTP handler threads: connections served at once (more get 503)")
+          ->default_val(256)->check(in_range(2, serve::kMaxHttpThreads));
+      sub.add_option("--max-body-mb", o->max_body_mb, "Largest request body in MiB (larger: 413)")
+          ->default_val(16)->check(in_range(1, 1024));
+      sub.add_option("--request-timeout", o->request_timeout_s,
+                     "Seconds a client has to send a whole request (slower ones are cut off)")
+          ->default_val(10.0)->check(positive(3600));
+      sub.add_option("--drain-timeout", o->drain_timeout_s, "Seconds to let requests finish on SIGTERM")
+          ->default_val(60)->check(in_range(0, kMaxSeconds));
       sub.add_flag("--no-prefix-cache", o->no_prefix_cache, "Disable prefix caching");
       return [o] { return run(*o); };
     }}};

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "synaptix/command.h"
+#include "synaptix/flag_checks.h"
 #include "synaptix/eval/trace.h"
 #include "synaptix/eval/trace_stats.h"
 #include "synaptix/eval/trace_synth.h"
@@ -25,11 +26,14 @@ const RegisterCommand reg{{
       sub.require_subcommand(1);
       CLI::App* synth = sub.add_subcommand("synth", "Write a synthetic trace (distributions: see eval/trace_synth.h)");
       synth->add_option("--kind", o->synth.kind, "chat | agent | long-context | batch")->required();
-      synth->add_option("-n,--num-requests", o->synth.num_requests, "Requests in the trace")->default_val(100);
+      synth->add_option("-n,--num-requests", o->synth.num_requests, "Requests in the trace")
+          ->default_val(100)
+          ->check(in_range(1, 1e7));
       synth->add_option("--seed", o->synth.seed, "Random seed")->default_val(0);
-      synth->add_option("--rate", o->synth.rate, "Mean arrival rate (req/s; sessions/s for agent); 0: the kind's default");
-      synth->add_option("--max-prompt-tokens", o->synth.max_prompt_tokens, "Cap prompt lengths (0: none)");
-      synth->add_option("--max-output-tokens", o->synth.max_output_tokens, "Cap output lengths (0: none)");
+      synth->add_option("--rate", o->synth.rate, "Mean arrival rate (req/s; sessions/s for agent); 0: the kind's default")
+          ->check(in_range(0, 1e6));
+      synth->add_option("--max-prompt-tokens", o->synth.max_prompt_tokens, "Cap prompt lengths (0: none)")->check(in_range(0, kMaxTokens));
+      synth->add_option("--max-output-tokens", o->synth.max_output_tokens, "Cap output lengths (0: none)")->check(in_range(0, kMaxTokens));
       synth->add_option("-o,--output", o->out, "Output file (default: stdout)");
       CLI::App* stats = sub.add_subcommand("stats", "Length percentiles, prefill:decode ratio, prefix sharing, burstiness");
       stats->add_option("file", o->file, "Trace (JSONL)")->required();

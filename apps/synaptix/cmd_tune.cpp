@@ -18,6 +18,7 @@
 #include "synaptix/backend/cache_dir.h"
 #include "synaptix/backend/module_builder.h"
 #include "synaptix/command.h"
+#include "synaptix/flag_checks.h"
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
 #include "synaptix/core/mapped_file.h"
@@ -202,17 +203,33 @@ const RegisterCommand reg{Command{
       auto o = std::make_shared<Options>();
       sub.add_option("--model", o->model, "Model directory (only config.json is read)")->required();
       sub.add_option("--target", o->target, "Target: cpu")->capture_default_str();
-      sub.add_option("--budget", o->budget, "90s | 10m | 1h | N (trials)")->capture_default_str();
+      sub.add_option("--budget", o->budget, "90s | 10m | 1h | N (trials)")
+          ->capture_default_str()
+          ->check(CLI::Validator(
+              [](std::string& s) {
+                try {
+                  tune::parse_budget(s);
+                  return std::string();
+                } catch (const Error& e) {
+                  return std::string(e.what());
+                }
+              },
+              "BUDGET"));
       sub.add_option("--db", o->db, "Tuning database (default ~/.cache/synaptix/tuning.db)");
       sub.add_option("--out", o->out, "Recipe to write")->required();
       sub.add_option("--cache-dir", o->cache_dir, "Compiled-module cache (default ~/.cache/synaptix)");
       sub.add_option("--buckets", o->buckets, "Buckets to tune: 1,2-4,5-16,17-64,prefill")->capture_default_str();
-      sub.add_option("--prefill-chunk", o->prefill_chunk, "Prefill chunk tokens")->capture_default_str();
+      sub.add_option("--prefill-chunk", o->prefill_chunk, "Prefill chunk tokens")->capture_default_str()->check(in_range(1, 65536));
       sub.add_option("--attention-ctx", o->attention_ctx, "Context length attention kernels are tuned at")
-          ->capture_default_str();
-      sub.add_option("--jobs", o->jobs, "Parallel compiles")->capture_default_str();
-      sub.add_option("--threads", o->threads, "Threads per kernel (0: all cores)")->capture_default_str();
-      sub.add_option("--sample-seconds", o->sample_seconds, "Timing time per candidate")->capture_default_str();
+          ->capture_default_str()
+          ->check(in_range(1, double(1 << 24)));
+      sub.add_option("--jobs", o->jobs, "Parallel compiles")->capture_default_str()->check(in_range(1, 256));
+      sub.add_option("--threads", o->threads, "Threads per kernel (0: all cores)")
+          ->capture_default_str()
+          ->check(in_range(0, kMaxThreads));
+      sub.add_option("--sample-seconds", o->sample_seconds, "Timing time per candidate")
+          ->capture_default_str()
+          ->check(positive(3600));
       sub.add_flag("--search-more", o->search_more, "Spend the budget even on ops with a remembered promotion");
       return [o] { return run(*o); };
     }}};

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "synaptix/command.h"
+#include "synaptix/flag_checks.h"
 #include "synaptix/core/error.h"
 #include "synaptix/engine/generator.h"
 #include "synaptix/executor_factory.h"
@@ -105,7 +106,8 @@ const RegisterCommand reg{{"verify", "Compare the model's logits and greedy toke
                              sub.add_option("--reference", o->reference, "reference.safetensors (input_ids, logits, greedy_ids)")->required();
                              sub.add_option("--target", o->target, "cpu | cuda:N");
                              sub.add_option("--recipe", o->recipe, "tuned recipe to run with");
-                             sub.add_option("--tolerance", o->tolerance, "bound on max_rel_err (default 1e-3 cpu, 2e-2 cuda)");
+                             sub.add_option("--tolerance", o->tolerance, "bound on max_rel_err (default 1e-3 cpu, 2e-2 cuda)")
+                                 ->check(positive(1e6));
                              return [o] { return run(*o); };
                            }}};
 

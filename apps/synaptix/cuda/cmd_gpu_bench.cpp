@@ -22,6 +22,7 @@
 #include "synaptix/backend/cuda/kernel_trace.h"
 #include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 #include "synaptix/command.h"
+#include "synaptix/flag_checks.h"
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
 #include "synaptix/engine/cuda/cuda_executor.h"
@@ -723,11 +724,13 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
                            [](CLI::App& sub) {
   auto o = std::make_shared<Options>();
   sub.add_option("--like", o->like, "model preset")->capture_default_str();
-  sub.add_option("--device", o->device, "CUDA device index")->capture_default_str();
-  sub.add_option("--batches", o->batches, "decode batch sizes")->delimiter(',');
-  sub.add_option("--context", o->context, "tokens in each sequence before timed decode")->capture_default_str();
-  sub.add_option("--decode-steps", o->decode_steps, "timed decode steps")->capture_default_str();
-  sub.add_option("--prompt", o->prompt, "prefill prompt length")->capture_default_str();
+  sub.add_option("--device", o->device, "CUDA device index")->capture_default_str()->check(in_range(0, 1023));
+  sub.add_option("--batches", o->batches, "decode batch sizes")->delimiter(',')->check(in_range(1, 256));
+  sub.add_option("--context", o->context, "tokens in each sequence before timed decode")
+      ->capture_default_str()
+      ->check(in_range(1, double(1 << 24)));
+  sub.add_option("--decode-steps", o->decode_steps, "timed decode steps")->capture_default_str()->check(in_range(1, double(1 << 20)));
+  sub.add_option("--prompt", o->prompt, "prefill prompt length")->capture_default_str()->check(in_range(1, double(1 << 20)));
   sub.add_option("--db", o->db, "tuning database (default: the cache directory's)");
   sub.add_option("--json", o->json_out, "write full results as JSON here");
   sub.add_flag("!--no-tune", o->tune, "skip tuning (untuned only)");
@@ -735,7 +738,8 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
   sub.add_flag("--trace", o->trace, "print a kernel timeline of the tuned batch-1 decode step");
   sub.add_flag("!--host-sync", o->pipelined, "decode with the host waiting for each step (no pipelining)");
   sub.add_option("--steps-per-launch", o->steps_per_launch, "pipelined greedy decode steps per launch (multi-step graphs)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(in_range(1, 64));
   return [o] {
     if (o->batches.empty()) fail("--batches: at least one batch size");
     for (int b : o->batches)
