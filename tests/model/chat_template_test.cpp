@@ -979,5 +979,25 @@ TEST(PublishedChatTemplates, Hermes3RecursiveMacro) {
   EXPECT_THROW(ChatTemplate(kHermes3ToolUse).render(nlohmann::json::parse(messages), true, extra), synaptix::Error);
 }
 
+// The default limits (steps, loop iterations, output size) leave the published templates room for long
+// conversations: 2000 turns with tools and tool calls, far beyond what fits a model's context.
+TEST(PublishedChatTemplates, LongConversationsRenderWithinTheDefaultLimits) {
+  nlohmann::json messages = nlohmann::json::array();
+  messages.push_back({{"role", "system"}, {"content", "You are a helpful assistant."}});
+  for (int i = 0; i < 1000; ++i) {
+    messages.push_back({{"role", "user"}, {"content", "Question number " + std::to_string(i) + " about the weather?"}});
+    messages.push_back({{"role", "assistant"}, {"content", "Answer number " + std::to_string(i) + ": it is sunny."}});
+  }
+  messages.push_back({{"role", "user"}, {"content", "And tomorrow?"}});
+  nlohmann::json extra = base_extra();
+  extra["tools"] = nlohmann::json::parse(kTools);
+  for (const char* tmpl : {kQwen25, kQwen3, kLlama32, kMistralNemo, kDeepSeekR1Distill, kHermes3ToolUse}) {
+    SCOPED_TRACE(std::string(tmpl).substr(0, 60));
+    std::string out;
+    EXPECT_NO_THROW(out = ChatTemplate(tmpl).render(messages, true, extra));
+    EXPECT_NE(out.find("Answer number 999: it is sunny."), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace synaptix::model

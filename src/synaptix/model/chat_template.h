@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "synaptix/model/jinja_sandbox.h"
+
 namespace synaptix::model {
 
 namespace jinja {
@@ -16,8 +18,10 @@ struct ParsedTemplate;
 class ChatTemplate {
  public:
   // Parses once; syntax errors throw synaptix::Error naming line:column and what was expected.
-  // Copies share the parsed (immutable) template.
-  explicit ChatTemplate(std::string source);
+  // Copies share the parsed (immutable) template. Parsing and every render run under `limits` (steps, loop
+  // iterations, macro recursion, nesting, string and list sizes, wall time); exceeding one throws
+  // synaptix::Error naming the limit and its value.
+  explicit ChatTemplate(std::string source, const jinja::Limits& limits = {});
 
   // messages: a JSON array of {role, content, ...}; extra: more variables (bos_token, eos_token, tools,
   // documents, enable_thinking, ...). A template's raise_exception(msg) throws synaptix::Error with msg as
@@ -32,9 +36,11 @@ class ChatTemplate {
                              const nlohmann::ordered_json& extra = nlohmann::ordered_json::object()) const;
 
   const std::string& source() const { return source_; }
+  const jinja::Limits& limits() const { return limits_; }
 
  private:
   std::string source_;
+  jinja::Limits limits_;
   std::shared_ptr<const jinja::ParsedTemplate> parsed_;
 };
 

@@ -42,6 +42,7 @@ struct Expr {
   std::vector<ExprPtr> items;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   std::vector<std::string> ops;  // Compare
+  int depth = 1;                 // of the tree below, bounded by the parser
 
   Expr(Kind k, SourcePos p) : kind(k), pos(p) {}
 };
@@ -78,6 +79,7 @@ struct Stmt {
   Body else_body;                                  // If, For
   std::string name;                                // Macro
   std::vector<MacroParam> params;                  // Macro
+  bool uses_loop = true;                           // For: the body names `loop` (else it is not built)
 
   Stmt(Kind k, SourcePos p) : kind(k), pos(p) {}
 };

@@ -7,15 +7,11 @@
 #include "synaptix/model/jinja_filters.h"
 #include "synaptix/model/jinja_globals.h"
 #include "synaptix/model/jinja_methods.h"
+#include "synaptix/model/jinja_sandbox.h"
 #include "synaptix/model/jinja_strings.h"
 
 namespace synaptix::model::jinja {
 namespace {
-
-// Macro recursion deeper than this is a runaway template, reported instead of overflowing the stack.
-constexpr int kMaxCallDepth = 200;
-// Results larger than this (from `*` repetition) are refused, as a bound on what a template may allocate.
-constexpr size_t kMaxRepeatBytes = size_t{1} << 26;
 
 enum class Flow { Normal, Break, Continue };
 
@@ -53,10 +49,18 @@ int64_t py_mod(int64_t a, int64_t b) {
   return r;
 }
 
+// The result's size is checked before it is built: 'x' * 10**12 must not try to allocate a terabyte.
 Value repeat(const Value& seq, int64_t n) {
   if (n <= 0) return seq.is_string() ? Value("") : Value(List{});
-  size_t unit = seq.is_string() ? seq.as_string().size() : seq.as_list().size() * sizeof(Value);
-  if (unit != 0 && static_cast<uint64_t>(n) > kMaxRepeatBytes / unit) fail("repetition result is too large");
+  const Limits& limits = current_limits();
+  const size_t unit = seq.is_string() ? seq.as_string().size() : seq.as_list().size();
+  const size_t max = seq.is_string() ? limits.max_string_bytes : limits.max_list_items;
+  if (unit != 0 && static_cast<uint64_t>(n) > max / unit) {
+    limit_exceeded(seq.is_string() ? "bytes in a repeated string (repetition result is too large)"
+                                   : "items in a repeated list (repetition result is too large)",
+                   static_cast<double>(max), seq.is_string() ? "max_string_bytes" : "max_list_items");
+  }
+  charge(1 + static_cast<int64_t>(unit) * n / 4096);  // a step per 4 KiB (or 4096 items) copied
   if (seq.is_string()) {
     std::string out;
     for (int64_t i = 0; i < n; ++i) out += seq.as_string();
@@ -136,7 +140,7 @@ bool contains(const Value& container, const Value& item) {
   switch (container.kind()) {
     case Value::Kind::String:
       if (!item.is_string()) fail("'in <string>' requires string as left operand, not ", item.type_name());
-      return container.as_string().find(item.as_string()) != std::string::npos;
+      return find_substring(container.as_string(), item.as_string()) != std::string::npos;
     case Value::Kind::Dict: return item.is_string() && container.as_dict().find(item.as_string()) != nullptr;
     case Value::Kind::List:
       for (const Value& v : container.as_list()) {
@@ -179,7 +183,7 @@ std::vector<size_t> slice_indices(size_t size, const Value& start_v, const Value
 
 class Renderer {
  public:
-  explicit Renderer(const Dict& variables) : globals_(builtin_globals()) {
+  Renderer(const Dict& variables, Budget& budget) : globals_(builtin_globals()), budget_(budget) {
     frames_.emplace_back();
     for (const auto& [k, v] : variables.entries) frames_.back().vars[k] = v;
   }
@@ -246,11 +250,31 @@ class Renderer {
     return Flow::Normal;
   }
 
+  // Interpreter recursion (statements, expressions, macro bodies) is counted, so no template can run the
+  // stack out; every statement and expression is a step.
+  struct Nest {
+    Renderer& r;
+    explicit Nest(Renderer& renderer) : r(renderer) {
+      r.budget_.charge(1);
+      if (++r.nesting_ > r.budget_.limits().max_eval_depth) {
+        --r.nesting_;
+        limit_exceeded("levels of nested evaluation", r.budget_.limits().max_eval_depth, "max_eval_depth");
+      }
+    }
+    ~Nest() { --r.nesting_; }
+  };
+
+  void append(std::string& out, const std::string& text) {
+    check_string_size(out.size() + text.size(), "the output");
+    out += text;
+  }
+
   Flow exec(const Stmt& s, std::string& out) {
+    Nest nest(*this);
     at_ = s.pos;
     switch (s.kind) {
-      case Stmt::Kind::Data: out += s.text; return Flow::Normal;
-      case Stmt::Kind::Output: out += eval(*s.expr).str(); return Flow::Normal;
+      case Stmt::Kind::Data: append(out, s.text); return Flow::Normal;
+      case Stmt::Kind::Output: append(out, eval(*s.expr).str()); return Flow::Normal;
       case Stmt::Kind::If:
         for (const auto& [cond, body] : s.branches) {
           if (eval(*cond).truthy()) return exec(body, out);
@@ -270,7 +294,7 @@ class Renderer {
       case Stmt::Kind::FilterBlock: {
         std::string text;
         exec(s.body, text);
-        out += apply_to_block(*s.expr, std::move(text)).str();
+        append(out, apply_to_block(*s.expr, std::move(text)).str());
         return Flow::Normal;
       }
       case Stmt::Kind::Group: return exec(s.body, out);
@@ -310,10 +334,13 @@ class Renderer {
     Value iterable = eval(*s.expr);
     at_ = s.pos;
     List items = iterable.iterate();
+    check_list_size(items.size(), "a loop's items");
     if (s.filter) {  // the inline `if` filters before the loop counts, so loop.length excludes skipped items
       List kept;
+      FrameGuard frame(*this);
       for (Value& item : items) {
-        FrameGuard frame(*this);
+        budget_.loop_iteration();
+        frames_.back().vars.clear();
         assign(s.targets, item);
         if (eval(*s.filter).truthy()) kept.push_back(std::move(item));
       }
@@ -321,9 +348,17 @@ class Renderer {
     }
     if (items.empty()) return exec(s.else_body, out);
     const auto n = static_cast<int64_t>(items.size());
+    // One frame for the loop, emptied per iteration (each iteration's `set`s are its own); the `loop` object is
+    // built only where the body names it.
+    FrameGuard frame(*this);
     for (int64_t i = 0; i < n; ++i) {
-      FrameGuard frame(*this);
+      budget_.loop_iteration();
+      frames_.back().vars.clear();
       assign(s.targets, items[static_cast<size_t>(i)]);
+      if (!s.uses_loop) {
+        if (exec(s.body, out) == Flow::Break) break;
+        continue;
+      }
       Dict loop;
       loop.set("index", Value(i + 1));
       loop.set("index0", Value(i));
@@ -352,7 +387,11 @@ class Renderer {
   }
 
   Value call_macro(const Stmt& m, const Args& a) {
-    if (depth_ >= kMaxCallDepth) fail("macro '", m.name, "' recursed deeper than ", kMaxCallDepth, " calls");
+    if (depth_ >= budget_.limits().max_call_depth) {
+      fail("macro '", m.name, "' recursed deeper than ", budget_.limits().max_call_depth,
+           " calls: chat template exceeds its limit of ", budget_.limits().max_call_depth,
+           " nested macro calls (max_call_depth)");
+    }
     if (a.positional.size() > m.params.size()) {
       fail("macro '", m.name, "' takes ", m.params.size(), " arguments, got ", a.positional.size());
     }
@@ -433,7 +472,21 @@ class Renderer {
     fail("'", obj.type_name(), "' object is not subscriptable");
   }
 
+  // Every value an expression makes is checked against the size limits (operations that could grow a value by
+  // more than a bounded factor in one go check before they allocate).
   Value eval(const Expr& e) {
+    Nest nest(*this);
+    Value v = eval_node(e);
+    switch (v.kind()) {
+      case Value::Kind::String: check_string_size(v.as_string().size(), "a string"); break;
+      case Value::Kind::List: check_list_size(v.as_list().size(), "a list"); break;
+      case Value::Kind::Dict: check_list_size(v.as_dict().entries.size(), "a dict"); break;
+      default: break;
+    }
+    return v;
+  }
+
+  Value eval_node(const Expr& e) {
     switch (e.kind) {
       case Expr::Kind::Literal: return e.value;
       case Expr::Kind::Name: return lookup(e.name);
@@ -549,13 +602,19 @@ class Renderer {
   }
 
   Dict globals_;
+  Budget& budget_;
   std::vector<Frame> frames_;
   SourcePos at_;
-  int depth_ = 0;
+  int depth_ = 0;    // macro calls in progress
+  int nesting_ = 0;  // exec/eval recursion
 };
 
 }  // namespace
 
-std::string render(const Body& tmpl, const Dict& variables) { return Renderer(variables).run(tmpl); }
+std::string render(const Body& tmpl, const Dict& variables, const Limits& limits) {
+  Budget budget(limits);
+  Budget::Scope scope(budget);
+  return Renderer(variables, budget).run(tmpl);
+}
 
 }  // namespace synaptix::model::jinja

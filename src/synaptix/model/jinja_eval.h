@@ -6,12 +6,14 @@
 #include <string>
 
 #include "synaptix/model/jinja_ast.h"
+#include "synaptix/model/jinja_sandbox.h"
 #include "synaptix/model/jinja_value.h"
 
 namespace synaptix::model::jinja {
 
 // `variables` are the template's context (messages, add_generation_prompt, bos_token, ...); builtin
-// functions (range, namespace, raise_exception, ...) are visible beneath them.
-std::string render(const Body& tmpl, const Dict& variables);
+// functions (range, namespace, raise_exception, ...) are visible beneath them. Exceeding one of `limits`
+// throws synaptix::Error naming the limit and its value.
+std::string render(const Body& tmpl, const Dict& variables, const Limits& limits = {});
 
 }  // namespace synaptix::model::jinja

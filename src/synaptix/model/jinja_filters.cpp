@@ -11,6 +11,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/model/jinja_methods.h"
+#include "synaptix/model/jinja_sandbox.h"
 #include "synaptix/model/jinja_strings.h"
 
 namespace synaptix::model::jinja {
@@ -100,7 +101,9 @@ Value f_escape(const Value& v, const Args&) {
 Value f_tojson(const Value& v, const Args& a) {
   Value::JsonStyle style;
   style.ensure_ascii = bool_arg(arg(a, 0, "ensure_ascii"), false);
-  style.indent = static_cast<int>(int_arg(arg(a, 1, "indent"), -1, "tojson", "indent"));
+  const int64_t indent = int_arg(arg(a, 1, "indent"), -1, "tojson", "indent");
+  if (indent > 1024) fail("tojson: indent ", indent, " is larger than 1024 spaces");
+  style.indent = static_cast<int>(std::max<int64_t>(indent, -1));
   if (const Value* sep = arg(a, 2, "separators"); sep && !sep->is_none()) {
     if (!sep->is_list() || sep->as_list().size() != 2) fail("tojson: separators must be a pair of strings");
     style.item_separator = sep->as_list()[0].str();
@@ -116,9 +119,11 @@ Value f_join(const Value& v, const Args& a) {
   std::string out;
   bool first = true;
   for (const Value& item : v.iterate()) {
+    charge(1);
     if (!first) out += sep;
     first = false;
     out += attribute ? get_path(item, *attribute).str() : item.str();
+    check_string_size(out.size(), "a joined string");
   }
   return out;
 }
@@ -161,6 +166,7 @@ Value f_dictsort(const Value& v, const Args& a) {
   size_t idx = by == "key" ? 0 : 1;
   List out = items.as_list();
   std::stable_sort(out.begin(), out.end(), [&](const Value& x, const Value& y) {
+    charge(1);
     int c = compare(sort_key(x.as_list()[idx], case_sensitive), sort_key(y.as_list()[idx], case_sensitive));
     return reverse ? c > 0 : c < 0;
   });
@@ -266,6 +272,7 @@ Value filter_items(const Value& v, const Args& a, bool by_attr, bool keep) {
                            a.positional.end());
   List out;
   for (const Value& item : v.iterate()) {
+    charge(1);
     Value subject = attribute ? get_path(item, *attribute) : item;
     bool pass = test ? run_test(*test, subject, extra) : subject.truthy();
     if (pass == keep) out.push_back(item);
@@ -283,6 +290,7 @@ Value f_map(const Value& v, const Args& a) {
   if (auto attribute = opt_string(arg(a, 99, "attribute"))) {
     const Value* fallback = arg(a, 99, "default");
     for (const Value& item : v.iterate()) {
+      charge(1);
       Value got = get_path(item, *attribute);
       out.push_back(got.is_undefined() && fallback ? *fallback : got);
     }
@@ -295,7 +303,10 @@ Value f_map(const Value& v, const Args& a) {
   Args rest;
   rest.positional.assign(a.positional.begin() + 1, a.positional.end());
   rest.keyword = a.keyword;
-  for (const Value& item : v.iterate()) out.push_back(f(item, rest));
+  for (const Value& item : v.iterate()) {
+    charge(1);
+    out.push_back(f(item, rest));
+  }
   return Value(std::move(out));
 }
 
@@ -331,6 +342,7 @@ Value f_sort(const Value& v, const Args& a) {
   List items = v.iterate();
   auto key = [&](const Value& x) { return sort_key(attribute ? get_path(x, *attribute) : x, case_sensitive); };
   std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
+    charge(1);
     int c = compare(key(x), key(y));
     return reverse ? c > 0 : c < 0;
   });
@@ -350,7 +362,10 @@ Value add_numbers(const Value& x, const Value& y) {
 Value f_sum(const Value& v, const Args& a) {
   auto attribute = opt_string(arg(a, 0, "attribute"));
   Value total = arg(a, 1, "start") ? *arg(a, 1, "start") : Value(0);
-  for (const Value& item : v.iterate()) total = add_numbers(total, attribute ? get_path(item, *attribute) : item);
+  for (const Value& item : v.iterate()) {
+    charge(1);
+    total = add_numbers(total, attribute ? get_path(item, *attribute) : item);
+  }
   return total;
 }
 
@@ -373,7 +388,9 @@ Value f_max(const Value& v, const Args& a) { return extreme(v, a, true); }
 
 Value f_indent(const Value& v, const Args& a) {
   const Value* w = arg(a, 0, "width");
-  std::string pad = !w ? "    " : w->is_string() ? w->as_string() : std::string(static_cast<size_t>(std::max<int64_t>(0, int_arg(w, 4, "indent", "width"))), ' ');
+  const int64_t width = w && !w->is_string() ? int_arg(w, 4, "indent", "width") : 4;
+  check_string_size(static_cast<size_t>(std::max<int64_t>(0, width)), "an indent");
+  std::string pad = !w ? "    " : w->is_string() ? w->as_string() : std::string(static_cast<size_t>(std::max<int64_t>(0, width)), ' ');
   bool first = bool_arg(arg(a, 1, "first"), false);
   bool blank = bool_arg(arg(a, 2, "blank"), false);
   std::string s = v.str();
@@ -387,6 +404,8 @@ Value f_indent(const Value& v, const Args& a) {
     if (!is_first) out += '\n';
     if (indent_it) out += pad;
     out += line;
+    charge(1);
+    check_string_size(out.size(), "an indented string");
     is_first = false;
     if (nl == std::string::npos) break;
     start = nl + 1;
@@ -512,7 +531,7 @@ bool t_sameas(const Value& v, const Args& a) {
 }
 bool t_in(const Value& v, const Args& a) {
   const Value& seq = test_arg(a, "in");
-  if (seq.is_string()) return v.is_string() && seq.as_string().find(v.as_string()) != std::string::npos;
+  if (seq.is_string()) return v.is_string() && find_substring(seq.as_string(), v.as_string()) != std::string::npos;
   if (seq.is_dict()) return v.is_string() && seq.as_dict().find(v.as_string()) != nullptr;
   for (const Value& item : seq.iterate()) {
     if (equals(item, v)) return true;

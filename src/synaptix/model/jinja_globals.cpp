@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "synaptix/model/jinja_sandbox.h"
+
 namespace synaptix::model::jinja {
 namespace {
 
@@ -30,6 +32,7 @@ Value range(const Args& a) {
   __int128 span = static_cast<__int128>(stop) - start;
   __int128 count = step > 0 ? (span > 0 ? (span + step - 1) / step : 0) : (span < 0 ? (-span + (-step) - 1) / (-step) : 0);
   if (count > kMaxRange) fail("range() is too big: ", static_cast<int64_t>(count), " items, the limit is ", kMaxRange);
+  charge(static_cast<int64_t>(count));
   List out;
   out.reserve(static_cast<size_t>(count));
   for (__int128 i = 0; i < count; ++i) out.emplace_back(static_cast<int64_t>(start + i * step));
@@ -46,9 +49,12 @@ Dict dict_from_args(const Args& a, const char* fn) {
   return d;
 }
 
+// The only mutable objects (set ns.attr = ...), so the only ones that can come to hold themselves: the render
+// empties them when it ends, which frees such cycles.
 Value make_namespace(const Args& a) {
-  Dict d = dict_from_args(a, "namespace");
-  d.is_namespace = true;
+  auto d = std::make_shared<Dict>(dict_from_args(a, "namespace"));
+  d->is_namespace = true;
+  adopt_namespace(d);
   return Value(std::move(d));
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "synaptix/core/error.h"
+#include "synaptix/model/jinja_sandbox.h"
 #include "synaptix/model/jinja_strings.h"
 
 namespace synaptix::model::jinja {
@@ -69,6 +70,7 @@ std::string format_string(const std::string& fmt, const Args& a) {
       }
       if (!v) fail("str.format: no argument for field {", field, "}");
       out += v->str();
+      check_string_size(out.size(), "a formatted string");
       i = close;
     } else {
       out += c;
@@ -99,6 +101,7 @@ Value string_method(const std::string& s, const std::string& name, const Args& a
       size_t nl = s.find_first_of("\r\n", start);
       if (nl == std::string::npos) nl = s.size();
       lines.emplace_back(s.substr(start, nl - start));
+      check_list_size(lines.size(), "a list of lines");
       if (nl < s.size() && s[nl] == '\r' && nl + 1 < s.size() && s[nl + 1] == '\n') ++nl;
       start = nl + 1;
     }
@@ -119,10 +122,13 @@ Value string_method(const std::string& s, const std::string& name, const Args& a
     if (name == "count") {
       if (sub.empty()) return Value(static_cast<int64_t>(py_len(s) + 1));
       int64_t n = 0;
-      for (size_t at = s.find(sub); at != std::string::npos; at = s.find(sub, at + sub.size())) ++n;
+      for (size_t at = find_substring(s, sub); at != std::string::npos; at = find_substring(s, sub, at + sub.size())) {
+        ++n;
+        charge(1);
+      }
       return Value(n);
     }
-    size_t at = (name == "find" || name == "index") ? s.find(sub) : s.rfind(sub);
+    size_t at = (name == "find" || name == "index") ? find_substring(s, sub) : rfind_substring(s, sub);
     if (at == std::string::npos) {
       if (name == "index" || name == "rindex") fail("str.", name, ": substring not found");
       return Value(-1);
@@ -137,6 +143,8 @@ Value string_method(const std::string& s, const std::string& name, const Args& a
       if (!first) out += s;
       first = false;
       out += item.as_string();
+      charge(1);
+      check_string_size(out.size(), "a joined string");
     }
     return out;
   }
@@ -228,6 +236,11 @@ std::string percent_format(const std::string& fmt, const Value& args) {
     }
     std::string spec;  // flags, width and precision: [-+ 0#]*\d*(\.\d+)?
     while (i < fmt.size() && std::string_view("-+ 0#.0123456789").find(fmt[i]) != std::string_view::npos) spec += fmt[i++];
+    // Widths and precisions are numbers of characters to make: refuse absurd ones before formatting.
+    for (size_t k = 0, run = 0; k < spec.size(); ++k) {
+      run = (spec[k] >= '0' && spec[k] <= '9') ? run + 1 : 0;
+      if (run > 5) fail("format: width or precision in '%", spec, "' is larger than 99999");
+    }
     if (i >= fmt.size()) fail("incomplete format: '%", spec, "'");
     char conv = fmt[i];
     if (conv == '%') {
@@ -238,7 +251,6 @@ std::string percent_format(const std::string& fmt, const Value& args) {
       if (next >= positional.size()) fail("not enough arguments for format string");
       v = &positional[next++];
     }
-    char buf[512];
     std::string f = "%" + spec;
     switch (conv) {
       case 's':
@@ -267,8 +279,10 @@ std::string percent_format(const std::string& fmt, const Value& args) {
       case 'X': {
         if (!v->is_number()) fail("%", std::string(1, conv), " format: a real number is required, not ", v->type_name());
         long long n = v->is_float() ? static_cast<long long>(v->as_double()) : static_cast<long long>(v->as_int());
-        std::snprintf(buf, sizeof buf, (f + "ll" + (conv == 'i' ? 'd' : conv)).c_str(), n);
-        out += buf;
+        const std::string cfmt = f + "ll" + (conv == 'i' ? 'd' : conv);
+        std::string text(static_cast<size_t>(std::snprintf(nullptr, 0, cfmt.c_str(), n)), '\0');
+        std::snprintf(text.data(), text.size() + 1, cfmt.c_str(), n);
+        out += text;
         break;
       }
       case 'f':
@@ -276,12 +290,15 @@ std::string percent_format(const std::string& fmt, const Value& args) {
       case 'e':
       case 'g': {
         if (!v->is_number()) fail("%", std::string(1, conv), " format: a real number is required, not ", v->type_name());
-        std::snprintf(buf, sizeof buf, (f + conv).c_str(), v->as_double());
-        out += buf;
+        const std::string cfmt = f + conv;
+        std::string text(static_cast<size_t>(std::snprintf(nullptr, 0, cfmt.c_str(), v->as_double())), '\0');
+        std::snprintf(text.data(), text.size() + 1, cfmt.c_str(), v->as_double());
+        out += text;
         break;
       }
       default: fail("unsupported format character '", std::string(1, conv), "'");
     }
+    check_string_size(out.size(), "a formatted string");
   }
   if (!mapping && next < positional.size()) fail("not all arguments converted during string formatting");
   return out;

@@ -30,7 +30,7 @@ std::string describe(const Token& t) {
 
 class Parser {
  public:
-  explicit Parser(std::vector<Token> tokens) : toks_(std::move(tokens)) {}
+  Parser(std::vector<Token> tokens, int max_nesting) : toks_(std::move(tokens)), max_nesting_(max_nesting) {}
 
   Body parse() {
     Body body = subparse({});
@@ -78,6 +78,7 @@ class Parser {
 
   // Statements up to a `{% tag %}` whose name is in `end_tags`; stops with that name as the current token.
   Body subparse(const std::vector<std::string>& end_tags, const char* opener = nullptr, SourcePos opened = {}) {
+    Nest nest(*this);
     Body body;
     while (true) {
       const Token& t = cur();
@@ -189,6 +190,7 @@ class Parser {
 
   StmtPtr parse_for(SourcePos pos) {
     auto s = std::make_unique<Stmt>(Stmt::Kind::For, pos);
+    const int64_t loop_refs_before = loop_refs_;
     bool paren = skip_op("(");
     do {
       s->targets.push_back(expect_name("as the loop variable"));
@@ -206,6 +208,7 @@ class Parser {
       next();
     }
     expect_block_end("endfor");
+    s->uses_loop = loop_refs_ != loop_refs_before;
     return s;
   }
 
@@ -223,8 +226,8 @@ class Parser {
       s->expr = parse_expression();
       if (is_op(",")) {  // `set a = 1, 2` builds a tuple
         auto tuple = std::make_unique<Expr>(Expr::Kind::List, s->expr->pos);
-        tuple->items.push_back(std::move(s->expr));
-        while (skip_op(",")) tuple->items.push_back(parse_expression());
+        add_item(*tuple, std::move(s->expr));
+        while (skip_op(",")) add_item(*tuple, parse_expression());
         s->expr = std::move(tuple);
       }
       expect_block_end("set");
@@ -275,6 +278,7 @@ class Parser {
   // ---- expressions, in Jinja's precedence order ----
 
   ExprPtr parse_expression() {
+    Nest nest(*this);
     ExprPtr e = parse_or();
     while (is_name("if")) {
       SourcePos pos = next().pos;
@@ -282,9 +286,9 @@ class Parser {
       ExprPtr test = parse_or();
       ExprPtr otherwise;
       if (skip_name("else")) otherwise = parse_expression();
-      cond->items.push_back(std::move(e));
-      cond->items.push_back(std::move(test));
-      cond->items.push_back(std::move(otherwise));
+      add_item(*cond, std::move(e));
+      add_item(*cond, std::move(test));
+      add_item(*cond, std::move(otherwise));
       e = std::move(cond);
     }
     return e;
@@ -293,8 +297,8 @@ class Parser {
   ExprPtr binary(const std::string& op, SourcePos pos, ExprPtr l, ExprPtr r) {
     auto e = std::make_unique<Expr>(Expr::Kind::Binary, pos);
     e->name = op;
-    e->items.push_back(std::move(l));
-    e->items.push_back(std::move(r));
+    add_item(*e, std::move(l));
+    add_item(*e, std::move(r));
     return e;
   }
 
@@ -318,9 +322,10 @@ class Parser {
 
   ExprPtr parse_not() {
     if (is_name("not")) {
+      Nest nest(*this);
       auto e = std::make_unique<Expr>(Expr::Kind::Unary, next().pos);
       e->name = "not";
-      e->items.push_back(parse_not());
+      add_item(*e, parse_not());
       return e;
     }
     return parse_compare();
@@ -349,10 +354,10 @@ class Parser {
       }
       if (!chain) {
         chain = std::make_unique<Expr>(Expr::Kind::Compare, pos);
-        chain->items.push_back(std::move(first));
+        add_item(*chain, std::move(first));
       }
       chain->ops.push_back(op);
-      chain->items.push_back(parse_math1());
+      add_item(*chain, parse_math1());
     }
     return chain ? std::move(chain) : std::move(first);
   }
@@ -398,10 +403,11 @@ class Parser {
   ExprPtr parse_unary(bool with_filter) {
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
+      Nest nest(*this);
       const Token& t = next();
       e = std::make_unique<Expr>(Expr::Kind::Unary, t.pos);
       e->name = t.text;
-      e->items.push_back(parse_unary(false));
+      add_item(*e, parse_unary(false));
     } else {
       e = parse_primary();
     }
@@ -425,6 +431,7 @@ class Parser {
         if (n == "true" || n == "True") return literal(pos, Value(true));
         if (n == "false" || n == "False") return literal(pos, Value(false));
         if (n == "none" || n == "None") return literal(pos, Value::none());
+        if (n == "loop") ++loop_refs_;
         auto e = std::make_unique<Expr>(Expr::Kind::Name, pos);
         e->name = n;
         return e;
@@ -443,8 +450,8 @@ class Parser {
           ExprPtr e = parse_expression();
           if (is_op(",")) {  // tuple: a list for our purposes
             auto tuple = std::make_unique<Expr>(Expr::Kind::List, pos);
-            tuple->items.push_back(std::move(e));
-            while (skip_op(",") && !is_op(")")) tuple->items.push_back(parse_expression());
+            add_item(*tuple, std::move(e));
+            while (skip_op(",") && !is_op(")")) add_item(*tuple, parse_expression());
             e = std::move(tuple);
           }
           expect_op(")", "to close '('");
@@ -458,7 +465,7 @@ class Parser {
               expect_op(",", "between list items");
               if (skip_op("]")) break;
             }
-            e->items.push_back(parse_expression());
+            add_item(*e, parse_expression());
           }
           return e;
         }
@@ -470,9 +477,9 @@ class Parser {
               expect_op(",", "between dict items");
               if (skip_op("}")) break;
             }
-            e->items.push_back(parse_expression());
+            add_item(*e, parse_expression());
             expect_op(":", "after a dict key");
-            e->items.push_back(parse_expression());
+            add_item(*e, parse_expression());
           }
           return e;
         }
@@ -488,14 +495,14 @@ class Parser {
         SourcePos pos = next().pos;
         if (cur().type == TokenType::Int) {  // `x.0` is `x[0]`
           auto g = std::make_unique<Expr>(Expr::Kind::GetItem, pos);
-          g->items.push_back(std::move(e));
-          g->items.push_back(literal(cur().pos, Value(next().int_value)));
+          add_item(*g, std::move(e));
+          add_item(*g, literal(cur().pos, Value(next().int_value)));
           e = std::move(g);
           continue;
         }
         auto g = std::make_unique<Expr>(Expr::Kind::GetAttr, pos);
         g->name = expect_name("after '.'");
-        g->items.push_back(std::move(e));
+        add_item(*g, std::move(e));
         e = std::move(g);
       } else if (is_op("[")) {
         e = parse_subscript(std::move(e));
@@ -519,13 +526,13 @@ class Parser {
     expect_op("]", "to close the subscript");
     if (colons == 0) {
       auto g = std::make_unique<Expr>(Expr::Kind::GetItem, pos);
-      g->items.push_back(std::move(obj));
-      g->items.push_back(std::move(parts[0]));
+      add_item(*g, std::move(obj));
+      add_item(*g, std::move(parts[0]));
       return g;
     }
     auto s = std::make_unique<Expr>(Expr::Kind::Slice, pos);
-    s->items.push_back(std::move(obj));
-    for (auto& p : parts) s->items.push_back(std::move(p));
+    add_item(*s, std::move(obj));
+    for (auto& p : parts) add_item(*s, std::move(p));
     return s;
   }
 
@@ -542,17 +549,19 @@ class Parser {
       if (cur().type == TokenType::Name && is_op("=", 1)) {
         std::string key = next().text;
         next();
-        e.kwargs.emplace_back(key, parse_expression());
+        ExprPtr value = parse_expression();
+        note_child(e, value.get());
+        e.kwargs.emplace_back(key, std::move(value));
       } else {
         if (!e.kwargs.empty()) syntax_error(cur().pos, "positional argument follows keyword argument");
-        e.items.push_back(parse_expression());
+        add_item(e, parse_expression());
       }
     }
   }
 
   ExprPtr parse_call(ExprPtr callee) {
     auto c = std::make_unique<Expr>(Expr::Kind::Call, cur().pos);
-    c->items.push_back(std::move(callee));
+    add_item(*c, std::move(callee));
     parse_arg_list(*c);
     return c;
   }
@@ -563,7 +572,7 @@ class Parser {
     if (!find_filter(name)) syntax_error(pos, "no filter named '", name, "'");
     auto f = std::make_unique<Expr>(Expr::Kind::Filter, pos);
     f->name = name;
-    f->items.push_back(std::move(operand));
+    add_item(*f, std::move(operand));
     if (is_op("(")) parse_arg_list(*f);
     return f;
   }
@@ -579,13 +588,13 @@ class Parser {
         SourcePos name_pos = cur().pos;
         t->name = expect_name("as the test name after 'is'");
         if (!find_test(t->name)) syntax_error(name_pos, "no test named '", t->name, "'");
-        t->items.push_back(std::move(e));
+        add_item(*t, std::move(e));
         if (is_op("(")) {
           parse_arg_list(*t);
         } else if ((cur().type == TokenType::Name && !is_name("else") && !is_name("or") && !is_name("and")) ||
                    cur().type == TokenType::String || cur().type == TokenType::Int ||
                    cur().type == TokenType::Float || is_op("[") || is_op("{")) {
-          t->items.push_back(parse_postfix(parse_primary()));  // `x is divisibleby 3`
+          add_item(*t, parse_postfix(parse_primary()));  // `x is divisibleby 3`
         }
         e = std::move(t);
       } else if (is_op("(")) {
@@ -596,12 +605,43 @@ class Parser {
     }
   }
 
+  // Nesting is bounded twice: the parser's own recursion (brackets, `not not ...`, blocks inside blocks) and the
+  // depth of the tree it builds (a 100000-term `a+a+...` is parsed by a loop, but evaluating or even destroying
+  // it recurses once per term).
+  [[noreturn]] void too_deep(SourcePos pos) const {
+    syntax_error(pos, "chat template exceeds its limit of ", max_nesting_, " levels of nesting (max_nesting)");
+  }
+  struct Nest {
+    Parser& p;
+    explicit Nest(Parser& parser) : p(parser) {
+      if (++p.nesting_ > p.max_nesting_) {
+        --p.nesting_;
+        p.too_deep(p.cur().pos);
+      }
+    }
+    ~Nest() { --p.nesting_; }
+  };
+  void note_child(Expr& parent, const Expr* child) {
+    if (!child) return;
+    parent.depth = std::max(parent.depth, child->depth + 1);
+    if (parent.depth > max_nesting_) too_deep(parent.pos);
+  }
+  void add_item(Expr& parent, ExprPtr child) {
+    note_child(parent, child.get());
+    parent.items.push_back(std::move(child));
+  }
+
   std::vector<Token> toks_;
   size_t i_ = 0;
+  int max_nesting_;
+  int nesting_ = 0;
+  int64_t loop_refs_ = 0;  // names `loop` parsed so far: a for body without one need not build it
 };
 
 }  // namespace
 
-Body parse_template(std::string_view source) { return Parser(tokenize(source)).parse(); }
+Body parse_template(std::string_view source, const Limits& limits) {
+  return Parser(tokenize(source), limits.max_nesting).parse();
+}
 
 }  // namespace synaptix::model::jinja

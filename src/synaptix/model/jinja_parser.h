@@ -4,9 +4,11 @@
 #include <string_view>
 
 #include "synaptix/model/jinja_ast.h"
+#include "synaptix/model/jinja_sandbox.h"
 
 namespace synaptix::model::jinja {
 
-Body parse_template(std::string_view source);
+// Nesting deeper than limits.max_nesting (brackets, blocks, operator chains) is a syntax error naming the limit.
+Body parse_template(std::string_view source, const Limits& limits = {});
 
 }  // namespace synaptix::model::jinja

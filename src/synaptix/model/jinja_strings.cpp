@@ -3,6 +3,7 @@
 #include <utf8proc.h>
 
 #include "synaptix/core/error.h"
+#include "synaptix/model/jinja_sandbox.h"
 #include "synaptix/model/jinja_value.h"
 
 namespace synaptix::model::jinja {
@@ -74,9 +75,10 @@ std::vector<std::string> py_split(std::string_view s, const std::optional<std::s
     if (sep->empty()) fail("str.split: empty separator");
     size_t start = 0;
     while (maxsplit < 0 || static_cast<int64_t>(parts.size()) < maxsplit) {
-      size_t at = s.find(*sep, start);
+      size_t at = find_substring(s, *sep, start);
       if (at == std::string_view::npos) break;
       parts.emplace_back(s.substr(start, at - start));
+      check_list_size(parts.size(), "a split string");
       start = at + sep->size();
     }
     parts.emplace_back(s.substr(start));
@@ -96,6 +98,7 @@ std::vector<std::string> py_split(std::string_view s, const std::optional<std::s
     size_t j = i;
     while (j < cps.size() && !is_py_space(cps[j])) ++j;
     parts.push_back(utf8_encode(std::u32string_view(cps).substr(i, j - i)));
+    check_list_size(parts.size(), "a split string");
     i = j;
   }
   return parts;
@@ -112,21 +115,50 @@ std::string py_replace(std::string_view s, std::string_view old, std::string_vie
         ++n;
       }
       if (i < cps.size()) out += utf8_encode(std::u32string(1, cps[i]));
+      check_string_size(out.size(), "a replaced string");
     }
     return out;
   }
   size_t start = 0;
   int64_t n = 0;
   while (count < 0 || n < count) {
-    size_t at = s.find(old, start);
+    size_t at = find_substring(s, old, start);
     if (at == std::string_view::npos) break;
     out.append(s.substr(start, at - start));
     out.append(repl);
+    check_string_size(out.size(), "a replaced string");
     start = at + old.size();
     ++n;
   }
   out.append(s.substr(start));
   return out;
+}
+
+size_t find_substring(std::string_view hay, std::string_view needle, size_t from) {
+  if (from > hay.size()) return std::string_view::npos;
+  // Short needles or short texts: the library's search, whose worst case (size products) is small here.
+  if (needle.size() <= 32 || (hay.size() - from) * needle.size() <= (size_t{1} << 22)) return hay.find(needle, from);
+  // Knuth-Morris-Pratt: failure[i] is the length of the longest proper border of needle[0..i].
+  std::vector<size_t> failure(needle.size(), 0);
+  for (size_t i = 1, k = 0; i < needle.size(); ++i) {
+    while (k > 0 && needle[i] != needle[k]) k = failure[k - 1];
+    if (needle[i] == needle[k]) ++k;
+    failure[i] = k;
+  }
+  for (size_t i = from, k = 0; i < hay.size(); ++i) {
+    while (k > 0 && hay[i] != needle[k]) k = failure[k - 1];
+    if (hay[i] == needle[k]) ++k;
+    if (k == needle.size()) return i + 1 - k;
+  }
+  return std::string_view::npos;
+}
+
+size_t rfind_substring(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return std::string_view::npos;
+  if (needle.size() <= 32 || hay.size() * needle.size() <= (size_t{1} << 22)) return hay.rfind(needle);
+  const std::string rhay(hay.rbegin(), hay.rend()), rneedle(needle.rbegin(), needle.rend());
+  const size_t at = find_substring(rhay, rneedle);
+  return at == std::string_view::npos ? at : hay.size() - at - needle.size();
 }
 
 size_t py_len(std::string_view s) {

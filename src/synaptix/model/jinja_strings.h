@@ -20,5 +20,9 @@ std::string py_title(std::string_view s);       // each word's first letter uppe
 std::vector<std::string> py_split(std::string_view s, const std::optional<std::string>& sep, int64_t maxsplit);
 std::string py_replace(std::string_view s, std::string_view old, std::string_view repl, int64_t count);
 size_t py_len(std::string_view s);  // code points
+// Byte offset of the first (last) `needle` in `hay` at or after `from`, or npos. Linear time whatever the
+// input: a template can make both strings megabytes long, where a naive search takes hours.
+size_t find_substring(std::string_view hay, std::string_view needle, size_t from = 0);
+size_t rfind_substring(std::string_view hay, std::string_view needle);
 
 }  // namespace synaptix::model::jinja

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "synaptix/core/error.h"
+#include "synaptix/model/jinja_sandbox.h"
 #include "synaptix/model/utf8.h"
 
 namespace synaptix::model::jinja {
@@ -196,11 +197,23 @@ void json_string(const std::string& s, bool ensure_ascii, std::string& out) {
   out += '"';
 }
 
+// Containers nested deeper than this are refused (a namespace can hold itself), as is output past the string
+// limit; every value visited is a step.
+void enter_value(int level, std::string& out, const char* what) {
+  charge(1);
+  if (level > current_limits().max_nesting)
+    limit_exceeded(what, current_limits().max_nesting, "max_nesting");
+  check_string_size(out.size(), "a printed value");
+}
+
 void json_dump(const Value& v, const Value::JsonStyle& style, int level, std::string& out) {
+  enter_value(level, out, "levels of nesting in tojson");
   const int indent = style.indent;
   auto newline = [&](int lvl) {
     out += '\n';
-    out.append(static_cast<size_t>(indent * lvl), ' ');
+    const size_t pad = static_cast<size_t>(indent) * static_cast<size_t>(lvl);
+    check_string_size(out.size() + pad, "a printed value");
+    out.append(pad, ' ');
   };
   const std::string item_sep = !style.item_separator.empty() ? style.item_separator : indent >= 0 ? "," : ", ";
   switch (v.kind()) {
@@ -270,36 +283,50 @@ std::string Value::str() const {
   }
 }
 
-std::string Value::repr() const {
-  switch (kind()) {
-    case Kind::Undefined: return "";
-    case Kind::None: return "None";
-    case Kind::Bool: return as_bool() ? "True" : "False";
-    case Kind::Int: return std::to_string(as_int());
-    case Kind::Float: return python_float_repr(as_double());
-    case Kind::String: return python_string_repr(as_string());
-    case Kind::List: {
-      std::string out = "[";
-      const List& l = as_list();
+namespace {
+
+void repr_into(const Value& v, int level, std::string& out) {
+  enter_value(level, out, "levels of nesting in a printed value");
+  switch (v.kind()) {
+    case Value::Kind::Undefined: return;
+    case Value::Kind::None: out += "None"; return;
+    case Value::Kind::Bool: out += v.as_bool() ? "True" : "False"; return;
+    case Value::Kind::Int: out += std::to_string(v.as_int()); return;
+    case Value::Kind::Float: out += python_float_repr(v.as_double()); return;
+    case Value::Kind::String: out += python_string_repr(v.as_string()); return;
+    case Value::Kind::List: {
+      out += "[";
+      const List& l = v.as_list();
       for (size_t i = 0; i < l.size(); ++i) {
         if (i) out += ", ";
-        out += l[i].repr();
+        repr_into(l[i], level + 1, out);
       }
-      return out + "]";
+      out += "]";
+      return;
     }
-    case Kind::Dict: {
-      std::string out = as_dict().is_namespace ? "<Namespace {" : "{";
+    case Value::Kind::Dict: {
+      out += v.as_dict().is_namespace ? "<Namespace {" : "{";
       bool first = true;
-      for (const auto& [k, v] : as_dict().entries) {
+      for (const auto& [k, item] : v.as_dict().entries) {
         if (!first) out += ", ";
         first = false;
-        out += python_string_repr(k) + ": " + v.repr();
+        out += python_string_repr(k) + ": ";
+        repr_into(item, level + 1, out);
       }
-      return out + (as_dict().is_namespace ? "}>" : "}");
+      out += v.as_dict().is_namespace ? "}>" : "}";
+      return;
     }
-    case Kind::Callable: return "<function " + as_callable().name + ">";
+    case Value::Kind::Callable: out += "<function " + v.as_callable().name + ">"; return;
   }
-  return "";
+}
+
+}  // namespace
+
+std::string Value::repr() const {
+  std::string out;
+  repr_into(*this, 0, out);
+  check_string_size(out.size(), "a printed value");
+  return out;
 }
 
 std::string Value::type_name() const {
@@ -327,8 +354,12 @@ List Value::iterate() const {
       return keys;
     }
     case Kind::String: {
+      std::u32string cps = utf8_decode(as_string());
+      check_list_size(cps.size(), "the characters of a string");
+      charge(static_cast<int64_t>(cps.size() / 16));
       List chars;
-      for (char32_t cp : utf8_decode(as_string())) chars.emplace_back(utf8_encode(std::u32string(1, cp)));
+      chars.reserve(cps.size());
+      for (char32_t cp : cps) chars.emplace_back(utf8_encode(std::u32string(1, cp)));
       return chars;
     }
     default: fail("'", type_name(), "' object is not iterable");
@@ -338,7 +369,9 @@ List Value::iterate() const {
 namespace {
 
 template <typename Json>
-Value value_from_json(const Json& j) {
+Value value_from_json(const Json& j, int level) {
+  if (level > current_limits().max_nesting)
+    fail("chat template input nests deeper than ", current_limits().max_nesting, " levels (max_nesting)");
   switch (j.type()) {
     case Json::value_t::null: return Value::none();
     case Json::value_t::boolean: return Value(j.template get<bool>());
@@ -353,12 +386,12 @@ Value value_from_json(const Json& j) {
     case Json::value_t::array: {
       List l;
       l.reserve(j.size());
-      for (const auto& item : j) l.push_back(value_from_json(item));
+      for (const auto& item : j) l.push_back(value_from_json(item, level + 1));
       return Value(std::move(l));
     }
     case Json::value_t::object: {
       Dict d;
-      for (const auto& [k, item] : j.items()) d.entries.emplace_back(k, value_from_json(item));
+      for (const auto& [k, item] : j.items()) d.entries.emplace_back(k, value_from_json(item, level + 1));
       return Value(std::move(d));
     }
     default: fail("chat template input: JSON value of type ", j.type_name(), " has no template equivalent");
@@ -367,16 +400,38 @@ Value value_from_json(const Json& j) {
 
 }  // namespace
 
-Value Value::from_json(const nlohmann::json& j) { return value_from_json(j); }
-Value Value::from_json(const nlohmann::ordered_json& j) { return value_from_json(j); }
+Value Value::from_json(const nlohmann::json& j) { return value_from_json(j, 0); }
+Value Value::from_json(const nlohmann::ordered_json& j) { return value_from_json(j, 0); }
 
 std::string Value::to_json(const JsonStyle& style) const {
   std::string out;
   json_dump(*this, style, 0, out);
+  check_string_size(out.size(), "a printed value");
   return out;
 }
 
-bool equals(const Value& a, const Value& b) {
+namespace {
+
+// Every pair compared is a step; containers nested deeper than the limit (a namespace holding itself) are
+// refused rather than followed off the stack.
+void enter_comparison(int level) {
+  charge(1);
+  if (level > current_limits().max_nesting)
+    limit_exceeded("levels of nesting in a comparison", current_limits().max_nesting, "max_nesting");
+}
+
+bool equals_at(const Value& a, const Value& b, int level);
+int compare_at(const Value& a, const Value& b, int level);
+
+}  // namespace
+
+bool equals(const Value& a, const Value& b) { return equals_at(a, b, 0); }
+int compare(const Value& a, const Value& b) { return compare_at(a, b, 0); }
+
+namespace {
+
+bool equals_at(const Value& a, const Value& b, int level) {
+  enter_comparison(level);
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) return a.as_double() == b.as_double();
     return a.as_int() == b.as_int();
@@ -390,7 +445,7 @@ bool equals(const Value& a, const Value& b) {
       const List &x = a.as_list(), &y = b.as_list();
       if (x.size() != y.size()) return false;
       for (size_t i = 0; i < x.size(); ++i) {
-        if (!equals(x[i], y[i])) return false;
+        if (!equals_at(x[i], y[i], level + 1)) return false;
       }
       return true;
     }
@@ -399,7 +454,7 @@ bool equals(const Value& a, const Value& b) {
       if (x.entries.size() != y.entries.size()) return false;
       for (const auto& [k, v] : x.entries) {
         const Value* other = y.find(k);
-        if (!other || !equals(v, *other)) return false;
+        if (!other || !equals_at(v, *other, level + 1)) return false;
       }
       return true;
     }
@@ -408,7 +463,8 @@ bool equals(const Value& a, const Value& b) {
   }
 }
 
-int compare(const Value& a, const Value& b) {
+int compare_at(const Value& a, const Value& b, int level) {
+  enter_comparison(level);
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) {
       double x = a.as_double(), y = b.as_double();
@@ -425,11 +481,13 @@ int compare(const Value& a, const Value& b) {
   if (a.is_list() && b.is_list()) {
     const List &x = a.as_list(), &y = b.as_list();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      if (!equals(x[i], y[i])) return compare(x[i], y[i]);
+      if (!equals_at(x[i], y[i], level + 1)) return compare_at(x[i], y[i], level + 1);
     }
     return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
   }
   fail("'<' not supported between instances of '", a.type_name(), "' and '", b.type_name(), "'");
 }
+
+}  // namespace
 
 }  // namespace synaptix::model::jinja

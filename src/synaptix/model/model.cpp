@@ -95,6 +95,15 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
     all.insert(text.begin(), text.end());
   }
 
+  // The expected-tensor table grows with the config's layer and expert counts: the files must hold at least one
+  // tensor per layer and three per expert of each MoE layer before it is built.
+  int64_t moe_layers = 0;
+  for (int64_t l = 0; l < s.num_layers; ++l) moe_layers += s.layer_is_moe(l) ? 1 : 0;
+  const int64_t needed = s.num_layers + 3 * s.num_experts * moe_layers;
+  if (needed > static_cast<int64_t>(all.size()))
+    fail(dir, ": config.json describes ", s.num_layers, " layers", s.is_moe() ? " of " + std::to_string(s.num_experts) + " experts" : "",
+         ", which need at least ", needed, " tensors, but the weight files hold ", all.size());
+
   std::map<std::string, const TensorRef*> found;
   for (const auto& e : expected_tensors(s)) {
     auto it = all.find(e.name);

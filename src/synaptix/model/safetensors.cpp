@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "synaptix/core/error.h"
+#include "synaptix/model/validate.h"
 
 namespace synaptix::model {
 
@@ -12,15 +13,20 @@ using nlohmann::json;
 
 int64_t TensorRef::numel() const {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return checked_numel(shape, file + ": tensor \"" + name + "\"");
+  }
   return n;
 }
 
-std::string TensorRef::shape_str() const {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
+std::string TensorRef::shape_str() const { return shape_string(shape); }
+
+namespace {
+
+// The reference implementation refuses headers above 100 MB; a real header is a few hundred kilobytes.
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+
+}  // namespace
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
   const size_t size = file_.size();
@@ -29,6 +35,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
   std::memcpy(&header_len, file_.data(), 8);  // little-endian on every target we build for
   if (header_len > size - 8)
     fail(path, ": truncated safetensors file (header claims ", header_len, " bytes, file has ", size - 8, " after the length)");
+  if (header_len > kMaxHeaderBytes)
+    fail(path, ": safetensors header of ", header_len, " bytes is larger than the ", kMaxHeaderBytes, " allowed");
   json header;
   try {
     header = json::parse(reinterpret_cast<const char*>(file_.data()) + 8,
@@ -39,6 +47,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
   if (!header.is_object()) fail(path, ": safetensors header must be a JSON object");
   const uint8_t* base = file_.data() + 8 + header_len;
   const size_t data_size = size - 8 - header_len;
+  std::vector<ByteRange> ranges;
   for (auto& [name, info] : header.items()) {
     if (name == "__metadata__") continue;
     if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
@@ -46,28 +55,34 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
     TensorRef t;
     t.name = name;
     t.file = path;
+    const std::string where = path + ": tensor \"" + name + "\"";
     const std::string dt = info["dtype"].is_string() ? info["dtype"].get<std::string>() : "";
     if (!parse_dtype(dt, &t.dtype) || dtype_size(t.dtype) == 0)
-      fail(path, ": tensor \"", name, "\" has unsupported dtype \"", dt, "\"");
-    if (!info["shape"].is_array()) fail(path, ": tensor \"", name, "\": shape must be a list");
+      fail(where, " has unsupported dtype \"", dt, "\"");
+    if (!info["shape"].is_array()) fail(where, ": shape must be a list");
     for (const auto& d : info["shape"]) {
-      if (!d.is_number_integer() || d.get<int64_t>() < 0) fail(path, ": tensor \"", name, "\": bad shape entry ", d.dump());
+      if (!d.is_number_integer() || (d.is_number_integer() && !d.is_number_unsigned() && d.get<int64_t>() < 0) ||
+          (d.is_number_unsigned() && d.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)))
+        fail(where, ": bad shape entry ", d.dump(), " (expected a non-negative integer)");
       t.shape.push_back(d.get<int64_t>());
     }
     const auto& off = info["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
-      fail(path, ": tensor \"", name, "\": data_offsets must be two non-negative integers");
-    uint64_t b = off[0], e = off[1];
+      fail(where, ": data_offsets must be two non-negative integers");
+    const uint64_t b = off[0], e = off[1];
     if (b > e || e > data_size)
-      fail(path, ": tensor \"", name, "\": data_offsets [", b, ", ", e, "] lie outside the ", data_size,
-           " data bytes (truncated file?)");
+      fail(where, ": data_offsets [", b, ", ", e, "] lie outside the ", data_size, " data bytes (truncated file?)");
     t.nbytes = e - b;
-    if (static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype) != t.nbytes)
-      fail(path, ": tensor \"", name, "\": shape ", t.shape_str(), " of ", dtype_name(t.dtype), " needs ",
-           t.numel() * static_cast<int64_t>(dtype_size(t.dtype)), " bytes but data_offsets give ", t.nbytes);
+    const uint64_t want = checked_nbytes(t.shape, dtype_size(t.dtype), where);
+    if (want != t.nbytes)
+      fail(where, ": shape ", t.shape_str(), " of ", dtype_name(t.dtype), " needs ", want,
+           " bytes but data_offsets give ", t.nbytes);
     t.data = base + b;
+    ranges.push_back({name, b, e, dtype_size(t.dtype)});
     tensors_.emplace(name, std::move(t));
   }
+  // Tensors are read in place through typed pointers: each must own its bytes and start aligned for its dtype.
+  check_byte_ranges(std::move(ranges), data_size, 8 + header_len, path);
 }
 
 const TensorRef* SafetensorsFile::find(const std::string& name) const {

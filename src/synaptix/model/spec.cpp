@@ -5,6 +5,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/mapped_file.h"
+#include "synaptix/model/validate.h"
 
 namespace synaptix::model {
 
@@ -52,6 +53,26 @@ double Spec::attention_scale() const {
 }
 
 namespace {
+
+// Upper bounds on config sizes: far above any published model, low enough that what is sized from them before
+// the weights confirm them (the expected-tensor table, per-layer vectors, parameter counts) stays small and
+// cannot overflow.
+constexpr int64_t kMaxVocab = int64_t{1} << 24;
+constexpr int64_t kMaxWidth = int64_t{1} << 18;         // hidden_size
+constexpr int64_t kMaxFfn = int64_t{1} << 20;           // intermediate sizes
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxHeads = 1024;
+constexpr int64_t kMaxHeadDim = 4096;
+constexpr int64_t kMaxPositions = int64_t{1} << 30;
+constexpr int64_t kMaxExperts = 1024;
+
+// A whole number read as a double (original_max_position_embeddings), refused before the cast when it is not
+// finite or not within 0..kMaxPositions.
+int64_t position_count(double v, const std::string& where, const char* key) {
+  if (!std::isfinite(v) || v < 0 || v > static_cast<double>(kMaxPositions))
+    fail(where, ": key \"", key, "\" is ", v, ", expected 0..", kMaxPositions);
+  return static_cast<int64_t>(v);
+}
 
 // Typed access to config keys with errors that name the file, the key and what was expected.
 struct Reader {
@@ -134,8 +155,8 @@ void parse_rope_object(const Reader& r, const json& obj, const Spec& s, double& 
   rs.low_freq_factor = r.num_or(obj, "low_freq_factor", 1.0);
   rs.high_freq_factor = r.num_or(obj, "high_freq_factor", 4.0);
   rs.original_max_position_embeddings =
-      static_cast<int64_t>(r.num_or(obj, "original_max_position_embeddings",
-                                    static_cast<double>(s.max_position_embeddings)));
+      position_count(r.num_or(obj, "original_max_position_embeddings", static_cast<double>(s.max_position_embeddings)),
+                     r.where, "original_max_position_embeddings");
   rs.beta_fast = r.num_or(obj, "beta_fast", 32.0);
   rs.beta_slow = r.num_or(obj, "beta_slow", 1.0);
   if (auto it = obj.find("attention_factor"); it != obj.end() && it->is_number()) rs.attention_factor = *it;
@@ -144,6 +165,18 @@ void parse_rope_object(const Reader& r, const json& obj, const Spec& s, double& 
   if (type == "llama3" && rs.original_max_position_embeddings <= 0)
     fail(r.where, ": rope type llama3 needs \"original_max_position_embeddings\" > 0");
   if (type != "default" && rs.factor <= 0) fail(r.where, ": rope \"factor\" must be > 0, got ", rs.factor);
+  check_positive(theta, r.where, "rope_theta");
+  check_positive(rs.factor, r.where, "factor");
+  check_positive(rs.low_freq_factor, r.where, "low_freq_factor");
+  check_positive(rs.high_freq_factor, r.where, "high_freq_factor");
+  if (type == "llama3" && !(rs.high_freq_factor > rs.low_freq_factor))
+    fail(r.where, ": rope type llama3 needs \"high_freq_factor\" (", rs.high_freq_factor, ") > \"low_freq_factor\" (",
+         rs.low_freq_factor, ")");
+  check_finite(rs.beta_fast, r.where, "beta_fast");
+  check_finite(rs.beta_slow, r.where, "beta_slow");
+  if (rs.attention_factor) check_positive(*rs.attention_factor, r.where, "attention_factor");
+  if (rs.mscale) check_finite(*rs.mscale, r.where, "mscale");
+  if (rs.mscale_all_dim) check_finite(*rs.mscale_all_dim, r.where, "mscale_all_dim");
 }
 
 // A cap of 0 or null is off.
@@ -235,36 +268,55 @@ static Spec parse_config(const json& j, const std::string& where) {
   }
   if (s.head_dim == 0 || s.head_dim % 2 != 0) fail(where, ": head_dim must be even and > 0, got ", s.head_dim);
   s.max_position_embeddings = r.int_or("max_position_embeddings", 4096);
+  check_int_bounds(s.vocab_size, 1, kMaxVocab, where, "vocab_size");
+  check_int_bounds(s.hidden_size, 1, kMaxWidth, where, "hidden_size");
+  check_int_bounds(s.num_layers, 1, kMaxLayers, where, "num_hidden_layers");
+  check_int_bounds(s.num_heads, 1, kMaxHeads, where, "num_attention_heads");
+  check_int_bounds(s.num_kv_heads, 1, s.num_heads, where, "num_key_value_heads");
+  check_int_bounds(s.head_dim, 2, kMaxHeadDim, where, "head_dim");
+  check_int_bounds(s.max_position_embeddings, 1, kMaxPositions, where, "max_position_embeddings");
   s.rms_norm_eps = r.num_or(j, "rms_norm_eps", 1e-6);
   s.partial_rotary_factor = r.num_or(j, "partial_rotary_factor", 1.0);
+  check_positive(s.rms_norm_eps, where, "rms_norm_eps");
+  if (!(s.partial_rotary_factor > 0 && s.partial_rotary_factor <= 1))
+    fail(where, ": key \"partial_rotary_factor\" is ", s.partial_rotary_factor, ", expected a number in (0, 1]");
   s.tie_word_embeddings = r.bool_or("tie_word_embeddings", false);
   s.attention_bias = r.bool_or("attention_bias", false) || s.family == Family::Qwen2;
   s.qk_norm = s.family == Family::Qwen3 || s.family == Family::Qwen3Moe || s.family == Family::Gemma3;
   parse_rope(r, s);
+  check_non_negative(s.sliding_rope_theta, where, "rope_local_base_freq");
 
   bool moe = s.family == Family::Mixtral || s.family == Family::Qwen3Moe;
   if (moe) {
     s.num_experts = r.find("num_local_experts") ? r.int_required("num_local_experts") : r.int_required("num_experts");
+    check_int_bounds(s.num_experts, 1, kMaxExperts, where, r.find("num_local_experts") ? "num_local_experts" : "num_experts");
     s.num_experts_per_tok = r.int_required("num_experts_per_tok");
     if (s.num_experts == 0 || s.num_experts_per_tok == 0 || s.num_experts_per_tok > s.num_experts)
       fail(where, ": num_experts_per_tok (", s.num_experts_per_tok, ") must be in 1..num_experts (", s.num_experts, ")");
     s.norm_topk_prob = s.family == Family::Mixtral ? true : r.bool_or("norm_topk_prob", false);
     s.moe_intermediate_size = s.family == Family::Qwen3Moe ? r.int_required("moe_intermediate_size")
                                                            : r.int_required("intermediate_size");
-    s.decoder_sparse_step = r.int_or("decoder_sparse_step", 1);
+    check_int_bounds(s.moe_intermediate_size, 1, kMaxFfn, where, "moe_intermediate_size");
+    s.decoder_sparse_step = check_int_bounds(r.int_or("decoder_sparse_step", 1), 0, kMaxLayers, where, "decoder_sparse_step");
     if (const json* mol = r.find("mlp_only_layers")) {
-      if (!mol->is_array()) fail(where, ": key \"mlp_only_layers\" must be a list of layer indices");
-      for (const auto& e : *mol) s.mlp_only_layers.push_back(e.get<int64_t>());
+      if (!mol->is_array() || static_cast<int64_t>(mol->size()) > s.num_layers)
+        fail(where, ": key \"mlp_only_layers\" must be a list of at most ", s.num_layers, " layer indices");
+      for (const auto& e : *mol) {
+        if (!e.is_number_integer() || e.get<int64_t>() < 0 || e.get<int64_t>() >= s.num_layers)
+          fail(where, ": key \"mlp_only_layers\" holds ", e.dump(), ", expected layer indices 0..", s.num_layers - 1);
+        s.mlp_only_layers.push_back(e.get<int64_t>());
+      }
     }
   }
   s.intermediate_size = (moe && s.family == Family::Mixtral) ? 0 : r.int_or("intermediate_size", 0);
   bool needs_dense = !moe;
   for (int64_t l = 0; l < s.num_layers && moe; ++l) needs_dense |= !s.layer_is_moe(l);
   if (needs_dense && s.intermediate_size == 0) s.intermediate_size = r.int_required("intermediate_size");
+  check_int_bounds(s.intermediate_size, 0, kMaxFfn, where, "intermediate_size");
 
   // Sliding window: mistral applies it to every layer; qwen-style configs only when use_sliding_window,
   // from layer max_window_layers on; `layer_types` (transformers 5) is explicit and wins.
-  s.sliding_window = r.int_or("sliding_window", 0);
+  s.sliding_window = check_int_bounds(r.int_or("sliding_window", 0), 0, kMaxPositions, where, "sliding_window");
   s.layer_sliding.assign(static_cast<size_t>(s.num_layers), false);
   if (s.sliding_window > 0) {
     if (const json* lt = r.find("layer_types")) {
@@ -292,6 +344,8 @@ static Spec parse_config(const json& j, const std::string& where) {
   if (s.family == Family::Gemma3) parse_gemma3(r, s);
   s.eos_token_ids = token_ids(r, "eos_token_id");
   if (auto bos = token_ids(r, "bos_token_id"); !bos.empty()) s.bos_token_id = bos.front();
+  for (int64_t id : s.eos_token_ids) check_token_id(id, s.vocab_size, where, "eos_token_id");
+  if (s.bos_token_id) check_token_id(*s.bos_token_id, s.vocab_size, where, "bos_token_id");
   return s;
 }
 

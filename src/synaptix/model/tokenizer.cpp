@@ -264,6 +264,12 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
         p.added.push_back(std::move(t));
       }
     }
+    // vocab_size() is max id + 1 and sizes what callers allocate per id: an added token far beyond the vocabulary
+    // (as the BPE model's own ids are checked) is refused rather than believed.
+    if (const int64_t bound = 4 * (static_cast<int64_t>(p.bpe->max_id()) + 1 + static_cast<int64_t>(p.added.size())) + 1024;
+        max_id >= bound)
+      fail(where, ": added_tokens: id ", max_id, " is implausibly far beyond the vocabulary (", p.bpe->max_id() + 1,
+           " model ids and ", p.added.size(), " added tokens; expected ids below ", bound, ")");
     std::stable_sort(p.added.begin(), p.added.end(),
                      [](const AddedToken& a, const AddedToken& b) { return a.content.size() > b.content.size(); });
     for (size_t i = 0; i < p.added.size(); ++i) {
