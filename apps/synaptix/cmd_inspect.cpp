@@ -2,9 +2,11 @@
 // bytes of weights.
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "synaptix/command.h"
+#include "synaptix/model/gguf_model.h"
 #include "synaptix/model/model.h"
 
 namespace synaptix::app {
@@ -15,7 +17,17 @@ int run(const std::string& path, bool json_out) {
   nlohmann::json j;
   const bool has_weights = fs::is_directory(path) && (fs::exists(fs::path(path) / "model.safetensors") ||
                                                       fs::exists(fs::path(path) / "model.safetensors.index.json"));
-  if (has_weights) {
+  if (model::is_gguf_path(path)) {  // the spec and the stored types, without dequantizing the weights
+    const model::GgufFile f(path);
+    j = model::spec_to_json(model::gguf_spec(f));
+    int64_t bytes = 0;
+    std::map<std::string, int> types;
+    for (const auto& t : f.tensors()) bytes += t.nbytes, ++types[std::string(t.format->name)];
+    std::string desc = "gguf";
+    for (const auto& [name, n] : types) desc += " " + name + " x" + std::to_string(n);
+    j["weight_bytes"] = bytes;
+    j["weight_dtype"] = desc;
+  } else if (has_weights) {
     auto m = model::load_model(path);
     j = model::spec_to_json(m->spec);
     j["weight_bytes"] = m->weight_bytes();
@@ -56,7 +68,7 @@ int run(const std::string& path, bool json_out) {
 const RegisterCommand reg{{"inspect", "Print a model's parsed spec", [](CLI::App& sub) {
                              auto path = std::make_shared<std::string>();
                              auto json_out = std::make_shared<bool>(false);
-                             sub.add_option("--model", *path, "model directory or config.json")->required();
+                             sub.add_option("--model", *path, "model directory, config.json or GGUF file")->required();
                              sub.add_flag("--json", *json_out, "print JSON");
                              return [path, json_out] { return run(*path, *json_out); };
                            }}};

@@ -7,6 +7,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/mapped_file.h"
+#include "synaptix/model/gguf_model.h"
 #include "synaptix/model/tensor_names.h"
 
 namespace synaptix::model {
@@ -71,6 +72,7 @@ std::vector<std::string> weight_files(const std::string& dir) {
 }  // namespace
 
 std::unique_ptr<Model> load_model(const std::string& dir) {
+  if (is_gguf_path(dir)) return load_gguf_model(dir);
   if (!fs::is_directory(dir)) fail(dir, ": not a directory (expected a Hugging Face model directory)");
   auto m = std::make_unique<Model>();
   m->dir = dir;

@@ -27,10 +27,17 @@ struct LayerWeights {
   std::vector<ExpertWeights> experts;
 };
 
+// A tensor made at load time (a GGUF weight dequantized to bf16 or f32): its bytes and the view layers use.
+struct OwnedTensor {
+  TensorRef ref;
+  std::vector<uint8_t> bytes;
+};
+
 struct Model {
-  std::string dir;
+  std::string dir;  // the model directory, or the GGUF file
   Spec spec;
   std::vector<std::unique_ptr<SafetensorsFile>> files;
+  std::vector<std::unique_ptr<OwnedTensor>> owned;  // GGUF weights, dequantized at load (gguf_model.h)
   const TensorRef* embed = nullptr;       // [vocab, hidden]
   const TensorRef* final_norm = nullptr;  // [hidden]
   const TensorRef* lm_head = nullptr;     // [vocab, hidden]; the embedding when tied
@@ -40,7 +47,8 @@ struct Model {
 };
 
 // Loads config.json and the weights of a Hugging Face model directory, checking every tensor the spec needs
-// exists with the expected shape and a supported dtype (f32, bf16, f16).
+// exists with the expected shape and a supported dtype (f32, bf16, f16). A path naming a GGUF file (ending in
+// .gguf or starting with its magic) is loaded by load_gguf_model (gguf_model.h).
 std::unique_ptr<Model> load_model(const std::string& dir);
 
 }  // namespace synaptix::model
