@@ -14,6 +14,7 @@
 #include "synaptix/core/mapped_file.h"
 #include "synaptix/model/model.h"
 #include "synaptix/model/spec.h"
+#include "synaptix/model/synth.h"
 
 using namespace synaptix;
 using nlohmann::json;
@@ -200,5 +201,15 @@ TEST(Gemma3Model, LoadsTheTextModelOfAMultimodalCheckpoint) {
   ASSERT_EQ(m->layers.size(), ref->layers.size());
   EXPECT_EQ(std::memcmp(m->layers[2].post_mlp_norm->data, ref->layers[2].post_mlp_norm->data, 64 * 2), 0);
   EXPECT_EQ(std::memcmp(m->embed->data, ref->embed->data, ref->embed->nbytes), 0);
+  fs::remove_all(dir);
+}
+
+// A synthetic Gemma 3 (synth --like) has unit norms as the others do: its (1 + w) norms store w = 0.
+TEST(Gemma3Model, SynthesizedNormsAreUnitScales) {
+  const fs::path dir = fs::temp_directory_path() / ("sx_gemma3_synth_" + std::to_string(::getpid()));
+  model::synthesize_model(fixture_config(), dir.string(), 1);
+  const auto m = model::load_model(dir.string());
+  for (const auto* t : {m->final_norm, m->layers[0].attn_norm, m->layers[1].post_mlp_norm, m->layers[2].q_norm})
+    for (int64_t i = 0; i < t->numel(); ++i) EXPECT_EQ(static_cast<const uint16_t*>(t->data)[i], 0) << t->name;
   fs::remove_all(dir);
 }

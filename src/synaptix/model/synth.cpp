@@ -145,7 +145,8 @@ void synthesize_model(const json& config, const std::string& out_dir, uint64_t s
     for (int64_t d : t.shape) n *= d;
     buf.resize(static_cast<size_t>(n));
     if (t.role == TensorRole::Norm) {
-      std::fill(buf.begin(), buf.end(), f32_to_bf16(1.0f));
+      // Unit scale: a (1 + w) norm (gemma3's norm_weight_offset) stores 0.
+      std::fill(buf.begin(), buf.end(), f32_to_bf16(static_cast<float>(1.0 - spec.norm_weight_offset)));
     } else {
       // Counter-based generator (splitmix64 of seed, tensor, index) so that threads fill disjoint ranges
       // deterministically; a sum of 4 uniforms approximates N(0, 1) well enough for timing and tuning.
