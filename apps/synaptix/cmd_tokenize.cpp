@@ -1,5 +1,5 @@
-// synaptix tokenize / detokenize: the tokenizer of a model directory on stdin and stdout, for checking it
-// against the reference library by hand or from scripts. `tokenize` takes stdin byte for byte (nothing is
+// synaptix tokenize / detokenize: the tokenizer of a model directory or GGUF file on stdin and stdout, for
+// checking it against the reference library by hand or from scripts. `tokenize` takes stdin byte for byte (nothing is
 // stripped) and prints the ids as one JSON array without BOS/EOS; `detokenize` reads a JSON array of ids and
 // prints the text with no newline added.
 #include <cstdio>
@@ -56,7 +56,8 @@ const RegisterCommand tokenize_cmd{Command{
     "tokenize", "Print the token ids of stdin (as a JSON array, no BOS/EOS) for a model's tokenizer",
     [](CLI::App& sub) -> std::function<int()> {
       auto dir = std::make_shared<std::string>();
-      sub.add_option("--model", *dir, "Directory holding tokenizer.json (and optionally tokenizer_config.json)")
+      sub.add_option("--model", *dir,
+                     "Directory holding tokenizer.json (and optionally tokenizer_config.json), or a GGUF file")
           ->required();
       return [dir] { return tokenize(*dir); };
     }}};
@@ -65,7 +66,8 @@ const RegisterCommand detokenize_cmd{Command{
     "detokenize", "Print the text of a JSON array of token ids read from stdin, for a model's tokenizer",
     [](CLI::App& sub) -> std::function<int()> {
       auto dir = std::make_shared<std::string>();
-      sub.add_option("--model", *dir, "Directory holding tokenizer.json (and optionally tokenizer_config.json)")
+      sub.add_option("--model", *dir,
+                     "Directory holding tokenizer.json (and optionally tokenizer_config.json), or a GGUF file")
           ->required();
       return [dir] { return detokenize(*dir); };
     }}};

@@ -1,8 +1,11 @@
-// Tokenizers built from GGUF tokenizer metadata, against
+// Tokenizers built from GGUF tokenizer metadata. Two references:
 //  - the Hugging Face fixtures (../shared/fixtures/tokenizers), turned into the metadata a GGUF converter
 //    writes for them, must encode every fixture case to the library's ids;
+//  - the real GGUF models under models/ must encode every text of tests/model/data/gguf_tokenizer_cases_*.jsonl
+//    to the ids llama.cpp's llama-tokenize gave for it (made by tests/model/data/make_gguf_tokenizer_cases.py).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,6 +15,8 @@
 #include <vector>
 
 #include "synaptix/core/error.h"
+#include "synaptix/model/chat_template.h"
+#include "synaptix/model/gguf.h"
 #include "synaptix/model/tokenizer.h"
 #include "synaptix/model/tokenizer_gguf.h"
 
@@ -100,6 +105,12 @@ TEST(GgufTokenizer, ByteLevelBpeFromMetadataEncodesTheFixtureCases) {
   EXPECT_EQ(tok.eos_token(), "<|endoftext|>");
   EXPECT_TRUE(tok.is_special(*tok.eos_id()));
   EXPECT_EQ(tok.encode("a", true), tok.encode("a", false));  // gpt-2 files add no BOS unless they say so
+}
+
+TEST(GgufTokenizer, Llama3PreTokenizerFromMetadataEncodesTheFixtureCases) {
+  GgufTokenizerMetadata m = metadata_from_fixture("llama3_style", "gpt2", "llama-bpe");
+  m.add_bos = false;  // "llama-bpe" files add BOS by default; the fixture cases have none
+  expect_fixture_cases(Tokenizer::from_gguf(m), "llama3_style");
 }
 
 TEST(GgufTokenizer, SentencePieceByScoresEncodesTheFixtureCases) {
@@ -202,5 +213,75 @@ TEST(GgufTokenizer, RejectsBadMetadataWithClearErrors) {
   m.scores = {1.0f};
   expect_error(m, "tokenizer.ggml.scores");
 }
+
+// ---- the real models against llama.cpp ----
+
+struct RealModel {
+  const char* file;   // under models/
+  const char* cases;  // under tests/model/data/
+};
+
+class GgufModelTokenizer : public ::testing::TestWithParam<RealModel> {
+ protected:
+  void SetUp() override {
+    path_ = kRepo / "models" / GetParam().file;
+    if (!fs::exists(path_)) GTEST_SKIP() << path_ << " is absent (scripts/install-models.sh installs it)";
+  }
+  fs::path path_;
+};
+
+TEST_P(GgufModelTokenizer, EncodesEveryCaseLikeLlamaCpp) {
+  const Tokenizer tok = Tokenizer::load(path_.string());
+  const auto cases = read_jsonl(kRepo / "tests/model/data" / GetParam().cases);
+  ASSERT_GE(cases.size(), 200u);
+  size_t exact = 0;
+  for (const json& c : cases) {
+    const auto text = c["text"].get<std::string>();
+    const auto expected = ids_str(c["ids"].get<std::vector<int32_t>>());
+    const auto got = ids_str(tok.encode(text, true));
+    if (got == expected) {
+      ++exact;
+    } else {
+      ADD_FAILURE() << "text: " << json(text).dump() << "\n  ours:      " << got << "\n  llama.cpp: " << expected;
+    }
+  }
+  EXPECT_EQ(exact, cases.size()) << exact << " of " << cases.size() << " cases match llama.cpp exactly";
+}
+
+TEST_P(GgufModelTokenizer, DecodeGivesBackTheText) {
+  const Tokenizer tok = Tokenizer::load(path_.string());
+  for (const json& c : read_jsonl(kRepo / "tests/model/data" / GetParam().cases)) {
+    const auto text = c["text"].get<std::string>();
+    EXPECT_EQ(tok.decode(tok.encode(text, false)), text);
+  }
+}
+
+TEST_P(GgufModelTokenizer, CarriesTheChatTemplateAndSpecialTokensOfTheFile) {
+  const Tokenizer tok = Tokenizer::load(path_.string());
+  const synaptix::model::GgufFile file(path_.string());
+  EXPECT_EQ(tok.chat_template(), file.find_string("tokenizer.chat_template").value_or(""));
+  EXPECT_EQ(tok.vocab_size(), static_cast<int64_t>(file.string_array("tokenizer.ggml.tokens").size()));
+  ASSERT_TRUE(tok.bos_id() && tok.eos_id());
+  EXPECT_EQ(*tok.bos_id(), file.find_int("tokenizer.ggml.bos_token_id"));
+  EXPECT_EQ(*tok.eos_id(), file.find_int("tokenizer.ggml.eos_token_id"));
+  EXPECT_EQ(tok.token_id(tok.eos_token()), tok.eos_id());
+  EXPECT_TRUE(tok.is_special(*tok.eos_id()));
+  if (tok.chat_template().empty()) return;
+  // The template renders a conversation whose turn markers encode as single special tokens.
+  const synaptix::model::ChatTemplate tmpl(tok.chat_template());
+  const json messages = json::array({{{"role", "user"}, {"content", "Hello!"}}});
+  const json extra = {{"bos_token", tok.bos_token()}, {"eos_token", tok.eos_token()}};
+  const std::string text = tmpl.render(messages, true, extra);
+  const auto ids = tok.encode(text, false);
+  const auto specials = std::count_if(ids.begin(), ids.end(), [&](int32_t id) { return tok.is_special(id); });
+  EXPECT_GE(specials, 2) << text;
+  EXPECT_EQ(tok.decode(ids), text);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Models, GgufModelTokenizer,
+    ::testing::Values(RealModel{"SmolLM2-135M-Instruct.Q4_1.gguf", "gguf_tokenizer_cases_SmolLM2-135M-Instruct.jsonl"},
+                      RealModel{"gemma-3-270m-q4_k_m.gguf", "gguf_tokenizer_cases_gemma-3-270m-q4_k_m.jsonl"}),
+    [](const ::testing::TestParamInfo<RealModel>& info) { return info.index == 0 ? "SmolLM2" : "Gemma3"; });
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/model/tokenizer.h"
+#include "synaptix/model/tokenizer_gguf.h"
 #include "synaptix/model/tokenizer_pipeline.h"
 
 namespace synaptix::model {
@@ -221,6 +222,7 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::load(const std::string& dir) {
+  if (is_gguf_file(dir)) return from_gguf(read_gguf_tokenizer_metadata(dir));
   const std::string path = dir + "/tokenizer.json";
   auto text = read_file_if_exists(path);
   if (!text) fail(path, ": cannot open (a Hugging Face tokenizer.json was expected)");
