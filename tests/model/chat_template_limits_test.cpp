@@ -59,6 +59,14 @@ TEST(ChatTemplateLimits, DeepMacroRecursionStopsAtTheCallDepthLimit) {
              "limit of 100 nested macro calls (max_call_depth)");
 }
 
+// Deep expressions inside recursive macros: each level is within its own limits, the sum is stopped by the
+// evaluation-depth limit before the stack runs out (ASan would report an overflow here).
+TEST(ChatTemplateLimits, DeepEvaluationStopsBeforeTheStackRunsOut) {
+  const std::string nested = std::string(200, '[') + "f(n + 1)" + std::string(200, ']');
+  EXPECT_HAS(error_of("{% macro f(n) %}{{ " + nested + " }}{% endmacro %}{{ f(0) }}"),
+             "limit of 1000 levels of nested evaluation (max_eval_depth)");
+}
+
 TEST(ChatTemplateLimits, DoublingAString64TimesStopsAtTheStringLimit) {
   EXPECT_HAS(error_of("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
                       "{% endfor %}{{ ns.s }}"),
