@@ -109,12 +109,12 @@ int run_perplexity(const Options& o) {
 }
 
 struct SetRun {
-  std::string name;
+  std::string name, path;
   std::vector<eval::GoldenItem> items;
 };
 
 SetRun load_set(const std::string& path, int64_t limit) {
-  SetRun s{fs::path(path).stem().string(), eval::load_golden_set(path)};
+  SetRun s{fs::path(path).stem().string(), path, eval::load_golden_set(path)};
   if (limit > 0 && static_cast<int64_t>(s.items.size()) > limit) s.items.resize(static_cast<size_t>(limit));
   return s;
 }
@@ -125,6 +125,9 @@ std::vector<std::vector<int32_t>> prepare(Subject& s, const std::vector<SetRun>&
   int64_t positions = extra_positions;
   for (const auto& set : sets)
     for (const auto& it : set.items) {
+      if (!it.prompt && s.tok.chat_template().empty())
+        fail(set.path, ":", it.line, ": the item gives \"messages\", but ", s.spec.model,
+             " has no chat template (expected \"prompt\" text for this model)");
       prompts.push_back(s.encode(it.prompt ? &*it.prompt : nullptr, it.messages));
       const int64_t need = eval::item_positions(s.tok, it, static_cast<int64_t>(prompts.back().size()));
       if (need > s.model->spec.max_position_embeddings)

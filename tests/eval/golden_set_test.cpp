@@ -76,6 +76,7 @@ TEST(OutputChecks, TextCheckersOnHandWrittenOutputs) {
   EXPECT_TRUE(check_output(n, "The answer is 1234.").correct);
   EXPECT_FALSE(check_output(n, "#### 1233\nthen 1234").correct);  // the #### line wins over later numbers
   EXPECT_EQ(check_output(n, "no digits").detail, "no number in the output");
+  EXPECT_EQ(check_output(n, "#### 6").detail, "final number 6");
   EXPECT_EQ(final_number("#### -3.5"), -3.5);
 
   const Check js = parse({{"type", "json_schema"},

@@ -7,6 +7,7 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <string_view>
 
 #include "synaptix/core/error.h"
@@ -163,8 +164,9 @@ CheckOutcome check_output(const Check& c, const std::string& output) {
       const auto n = final_number(output);
       if (!n) return {false, "no number in the output"};
       const bool ok = std::fabs(*n - c.number) <= c.tolerance * std::max(1.0, std::fabs(c.number));
-      std::string shown = nlohmann::json(*n).dump();
-      return {ok, "final number " + shown};
+      char shown[32];
+      std::snprintf(shown, sizeof shown, "%.15g", *n);
+      return {ok, std::string("final number ") + shown};
     }
     case CheckKind::JsonSchema: {
       const auto j = extract_json(output);
