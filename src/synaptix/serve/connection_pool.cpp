@@ -11,8 +11,9 @@ thread_local bool t_refusing = false;
 }  // namespace
 
 ConnectionPool::ConnectionPool(size_t threads, std::chrono::milliseconds evict_after, std::atomic<uint64_t>* refused,
-                               std::atomic<uint64_t>* evicted)
-    : evict_after_(evict_after), refused_(refused), evicted_(evicted), slots_(threads), idle_(threads) {
+                               std::atomic<uint64_t>* evicted, std::function<void()> idle)
+    : evict_after_(evict_after), refused_(refused), evicted_(evicted), idle_hook_(std::move(idle)), slots_(threads),
+      idle_(threads) {
   threads_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { work(i); });
 }
@@ -60,6 +61,10 @@ void ConnectionPool::shutdown() {
   }
   cv_.notify_all();
   for (auto& t : threads_) t.join();
+}
+
+void ConnectionPool::on_idle() {
+  if (idle_hook_) idle_hook_();
 }
 
 void ConnectionPool::work(size_t index) {

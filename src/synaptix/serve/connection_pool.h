@@ -24,13 +24,15 @@ class ConnectionPool final : public httplib::TaskQueue {
   using Clock = std::chrono::steady_clock;
   enum class Phase { Free, Reading, Working };
 
-  // The counters (may be null) are incremented for every refused and every evicted connection.
+  // The counters (may be null) are incremented for every refused and every evicted connection; `idle` (may
+  // be empty) runs on the listening thread whenever it has waited a while without a new connection.
   ConnectionPool(size_t threads, std::chrono::milliseconds evict_after, std::atomic<uint64_t>* refused,
-                 std::atomic<uint64_t>* evicted);
+                 std::atomic<uint64_t>* evicted, std::function<void()> idle = {});
   ~ConnectionPool() override;
 
   void enqueue(std::function<void()> fn) override;
   void shutdown() override;
+  void on_idle() override;
 
   // On the thread running a connection's task: what it is doing with its socket (no-ops elsewhere).
   static void attach(int fd);           // the connection starts; Reading
@@ -50,6 +52,7 @@ class ConnectionPool final : public httplib::TaskQueue {
   std::chrono::milliseconds evict_after_;
   std::atomic<uint64_t>* refused_;
   std::atomic<uint64_t>* evicted_;
+  std::function<void()> idle_hook_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;

@@ -61,14 +61,23 @@ void linger_close(int fd) {
 
 }  // namespace
 
-GuardedServer::~GuardedServer() {
-  for (const auto& [fd, since] : refused_fds_) ::close(fd);
+GuardedServer::~GuardedServer() { close_refused(true); }
+
+void GuardedServer::close_refused(bool all) {
+  const auto now = Clock::now();
+  while (!refused_fds_.empty() && (all || refused_fds_.size() >= kMaxRefusedOpen ||
+                                   now - refused_fds_.front().second > std::chrono::seconds(1))) {
+    ::close(refused_fds_.front().first);
+    refused_fds_.pop_front();
+  }
 }
 
 GuardedServer::GuardedServer(HttpLimits limits) : limits_(limits) {
   new_task_queue = [this] {
-    return new ConnectionPool(limits_.threads, limits_.evict_after, &refused_, &evicted_);
+    return new ConnectionPool(limits_.threads, limits_.evict_after, &refused_, &evicted_,
+                              [this] { close_refused(false); });
   };
+  set_idle_interval(0, 200000);  // the listening thread wakes every 0.2 s without connections
   set_payload_max_length(limits_.max_body_bytes);
   const auto secs = [](std::chrono::milliseconds d) { return std::max<time_t>(1, static_cast<time_t>(d.count() / 1000)); };
   set_read_timeout(secs(limits_.request_timeout));
@@ -98,15 +107,10 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   if (ConnectionPool::refusing()) {
     // Runs on the listening thread. Closing now would reset the connection when the client's request
     // arrives, losing the 503 before the client reads it; refused sockets are closed a second later
-    // instead (a bounded number of them stay open meanwhile).
+    // instead, from here or when the listening thread is idle (at most kMaxRefusedOpen stay open meanwhile).
     send_busy(sock);
-    const auto now = Clock::now();
-    while (!refused_fds_.empty() &&
-           (refused_fds_.size() >= kMaxRefusedOpen || now - refused_fds_.front().second > std::chrono::seconds(1))) {
-      ::close(refused_fds_.front().first);
-      refused_fds_.pop_front();
-    }
-    refused_fds_.emplace_back(sock, now);
+    close_refused(false);
+    refused_fds_.emplace_back(sock, Clock::now());
     return false;
   }
   ConnectionPool::attach(sock);

@@ -42,6 +42,8 @@ class GuardedServer final : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override;
+  // Closes refused connections older than a second (all of them with `all`); listening thread only.
+  void close_refused(bool all);
 
   static constexpr size_t kMaxRefusedOpen = 256;
 
