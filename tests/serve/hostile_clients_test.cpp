@@ -138,6 +138,17 @@ TEST(HostileClients, OversizedBodiesAre413WithoutBeingRead) {
     EXPECT_EQ(status_of(r), 413) << r;
     EXPECT_NE(r.find("larger than the limit of 1048576 bytes"), std::string::npos) << r;
   }
+  // Headers past their 64 KiB budget (many small lines, each under httplib's own line limit): refused, closed.
+  {
+    const int fd = connect_to(h.port);
+    ASSERT_GE(fd, 0);
+    std::string headers = "GET /health HTTP/1.1\r\nHost: x\r\n";
+    for (int i = 0; i < 4000; ++i) headers += "X-Filler-" + std::to_string(i) + ": " + std::string(40, 'f') + "\r\n";
+    send_all(fd, headers);  // ~230 KB; the server may stop reading before the end
+    const std::string r = read_until_close(fd, 3s);
+    ::close(fd);
+    EXPECT_EQ(status_of(r), 400) << r.substr(0, 300);
+  }
   // Chunked, 200 MB offered: the server stops at the limit and answers 413 while the client still sends.
   {
     const int fd = connect_to(h.port);
