@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs what bench/gpu/run.sh needs on the device machine into .gpu-carry/ (ignored by git; name it in the
 # device call's `carry`): the CUDA test binaries and the CLI built here (Release, no -march=native), the
-# non-system shared libraries they load, and the reference fixtures (../shared does not travel).
+# non-system shared libraries they load, the reference fixtures and the eval text (../shared does not travel).
 # The device image has the CUDA toolkit and a compiler but not this project's C++ dependencies
 # (PCRE2, utf8proc, SQLite, CLI11, GoogleTest, ...), so building there would need them carried anyway.
 #
@@ -12,7 +12,7 @@ BUILD=${1:-build-cuda-rel}
 DEST=.gpu-carry
 grep -qx '/.gpu-carry/' .git/info/exclude 2>/dev/null || { mkdir -p .git/info; echo '/.gpu-carry/' >> .git/info/exclude; }
 rm -rf "$DEST"
-mkdir -p "$DEST/bin" "$DEST/lib" "$DEST/shared/fixtures"
+mkdir -p "$DEST/bin" "$DEST/lib" "$DEST/shared/fixtures" "$DEST/shared/data"
 # synaptix hands CUDA commands to synaptix-cuda beside it (cmake/layers.cmake builds both).
 for b in synaptix synaptix-cuda test_backend_cuda test_kernels_cuda test_engine_cuda; do
   if [ -e "$BUILD/$b" ]; then strip -o "$DEST/bin/$b" "$BUILD/$b"; fi
@@ -27,4 +27,5 @@ done | sort -u | while read -r lib; do
   esac
 done
 cp -r ../shared/fixtures/models "$DEST/shared/fixtures/"
+cp ../shared/data/wiki.test.raw "$DEST/shared/data/"  # eval.sh's perplexity text
 du -sh "$DEST" "$DEST"/*
