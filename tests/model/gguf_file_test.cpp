@@ -222,6 +222,20 @@ TEST(GgufFile, RefusesArraysNestedTooDeep) {
   expect_error(w.bytes(), {"metadata key \"x.deep\"", "nested deeper than 8"});
 }
 
+TEST(GgufFile, RefusesLongArraysOfArrays) {
+  // 100k empty u8 arrays fit in the file (12 bytes each) but would cost far more as values.
+  std::vector<uint8_t> v;
+  GgufWriter::put(v, uint32_t{GgufWriter::Array});
+  GgufWriter::put(v, uint64_t{100000});
+  for (int i = 0; i < 100000; ++i) {
+    GgufWriter::put(v, uint32_t{GgufWriter::U8});
+    GgufWriter::put(v, uint64_t{0});
+  }
+  GgufWriter w;
+  w.kv_raw("x.many", GgufWriter::Array, v);
+  expect_error(w.bytes(), {"metadata key \"x.many\"", "array of 100000 arrays, expected at most 65536"});
+}
+
 TEST(GgufFile, RefusesBadAlignment) {
   GgufWriter w = valid_writer();
   w.kv_u32("general.alignment", 48);

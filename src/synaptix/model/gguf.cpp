@@ -14,6 +14,7 @@ namespace {
 
 constexpr uint32_t kMaxDims = 4;        // GGML_MAX_DIMS
 constexpr int kMaxArrayDepth = 8;       // nesting of arrays of arrays we follow
+constexpr uint64_t kMaxNestedArrays = uint64_t{1} << 16;  // elements of one array of arrays
 constexpr uint64_t kDefaultAlignment = 32;  // GGUF_DEFAULT_ALIGNMENT
 // Fewest bytes an entry can take in the file, to bound counts by what is left before allocating.
 constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;           // key length, 1-char key, type, 1-byte value
@@ -108,10 +109,14 @@ void read_array(Cursor& c, const std::string& path, GgufValue& v, int depth) {
       for (uint64_t i = 0; i < v.count; ++i)
         if (v.raw[i] > 1) fail(path, ": ", c.context(), ": bool array element ", i, " is ", int(v.raw[i]), ", expected 0 or 1");
   } else if (v.elem_type == GgufType::String) {
-    v.strings.reserve(v.count);
+    // Reserve no more than the bytes left can back (a string is 8 bytes at least); grow past that as read.
+    v.strings.reserve(std::min<uint64_t>(v.count, uint64_t{1} << 20));
     for (uint64_t i = 0; i < v.count; ++i) v.strings.push_back(c.read_string("array string"));
   } else {
-    v.arrays.reserve(v.count);
+    // Arrays of arrays cost far more in memory than in the file (12 bytes there, a GgufValue here): no real
+    // model has more than a few, so a long one is refused rather than grown without bound.
+    if (v.count > kMaxNestedArrays)
+      fail(path, ": ", c.context(), ": array of ", v.count, " arrays, expected at most ", kMaxNestedArrays);
     for (uint64_t i = 0; i < v.count; ++i) v.arrays.push_back(read_value(c, path, GgufType::Array, depth + 1));
   }
 }
