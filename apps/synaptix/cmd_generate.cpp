@@ -59,6 +59,7 @@ int run(const Options& o) {
   tail += stops.flush();
   std::fwrite(tail.data(), 1, tail.size(), stdout);
   std::printf("\n");
+  std::fflush(stdout);  // the text before the figures, also when both go to one pipe
   std::fprintf(stderr, "prompt: %lld tokens, %.1f tok/s | decode: %lld tokens, %.1f tok/s | finish: %s\n",
                static_cast<long long>(st.prompt_tokens),
                st.prefill_seconds > 0 ? static_cast<double>(st.prompt_tokens) / st.prefill_seconds : 0.0,
