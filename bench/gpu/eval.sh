@@ -3,7 +3,7 @@
 # perplexity of a GGUF model on wikitext-2 test at ctx 512 on cuda:0 and on this machine's CPU, and
 # `eval compare` of the fast CUDA path (bf16 KV cache, one bf16 product) against the accurate one (f32 KV,
 # two products) under the default 8-bit gate, with golden sets. Uses the binaries of bench/gpu/pack.sh.
-#   MODEL=path.gguf WINDOWS=40 LIMIT=30 bench/gpu/eval.sh
+#   MODEL=path.gguf PPL_WINDOWS=0 WINDOWS=40 LIMIT=30 bench/gpu/eval.sh   (PPL_WINDOWS 0: the whole text)
 # A model larger than one call can carry arrives in parts (.gpu-m1/, .gpu-m2/, ...), joined here.
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
@@ -11,6 +11,7 @@ BIN=.gpu-carry/bin
 SX=$BIN/synaptix
 TEXT=${TEXT:-.gpu-carry/shared/data/wiki.test.raw}
 WINDOWS=${WINDOWS:-40}
+PPL_WINDOWS=${PPL_WINDOWS:-0}
 LIMIT=${LIMIT:-30}
 MODEL=${MODEL:-/tmp/model.gguf}
 if [ ! -s "$MODEL" ] && ls .gpu-m*/*.part* > /dev/null 2>&1; then
@@ -24,8 +25,8 @@ run() {  # name, timeout, command...
   echo "== $name rc=$? $((SECONDS - start)) s"
   tail -n 6 "$OUT/$name.log"
 }
-run ppl_cuda_accurate 240 "$SX" eval perplexity --model "$MODEL" --target cuda:0 --text "$TEXT" --ctx 512 --max-windows "$WINDOWS"
-run ppl_cpu 240 "$SX" eval perplexity --model "$MODEL" --target cpu --text "$TEXT" --ctx 512 --max-windows "$WINDOWS"
+run ppl_cuda_accurate 240 "$SX" eval perplexity --model "$MODEL" --target cuda:0 --text "$TEXT" --ctx 512 --max-windows "$PPL_WINDOWS"
+run ppl_cpu 300 "$SX" eval perplexity --model "$MODEL" --target cpu --text "$TEXT" --ctx 512 --max-windows "$PPL_WINDOWS"
 run compare_fast_vs_accurate 400 "$SX" eval compare --model "$MODEL" \
   --incumbent target=cuda:0,kv=f32,products=2 --candidate target=cuda:0,kv=bf16,products=1 \
   --text "$TEXT" --ctx 512 --max-windows "$WINDOWS" \
