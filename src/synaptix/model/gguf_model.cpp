@@ -10,6 +10,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/thread_pool.h"
+#include "synaptix/model/bind_weights.h"
 #include "synaptix/model/tensor_names.h"
 #include "synaptix/quant/dequantize.h"
 
@@ -267,39 +268,7 @@ std::unique_ptr<Model> load_gguf_model(const std::string& path) {
     m->owned.push_back(std::move(owned));
   }
 
-  auto get = [&](const std::string& n) { return found.at(n); };
-  m->embed = get("model.embed_tokens.weight");
-  m->final_norm = get("model.norm.weight");
-  m->lm_head = s.tie_word_embeddings ? m->embed : get("lm_head.weight");
-  m->layers.resize(static_cast<size_t>(s.num_layers));
-  for (int64_t l = 0; l < s.num_layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    LayerWeights& L = m->layers[static_cast<size_t>(l)];
-    L.attn_norm = get(p + "input_layernorm.weight");
-    L.q = get(p + "self_attn.q_proj.weight");
-    L.k = get(p + "self_attn.k_proj.weight");
-    L.v = get(p + "self_attn.v_proj.weight");
-    L.o = get(p + "self_attn.o_proj.weight");
-    if (s.attention_bias) {
-      L.q_bias = get(p + "self_attn.q_proj.bias");
-      L.k_bias = get(p + "self_attn.k_proj.bias");
-      L.v_bias = get(p + "self_attn.v_proj.bias");
-    }
-    if (s.qk_norm) {
-      L.q_norm = get(p + "self_attn.q_norm.weight");
-      L.k_norm = get(p + "self_attn.k_norm.weight");
-    }
-    if (s.post_norms) {
-      L.post_attn_norm = get(p + "post_attention_layernorm.weight");
-      L.mlp_norm = get(p + "pre_feedforward_layernorm.weight");
-      L.post_mlp_norm = get(p + "post_feedforward_layernorm.weight");
-    } else {
-      L.mlp_norm = get(p + "post_attention_layernorm.weight");
-    }
-    L.gate = get(p + "mlp.gate_proj.weight");
-    L.up = get(p + "mlp.up_proj.weight");
-    L.down = get(p + "mlp.down_proj.weight");
-  }
+  bind_weights(*m, found);
   return m;
 }
 

@@ -7,6 +7,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/mapped_file.h"
+#include "synaptix/model/bind_weights.h"
 #include "synaptix/model/gguf_model.h"
 #include "synaptix/model/tensor_names.h"
 
@@ -71,6 +72,55 @@ std::vector<std::string> weight_files(const std::string& dir) {
 
 }  // namespace
 
+void bind_weights(Model& m, const std::map<std::string, const TensorRef*>& found) {
+  const Spec& s = m.spec;
+  auto get = [&](const std::string& n) { return found.at(n); };
+  m.embed = get("model.embed_tokens.weight");
+  m.final_norm = get("model.norm.weight");
+  m.lm_head = s.tie_word_embeddings ? m.embed : get("lm_head.weight");
+  m.layers.resize(static_cast<size_t>(s.num_layers));
+  for (int64_t l = 0; l < s.num_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    LayerWeights& L = m.layers[static_cast<size_t>(l)];
+    L.attn_norm = get(p + "input_layernorm.weight");
+    L.q = get(p + "self_attn.q_proj.weight");
+    L.k = get(p + "self_attn.k_proj.weight");
+    L.v = get(p + "self_attn.v_proj.weight");
+    L.o = get(p + "self_attn.o_proj.weight");
+    if (s.attention_bias) {
+      L.q_bias = get(p + "self_attn.q_proj.bias");
+      L.k_bias = get(p + "self_attn.k_proj.bias");
+      L.v_bias = get(p + "self_attn.v_proj.bias");
+    }
+    if (s.qk_norm) {
+      L.q_norm = get(p + "self_attn.q_norm.weight");
+      L.k_norm = get(p + "self_attn.k_norm.weight");
+    }
+    if (s.post_norms) {  // gemma3: norms before and after the attention and the MLP
+      L.post_attn_norm = get(p + "post_attention_layernorm.weight");
+      L.mlp_norm = get(p + "pre_feedforward_layernorm.weight");
+      L.post_mlp_norm = get(p + "post_feedforward_layernorm.weight");
+    } else {
+      L.mlp_norm = get(p + "post_attention_layernorm.weight");
+    }
+    if (s.layer_is_moe(l)) {
+      const bool mixtral = s.family == Family::Mixtral;
+      const std::string moe = p + (mixtral ? "block_sparse_moe." : "mlp.");
+      L.router = get(moe + "gate.weight");
+      for (int64_t e = 0; e < s.num_experts; ++e) {
+        const std::string ep = moe + "experts." + std::to_string(e) + ".";
+        L.experts.push_back({get(ep + (mixtral ? "w1" : "gate_proj") + ".weight"),
+                             get(ep + (mixtral ? "w3" : "up_proj") + ".weight"),
+                             get(ep + (mixtral ? "w2" : "down_proj") + ".weight")});
+      }
+    } else {
+      L.gate = get(p + "mlp.gate_proj.weight");
+      L.up = get(p + "mlp.up_proj.weight");
+      L.down = get(p + "mlp.down_proj.weight");
+    }
+  }
+}
+
 std::unique_ptr<Model> load_model(const std::string& dir) {
   if (is_gguf_path(dir)) return load_gguf_model(dir);
   if (!fs::is_directory(dir)) fail(dir, ": not a directory (expected a Hugging Face model directory)");
@@ -124,51 +174,7 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
       fail(t->file, ": tensor \"", e.name, "\" has dtype ", dtype_name(t->dtype), ", expected f32, bf16 or f16");
     found[e.name] = t;
   }
-  auto get = [&](const std::string& n) { return found.at(n); };
-  m->embed = get("model.embed_tokens.weight");
-  m->final_norm = get("model.norm.weight");
-  m->lm_head = s.tie_word_embeddings ? m->embed : get("lm_head.weight");
-  m->layers.resize(static_cast<size_t>(s.num_layers));
-  for (int64_t l = 0; l < s.num_layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    LayerWeights& L = m->layers[static_cast<size_t>(l)];
-    L.attn_norm = get(p + "input_layernorm.weight");
-    L.q = get(p + "self_attn.q_proj.weight");
-    L.k = get(p + "self_attn.k_proj.weight");
-    L.v = get(p + "self_attn.v_proj.weight");
-    L.o = get(p + "self_attn.o_proj.weight");
-    if (s.attention_bias) {
-      L.q_bias = get(p + "self_attn.q_proj.bias");
-      L.k_bias = get(p + "self_attn.k_proj.bias");
-      L.v_bias = get(p + "self_attn.v_proj.bias");
-    }
-    if (s.qk_norm) {
-      L.q_norm = get(p + "self_attn.q_norm.weight");
-      L.k_norm = get(p + "self_attn.k_norm.weight");
-    }
-    if (s.post_norms) {  // gemma3: norms before and after the attention and the MLP
-      L.post_attn_norm = get(p + "post_attention_layernorm.weight");
-      L.mlp_norm = get(p + "pre_feedforward_layernorm.weight");
-      L.post_mlp_norm = get(p + "post_feedforward_layernorm.weight");
-    } else {
-      L.mlp_norm = get(p + "post_attention_layernorm.weight");
-    }
-    if (s.layer_is_moe(l)) {
-      const bool mixtral = s.family == Family::Mixtral;
-      const std::string moe = p + (mixtral ? "block_sparse_moe." : "mlp.");
-      L.router = get(moe + "gate.weight");
-      for (int64_t e = 0; e < s.num_experts; ++e) {
-        const std::string ep = moe + "experts." + std::to_string(e) + ".";
-        L.experts.push_back({get(ep + (mixtral ? "w1" : "gate_proj") + ".weight"),
-                             get(ep + (mixtral ? "w3" : "up_proj") + ".weight"),
-                             get(ep + (mixtral ? "w2" : "down_proj") + ".weight")});
-      }
-    } else {
-      L.gate = get(p + "mlp.gate_proj.weight");
-      L.up = get(p + "mlp.up_proj.weight");
-      L.down = get(p + "mlp.down_proj.weight");
-    }
-  }
+  bind_weights(*m, found);
   return m;
 }
 
