@@ -88,6 +88,9 @@ TEST(OpenAiApi, BadInputIs4xx) {
   EXPECT_EQ(status_of(R"({"model":"m","messages":[{"content":"x"}]})", true), 400);
   EXPECT_EQ(status_of(R"({"model":"m","messages":[{"role":"user","content":5}]})", true), 400);
   EXPECT_EQ(status_of(R"({"model":"m","messages":"hi"})", true), 400);
+  // Found by fuzz_request_body: a content part whose "type" is not a string escaped as a JSON type_error.
+  EXPECT_EQ(status_of(R"({"model":"m","messages":[{"role":"user","content":[{"type":1e-400,"text":"x"}]}]})", true), 400);
+  EXPECT_EQ(status_of(R"({"model":"m","messages":[{"role":"user","content":[{"type":["text"],"text":"x"}]}]})", true), 400);
   EXPECT_EQ(status_of(R"({"model":"m","prompt":"x"})", false), 200);
 }
 

@@ -98,7 +98,11 @@ void parse_messages(const nlohmann::json& b, CompletionParams& p) {
       // Content parts: the text parts, concatenated (this server takes no images or audio).
       std::string text;
       for (const auto& part : msg["content"]) {
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
+        // Type checks before any get: json::value("type", "") throws type_error on a non-string type.
+        const bool text_part = part.is_object() && part.contains("type") && part["type"].is_string() &&
+                               part["type"].get<std::string>() == "text" && part.contains("text") &&
+                               part["text"].is_string();
+        if (!text_part) {
           bad(where + ".content", "parts must be {\"type\": \"text\", \"text\": ...}");
         }
         text += part["text"].get<std::string>();
