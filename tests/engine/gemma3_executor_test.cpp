@@ -15,6 +15,7 @@
 #include "synaptix/core/mapped_file.h"
 #include "synaptix/engine/cpu_executor.h"
 #include "synaptix/model/model.h"
+#include "support/prompt_logits.h"
 
 using namespace synaptix;
 using nlohmann::json;
@@ -48,17 +49,6 @@ json published_form() {
   return j;
 }
 
-// Logits of every prompt position.
-std::vector<float> all_logits(const model::Model& m, const std::vector<int32_t>& ids) {
-  auto ex = engine::make_cpu_executor(m, {16, 16});
-  std::vector<int32_t> table(16);
-  std::iota(table.begin(), table.end(), 0);
-  std::vector<float> logits;
-  engine::SeqChunk c{ids, 0, table, true};
-  ex->step({&c, 1}, logits);
-  return logits;
-}
-
 struct Reference {
   model::SafetensorsFile file{(kGemma / "reference.safetensors").string()};
   std::vector<int32_t> ids() const {
@@ -74,7 +64,7 @@ TEST(Gemma3Executor, PublishedConfigFormMatchesTheReference) {
   Reference ref;
   ConfigVariant v(published_form());
   const auto m = model::load_model(v.dir.string());
-  const auto got = all_logits(*m, ref.ids());
+  const auto got = test::prompt_logits(*m, ref.ids());
   double max_err = 0, max_ref = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     max_err = std::max(max_err, std::fabs(static_cast<double>(got[i]) - ref.logits()[i]));
@@ -90,7 +80,7 @@ TEST(Gemma3Executor, FinalLogitSoftcapCapsTheReferenceLogits) {
   j["final_logit_softcapping"] = cap;
   ConfigVariant v(j);
   const auto m = model::load_model(v.dir.string());
-  const auto got = all_logits(*m, ref.ids());
+  const auto got = test::prompt_logits(*m, ref.ids());
   double max_err = 0, max_ref = 0, max_got = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     max_err = std::max(max_err, std::fabs(got[i] - cap * std::tanh(ref.logits()[i] / cap)));

@@ -16,6 +16,7 @@
 
 #include "support/cli.h"
 #include "support/gguf_writer.h"
+#include "support/prompt_logits.h"
 #include "synaptix/core/error.h"
 #include "synaptix/core/mapped_file.h"
 #include "synaptix/engine/cpu_executor.h"
@@ -131,17 +132,6 @@ void convert_fixture(const std::string& name, const std::string& out) {
   w.save(out);
 }
 
-// Logits of every position of the fixture's reference prompt.
-std::vector<float> prompt_logits(const model::Model& m, const std::vector<int32_t>& ids) {
-  auto ex = engine::make_cpu_executor(m, {16, 8});
-  std::vector<int32_t> table(16);
-  std::iota(table.begin(), table.end(), 0);
-  std::vector<float> logits;
-  engine::SeqChunk c{ids, 0, table, true};
-  ex->step({&c, 1}, logits);
-  return logits;
-}
-
 std::vector<int32_t> reference_ids(const std::string& name) {
   model::SafetensorsFile ref((kFixtures / name / "reference.safetensors").string());
   const auto* t = ref.find("input_ids");
@@ -193,8 +183,8 @@ TEST_P(GgufFixture, SameSpecAndLogitsAsHuggingFaceDirectory) {
                                     }());
 
   const auto ids = reference_ids(name);
-  const auto want = prompt_logits(*hf, ids);
-  const auto got = prompt_logits(*gg, ids);
+  const auto want = test::prompt_logits(*hf, ids);
+  const auto got = test::prompt_logits(*gg, ids);
   ASSERT_EQ(got.size(), want.size());
   double max_diff = 0, max_ref = 0;
   for (size_t i = 0; i < want.size(); ++i) {
