@@ -7,6 +7,7 @@
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
 #include "synaptix/core/mapped_file.h"
+#include "synaptix/registry/whole_step.h"
 
 namespace synaptix::registry {
 namespace {
@@ -50,14 +51,18 @@ nlohmann::json to_json(const Recipe& r) {
                   {"speedup", k.tuned_us > 0 ? k.baseline_us / k.tuned_us : 0.0},
                   {"trials", k.trials},
                   {"source", k.source}});
-  return {{"format", kRecipeFormat},
-          {"created", r.created},
-          {"model", r.model},
-          {"target", {{"fingerprint", r.target_fingerprint}, {"hash", r.target_hash}, {"profile", r.target}}},
-          {"kernels", ks},
-          {"untuned", r.untuned},
-          {"tuning", r.tuning},
-          {"trace", r.trace}};
+  nlohmann::json j = {{"format", kRecipeFormat},
+                      {"created", r.created},
+                      {"model", r.model},
+                      {"target", {{"kind", r.target_kind}, {"fingerprint", r.target_fingerprint}, {"hash", r.target_hash},
+                                  {"profile", r.target}}},
+                      {"kernels", ks},
+                      {"untuned", r.untuned},
+                      {"tuning", r.tuning},
+                      {"trace", r.trace}};
+  if (r.whole_step) j["whole_step"] = to_json(*r.whole_step);
+  if (r.precision) j["precision"] = to_json(*r.precision);
+  return j;
 }
 
 Recipe recipe_from_json(const nlohmann::json& j, const std::string& where) {
@@ -70,6 +75,9 @@ Recipe recipe_from_json(const nlohmann::json& j, const std::string& where) {
   r.target_fingerprint = get<std::string>(t, "fingerprint", where + ": target");
   r.target_hash = get<std::string>(t, "hash", where + ": target");
   r.target = t.value("profile", nlohmann::json::object());
+  r.target_kind = t.contains("kind") ? get<std::string>(t, "kind", where + ": target") : "cpu";  // older recipes: CPU
+  if (r.target_kind != "cpu" && r.target_kind != "cuda")
+    fail(where, ": target.kind \"", r.target_kind, "\", expected \"cpu\" or \"cuda\"");
   if (!j.contains("kernels") || !j["kernels"].is_array()) fail(where, ": missing array 'kernels'");
   for (size_t i = 0; i < j["kernels"].size(); ++i) {
     const auto& e = j["kernels"][i];
@@ -109,6 +117,8 @@ Recipe recipe_from_json(const nlohmann::json& j, const std::string& where) {
   r.untuned = j.value("untuned", nlohmann::json::array());
   r.tuning = j.value("tuning", nlohmann::json::object());
   r.trace = j.value("trace", nlohmann::json::array());
+  if (j.contains("whole_step")) r.whole_step = whole_step_from_json(j["whole_step"], where + ": whole_step");
+  if (j.contains("precision")) r.precision = precision_from_json(j["precision"], where + ": precision");
   return r;
 }
 
@@ -130,10 +140,26 @@ Recipe load_recipe(const std::string& path) {
 }
 
 void check_target(const Recipe& r, const hw::CpuProfile& cpu, const std::string& where) {
+  if (r.target_kind != "cpu")
+    fail(where, " was tuned for a ", r.target_kind, " target and is refused on --target cpu:\n  recipe target: ",
+         r.target_fingerprint, " [", r.target_hash, "]\n  this machine:  ", cpu.fingerprint(), " [", cpu.fingerprint_hash(),
+         "]\nRun it with --target ", r.target_kind, ", or tune this CPU with `synaptix tune --target cpu`.");
   if (r.target_hash == cpu.fingerprint_hash()) return;
   fail(where, " was tuned for another target and is refused here:\n  recipe target: ", r.target_fingerprint, " [",
        r.target_hash, "]\n  this machine:  ", cpu.fingerprint(), " [", cpu.fingerprint_hash(),
        "]\nRe-tune on this machine with `synaptix tune --model DIR --target cpu --out RECIPE.json`.");
+}
+
+std::string cuda_fingerprint_hash(const std::string& device_fingerprint) {
+  return sha256_hex(device_fingerprint).substr(0, 16);
+}
+
+void check_cuda_target(const Recipe& r, const std::string& device_fingerprint, const std::string& where) {
+  const std::string hash = cuda_fingerprint_hash(device_fingerprint);
+  if (r.target_kind == "cuda" && r.target_fingerprint == device_fingerprint && r.target_hash == hash) return;
+  fail(where, " was tuned for another target and is refused here:\n  recipe target: ", r.target_kind, " ",
+       r.target_fingerprint, " [", r.target_hash, "]\n  this device:   cuda ", device_fingerprint, " [", hash,
+       "]\nRe-tune on this device with `synaptix tune --model DIR --target cuda:N --out RECIPE.json`.");
 }
 
 }  // namespace synaptix::registry

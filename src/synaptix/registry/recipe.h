@@ -4,6 +4,7 @@
 // winning generator, its parameters and its full source (so it can be rebuilt without the tuner), the
 // baseline and tuned timings, and the trace of the run that produced it.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 
 #include "synaptix/core/dtype.h"
 #include "synaptix/hw/cpu_profile.h"
+#include "synaptix/tune/whole_step_plan.h"
 
 namespace synaptix::registry {
 
@@ -38,6 +40,7 @@ struct RecipeKernel {
 
 struct Recipe {
   nlohmann::json model = nlohmann::json::object();  // name, model_type, config path and sha256
+  std::string target_kind = "cpu";  // cpu | cuda: which kind of target the fingerprint is
   std::string target_fingerprint, target_hash;
   nlohmann::json target = nlohmann::json::object();  // the probed profile
   std::vector<RecipeKernel> kernels;
@@ -46,6 +49,11 @@ struct Recipe {
   nlohmann::json tuning = nlohmann::json::object();  // budget, seconds, trials, database
   nlohmann::json trace = nlohmann::json::array();
   std::string created;  // ISO 8601 UTC
+  // The whole-step plan (registry/whole_step.h): what a device's step runs, chosen on whole steps.
+  std::optional<tune::WholeStepPlan> whole_step;
+  // The precision the quality gate (`eval compare`) accepted for this model on this target; absent: no gate
+  // evidence, and executors keep their accurate default.
+  std::optional<tune::StepPrecision> precision;
 };
 
 nlohmann::json to_json(const Recipe& r);
@@ -56,5 +64,9 @@ Recipe load_recipe(const std::string& path);
 
 // Throws a synaptix::Error that names both fingerprints when the recipe was tuned for another target.
 void check_target(const Recipe& r, const hw::CpuProfile& cpu, const std::string& where);
+// The same for a CUDA device, by its fingerprint (hw::cuda::DeviceProfile::fingerprint()).
+void check_cuda_target(const Recipe& r, const std::string& device_fingerprint, const std::string& where);
+// The hash a CUDA recipe and the tuning database key a device by.
+std::string cuda_fingerprint_hash(const std::string& device_fingerprint);
 
 }  // namespace synaptix::registry

@@ -1,0 +1,73 @@
+#pragma once
+// A whole-step plan: what a device's step runs, chosen by timing whole decode steps (not single kernels),
+// in a form that needs no device headers, so the tuner writes it, the recipe stores it and every build can
+// read it. Today its fields are the CUDA executor's (engine::CudaKernelPlan and the speed options of
+// CudaExecutorOptions; registry/cuda/cuda_recipe_setup.h converts); absent entries mean "the executor's
+// default" there too.
+#include <cstdint>
+#include <map>
+#include <tuple>
+
+namespace synaptix::tune {
+
+// A linear product's shape: m rows of activations, n outputs, k inputs.
+using LinearShapeKey = std::tuple<int64_t, int64_t, int64_t>;
+
+// kernels::cuda::GemvParams, field for field.
+struct GemvSchedule {
+  int warps = 4;
+  int kslices = 1;
+  int rows_per_warp = 1;
+  int unroll = 2;
+  int full_occupancy = 0;
+  int persistent = 0;
+  int prefetch_kb = 0;
+  bool operator==(const GemvSchedule&) const = default;
+};
+
+// engine::CudaKernelPlan::DecodeAttention, field for field.
+struct DecodeAttentionChoice {
+  int warps = 16;
+  int keys_per_warp = 4;
+  bool cluster = false;
+  bool reg_heads = true;
+  bool operator==(const DecodeAttentionChoice&) const = default;
+};
+
+// The executor's speed switches (engine::CudaExecutorOptions).
+struct StepSpeed {
+  bool fuse = true;
+  bool pdl = true;
+  bool flash_attention = true;
+  bool weight_prefetch = true;
+  int64_t flash_min_tokens = 65;
+  int gemv_max_rows = 8;
+  bool operator==(const StepSpeed&) const = default;
+};
+
+// Numeric precision of a step: the KV cache in f32 or bf16, tensor-core GEMMs fed one bf16 product or a
+// hi + lo pair (two).
+struct StepPrecision {
+  bool kv_f32 = true;
+  bool split_bf16 = true;
+  bool operator==(const StepPrecision&) const = default;
+};
+
+struct WholeStepPlan {
+  std::map<LinearShapeKey, GemvSchedule> gemv;       // GEMV schedule per shape
+  std::map<LinearShapeKey, int> blaslt_algorithm;    // cuBLASLt heuristic index per shape
+  // Per decode step size (tokens):
+  std::map<int64_t, bool> fuse_decode;               // RMSNorm in the GEMV prologues
+  std::map<int64_t, int64_t> attention_split;        // positions per split of the decode attention
+  std::map<int64_t, bool> o_prefetch;                // o_proj's weights into L2 beside attention
+  std::map<int64_t, DecodeAttentionChoice> decode_attention;
+  std::map<int64_t, bool> moe_down_spread;           // MoE grouped down projection spread over experts
+  StepSpeed speed;
+  int64_t steps_per_launch = 8;  // pipelined greedy decode steps per launch (multi-step graphs)
+  // The precision the plan was timed under. Which precision a server runs is the quality gate's choice
+  // (the recipe's "precision" section), not the tuner's.
+  StepPrecision timed_precision{false, false};
+  bool operator==(const WholeStepPlan&) const = default;
+};
+
+}  // namespace synaptix::tune
