@@ -1,0 +1,57 @@
+// Which kernel runs a linear product y = x W^T of a step: the weight-streaming GEMV with the plan's schedule
+// for its (m, n, k) (decode-sized steps, 8 rows per call), or cuBLASLt on tensor cores with the plan's
+// algorithm (larger steps, x converted to bf16 first).
+#include <algorithm>
+
+#include "synaptix/engine/cuda/cuda_executor_impl.h"
+#include "synaptix/kernels/linear/cuda/gemv_bf16.h"
+#include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
+
+namespace synaptix::engine::cuda {
+
+namespace kc = kernels::cuda;
+
+// y[m, n] (+)= x[m, k] W^T, x f32. The tensor-core path converts x to bf16 first (hi, and with split_bf16
+// also lo, accumulated by a second product).
+void CudaExecutorImpl::linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k,
+                              bool acc) {
+  if (tc) {
+    auto it = plan_.blaslt_algorithm.find({m, n, k});
+    const int algo = it == plan_.blaslt_algorithm.end() ? 0 : it->second;
+    if (opt_.split_bf16) {
+      kc::split_bf16(x, actb_.ptr(), actlo_.ptr(), m * k, stream_);
+      blas_->run(actb_.ptr(), w, y, DType::F32, m, n, k, stream_, algo, acc);
+      blas_->run(actlo_.ptr(), w, y, DType::F32, m, n, k, stream_, algo, true);
+    } else {
+      kc::to_bf16(x, actb_.ptr(), m * k, stream_);
+      blas_->run(actb_.ptr(), w, y, DType::F32, m, n, k, stream_, algo, acc);
+    }
+    return;
+  }
+  for (int64_t r = 0; r < m; r += 8) {
+    const int rows = static_cast<int>(std::min<int64_t>(8, m - r));
+    auto it = plan_.gemv.find({rows, n, k});
+    const kc::GemvParams p = it == plan_.gemv.end() ? kc::gemv_default_params(rows, n, k) : it->second;
+    kc::gemv_bf16(x + static_cast<CUdeviceptr>(r * k * 4), w, y + static_cast<CUdeviceptr>(r * n * 4), rows, n, k,
+                  acc, p, stream_);
+  }
+}
+
+// y[m, n] (+)= xb[m, k] W^T on tensor cores, xb already bf16.
+void CudaExecutorImpl::matmul_bf16(CUdeviceptr xb, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k,
+                                   bool acc) {
+  auto it = plan_.blaslt_algorithm.find({m, n, k});
+  const int algo = it == plan_.blaslt_algorithm.end() ? 0 : it->second;
+  blas_->run(xb, w, y, DType::F32, m, n, k, stream_, algo, acc);
+}
+
+// One fused GEMV (m <= 8 rows) with the plan's schedule for its shape.
+void CudaExecutorImpl::gemv(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc,
+                            const kc::GemvFusion& f) {
+  auto it = plan_.gemv.find({m, n, k});
+  const int mi = static_cast<int>(m);
+  kc::GemvParams p = it == plan_.gemv.end() ? kc::gemv_default_params(mi, n, k) : it->second;
+  kc::gemv_bf16(x, w, y, mi, n, k, acc, kc::gemv_fit_params(p, mi, f), stream_, f);
+}
+
+}  // namespace synaptix::engine::cuda
