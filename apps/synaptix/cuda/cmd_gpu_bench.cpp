@@ -20,7 +20,7 @@
 #include "synaptix/backend/cuda/device_random.h"
 #include "synaptix/backend/cuda/event_timer.h"
 #include "synaptix/backend/cuda/kernel_trace.h"
-#include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
+#include "synaptix/backend/cuda/launch/flash_attention.h"
 #include "synaptix/command.h"
 #include "synaptix/flag_checks.h"
 #include "synaptix/core/error.h"

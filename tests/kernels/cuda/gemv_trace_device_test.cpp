@@ -6,9 +6,9 @@
 
 #include "support/cuda_device.h"
 #include "synaptix/backend/cuda/kernel_trace.h"
+#include "synaptix/backend/cuda/launch/gemv_bf16.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/hw/cuda/driver.h"
-#include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 
 namespace bc = synaptix::backend::cuda;
 namespace kc = synaptix::kernels::cuda;

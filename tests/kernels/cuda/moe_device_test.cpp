@@ -11,12 +11,12 @@
 #include <random>
 
 #include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/backend/cuda/launch/moe_experts.h"
+#include "synaptix/backend/cuda/launch/moe_route.h"
+#include "synaptix/backend/cuda/launch/moe_sort.h"
 #include "synaptix/core/dtype.h"
 #include "synaptix/core/error.h"
 #include "synaptix/hw/cuda/driver.h"
-#include "synaptix/kernels/moe/cuda/moe_experts_cuda.h"
-#include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
-#include "synaptix/kernels/moe/cuda/moe_sort_cuda.h"
 #include "synaptix/kernels/moe/reference.h"
 #include "support/cuda_device.h"
 

@@ -1,10 +1,10 @@
 // Launchers refuse shapes outside their kernels before any launch (needs the driver library, not a GPU run).
 #include <gtest/gtest.h>
 
+#include "synaptix/backend/cuda/launch/moe_experts.h"
+#include "synaptix/backend/cuda/launch/moe_route.h"
+#include "synaptix/backend/cuda/launch/moe_sort.h"
 #include "synaptix/core/error.h"
-#include "synaptix/kernels/moe/cuda/moe_experts_cuda.h"
-#include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
-#include "synaptix/kernels/moe/cuda/moe_sort_cuda.h"
 
 namespace kc = synaptix::kernels::cuda;
 

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/backend/cuda/launch/argmax.h"
+#include "synaptix/backend/cuda/launch/sample.h"
 #include "synaptix/core/error.h"
 #include "synaptix/hw/cuda/driver.h"
-#include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
-#include "synaptix/kernels/sampling/cuda/sample_cuda.h"
 #include "synaptix/kernels/sampling/sample_reference.h"
 #include "support/cuda_device.h"
 

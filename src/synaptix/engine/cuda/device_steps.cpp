@@ -1,9 +1,9 @@
 // Steps whose token ids are chosen on the device: greedy (the argmax after the LM head, or inside it on the
 // fused decode path), pipelined greedy (up to two launches in flight, each of up to kMaxGraphSteps chained
 // steps, ids read back from mapped pinned memory) and sampled (kernels/sampling/cuda/sample_cuda.h).
+#include "synaptix/backend/cuda/launch/sample.h"
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/cuda_executor_impl.h"
-#include "synaptix/kernels/sampling/cuda/sample_cuda.h"
 
 namespace synaptix::engine::cuda {
 

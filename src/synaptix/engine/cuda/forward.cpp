@@ -4,14 +4,17 @@
 // linear product is linear_dispatch.cpp's business; where the step's metadata lies, step_metadata.cpp's.
 #include <cmath>
 
+#include "synaptix/backend/cuda/launch/argmax.h"
+#include "synaptix/backend/cuda/launch/embedding.h"
+#include "synaptix/backend/cuda/launch/flash_attention.h"
+#include "synaptix/backend/cuda/launch/paged_attention.h"
+#include "synaptix/backend/cuda/launch/rmsnorm.h"
+#include "synaptix/backend/cuda/launch/rope_kv.h"
+#include "synaptix/backend/cuda/launch/swiglu.h"
+#include "synaptix/backend/cuda/launch/weight_prefetch.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/cuda_executor_impl.h"
-#include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
-#include "synaptix/kernels/linear/cuda/weight_prefetch_cuda.h"
-#include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
-#include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
-#include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
 
 namespace synaptix::engine::cuda {
 

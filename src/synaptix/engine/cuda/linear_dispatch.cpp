@@ -3,9 +3,9 @@
 // algorithm (larger steps, x converted to bf16 first).
 #include <algorithm>
 
+#include "synaptix/backend/cuda/launch/gemv_bf16.h"
+#include "synaptix/backend/cuda/launch/swiglu.h"
 #include "synaptix/engine/cuda/cuda_executor_impl.h"
-#include "synaptix/kernels/linear/cuda/gemv_bf16.h"
-#include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
 
 namespace synaptix::engine::cuda {
 

@@ -7,13 +7,13 @@
 #include <algorithm>
 #include <vector>
 
+#include "synaptix/backend/cuda/launch/moe_experts.h"
+#include "synaptix/backend/cuda/launch/moe_route.h"
+#include "synaptix/backend/cuda/launch/moe_rows.h"
+#include "synaptix/backend/cuda/launch/moe_sort.h"
+#include "synaptix/backend/cuda/launch/swiglu.h"
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/cuda_executor_impl.h"
-#include "synaptix/kernels/moe/cuda/moe_experts_cuda.h"
-#include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
-#include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
-#include "synaptix/kernels/moe/cuda/moe_sort_cuda.h"
-#include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
 
 namespace synaptix::engine::cuda {
 

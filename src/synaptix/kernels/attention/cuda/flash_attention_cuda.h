@@ -33,6 +33,4 @@ bool flash_attention_supports(int64_t head_dim);
 
 std::string flash_attention_source(int64_t head_dim);
 
-void flash_attention(const FlashAttentionArgs& a, CUstream stream);
-
 }  // namespace synaptix::kernels::cuda

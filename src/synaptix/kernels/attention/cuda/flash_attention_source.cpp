@@ -1,5 +1,5 @@
 // The CUDA C++ source of this op's kernels for a point of its space (no driver calls: NVRTC compiles it
-// at run time; the launchers are in flash_attention_cuda.cpp).
+// at run time; the launchers are in backend/cuda/launch/flash_attention.cpp).
 #include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 
 #include <sstream>

@@ -50,8 +50,6 @@ inline constexpr bool decode_cluster_supported(int64_t splits) {
 std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps = 4, int decode_keys_per_warp = 4,
                                    int decode_cluster = 0, bool decode_reg_heads = false);
 
-void paged_attention(const PagedAttentionArgs& a, CUstream stream);
-
 // RoPE + KV write + split decode attention + combine in one kernel, for steps whose every token is the one
 // new token of its sequence. rope describes the projection and the cache write (as rope_kv_write), attn the
 // attention (its q is the raw projection, rope.qkv); with attn.splits > 1, counters holds tokens * kv_heads
@@ -74,6 +72,5 @@ struct DecodeAttentionArgs {
   // in shared memory.
   bool reg_heads = true;
 };
-void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream);
 
 }  // namespace synaptix::kernels::cuda

@@ -27,17 +27,4 @@ struct StepMetaCopy {
 };
 static_assert(sizeof(StepMetaCopy) == 80, "StepMetaCopy is passed by value to the kernel's struct of the same layout");
 
-// `ids`: the token ids, device memory or mapped pinned host memory.
-// With `ss`, also writes each row's sum of squares to ss[i] (the first RMSNorm's statistic, see
-// GemvInput::RmsNorm) and zeroes ss[n, n + ss_zero) (the accumulators the later layers add into).
-void embedding(CUdeviceptr ids, CUdeviceptr table, CUdeviceptr out, int64_t n, int64_t dim, CUstream stream,
-               CUdeviceptr ss = 0, int64_t ss_zero = 0, const StepMetaCopy& meta = {});
-
-// A greedy step's end fused with the next step's start: row i's token is the argmax the LM head's GEMV left
-// in words[i][kGemvArgmaxWords] (GemvOutput::ArgMax; the words are re-zeroed), written to ids[i] and, when
-// given, host_ids[i] (mapped pinned memory); with `table`, then embedded as embedding() does (out, ss) for
-// a following step that feeds it. One launch in place of an argmax pass over the logits and an embedding.
-void argmax_embedding(CUdeviceptr words, CUdeviceptr ids, CUdeviceptr host_ids, CUdeviceptr table, CUdeviceptr out,
-                      int64_t rows, int64_t dim, CUstream stream, CUdeviceptr ss = 0, int64_t ss_zero = 0);
-
 }  // namespace synaptix::kernels::cuda

@@ -1,5 +1,5 @@
 // The CUDA C++ source of this op's kernels for a point of its space (no driver calls: NVRTC compiles it
-// at run time; the launchers are in embedding_cuda.cpp).
+// at run time; the launchers are in backend/cuda/launch/embedding.cpp).
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
 
 #include <string>

@@ -19,6 +19,7 @@
 #include "synaptix/backend/cuda/device_buffer.h"
 #include "synaptix/backend/cuda/device_random.h"
 #include "synaptix/backend/cuda/event_timer.h"
+#include "synaptix/backend/cuda/launch/gemv_bf16.h"
 #include "synaptix/backend/cuda/nvrtc_compiler.h"
 #include "synaptix/backend/cuda/trial_runner.h"
 #include "synaptix/core/dtype.h"

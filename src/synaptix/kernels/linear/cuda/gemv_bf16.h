@@ -88,9 +88,4 @@ GemvParams gemv_fit_params(GemvParams p, int m, const GemvFusion& f);
 // its weight reads overlap the predecessor's tail.
 std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f = {});
 
-// Enqueues one call (the kernel is compiled and loaded through the module cache on first use).
-// Requires k % 8 == 0 and 16-byte-aligned w; throws naming the shape otherwise.
-void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, int64_t k, bool accumulate,
-               const GemvParams& p, CUstream stream, const GemvFusion& f = {});
-
 }  // namespace synaptix::kernels::cuda

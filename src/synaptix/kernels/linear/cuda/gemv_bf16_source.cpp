@@ -1,5 +1,5 @@
 // The decode GEMV's schedule space and its CUDA C++ source for one point (no driver calls: NVRTC compiles
-// it at run time; the launcher is in gemv_bf16.cpp).
+// it at run time; the launcher is in backend/cuda/launch/gemv_bf16.cpp).
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 
 #include <algorithm>

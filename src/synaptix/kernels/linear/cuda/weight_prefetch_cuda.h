@@ -11,7 +11,4 @@ namespace synaptix::kernels::cuda {
 
 std::string weight_prefetch_source();
 
-// Reads [ptr, ptr + bytes) with L2-only 16-byte loads (bytes rounded down to 16); `blocks` x 256 threads.
-void weight_prefetch(CUdeviceptr ptr, int64_t bytes, int blocks, CUstream stream);
-
 }  // namespace synaptix::kernels::cuda

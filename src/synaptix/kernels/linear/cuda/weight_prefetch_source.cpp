@@ -1,5 +1,5 @@
 // The CUDA C++ source of this op's kernels for a point of its space (no driver calls: NVRTC compiles it
-// at run time; the launchers are in weight_prefetch_cuda.cpp).
+// at run time; the launchers are in backend/cuda/launch/weight_prefetch.cpp).
 #include "synaptix/kernels/linear/cuda/weight_prefetch_cuda.h"
 
 

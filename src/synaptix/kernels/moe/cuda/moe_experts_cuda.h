@@ -55,8 +55,4 @@ bool moe_experts_supports(int64_t tokens, int64_t top_k, int64_t hidden, int64_t
 // Source of both kernels for `tokens` tokens of `top_k` experts each.
 std::string moe_experts_source(int64_t tokens, int64_t top_k);
 
-// Enqueues gate_up + SwiGLU and down + weighted accumulate. Throws naming the shape when
-// moe_experts_supports() is false or a pointer is misaligned.
-void moe_experts(const MoeExpertsArgs& a, CUstream stream);
-
 }  // namespace synaptix::kernels::cuda

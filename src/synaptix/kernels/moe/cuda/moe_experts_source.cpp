@@ -1,5 +1,5 @@
 // The CUDA C++ source of this op's kernels for a point of its space (no driver calls: NVRTC compiles it
-// at run time; the launchers are in moe_experts_cuda.cpp).
+// at run time; the launchers are in backend/cuda/launch/moe_experts.cpp).
 #include "synaptix/kernels/moe/cuda/moe_experts_cuda.h"
 
 #include <algorithm>

@@ -12,10 +12,7 @@ namespace synaptix::kernels::cuda {
 
 std::string moe_route_source();
 
-// logits f32 [tokens, experts] -> ids int32 [tokens, top_k], weights f32 [tokens, top_k]. Throws for
-// top_k outside 1..experts or more experts than one block's shared memory holds (kMoeRouteMaxExperts).
+// The most experts one block's shared memory holds.
 inline constexpr int64_t kMoeRouteMaxExperts = 8192;
-void moe_route(CUdeviceptr logits, CUdeviceptr ids, CUdeviceptr weights, int64_t tokens, int64_t experts,
-               int64_t top_k, bool normalize, CUstream stream);
 
 }  // namespace synaptix::kernels::cuda

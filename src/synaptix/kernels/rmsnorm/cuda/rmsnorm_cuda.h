@@ -12,7 +12,4 @@ namespace synaptix::kernels::cuda {
 // The kernel source (for compile checks and the cubin cache).
 std::string rmsnorm_source();
 
-void rmsnorm(CUdeviceptr x, CUdeviceptr rows, CUdeviceptr w, CUdeviceptr y, int64_t out_rows, int64_t dim,
-             float eps, bool out_bf16, CUstream stream);
-
 }  // namespace synaptix::kernels::cuda

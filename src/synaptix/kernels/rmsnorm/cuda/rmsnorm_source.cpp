@@ -1,5 +1,5 @@
 // The CUDA C++ source of this op's kernels for a point of its space (no driver calls: NVRTC compiles it
-// at run time; the launchers are in rmsnorm_cuda.cpp).
+// at run time; the launchers are in backend/cuda/launch/rmsnorm.cpp).
 #include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
 
 #include <string>

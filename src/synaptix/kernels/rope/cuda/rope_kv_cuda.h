@@ -34,6 +34,4 @@ std::string rope_kv_source();
 // attention_scaling) (one rotation pair), and rope_head(...) (one warp: the norm, then every pair).
 std::string rope_head_device_source();
 
-void rope_kv_write(const RopeKvArgs& a, CUstream stream);
-
 }  // namespace synaptix::kernels::cuda

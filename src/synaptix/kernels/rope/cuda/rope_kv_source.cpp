@@ -1,5 +1,5 @@
 // The CUDA C++ source of this op's kernels for a point of its space (no driver calls: NVRTC compiles it
-// at run time; the launchers are in rope_kv_cuda.cpp).
+// at run time; the launchers are in backend/cuda/launch/rope_kv.cpp).
 #include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
 
 #include <string>

@@ -17,11 +17,4 @@ inline constexpr int64_t kArgmaxSplits = 64;
 // leaves its counters at zero again.
 int64_t argmax_scratch_bytes(int64_t capacity);
 
-// With `scratch` (argmax_scratch_bytes(capacity), zeroed once; rows <= capacity) and a long row, the split
-// form: kArgmaxSplits blocks per row, the last of a row's blocks reducing their pairs; else one 1024-thread
-// block per row. With `host_ids` (pinned host memory mapped for the device) the ids are also written there,
-// so reading them needs no copy on the stream, only the kernel's completion.
-void argmax_rows(CUdeviceptr logits, CUdeviceptr ids, int64_t rows, int64_t vocab, CUstream stream,
-                 CUdeviceptr scratch = 0, int64_t capacity = 0, CUdeviceptr host_ids = 0);
-
 }  // namespace synaptix::kernels::cuda

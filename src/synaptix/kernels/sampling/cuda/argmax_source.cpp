@@ -1,5 +1,5 @@
 // The CUDA C++ source of this op's kernels for a point of its space (no driver calls: NVRTC compiles it
-// at run time; the launchers are in argmax_cuda.cpp).
+// at run time; the launchers are in backend/cuda/launch/argmax.cpp).
 #include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
 
 #include <string>

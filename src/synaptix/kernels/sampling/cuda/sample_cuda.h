@@ -33,9 +33,4 @@ std::string sample_source();
 // Whether a device of this compute capability runs sample_rows (thread-block clusters need 9.0).
 inline bool sample_rows_supported(int cc_major) { return cc_major >= 9; }
 
-// ids[r] = a token drawn from row r of logits [rows, vocab] (f32) under `p`. Throws synaptix::Error on a
-// bad shape (vocab must be below 2^24) or bad parameters.
-void sample_rows(CUdeviceptr logits, CUdeviceptr ids, int64_t rows, int64_t vocab, const DeviceSampling& p,
-                 CUstream stream);
-
 }  // namespace synaptix::kernels::cuda

@@ -1,5 +1,5 @@
 // The CUDA C++ source of this op's kernels for a point of its space (no driver calls: NVRTC compiles it
-// at run time; the launchers are in swiglu_cuda.cpp).
+// at run time; the launchers are in backend/cuda/launch/swiglu.cpp).
 #include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
 
 #include <algorithm>

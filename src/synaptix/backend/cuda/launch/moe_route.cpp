@@ -1,4 +1,4 @@
-#include "synaptix/kernels/moe/cuda/moe_route_cuda.h"
+#include "synaptix/backend/cuda/launch/moe_route.h"
 
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"

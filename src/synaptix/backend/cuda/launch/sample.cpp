@@ -1,4 +1,4 @@
-#include "synaptix/kernels/sampling/cuda/sample_cuda.h"
+#include "synaptix/backend/cuda/launch/sample.h"
 
 #include <cmath>
 #include <string>

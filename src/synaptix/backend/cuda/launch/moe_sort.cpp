@@ -1,4 +1,4 @@
-#include "synaptix/kernels/moe/cuda/moe_sort_cuda.h"
+#include "synaptix/backend/cuda/launch/moe_sort.h"
 
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"

@@ -1,4 +1,4 @@
-#include "synaptix/kernels/moe/cuda/moe_experts_cuda.h"
+#include "synaptix/backend/cuda/launch/moe_experts.h"
 
 #include <algorithm>
 #include <sstream>

@@ -1,4 +1,4 @@
-#include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
+#include "synaptix/backend/cuda/launch/swiglu.h"
 
 #include <algorithm>
 #include <string>

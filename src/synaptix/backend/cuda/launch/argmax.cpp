@@ -1,4 +1,4 @@
-#include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
+#include "synaptix/backend/cuda/launch/argmax.h"
 
 #include <string>
 

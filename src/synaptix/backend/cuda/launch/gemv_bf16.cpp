@@ -1,4 +1,4 @@
-#include "synaptix/kernels/linear/cuda/gemv_bf16.h"
+#include "synaptix/backend/cuda/launch/gemv_bf16.h"
 
 #include <algorithm>
 #include <map>

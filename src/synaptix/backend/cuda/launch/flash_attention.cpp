@@ -1,4 +1,4 @@
-#include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
+#include "synaptix/backend/cuda/launch/flash_attention.h"
 
 #include <sstream>
 

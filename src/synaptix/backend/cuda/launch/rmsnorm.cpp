@@ -1,4 +1,4 @@
-#include "synaptix/kernels/rmsnorm/cuda/rmsnorm_cuda.h"
+#include "synaptix/backend/cuda/launch/rmsnorm.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
+#include "synaptix/backend/cuda/launch/embedding.h"
 
 #include <string>
 

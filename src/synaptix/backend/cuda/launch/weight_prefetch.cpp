@@ -1,4 +1,4 @@
-#include "synaptix/kernels/linear/cuda/weight_prefetch_cuda.h"
+#include "synaptix/backend/cuda/launch/weight_prefetch.h"
 
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"

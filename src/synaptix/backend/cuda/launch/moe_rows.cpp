@@ -1,4 +1,4 @@
-#include "synaptix/kernels/moe/cuda/moe_rows_cuda.h"
+#include "synaptix/backend/cuda/launch/moe_rows.h"
 
 #include <string>
 

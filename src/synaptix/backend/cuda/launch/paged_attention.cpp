@@ -1,4 +1,4 @@
-#include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
+#include "synaptix/backend/cuda/launch/paged_attention.h"
 
 #include <algorithm>
 #include <sstream>

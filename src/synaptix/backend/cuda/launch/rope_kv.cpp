@@ -1,4 +1,4 @@
-#include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
+#include "synaptix/backend/cuda/launch/rope_kv.h"
 
 #include <string>
 
