@@ -9,6 +9,25 @@ if(SYNAPTIX_HAVE_CUDA)
   list(APPEND SYNAPTIX_DEFS SYNAPTIX_HAVE_CUDA=1)
 endif()
 
+# The layer order by #include (cmake/check_layers.cmake), checked whenever a source changes, before any layer
+# compiles. SYNAPTIX_LAYER_EXEMPT: files that still break it, each with the change that removes it.
+set(SYNAPTIX_LAYER_EXEMPT
+    kernels/linear/cuda/cuda_linear_tuner.cpp  # a search loop; moves to tune/cuda (issue 14, "one tuner")
+)
+file(GLOB_RECURSE _layer_files CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/synaptix/*.h
+     ${CMAKE_SOURCE_DIR}/src/synaptix/*.cpp)
+string(REPLACE ";" "," _layer_list "${SYNAPTIX_LAYERS}")
+string(REPLACE ";" "," _layer_exempt "${SYNAPTIX_LAYER_EXEMPT}")
+add_custom_command(
+  OUTPUT ${CMAKE_BINARY_DIR}/layer_order.stamp
+  COMMAND ${CMAKE_COMMAND} -DROOT=${CMAKE_SOURCE_DIR}/src/synaptix -DLAYERS=${_layer_list}
+          -DEXEMPT=${_layer_exempt} -DSTAMP=${CMAKE_BINARY_DIR}/layer_order.stamp
+          -P ${CMAKE_SOURCE_DIR}/cmake/check_layers.cmake
+  DEPENDS ${_layer_files} ${CMAKE_SOURCE_DIR}/cmake/check_layers.cmake
+  COMMENT "Checking the layer order of #includes"
+  VERBATIM)
+add_custom_target(synaptix_layer_order DEPENDS ${CMAKE_BINARY_DIR}/layer_order.stamp)
+
 set(_below "")
 set(SYNAPTIX_CUDA_SOURCES "")
 set(SYNAPTIX_CUDA_SOURCE_GEN "")
@@ -36,6 +55,7 @@ foreach(layer IN LISTS SYNAPTIX_LAYERS)
     target_compile_definitions(${_t} INTERFACE ${SYNAPTIX_DEFS})
     target_link_libraries(${_t} INTERFACE ${_below} Threads::Threads nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS})
   endif()
+  add_dependencies(${_t} synaptix_layer_order)
   set(_below ${_t})
 endforeach()
 

@@ -5,7 +5,6 @@
 #include <sstream>
 
 #include "synaptix/core/error.h"
-#include "synaptix/hw/cuda/driver.h"
 #include "synaptix/kernels/common/cuda/device_prelude.h"
 #include "synaptix/kernels/cuda_sources.h"
 

@@ -7,7 +7,6 @@
 #include <string>
 
 #include "synaptix/core/error.h"
-#include "synaptix/hw/cuda/driver.h"
 #include "synaptix/kernels/common/cuda/device_prelude.h"
 #include "synaptix/kernels/cuda_sources.h"
 #include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
