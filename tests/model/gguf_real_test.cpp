@@ -129,14 +129,14 @@ TEST(GgufRealFile, SmolLM2SpecMatchesPublishedConfig) {
 
 TEST(GgufRealFile, SmolLM2PerplexityMatchesLlamaCpp) {
   SKIP_IF_ABSENT(kSmol);
-  auto m = model::load_model(kSmol);
-  EXPECT_EQ(m->embed->dtype, DType::BF16);
+  auto m = model::load_model(kSmol);  // native: the file's Q4_1 and Q8_0 blocks (tests/quant/gguf_native_test.cpp)
+  EXPECT_EQ(m->embed->dtype, DType::Q8_0);
   EXPECT_EQ(m->lm_head, m->embed);
   const double ppl = first_chunk_perplexity(*m, kSmolWikiIds);
   RecordProperty("perplexity", std::to_string(ppl));
   std::printf("SmolLM2 Q4_1 first-window perplexity: %.4f (llama.cpp 9.2994)\n", ppl);
-  // llama.cpp: [1]9.2994. It multiplies Q4_1 blocks by activations it quantizes to 8 bits; we run bf16
-  // dequantized weights with f32 activations, so the two agree closely but not exactly. Q and K rows left in
+  // llama.cpp: [1]9.2994. It multiplies Q4_1 blocks by activations it quantizes to 8 bits; we run the same
+  // blocks with f32 activations, so the two agree closely but not exactly. Q and K rows left in
   // the converter's permuted order give a perplexity in the hundreds.
   EXPECT_NEAR(ppl, 9.2994, 9.2994 * 0.03) << "perplexity of the first 128-token window";
 }

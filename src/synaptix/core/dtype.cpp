@@ -16,6 +16,16 @@ std::string_view dtype_name(DType t) {
     case DType::I32: return "int32";
     case DType::I64: return "int64";
     case DType::U8: return "uint8";
+    case DType::Q4_0: return "q4_0";
+    case DType::Q4_1: return "q4_1";
+    case DType::Q5_0: return "q5_0";
+    case DType::Q5_1: return "q5_1";
+    case DType::Q8_0: return "q8_0";
+    case DType::Q2_K: return "q2_k";
+    case DType::Q3_K: return "q3_k";
+    case DType::Q4_K: return "q4_k";
+    case DType::Q5_K: return "q5_k";
+    case DType::Q6_K: return "q6_k";
   }
   return "?";
 }
@@ -29,6 +39,11 @@ bool parse_dtype(std::string_view n, DType* out) {
       {"F8_E4M3", DType::FP8_E4M3}, {"I8", DType::I8},      {"I32", DType::I32},
       {"int32", DType::I32},     {"I64", DType::I64},       {"int64", DType::I64},
       {"U8", DType::U8},
+      // The GGUF block types as dtype_name writes them (recipes record a kernel's w_dtype so).
+      {"q4_0", DType::Q4_0},     {"q4_1", DType::Q4_1},     {"q5_0", DType::Q5_0},
+      {"q5_1", DType::Q5_1},     {"q8_0", DType::Q8_0},     {"q2_k", DType::Q2_K},
+      {"q3_k", DType::Q3_K},     {"q4_k", DType::Q4_K},     {"q5_k", DType::Q5_K},
+      {"q6_k", DType::Q6_K},
   };
   for (const auto& e : kNames) {
     if (e.name == n) {
@@ -46,9 +61,13 @@ size_t dtype_size(DType t) {
     case DType::FP8_E4M3: case DType::I8: case DType::U8: return 1;
     case DType::I64: return 8;
     case DType::I4: case DType::MXFP4: return 0;
+    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0:
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return 0;
   }
   return 0;
 }
+
+bool is_block_dtype(DType t) { return t >= DType::Q4_0 && t <= DType::Q6_K; }
 
 float f16_to_f32(uint16_t h) {
   uint32_t sign = (h >> 15) & 1u, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;

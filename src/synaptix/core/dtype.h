@@ -8,13 +8,20 @@
 
 namespace synaptix {
 
-enum class DType : uint8_t { F32, BF16, F16, FP8_E4M3, I8, I4, MXFP4, I32, I64, U8 };
+// Q4_0 .. Q6_K are GGUF/ggml block types: a row of a matrix is a whole number of blocks, each with its own
+// scales (layouts and row sizes in quant/block_dtype.h); dtype_size reports 0 for them.
+enum class DType : uint8_t {
+  F32, BF16, F16, FP8_E4M3, I8, I4, MXFP4, I32, I64, U8,
+  Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+};
 
 std::string_view dtype_name(DType t);
 // Parses the names used by safetensors ("BF16", "F32", ...) and by configs ("bfloat16", "float32", ...).
 bool parse_dtype(std::string_view name, DType* out);
 // Bytes per element; sub-byte types (I4, MXFP4) report 0 and are sized by their packing.
 size_t dtype_size(DType t);
+// True for the GGUF block types (Q4_0 .. Q6_K).
+bool is_block_dtype(DType t);
 
 inline float bf16_to_f32(uint16_t h) {
   uint32_t u = static_cast<uint32_t>(h) << 16;

@@ -6,12 +6,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/thread_pool.h"
 #include "synaptix/model/bind_weights.h"
 #include "synaptix/model/tensor_names.h"
+#include "synaptix/quant/block_dtype.h"
 #include "synaptix/quant/dequantize.h"
 
 namespace synaptix::model {
@@ -61,11 +63,11 @@ bool architecture_supported(const std::string& a) {
   return a == "llama" || a == "qwen2" || a == "qwen3" || a == "gemma3";
 }
 
-// Undoes LlamaModel.permute of convert_hf_to_gguf.py on a [heads * head_dim, cols] bf16 matrix: within each
-// head, GGUF row 2i + j holds Hugging Face row j * head_dim / 2 + i (j in {0, 1}).
-void unpermute_rows(std::vector<uint8_t>& bytes, int64_t heads, int64_t rows, int64_t cols, size_t elem) {
+// Undoes LlamaModel.permute of convert_hf_to_gguf.py on a [heads * head_dim, cols] matrix of rows of
+// row_bytes each: within each head, GGUF row 2i + j holds Hugging Face row j * head_dim / 2 + i (j in {0, 1}).
+// Whole rows move, so it is exact for block rows too (a row of a block type is whole blocks).
+void unpermute_rows(std::vector<uint8_t>& bytes, int64_t heads, int64_t rows, size_t row_bytes) {
   const int64_t head_dim = rows / heads, half = head_dim / 2;
-  const size_t row_bytes = static_cast<size_t>(cols) * elem;
   std::vector<uint8_t> out(bytes.size());
   for (int64_t h = 0; h < heads; ++h)
     for (int64_t j = 0; j < 2; ++j)
@@ -90,6 +92,14 @@ void dequantize_rows(const GgufTensor& t, DType to, uint8_t* out) {
     else
       quant::dequantize_bf16(*t.format, src, elems, reinterpret_cast<uint16_t*>(out) + first);
   }, grain);
+}
+
+// The dtype a matrix keeps when loaded natively: its GGUF block type, or BF16 / F32 as stored; nullopt for
+// what is expanded to bf16 all the same (F16, whose linear path is the generic one, and Q8_K).
+std::optional<DType> native_dtype(const GgufTensor& t) {
+  if (t.format->type == quant::GgmlType::BF16) return DType::BF16;
+  if (t.format->type == quant::GgmlType::F32) return DType::F32;
+  return quant::block_dtype(t.format->type);
 }
 
 }  // namespace
@@ -229,8 +239,9 @@ Spec gguf_spec(const GgufFile& f) {
   return s;
 }
 
-std::unique_ptr<Model> load_gguf_model(const std::string& path) {
-  const GgufFile f(path);
+std::unique_ptr<Model> load_gguf_model(const std::string& path, GgufWeights weights) {
+  const auto file = std::make_shared<const GgufFile>(path);
+  const GgufFile& f = *file;
   auto m = std::make_unique<Model>();
   m->dir = path;
   m->spec = gguf_spec(f);
@@ -255,20 +266,39 @@ std::unique_ptr<Model> load_gguf_model(const std::string& path) {
     r.file = path;
     r.shape = e.shape;
     const bool vector = e.role == TensorRole::Norm || e.role == TensorRole::Bias;
-    r.dtype = vector ? DType::F32 : DType::BF16;
-    owned->bytes.resize(static_cast<size_t>(t->numel) * dtype_size(r.dtype));
-    dequantize_rows(*t, r.dtype, owned->bytes.data());
-    if (llama_permuted && (gname.ends_with("attn_q.weight") || gname.ends_with("attn_k.weight"))) {
-      const int64_t heads = gname.ends_with("attn_q.weight") ? s.num_heads : s.num_kv_heads;
-      unpermute_rows(owned->bytes, heads, e.shape[0], e.shape[1], dtype_size(r.dtype));
+    const bool permuted = llama_permuted && (gname.ends_with("attn_q.weight") || gname.ends_with("attn_k.weight"));
+    const auto native = vector || weights != GgufWeights::Native ? std::nullopt : native_dtype(*t);
+    if (native) {
+      // The file's bytes as they are: mapped, not copied, unless the rows must be put back in order.
+      r.dtype = *native;
+      r.nbytes = static_cast<size_t>(t->nbytes);
+      r.data = t->data;
+      if (*quant::packed_bytes(*t->format, t->dims[0]) * (t->numel / t->dims[0]) != t->nbytes)
+        fail(path, ": tensor \"", gname, "\" holds ", t->nbytes, " bytes, expected whole ", t->format->name,
+             " rows of ", t->dims[0], " elements");
+      if (permuted) {
+        owned->bytes.assign(t->data, t->data + t->nbytes);
+        const int64_t heads = gname.ends_with("attn_q.weight") ? s.num_heads : s.num_kv_heads;
+        unpermute_rows(owned->bytes, heads, e.shape[0], static_cast<size_t>(quant::row_bytes(r.dtype, e.shape[1])));
+        r.data = owned->bytes.data();
+      }
+    } else {
+      r.dtype = vector ? DType::F32 : DType::BF16;
+      owned->bytes.resize(static_cast<size_t>(t->numel) * dtype_size(r.dtype));
+      dequantize_rows(*t, r.dtype, owned->bytes.data());
+      if (permuted) {
+        const int64_t heads = gname.ends_with("attn_q.weight") ? s.num_heads : s.num_kv_heads;
+        unpermute_rows(owned->bytes, heads, e.shape[0], static_cast<size_t>(e.shape[1]) * dtype_size(r.dtype));
+      }
+      r.data = owned->bytes.data();
+      r.nbytes = owned->bytes.size();
     }
-    r.data = owned->bytes.data();
-    r.nbytes = owned->bytes.size();
     found[e.name] = &r;
     m->owned.push_back(std::move(owned));
   }
 
   bind_weights(*m, found);
+  if (weights == GgufWeights::Native) m->mapped = file;  // native tensors point into the mapping
   return m;
 }
 

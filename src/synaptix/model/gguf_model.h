@@ -1,8 +1,9 @@
 #pragma once
 // A model from one GGUF file: its metadata mapped onto the config.json keys parse_spec reads (so a GGUF model
 // gets the same Spec, defaults and checks as the Hugging Face directory it was converted from), and its
-// tensors mapped onto the Hugging Face names and shapes of tensor_names.h, dequantized at load into memory the
-// Model owns: bf16 for matrices and embeddings, f32 for norms and biases. Two things llama.cpp's converter
+// tensors mapped onto the Hugging Face names and shapes of tensor_names.h. Matrices and embeddings stay in the
+// file's GGUF block type (or BF16/F32), memory-mapped (GgufWeights::Native), or are dequantized at load into
+// bf16 the Model owns (GgufWeights::Bf16, and F16 / Q8_K matrices always); norms and biases become f32. Two things llama.cpp's converter
 // (convert_hf_to_gguf.py) does are undone or accounted for:
 //  - for architecture "llama" it permutes the rows of the Q and K projections of each head from the rotate-half
 //    layout to interleaved pairs (LlamaModel.permute); the rows are put back so HF-style RoPE applies;
@@ -33,6 +34,7 @@ Spec gguf_spec(const GgufFile& f);
 // "blk.3.attn_q.weight"); "" for names GGUF files do not have.
 std::string gguf_tensor_name(const std::string& hf_name, Family family);
 
-std::unique_ptr<Model> load_gguf_model(const std::string& path);
+// Matrices as `weights` says (model.h: Native by default); norms and biases always f32.
+std::unique_ptr<Model> load_gguf_model(const std::string& path, GgufWeights weights = GgufWeights::Native);
 
 }  // namespace synaptix::model

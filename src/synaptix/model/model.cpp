@@ -121,8 +121,8 @@ void bind_weights(Model& m, const std::map<std::string, const TensorRef*>& found
   }
 }
 
-std::unique_ptr<Model> load_model(const std::string& dir) {
-  if (is_gguf_path(dir)) return load_gguf_model(dir);
+std::unique_ptr<Model> load_model(const std::string& dir, GgufWeights gguf) {
+  if (is_gguf_path(dir)) return load_gguf_model(dir, gguf);
   if (!fs::is_directory(dir)) fail(dir, ": not a directory (expected a Hugging Face model directory)");
   auto m = std::make_unique<Model>();
   m->dir = dir;

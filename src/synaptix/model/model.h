@@ -38,6 +38,7 @@ struct Model {
   Spec spec;
   std::vector<std::unique_ptr<SafetensorsFile>> files;
   std::vector<std::unique_ptr<OwnedTensor>> owned;  // GGUF weights, dequantized at load (gguf_model.h)
+  std::shared_ptr<const void> mapped;  // the GGUF file whose mapped bytes natively loaded tensors point into
   const TensorRef* embed = nullptr;       // [vocab, hidden]
   const TensorRef* final_norm = nullptr;  // [hidden]
   const TensorRef* lm_head = nullptr;     // [vocab, hidden]; the embedding when tied
@@ -46,9 +47,14 @@ struct Model {
   int64_t weight_bytes() const;  // bytes of all tensors the forward pass reads (tied counted once)
 };
 
+// How the matrices of a GGUF file are held: Native keeps the file's GGUF block types (Q4_0 .. Q6_K), BF16 and
+// F32 as stored, memory-mapped, and the kernels execute the blocks (as llama.cpp does); Bf16 dequantizes every
+// matrix to bf16 at load. A Hugging Face directory is always loaded as stored.
+enum class GgufWeights { Native, Bf16 };
+
 // Loads config.json and the weights of a Hugging Face model directory, checking every tensor the spec needs
 // exists with the expected shape and a supported dtype (f32, bf16, f16). A path naming a GGUF file (ending in
 // .gguf or starting with its magic) is loaded by load_gguf_model (gguf_model.h).
-std::unique_ptr<Model> load_model(const std::string& dir);
+std::unique_ptr<Model> load_model(const std::string& dir, GgufWeights gguf = GgufWeights::Native);
 
 }  // namespace synaptix::model

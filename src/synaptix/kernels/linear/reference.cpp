@@ -8,6 +8,8 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/thread_pool.h"
+#include "synaptix/kernels/linear/quant_default.h"
+#include "synaptix/kernels/linear/quant_reference.h"
 
 namespace synaptix::kernels {
 
@@ -66,6 +68,7 @@ void check(const LinearArgs& a) {
 }  // namespace
 
 void linear_reference(const LinearArgs& a) {
+  if (is_block_dtype(a.w_dtype)) return linear_quant_reference(a);  // GGUF blocks: quant_reference.h
   check(a);
   for (int64_t m = 0; m < a.m; ++m)
     for (int64_t n = 0; n < a.n; ++n) {
@@ -76,6 +79,7 @@ void linear_reference(const LinearArgs& a) {
 }
 
 void linear_default(const LinearArgs& a) {
+  if (is_block_dtype(a.w_dtype)) return linear_quant_default(a);  // GGUF blocks: quant_default.h
   check(a);
   // Parallel over output rows: each thread streams its slice of W once and applies every weight row to all
   // m rows of x, 4 at a time so that one weight load feeds 4 FMAs. For m up to a few hundred the x rows

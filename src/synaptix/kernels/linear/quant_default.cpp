@@ -1,0 +1,255 @@
+#include "synaptix/kernels/linear/quant_default.h"
+
+// GCC 12 reports the _mm512_undefined_* operands inside its own AVX-512 conversion intrinsics as maybe
+// uninitialized; they are don't-care inputs of unmasked instructions.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+#include "synaptix/core/thread_pool.h"
+#include "synaptix/kernels/linear/quant_reference.h"
+#include "synaptix/quant/block_dtype.h"
+#include "synaptix/quant/dequantize.h"
+
+namespace synaptix::kernels {
+
+namespace {
+
+constexpr int64_t kQK = 32;  // elements of a Q4_0 / Q4_1 / Q8_0 block
+
+inline float half_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+#if defined(__F16C__)
+  return _cvtsh_ss(h);
+#else
+  return f16_to_f32(h);
+#endif
+}
+
+constexpr bool is_legacy(DType t) { return t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q8_0; }
+constexpr int64_t legacy_block_bytes(DType t) { return t == DType::Q4_0 ? 18 : t == DType::Q4_1 ? 20 : 34; }
+
+// The vector layer: vec of kLanes floats, and the integer values of one legacy block as kVecs float vectors.
+#if defined(__AVX512F__)
+#define SYNAPTIX_QUANT_SIMD 1
+using vec = __m512;
+constexpr int kLanes = 16;
+inline vec vzero() { return _mm512_setzero_ps(); }
+inline vec vload(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, vec v) { _mm512_storeu_ps(p, v); }
+inline vec vset1(float v) { return _mm512_set1_ps(v); }
+inline vec vmul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+inline vec vfma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+inline float vsum(vec v) { return _mm512_reduce_add_ps(v); }
+// 16 bytes of packed nibbles: elements 0..15 are the low nibbles, 16..31 the high ones.
+inline void nibbles(const uint8_t* qs, int bias, vec q[2]) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), mask = _mm_set1_epi8(0x0F);
+  const __m512i b = _mm512_set1_epi32(bias);
+  q[0] = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(raw, mask)), b));
+  q[1] = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(raw, 4), mask)), b));
+}
+inline void int8s(const uint8_t* qs, vec q[2]) {
+  for (int v = 0; v < 2; ++v)
+    q[v] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16 * v))));
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+#define SYNAPTIX_QUANT_SIMD 1
+using vec = __m256;
+constexpr int kLanes = 8;
+inline vec vzero() { return _mm256_setzero_ps(); }
+inline vec vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, vec v) { _mm256_storeu_ps(p, v); }
+inline vec vset1(float v) { return _mm256_set1_ps(v); }
+inline vec vmul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+inline vec vfma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline float vsum(vec v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_hadd_ps(s, s);
+  s = _mm_hadd_ps(s, s);
+  return _mm_cvtss_f32(s);
+}
+inline void nibbles(const uint8_t* qs, int bias, vec q[4]) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), mask = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_and_si128(raw, mask), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
+  const __m256i b = _mm256_set1_epi32(bias);
+  q[0] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(lo), b));
+  q[1] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)), b));
+  q[2] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(hi), b));
+  q[3] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)), b));
+}
+inline void int8s(const uint8_t* qs, vec q[4]) {
+  for (int v = 0; v < 4; ++v)
+    q[v] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 8 * v))));
+}
+#endif
+
+#if defined(SYNAPTIX_QUANT_SIMD)
+constexpr int kVecs = kQK / kLanes;
+
+// One legacy block as integers q (w = d * q + m) in kVecs vectors.
+template <DType T>
+inline void decode(const uint8_t* b, vec q[kVecs], float* d, float* m) {
+  *d = half_at(b);
+  if constexpr (T == DType::Q8_0) {
+    *m = 0.0f;
+    int8s(b + 2, q);
+  } else if constexpr (T == DType::Q4_1) {
+    *m = half_at(b + 2);
+    nibbles(b + 4, 0, q);
+  } else {
+    *m = 0.0f;
+    nibbles(b + 2, 8, q);
+  }
+}
+
+// out[r] = W row . x row r for R rows of x (stride ldx); sx[r * nb + b] is the sum of x row r over block b
+// (read for Q4_1 only).
+template <DType T, int R>
+void dot_blocks(const uint8_t* w, int64_t nb, const float* x, int64_t ldx, const float* sx, float* out) {
+  vec acc[R];
+  float off[R];
+  for (int r = 0; r < R; ++r) acc[r] = vzero(), off[r] = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    vec q[kVecs];
+    float d, m;
+    decode<T>(w + b * legacy_block_bytes(T), q, &d, &m);
+    const vec vd = vset1(d);
+    for (int r = 0; r < R; ++r) {
+      const float* xb = x + r * ldx + b * kQK;
+      vec t = vmul(q[0], vload(xb));
+      for (int v = 1; v < kVecs; ++v) t = vfma(q[v], vload(xb + v * kLanes), t);
+      acc[r] = vfma(vd, t, acc[r]);
+      if constexpr (T == DType::Q4_1) off[r] += m * sx[r * nb + b];
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = vsum(acc[r]) + off[r];
+}
+
+template <DType T>
+void dequantize_row_simd(const uint8_t* w, int64_t nb, float* dst) {
+  for (int64_t b = 0; b < nb; ++b) {
+    vec q[kVecs];
+    float d, m;
+    decode<T>(w + b * legacy_block_bytes(T), q, &d, &m);
+    const vec vd = vset1(d), vm = vset1(m);
+    for (int v = 0; v < kVecs; ++v) vstore(dst + b * kQK + v * kLanes, vfma(vd, q[v], vm));
+  }
+}
+#endif
+
+void dequantize_row(DType t, const quant::BlockFormat& f, const uint8_t* w, int64_t k, float* dst) {
+#if defined(SYNAPTIX_QUANT_SIMD)
+  switch (t) {
+    case DType::Q4_0: return dequantize_row_simd<DType::Q4_0>(w, k / kQK, dst);
+    case DType::Q4_1: return dequantize_row_simd<DType::Q4_1>(w, k / kQK, dst);
+    case DType::Q8_0: return dequantize_row_simd<DType::Q8_0>(w, k / kQK, dst);
+    default: break;
+  }
+#endif
+  (void)t;
+  quant::dequantize_f32(f, w, k, dst);
+}
+
+// out[r] = w . x row r (f32), for R rows of x; k is a multiple of 32.
+template <int R>
+void dot_f32(const float* w, const float* x, int64_t ldx, int64_t k, float* out) {
+#if defined(SYNAPTIX_QUANT_SIMD)
+  vec acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = vzero();
+  for (int64_t i = 0; i < k; i += kLanes) {
+    const vec wv = vload(w + i);
+    for (int r = 0; r < R; ++r) acc[r] = vfma(wv, vload(x + r * ldx + i), acc[r]);
+  }
+  for (int r = 0; r < R; ++r) out[r] = vsum(acc[r]);
+#else
+  for (int r = 0; r < R; ++r) {
+    float s = 0.0f;
+    for (int64_t i = 0; i < k; ++i) s += w[i] * x[r * ldx + i];
+    out[r] = s;
+  }
+#endif
+}
+
+// Rows [n0, n1) of W through a dequantized f32 row.
+void rows_via_f32(const LinearArgs& a, const quant::BlockFormat& f, int64_t rb, size_t n0, size_t n1) {
+  std::vector<float> row(static_cast<size_t>(a.k));
+  float out[4];
+  for (size_t n = n0; n < n1; ++n) {
+    dequantize_row(a.w_dtype, f, static_cast<const uint8_t*>(a.w) + static_cast<int64_t>(n) * rb, a.k, row.data());
+    const float b = a.bias ? a.bias[n] : 0.0f;
+    int64_t m = 0;
+    for (; m + 4 <= a.m; m += 4) {
+      dot_f32<4>(row.data(), a.x + m * a.k, a.k, a.k, out);
+      for (int r = 0; r < 4; ++r) a.y[(m + r) * a.n + static_cast<int64_t>(n)] = out[r] + b;
+    }
+    for (; m < a.m; ++m) {
+      dot_f32<1>(row.data(), a.x + m * a.k, a.k, a.k, out);
+      a.y[m * a.n + static_cast<int64_t>(n)] = out[0] + b;
+    }
+  }
+}
+
+#if defined(SYNAPTIX_QUANT_SIMD)
+template <DType T, int R>
+void rows_fused_r(const LinearArgs& a, const float* sx, int64_t rb, size_t n0, size_t n1) {
+  const int64_t nb = a.k / kQK;
+  float out[R];
+  for (size_t n = n0; n < n1; ++n) {
+    dot_blocks<T, R>(static_cast<const uint8_t*>(a.w) + static_cast<int64_t>(n) * rb, nb, a.x, a.k, sx, out);
+    for (int r = 0; r < R; ++r) a.y[r * a.n + static_cast<int64_t>(n)] = out[r] + (a.bias ? a.bias[n] : 0.0f);
+  }
+}
+
+template <DType T>
+void rows_fused(const LinearArgs& a, const float* sx, int64_t rb, size_t n0, size_t n1) {
+  switch (a.m) {
+    case 1: return rows_fused_r<T, 1>(a, sx, rb, n0, n1);
+    case 2: return rows_fused_r<T, 2>(a, sx, rb, n0, n1);
+    case 3: return rows_fused_r<T, 3>(a, sx, rb, n0, n1);
+    default: return rows_fused_r<T, 4>(a, sx, rb, n0, n1);
+  }
+}
+#endif
+
+}  // namespace
+
+void linear_quant_default(const LinearArgs& a) {
+  check_block_linear(a);
+  const quant::BlockFormat& f = *quant::block_format(a.w_dtype);
+  const int64_t rb = quant::row_bytes(a.w_dtype, a.k);
+  const size_t grain = static_cast<size_t>(std::max<int64_t>(16, 4096 / std::max<int64_t>(a.m, 1)));
+#if defined(SYNAPTIX_QUANT_SIMD)
+  if (a.m >= 1 && a.m <= 4 && is_legacy(a.w_dtype)) {
+    // Q4_1's min term needs each x row's sum over every block, once per call.
+    std::vector<float> sx;
+    if (a.w_dtype == DType::Q4_1) {
+      const int64_t nb = a.k / kQK;
+      sx.resize(static_cast<size_t>(a.m * nb));
+      for (int64_t r = 0; r < a.m; ++r)
+        for (int64_t b = 0; b < nb; ++b) {
+          float s = 0.0f;
+          for (int64_t i = 0; i < kQK; ++i) s += a.x[r * a.k + b * kQK + i];
+          sx[static_cast<size_t>(r * nb + b)] = s;
+        }
+    }
+    ThreadPool::global().parallel_for(static_cast<size_t>(a.n), [&](size_t n0, size_t n1) {
+      switch (a.w_dtype) {
+        case DType::Q4_0: return rows_fused<DType::Q4_0>(a, sx.data(), rb, n0, n1);
+        case DType::Q4_1: return rows_fused<DType::Q4_1>(a, sx.data(), rb, n0, n1);
+        default: return rows_fused<DType::Q8_0>(a, sx.data(), rb, n0, n1);
+      }
+    }, grain);
+    return;
+  }
+#endif
+  ThreadPool::global().parallel_for(static_cast<size_t>(a.n),
+                                    [&](size_t n0, size_t n1) { rows_via_f32(a, f, rb, n0, n1); }, grain);
+}
+
+}  // namespace synaptix::kernels

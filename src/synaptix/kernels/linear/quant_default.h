@@ -1,0 +1,17 @@
+#pragma once
+// The untuned runtime's linear for GGUF block weights (Q4_0 .. Q6_K): what linear_default runs for a block
+// dtype. Exact activations (x stays f32; the blocks are dequantized in registers), so it matches
+// linear_quant_reference to f32 rounding.
+//  - m <= 4 (decode) and Q4_0 / Q4_1 / Q8_0: each block is expanded to 32 floats in vector registers and
+//    applied to every row of x at once; Q4_1's min enters as m * sum(x over the block), summed once per call.
+//    W streams once, 4.5-8.5 bits a weight instead of bf16's 16.
+//  - otherwise (prefill, and the k-quants): each W row is dequantized once into an L1-resident f32 row and
+//    applied to all m rows of x, 4 at a time.
+// AVX-512 or AVX2+FMA where the build has them; plain C++ otherwise. Parallel over rows of W.
+#include "synaptix/kernels/linear/reference.h"
+
+namespace synaptix::kernels {
+
+void linear_quant_default(const LinearArgs& a);
+
+}  // namespace synaptix::kernels
