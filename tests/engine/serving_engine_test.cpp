@@ -96,6 +96,8 @@ void check_concurrent_equals_alone(const std::string& model_name, ServingConfig 
   EXPECT_EQ(snap.in_flight, 0);
   EXPECT_EQ(snap.running + snap.waiting, 0);
   EXPECT_EQ(snap.kv_blocks_used, 0) << "KV blocks leaked";
+  // Plain greedy requests on an executor with a GreedyStep never copy logits to the host.
+  EXPECT_EQ(snap.steps_without_logits, snap.steps);
   if (preemptions) *preemptions = snap.preemptions;
 }
 
@@ -112,6 +114,51 @@ TEST(ServingEngine, ConcurrentGreedyEqualsAloneQwen3AndMoe) {
   cfg.scheduler = {.block_size = 8, .max_running = 8, .max_batched_tokens = 32, .prefix_caching = true};
   check_concurrent_equals_alone("qwen3", cfg, 256, 20);
   check_concurrent_equals_alone("mixtral-moe", cfg, 256, 12);
+}
+
+// Greedy serving takes the executor's argmax (the CPU executor's GreedyStep: its fused LM head + argmax, or
+// the argmax of its own logits) and gives the tokens the host path gives: the same requests with logprobs
+// (which need the logits on the host) and mixed with them in one batch.
+TEST(ServingEngine, GreedyTakesTheArgmaxPathWithTheLogitsPathsTokens) {
+  auto m = model::load_model(fixture("llama"));
+  auto ex = make_cpu_executor(*m, KvConfig{256, 8});
+  ASSERT_NE(dynamic_cast<GreedyStep*>(ex.get()), nullptr);
+  ServingConfig cfg;
+  cfg.scheduler = {.block_size = 8, .max_running = 8, .max_batched_tokens = 48, .prefix_caching = false};
+  ServingEngine engine(*ex, cfg, m->spec.eos_token_ids);
+  const auto cases = mixed_cases(8, m->spec.vocab_size, 11);
+  auto run = [&](const std::vector<bool>& logprobs) {
+    std::vector<std::shared_ptr<RequestStream>> streams;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      GenerationRequest r;
+      r.prompt = cases[i].prompt;
+      r.max_tokens = cases[i].max_tokens;
+      r.logprobs = logprobs[i];
+      streams.push_back(engine.submit(r));
+    }
+    std::vector<std::vector<TokenEvent>> out;
+    for (auto& s : streams) out.push_back(drain(*s));
+    return out;
+  };
+  const auto argmax = run(std::vector<bool>(cases.size(), false));
+  const EngineSnapshot after_argmax = engine.snapshot();
+  EXPECT_GT(after_argmax.steps, 0);
+  EXPECT_EQ(after_argmax.steps_without_logits, after_argmax.steps) << "a greedy step copied logits to the host";
+
+  const auto host = run(std::vector<bool>(cases.size(), true));
+  const EngineSnapshot after_host = engine.snapshot();
+  EXPECT_GT(after_host.steps, after_argmax.steps);
+  EXPECT_EQ(after_host.steps_without_logits, after_argmax.steps_without_logits) << "logprobs need the host path";
+
+  std::vector<bool> half(cases.size());
+  for (size_t i = 0; i < half.size(); ++i) half[i] = i % 2 == 1;
+  const auto mixed = run(half);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(tokens_of(argmax[i]), tokens_of(host[i])) << "request " << i;
+    EXPECT_EQ(tokens_of(mixed[i]), tokens_of(host[i])) << "request " << i;
+    EXPECT_EQ(tokens_of(argmax[i]), alone(*m, cases[i])) << "request " << i;
+    for (const TokenEvent& e : host[i]) EXPECT_LT(e.logprob, 0.0f) << "request " << i << ": logprobs were asked";
+  }
 }
 
 TEST(ServingEngine, KvExhaustionPreemptsAndCompletesEveryRequest) {

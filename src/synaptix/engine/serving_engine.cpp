@@ -60,6 +60,9 @@ ServingEngine::ServingEngine(Executor& executor, ServingConfig cfg, std::vector<
         return s;
       }(), executor.num_blocks()) {
   cfg_.scheduler.block_size = executor.block_size();
+  greedy_ = dynamic_cast<GreedyStep*>(&executor);
+  sample_ = dynamic_cast<SampleStep*>(&executor);
+  if (sample_ && !sample_->can_sample()) sample_ = nullptr;
   update_snapshot();
   thread_ = std::thread([this] { loop(); });
 }
@@ -127,6 +130,7 @@ void ServingEngine::update_snapshot() {
   snap_.preemptions = scheduler_.stats().preemptions;
   snap_.generated_tokens = generated_;
   snap_.steps = steps_;
+  snap_.steps_without_logits = steps_without_logits_;
 }
 
 void ServingEngine::finish(uint64_t id, FinishReason r, const std::string& error) {
@@ -188,6 +192,42 @@ void ServingEngine::loop() {
   }
 }
 
+namespace {
+
+bool has_penalties(const SamplingParams& p) {
+  return p.repetition_penalty != 1.0f || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f;
+}
+
+bool same_sampling(const SamplingParams& a, const SamplingParams& b) {
+  return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p && a.min_p == b.min_p &&
+         a.seed == b.seed && !has_penalties(a) && !has_penalties(b);
+}
+
+}  // namespace
+
+ServingEngine::TokenPath ServingEngine::token_path(const std::vector<ScheduledChunk>& chunks,
+                                                   const SamplingParams** shared) const {
+  // Every row that takes a token this step must allow it: no logprobs (they need the distribution), no
+  // penalties (they need the history), and no end-of-sequence mask still in force (min_tokens edits the row).
+  bool all_greedy = true, one_params = true;
+  const SamplingParams* first = nullptr;
+  *shared = nullptr;
+  for (const ScheduledChunk& c : chunks) {
+    if (!c.completes()) continue;  // its row is computed and dropped
+    const Active& a = active_.at(c.seq->id);
+    const SamplingParams& p = a.req.sampling;
+    if (a.req.logprobs || has_penalties(p)) return TokenPath::HostLogits;
+    if (c.seq->num_output() < a.req.min_tokens && !eos_ids_.empty()) return TokenPath::HostLogits;
+    all_greedy = all_greedy && p.temperature <= 0.0f;
+    if (!first) first = &p;
+    else if (!same_sampling(*first, p)) one_params = false;
+  }
+  if (all_greedy) return greedy_ ? TokenPath::DeviceArgmax : TokenPath::HostLogits;
+  // One draw for the whole step: only when every row samples under the same parameters and seed.
+  *shared = first;
+  return sample_ && one_params && first ? TokenPath::DeviceSample : TokenPath::HostLogits;
+}
+
 void ServingEngine::step_once(std::vector<float>& logits) {
   std::vector<ScheduledChunk> chunks = scheduler_.schedule();
   if (chunks.empty()) return;
@@ -198,13 +238,33 @@ void ServingEngine::step_once(std::vector<float>& logits) {
     batch.push_back({std::span<const int32_t>(s.tokens.data() + c.start, static_cast<size_t>(c.num_tokens)),
                      c.start, std::span<const int32_t>(s.blocks), false});
   }
-  executor_.step(batch, logits);
+  const SamplingParams* shared = nullptr;
+  const TokenPath path = token_path(chunks, &shared);
+  std::vector<int32_t> ids;
+  if (path == TokenPath::DeviceArgmax) {
+    greedy_->step_argmax(batch, ids);
+  } else if (path == TokenPath::DeviceSample) {
+    // The random stream of the draw: the first sampling row's output count, so a request served alone draws
+    // the same tokens however its prompt was chunked.
+    uint64_t step_index = 0;
+    for (const ScheduledChunk& c : chunks)
+      if (c.completes()) {
+        step_index = static_cast<uint64_t>(c.seq->num_output());
+        break;
+      }
+    sample_->step_sample(batch, *shared, step_index, ids);
+  } else {
+    executor_.step(batch, logits);
+  }
   scheduler_.commit(chunks);
   ++steps_;
+  const bool on_device = path != TokenPath::HostLogits;
+  if (on_device) ++steps_without_logits_;
 
   const size_t vocab = static_cast<size_t>(executor_.spec().vocab_size);
-  if (logits.size() != chunks.size() * vocab) {
-    fail("executor returned ", logits.size(), " logits for ", chunks.size(), " chunks of vocabulary ", vocab);
+  if (on_device ? ids.size() != chunks.size() : logits.size() != chunks.size() * vocab) {
+    fail("executor returned ", on_device ? ids.size() : logits.size(), on_device ? " ids" : " logits", " for ",
+         chunks.size(), " chunks of vocabulary ", vocab);
   }
   std::vector<std::pair<uint64_t, FinishReason>> done;
   for (size_t i = 0; i < chunks.size(); ++i) {
@@ -216,14 +276,19 @@ void ServingEngine::step_once(std::vector<float>& logits) {
       std::lock_guard lk(a.stream->mu_);
       a.stream->cached_ = s.num_cached_prompt_tokens;
     }
-    std::span<float> row(logits.data() + i * vocab, vocab);
-    if (s.num_output() < a.req.min_tokens) {
-      for (int64_t e : eos_ids_) {
-        if (e >= 0 && static_cast<size_t>(e) < vocab) row[static_cast<size_t>(e)] = -INFINITY;
-      }
-    }
     float lp = 0.0f;
-    const int32_t tok = a.sampler->sample(row, s.tokens, a.req.logprobs ? &lp : nullptr);
+    int32_t tok = 0;
+    if (on_device) {
+      tok = ids[i];
+    } else {
+      std::span<float> row(logits.data() + i * vocab, vocab);
+      if (s.num_output() < a.req.min_tokens) {
+        for (int64_t e : eos_ids_) {
+          if (e >= 0 && static_cast<size_t>(e) < vocab) row[static_cast<size_t>(e)] = -INFINITY;
+        }
+      }
+      tok = a.sampler->sample(row, s.tokens, a.req.logprobs ? &lp : nullptr);
+    }
     const bool is_eos = std::find(eos_ids_.begin(), eos_ids_.end(), tok) != eos_ids_.end();
     if (is_eos && !a.req.ignore_eos) {
       done.emplace_back(s.id, FinishReason::Stop);  // the end-of-sequence token itself is not output

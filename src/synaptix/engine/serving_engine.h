@@ -78,6 +78,9 @@ struct EngineSnapshot {
   int64_t kv_blocks_total = 0, kv_blocks_used = 0, kv_blocks_free = 0, kv_blocks_cached = 0;
   int64_t prompt_tokens = 0, prompt_tokens_cached = 0;  // over admissions
   int64_t generated_tokens = 0, preemptions = 0, steps = 0;
+  // Steps whose tokens the executor chose where the logits are (GreedyStep / SampleStep): no logits copied
+  // to the host.
+  int64_t steps_without_logits = 0;
   int64_t in_flight = 0;
 };
 
@@ -108,10 +111,16 @@ class ServingEngine {
   };
   void loop();
   void step_once(std::vector<float>& logits);
+  // How this step's tokens are chosen: by the executor where the logits are (argmax, or a draw under one
+  // shared SamplingParams), or by each request's host Sampler from logits copied back.
+  enum class TokenPath { HostLogits, DeviceArgmax, DeviceSample };
+  TokenPath token_path(const std::vector<ScheduledChunk>& chunks, const SamplingParams** shared) const;
   void finish(uint64_t id, FinishReason r, const std::string& error = {});
   void update_snapshot();
 
   Executor& executor_;
+  GreedyStep* greedy_ = nullptr;  // the executor's, when it offers them
+  SampleStep* sample_ = nullptr;
   ServingConfig cfg_;
   std::vector<int64_t> eos_ids_;
   Scheduler scheduler_;  // engine thread only
@@ -127,7 +136,7 @@ class ServingEngine {
 
   mutable std::mutex snap_mu_;
   EngineSnapshot snap_;
-  int64_t generated_ = 0, steps_ = 0;
+  int64_t generated_ = 0, steps_ = 0, steps_without_logits_ = 0;
   std::thread thread_;
 };
 
