@@ -1,5 +1,6 @@
 // synaptix generate: stream a completion of a prompt (or a one-turn chat) to stdout; timings to stderr.
 #include <cstdio>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "synaptix/command.h"
@@ -18,7 +19,7 @@ struct Options {
   std::string model, prompt, target = "cpu", recipe, system;
   bool chat = false, ignore_eos = false;
   int64_t max_tokens = 128;
-  int64_t steps_per_launch = engine::GenerateOptions{}.greedy_steps_per_launch;
+  int64_t steps_per_launch = 0;  // 0: the recipe's (CUDA), else GenerateOptions' default
   engine::SamplingParams sampling;
   std::vector<std::string> stop;
 };
@@ -41,7 +42,8 @@ int run(const Options& o) {
 
   engine::GenerateOptions g;
   g.max_tokens = o.max_tokens;
-  g.greedy_steps_per_launch = o.steps_per_launch;
+  if (o.steps_per_launch > 0) g.greedy_steps_per_launch = o.steps_per_launch;
+  else if (bundle.greedy_steps_per_launch > 0) g.greedy_steps_per_launch = bundle.greedy_steps_per_launch;
   g.sampling = o.sampling;
   if (!o.ignore_eos) {
     g.eos_ids = m->spec.eos_token_ids;
@@ -78,9 +80,9 @@ const RegisterCommand reg{{"generate", "Generate text from a prompt", [](CLI::Ap
   sub.add_option("--max-tokens", o->max_tokens, "tokens to generate")->check(in_range(1, kMaxTokens));
   sub.add_option("--steps-per-launch", o->steps_per_launch,
                  "greedy decode steps per device launch where the executor pipelines (tokens arrive in groups "
-                 "of this many; 1: one at a time)")
-      ->check(in_range(1, 64))
-      ->capture_default_str();
+                 "of this many; 1: one at a time; default: the recipe's, else " +
+                     std::to_string(engine::GenerateOptions{}.greedy_steps_per_launch) + ")")
+      ->check(in_range(1, 64));
   sub.add_option("--temperature", o->sampling.temperature, "0 = greedy")->check(in_range(0, 100));
   sub.add_option("--top-k", o->sampling.top_k)->check(in_range(0, double(1 << 24)));
   sub.add_option("--top-p", o->sampling.top_p)->check(positive(1));

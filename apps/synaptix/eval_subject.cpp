@@ -31,7 +31,8 @@ bool precision_from_recipe(const std::string& path, Precision& p) {
   } catch (const nlohmann::json::parse_error& e) {
     fail(path, ": not valid JSON (", e.what(), ")");
   }
-  const bool has_kernels = j.is_object() && j.contains("kernels") && !j.at("kernels").empty();
+  // A CUDA recipe carries a whole-step plan instead of kernels: the executor needs the file either way.
+  const bool has_kernels = j.is_object() && ((j.contains("kernels") && !j.at("kernels").empty()) || j.contains("whole_step"));
   if (!j.is_object() || !j.contains("precision")) return has_kernels;
   const auto& s = j.at("precision");
   const std::string where = path + ": \"precision\"";

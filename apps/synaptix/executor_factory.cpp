@@ -1,5 +1,7 @@
 #include "synaptix/executor_factory.h"
 
+#include <cstdio>
+
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cpu_executor.h"
 #include "synaptix/core/thread_pool.h"
@@ -7,6 +9,8 @@
 #include "synaptix/registry/recipe_kernels.h"
 #if defined(SYNAPTIX_CUDA_BINARY)
 #include "synaptix/engine/cuda/cuda_executor.h"
+#include "synaptix/hw/cuda/device_profile.h"
+#include "synaptix/registry/cuda/cuda_recipe_setup.h"
 #define SYNAPTIX_CUDA_EXECUTOR 1
 #endif
 
@@ -32,11 +36,11 @@ Target parse_target(const std::string& s) {
 }
 
 ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvConfig kv,
-                             const std::string& recipe_path, const Precision& precision) {
+                             const std::string& recipe_path, const std::optional<Precision>& precision) {
   ExecutorBundle b;
   if (t.kind == "cpu") {
-    if (!precision.is_default())
-      fail("precision kv=", precision.kv_f32 ? "f32" : "bf16", ", products=", precision.split_bf16 ? 2 : 1,
+    if (precision && !precision->is_default())
+      fail("precision kv=", precision->kv_f32 ? "f32" : "bf16", ", products=", precision->split_bf16 ? 2 : 1,
            " on --target cpu: the CPU executor has one precision (f32 activations and KV cache); the bf16 "
            "choices are the CUDA executor's");
     // The recipe's kernels are checked against this CPU's fingerprint, compiled (or found in the compile
@@ -46,15 +50,22 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
     return b;
   }
 #ifdef SYNAPTIX_CUDA_EXECUTOR
-  if (!recipe_path.empty()) fail("--recipe with --target cuda: recipes are tuned for CPU targets only so far");
-  if (precision.is_default()) {
-    b.executor = engine::make_cuda_executor(m, kv, t.device);
-  } else {
-    engine::CudaExecutorOptions opt;
-    opt.kv_f32 = precision.kv_f32;
-    opt.split_bf16 = precision.split_bf16;
-    b.executor = engine::make_cuda_executor(m, kv, t.device, opt);
+  // The recipe is checked against this device's fingerprint before any weight is uploaded.
+  std::optional<registry::Recipe> recipe;
+  std::string fingerprint;
+  if (!recipe_path.empty()) {
+    recipe = registry::load_recipe(recipe_path);
+    fingerprint = hw::cuda::probe_device(t.device).fingerprint();
   }
+  std::optional<tune::StepPrecision> asked;
+  if (precision) asked = tune::StepPrecision{precision->kv_f32, precision->split_bf16};
+  const registry::CudaSetup setup =
+      registry::cuda_setup(recipe ? &*recipe : nullptr, "recipe " + recipe_path, fingerprint, asked);
+  if (recipe) std::fprintf(stderr, "cuda:%d: %s\n", t.device, setup.precision_note.c_str());
+  auto ex = engine::make_cuda_executor(m, kv, t.device, setup.options);
+  ex->set_plan(setup.plan);
+  if (recipe && recipe->whole_step) b.greedy_steps_per_launch = setup.steps_per_launch;
+  b.executor = std::move(ex);
   return b;
 #else
   fail("--target cuda: this build has no CUDA target (synaptix-cuda is built when the CUDA toolkit is found)");

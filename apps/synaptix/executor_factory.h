@@ -1,7 +1,10 @@
 #pragma once
-// Builds the executor for a --target string ("cpu", "cuda", "cuda:N"), with the tuned kernels of a recipe
-// when one is given. Shared by generate, verify, bench and serve.
+// Builds the executor for a --target string ("cpu", "cuda", "cuda:N"), with what a recipe chose when one is
+// given: its tuned kernels on the CPU, its whole-step plan, speed switches and precision on a CUDA device.
+// Shared by generate, verify, bench, serve and eval.
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "synaptix/engine/executor.h"
@@ -20,6 +23,8 @@ Target parse_target(const std::string& s);  // throws naming the string and the 
 struct ExecutorBundle {
   std::unique_ptr<kernels::KernelSet> kernels;  // owned here, outlives the executor
   std::unique_ptr<engine::Executor> executor;
+  // Pipelined greedy decode steps per launch the recipe's plan was timed with (CUDA); 0: the caller's default.
+  int64_t greedy_steps_per_launch = 0;
 };
 
 // Numeric precision (what `eval compare` gates). CUDA (CudaExecutorOptions): the KV cache in f32 or bf16, and
@@ -31,7 +36,9 @@ struct Precision {
   bool is_default() const { return kv_f32 && split_bf16; }
 };
 
+// `precision` is an explicit choice (eval's kv=/products=); without one a CUDA executor takes the recipe's
+// "precision" section (the quality gate's choice), else the accurate default, and says on stderr which.
 ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvConfig kv,
-                             const std::string& recipe_path = "", const Precision& precision = {});
+                             const std::string& recipe_path = "", const std::optional<Precision>& precision = std::nullopt);
 
 }  // namespace synaptix::app
