@@ -19,7 +19,7 @@ namespace synaptix::app {
 namespace {
 
 struct Options {
-  std::string model, target = "cpu", recipe;
+  std::string model, target = "cpu", recipe, weights = "native";
   int64_t prompt_tokens = 128, context = 128, decode_steps = 16, repeats = 3;
   std::vector<int64_t> batches = {1, 8};
   bool json_out = false;
@@ -58,7 +58,8 @@ double median(std::vector<double> v) {
 }
 
 int run(const Options& o) {
-  auto m = model::load_model(o.model);
+  // GGUF: the file's blocks as they are (native), or every matrix dequantized to bf16 at load.
+  auto m = model::load_model(o.model, o.weights == "bf16" ? model::GgufWeights::Bf16 : model::GgufWeights::Native);
   const model::Spec& s = m->spec;
   const Target target = parse_target(o.target);
   if (target.kind != "cpu") fail("bench --target ", o.target, ": the GPU benchmark is bench/gpu/run.sh");
@@ -82,7 +83,7 @@ int run(const Options& o) {
   nlohmann::json report = {{"model", o.model}, {"target", "cpu"}, {"cpu", cpu.model_name},
                            {"threads", ThreadPool::global().size()}, {"recipe", o.recipe},
                            {"mem_read_gbps", cpu.mem_read_gbps}, {"fma_gflops", cpu.fma_gflops},
-                           {"weight_bytes", m->weight_bytes()}};
+                           {"weight_bytes", m->weight_bytes()}, {"weights", o.weights}};
 
   // Prefill: one chunk of prompt_tokens.
   {
@@ -163,6 +164,8 @@ const RegisterCommand reg{{"bench", "Measure prefill and decode throughput again
   sub.add_option("--model", o->model, "model directory")->required();
   sub.add_option("--target", o->target, "cpu");
   sub.add_option("--recipe", o->recipe, "tuned recipe");
+  sub.add_option("--weights", o->weights, "GGUF matrices: native (the file's block types) or bf16 (expanded at load)")
+      ->check(CLI::IsMember({"native", "bf16"}));
   sub.add_option("--prompt-tokens", o->prompt_tokens, "prefill length")->check(in_range(1, double(1 << 20)));
   sub.add_option("--context", o->context, "tokens already in each sequence's cache when decode is timed")->check(in_range(1, double(1 << 24)));
   sub.add_option("--decode-steps", o->decode_steps, "timed decode steps")->check(in_range(1, double(1 << 20)));

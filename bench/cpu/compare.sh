@@ -8,7 +8,9 @@
 # Weights: the model on hand is SmolLM2-135M-Instruct as a Q4_1 GGUF (no bf16 original is installed). The
 # bf16 variant is that file requantized by llama-quantize (--allow-requantize --pure BF16): the Q4_1 values
 # dequantized and rounded to bf16, one file both engines read, so both multiply identical bf16 weights (the
-# 1-D norm weights stay f32 in both). WEIGHTS=bf16,q4_1 adds the Q4_1 file as it is.
+# 1-D norm weights stay f32 in both). WEIGHTS=bf16,q4_1 adds the Q4_1 file as it is: both engines execute its
+# Q4_1 and Q8_0 blocks (Synaptix keeps a GGUF's blocks natively by default; llama.cpp also rounds activations
+# to 8 bits, Synaptix's default kernels keep them f32 unless a tuned recipe picks a q8-activation kernel).
 #
 # Usage: bench/cpu/compare.sh [BUILD_DIR]        (default build-bench-rel: Release, no tests, no CUDA)
 # Environment:

@@ -2,6 +2,7 @@
 #include "synaptix/core/error.h"
 #include "synaptix/kernels/cpu_generator.h"
 #include "synaptix/kernels/linear/cpu/linear_openblas.h"
+#include "synaptix/kernels/linear/cpu/linear_quant.h"
 #include "synaptix/kernels/linear/cpu/linear_tiled.h"
 #include "synaptix/kernels/attention/cpu/attention_paged.h"
 #include "synaptix/kernels/rmsnorm/cpu/add_rmsnorm_vec.h"
@@ -17,8 +18,9 @@ const std::vector<const CpuGenerator*>& cpu_generators() {
   static const AddRmsNormVecGenerator add_rmsnorm;
   static const AttentionPagedGenerator attention;
   static const LmHeadArgmaxGenerator lm_head_argmax;
+  static const LinearQuantGenerator quant;  // GGUF block weights (Q4_0, Q4_1, Q8_0)
   static const std::vector<const CpuGenerator*> all{&tiled, &openblas, &gate_up, &add_rmsnorm, &attention,
-                                                    &lm_head_argmax};
+                                                    &lm_head_argmax, &quant};
   return all;
 }
 
