@@ -2,6 +2,8 @@
 // hot ops (linear layers, fused gate+up+SiLU, residual add + RMSNorm, decode attention, greedy LM head with
 // fused argmax) of every decode bucket and the prefill chunk of a model (config.json only), remembering
 // every trial, and writes the recipe. Ctrl-C stops after the current trial; a rerun continues from the database.
+// `--target cuda:N` (--model DIR or --like PRESET) runs the whole-step search on that device instead
+// (cuda_tune.h) and writes a recipe with its plan.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,8 +24,11 @@
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
 #include "synaptix/core/mapped_file.h"
+#include "synaptix/cuda_tune.h"
+#include "synaptix/executor_factory.h"
 #include "synaptix/graph/op_graph.h"
 #include "synaptix/model/spec.h"
+#include "synaptix/model/synth.h"
 #include "synaptix/registry/recipe.h"
 #include "synaptix/tune/budget.h"
 #include "synaptix/tune/tuner.h"
@@ -35,7 +40,12 @@ std::atomic<bool> g_stop{false};
 void on_sigint(int) { g_stop.store(true); }
 
 struct Options {
-  std::string model, target = "cpu", budget = "10m", db, out, cache_dir, buckets = "1,2-4,5-16,17-64,prefill";
+  std::string model, like, target = "cpu", budget = "10m", db, out, cache_dir, buckets = "1,2-4,5-16,17-64,prefill";
+  // --target cuda: decode batches and prefill length the plan is searched for, how decode is timed, and an
+  // optional precision to record.
+  std::vector<int> batches = {1, 8, 32, 64};
+  int prompt = 2048, context = 128, decode_steps = 32, steps_per_launch = 8;
+  std::string precision;
   int64_t prefill_chunk = 256;
   int64_t attention_ctx = 2048;
   int jobs = 2, threads = 0;
@@ -57,9 +67,53 @@ std::string bucket_of(const graph::Op& op, int64_t prefill_chunk) {
   return "";
 }
 
+// "kv=bf16,products=1": the precision --precision records in a CUDA recipe.
+tune::StepPrecision parse_precision(const std::string& s) {
+  tune::StepPrecision p;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item == "kv=f32" || item == "kv=bf16") p.kv_f32 = item == "kv=f32";
+    else if (item == "products=1" || item == "products=2") p.split_bf16 = item == "products=2";
+    else fail("--precision \"", s, "\": \"", item, "\" is not kv=f32|bf16 or products=1|2");
+  }
+  return p;
+}
+
+int run_cuda(const Options& o, int device) {
+  CudaTuneOptions c;
+  if (o.model.empty() == o.like.empty()) fail("--target cuda: give one of --model DIR or --like PRESET");
+  if (!o.like.empty()) {
+    c.spec = model::parse_spec(model::preset_config(o.like), o.like);
+    c.model = {{"name", o.like}, {"like", o.like}, {"model_type", c.spec.model_type}};
+  } else {
+    const std::string config_path = o.model + "/config.json";
+    c.spec = model::load_spec(config_path);
+    c.model = {{"name", o.model}, {"path", o.model}, {"model_type", c.spec.model_type},
+               {"config_sha256", sha256_hex(read_text_file(config_path))}};
+  }
+  c.device = device;
+  c.db = o.db;
+  c.out = o.out;
+  c.batches = o.batches;
+  c.prompt = o.prompt;
+  c.context = o.context;
+  c.decode_steps = o.decode_steps;
+  c.steps_per_launch = o.steps_per_launch;
+  if (!o.precision.empty()) c.precision = parse_precision(o.precision);
+#if defined(SYNAPTIX_CUDA_BINARY)
+  return run_cuda_tune(c);
+#else
+  fail("--target cuda: this build has no CUDA target (synaptix-cuda is built when the CUDA toolkit is found)");
+#endif
+}
+
 int run(const Options& o) {
-  if (o.target != "cpu") fail("--target '", o.target, "': this command tunes the CPU target only (expected cpu)");
   if (o.out.empty()) fail("--out RECIPE.json is required");
+  const Target target = parse_target(o.target);
+  if (target.kind == "cuda") return run_cuda(o, target.device);
+  if (o.model.empty()) fail("--target cpu: --model DIR is required");
+  if (!o.like.empty()) fail("--like: --target cpu tunes a model directory (--model DIR)");
   const tune::Budget budget = tune::parse_budget(o.budget);
   const std::string config_path = o.model + "/config.json";
   const std::string config_text = read_text_file(config_path);
@@ -201,8 +255,22 @@ const RegisterCommand reg{Command{
     "tune", "Tune kernels for a model on a target and write a recipe",
     [](CLI::App& sub) {
       auto o = std::make_shared<Options>();
-      sub.add_option("--model", o->model, "Model directory (only config.json is read)")->required();
-      sub.add_option("--target", o->target, "Target: cpu")->capture_default_str();
+      sub.add_option("--model", o->model, "Model directory (only config.json is read)");
+      sub.add_option("--like", o->like, "--target cuda: a model preset's shape instead of --model");
+      sub.add_option("--target", o->target, "Target: cpu | cuda | cuda:N")->capture_default_str();
+      sub.add_option("--batches", o->batches, "--target cuda: decode batch sizes")->delimiter(',')->check(in_range(1, 256));
+      sub.add_option("--prompt", o->prompt, "--target cuda: prefill length")->capture_default_str()->check(in_range(1, double(1 << 20)));
+      sub.add_option("--context", o->context, "--target cuda: tokens in each sequence before timed decode")
+          ->capture_default_str()
+          ->check(in_range(1, double(1 << 24)));
+      sub.add_option("--decode-steps", o->decode_steps, "--target cuda: timed decode steps per candidate")
+          ->capture_default_str()
+          ->check(in_range(1, double(1 << 20)));
+      sub.add_option("--steps-per-launch", o->steps_per_launch, "--target cuda: greedy decode steps per launch")
+          ->capture_default_str()
+          ->check(in_range(1, 64));
+      sub.add_option("--precision", o->precision,
+                     "--target cuda: record this precision in the recipe (kv=f32|bf16,products=1|2; not gate-checked)");
       sub.add_option("--budget", o->budget, "90s | 10m | 1h | N (trials)")
           ->capture_default_str()
           ->check(CLI::Validator(

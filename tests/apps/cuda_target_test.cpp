@@ -48,7 +48,8 @@ TEST(CudaTarget, RefusedClearlyWithoutADriver) {
        {"generate --model " + kLlama + " --prompt Hi --max-tokens 2 --target cuda:0 --recipe " + recipe,
         "generate --model " + kLlama + " --prompt Hi --max-tokens 2 --target cuda",
         "bench --model " + kLlama + " --target cuda:0 --recipe " + recipe,
-        "serve --model " + kLlama + " --port 0 --target cuda:0 --recipe " + recipe}) {
+        "serve --model " + kLlama + " --port 0 --target cuda:0 --recipe " + recipe,
+        "tune --like llama-3.1-8b --target cuda:0 --out " + recipe + ".out"}) {
     const auto r = run_cli(args);
     EXPECT_NE(r.exit_code, 0) << args << "\n" << r.output;
     EXPECT_NE(r.output.find("--target cuda: no CUDA target here"), std::string::npos) << args << "\n" << r.output;

@@ -1,8 +1,9 @@
 // synaptix gpu-bench: decode and prefill throughput of a model shape on a CUDA device, with random device
-// weights (no files), untuned and tuned in the same run, each figure beside its measured ceiling:
-// batch-1 decode against the HBM roofline (weight bytes per token / measured read bandwidth), prefill
-// against the measured bf16 tensor-core GEMM rate. Tuning runs first, crash-isolated, before this process
-// touches the GPU; its trials go into the tuning database.
+// weights (no files), each figure beside its measured ceiling: batch-1 decode against the HBM roofline
+// (weight bytes per token / measured read bandwidth), prefill against the measured bf16 tensor-core GEMM rate.
+// With --recipe R it measures what `serve --target cuda --recipe R` runs (plan, speed switches, precision,
+// steps per launch: registry::cuda_setup) beside the untuned executor. Without one (or with --search) it
+// also runs the whole-step search of `tune --target cuda` (tune/cuda/whole_step_search.h) for comparison.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,7 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <set>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -28,8 +29,12 @@
 #include "synaptix/engine/cuda/cuda_executor.h"
 #include "synaptix/hw/cuda/device_profile.h"
 #include "synaptix/hw/cuda/driver.h"
+#include "synaptix/cuda/decode_timing.h"
 #include "synaptix/kernels/linear/cuda/cuda_linear_tuner.h"
 #include "synaptix/model/synth.h"
+#include "synaptix/registry/cuda/cuda_recipe_setup.h"
+#include "synaptix/registry/recipe.h"
+#include "synaptix/tune/cuda/whole_step_search.h"
 #include "synaptix/tune/tuning_db.h"
 
 namespace synaptix::app {
@@ -52,12 +57,9 @@ struct Options {
   bool trace = false;     // a kernel timeline of the tuned batch-1 step (graph replays)
   bool pipelined = true;  // decode steps enqueued one ahead of reading their ids (host work overlapped)
   int steps_per_launch = 8;  // pipelined greedy steps per enqueue (multi-step graphs), capped by the executor
+  std::string recipe;        // measure what serve runs with this recipe
+  bool search = false;       // with a recipe: also run the whole-step search, for comparison
 };
-
-// Steps per pipelined enqueue for a decode batch: the option, capped by what the executor runs in one.
-int64_t launch_steps(engine::CudaExecutor& ex, int batch, const Options& o) {
-  return std::max<int64_t>(1, std::min<int64_t>(o.steps_per_launch, ex.max_greedy_steps(batch)));
-}
 
 // Progress on stderr, unbuffered, so a long run shows where it is.
 void progress(const std::string& what) {
@@ -65,161 +67,19 @@ void progress(const std::string& what) {
   std::fflush(stderr);
 }
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// The linear shapes the executor runs for the benchmarked steps (same rules as CudaExecutor::linear_shapes).
-std::vector<kc::LinearShape> bench_shapes(const model::Spec& s, const Options& o) {
-  std::set<std::tuple<int64_t, int64_t, int64_t>> out;
-  const int64_t h = s.hidden_size;
-  const std::vector<std::pair<int64_t, int64_t>> nk = {
-      {s.q_dim() + 2 * s.kv_dim(), h}, {h, s.q_dim()}, {2 * s.intermediate_size, h}, {h, s.intermediate_size}};
-  auto add = [&](int64_t m, int64_t n, int64_t k) {
-    if (m <= 8) {
-      for (int64_t r = 0; r < m; r += 8) out.insert({std::min<int64_t>(8, m - r), n, k});
-    } else {
-      out.insert({m, n, k});
-    }
-  };
-  std::vector<int64_t> ms(o.batches.begin(), o.batches.end());
-  ms.push_back(o.prompt);
-  for (int64_t m : ms)
-    for (auto [n, k] : nk) add(m, n, k);
-  for (int64_t b : o.batches) add(b, s.vocab_size, h);
-  add(1, s.vocab_size, h);  // the prefill's last-token head
-  std::vector<kc::LinearShape> v;
-  for (auto [m, n, k] : out) v.push_back({m, n, k});
-  return v;
+DecodeTiming timing_of(const Options& o) {
+  DecodeTiming t;
+  t.context = o.context;
+  t.decode_steps = o.decode_steps;
+  t.prompt = o.prompt;
+  t.pipelined = o.pipelined;
+  t.steps_per_launch = o.steps_per_launch;
+  return t;
 }
 
-void record_trials(const std::string& path, const kc::LinearTuneResult& r) {
-  tune::TuningDb db(path);
-  const std::string target = sha256_hex(r.device_fingerprint).substr(0, 16);
-  for (const kc::LinearTrial& t : r.trials) {
-    tune::TrialRecord rec;
-    rec.created = static_cast<double>(std::time(nullptr));
-    rec.op = "linear m=" + std::to_string(t.shape.m) + " n=" + std::to_string(t.shape.n) + " k=" +
-             std::to_string(t.shape.k) + " w=bf16";
-    rec.target = target;
-    rec.generator = t.generator;
-    if (t.generator == "cuda_gemv_bf16")
-      rec.params = {{"warps", t.gemv.warps}, {"kslices", t.gemv.kslices}, {"rows_per_warp", t.gemv.rows_per_warp},
-                    {"unroll", t.gemv.unroll}, {"full_occupancy", t.gemv.full_occupancy},
-                    {"persistent", t.gemv.persistent}};
-    else
-      rec.params = {{"algorithm", t.algorithm}};
-    const std::string& m = t.message;
-    rec.status = t.ok ? tune::TrialStatus::Ok
-                 : m.find("timed out") != std::string::npos   ? tune::TrialStatus::Timeout
-                 : m.find("wrong result") != std::string::npos ? tune::TrialStatus::WrongResult
-                 : m.find("NVRTC") != std::string::npos        ? tune::TrialStatus::CompileError
-                                                               : tune::TrialStatus::Crash;
-    rec.median_us = t.median_us;
-    rec.p10_us = t.p10_us;
-    rec.p90_us = t.p90_us;
-    rec.samples = t.ok ? 20 : 0;
-    rec.message = m.empty() ? "device " + r.device_fingerprint : m;
-    db.record(rec);
-  }
-}
-
-struct DecodeResult {
-  int batch = 0;
-  double tok_s = 0, step_ms = 0;
-};
-
-// Each of `batch` sequences holds `context` tokens (one prefill per group of sequences), then `steps`
-// greedy decode steps are timed end to end (graph replay, argmax on the device, ids back to the host).
-// `before_timed` runs after the warm-up steps (the graph is captured by then).
 DecodeResult bench_decode(engine::CudaExecutor& ex, int batch, const Options& o, int64_t blocks_per_seq,
                           const std::function<void()>& before_timed = {}) {
-  std::vector<std::vector<int32_t>> tables(static_cast<size_t>(batch));
-  for (int b = 0; b < batch; ++b)
-    for (int64_t i = 0; i < blocks_per_seq; ++i) tables[static_cast<size_t>(b)].push_back(static_cast<int32_t>(b * blocks_per_seq + i));
-  const int64_t V = ex.spec().vocab_size;
-  std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(batch));
-  for (int b = 0; b < batch; ++b)
-    for (int i = 0; i < o.context; ++i) prompts[static_cast<size_t>(b)].push_back(static_cast<int32_t>((b * 7919 + i * 104729) % V));
-  std::vector<int32_t> next(static_cast<size_t>(batch));
-  const int group = std::max(1, 2048 / o.context);
-  for (int b0 = 0; b0 < batch; b0 += group) {
-    std::vector<engine::SeqChunk> chunks;
-    for (int b = b0; b < std::min(batch, b0 + group); ++b)
-      chunks.push_back({prompts[static_cast<size_t>(b)], 0, tables[static_cast<size_t>(b)], false});
-    std::vector<int32_t> ids;
-    ex.step_greedy(chunks, ids);
-    for (size_t i = 0; i < ids.size(); ++i) next[static_cast<size_t>(b0) + i] = ids[i];
-  }
-  const int64_t pos0 = o.context;
-  int64_t pos = pos0;
-  std::vector<int32_t> ids;
-  auto step = [&] {
-    std::vector<engine::SeqChunk> chunks;
-    for (int b = 0; b < batch; ++b)
-      chunks.push_back({std::span<const int32_t>(&next[static_cast<size_t>(b)], 1), pos, tables[static_cast<size_t>(b)], false});
-    ex.step_greedy(chunks, ids);
-    std::copy(ids.begin(), ids.end(), next.begin());
-    ++pos;
-  };
-  // Pipelined: the host enqueues group g + 1 (its first tokens fed on the device from group g's last ids)
-  // before it waits for group g's ids, as a serving loop that checks stop conditions one group behind;
-  // each group runs `per` steps back to back in one launch.
-  const int64_t per = o.pipelined ? launch_steps(ex, batch, o) : 1;
-  const int64_t groups = (o.decode_steps + per - 1) / per;
-  auto pipelined = [&](int64_t n_groups) {
-    std::vector<engine::SeqChunk> chunks;
-    for (int b = 0; b < batch; ++b)
-      chunks.push_back({std::span<const int32_t>(&next[static_cast<size_t>(b)], 1), pos0, tables[static_cast<size_t>(b)], false});
-    ex.enqueue_greedy(chunks, false, per);
-    for (int64_t g = 0; g < n_groups; ++g) {
-      if (g + 1 < n_groups) {
-        for (auto& c : chunks) c.start_pos += per;
-        ex.enqueue_greedy(chunks, true, per);
-      }
-      ex.finish_greedy(ids);
-    }
-  };
-  if (o.pipelined) {
-    // Warm-up from the same position, twice: the first runs each launch's graph key (first enqueue unchained,
-    // then chained ones alternating pinned slots) eagerly, the second captures them, so the timed run only
-    // replays graphs (a capture there would stall the device for the capture and instantiation).
-    pipelined(3);
-    pipelined(3);
-  } else {
-    for (int i = 0; i < 3; ++i) step();  // eager, capture, first replay
-  }
-  if (before_timed) before_timed();
-  const auto t0 = Clock::now();
-  if (o.pipelined) {
-    pipelined(groups);
-  } else {
-    for (int i = 0; i < o.decode_steps; ++i) step();
-  }
-  const int64_t timed_steps = groups * per;
-  const double sec = seconds_since(t0);
-  DecodeResult r;
-  r.batch = batch;
-  r.step_ms = sec * 1e3 / static_cast<double>(timed_steps);
-  r.tok_s = static_cast<double>(batch * timed_steps) / sec;
-  return r;
-}
-
-double bench_prefill(engine::CudaExecutor& ex, const Options& o) {
-  const int64_t V = ex.spec().vocab_size;
-  std::vector<int32_t> prompt(static_cast<size_t>(o.prompt));
-  for (int i = 0; i < o.prompt; ++i) prompt[static_cast<size_t>(i)] = static_cast<int32_t>((i * 48271 + 11) % V);
-  std::vector<int32_t> table;
-  for (int64_t i = 0; i * ex.block_size() < o.prompt; ++i) table.push_back(static_cast<int32_t>(i));
-  std::vector<int32_t> ids;
-  engine::SeqChunk c{prompt, 0, table, false};
-  ex.step_greedy({&c, 1}, ids);  // warm-up: compiles, plans cuBLASLt
-  std::vector<double> times;
-  for (int r = 0; r < 5; ++r) {
-    const auto t0 = Clock::now();
-    ex.step_greedy({&c, 1}, ids);
-    times.push_back(seconds_since(t0));
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return time_decode(ex, batch, timing_of(o), blocks_per_seq, before_timed);
 }
 
 // The prefill attention kernel alone at the prompt length (causal, one sequence, random bf16 cache):
@@ -260,7 +120,7 @@ nlohmann::json trace_decode(engine::CudaExecutor& ex, const engine::CudaKernelPl
                             int64_t blocks_per_seq) {
   namespace bc = backend::cuda;
   Options t = o;
-  t.decode_steps = std::max<int>(16, static_cast<int>(4 * launch_steps(ex, 1, o)));  // four replays at least
+  t.decode_steps = std::max<int>(16, static_cast<int>(4 * launch_steps(ex, 1, timing_of(o))));  // four replays at least
   bc::KernelTrace trace(static_cast<size_t>(64) << 10);
   ex.set_plan(plan);  // new graphs, captured with the traced kernels
   const DecodeResult d = bench_decode(ex, 1, t, blocks_per_seq, [&] { trace.clear(); });
@@ -275,7 +135,7 @@ nlohmann::json trace_decode(engine::CudaExecutor& ex, const engine::CudaKernelPl
   }
   const size_t R = recs.size() / N;
   // A replay runs `per` decode steps (multi-step graphs): the table is per step.
-  const int64_t per = o.pipelined ? launch_steps(ex, 1, o) : 1;
+  const int64_t per = o.pipelined ? launch_steps(ex, 1, timing_of(o)) : 1;
   const double perd = static_cast<double>(per);
   std::vector<double> share(N, 0), waited(N, 0);
   for (size_t r = 0; r + 1 < R; ++r)
@@ -316,47 +176,23 @@ nlohmann::json trace_decode(engine::CudaExecutor& ex, const engine::CudaKernelPl
   return js;
 }
 
-// A later in-context candidate replaces the current choice only when it is this much faster: repeated
-// decode timings of one plan differ by ~0.5%.
-constexpr double kSwitchMargin = 1.005;
-// The GEMV stage: a candidate timed once must beat the step in place by kScreenMargin, then the mean of two
-// interleaved timings each by kConfirmMargin (timings of one plan repeat within ~0.1% on the H100).
-constexpr double kScreenMargin = 1.002, kConfirmMargin = 1.001;
-
 int run(const Options& o) {
   progress("spec " + o.like);
   model::Spec spec = model::parse_spec(model::preset_config(o.like), o.like);
   nlohmann::json out;
   out["model"] = o.like;
 
-  // 1. Tuning, crash-isolated in children, before this process initialises CUDA.
+  // 1. Isolated trials, crash-isolated in children, before this process initialises CUDA.
   kc::LinearTuneResult tuned;
-  engine::CudaKernelPlan plan;
+  tune::WholeStepPlan searched;
   if (o.tune) {
-    const auto t0 = Clock::now();
-    std::vector<kc::LinearShape> shapes = bench_shapes(spec, o);
-    progress("tuning " + std::to_string(shapes.size()) + " linear shapes");
-    tuned = kc::tune_linear_shapes(shapes, {o.device, 20, 20});
-    progress("tuning done: " + std::to_string(tuned.trials.size()) + " trials; recording");
+    progress("isolated trials of the step's linear shapes");
     const std::string db = o.db.empty() ? tune::default_db_path() : o.db;
-    record_trials(db, tuned);
-    nlohmann::json js = nlohmann::json::array();
-    int failed = 0;
-    for (const auto& t : tuned.trials) failed += !t.ok;
-    for (size_t i = 0; i < shapes.size(); ++i) {
-      const int b = tuned.best[i], d = tuned.baseline[i];
-      if (b < 0) continue;
-      const kc::LinearTrial& bt = tuned.trials[static_cast<size_t>(b)];
-      if (bt.generator == "cuda_gemv_bf16") plan.gemv[{shapes[i].m, shapes[i].n, shapes[i].k}] = bt.gemv;
-      else plan.blaslt_algorithm[{shapes[i].m, shapes[i].n, shapes[i].k}] = bt.algorithm;
-      const double bytes = static_cast<double>(shapes[i].n * shapes[i].k * 2);
-      js.push_back({{"m", shapes[i].m}, {"n", shapes[i].n}, {"k", shapes[i].k}, {"best", bt.generator == "cuda_gemv_bf16" ? bt.gemv.str() : "algo" + std::to_string(bt.algorithm)},
-                    {"best_us", bt.median_us}, {"default_us", d >= 0 && tuned.trials[static_cast<size_t>(d)].ok ? tuned.trials[static_cast<size_t>(d)].median_us : -1},
-                    {"best_weight_gbps", bytes / (bt.median_us * 1e-6) / 1e9}});
-    }
-    out["tuning"] = {{"trials", tuned.trials.size()}, {"failed", failed}, {"seconds", seconds_since(t0)}, {"db", db},
-                     {"shapes", js}, {"device", tuned.device_fingerprint},
-                     {"isolation", tuned.isolation.empty() ? "forked child per trial batch" : tuned.isolation}};
+    tune::cuda::IsolatedTuning iso = tune::cuda::tune_isolated(spec, o.batches, o.prompt, o.device, db);
+    progress("tuning done: " + std::to_string(iso.result.trials.size()) + " trials recorded in " + db);
+    out["tuning"] = iso.report;
+    tuned = std::move(iso.result);
+    searched = std::move(iso.plan);
   }
 
   // 2. The device and its ceilings.
@@ -364,6 +200,15 @@ int run(const Options& o) {
   if (hw::cuda::driver_initialized()) progress("note: CUDA driver was initialised during tuning (in-process trials)");
   hw::cuda::DeviceProfile prof = hw::cuda::probe_device(o.device);
   hw::cuda::Context ctx(o.device);
+  // The recipe's executor, exactly as serve and generate build it.
+  std::optional<registry::Recipe> recipe;
+  registry::CudaSetup setup;
+  if (!o.recipe.empty()) {
+    recipe = registry::load_recipe(o.recipe);
+    setup = registry::cuda_setup(&*recipe, "recipe " + o.recipe, prof.fingerprint(), std::nullopt);
+    progress(setup.precision_note);
+    out["recipe"] = {{"path", o.recipe}, {"precision", setup.precision_note}, {"steps_per_launch", setup.steps_per_launch}};
+  }
   const auto bw = backend::cuda::measure_hbm_read_bandwidth(std::min<size_t>(4ull << 30, static_cast<size_t>(prof.total_memory / 4)));
   const auto peak = backend::cuda::measure_bf16_gemm_peak(8192);
   prof.hbm_read_gbps = bw.gbps;
@@ -378,13 +223,17 @@ int run(const Options& o) {
   engine::KvConfig kv;
   kv.block_size = 16;
   // Room for the timed steps (rounded up to whole launches) and the pipelined warm-up's three launches.
-  const int64_t blocks_per_seq = (o.context + 3 + std::max(o.decode_steps + o.steps_per_launch, 3 * o.steps_per_launch) + 16) / 16 + 1;
-  kv.num_blocks = std::max<int64_t>(max_batch * blocks_per_seq, (o.prompt + 15) / 16 + 1);
-  engine::CudaExecutorOptions eo;
+  Options sized = o;
+  sized.steps_per_launch = std::max(o.steps_per_launch, static_cast<int>(setup.steps_per_launch));
+  const int64_t blocks_per_seq = decode_blocks_per_seq(timing_of(sized));
+  kv = decode_kv(timing_of(sized), max_batch);
+  engine::CudaExecutorOptions eo = setup.options;  // a recipe's switches and precision
   eo.max_tokens_per_step = std::max(2048, o.prompt);
-  // Headline rows: bf16 inference as frameworks run it (bf16 KV cache, one bf16 product per GEMM).
-  eo.kv_f32 = false;
-  eo.split_bf16 = false;
+  if (!recipe) {
+    // Headline rows: bf16 inference as frameworks run it (bf16 KV cache, one bf16 product per GEMM).
+    eo.kv_f32 = false;
+    eo.split_bf16 = false;
+  }
   progress("random weights");
   auto ex = engine::make_cuda_executor_random(spec, 1, kv, o.device, eo);
 
@@ -418,181 +267,25 @@ int run(const Options& o) {
   nlohmann::json runs = nlohmann::json::array();
   struct Row { std::string name; std::vector<DecodeResult> dec; double prefill_s; };
   std::vector<Row> rows;
-  // Isolated kernel timings do not rank close GEMV schedules reliably inside a decode graph (PDL overlap,
-  // L2 state), so for each decode batch on the GEMV path the whole step decides, like the CPU tuner's
-  // interleaved finalists: tuned or default schedules, fused or separate norm/SwiGLU kernels.
-  nlohmann::json in_context = nlohmann::json::array();
+  // The whole-step search of `tune --target cuda`, for comparison with a recipe or on its own.
+  engine::CudaKernelPlan plan = recipe ? setup.plan : engine::CudaKernelPlan{};
   if (o.tune) {
     Options quick = o;
     // As many timed steps as the final rows: with 16 the A B A B decisions between the first two decode
     // attentions came out against what the timeline and the final rows showed.
     quick.decode_steps = std::max(8, o.decode_steps);
-    for (int b : o.batches) {
-      if (b > 8) continue;
-      // One candidate plan timed over the whole decode step, recorded under `name`.
-      // A candidate the device cannot run (it throws) is recorded as failed with 0 tok/s.
-      auto try_plan = [&](const engine::CudaKernelPlan& p, const std::string& name) {
-        ex->set_plan(p);
-        double tok_s = 0;
-        try {
-          tok_s = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
-        } catch (const Error& e) {
-          progress("in-context b=" + std::to_string(b) + " " + name + " failed: " + e.what());
-          in_context.push_back({{"batch", b}, {"choice", name}, {"tok_s", 0}, {"error", e.what()}});
-          return 0.0;
-        }
-        in_context.push_back({{"batch", b}, {"choice", name}, {"tok_s", tok_s}});
-        progress("in-context b=" + std::to_string(b) + " " + name + ": " + std::to_string(tok_s) + " tok/s");
-        return tok_s;
-      };
-      // Two plans timed in turn, twice each (A B A B), so a slow drift of the clock favours neither; the means.
-      auto ab = [&](const engine::CudaKernelPlan& pa, const std::string& na, const engine::CudaKernelPlan& pb,
-                    const std::string& nb) {
-        double ta = 0, tb = 0;
-        for (int rep = 0; rep < 2; ++rep) ta += try_plan(pa, na), tb += try_plan(pb, nb);
-        return std::pair<double, double>{ta / 2, tb / 2};
-      };
-      engine::CudaKernelPlan best_plan;
-      double best = 0;
-      std::string best_name;
-      for (bool tuned_params : {true, false})
-        for (bool fuse : {true, false}) {
-          engine::CudaKernelPlan p = plan;
-          if (!tuned_params)
-            for (auto it = p.gemv.begin(); it != p.gemv.end();) it = std::get<0>(it->first) == b ? p.gemv.erase(it) : std::next(it);
-          p.fuse_decode[b] = fuse;
-          const std::string name = std::string(tuned_params ? "tuned" : "default") + (fuse ? "+norm-fused" : "+norm-separate");
-          const double tok_s = try_plan(p, name);
-          if (tok_s > best) best = tok_s, best_plan = p, best_name = name;
-        }
-      // Keep the winner's entries for this batch size only.
-      for (auto it = plan.gemv.begin(); it != plan.gemv.end();) it = std::get<0>(it->first) == b ? plan.gemv.erase(it) : std::next(it);
-      for (const auto& [key, params] : best_plan.gemv)
-        if (std::get<0>(key) == b) plan.gemv[key] = params;
-      plan.fuse_decode[b] = best_plan.fuse_decode[b];
-      // Then the decode attention: RoPE + attention + combine as one kernel (warps per block, keys per warp)
-      // or as three, each with its split size along the sequence.
-      using DecodeAttention = engine::CudaKernelPlan::DecodeAttention;
-      DecodeAttention best_da, second_da;
-      int64_t best_split = 64, second_split = 64;
-      double second = 0;
-      std::string best_attn, second_attn;
-      best = 0;
-      for (DecodeAttention da : {DecodeAttention{0, 4}, DecodeAttention{4, 4}, DecodeAttention{8, 4}, DecodeAttention{16, 4},
-                                 DecodeAttention{8, 8}, DecodeAttention{16, 8}, DecodeAttention{8, 4, true},
-                                 DecodeAttention{16, 4, true}, DecodeAttention{16, 8, true}})
-        for (int64_t split : {16, 32, 64, 128}) {
-          engine::CudaKernelPlan p = plan;
-          p.decode_attention[b] = da;
-          p.attention_split[b] = split;
-          const std::string name = (da.warps ? "attention-fused-w" + std::to_string(da.warps) + "-k" + std::to_string(da.keys_per_warp)
-                                             : std::string("attention-3-kernels")) + (da.cluster ? "-cluster" : "") +
-                                   "+split" + std::to_string(split);
-          const double tok_s = try_plan(p, name);
-          if (tok_s > best) {
-            second = best, second_da = best_da, second_split = best_split, second_attn = best_attn;
-            best = tok_s, best_da = da, best_split = split, best_attn = name;
-          } else if (tok_s > second) {
-            second = tok_s, second_da = da, second_split = split, second_attn = name;
-          }
-        }
-      // The first two are often within the drift of one pass over the candidates: A B A B decides.
-      if (second > 0) {
-        engine::CudaKernelPlan pa = plan, pb = plan;
-        pa.decode_attention[b] = best_da, pa.attention_split[b] = best_split;
-        pb.decode_attention[b] = second_da, pb.attention_split[b] = second_split;
-        const auto [ta, tb] = ab(pa, best_attn + " (first)", pb, second_attn + " (second)");
-        if (tb > ta) best_da = second_da, best_split = second_split;
-      }
-      plan.decode_attention[b] = best_da;
-      plan.attention_split[b] = best_split;
-      // The chosen attention with the token's heads in registers (default) or in shared memory.
-      {
-        engine::CudaKernelPlan staged = plan;
-        staged.decode_attention[b].reg_heads = false;
-        const auto [in_regs, in_smem] = ab(plan, "attention-heads-in-registers", staged, "attention-heads-in-shared-memory");
-        if (in_smem > in_regs * kSwitchMargin) plan.decode_attention[b].reg_heads = false;
-      }
-      // MoE: the grouped down projection spread over (row block, expert) blocks or walked per row block.
-      if (spec.is_moe()) {
-        bool best_spread = true;
-        double spread_tok_s = 0;
-        for (bool spread : {true, false}) {
-          engine::CudaKernelPlan p = plan;
-          p.moe_down_spread[b] = spread;
-          const double tok_s = try_plan(p, std::string("moe-down-") + (spread ? "spread" : "per-row-block"));
-          if (spread) spread_tok_s = tok_s;
-          else if (tok_s > spread_tok_s * kSwitchMargin) best_spread = false;
-        }
-        plan.moe_down_spread[b] = best_spread;
-      }
-      // And o_proj's weights prefetched into L2 beside RoPE/attention, or not.
-      bool best_prefetch = false;
-      for (bool prefetch : {false, true}) {
-        engine::CudaKernelPlan p = plan;
-        p.o_prefetch[b] = prefetch;
-        const double tok_s = try_plan(p, std::string("o_prefetch=") + (prefetch ? "on" : "off"));
-        if (!prefetch) best = tok_s;  // this run's own measure of the choice so far
-        else if (tok_s > best * kSwitchMargin) best_prefetch = true;
-      }
-      plan.o_prefetch[b] = best_prefetch;
-      // Last, each GEMV shape of this batch size: its next-best isolated schedules, tried in the whole step.
-      std::map<std::pair<int64_t, int64_t>, std::vector<const kc::LinearTrial*>> finalists;
-      for (const kc::LinearTrial& t : tuned.trials)
-        if (t.ok && t.shape.m == b && t.generator == "cuda_gemv_bf16") finalists[{t.shape.n, t.shape.k}].push_back(&t);
-      ex->set_plan(plan);
-      double current = bench_decode(*ex, b, quick, blocks_per_seq).tok_s;
-      for (auto& [nk, trials] : finalists) {
-        std::sort(trials.begin(), trials.end(), [](const auto* x, const auto* y) { return x->median_us < y->median_us; });
-        const std::tuple<int64_t, int64_t, int64_t> key{b, nk.first, nk.second};
-        std::vector<kc::GemvParams> candidates;
-        for (size_t i = 0; i < std::min<size_t>(5, trials.size()); ++i) candidates.push_back(trials[i]->gemv);
-        // Plus the persistent form of the schedule in place: isolated timings cannot show what it gains in
-        // the step (one wave whose blocks prefetch all their rows while the previous kernel runs).
-        const auto cur = plan.gemv.find(key);
-        const kc::GemvParams base = cur != plan.gemv.end() ? cur->second : kc::gemv_default_params(b, nk.first, nk.second);
-        kc::GemvParams pers = base;
-        pers.persistent = 1;
-        candidates.push_back(pers);
-        // And the schedule in place with its L2 prefetch capped: a full wave of blocks over long rows can
-        // prefetch more than L2 holds.
-        for (int kb : {16, 32}) {
-          kc::GemvParams capped = base;
-          capped.prefetch_kb = kb;
-          candidates.push_back(capped);
-        }
-        // And, whatever their isolated rank, the schedules that won this stage for some shape on the H100
-        // (w8_ks8_r2_u1, the default, and w8_ks4_r1_u4) with their neighbours: rows per block and warps per row
-        // change how the step's kernels overlap, which isolated timings cannot see.
-        for (const kc::GemvParams& s : {kc::GemvParams{8, 8, 2, 1}, kc::GemvParams{8, 8, 1, 4}, kc::GemvParams{8, 8, 1, 2},
-                                        kc::GemvParams{16, 8, 2, 1}, kc::GemvParams{16, 8, 1, 4}, kc::GemvParams{8, 4, 2, 2},
-                                        kc::GemvParams{8, 4, 1, 4}, kc::GemvParams{4, 4, 1, 4}, kc::GemvParams{16, 16, 2, 1}})
-          if (kc::gemv_params_valid(s, b) && std::find(candidates.begin(), candidates.end(), s) == candidates.end())
-            candidates.push_back(s);
-        const std::string shape = std::to_string(nk.first) + "x" + std::to_string(nk.second) + " ";
-        for (const kc::GemvParams& cand : candidates) {
-          const auto it = plan.gemv.find(key);
-          if (it != plan.gemv.end() && it->second == cand) continue;
-          engine::CudaKernelPlan p = plan;
-          p.gemv[key] = cand;
-          const double tok_s = try_plan(p, shape + cand.str() + " (vs " + std::to_string(current) + ")");
-          if (tok_s <= current * kScreenMargin) continue;
-          // A candidate that passes the screen is confirmed against the schedule in place, A B A B.
-          const std::string in_place = it != plan.gemv.end() ? it->second.str() : std::string("default");
-          const auto [now, with] = ab(plan, shape + in_place + " (in place)", p, shape + cand.str() + " (candidate)");
-          if (with > now * kConfirmMargin) plan.gemv[key] = cand, current = with;
-          else current = now;
-        }
-      }
-      progress("in-context b=" + std::to_string(b) + ": chose " + best_name + ", attention " +
-               (best_da.warps ? "fused (" + std::to_string(best_da.warps) + " warps" + (best_da.cluster ? ", cluster" : "") + ")"
-                              : std::string("in 3 kernels")) +
-               ", split " + std::to_string(best_split) +
-               ", o_proj prefetch " + (plan.o_prefetch[b] ? "on" : "off") + ", heads " +
-               (plan.decode_attention[b].reg_heads ? "in registers" : "in shared memory"));
-    }
+    nlohmann::json in_context = nlohmann::json::array();
+    tune::cuda::WholeStepSearchOptions so;
+    so.batches = o.batches;
+    so.gemv_max_rows = eo.gemv_max_rows;
+    so.moe = spec.is_moe();
+    so.progress = progress;
+    searched = tune::cuda::search_whole_step(searched, tuned, whole_step_timer(*ex, timing_of(quick), blocks_per_seq), so,
+                                             in_context);
+    plan = registry::to_cuda_plan(searched, "the searched plan");
     out["in_context_choice"] = in_context;
   }
+  const bool have_plan = o.tune || recipe.has_value();
   // Rows: the previous pipeline (separate norm/SwiGLU kernels, no PDL, CUDA-core prefill attention) as the
   // baseline of this run (also without the o_proj prefetch), then the fused pipeline untuned and tuned, and
   // tuned without PDL (its share).
@@ -610,9 +303,13 @@ int run(const Options& o) {
     plans.push_back({"tuned-1-step", plan, true, true, true, 1});
     plans.push_back({"tuned-no-pdl", plan, true, false, true, o.steps_per_launch});
   }
+  // The recipe's row: its plan, switches and steps per launch, as `serve --recipe` runs them.
+  if (recipe)
+    plans.push_back({"recipe", setup.plan, setup.options.fuse, setup.options.pdl, setup.options.flash_attention,
+                     static_cast<int>(setup.steps_per_launch)});
   for (auto& [name, p, fuse, pdl, flash, steps] : plans) {
     ex->set_plan(p);
-    ex->set_speed(fuse, pdl, flash, fuse);
+    ex->set_speed(fuse, pdl, flash, name == "recipe" ? setup.options.weight_prefetch : fuse);
     Row row{name, {}, 0};
     Options ro = o;
     ro.steps_per_launch = steps;
@@ -621,7 +318,7 @@ int run(const Options& o) {
       row.dec.push_back(bench_decode(*ex, b, ro, blocks_per_seq));
     }
     progress(name + ": prefill");
-    row.prefill_s = bench_prefill(*ex, o);
+    row.prefill_s = time_prefill(*ex, timing_of(o));
     nlohmann::json jr = {{"plan", name}};
     for (const auto& d : row.dec) jr["decode"].push_back({{"batch", d.batch}, {"tok_s", d.tok_s}, {"step_ms", d.step_ms}});
     jr["decode_b1_vs_roofline"] = row.dec.front().tok_s / roofline_tok_s;
@@ -636,7 +333,7 @@ int run(const Options& o) {
   // share of the step).
   double ablated_step_ms = 0;
   DecodeResult host_sync_b1;
-  if (o.tune) {
+  if (have_plan) {
     ex->set_plan(plan);
     ex->set_speed(true, true, true, true);
     ex->set_ablate_attention(true);
@@ -654,7 +351,7 @@ int run(const Options& o) {
     out["trace_b1"] = trace_decode(*ex, plan, o, blocks_per_seq);
     ex->set_plan(plan);  // drops the graphs of traced kernels (their buffer is gone)
   }
-  if (o.accurate && o.tune) {
+  if (o.accurate && have_plan && (!recipe || !eo.kv_f32 || !eo.split_bf16)) {
     // The executor's defaults (what verify and generate use): f32 KV cache, split-bf16 tensor-core inputs.
     ex.reset();
     engine::CudaExecutorOptions ea;
@@ -669,7 +366,7 @@ int run(const Options& o) {
     }
     Row row{"tuned-f32kv-split", {}, 0};
     for (int b : o.batches) row.dec.push_back(bench_decode(*exa, b, o, blocks_per_seq));
-    row.prefill_s = bench_prefill(*exa, o);
+    row.prefill_s = time_prefill(*exa, timing_of(o));
     nlohmann::json jr = {{"plan", row.name}};
     for (const auto& d : row.dec) jr["decode"].push_back({{"batch", d.batch}, {"tok_s", d.tok_s}, {"step_ms", d.step_ms}});
     jr["prefill_tok_s"] = o.prompt / row.prefill_s;
@@ -733,7 +430,9 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
   sub.add_option("--prompt", o->prompt, "prefill prompt length")->capture_default_str()->check(in_range(1, double(1 << 20)));
   sub.add_option("--db", o->db, "tuning database (default: the cache directory's)");
   sub.add_option("--json", o->json_out, "write full results as JSON here");
-  sub.add_flag("!--no-tune", o->tune, "skip tuning (untuned only)");
+  sub.add_flag("!--no-tune", o->tune, "skip the search (untuned only, or the recipe's rows)");
+  sub.add_option("--recipe", o->recipe, "measure this recipe (from `tune --target cuda`) as serve runs it");
+  sub.add_flag("--search", o->search, "with --recipe: also run the whole-step search, for comparison");
   sub.add_flag("!--no-accurate", o->accurate, "skip the run under the default (f32 KV, split-bf16) precision");
   sub.add_flag("--trace", o->trace, "print a kernel timeline of the tuned batch-1 decode step");
   sub.add_flag("!--host-sync", o->pipelined, "decode with the host waiting for each step (no pipelining)");
@@ -742,6 +441,7 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
       ->check(in_range(1, 64));
   return [o] {
     if (o->batches.empty()) fail("--batches: at least one batch size");
+    if (!o->recipe.empty() && !o->search) o->tune = false;  // a recipe is measured, not re-searched
     for (int b : o->batches)
       if (b < 1 || b > 256) fail("--batches: ", b, " outside 1..256");
     if (o->prompt < 1 || o->context < 1 || o->decode_steps < 1) fail("--prompt, --context and --decode-steps must be >= 1");

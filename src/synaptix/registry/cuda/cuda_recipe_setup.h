@@ -9,17 +9,13 @@
 #include "synaptix/engine/cuda/cuda_executor.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 #include "synaptix/registry/recipe.h"
+#include "synaptix/tune/cuda/gemv_schedule.h"
 #include "synaptix/tune/whole_step_plan.h"
 
 namespace synaptix::registry {
 
-inline kernels::cuda::GemvParams to_gemv_params(const tune::GemvSchedule& s) {
-  return {s.warps, s.kslices, s.rows_per_warp, s.unroll, s.full_occupancy, s.persistent, s.prefetch_kb};
-}
-
-inline tune::GemvSchedule to_gemv_schedule(const kernels::cuda::GemvParams& p) {
-  return {p.warps, p.kslices, p.rows_per_warp, p.unroll, p.full_occupancy, p.persistent, p.prefetch_kb};
-}
+using tune::cuda::to_gemv_params;
+using tune::cuda::to_gemv_schedule;
 
 inline engine::CudaKernelPlan::DecodeAttention to_decode_attention(const tune::DecodeAttentionChoice& d) {
   return {d.warps, d.keys_per_warp, d.cluster, d.reg_heads};

@@ -1,0 +1,300 @@
+#include "synaptix/tune/cuda/whole_step_search.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include "synaptix/core/error.h"
+#include "synaptix/core/hash.h"
+#include "synaptix/tune/cuda/gemv_schedule.h"
+#include "synaptix/tune/tuning_db.h"
+
+namespace synaptix::tune::cuda {
+namespace {
+
+namespace kc = kernels::cuda;
+
+// A later in-context candidate replaces the current choice only when it is this much faster: repeated
+// decode timings of one plan differ by ~0.5%.
+constexpr double kSwitchMargin = 1.005;
+// The GEMV stage: a candidate timed once must beat the step in place by kScreenMargin, then the mean of two
+// interleaved timings each by kConfirmMargin (timings of one plan repeat within ~0.1% on the H100).
+constexpr double kScreenMargin = 1.002, kConfirmMargin = 1.001;
+
+void erase_batch(std::map<LinearShapeKey, GemvSchedule>& gemv, int64_t b) {
+  for (auto it = gemv.begin(); it != gemv.end();) it = std::get<0>(it->first) == b ? gemv.erase(it) : std::next(it);
+}
+
+std::string attention_name(const DecodeAttentionChoice& da, int64_t split) {
+  return (da.warps ? "attention-fused-w" + std::to_string(da.warps) + "-k" + std::to_string(da.keys_per_warp)
+                   : std::string("attention-3-kernels")) +
+         (da.cluster ? "-cluster" : "") + "+split" + std::to_string(split);
+}
+
+}  // namespace
+
+std::vector<kc::LinearShape> step_linear_shapes(const model::Spec& s, const std::vector<int>& batches, int prompt) {
+  std::set<std::tuple<int64_t, int64_t, int64_t>> out;
+  const int64_t h = s.hidden_size;
+  const std::vector<std::pair<int64_t, int64_t>> nk = {
+      {s.q_dim() + 2 * s.kv_dim(), h}, {h, s.q_dim()}, {2 * s.intermediate_size, h}, {h, s.intermediate_size}};
+  auto add = [&](int64_t m, int64_t n, int64_t k) {
+    if (m <= 8) {
+      for (int64_t r = 0; r < m; r += 8) out.insert({std::min<int64_t>(8, m - r), n, k});
+    } else {
+      out.insert({m, n, k});
+    }
+  };
+  std::vector<int64_t> ms(batches.begin(), batches.end());
+  ms.push_back(prompt);
+  for (int64_t m : ms)
+    for (auto [n, k] : nk) add(m, n, k);
+  for (int64_t b : batches) add(b, s.vocab_size, h);
+  add(1, s.vocab_size, h);  // the prefill's last-token head
+  std::vector<kc::LinearShape> v;
+  for (auto [m, n, k] : out) v.push_back({m, n, k});
+  return v;
+}
+
+void record_linear_trials(const std::string& db_path, const kc::LinearTuneResult& r) {
+  TuningDb db(db_path);
+  const std::string target = sha256_hex(r.device_fingerprint).substr(0, 16);
+  for (const kc::LinearTrial& t : r.trials) {
+    TrialRecord rec;
+    rec.created = static_cast<double>(std::time(nullptr));
+    rec.op = "linear m=" + std::to_string(t.shape.m) + " n=" + std::to_string(t.shape.n) + " k=" +
+             std::to_string(t.shape.k) + " w=bf16";
+    rec.target = target;
+    rec.generator = t.generator;
+    if (t.generator == "cuda_gemv_bf16")
+      rec.params = {{"warps", t.gemv.warps}, {"kslices", t.gemv.kslices}, {"rows_per_warp", t.gemv.rows_per_warp},
+                    {"unroll", t.gemv.unroll}, {"full_occupancy", t.gemv.full_occupancy},
+                    {"persistent", t.gemv.persistent}};
+    else
+      rec.params = {{"algorithm", t.algorithm}};
+    const std::string& m = t.message;
+    rec.status = t.ok ? TrialStatus::Ok
+                 : m.find("timed out") != std::string::npos   ? TrialStatus::Timeout
+                 : m.find("wrong result") != std::string::npos ? TrialStatus::WrongResult
+                 : m.find("NVRTC") != std::string::npos        ? TrialStatus::CompileError
+                                                               : TrialStatus::Crash;
+    rec.median_us = t.median_us;
+    rec.p10_us = t.p10_us;
+    rec.p90_us = t.p90_us;
+    rec.samples = t.ok ? 20 : 0;
+    rec.message = m.empty() ? "device " + r.device_fingerprint : m;
+    db.record(rec);
+  }
+}
+
+WholeStepPlan plan_from_isolated(const std::vector<kc::LinearShape>& shapes, const kc::LinearTuneResult& r,
+                                 nlohmann::json& report) {
+  WholeStepPlan plan;
+  report = nlohmann::json::array();
+  for (size_t i = 0; i < shapes.size() && i < r.best.size(); ++i) {
+    const int b = r.best[i], d = r.baseline[i];
+    if (b < 0) continue;
+    const kc::LinearTrial& bt = r.trials[static_cast<size_t>(b)];
+    const LinearShapeKey key{shapes[i].m, shapes[i].n, shapes[i].k};
+    const bool gemv = bt.generator == "cuda_gemv_bf16";
+    if (gemv) plan.gemv[key] = to_gemv_schedule(bt.gemv);
+    else plan.blaslt_algorithm[key] = bt.algorithm;
+    const double bytes = static_cast<double>(shapes[i].n * shapes[i].k * 2);
+    const bool default_ok = d >= 0 && r.trials[static_cast<size_t>(d)].ok;
+    report.push_back({{"m", shapes[i].m}, {"n", shapes[i].n}, {"k", shapes[i].k},
+                      {"best", gemv ? bt.gemv.str() : "algo" + std::to_string(bt.algorithm)},
+                      {"best_us", bt.median_us},
+                      {"default_us", default_ok ? r.trials[static_cast<size_t>(d)].median_us : -1},
+                      {"best_weight_gbps", bytes / (bt.median_us * 1e-6) / 1e9}});
+  }
+  return plan;
+}
+
+IsolatedTuning tune_isolated(const model::Spec& s, const std::vector<int>& batches, int prompt, int device,
+                             const std::string& db_path) {
+  const auto t0 = std::chrono::steady_clock::now();
+  IsolatedTuning t;
+  t.shapes = step_linear_shapes(s, batches, prompt);
+  t.result = kc::tune_linear_shapes(t.shapes, {device, 20, 20});
+  record_linear_trials(db_path, t.result);
+  nlohmann::json shapes;
+  t.plan = plan_from_isolated(t.shapes, t.result, shapes);
+  int failed = 0;
+  for (const auto& tr : t.result.trials) failed += !tr.ok;
+  t.report = {{"trials", t.result.trials.size()}, {"failed", failed},
+              {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
+              {"db", db_path}, {"shapes", shapes}, {"device", t.result.device_fingerprint},
+              {"isolation", t.result.isolation.empty() ? "forked child per trial batch" : t.result.isolation}};
+  return t;
+}
+
+WholeStepPlan search_whole_step(WholeStepPlan plan, const kc::LinearTuneResult& isolated, const StepTimer& time_step,
+                                const WholeStepSearchOptions& o, nlohmann::json& trace) {
+  auto progress = [&](const std::string& s) {
+    if (o.progress) o.progress(s);
+  };
+  if (!trace.is_array()) trace = nlohmann::json::array();
+  for (int b : o.batches) {
+    if (b > o.gemv_max_rows) continue;
+    // One candidate timed over the whole decode step; one the device cannot run is recorded with 0 tok/s.
+    auto try_plan = [&](const WholeStepPlan& p, const std::string& name) {
+      double tok_s = 0;
+      try {
+        tok_s = time_step(p, b);
+      } catch (const Error& e) {
+        progress("in-context b=" + std::to_string(b) + " " + name + " failed: " + e.what());
+        trace.push_back({{"batch", b}, {"choice", name}, {"tok_s", 0}, {"error", e.what()}});
+        return 0.0;
+      }
+      trace.push_back({{"batch", b}, {"choice", name}, {"tok_s", tok_s}});
+      progress("in-context b=" + std::to_string(b) + " " + name + ": " + std::to_string(tok_s) + " tok/s");
+      return tok_s;
+    };
+    // Two plans timed in turn, twice each (A B A B), so a slow drift of the clock favours neither; the means.
+    auto ab = [&](const WholeStepPlan& pa, const std::string& na, const WholeStepPlan& pb, const std::string& nb) {
+      double ta = 0, tb = 0;
+      for (int rep = 0; rep < 2; ++rep) ta += try_plan(pa, na), tb += try_plan(pb, nb);
+      return std::pair<double, double>{ta / 2, tb / 2};
+    };
+    // 1. Isolated winners or default schedules, RMSNorm fused into the GEMV prologues or separate.
+    WholeStepPlan best_plan = plan;
+    double best = 0;
+    std::string best_name = "none ran";
+    for (bool tuned_params : {true, false})
+      for (bool fuse : {true, false}) {
+        WholeStepPlan p = plan;
+        if (!tuned_params) erase_batch(p.gemv, b);
+        p.fuse_decode[b] = fuse;
+        const std::string name = std::string(tuned_params ? "tuned" : "default") + (fuse ? "+norm-fused" : "+norm-separate");
+        const double tok_s = try_plan(p, name);
+        if (tok_s > best) best = tok_s, best_plan = p, best_name = name;
+      }
+    erase_batch(plan.gemv, b);  // keep the winner's entries for this batch size only
+    for (const auto& [key, s] : best_plan.gemv)
+      if (std::get<0>(key) == b) plan.gemv[key] = s;
+    plan.fuse_decode[b] = best_plan.fuse_decode.count(b) ? best_plan.fuse_decode.at(b) : true;
+    // 2. The decode attention: RoPE + attention + combine as one kernel (warps per block, keys per warp,
+    // cluster combine) or as three, each with its split size along the sequence; the two best A B A B.
+    DecodeAttentionChoice best_da, second_da;
+    int64_t best_split = 64, second_split = 64;
+    double second = 0;
+    std::string best_attn, second_attn;
+    best = 0;
+    for (DecodeAttentionChoice da : {DecodeAttentionChoice{0, 4}, DecodeAttentionChoice{4, 4}, DecodeAttentionChoice{8, 4},
+                                     DecodeAttentionChoice{16, 4}, DecodeAttentionChoice{8, 8}, DecodeAttentionChoice{16, 8},
+                                     DecodeAttentionChoice{8, 4, true}, DecodeAttentionChoice{16, 4, true},
+                                     DecodeAttentionChoice{16, 8, true}})
+      for (int64_t split : {16, 32, 64, 128}) {
+        WholeStepPlan p = plan;
+        p.decode_attention[b] = da;
+        p.attention_split[b] = split;
+        const std::string name = attention_name(da, split);
+        const double tok_s = try_plan(p, name);
+        if (tok_s > best) {
+          second = best, second_da = best_da, second_split = best_split, second_attn = best_attn;
+          best = tok_s, best_da = da, best_split = split, best_attn = name;
+        } else if (tok_s > second) {
+          second = tok_s, second_da = da, second_split = split, second_attn = name;
+        }
+      }
+    // The first two are often within the drift of one pass over the candidates: A B A B decides.
+    if (second > 0) {
+      WholeStepPlan pa = plan, pb = plan;
+      pa.decode_attention[b] = best_da, pa.attention_split[b] = best_split;
+      pb.decode_attention[b] = second_da, pb.attention_split[b] = second_split;
+      const auto [ta, tb] = ab(pa, best_attn + " (first)", pb, second_attn + " (second)");
+      if (tb > ta) best_da = second_da, best_split = second_split;
+    }
+    plan.decode_attention[b] = best_da;
+    plan.attention_split[b] = best_split;
+    // 3. The chosen attention with the token's heads in registers (default) or in shared memory.
+    {
+      WholeStepPlan staged = plan;
+      staged.decode_attention[b].reg_heads = false;
+      const auto [in_regs, in_smem] = ab(plan, "attention-heads-in-registers", staged, "attention-heads-in-shared-memory");
+      if (in_smem > in_regs * kSwitchMargin) plan.decode_attention[b].reg_heads = false;
+    }
+    // 4. MoE: the grouped down projection spread over (row block, expert) blocks or walked per row block.
+    if (o.moe) {
+      bool best_spread = true;
+      double spread_tok_s = 0;
+      for (bool spread : {true, false}) {
+        WholeStepPlan p = plan;
+        p.moe_down_spread[b] = spread;
+        const double tok_s = try_plan(p, std::string("moe-down-") + (spread ? "spread" : "per-row-block"));
+        if (spread) spread_tok_s = tok_s;
+        else if (tok_s > spread_tok_s * kSwitchMargin) best_spread = false;
+      }
+      plan.moe_down_spread[b] = best_spread;
+    }
+    // 5. o_proj's weights prefetched into L2 beside RoPE/attention, or not.
+    bool best_prefetch = false;
+    for (bool prefetch : {false, true}) {
+      WholeStepPlan p = plan;
+      p.o_prefetch[b] = prefetch;
+      const double tok_s = try_plan(p, std::string("o_prefetch=") + (prefetch ? "on" : "off"));
+      if (!prefetch) best = tok_s;  // this run's own measure of the choice so far
+      else if (tok_s > best * kSwitchMargin) best_prefetch = true;
+    }
+    plan.o_prefetch[b] = best_prefetch;
+    // 6. Each GEMV shape of this batch size: its next-best isolated schedules, tried in the whole step.
+    std::map<std::pair<int64_t, int64_t>, std::vector<const kc::LinearTrial*>> finalists;
+    for (const kc::LinearTrial& t : isolated.trials)
+      if (t.ok && t.shape.m == b && t.generator == "cuda_gemv_bf16") finalists[{t.shape.n, t.shape.k}].push_back(&t);
+    double current = try_plan(plan, "in place");
+    for (auto& [nk, trials] : finalists) {
+      std::sort(trials.begin(), trials.end(), [](const auto* x, const auto* y) { return x->median_us < y->median_us; });
+      const LinearShapeKey key{b, nk.first, nk.second};
+      std::vector<kc::GemvParams> candidates;
+      for (size_t i = 0; i < std::min<size_t>(5, trials.size()); ++i) candidates.push_back(trials[i]->gemv);
+      // Plus the persistent form of the schedule in place: isolated timings cannot show what it gains in the
+      // step (one wave whose blocks prefetch all their rows while the previous kernel runs).
+      const auto cur = plan.gemv.find(key);
+      const kc::GemvParams base = cur != plan.gemv.end() ? to_gemv_params(cur->second)
+                                                         : kc::gemv_default_params(b, nk.first, nk.second);
+      kc::GemvParams pers = base;
+      pers.persistent = 1;
+      candidates.push_back(pers);
+      // And the schedule in place with its L2 prefetch capped: a full wave of blocks over long rows can
+      // prefetch more than L2 holds.
+      for (int kb : {16, 32}) {
+        kc::GemvParams capped = base;
+        capped.prefetch_kb = kb;
+        candidates.push_back(capped);
+      }
+      // And, whatever their isolated rank, the schedules that won this stage for some shape on the H100
+      // (w8_ks8_r2_u1, the default, and w8_ks4_r1_u4) with their neighbours: rows per block and warps per row
+      // change how the step's kernels overlap, which isolated timings cannot see.
+      for (const kc::GemvParams& s : {kc::GemvParams{8, 8, 2, 1}, kc::GemvParams{8, 8, 1, 4}, kc::GemvParams{8, 8, 1, 2},
+                                      kc::GemvParams{16, 8, 2, 1}, kc::GemvParams{16, 8, 1, 4}, kc::GemvParams{8, 4, 2, 2},
+                                      kc::GemvParams{8, 4, 1, 4}, kc::GemvParams{4, 4, 1, 4}, kc::GemvParams{16, 16, 2, 1}})
+        if (kc::gemv_params_valid(s, b) && std::find(candidates.begin(), candidates.end(), s) == candidates.end())
+          candidates.push_back(s);
+      const std::string shape = std::to_string(nk.first) + "x" + std::to_string(nk.second) + " ";
+      for (const kc::GemvParams& cand : candidates) {
+        const auto it = plan.gemv.find(key);
+        if (it != plan.gemv.end() && to_gemv_params(it->second) == cand) continue;
+        WholeStepPlan p = plan;
+        p.gemv[key] = to_gemv_schedule(cand);
+        const double tok_s = try_plan(p, shape + cand.str() + " (vs " + std::to_string(current) + ")");
+        if (tok_s <= current * kScreenMargin) continue;
+        // A candidate that passes the screen is confirmed against the schedule in place, A B A B.
+        const std::string in_place = it != plan.gemv.end() ? to_gemv_params(it->second).str() : std::string("default");
+        const auto [now, with] = ab(plan, shape + in_place + " (in place)", p, shape + cand.str() + " (candidate)");
+        if (with > now * kConfirmMargin) plan.gemv[key] = to_gemv_schedule(cand), current = with;
+        else current = now;
+      }
+    }
+    const DecodeAttentionChoice& da = plan.decode_attention[b];
+    progress("in-context b=" + std::to_string(b) + ": chose " + best_name + ", attention " +
+             (da.warps ? "fused (" + std::to_string(da.warps) + " warps" + (da.cluster ? ", cluster" : "") + ")"
+                       : std::string("in 3 kernels")) +
+             ", split " + std::to_string(plan.attention_split[b]) + ", o_proj prefetch " +
+             (plan.o_prefetch[b] ? "on" : "off") + ", heads " + (da.reg_heads ? "in registers" : "in shared memory"));
+  }
+  return plan;
+}
+
+}  // namespace synaptix::tune::cuda
