@@ -28,4 +28,6 @@ done | sort -u | while read -r lib; do
 done
 cp -r ../shared/fixtures/models "$DEST/shared/fixtures/"
 cp ../shared/data/wiki.test.raw "$DEST/shared/data/"  # eval.sh's perplexity text
+# run.sh STAGE=serve: a tokenizer covering Llama-3.1-8B's 128256 ids for the synthetic model the server loads.
+python3 bench/gpu/synth_tokenizer.py ../shared/fixtures/tokenizers/llama3_style "$DEST/shared/tokenizer-128256" 128256
 du -sh "$DEST" "$DEST"/*

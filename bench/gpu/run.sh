@@ -2,11 +2,23 @@
 # The CUDA target on the device machine in one call: the GPU tests (backend isolation, every kernel against
 # its CPU reference, every fixture model end to end), `synaptix verify --target cuda:0` on each fixture,
 # `synaptix profile --target cuda:0`, then the GPU benchmark (untuned and tuned); a short table last.
+# The tuned path as users run it, in three calls (each fits the device tool's 600 s; a warm machine keeps
+# $WORK between them):
+#   STAGE=tune         synaptix tune --target cuda:0 --like $PRESET -> $WORK/recipe-$PRESET.json (timed)
+#   STAGE=recipe-bench gpu-bench --recipe: the recipe as serve runs it, beside the untuned executor, with the
+#                      ceilings measured in the same run
+#   STAGE=serve        a synthetic $PRESET model, `serve --target cuda:0 --recipe`, `bench serve` at
+#                      concurrency 1/8/32/64 and one 2048-token prefill; the table of issue 19
+# PRECISION (default kv=bf16,products=1) is recorded in the recipe by tune --precision: not gate-checked here
+# (random weights), see eval.sh for the gate on a real model.
 # Logs go to $OUT. Uses the binaries that bench/gpu/pack.sh put in .gpu-carry/ when present, else builds
 # here (Release, tests on) — which needs the project's C++ dependencies installed on this machine.
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
-STAGE=${STAGE:-all}   # all | tests | bench
+STAGE=${STAGE:-all}   # all | tests | bench | tune | recipe-bench | serve
+PRESET=${PRESET:-llama-3.1-8b}
+WORK=${WORK:-/tmp/synaptix-tuned}
+RECIPE=${RECIPE:-$WORK/recipe-$PRESET.json}
 # gtest filter for test_kernels_cuda: the whole suite compiles hundreds of kernels and can pass the 300 s
 # limit on a machine with a cold NVRTC cache; e.g. KERNEL_FILTER='Argmax.*:Embedding.*'.
 KERNEL_FILTER=${KERNEL_FILTER:-*}
@@ -29,6 +41,10 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,
 cat "$OUT/device.txt"
 
 summary=()
+if [ "$STAGE" = tune ] || [ "$STAGE" = recipe-bench ] || [ "$STAGE" = serve ]; then
+  source bench/gpu/tuned_path.sh
+  exit $?
+fi
 if [ "$STAGE" != bench ]; then
   for t in test_backend_cuda test_kernels_cuda test_engine_cuda; do
     filter='*'
