@@ -16,7 +16,13 @@ namespace {
 
 // Each warp walks its keys KPW at a time: the K and V rows of KPW keys are loaded before the first is used,
 // so several loads are in flight per warp. Lane i holds elements [i * EPL, i * EPL + EPL) of a head.
-const std::string kBody(kernels::cuda_source("kernels/attention/cuda/paged_attention.cu"));
+// Three files, concatenated in this order after the #defines: the device helpers the kernels share (cached
+// rows loaded and converted, the online softmax over a group of keys, the warp and split combines), then
+// paged_attention with its one-key-per-lane prefill form and the split combine kernel, then the fused RoPE +
+// decode attention kernel.
+const std::string kBody = std::string(kernels::cuda_source("kernels/attention/cuda/paged_attention_common.cuh")) +
+                          std::string(kernels::cuda_source("kernels/attention/cuda/paged_attention.cu")) +
+                          std::string(kernels::cuda_source("kernels/attention/cuda/decode_attention_rope.cu"));
 
 }  // namespace
 
