@@ -14,7 +14,7 @@ grep -qx '/.gpu-carry/' .git/info/exclude 2>/dev/null || { mkdir -p .git/info; e
 rm -rf "$DEST"
 mkdir -p "$DEST/bin" "$DEST/lib" "$DEST/shared/fixtures" "$DEST/shared/data"
 # synaptix hands CUDA commands to synaptix-cuda beside it (cmake/layers.cmake builds both).
-for b in synaptix synaptix-cuda test_backend_cuda test_kernels_cuda test_engine_cuda test_tune_cuda; do
+for b in synaptix synaptix-cuda test_backend_cuda test_kernels_cuda test_engine_cuda test_tune_cuda test_apps_cuda; do
   if [ -e "$BUILD/$b" ]; then strip -o "$DEST/bin/$b" "$BUILD/$b"; fi
 done
 # Libraries the device image may lack: everything outside libc/libstdc++ and the NVIDIA driver/toolkit.

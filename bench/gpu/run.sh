@@ -30,7 +30,7 @@ if [ -x .gpu-carry/bin/synaptix ]; then
 else
   BIN=build-gpu
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSYNAPTIX_TESTS=ON -DSYNAPTIX_NATIVE=OFF > "$OUT/build.log" 2>&1 &&
-    ninja -C build-gpu synaptix test_backend_cuda test_kernels_cuda test_engine_cuda test_tune_cuda >> "$OUT/build.log" 2>&1 ||
+    ninja -C build-gpu synaptix test_backend_cuda test_kernels_cuda test_engine_cuda test_tune_cuda test_apps_cuda >> "$OUT/build.log" 2>&1 ||
     { tail -30 "$OUT/build.log"; echo "build failed"; exit 1; }
 fi
 SX=$BIN/synaptix
@@ -46,7 +46,7 @@ if [ "$STAGE" = tune ] || [ "$STAGE" = recipe-bench ] || [ "$STAGE" = serve ]; t
   exit $?
 fi
 if [ "$STAGE" != bench ]; then
-  for t in test_backend_cuda test_kernels_cuda test_engine_cuda test_tune_cuda; do
+  for t in test_backend_cuda test_kernels_cuda test_engine_cuda test_tune_cuda test_apps_cuda; do
     filter='*'
     [ "$t" = test_kernels_cuda ] && filter=$KERNEL_FILTER
     timeout 300 "$BIN/$t" --gtest_filter="$filter" > "$OUT/$t.log" 2>&1
