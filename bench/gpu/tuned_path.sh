@@ -103,6 +103,11 @@ rec = [r for r in (b or {}).get("runs", []) if r["plan"] == "recipe"]
 if rec and served.get(1):
     g = {d["batch"]: d["tok_s"] for d in rec[0]["decode"]}
     print("\nserved / gpu-bench (recipe row), b=1: %.1f%%" % (100 * served[1] / g[1]))
+sync = (b or {}).get("decode_b1_tuned_host_sync", {}).get("tok_s", 0)
+if sync and served.get(1):
+    # serve runs one greedy step per launch and reads its ids before the next (no pipelining, no multi-step).
+    print("served / gpu-bench host-synchronous steps (as serve runs them), b=1: %.1f%% (%.1f tok/s)"
+          % (100 * served[1] / sync, sync))
 PY
   ;;
 esac
