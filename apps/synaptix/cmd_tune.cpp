@@ -27,6 +27,7 @@
 #include "synaptix/cuda_tune.h"
 #include "synaptix/executor_factory.h"
 #include "synaptix/graph/op_graph.h"
+#include "synaptix/model/gguf_model.h"
 #include "synaptix/model/spec.h"
 #include "synaptix/model/synth.h"
 #include "synaptix/registry/recipe.h"
@@ -115,9 +116,11 @@ int run(const Options& o) {
   if (o.model.empty()) fail("--target cpu: --model DIR is required");
   if (!o.like.empty()) fail("--like: --target cpu tunes a model directory (--model DIR)");
   const tune::Budget budget = tune::parse_budget(o.budget);
+  // A GGUF file: its metadata is the config, and its matrices' block types are the ops' weight dtypes.
+  const bool gguf = model::is_gguf_path(o.model);
   const std::string config_path = o.model + "/config.json";
-  const std::string config_text = read_text_file(config_path);
-  const model::Spec spec = model::load_spec(config_path);
+  const model::Spec spec = gguf ? model::gguf_spec(model::GgufFile(o.model)) : model::load_spec(config_path);
+  const std::string config_text = gguf ? model::spec_to_json(spec).dump() : read_text_file(config_path);
 
   std::set<std::string> want;
   {
@@ -255,7 +258,7 @@ const RegisterCommand reg{Command{
     "tune", "Tune kernels for a model on a target and write a recipe",
     [](CLI::App& sub) {
       auto o = std::make_shared<Options>();
-      sub.add_option("--model", o->model, "Model directory (only config.json is read)");
+      sub.add_option("--model", o->model, "Model directory (only config.json is read) or GGUF file (its metadata)");
       sub.add_option("--like", o->like, "--target cuda: a model preset's shape instead of --model");
       sub.add_option("--target", o->target, "Target: cpu | cuda | cuda:N")->capture_default_str();
       sub.add_option("--batches", o->batches, "--target cuda: decode batch sizes")->delimiter(',')->check(in_range(1, 256));

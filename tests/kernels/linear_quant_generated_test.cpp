@@ -24,6 +24,7 @@
 #include "synaptix/quant/block_dtype.h"
 #include "synaptix/quant/dequantize.h"
 #include "synaptix/tune/linear_kernel.h"
+#include "synaptix/tune/measurer.h"
 
 using namespace synaptix;
 
@@ -142,4 +143,29 @@ TEST(LinearQuantGenerated, SpaceRefusesWhatItCannotRun) {
   EXPECT_THROW(gen.emit(op, {{"isa", "scalar"}, {"act", "q8"}, {"n_tile", 1}, {"m_tile", 1}, {"rows_per_task", 8},
                              {"threads", "all"}}),
                Error);
+}
+
+TEST(LinearQuantGenerated, TheTunersCheckAcceptsTheDefaultAndBothActivationModes) {
+  const auto cpu = hw::probe_cpu(false);
+  if (!cpu.isa.avx2 || !cpu.isa.fma) GTEST_SKIP() << "no AVX2+FMA: the q8 kernels need 256-bit integer dots";
+  const kernels::LinearQuantGenerator gen;
+  const auto dir = std::filesystem::temp_directory_path() / ("synaptix_linear_quant_tune_" + std::to_string(::getpid()));
+  backend::ModuleBuilder builder(dir.string());
+  ThreadPool pool(2);
+  const auto op = op_of(DType::Q4_1, 1, 4, 72, 576);
+  EXPECT_EQ(tune::verify_impl(op, "", pool, 1), "");  // linear_default -> linear_quant_default
+  std::vector<backend::ModuleSource> srcs;
+  for (const char* act : {"f32", "q8"})
+    srcs.push_back({gen.emit(op, {{"isa", "avx2"}, {"act", act}, {"n_tile", 2}, {"m_tile", 2}, {"rows_per_task", 8},
+                                  {"threads", "all"}}).code, {}});
+  const auto built = builder.build_all(srcs, 2);
+  for (size_t i = 0; i < built.size(); ++i) {
+    ASSERT_TRUE(built[i].ok) << built[i].error;
+    EXPECT_EQ(tune::verify_impl(op, built[i].path, pool, 2 + i), "") << i;
+  }
+  // A Q4_1 kernel run on Q4_0 blocks of the same shape reads the wrong layout: the check must say so.
+  auto wrong = op;
+  wrong.w_dtype = DType::Q8_0;
+  EXPECT_NE(tune::verify_impl(wrong, built[0].path, pool, 3), "");
+  std::filesystem::remove_all(dir);
 }

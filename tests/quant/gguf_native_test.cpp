@@ -8,11 +8,14 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <vector>
 
 #include "support/generate_tokens.h"
 #include "support/prompt_logits.h"
 #include "synaptix/engine/cpu_executor.h"
+#include "synaptix/graph/op_graph.h"
+#include "synaptix/model/gguf_model.h"
 #include "synaptix/model/model.h"
 #include "synaptix/quant/block_dtype.h"
 
@@ -92,4 +95,23 @@ TEST(GgufNative, SmolLM2MatchesTheBf16ExpansionOfTheSameFile) {
   const auto ga = test::generate_tokens(*ea, kPrompt, o), gb = test::generate_tokens(*eb, kPrompt, o);
   EXPECT_EQ(ga, gb) << "greedy continuations of the native and the bf16-expanded load differ";
   EXPECT_EQ(ga.size(), 10u);
+}
+
+TEST(GgufNative, TheOpGraphOfAGgufFileCarriesItsBlockTypes) {
+  SKIP_IF_ABSENT(kSmol);
+  const model::Spec s = model::gguf_spec(model::GgufFile(kSmol));
+  const auto g = graph::decode_graph(s, graph::decode_buckets().front(), 128);
+  std::map<std::string, DType> w;
+  for (const auto& op : g.ops) w[op.name] = op.w_dtype;
+  EXPECT_EQ(w.at("layers.*.self_attn.q_proj"), DType::Q4_1);
+  EXPECT_EQ(w.at("layers.*.mlp.down_proj"), DType::Q4_1);
+  EXPECT_EQ(w.at("lm_head"), DType::Q8_0);  // the tied Q8_0 embedding
+  // No fused kernel takes blocks: the fused ops are not in the step.
+  EXPECT_EQ(w.count("layers.*.mlp.gate_up_silu"), 0u);
+  EXPECT_EQ(w.count("lm_head_argmax"), 0u);
+  for (const auto& op : g.ops) {
+    if (op.name == "layers.*.mlp.down_proj") {  // 1536 x 576 Q4_1 weights at 20 bytes per 32
+      EXPECT_NEAR(op.min_bytes(), 576.0 * 1536 * 20 / 32 + (1536 + 576) * 4, 1.0);
+    }
+  }
 }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "synaptix/core/error.h"
+#include "synaptix/quant/block_dtype.h"
 
 namespace synaptix::graph {
 namespace {
@@ -109,6 +110,13 @@ std::vector<Op> step_ops(const model::Spec& s, int64_t m_lo, int64_t m, int64_t 
   ops.push_back(simple("argmax", OpKind::Argmax, s_lo, s_hi, s.vocab_size, 0, 1));
   // The greedy path's alternative to lm_head + argmax (like gate_up_silu beside gate_proj and up_proj).
   ops.push_back(linear("lm_head_argmax", s_lo, s_hi, s.vocab_size, h, w, false, 1, OpKind::LmHeadArgmax));
+  // A GGUF model's matrices keep the file's block types (Spec::weight_dtypes). No fused kernel takes block
+  // weights, so the fused ops are left out where their weights are blocks: the executor runs the linears.
+  for (auto& o : ops)
+    if (auto it = s.weight_dtypes.find(o.name); it != s.weight_dtypes.end()) o.w_dtype = it->second;
+  std::erase_if(ops, [](const Op& o) {
+    return (o.kind == OpKind::GateUpSilu || o.kind == OpKind::LmHeadArgmax) && is_block_dtype(o.w_dtype);
+  });
   return ops;
 }
 
@@ -146,7 +154,10 @@ std::string Op::signature() const {
 }
 
 double Op::min_bytes() const {
-  const double ws = static_cast<double>(dtype_size(w_dtype));
+  // Bytes per weight; a GGUF block type's are its blocks' bytes (scales included) over their elements.
+  const quant::BlockFormat* blocks = quant::block_format(w_dtype);
+  const double ws = blocks ? static_cast<double>(blocks->block_bytes) / static_cast<double>(blocks->block_elems)
+                           : static_cast<double>(dtype_size(w_dtype));
   const double M = static_cast<double>(m), N = static_cast<double>(n), K = static_cast<double>(k);
   switch (kind) {
     case OpKind::Linear:

@@ -236,6 +236,27 @@ json gguf_config(const GgufFile& f) {
 Spec gguf_spec(const GgufFile& f) {
   Spec s = parse_spec(gguf_config(f), f.path() + " (GGUF metadata as config.json keys)");
   if (s.family == Family::Gemma3) s.norm_weight_offset = 0.0;  // the converter stored 1 + w
+  // The dtypes the matrices keep when loaded natively, by op-graph name (what the tuner tunes): each
+  // projection's most common type over the layers (a Q4_K_M file mixes types from layer to layer).
+  auto layer_type = [&](const char* suffix) -> std::optional<DType> {
+    std::map<DType, int64_t> n;
+    for (int64_t l = 0; l < s.num_layers; ++l)
+      if (const GgufTensor* t = f.find_tensor("blk." + std::to_string(l) + "." + suffix))
+        if (auto d = native_dtype(*t)) ++n[*d];
+    if (n.empty()) return std::nullopt;
+    return std::max_element(n.begin(), n.end(), [](const auto& a, const auto& b) { return a.second < b.second; })->first;
+  };
+  const struct { const char* op; const char* gguf; } kProjections[] = {
+      {"layers.*.self_attn.q_proj", "attn_q.weight"},   {"layers.*.self_attn.k_proj", "attn_k.weight"},
+      {"layers.*.self_attn.v_proj", "attn_v.weight"},   {"layers.*.self_attn.o_proj", "attn_output.weight"},
+      {"layers.*.mlp.gate_proj", "ffn_gate.weight"},    {"layers.*.mlp.up_proj", "ffn_up.weight"},
+      {"layers.*.mlp.down_proj", "ffn_down.weight"},    {"layers.*.mlp.gate_up_silu", "ffn_gate.weight"}};
+  for (const auto& p : kProjections)
+    if (auto d = layer_type(p.gguf); d && *d != s.dtype) s.weight_dtypes[p.op] = *d;
+  const GgufTensor* head = f.find_tensor("output.weight");
+  if (!head) head = f.find_tensor("token_embd.weight");
+  if (head)
+    if (auto d = native_dtype(*head); d && *d != s.dtype) s.weight_dtypes["lm_head"] = s.weight_dtypes["lm_head_argmax"] = *d;
   return s;
 }
 

@@ -2,6 +2,7 @@
 // model::Spec: everything the runtime needs from config.json, normalised across families and across the
 // transformers-4 (`rope_theta`, `rope_scaling`) and transformers-5 (`rope_parameters`) config forms.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,6 +75,9 @@ struct Spec {
   double sliding_rope_theta = 0.0;
   RopeScaling sliding_rope_scaling;
   DType dtype = DType::BF16;
+  // Matrices stored in another dtype than `dtype`, by op-graph name ("layers.*.self_attn.q_proj", "lm_head"):
+  // a GGUF file's block types (gguf_spec: each projection's most common type across the layers).
+  std::map<std::string, DType> weight_dtypes;
   std::vector<int64_t> eos_token_ids;
   std::optional<int64_t> bos_token_id;
 

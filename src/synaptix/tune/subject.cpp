@@ -11,7 +11,9 @@ namespace synaptix::tune {
 std::unique_ptr<Subject> make_subject(const graph::Op& op, const std::string& module_path, ThreadPool& pool) {
   switch (op.kind) {
     case graph::OpKind::Linear:
-    case graph::OpKind::MoeExpert: return make_linear_subject(op, module_path, pool);
+    case graph::OpKind::MoeExpert:
+      if (is_block_dtype(op.w_dtype)) return make_quant_linear_subject(op, module_path, pool);
+      return make_linear_subject(op, module_path, pool);
     case graph::OpKind::GateUpSilu: return make_gate_up_silu_subject(op, module_path, pool);
     case graph::OpKind::AddRmsNorm: return make_add_rmsnorm_subject(op, module_path, pool);
     case graph::OpKind::Attention: return make_attention_subject(op, module_path, pool);

@@ -12,6 +12,8 @@
 namespace synaptix::tune {
 
 std::unique_ptr<Subject> make_linear_subject(const graph::Op& op, const std::string& module, ThreadPool& pool);
+// linear with GGUF block weights (op.w_dtype a block dtype): quant_linear_subject.cpp.
+std::unique_ptr<Subject> make_quant_linear_subject(const graph::Op& op, const std::string& module, ThreadPool& pool);
 std::unique_ptr<Subject> make_gate_up_silu_subject(const graph::Op& op, const std::string& module, ThreadPool& pool);
 std::unique_ptr<Subject> make_add_rmsnorm_subject(const graph::Op& op, const std::string& module, ThreadPool& pool);
 std::unique_ptr<Subject> make_attention_subject(const graph::Op& op, const std::string& module, ThreadPool& pool);
