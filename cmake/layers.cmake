@@ -12,7 +12,6 @@ endif()
 # The layer order by #include (cmake/check_layers.cmake), checked whenever a source changes, before any layer
 # compiles. SYNAPTIX_LAYER_EXEMPT: files that still break it, each with the change that removes it.
 set(SYNAPTIX_LAYER_EXEMPT
-    kernels/linear/cuda/cuda_linear_tuner.cpp  # a search loop; moves to tune/cuda (issue 14, "one tuner")
 )
 file(GLOB_RECURSE _layer_files CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/synaptix/*.h
      ${CMAKE_SOURCE_DIR}/src/synaptix/*.cpp)

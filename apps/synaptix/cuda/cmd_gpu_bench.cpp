@@ -30,7 +30,7 @@
 #include "synaptix/hw/cuda/device_profile.h"
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/cuda/decode_timing.h"
-#include "synaptix/kernels/linear/cuda/cuda_linear_tuner.h"
+#include "synaptix/tune/cuda/linear_trials.h"
 #include "synaptix/model/synth.h"
 #include "synaptix/registry/cuda/cuda_recipe_setup.h"
 #include "synaptix/registry/recipe.h"
@@ -183,7 +183,7 @@ int run(const Options& o) {
   out["model"] = o.like;
 
   // 1. Isolated trials, crash-isolated in children, before this process initialises CUDA.
-  kc::LinearTuneResult tuned;
+  tune::cuda::LinearTuneResult tuned;
   tune::WholeStepPlan searched;
   if (o.tune) {
     progress("isolated trials of the step's linear shapes");
@@ -377,7 +377,7 @@ int run(const Options& o) {
   double gemv_us = 0;
   if (o.tune) {
     for (size_t i = 0; i < tuned.best.size(); ++i) {
-      const kc::LinearTrial* t = tuned.best[i] >= 0 ? &tuned.trials[static_cast<size_t>(tuned.best[i])] : nullptr;
+      const tune::cuda::LinearTrial* t = tuned.best[i] >= 0 ? &tuned.trials[static_cast<size_t>(tuned.best[i])] : nullptr;
       if (!t || t->shape.m != 1) continue;
       gemv_us += t->shape.n == spec.vocab_size ? t->median_us : t->median_us * static_cast<double>(spec.num_layers);
     }

@@ -36,10 +36,10 @@ double landscape(const WholeStepPlan& p, int batch) {
   return t;
 }
 
-kc::LinearTuneResult isolated_trials() {
-  kc::LinearTuneResult r;
+LinearTuneResult isolated_trials() {
+  LinearTuneResult r;
   for (const kc::GemvParams& g : {kc::GemvParams{8, 8, 2, 2}, kc::GemvParams{4, 4, 1, 2}, kc::GemvParams{8, 4, 1, 4}}) {
-    kc::LinearTrial t;
+    LinearTrial t;
     t.shape = {1, 6144, 4096};
     t.generator = "cuda_gemv_bf16";
     t.gemv = g;
@@ -53,7 +53,7 @@ kc::LinearTuneResult isolated_trials() {
 }
 
 TEST(WholeStepSearch, FindsTheFastestPlanOfAKnownLandscape) {
-  const kc::LinearTuneResult iso = isolated_trials();
+  const LinearTuneResult iso = isolated_trials();
   nlohmann::json report;
   WholeStepPlan start = plan_from_isolated({{1, 6144, 4096}}, iso, report);
   ASSERT_EQ(start.gemv.at(kQkv), to_gemv_schedule(kc::GemvParams{8, 8, 2, 2}));

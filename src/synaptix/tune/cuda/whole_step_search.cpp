@@ -35,7 +35,7 @@ std::string attention_name(const DecodeAttentionChoice& da, int64_t split) {
 
 }  // namespace
 
-std::vector<kc::LinearShape> step_linear_shapes(const model::Spec& s, const std::vector<int>& batches, int prompt) {
+std::vector<LinearShape> step_linear_shapes(const model::Spec& s, const std::vector<int>& batches, int prompt) {
   std::set<std::tuple<int64_t, int64_t, int64_t>> out;
   const int64_t h = s.hidden_size;
   const std::vector<std::pair<int64_t, int64_t>> nk = {
@@ -53,15 +53,15 @@ std::vector<kc::LinearShape> step_linear_shapes(const model::Spec& s, const std:
     for (auto [n, k] : nk) add(m, n, k);
   for (int64_t b : batches) add(b, s.vocab_size, h);
   add(1, s.vocab_size, h);  // the prefill's last-token head
-  std::vector<kc::LinearShape> v;
+  std::vector<LinearShape> v;
   for (auto [m, n, k] : out) v.push_back({m, n, k});
   return v;
 }
 
-void record_linear_trials(const std::string& db_path, const kc::LinearTuneResult& r) {
+void record_linear_trials(const std::string& db_path, const LinearTuneResult& r) {
   TuningDb db(db_path);
   const std::string target = sha256_hex(r.device_fingerprint).substr(0, 16);
-  for (const kc::LinearTrial& t : r.trials) {
+  for (const LinearTrial& t : r.trials) {
     TrialRecord rec;
     rec.created = static_cast<double>(std::time(nullptr));
     rec.op = "linear m=" + std::to_string(t.shape.m) + " n=" + std::to_string(t.shape.n) + " k=" +
@@ -89,14 +89,14 @@ void record_linear_trials(const std::string& db_path, const kc::LinearTuneResult
   }
 }
 
-WholeStepPlan plan_from_isolated(const std::vector<kc::LinearShape>& shapes, const kc::LinearTuneResult& r,
+WholeStepPlan plan_from_isolated(const std::vector<LinearShape>& shapes, const LinearTuneResult& r,
                                  nlohmann::json& report) {
   WholeStepPlan plan;
   report = nlohmann::json::array();
   for (size_t i = 0; i < shapes.size() && i < r.best.size(); ++i) {
     const int b = r.best[i], d = r.baseline[i];
     if (b < 0) continue;
-    const kc::LinearTrial& bt = r.trials[static_cast<size_t>(b)];
+    const LinearTrial& bt = r.trials[static_cast<size_t>(b)];
     const LinearShapeKey key{shapes[i].m, shapes[i].n, shapes[i].k};
     const bool gemv = bt.generator == "cuda_gemv_bf16";
     if (gemv) plan.gemv[key] = to_gemv_schedule(bt.gemv);
@@ -117,7 +117,7 @@ IsolatedTuning tune_isolated(const model::Spec& s, const std::vector<int>& batch
   const auto t0 = std::chrono::steady_clock::now();
   IsolatedTuning t;
   t.shapes = step_linear_shapes(s, batches, prompt);
-  t.result = kc::tune_linear_shapes(t.shapes, {device, 20, 20});
+  t.result = tune_linear_shapes(t.shapes, {device, 20, 20});
   record_linear_trials(db_path, t.result);
   nlohmann::json shapes;
   t.plan = plan_from_isolated(t.shapes, t.result, shapes);
@@ -130,7 +130,7 @@ IsolatedTuning tune_isolated(const model::Spec& s, const std::vector<int>& batch
   return t;
 }
 
-WholeStepPlan search_whole_step(WholeStepPlan plan, const kc::LinearTuneResult& isolated, const StepTimer& time_step,
+WholeStepPlan search_whole_step(WholeStepPlan plan, const LinearTuneResult& isolated, const StepTimer& time_step,
                                 const WholeStepSearchOptions& o, nlohmann::json& trace) {
   auto progress = [&](const std::string& s) {
     if (o.progress) o.progress(s);
@@ -240,8 +240,8 @@ WholeStepPlan search_whole_step(WholeStepPlan plan, const kc::LinearTuneResult& 
     }
     plan.o_prefetch[b] = best_prefetch;
     // 6. Each GEMV shape of this batch size: its next-best isolated schedules, tried in the whole step.
-    std::map<std::pair<int64_t, int64_t>, std::vector<const kc::LinearTrial*>> finalists;
-    for (const kc::LinearTrial& t : isolated.trials)
+    std::map<std::pair<int64_t, int64_t>, std::vector<const LinearTrial*>> finalists;
+    for (const LinearTrial& t : isolated.trials)
       if (t.ok && t.shape.m == b && t.generator == "cuda_gemv_bf16") finalists[{t.shape.n, t.shape.k}].push_back(&t);
     double current = try_plan(plan, "in place");
     for (auto& [nk, trials] : finalists) {

@@ -1,5 +1,5 @@
 #pragma once
-// The whole-step search strategy for a CUDA device. Isolated trials (kernels::cuda::tune_linear_shapes: every
+// The whole-step search strategy for a CUDA device. Isolated trials (tune_linear_shapes: every
 // GEMV schedule and cuBLASLt algorithm per shape, crash-isolated, cold L2) rank each linear shape's choices;
 // then, because isolated timings do not rank close GEMV schedules reliably inside a decode graph (PDL
 // overlap, L2 state), the decode step of each batch size on the GEMV path decides in context: candidate plans
@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "synaptix/kernels/linear/cuda/cuda_linear_tuner.h"
+#include "synaptix/tune/cuda/linear_trials.h"
 #include "synaptix/model/spec.h"
 #include "synaptix/tune/whole_step_plan.h"
 
@@ -19,22 +19,22 @@ namespace synaptix::tune::cuda {
 
 // The distinct linear shapes the executor runs for decode steps of `batches` sequences and a prefill of
 // `prompt` tokens (GEMV steps split into rows of at most 8, the head for the prefill's last token).
-std::vector<kernels::cuda::LinearShape> step_linear_shapes(const model::Spec& s, const std::vector<int>& batches,
+std::vector<LinearShape> step_linear_shapes(const model::Spec& s, const std::vector<int>& batches,
                                                            int prompt);
 
 // Writes the isolated trials into the tuning database at `db_path`, keyed by the device fingerprint.
-void record_linear_trials(const std::string& db_path, const kernels::cuda::LinearTuneResult& r);
+void record_linear_trials(const std::string& db_path, const LinearTuneResult& r);
 
 // The plan of the isolated winners: each shape's fastest GEMV schedule or cuBLASLt algorithm. `report` gets
 // one entry per shape (best, default, weight GB/s).
-WholeStepPlan plan_from_isolated(const std::vector<kernels::cuda::LinearShape>& shapes,
-                                 const kernels::cuda::LinearTuneResult& r, nlohmann::json& report);
+WholeStepPlan plan_from_isolated(const std::vector<LinearShape>& shapes,
+                                 const LinearTuneResult& r, nlohmann::json& report);
 
 // The isolated stage end to end: the shapes of the step, their trials (crash-isolated; must run before this
 // process initialises CUDA), recorded in the database at `db_path`, and the plan of their winners.
 struct IsolatedTuning {
-  std::vector<kernels::cuda::LinearShape> shapes;
-  kernels::cuda::LinearTuneResult result;
+  std::vector<LinearShape> shapes;
+  LinearTuneResult result;
   WholeStepPlan plan;
   nlohmann::json report;  // per shape (plan_from_isolated), trials, failures, seconds, database, isolation
 };
@@ -56,7 +56,7 @@ struct WholeStepSearchOptions {
 // GEMV schedules with RMSNorm fused or separate; the decode attention's kernel and split; its heads in
 // registers or shared memory; (MoE) the down projection's layout; o_proj's L2 prefetch; and each GEMV shape's
 // schedule among its isolated finalists and variants. `trace` gets every timed candidate.
-WholeStepPlan search_whole_step(WholeStepPlan plan, const kernels::cuda::LinearTuneResult& isolated,
+WholeStepPlan search_whole_step(WholeStepPlan plan, const LinearTuneResult& isolated,
                                 const StepTimer& time_step, const WholeStepSearchOptions& o, nlohmann::json& trace);
 
 }  // namespace synaptix::tune::cuda

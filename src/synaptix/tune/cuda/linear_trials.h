@@ -1,5 +1,5 @@
 #pragma once
-// Tunes the CUDA linear op per exact shape: for GEMV shapes (m <= 8) every point of the generated kernel's
+// The isolated stage of the CUDA tuner: trials of the linear op per exact shape, for GEMV shapes (m <= 8) every point of the generated kernel's
 // search space, for tensor-core shapes every algorithm cuBLASLt's heuristic offers. Each trial runs crash-
 // isolated (backend/cuda/trial_runner.h): the candidate is verified on random inputs against a host
 // double-precision dot product over sampled outputs, with the output poisoned first, and only then timed
@@ -12,7 +12,7 @@
 
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 
-namespace synaptix::kernels::cuda {
+namespace synaptix::tune::cuda {
 
 struct LinearShape {
   int64_t m = 0, n = 0, k = 0;
@@ -22,7 +22,7 @@ struct LinearShape {
 struct LinearTrial {
   LinearShape shape;
   std::string generator;  // "cuda_gemv_bf16" or "cublaslt_bf16"
-  GemvParams gemv;        // for the GEMV generator
+  kernels::cuda::GemvParams gemv;        // for the GEMV generator
   int algorithm = 0;      // for cuBLASLt
   bool ok = false;
   std::string message;    // why it failed
@@ -46,4 +46,4 @@ struct LinearTuneResult {
 
 LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, const LinearTuneOptions& opt);
 
-}  // namespace synaptix::kernels::cuda
+}  // namespace synaptix::tune::cuda

@@ -1,4 +1,4 @@
-#include "synaptix/kernels/linear/cuda/cuda_linear_tuner.h"
+#include "synaptix/tune/cuda/linear_trials.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,8 +27,14 @@
 #include "synaptix/hw/cuda/device_profile.h"
 #include "synaptix/hw/cuda/driver.h"
 
-namespace synaptix::kernels::cuda {
+namespace synaptix::tune::cuda {
 namespace {
+
+using kernels::cuda::gemv_bf16;
+using kernels::cuda::gemv_bf16_source;
+using kernels::cuda::gemv_default_params;
+using kernels::cuda::gemv_search_space;
+using kernels::cuda::GemvParams;
 
 namespace bc = backend::cuda;
 
@@ -252,4 +258,4 @@ LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, cons
   return res;
 }
 
-}  // namespace synaptix::kernels::cuda
+}  // namespace synaptix::tune::cuda
