@@ -34,6 +34,7 @@ else
     { tail -30 "$OUT/build.log"; echo "build failed"; exit 1; }
 fi
 SX=$BIN/synaptix
+export SYNAPTIX_TEST_BINARY=$PWD/$BIN/synaptix  # CLI tests (test_apps_cuda) run the carried binary
 FIX=/work/shared/fixtures/models
 [ -d "$FIX" ] || FIX=../shared/fixtures/models
 

@@ -1,6 +1,7 @@
 #pragma once
 // Runs the built `synaptix` CLI in a shell (stderr merged into the output) for end-to-end tests.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace synaptix::testing {
@@ -12,7 +13,9 @@ struct CliResult {
 
 // merge_stderr false: stderr is discarded and `output` is stdout alone.
 inline CliResult run_cli(const std::string& args, const std::string& stdin_file = "", bool merge_stderr = true) {
-  std::string cmd = std::string(SYNAPTIX_BINARY) + " " + args;
+  // SYNAPTIX_TEST_BINARY: the CLI where the tests run on another machine than they were built on (the GPU run).
+  const char* moved = std::getenv("SYNAPTIX_TEST_BINARY");
+  std::string cmd = std::string(moved && *moved ? moved : SYNAPTIX_BINARY) + " " + args;
   if (!stdin_file.empty()) cmd += " < '" + stdin_file + "'";
   cmd += merge_stderr ? " 2>&1" : " 2>/dev/null";
   CliResult r;

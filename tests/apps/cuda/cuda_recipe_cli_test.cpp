@@ -39,8 +39,10 @@ TEST(CudaRecipeCli, TuneWritesARecipeThatGenerateRunsAndOtherTargetsRefuse) {
                              "--decode-steps 8 --precision kv=bf16,products=1 --db " + scratch("tuning.db") +
                              " --out " + recipe);
   ASSERT_EQ(tuned.exit_code, 0) << tuned.output;
-  nlohmann::json j;
-  std::ifstream(recipe) >> j;
+  ASSERT_TRUE(fs::exists(recipe)) << tuned.output;
+  std::ifstream in(recipe);
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(j.is_discarded()) << recipe << " is not JSON";
   EXPECT_EQ(j["target"]["kind"], "cuda");
   EXPECT_EQ(j["whole_step"]["format"], "synaptix-whole-step/1");
   EXPECT_TRUE(j["whole_step"]["decode_attention"].contains("1")) << j["whole_step"].dump();
