@@ -25,6 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kSmol = (fs::path(SYNAPTIX_SOURCE_DIR) / "models/SmolLM2-135M-Instruct.Q4_1.gguf").string();
+const std::string kGemma = (fs::path(SYNAPTIX_SOURCE_DIR) / "models/gemma-3-270m-q4_k_m.gguf").string();
 
 #define SKIP_IF_ABSENT(path) \
   if (!fs::exists(path)) GTEST_SKIP() << path << " is not installed (scripts/install-models.sh)"
@@ -114,4 +115,21 @@ TEST(GgufNative, TheOpGraphOfAGgufFileCarriesItsBlockTypes) {
       EXPECT_NEAR(op.min_bytes(), 576.0 * 1536 * 20 / 32 + (1536 + 576) * 4, 1.0);
     }
   }
+}
+
+TEST(GgufNative, Gemma3KeepsItsQ8_0BlocksAndExpandsTheKQuantsToBf16) {
+  SKIP_IF_ABSENT(kGemma);
+  // Q4_K_M mixes Q4_K, Q5_0, Q6_K and Q8_0: only Q8_0 has fast CPU kernels, the rest is the bf16 fallback.
+  auto m = model::load_model(kGemma);
+  EXPECT_EQ(m->embed->dtype, DType::Q8_0);
+  std::map<DType, int> n;
+  for (const auto& L : m->layers)
+    for (const model::TensorRef* t : {L.q, L.k, L.v, L.o, L.gate, L.up, L.down}) ++n[t->dtype];
+  for (const auto& [d, count] : n)
+    EXPECT_TRUE(d == DType::Q8_0 || d == DType::BF16) << dtype_name(d) << " x" << count;
+  EXPECT_GT(n[DType::BF16], 0);
+  // The tuner sees what the load holds: a Q8_0 LM head; projections as their most common held dtype.
+  const model::Spec s = model::gguf_spec(model::GgufFile(kGemma));
+  EXPECT_EQ(s.weight_dtypes.at("lm_head"), DType::Q8_0);
+  for (const auto& [op, d] : s.weight_dtypes) EXPECT_TRUE(d == DType::Q8_0) << op << " " << dtype_name(d);
 }

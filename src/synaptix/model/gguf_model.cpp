@@ -94,12 +94,19 @@ void dequantize_rows(const GgufTensor& t, DType to, uint8_t* out) {
   }, grain);
 }
 
-// The dtype a matrix keeps when loaded natively: its GGUF block type, or BF16 / F32 as stored; nullopt for
-// what is expanded to bf16 all the same (F16, whose linear path is the generic one, and Q8_K).
+// The dtype a matrix keeps when loaded natively: the block types the CPU kernels execute at speed (Q4_0,
+// Q4_1, Q8_0: kernels/linear/quant_default.h and the generated linear_quant), or BF16 / F32 as stored. The
+// rest is expanded to bf16 at load, the documented fallback: F16 (whose linear path is the generic one), Q5_0,
+// Q5_1 and the k-quants (whose only block path dequantizes each row with the scalar reference on every call,
+// several times slower than reading bf16) and Q8_K.
 std::optional<DType> native_dtype(const GgufTensor& t) {
-  if (t.format->type == quant::GgmlType::BF16) return DType::BF16;
-  if (t.format->type == quant::GgmlType::F32) return DType::F32;
-  return quant::block_dtype(t.format->type);
+  switch (t.format->type) {
+    case quant::GgmlType::BF16: return DType::BF16;
+    case quant::GgmlType::F32: return DType::F32;
+    case quant::GgmlType::Q4_0: case quant::GgmlType::Q4_1: case quant::GgmlType::Q8_0:
+      return quant::block_dtype(t.format->type);
+    default: return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -242,7 +249,7 @@ Spec gguf_spec(const GgufFile& f) {
     std::map<DType, int64_t> n;
     for (int64_t l = 0; l < s.num_layers; ++l)
       if (const GgufTensor* t = f.find_tensor("blk." + std::to_string(l) + "." + suffix))
-        if (auto d = native_dtype(*t)) ++n[*d];
+        ++n[native_dtype(*t).value_or(DType::BF16)];  // what the native load holds
     if (n.empty()) return std::nullopt;
     return std::max_element(n.begin(), n.end(), [](const auto& a, const auto& b) { return a.second < b.second; })->first;
   };
@@ -256,7 +263,8 @@ Spec gguf_spec(const GgufFile& f) {
   const GgufTensor* head = f.find_tensor("output.weight");
   if (!head) head = f.find_tensor("token_embd.weight");
   if (head)
-    if (auto d = native_dtype(*head); d && *d != s.dtype) s.weight_dtypes["lm_head"] = s.weight_dtypes["lm_head_argmax"] = *d;
+    if (const DType d = native_dtype(*head).value_or(DType::BF16); d != s.dtype)
+      s.weight_dtypes["lm_head"] = s.weight_dtypes["lm_head_argmax"] = d;
   return s;
 }
 
