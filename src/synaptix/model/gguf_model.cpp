@@ -15,6 +15,7 @@
 #include "synaptix/model/tensor_names.h"
 #include "synaptix/quant/block_dtype.h"
 #include "synaptix/quant/dequantize.h"
+#include "synaptix/quant/dequantize_simd.h"
 
 namespace synaptix::model {
 
@@ -95,17 +96,20 @@ void dequantize_rows(const GgufTensor& t, DType to, uint8_t* out) {
 }
 
 // The dtype a matrix keeps when loaded natively: the block types the CPU kernels execute at speed (Q4_0,
-// Q4_1, Q8_0: kernels/linear/quant_default.h and the generated linear_quant), or BF16 / F32 as stored. The
-// rest is expanded to bf16 at load, the documented fallback: F16 (whose linear path is the generic one), Q5_0,
-// Q5_1 and the k-quants (whose only block path dequantizes each row with the scalar reference on every call,
-// several times slower than reading bf16) and Q8_K.
+// Q4_1, Q8_0: kernels/linear/quant_default.h and the generated linear_quant; Q5_0, Q5_1, Q4_K, Q6_K where this
+// build has quant/dequantize_simd.h's vectorised rows, i.e. AVX-512), or BF16 / F32 as stored. The rest is
+// expanded to bf16 at load, the documented fallback: F16 (whose linear path is the generic one), Q5_K, Q2_K,
+// Q3_K, Q8_K, and the others without AVX-512 (their block path would dequantize each row with the scalar
+// reference on every call, several times slower per token than reading bf16).
 std::optional<DType> native_dtype(const GgufTensor& t) {
   switch (t.format->type) {
     case quant::GgmlType::BF16: return DType::BF16;
     case quant::GgmlType::F32: return DType::F32;
     case quant::GgmlType::Q4_0: case quant::GgmlType::Q4_1: case quant::GgmlType::Q8_0:
       return quant::block_dtype(t.format->type);
-    default: return std::nullopt;
+    default:
+      if (const auto d = quant::block_dtype(t.format->type); d && quant::has_fast_dequantize(*d)) return d;
+      return std::nullopt;
   }
 }
 

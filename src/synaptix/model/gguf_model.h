@@ -2,10 +2,10 @@
 // A model from one GGUF file: its metadata mapped onto the config.json keys parse_spec reads (so a GGUF model
 // gets the same Spec, defaults and checks as the Hugging Face directory it was converted from), and its
 // tensors mapped onto the Hugging Face names and shapes of tensor_names.h. Matrices and embeddings stay in the
-// file's GGUF block type (Q4_0, Q4_1, Q8_0) or BF16/F32, memory-mapped (GgufWeights::Native), or are dequantized
-// at load into bf16 the Model owns (GgufWeights::Bf16; and, until they have fast CPU kernels, F16, Q5_0, Q5_1
-// and the k-quants in either mode: the linear op runs them, but at several times bf16's cost per token);
-// norms and biases become f32. Two things llama.cpp's converter
+// file's GGUF block type (Q4_0, Q4_1, Q8_0; Q5_0, Q5_1, Q4_K, Q6_K with AVX-512) or BF16/F32, memory-mapped
+// (GgufWeights::Native), or are dequantized at load into bf16 the Model owns (GgufWeights::Bf16; and, in
+// either mode, the types without a fast CPU path: F16, Q2_K, Q3_K, Q5_K, Q8_K, and the AVX-512 ones on other
+// CPUs); norms and biases become f32. Two things llama.cpp's converter
 // (convert_hf_to_gguf.py) does are undone or accounted for:
 //  - for architecture "llama" it permutes the rows of the Q and K projections of each head from the rotate-half
 //    layout to interleaved pairs (LlamaModel.permute); the rows are put back so HF-style RoPE applies;

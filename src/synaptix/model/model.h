@@ -47,9 +47,9 @@ struct Model {
   int64_t weight_bytes() const;  // bytes of all tensors the forward pass reads (tied counted once)
 };
 
-// How the matrices of a GGUF file are held: Native keeps the file's Q4_0, Q4_1 and Q8_0 blocks, BF16 and F32
-// as stored, memory-mapped, and the kernels execute the blocks (as llama.cpp does; other block types are
-// expanded to bf16 until they have fast kernels: gguf_model.h); Bf16 dequantizes every matrix to bf16 at load.
+// How the matrices of a GGUF file are held: Native keeps the file's blocks (the types with fast CPU kernels:
+// gguf_model.h), BF16 and F32 as stored, memory-mapped, and the kernels execute the blocks (as llama.cpp does;
+// other block types are expanded to bf16); Bf16 dequantizes every matrix to bf16 at load.
 // A Hugging Face directory is always loaded as stored.
 enum class GgufWeights { Native, Bf16 };
 

@@ -15,6 +15,7 @@
 #include "synaptix/kernels/linear/quant_reference.h"
 #include "synaptix/quant/block_dtype.h"
 #include "synaptix/quant/dequantize.h"
+#include "synaptix/quant/dequantize_simd.h"
 
 namespace synaptix::kernels {
 
@@ -152,7 +153,7 @@ void dequantize_row(DType t, const quant::BlockFormat& f, const uint8_t* w, int6
     default: break;
   }
 #endif
-  (void)t;
+  if (quant::has_fast_dequantize(t)) return quant::dequantize_rows_fast(t, w, k, dst);
   quant::dequantize_f32(f, w, k, dst);
 }
 
