@@ -157,41 +157,74 @@ void dequantize_row(DType t, const quant::BlockFormat& f, const uint8_t* w, int6
   quant::dequantize_f32(f, w, k, dst);
 }
 
-// out[r] = w . x row r (f32), for R rows of x; k is a multiple of 32.
-template <int R>
-void dot_f32(const float* w, const float* x, int64_t ldx, int64_t k, float* out) {
+// out[r][j] = W row j . x row r (f32) for an MR x NR register tile: each loaded vector feeds MR or NR FMAs.
+// W and x rows are k apart; k is a multiple of 32.
+template <int MR, int NR>
+void tile_f32(const float* w, const float* x, int64_t k, float out[4][4]) {
 #if defined(SYNAPTIX_QUANT_SIMD)
-  vec acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = vzero();
+  vec acc[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NR; ++j) acc[r][j] = vzero();
   for (int64_t i = 0; i < k; i += kLanes) {
-    const vec wv = vload(w + i);
-    for (int r = 0; r < R; ++r) acc[r] = vfma(wv, vload(x + r * ldx + i), acc[r]);
+    vec wv[NR];
+    for (int j = 0; j < NR; ++j) wv[j] = vload(w + j * k + i);
+    for (int r = 0; r < MR; ++r) {
+      const vec xv = vload(x + r * k + i);
+      for (int j = 0; j < NR; ++j) acc[r][j] = vfma(wv[j], xv, acc[r][j]);
+    }
   }
-  for (int r = 0; r < R; ++r) out[r] = vsum(acc[r]);
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NR; ++j) out[r][j] = vsum(acc[r][j]);
 #else
-  for (int r = 0; r < R; ++r) {
-    float s = 0.0f;
-    for (int64_t i = 0; i < k; ++i) s += w[i] * x[r * ldx + i];
-    out[r] = s;
-  }
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NR; ++j) {
+      float s = 0.0f;
+      for (int64_t i = 0; i < k; ++i) s += w[j * k + i] * x[r * k + i];
+      out[r][j] = s;
+    }
 #endif
 }
 
-// Rows [n0, n1) of W through a dequantized f32 row.
+template <int MR>
+void tile_mr(int nr, const float* w, const float* x, int64_t k, float out[4][4]) {
+  switch (nr) {
+    case 1: return tile_f32<MR, 1>(w, x, k, out);
+    case 2: return tile_f32<MR, 2>(w, x, k, out);
+    case 3: return tile_f32<MR, 3>(w, x, k, out);
+    default: return tile_f32<MR, 4>(w, x, k, out);
+  }
+}
+
+void tile_any(int mr, int nr, const float* w, const float* x, int64_t k, float out[4][4]) {
+  switch (mr) {
+    case 1: return tile_mr<1>(nr, w, x, k, out);
+    case 2: return tile_mr<2>(nr, w, x, k, out);
+    case 3: return tile_mr<3>(nr, w, x, k, out);
+    default: return tile_mr<4>(nr, w, x, k, out);
+  }
+}
+
+// Rows [n0, n1) of W, kPanel at a time dequantized into an f32 panel (16 rows of k: 36-96 KiB for k of
+// 576-1536, in L2), then 4 x rows by 4 W rows register tiles over it: x streams once per panel, not per row.
 void rows_via_f32(const LinearArgs& a, const quant::BlockFormat& f, int64_t rb, size_t n0, size_t n1) {
-  std::vector<float> row(static_cast<size_t>(a.k));
-  float out[4];
-  for (size_t n = n0; n < n1; ++n) {
-    dequantize_row(a.w_dtype, f, static_cast<const uint8_t*>(a.w) + static_cast<int64_t>(n) * rb, a.k, row.data());
-    const float b = a.bias ? a.bias[n] : 0.0f;
-    int64_t m = 0;
-    for (; m + 4 <= a.m; m += 4) {
-      dot_f32<4>(row.data(), a.x + m * a.k, a.k, a.k, out);
-      for (int r = 0; r < 4; ++r) a.y[(m + r) * a.n + static_cast<int64_t>(n)] = out[r] + b;
-    }
-    for (; m < a.m; ++m) {
-      dot_f32<1>(row.data(), a.x + m * a.k, a.k, a.k, out);
-      a.y[m * a.n + static_cast<int64_t>(n)] = out[0] + b;
+  constexpr int64_t kPanel = 16;
+  std::vector<float> panel(static_cast<size_t>(kPanel * a.k));
+  float out[4][4];
+  for (int64_t p0 = static_cast<int64_t>(n0); p0 < static_cast<int64_t>(n1); p0 += kPanel) {
+    const int64_t np = std::min<int64_t>(kPanel, static_cast<int64_t>(n1) - p0);
+    for (int64_t j = 0; j < np; ++j)
+      dequantize_row(a.w_dtype, f, static_cast<const uint8_t*>(a.w) + (p0 + j) * rb, a.k, panel.data() + j * a.k);
+    for (int64_t m = 0; m < a.m; m += 4) {
+      const int mr = static_cast<int>(std::min<int64_t>(4, a.m - m));
+      for (int64_t j = 0; j < np; j += 4) {
+        const int nr = static_cast<int>(std::min<int64_t>(4, np - j));
+        tile_any(mr, nr, panel.data() + j * a.k, a.x + m * a.k, a.k, out);
+        for (int r = 0; r < mr; ++r)
+          for (int c = 0; c < nr; ++c) {
+            const int64_t n = p0 + j + c;
+            a.y[(m + r) * a.n + n] = out[r][c] + (a.bias ? a.bias[n] : 0.0f);
+          }
+      }
     }
   }
 }

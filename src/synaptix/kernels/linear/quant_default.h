@@ -5,9 +5,9 @@
 //  - m <= 4 (decode) and Q4_0 / Q4_1 / Q8_0: each block is expanded to 32 floats in vector registers and
 //    applied to every row of x at once; Q4_1's min enters as m * sum(x over the block), summed once per call.
 //    W streams once, 4.5-8.5 bits a weight instead of bf16's 16.
-//  - otherwise (prefill, and Q5_x / the k-quants): each W row is dequantized once into an L1-resident f32 row
+//  - otherwise (prefill, and Q5_x / the k-quants): W is dequantized 16 rows at a time into an f32 panel
 //    (quant/dequantize_simd.h's vectorised rows for Q5_0, Q5_1, Q4_K, Q6_K with AVX-512) and applied to all m
-//    rows of x, 4 at a time.
+//    rows of x in 4 x 4 register tiles.
 // AVX-512 or AVX2+FMA where the build has them; plain C++ otherwise. Parallel over rows of W.
 #include "synaptix/kernels/linear/reference.h"
 
