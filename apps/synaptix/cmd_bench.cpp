@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -52,6 +53,24 @@ double weight_bytes_per_step(const model::Model& m, int64_t batch) {
   return total - expert_bytes * (1.0 - frac);
 }
 
+// The dtypes the model's matrices are held in, with counts ("q4_1 x210, q8_0 x1"): says which GGUF blocks
+// run natively and which were expanded to bf16 at load.
+std::string held_dtypes(const model::Model& m) {
+  std::map<std::string, int> n;
+  auto add = [&](const model::TensorRef* t) {
+    if (t) ++n[std::string(dtype_name(t->dtype))];
+  };
+  add(m.embed);
+  if (m.lm_head != m.embed) add(m.lm_head);
+  for (const auto& L : m.layers) {
+    for (const model::TensorRef* t : {L.q, L.k, L.v, L.o, L.gate, L.up, L.down, L.router}) add(t);
+    for (const auto& e : L.experts) add(e.gate), add(e.up), add(e.down);
+  }
+  std::string s;
+  for (const auto& [d, c] : n) s += (s.empty() ? "" : ", ") + d + " x" + std::to_string(c);
+  return s;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -83,7 +102,8 @@ int run(const Options& o) {
   nlohmann::json report = {{"model", o.model}, {"target", "cpu"}, {"cpu", cpu.model_name},
                            {"threads", ThreadPool::global().size()}, {"recipe", o.recipe},
                            {"mem_read_gbps", cpu.mem_read_gbps}, {"fma_gflops", cpu.fma_gflops},
-                           {"weight_bytes", m->weight_bytes()}, {"weights", o.weights}};
+                           {"weight_bytes", m->weight_bytes()}, {"weights", o.weights},
+                           {"weight_dtypes", held_dtypes(*m)}};
 
   // Prefill: one chunk of prompt_tokens.
   {
@@ -143,8 +163,8 @@ int run(const Options& o) {
     std::printf("%s\n", report.dump().c_str());
     return 0;
   }
-  std::printf("model %s | %s | %d threads | weights %.3f GB%s\n", o.model.c_str(), cpu.model_name.c_str(),
-              ThreadPool::global().size(), static_cast<double>(m->weight_bytes()) / 1e9,
+  std::printf("model %s | %s | %d threads | weights %.3f GB (%s)%s\n", o.model.c_str(), cpu.model_name.c_str(),
+              ThreadPool::global().size(), static_cast<double>(m->weight_bytes()) / 1e9, held_dtypes(*m).c_str(),
               o.recipe.empty() ? " | untuned" : (" | recipe " + o.recipe).c_str());
   std::printf("measured: memory read %.1f GB/s, f32 FMA peak %.1f GFLOP/s\n", cpu.mem_read_gbps, cpu.fma_gflops);
   const auto& p = report["prefill"];
