@@ -1,6 +1,7 @@
 // Fuzz target: a GGUF file, through everything that reads one when a model is served from it: the container
 // (header, metadata, tensor infos, data section), the Spec its metadata maps to, the tokenizer it carries (then
-// a fixed text encoded and decoded) and the model load (tensor names and shapes checked, blocks dequantized).
+// a fixed text encoded and decoded) and the model load (tensor names and shapes checked), both with the blocks
+// kept as the file stores them (the default) and dequantized to bf16.
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   if (has_spec) {
     synaptix::fuzz::expect_clean([&] { sink = sink + model::load_gguf_model(path)->owned.size(); });
+    synaptix::fuzz::expect_clean(
+        [&] { sink = sink + model::load_gguf_model(path, model::GgufWeights::Bf16)->owned.size(); });
   }
   return 0;
 }
