@@ -92,7 +92,8 @@ class CpuExecutor final : public Executor, public GreedyStep {
     const TensorRef* w = m_.lm_head;
     if (ks_)
       if (const auto* fn = ks_->lm_head_argmax(R, w->shape[0], w->shape[1], w->dtype)) return (*fn)(last_.data(), w->data, ids.data(), R);
-    std::vector<float> logits(static_cast<size_t>(R * s_.vocab_size));
+    std::vector<float>& logits = argmax_logits_;  // kept across steps: no page faults per token
+    logits.resize(static_cast<size_t>(R * s_.vocab_size));
     linear(last_.data(), w, {}, logits.data(), R);
     for (int64_t r = 0; r < R; ++r) {
       const float* row = logits.data() + r * s_.vocab_size;
@@ -301,7 +302,7 @@ class CpuExecutor final : public Executor, public GreedyStep {
   std::vector<float> final_norm_;
   kernels::RopeTable rope_, sliding_rope_;
   bool dynamic_rope_ = false;
-  std::vector<float> x_, xn_, q_, k_, v_, attn_, g_, u_, last_;
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, g_, u_, last_, argmax_logits_;
 };
 
 }  // namespace

@@ -50,6 +50,53 @@ void dot_rows_bf16(const uint16_t* w, const float* x, int64_t ldx, int64_t k, fl
   }
 }
 
+#if defined(__AVX512F__)
+// Decode-sized products (fewer than 4 x rows): 4 bf16 weight rows at a time against M x rows, so each x load
+// feeds 4 FMAs and the 4 * M accumulators are independent chains (one chain per row left the loop waiting
+// on FMA latency at a third of the memory bandwidth).
+template <int M>
+void dot4_bf16_avx512(const uint16_t* w, int64_t k, const float* x, int64_t ldx, float out[4][M]) {
+  __m512 acc[4][M];
+  for (int j = 0; j < 4; ++j)
+    for (int r = 0; r < M; ++r) acc[j][r] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    __m512 wv[4];
+    for (int j = 0; j < 4; ++j)
+      wv[j] = _mm512_castsi512_ps(_mm512_slli_epi32(
+          _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j * k + i))), 16));
+    for (int r = 0; r < M; ++r) {
+      const __m512 xv = _mm512_loadu_ps(x + r * ldx + i);
+      for (int j = 0; j < 4; ++j) acc[j][r] = _mm512_fmadd_ps(wv[j], xv, acc[j][r]);
+    }
+  }
+  for (int j = 0; j < 4; ++j)
+    for (int r = 0; r < M; ++r) {
+      float s = _mm512_reduce_add_ps(acc[j][r]);
+      for (int64_t t = i; t < k; ++t) s += bf16_to_f32(w[j * k + t]) * x[r * ldx + t];
+      out[j][r] = s;
+    }
+}
+
+template <int M>
+void gemv_bf16_rows(const LinearArgs& a, int64_t m0, int64_t nb, int64_t ne) {
+  const auto* w = static_cast<const uint16_t*>(a.w);
+  float out[4][M];
+  int64_t n = nb;
+  for (; n + 4 <= ne; n += 4) {
+    dot4_bf16_avx512<M>(w + n * a.k, a.k, a.x + m0 * a.k, a.k, out);
+    for (int j = 0; j < 4; ++j)
+      for (int r = 0; r < M; ++r) a.y[(m0 + r) * a.n + n + j] = out[j][r] + (a.bias ? a.bias[n + j] : 0.0f);
+  }
+  for (; n < ne; ++n)
+    for (int r = 0; r < M; ++r) {
+      float o;
+      dot_rows_bf16<1>(w + n * a.k, a.x + (m0 + r) * a.k, a.k, a.k, &o);
+      a.y[(m0 + r) * a.n + n] = o + (a.bias ? a.bias[n] : 0.0f);
+    }
+}
+#endif
+
 template <int R>
 void dot_rows_generic(const void* w, DType t, int64_t row, const float* x, int64_t ldx, int64_t k, float* out) {
   float acc[R] = {};
@@ -81,6 +128,19 @@ void linear_reference(const LinearArgs& a) {
 void linear_default(const LinearArgs& a) {
   if (is_block_dtype(a.w_dtype)) return linear_quant_default(a);  // GGUF blocks: quant_default.h
   check(a);
+#if defined(__AVX512F__)
+  if (a.w_dtype == DType::BF16 && a.m < 4) {
+    // Chunks of whole 4-row groups, enough of them to feed every thread.
+    const size_t groups = static_cast<size_t>((a.n + 3) / 4);
+    ThreadPool::global().parallel_for(groups, [&](size_t gb, size_t ge) {
+      const int64_t nb = static_cast<int64_t>(gb) * 4, ne = std::min<int64_t>(a.n, static_cast<int64_t>(ge) * 4);
+      if (a.m == 1) gemv_bf16_rows<1>(a, 0, nb, ne);
+      else if (a.m == 2) gemv_bf16_rows<2>(a, 0, nb, ne);
+      else gemv_bf16_rows<3>(a, 0, nb, ne);
+    }, 8);
+    return;
+  }
+#endif
   // Parallel over output rows: each thread streams its slice of W once and applies every weight row to all
   // m rows of x, 4 at a time so that one weight load feeds 4 FMAs. For m up to a few hundred the x rows
   // stay in L2 while W streams from memory.
