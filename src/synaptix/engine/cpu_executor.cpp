@@ -6,6 +6,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/thread_pool.h"
+#include "synaptix/kernels/attention/decode_default.h"
 #include "synaptix/kernels/attention/reference.h"
 #include "synaptix/kernels/embedding/reference.h"
 #include "synaptix/kernels/geglu/reference.h"
@@ -190,8 +191,8 @@ class CpuExecutor final : public Executor, public GreedyStep {
         ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
           for (size_t t = b; t < e; ++t) {
             kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[t]};
-            kernels::attention_decode_reference(q_.data() + t * static_cast<size_t>(qd), s_.num_heads, kv, pos[t],
-                                                window, scale, attn_.data() + t * static_cast<size_t>(qd), attn_cap);
+            kernels::attention_decode_default(q_.data() + t * static_cast<size_t>(qd), s_.num_heads, kv, pos[t],
+                                              window, scale, attn_.data() + t * static_cast<size_t>(qd), attn_cap);
           }
         });
       }

@@ -8,6 +8,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/thread_pool.h"
+#include "synaptix/kernels/linear/gemm_default.h"
 #include "synaptix/kernels/linear/quant_default.h"
 #include "synaptix/kernels/linear/quant_reference.h"
 
@@ -140,6 +141,7 @@ void linear_default(const LinearArgs& a) {
     }, 8);
     return;
   }
+  if (a.m >= 8 && gemm_default_applies(a)) return gemm_default(a);  // prefill-sized: register-blocked GEMM
 #endif
   // Parallel over output rows: each thread streams its slice of W once and applies every weight row to all
   // m rows of x, 4 at a time so that one weight load feeds 4 FMAs. For m up to a few hundred the x rows
