@@ -10,6 +10,23 @@
 
 using namespace synaptix;
 
+namespace {
+
+// n normal values stored as dtype dt (bf16, f16 or f32).
+std::vector<uint8_t> random_weights(DType dt, int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> nd;
+  std::vector<uint8_t> w(static_cast<size_t>(n) * dtype_size(dt));
+  for (int64_t i = 0; i < n; ++i) {
+    const float f = nd(rng);
+    if (dt == DType::BF16) reinterpret_cast<uint16_t*>(w.data())[i] = f32_to_bf16(f);
+    else if (dt == DType::F16) reinterpret_cast<uint16_t*>(w.data())[i] = f32_to_f16(f);
+    else reinterpret_cast<float*>(w.data())[i] = f;
+  }
+  return w;
+}
+
+}  // namespace
+
 TEST(Linear, DefaultEqualsReference) {
   std::mt19937 rng(1);
   std::normal_distribution<float> nd;
@@ -19,13 +36,7 @@ TEST(Linear, DefaultEqualsReference) {
       std::vector<float> x(static_cast<size_t>(m * k)), bias(static_cast<size_t>(n));
       for (auto& v : x) v = nd(rng);
       for (auto& v : bias) v = nd(rng);
-      std::vector<uint8_t> w(static_cast<size_t>(n * k) * dtype_size(dt));
-      for (int64_t i = 0; i < n * k; ++i) {
-        float f = nd(rng);
-        if (dt == DType::BF16) reinterpret_cast<uint16_t*>(w.data())[i] = f32_to_bf16(f);
-        else if (dt == DType::F16) reinterpret_cast<uint16_t*>(w.data())[i] = f32_to_f16(f);
-        else reinterpret_cast<float*>(w.data())[i] = f;
-      }
+      const std::vector<uint8_t> w = random_weights(dt, n * k, rng);
       std::vector<float> y0(static_cast<size_t>(m * n), NAN), y1(y0.size(), NAN);
       kernels::linear_reference({x.data(), w.data(), dt, bias.data(), y0.data(), m, n, k});
       kernels::linear_default({x.data(), w.data(), dt, bias.data(), y1.data(), m, n, k});
@@ -80,13 +91,7 @@ TEST(Linear, PrefillGemmEqualsReference) {
         std::vector<float> x(static_cast<size_t>(m * k)), bias(static_cast<size_t>(n));
         for (auto& v : x) v = nd(rng);
         for (auto& v : bias) v = nd(rng);
-        std::vector<uint8_t> w(static_cast<size_t>(n * k) * dtype_size(dt));
-        for (int64_t i = 0; i < n * k; ++i) {
-          float f = nd(rng);
-          if (dt == DType::BF16) reinterpret_cast<uint16_t*>(w.data())[i] = f32_to_bf16(f);
-          else if (dt == DType::F16) reinterpret_cast<uint16_t*>(w.data())[i] = f32_to_f16(f);
-          else reinterpret_cast<float*>(w.data())[i] = f;
-        }
+        const std::vector<uint8_t> w = random_weights(dt, n * k, rng);
         const float* b = with_bias ? bias.data() : nullptr;
         std::vector<float> y0(static_cast<size_t>(m * n), NAN), y1(y0.size(), NAN);
         kernels::linear_reference({x.data(), w.data(), dt, b, y0.data(), m, n, k});

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <cmath>
@@ -212,4 +213,34 @@ TEST(RecipeKernels, KernelSetServesBucketsAndMatchesTheReference) {
   }
 }
 
+}  // namespace synaptix::registry
+
+namespace synaptix::registry {
+namespace {
+
+// A bucket where the default won (the recipe's untuned list) is served by the default, not by a smaller
+// bucket's kernel standing in: the stand-in is for m beyond every bucket the tuner tried.
+TEST(RecipeKernels, BucketsWhereTheDefaultWonAreNotTakenOverBySmallerBuckets) {
+  const auto cpu = hw::probe_cpu(false);
+  Recipe r = sample(cpu);
+  backend::ModuleBuilder builder(scratch());
+  ThreadPool pool(2);
+  const int64_t largest = std::max_element(r.kernels.begin(), r.kernels.end(), [](const auto& a, const auto& b) {
+                            return a.m_hi < b.m_hi;
+                          })->m_hi;
+  {
+    auto set = make_kernel_set(r, builder, pool);
+    EXPECT_NE(set->linear(largest + 10, 40, 24, DType::BF16), nullptr);  // beyond every bucket: the largest
+  }
+  const std::string lo = std::to_string(largest + 1), hi = std::to_string(largest + 64);
+  r.untuned.push_back({{"signature", "linear m=" + lo + ".." + hi + " n=40 k=24 w=bf16"}, {"baseline_us", 1.0}});
+  r.untuned.push_back({{"signature", "not_a_hook m=1 n=2"}});  // ignored
+  auto set = make_kernel_set(r, builder, pool);
+  EXPECT_EQ(set->linear(largest + 10, 40, 24, DType::BF16), nullptr);  // the default won there
+  EXPECT_EQ(set->linear(largest + 100, 40, 24, DType::BF16), nullptr);  // beyond it: still the default's bucket
+  EXPECT_NE(set->linear(1, 40, 24, DType::BF16), nullptr);  // the tuned buckets keep their kernels
+  EXPECT_EQ(set->linear(largest + 10, 41, 24, DType::BF16), nullptr);  // another shape is untouched
+}
+
+}  // namespace
 }  // namespace synaptix::registry

@@ -1,7 +1,10 @@
 #include "synaptix/registry/recipe_kernels.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
+#include <sstream>
 #include <unordered_map>
 #include <vector>
 
@@ -17,6 +20,9 @@ namespace {
 // One loaded recipe kernel of any hook; exactly one of the kernel pointers is set, with its callable.
 struct Entry {
   RecipeKernel spec;
+  // A bucket the tuner tried where the default won: no kernel; it keeps a smaller bucket's kernel from
+  // standing in for m in this bucket (that fallback is meant for m beyond every tuned bucket).
+  bool is_default = false;
   std::unique_ptr<tune::LinearKernel> linear;
   std::unique_ptr<tune::GateUpSiluKernel> gate_up;
   std::unique_ptr<tune::AddRmsNormKernel> add_rmsnorm;
@@ -68,18 +74,25 @@ class RecipeKernelSet final : public kernels::KernelSet {
     entries_.push_back(std::move(e));
   }
 
+  void add_default(const RecipeKernel& rk) {
+    auto e = std::make_unique<Entry>();
+    e->spec = rk;
+    e->is_default = true;
+    entries_.push_back(std::move(e));
+  }
+
   const kernels::LinearFn* linear(int64_t m, int64_t n, int64_t k, DType w) const override {
     const Entry* e = pick("linear", m, [&](const RecipeKernel& s) { return s.n == n && s.k == k && s.w_dtype == w; });
-    return e ? &e->linear_fn : nullptr;
+    return e && !e->is_default ? &e->linear_fn : nullptr;
   }
   const kernels::GateUpSiluFn* gate_up_silu(int64_t m, int64_t n, int64_t k, DType w) const override {
     const Entry* e =
         pick("gate_up_silu", m, [&](const RecipeKernel& s) { return s.n == n && s.k == k && s.w_dtype == w; });
-    return e ? &e->gate_up_fn : nullptr;
+    return e && !e->is_default ? &e->gate_up_fn : nullptr;
   }
   const kernels::AddRmsNormFn* add_rmsnorm(int64_t m, int64_t n) const override {
     const Entry* e = pick("add_rmsnorm", m, [&](const RecipeKernel& s) { return s.n == n; });
-    return e ? &e->add_rmsnorm_fn : nullptr;
+    return e && !e->is_default ? &e->add_rmsnorm_fn : nullptr;
   }
   const kernels::AttentionFn* attention(int64_t m, int64_t heads, int64_t kv_heads, int64_t head_dim,
                                         int64_t ctx) const override {
@@ -87,12 +100,12 @@ class RecipeKernelSet final : public kernels::KernelSet {
     const Entry* e = pick("attention", m, [&](const RecipeKernel& s) {
       return s.n == heads && s.kv_heads == kv_heads && s.k == head_dim;
     }, ctx);
-    return e ? &e->attention_fn : nullptr;
+    return e && !e->is_default ? &e->attention_fn : nullptr;
   }
   const kernels::LmHeadArgmaxFn* lm_head_argmax(int64_t m, int64_t n, int64_t k, DType w) const override {
     const Entry* e =
         pick("lm_head_argmax", m, [&](const RecipeKernel& s) { return s.n == n && s.k == k && s.w_dtype == w; });
-    return e ? &e->lm_head_fn : nullptr;
+    return e && !e->is_default ? &e->lm_head_fn : nullptr;
   }
 
  private:
@@ -138,6 +151,37 @@ class RecipeKernelSet final : public kernels::KernelSet {
   std::vector<std::unique_ptr<Entry>> entries_;
 };
 
+// The shapes of a graph::Op::signature() ("linear m=17..64 n=576 k=576 w=bf16", "attention m=1 n=9 k=64
+// kv_heads=3 ctx=2048"), as the recipe's untuned list records them; nullopt when it is not a hook's.
+std::optional<RecipeKernel> parse_signature(const std::string& sig) {
+  std::istringstream in(sig);
+  RecipeKernel rk;
+  in >> rk.op;
+  if (rk.op == "moe_expert") rk.op = "linear";  // served as linear, as the tuned ones are
+  if (std::find(std::begin(kRecipeHooks), std::end(kRecipeHooks), rk.op) == std::end(kRecipeHooks)) return std::nullopt;
+  rk.signature = sig;
+  std::string tok;
+  try {
+    while (in >> tok) {
+      const size_t eq = tok.find('=');
+      if (eq == std::string::npos) continue;
+      const std::string key = tok.substr(0, eq), val = tok.substr(eq + 1);
+      if (key == "m") {
+        const size_t dots = val.find("..");
+        rk.m_lo = std::stoll(val.substr(0, dots));
+        rk.m_hi = dots == std::string::npos ? rk.m_lo : std::stoll(val.substr(dots + 2));
+      } else if (key == "n") rk.n = std::stoll(val);
+      else if (key == "k") rk.k = std::stoll(val);
+      else if (key == "kv_heads") rk.kv_heads = std::stoll(val);
+      else if (key == "ctx") rk.ctx = std::stoll(val);
+      else if (key == "w" && !parse_dtype(val, &rk.w_dtype)) return std::nullopt;
+    }
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return rk;
+}
+
 }  // namespace
 
 std::unique_ptr<kernels::KernelSet> make_kernel_set(const Recipe& r, const backend::ModuleBuilder& builder,
@@ -152,6 +196,9 @@ std::unique_ptr<kernels::KernelSet> make_kernel_set(const Recipe& r, const backe
            built[i].error);
     set->add(r.kernels[i], built[i].path);
   }
+  for (const auto& u : r.untuned)
+    if (u.is_object() && u.contains("signature") && u["signature"].is_string())
+      if (auto rk = parse_signature(u["signature"].get<std::string>())) set->add_default(*rk);
   return set;
 }
 

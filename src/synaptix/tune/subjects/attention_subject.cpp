@@ -1,6 +1,6 @@
 // attention: causal decode attention of m query tokens over a paged f32 KV cache (scattered blocks),
-// against kernels::attention_decode_reference per token; the default is the untuned executor's path, that
-// reference run over the tokens on the pool. Decode buckets (m <= 64) are m sequences of ctx positions,
+// against kernels::attention_decode_reference per token; the default is the untuned executor's path,
+// attention_decode_default run over the tokens on the pool. Decode buckets (m <= 64) are m sequences of ctx positions,
 // each token at the end of its own; a prefill chunk is m tokens at the end of one sequence of ctx positions.
 #include <algorithm>
 #include <cmath>
@@ -11,6 +11,7 @@
 
 #include "synaptix/backend/pool_runtime.h"
 #include "synaptix/core/error.h"
+#include "synaptix/kernels/attention/decode_default.h"
 #include "synaptix/kernels/attention/reference.h"
 #include "synaptix/tune/fused_kernels.h"
 #include "synaptix/tune/subjects.h"
@@ -110,8 +111,8 @@ class AttentionSubject final : public Subject {
     pool_.parallel_for(static_cast<size_t>(m), [&](size_t lo, size_t hi) {
       for (size_t t = lo; t < hi; ++t) {
         kernels::PagedKv kv{b.k.data(), b.v.data(), kBlock, op_.kv_heads, op_.k, b.table_ptrs[t]};
-        kernels::attention_decode_reference(b.q.data() + static_cast<int64_t>(t) * qd, op_.n, kv, b.pos[t], window,
-                                            scale(), b.out.data() + static_cast<int64_t>(t) * qd);
+        kernels::attention_decode_default(b.q.data() + static_cast<int64_t>(t) * qd, op_.n, kv, b.pos[t], window,
+                                          scale(), b.out.data() + static_cast<int64_t>(t) * qd);
       }
     });
   }
