@@ -21,6 +21,8 @@
 #   SKIP_BUILD=1   use BUILD_DIR/synaptix as it is (e.g. a dry run with an existing build); JOBS=N build jobs
 #   SYNAPTIX_MODEL=PATH  give Synaptix other weights than the GGUF (dry runs of the script only: marked)
 #   OUT=DIR        where the JSON files and table.md go (default out/cpu-compare, git-ignored)
+#   TUNE=1         also `synaptix tune` each variant within the default budget (recipe kept in OUT/recipes,
+#                  RETUNE=1 tunes again) and time Synaptix with that recipe: the "Synaptix tuned" rows
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build-bench-rel}
@@ -89,6 +91,23 @@ print(f"{p['model_name']}, {p['logical_cores']} logical cores, {p['isa']}: "
       f"read {p['mem_read_gbps']:.1f} GB/s, f32 FMA {p['fma_gflops']:.1f} GFLOP/s")
 PY
 
+synaptix_runs() {  # synaptix_runs DIR PREFIX RECIPE: pp<P> runs (the first also times tg) into DIR/PREFIX-pp<P>.json
+  local dir=$1 prefix=$2 recipe=$3 first=1 p steps
+  local extra=()
+  [ -n "$recipe" ] && extra=(--recipe "$recipe")
+  for p in "${prompt_list[@]}"; do
+    # tg: decode steps from a 1-token context (llama-bench's tg starts from an empty one), timed in the first run only
+    if [ "$first" = 1 ]; then steps=$gen; else steps=1; fi
+    if ! SYNAPTIX_THREADS=$threads "$bin" bench --model "$model" --target cpu --batch 1 --prompt-tokens "$p" \
+         --context 1 --decode-steps "$steps" --repeats "$reps" "${extra[@]}" --json > "$dir/$prefix-pp$p.json" 2> "$dir/$prefix.log"; then
+      { echo "could not run $model${recipe:+ with $recipe}:"; tail -3 "$dir/$prefix.log"; } > "$dir/$prefix.err"
+      cat "$dir/$prefix.err" >&2
+      break
+    fi
+    first=0
+  done
+}
+
 IFS=, read -r -a prompt_list <<< "$prompts"
 IFS=, read -r -a weight_list <<< "$weights"
 for w in "${weight_list[@]}"; do
@@ -104,18 +123,24 @@ for w in "${weight_list[@]}"; do
 
   idle "Synaptix $w"
   model=${SYNAPTIX_MODEL:-$file}
-  first=1
-  for p in "${prompt_list[@]}"; do
-    # tg: decode steps from a 1-token context (llama-bench's tg starts from an empty one), timed in the first run only
-    if [ "$first" = 1 ]; then steps=$gen; else steps=1; fi
-    if ! SYNAPTIX_THREADS=$threads "$bin" bench --model "$model" --target cpu --batch 1 --prompt-tokens "$p" \
-         --context 1 --decode-steps "$steps" --repeats "$reps" --json > "$d/synaptix-pp$p.json" 2> "$d/synaptix.log"; then
-      { echo "could not run $model:"; tail -3 "$d/synaptix.log"; } > "$d/synaptix.err"
-      cat "$d/synaptix.err" >&2
-      break
+  synaptix_runs "$d" synaptix ""
+  if [ "${TUNE:-0}" = 1 ]; then
+    # The recipe users get from `synaptix tune` within its default budget (kept in $work/recipes; RETUNE=1
+    # tunes again), then the same runs with it.
+    recipe=$work/recipes/$w.json
+    mkdir -p "$work/recipes"
+    if [ ! -s "$recipe" ] || [ "${RETUNE:-0}" = 1 ]; then
+      idle "tune $w"
+      t0=$(date +%s)
+      SYNAPTIX_THREADS=$threads "$bin" tune --model "$model" --target cpu --db "$work/recipes/$w.db" --out "$recipe" \
+        > "$work/recipes/$w.log" 2>&1 || { tail -5 "$work/recipes/$w.log" >&2; echo "compare: tune failed on $model" >&2; exit 1; }
+      echo "Synaptix tuned on $w: recipe $recipe, tuned in $(( $(date +%s) - t0 )) s (default budget) on $(date -u +%F)" \
+        > "$work/recipes/$w.note"
     fi
-    first=0
-  done
+    cat "$work/recipes/$w.note" >> "$d/note" 2>/dev/null || echo "Synaptix tuned on $w: recipe $recipe" >> "$d/note"
+    idle "Synaptix $w tuned"
+    synaptix_runs "$d" synaptix-tuned "$recipe"
+  fi
   if [ -n "${SYNAPTIX_MODEL:-}" ]; then
     echo "weights differ: Synaptix ran $SYNAPTIX_MODEL, llama.cpp $file (script check only, not a comparison)" >> "$d/note"
   fi

@@ -29,6 +29,26 @@ def ratio(a, b):
     return None if a is None or b is None or b <= 0 else a / b
 
 
+def read_synaptix(d, prefix, w, prompts, gen, notes):
+    """Figures of one set of `synaptix bench` runs (PREFIX-pp<P>.json) and the bytes it held; {} if absent."""
+    ours, held = {}, None
+    err = os.path.join(d, f"{prefix}.err")
+    if os.path.exists(err):
+        with open(err) as f:
+            notes.append(f"{prefix} on {w}: {f.read().strip()}")
+        return ours, held
+    for i, p in enumerate(prompts):
+        path = os.path.join(d, f"{prefix}-pp{p}.json")
+        if not os.path.exists(path):
+            return {}, None
+        sj = load(path)
+        ours[f"pp{p}"] = sj["prefill"]["tokens_per_s"]
+        if i == 0:
+            ours[f"tg{gen}"] = sj["decode"][0]["tokens_per_s"]
+            held = sj["weight_bytes"]
+    return ours, held
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("work")
@@ -47,18 +67,8 @@ def main():
         size, params = lb[0]["model_size"], lb[0]["model_n_params"]
         peer = {f"pp{r['n_prompt']}": r["avg_ts"] for r in lb if r["n_gen"] == 0}
         peer.update({f"tg{r['n_gen']}": r["avg_ts"] for r in lb if r["n_prompt"] == 0})
-        ours, held = {}, None
-        err = os.path.join(d, "synaptix.err")
-        if os.path.exists(err):
-            with open(err) as f:
-                notes.append(f"Synaptix on {w}: {f.read().strip()}")
-        else:
-            for i, p in enumerate(prompts):
-                sj = load(os.path.join(d, f"synaptix-pp{p}.json"))
-                ours[f"pp{p}"] = sj["prefill"]["tokens_per_s"]
-                if i == 0:
-                    ours[f"tg{a.gen}"] = sj["decode"][0]["tokens_per_s"]
-                    held = sj["weight_bytes"]
+        ours, held = read_synaptix(d, "synaptix", w, prompts, a.gen, notes)
+        tuned, _ = read_synaptix(d, "synaptix-tuned", w, prompts, a.gen, notes)
         cols = [f"pp{p}" for p in prompts] + [f"tg{a.gen}"]
         roof = {f"pp{p}": fma * 1e9 / (2.0 * params) for p in prompts}
         roof[f"tg{a.gen}"] = bw * 1e9 / size
@@ -69,7 +79,10 @@ def main():
             ours_label = f"{w} (held as {held / 1e6:.0f} MB)"
             notes.append(f"Synaptix holds the {w} weights as {held / 1e6:.0f} MB, the file's tensors are "
                          f"{size / 1e6:.0f} MB; its roofline ratios are against the file's bytes.")
-        for engine, got, lab in (("Synaptix", ours, ours_label), ("llama.cpp", peer, label)):
+        engines = [("Synaptix", ours, ours_label)]
+        if tuned:
+            engines.append(("Synaptix tuned", tuned, ours_label))
+        for engine, got, lab in engines + [("llama.cpp", peer, label)]:
             rows.append([engine, lab] + [fmt(got.get(c)) for c in cols] +
                         [" / ".join(fmt(ratio(got.get(c), peer.get(c)), 2) for c in cols),
                          " / ".join(fmt(ratio(got.get(c), roof[c]), 2) for c in cols)])
