@@ -27,6 +27,7 @@
 #include "synaptix/cuda_tune.h"
 #include "synaptix/executor_factory.h"
 #include "synaptix/graph/op_graph.h"
+#include "synaptix/kernels/linear/cpu/linear_isa.h"
 #include "synaptix/model/gguf_model.h"
 #include "synaptix/model/spec.h"
 #include "synaptix/model/synth.h"
@@ -206,6 +207,8 @@ int run(const Options& o) {
     k.source = res.source;
     k.source_sha256 = res.source_hash;
     k.libs = res.libs;
+    if (res.params.contains("isa") && res.params["isa"].is_string())
+      k.isa_features = kernels::isa_features(res.params["isa"].get<std::string>(), res.op.w_dtype);
     k.baseline_us = res.baseline_us;
     k.tuned_us = res.tuned_us;
     k.trials = res.trials;

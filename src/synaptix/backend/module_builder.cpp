@@ -16,6 +16,7 @@
 #include "synaptix/backend/cache_dir.h"
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
+#include "synaptix/hw/cpu_isa_mask.h"
 
 extern char** environ;
 
@@ -59,6 +60,8 @@ std::string tail_of_file(const std::string& path, size_t max_chars) {
 ModuleBuilder::ModuleBuilder(std::string cache_dir, hw::HostCompiler compiler)
     : dir_(std::move(cache_dir) + "/modules"), compiler_(std::move(compiler)) {
   flags_ = {"-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-w"};
+  // A masked CPU (SYNAPTIX_CPU_MASK): candidates must not use what it hides, not even by auto-vectorising.
+  for (auto& f : hw::isa_mask_compiler_flags(hw::isa_mask_from_env())) flags_.push_back(std::move(f));
   make_dirs(dir_);
 }
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "synaptix/core/hash.h"
+#include "synaptix/hw/cpu_isa_mask.h"
 #include "synaptix/hw/cpu_profile.h"
 
 namespace synaptix::hw {
@@ -127,6 +128,7 @@ CpuProfile probe_cpu(bool measure) {
   p.isa.avx512_bf16 = has("avx512_bf16");
   p.isa.avx512_vnni = has("avx512_vnni");
   p.isa.neon = has("asimd") || has("neon") || p.arch == "aarch64";
+  mask_isa(p.isa, isa_mask_from_env());  // SYNAPTIX_CPU_MASK: probe as a CPU without those features
   if (p.model_name.empty()) p.model_name = "unknown";
   p.logical_cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   p.physical_cores = cores.empty() ? p.logical_cores : static_cast<int>(cores.size());

@@ -46,6 +46,7 @@ nlohmann::json to_json(const Recipe& r) {
                   {"params", k.params},
                   {"source_sha256", k.source_sha256},
                   {"libs", k.libs},
+                  {"isa_features", k.isa_features},
                   {"baseline_us", k.baseline_us},
                   {"tuned_us", k.tuned_us},
                   {"speedup", k.tuned_us > 0 ? k.baseline_us / k.tuned_us : 0.0},
@@ -107,6 +108,7 @@ Recipe recipe_from_json(const nlohmann::json& j, const std::string& where) {
     k.source_sha256 = get<std::string>(e, "source_sha256", w);
     k.source = get<std::string>(e, "source", w);
     k.libs = e.value("libs", std::vector<std::string>{});
+    k.isa_features = e.value("isa_features", std::vector<std::string>{});
     k.baseline_us = e.value("baseline_us", 0.0);
     k.tuned_us = e.value("tuned_us", 0.0);
     k.trials = e.value("trials", int64_t{0});

@@ -34,6 +34,7 @@ struct RecipeKernel {
   std::string source_sha256;
   std::string source;
   std::vector<std::string> libs;
+  std::vector<std::string> isa_features;  // CPU features the kernel's code needs (CpuIsa::to_string() names)
   double baseline_us = 0, tuned_us = 0;
   int64_t trials = 0;
 };

@@ -20,6 +20,17 @@ std::vector<nlohmann::json> isa_choices(const hw::CpuProfile& cpu, DType w) {
   return isas;
 }
 
+std::vector<std::string> isa_features(const std::string& isa, DType w) {
+  std::vector<std::string> f;
+  if (isa == "avx512") f = {"avx512f"};
+  else if (isa == "avx512_vnni") f = {"avx512f", "avx512bw", "avx512vl", "avx512_vnni"};
+  else if (isa == "avx512_bf16") f = {"avx512f", "avx512_bf16"};
+  else if (isa == "avx2") f = {"avx2", "fma"};
+  else if (isa != "scalar") fail("unknown kernel isa '", isa, "' (expected avx512, avx512_vnni, avx512_bf16, avx2 or scalar)");
+  if (w == DType::F16 && isa != "scalar") f.push_back("f16c");
+  return f;
+}
+
 const char* weight_ctype(DType w) {
   switch (w) {
     case DType::BF16:

@@ -20,6 +20,10 @@ int isa_lanes(const std::string& isa);
 std::string isa_prelude(const std::string& isa, DType w);
 // The isa values a generator may offer on `cpu` for weights of dtype w (f16 needs F16C), widest first.
 std::vector<nlohmann::json> isa_choices(const hw::CpuProfile& cpu, DType w);
+// The CPU features (CpuIsa::to_string() names) a generated kernel with this isa parameter needs, what a
+// recipe records for it: "avx512" -> avx512f, "avx512_vnni" -> avx512f,avx512bw,avx512vl,avx512_vnni,
+// "avx512_bf16" -> avx512f,avx512_bf16, "avx2" -> avx2,fma; f16 weights add f16c. Throws on an unknown isa.
+std::vector<std::string> isa_features(const std::string& isa, DType w);
 // The C type name of one W element in generated code.
 const char* weight_ctype(DType w);
 // The head every generated module starts with: isa_prelude(isa, w), the ABI declarations and ABI_VERSION.
