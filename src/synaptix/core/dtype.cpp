@@ -26,6 +26,14 @@ std::string_view dtype_name(DType t) {
     case DType::Q4_K: return "q4_k";
     case DType::Q5_K: return "q5_k";
     case DType::Q6_K: return "q6_k";
+    case DType::W8_PC: return "int8-pc";
+    case DType::W4_G32: return "int4-g32";
+    case DType::W4_G64: return "int4-g64";
+    case DType::W4_G128: return "int4-g128";
+    case DType::W4A_G32: return "int4-g32-asym";
+    case DType::W4A_G64: return "int4-g64-asym";
+    case DType::W4A_G128: return "int4-g128-asym";
+    case DType::FP8_PC: return "fp8-e4m3-pc";
   }
   return "?";
 }
@@ -44,6 +52,10 @@ bool parse_dtype(std::string_view n, DType* out) {
       {"q5_1", DType::Q5_1},     {"q8_0", DType::Q8_0},     {"q2_k", DType::Q2_K},
       {"q3_k", DType::Q3_K},     {"q4_k", DType::Q4_K},     {"q5_k", DType::Q5_K},
       {"q6_k", DType::Q6_K},
+      // The weight formats as dtype_name writes them (quantization recipes name them so).
+      {"mxfp4", DType::MXFP4},   {"int8-pc", DType::W8_PC}, {"int4-g32", DType::W4_G32},
+      {"int4-g64", DType::W4_G64}, {"int4-g128", DType::W4_G128}, {"int4-g32-asym", DType::W4A_G32},
+      {"int4-g64-asym", DType::W4A_G64}, {"int4-g128-asym", DType::W4A_G128}, {"fp8-e4m3-pc", DType::FP8_PC},
   };
   for (const auto& e : kNames) {
     if (e.name == n) {
@@ -63,11 +75,15 @@ size_t dtype_size(DType t) {
     case DType::I4: case DType::MXFP4: return 0;
     case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0:
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return 0;
+    case DType::W8_PC: case DType::W4_G32: case DType::W4_G64: case DType::W4_G128: case DType::W4A_G32:
+    case DType::W4A_G64: case DType::W4A_G128: case DType::FP8_PC: return 0;
   }
   return 0;
 }
 
-bool is_block_dtype(DType t) { return t >= DType::Q4_0 && t <= DType::Q6_K; }
+bool is_block_dtype(DType t) { return (t >= DType::Q4_0 && t <= DType::Q6_K) || is_weight_format_dtype(t); }
+
+bool is_weight_format_dtype(DType t) { return t == DType::MXFP4 || (t >= DType::W8_PC && t <= DType::FP8_PC); }
 
 float f16_to_f32(uint16_t h) {
   uint32_t sign = (h >> 15) & 1u, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;

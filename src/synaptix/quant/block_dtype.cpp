@@ -1,6 +1,7 @@
 #include "synaptix/quant/block_dtype.h"
 
 #include "synaptix/core/error.h"
+#include "synaptix/quant/weight_format.h"
 
 namespace synaptix::quant {
 
@@ -39,6 +40,7 @@ int64_t row_bytes(DType t, int64_t k) {
            " elements each)");
     return *bytes;
   }
+  if (const WeightFormat* w = weight_format(t)) return weight_row_bytes(*w, k);
   const size_t es = dtype_size(t);
   if (es == 0) fail("dtype ", dtype_name(t), " has no byte size per element to lay out rows of ", k);
   return k * static_cast<int64_t>(es);

@@ -16,7 +16,8 @@ const BlockFormat* block_format(DType t);
 // The block dtype of a ggml type (Q4_0 .. Q6_K); nullopt for scalar types and block types without a DType
 // (Q8_K).
 std::optional<DType> block_dtype(GgmlType t);
-// Bytes of one row of k elements: k * dtype_size for scalar dtypes, whole blocks for block dtypes. Throws
+// Bytes of one row of k elements: k * dtype_size for scalar dtypes, whole blocks for block dtypes, the weight
+// formats' packed rows (weight_format.h) for theirs. Throws
 // synaptix::Error naming the dtype and k when k is not a multiple of the block size (or a sub-byte type).
 int64_t row_bytes(DType t, int64_t k);
 

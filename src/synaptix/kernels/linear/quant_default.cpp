@@ -7,12 +7,11 @@
 #include <algorithm>
 #include <cstring>
 #include <vector>
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#endif
 
 #include "synaptix/core/thread_pool.h"
+#include "synaptix/kernels/linear/quant_formats.h"
 #include "synaptix/kernels/linear/quant_reference.h"
+#include "synaptix/kernels/linear/quant_simd.h"
 #include "synaptix/quant/block_dtype.h"
 #include "synaptix/quant/dequantize.h"
 #include "synaptix/quant/dequantize_simd.h"
@@ -21,77 +20,14 @@ namespace synaptix::kernels {
 
 namespace {
 
-constexpr int64_t kQK = 32;  // elements of a Q4_0 / Q4_1 / Q8_0 block
+using namespace quant_simd;
 
-inline float half_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-#if defined(__F16C__)
-  return _cvtsh_ss(h);
-#else
-  return f16_to_f32(h);
-#endif
-}
+constexpr int64_t kQK = 32;  // elements of a Q4_0 / Q4_1 / Q8_0 block
 
 constexpr bool is_legacy(DType t) { return t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q8_0; }
 constexpr int64_t legacy_block_bytes(DType t) { return t == DType::Q4_0 ? 18 : t == DType::Q4_1 ? 20 : 34; }
 
-// The vector layer: vec of kLanes floats, and the integer values of one legacy block as kVecs float vectors.
-#if defined(__AVX512F__)
-#define SYNAPTIX_QUANT_SIMD 1
-using vec = __m512;
-constexpr int kLanes = 16;
-inline vec vzero() { return _mm512_setzero_ps(); }
-inline vec vload(const float* p) { return _mm512_loadu_ps(p); }
-inline void vstore(float* p, vec v) { _mm512_storeu_ps(p, v); }
-inline vec vset1(float v) { return _mm512_set1_ps(v); }
-inline vec vmul(vec a, vec b) { return _mm512_mul_ps(a, b); }
-inline vec vfma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
-inline float vsum(vec v) { return _mm512_reduce_add_ps(v); }
-// 16 bytes of packed nibbles: elements 0..15 are the low nibbles, 16..31 the high ones.
-inline void nibbles(const uint8_t* qs, int bias, vec q[2]) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), mask = _mm_set1_epi8(0x0F);
-  const __m512i b = _mm512_set1_epi32(bias);
-  q[0] = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(raw, mask)), b));
-  q[1] = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(raw, 4), mask)), b));
-}
-inline void int8s(const uint8_t* qs, vec q[2]) {
-  for (int v = 0; v < 2; ++v)
-    q[v] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16 * v))));
-}
-#elif defined(__AVX2__) && defined(__FMA__)
-#define SYNAPTIX_QUANT_SIMD 1
-using vec = __m256;
-constexpr int kLanes = 8;
-inline vec vzero() { return _mm256_setzero_ps(); }
-inline vec vload(const float* p) { return _mm256_loadu_ps(p); }
-inline void vstore(float* p, vec v) { _mm256_storeu_ps(p, v); }
-inline vec vset1(float v) { return _mm256_set1_ps(v); }
-inline vec vmul(vec a, vec b) { return _mm256_mul_ps(a, b); }
-inline vec vfma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
-inline float vsum(vec v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_hadd_ps(s, s);
-  s = _mm_hadd_ps(s, s);
-  return _mm_cvtss_f32(s);
-}
-inline void nibbles(const uint8_t* qs, int bias, vec q[4]) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), mask = _mm_set1_epi8(0x0F);
-  const __m128i lo = _mm_and_si128(raw, mask), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
-  const __m256i b = _mm256_set1_epi32(bias);
-  q[0] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(lo), b));
-  q[1] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)), b));
-  q[2] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(hi), b));
-  q[3] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)), b));
-}
-inline void int8s(const uint8_t* qs, vec q[4]) {
-  for (int v = 0; v < 4; ++v)
-    q[v] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 8 * v))));
-}
-#endif
-
 #if defined(SYNAPTIX_QUANT_SIMD)
-constexpr int kVecs = kQK / kLanes;
 
 // One legacy block as integers q (w = d * q + m) in kVecs vectors.
 template <DType T>
@@ -144,7 +80,8 @@ void dequantize_row_simd(const uint8_t* w, int64_t nb, float* dst) {
 }
 #endif
 
-void dequantize_row(DType t, const quant::BlockFormat& f, const uint8_t* w, int64_t k, float* dst) {
+void dequantize_row(DType t, const uint8_t* w, int64_t k, float* dst) {
+  if (is_weight_format_dtype(t)) return dequantize_weight_format_row(t, w, k, dst);
 #if defined(SYNAPTIX_QUANT_SIMD)
   switch (t) {
     case DType::Q4_0: return dequantize_row_simd<DType::Q4_0>(w, k / kQK, dst);
@@ -154,18 +91,19 @@ void dequantize_row(DType t, const quant::BlockFormat& f, const uint8_t* w, int6
   }
 #endif
   if (quant::has_fast_dequantize(t)) return quant::dequantize_rows_fast(t, w, k, dst);
-  quant::dequantize_f32(f, w, k, dst);
+  quant::dequantize_f32(*quant::block_format(t), w, k, dst);
 }
 
 // out[r][j] = W row j . x row r (f32) for an MR x NR register tile: each loaded vector feeds MR or NR FMAs.
-// W and x rows are k apart; k is a multiple of 32.
+// W and x rows are k apart; the last k % kLanes columns (per-channel weight formats) are summed in scalar.
 template <int MR, int NR>
 void tile_f32(const float* w, const float* x, int64_t k, float out[4][4]) {
 #if defined(SYNAPTIX_QUANT_SIMD)
   vec acc[MR][NR];
   for (int r = 0; r < MR; ++r)
     for (int j = 0; j < NR; ++j) acc[r][j] = vzero();
-  for (int64_t i = 0; i < k; i += kLanes) {
+  const int64_t kv = k - k % kLanes;
+  for (int64_t i = 0; i < kv; i += kLanes) {
     vec wv[NR];
     for (int j = 0; j < NR; ++j) wv[j] = vload(w + j * k + i);
     for (int r = 0; r < MR; ++r) {
@@ -174,7 +112,11 @@ void tile_f32(const float* w, const float* x, int64_t k, float out[4][4]) {
     }
   }
   for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < NR; ++j) out[r][j] = vsum(acc[r][j]);
+    for (int j = 0; j < NR; ++j) {
+      float tail = 0.0f;
+      for (int64_t i = kv; i < k; ++i) tail += w[j * k + i] * x[r * k + i];
+      out[r][j] = vsum(acc[r][j]) + tail;
+    }
 #else
   for (int r = 0; r < MR; ++r)
     for (int j = 0; j < NR; ++j) {
@@ -206,14 +148,14 @@ void tile_any(int mr, int nr, const float* w, const float* x, int64_t k, float o
 
 // Rows [n0, n1) of W, kPanel at a time dequantized into an f32 panel (16 rows of k: 36-96 KiB for k of
 // 576-1536, in L2), then 4 x rows by 4 W rows register tiles over it: x streams once per panel, not per row.
-void rows_via_f32(const LinearArgs& a, const quant::BlockFormat& f, int64_t rb, size_t n0, size_t n1) {
+void rows_via_f32(const LinearArgs& a, int64_t rb, size_t n0, size_t n1) {
   constexpr int64_t kPanel = 16;
   std::vector<float> panel(static_cast<size_t>(kPanel * a.k));
   float out[4][4];
   for (int64_t p0 = static_cast<int64_t>(n0); p0 < static_cast<int64_t>(n1); p0 += kPanel) {
     const int64_t np = std::min<int64_t>(kPanel, static_cast<int64_t>(n1) - p0);
     for (int64_t j = 0; j < np; ++j)
-      dequantize_row(a.w_dtype, f, static_cast<const uint8_t*>(a.w) + (p0 + j) * rb, a.k, panel.data() + j * a.k);
+      dequantize_row(a.w_dtype, static_cast<const uint8_t*>(a.w) + (p0 + j) * rb, a.k, panel.data() + j * a.k);
     for (int64_t m = 0; m < a.m; m += 4) {
       const int mr = static_cast<int>(std::min<int64_t>(4, a.m - m));
       for (int64_t j = 0; j < np; j += 4) {
@@ -255,7 +197,7 @@ void rows_fused(const LinearArgs& a, const float* sx, int64_t rb, size_t n0, siz
 
 void linear_quant_default(const LinearArgs& a) {
   check_block_linear(a);
-  const quant::BlockFormat& f = *quant::block_format(a.w_dtype);
+  if (linear_weight_format_fused(a)) return;
   const int64_t rb = quant::row_bytes(a.w_dtype, a.k);
   const size_t grain = static_cast<size_t>(std::max<int64_t>(16, 4096 / std::max<int64_t>(a.m, 1)));
 #if defined(SYNAPTIX_QUANT_SIMD)
@@ -283,7 +225,7 @@ void linear_quant_default(const LinearArgs& a) {
   }
 #endif
   ThreadPool::global().parallel_for(static_cast<size_t>(a.n),
-                                    [&](size_t n0, size_t n1) { rows_via_f32(a, f, rb, n0, n1); }, grain);
+                                    [&](size_t n0, size_t n1) { rows_via_f32(a, rb, n0, n1); }, grain);
 }
 
 }  // namespace synaptix::kernels

@@ -8,6 +8,8 @@
 //  - otherwise (prefill, and Q5_x / the k-quants): W is dequantized 16 rows at a time into an f32 panel
 //    (quant/dequantize_simd.h's vectorised rows for Q5_0, Q5_1, Q4_K, Q6_K with AVX-512) and applied to all m
 //    rows of x in 4 x 4 register tiles.
+//  - Synaptix's weight formats (int8-pc, fp8-e4m3-pc, int4-gG[-asym], mxfp4; quant/weight_format.h):
+//    quant_formats.h, units of 32 codes expanded in registers at decode, the same f32 panels otherwise.
 // AVX-512 or AVX2+FMA where the build has them; plain C++ otherwise. Parallel over rows of W.
 #include "synaptix/kernels/linear/reference.h"
 
