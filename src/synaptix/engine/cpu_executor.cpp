@@ -6,6 +6,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/thread_pool.h"
+#include "synaptix/graph/forward_plan.h"
 #include "synaptix/kernels/attention/decode_default.h"
 #include "synaptix/kernels/attention/reference.h"
 #include "synaptix/kernels/embedding/reference.h"
@@ -47,7 +48,9 @@ struct LayerF32 {
 
 class CpuExecutor final : public Executor, public GreedyStep {
  public:
-  CpuExecutor(const model::Model& m, KvConfig kv, const kernels::KernelSet* ks) : m_(m), s_(m.spec), ks_(ks) {
+  CpuExecutor(const model::Model& m, KvConfig kv, const kernels::KernelSet* ks)
+      : m_(m), s_(m.spec), plan_(graph::build_forward_plan(m.spec)), ks_(ks) {
+    check_weights();
     block_size_ = kv.block_size > 0 ? kv.block_size : 16;
     num_blocks_ = kv.num_blocks;
     if (num_blocks_ <= 0) {
@@ -57,7 +60,7 @@ class CpuExecutor final : public Executor, public GreedyStep {
     const size_t per_layer = static_cast<size_t>(num_blocks_ * block_size_ * s_.kv_dim());
     k_cache_.assign(static_cast<size_t>(s_.num_layers), std::vector<float>(per_layer));
     v_cache_.assign(static_cast<size_t>(s_.num_layers), std::vector<float>(per_layer));
-    const double off = s_.norm_weight_offset;
+    const double off = plan_.norm_weight_offset;
     for (const auto& L : m.layers) {
       LayerF32 f;
       f.attn_norm = norm_f32(L.attn_norm, off);
@@ -81,8 +84,8 @@ class CpuExecutor final : public Executor, public GreedyStep {
     logits.resize(static_cast<size_t>(R * s_.vocab_size));
     if (R == 0) return;
     linear(last_.data(), m_.lm_head, {}, logits.data(), R);
-    if (s_.final_logit_softcap > 0)
-      kernels::softcap_reference(logits.data(), R * s_.vocab_size, static_cast<float>(s_.final_logit_softcap));
+    if (plan_.final_logit_softcap > 0)
+      kernels::softcap_reference(logits.data(), R * s_.vocab_size, static_cast<float>(plan_.final_logit_softcap));
   }
 
   void step_argmax(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) override {
@@ -103,6 +106,26 @@ class CpuExecutor final : public Executor, public GreedyStep {
   }
 
  private:
+  // The plan's steps need their weights: refused at construction, not met mid-step.
+  void check_weights() const {
+    if (m_.layers.size() != plan_.layers.size())
+      fail("executor: ", m_.layers.size(), " layers of weights for a forward plan of ", plan_.layers.size());
+    for (size_t l = 0; l < plan_.layers.size(); ++l) {
+      const graph::LayerStep& st = plan_.layers[l];
+      const model::LayerWeights& L = m_.layers[l];
+      auto need = [&](bool ok, const char* what) {
+        if (!ok) fail("executor: layer ", l, " of the ", model::family_name(plan_.family), " forward needs ", what,
+                      ", which the model's weights lack");
+      };
+      need(!st.attention.qk_norm || (L.q_norm && L.k_norm), "q_norm and k_norm");
+      need(!st.attention.qkv_bias || (L.q_bias && L.k_bias && L.v_bias), "q, k and v biases");
+      need(!st.post_attention_norm || L.post_attn_norm, "a post-attention norm");
+      need(!st.post_mlp_norm || L.post_mlp_norm, "a post-MLP norm");
+      need(st.mlp.kind == graph::MlpKind::Dense ? (L.gate && L.up && L.down) : (L.router && !L.experts.empty()),
+           st.mlp.kind == graph::MlpKind::Dense ? "gate, up and down projections" : "a router and experts");
+    }
+  }
+
   // The layers over the chunks' tokens; leaves the final-normed rows whose logits are wanted in last_ and
   // returns how many there are.
   int64_t forward(std::span<const SeqChunk> chunks) {
@@ -141,15 +164,13 @@ class CpuExecutor final : public Executor, public GreedyStep {
     x_.resize(static_cast<size_t>(T * h));
     xn_.resize(x_.size());
     kernels::embedding_reference(m_.embed->data, m_.embed->dtype, h, ids.data(), T, x_.data());
-    if (s_.embedding_scale != 1.0)
-      for (auto& e : x_) e *= static_cast<float>(s_.embedding_scale);
+    if (plan_.embedding_scale != 1.0)
+      for (auto& e : x_) e *= static_cast<float>(plan_.embedding_scale);
     q_.resize(static_cast<size_t>(T * qd));
     k_.resize(static_cast<size_t>(T * kvd));
     v_.resize(static_cast<size_t>(T * kvd));
     attn_.resize(static_cast<size_t>(T * qd));
-    const float eps = static_cast<float>(s_.rms_norm_eps);
-    const float scale = static_cast<float>(s_.attention_scale());
-    const float attn_cap = static_cast<float>(s_.attn_logit_softcap);
+    const float eps = static_cast<float>(plan_.rms_norm_eps);
 
     std::vector<const int32_t*> tables(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) tables[static_cast<size_t>(t)] = chunks[static_cast<size_t>(owner[t])].block_table.data();
@@ -159,7 +180,10 @@ class CpuExecutor final : public Executor, public GreedyStep {
     for (int64_t l = 0; l < s_.num_layers; ++l) {
       const model::LayerWeights& L = m_.layers[static_cast<size_t>(l)];
       const LayerF32& F = layers_[static_cast<size_t>(l)];
-      const kernels::RopeTable& rope = s_.layer_uses_sliding_rope(l) ? sliding_rope_ : rope_;
+      const graph::LayerStep& P = plan_.layers[static_cast<size_t>(l)];  // what this layer computes
+      const kernels::RopeTable& rope = P.attention.rope == graph::RopeTableId::Sliding ? sliding_rope_ : rope_;
+      const float scale = static_cast<float>(P.attention.scale);
+      const float attn_cap = static_cast<float>(P.attention.logit_softcap);
       add_rmsnorm(pending ? xn_.data() : nullptr, F.attn_norm.data(), xn_.data(), T, eps);
       linear(xn_.data(), L.q, F.q_bias, q_.data(), T);
       linear(xn_.data(), L.k, F.k_bias, k_.data(), T);
@@ -170,7 +194,7 @@ class CpuExecutor final : public Executor, public GreedyStep {
         for (size_t t = b; t < e; ++t) {
           float* qt = q_.data() + t * static_cast<size_t>(qd);
           float* kt = k_.data() + t * static_cast<size_t>(kvd);
-          if (!F.q_norm.empty()) {
+          if (P.attention.qk_norm) {
             kernels::rmsnorm_reference(qt, F.q_norm.data(), qt, s_.num_heads, hd, eps);
             kernels::rmsnorm_reference(kt, F.k_norm.data(), kt, s_.num_kv_heads, hd, eps);
           }
@@ -182,7 +206,7 @@ class CpuExecutor final : public Executor, public GreedyStep {
           std::copy_n(v_.data() + t * static_cast<size_t>(kvd), kvd, vc + slot * kvd);
         }
       });
-      const int64_t window = s_.window_for_layer(l);
+      const int64_t window = P.attention.window;
       const kernels::AttentionFn* att =
           ks_ && attn_cap == 0 ? ks_->attention(T, s_.num_heads, s_.num_kv_heads, hd, max_len) : nullptr;
       if (att) {
@@ -197,12 +221,12 @@ class CpuExecutor final : public Executor, public GreedyStep {
         });
       }
       linear(attn_.data(), L.o, {}, xn_.data(), T);
-      if (!F.post_attn_norm.empty()) kernels::rmsnorm_reference(xn_.data(), F.post_attn_norm.data(), xn_.data(), T, h, eps);
+      if (P.post_attention_norm) kernels::rmsnorm_reference(xn_.data(), F.post_attn_norm.data(), xn_.data(), T, h, eps);
 
       add_rmsnorm(xn_.data(), F.mlp_norm.data(), xn_.data(), T, eps);
-      if (L.router) moe(L, T);
-      else dense_mlp(L.gate, L.up, L.down, xn_.data(), T, xn_.data());
-      if (!F.post_mlp_norm.empty()) kernels::rmsnorm_reference(xn_.data(), F.post_mlp_norm.data(), xn_.data(), T, h, eps);
+      if (P.mlp.kind == graph::MlpKind::Moe) moe(L, P.mlp, T);
+      else dense_mlp(L.gate, L.up, L.down, P.mlp.activation, xn_.data(), T, xn_.data());
+      if (P.post_mlp_norm) kernels::rmsnorm_reference(xn_.data(), F.post_mlp_norm.data(), xn_.data(), T, h, eps);
       pending = true;
     }
     if (pending)
@@ -240,21 +264,21 @@ class CpuExecutor final : public Executor, public GreedyStep {
   // Dynamic scaling depends on the longest sequence, so it is rebuilt every step.
   void make_rope_tables(int64_t max_len) {
     dynamic_rope_ = s_.rope_scaling.type == "dynamic" ||
-                    (s_.sliding_rope_theta > 0 && s_.sliding_rope_scaling.type == "dynamic");
+                    (plan_.uses_sliding_rope() && s_.sliding_rope_scaling.type == "dynamic");
     rope_ = kernels::make_rope_table(s_, max_len);
     for (int64_t l = 0; l < s_.num_layers; ++l)
-      if (s_.layer_uses_sliding_rope(l)) {
+      if (plan_.layers[static_cast<size_t>(l)].attention.rope == graph::RopeTableId::Sliding) {
         sliding_rope_ = kernels::make_layer_rope_table(s_, l, max_len);
         break;
       }
   }
 
   // out = down(act(gate(x)) * up(x)), act silu or gelu_tanh; out may alias x.
-  void dense_mlp(const TensorRef* gate, const TensorRef* up, const TensorRef* down, const float* x, int64_t rows,
-                 float* out) {
+  void dense_mlp(const TensorRef* gate, const TensorRef* up, const TensorRef* down, model::Activation act,
+                 const float* x, int64_t rows, float* out) {
     const int64_t f = gate->shape[0];
     g_.resize(static_cast<size_t>(rows * f));
-    const bool gelu = s_.mlp_activation == model::Activation::GeluTanh;
+    const bool gelu = act == model::Activation::GeluTanh;
     if (ks_ && up->dtype == gate->dtype && !gelu)
       if (const kernels::GateUpSiluFn* fn = ks_->gate_up_silu(rows, f, gate->shape[1], gate->dtype)) {
         (*fn)(x, gate->data, up->data, g_.data(), rows);
@@ -270,13 +294,13 @@ class CpuExecutor final : public Executor, public GreedyStep {
   }
 
   // Sparse MoE: route every token, then run each expert once over the tokens routed to it.
-  void moe(const model::LayerWeights& L, int64_t T) {
-    const int64_t h = s_.hidden_size, E = s_.num_experts;
+  void moe(const model::LayerWeights& L, const graph::MlpStep& mlp, int64_t T) {
+    const int64_t h = s_.hidden_size, E = mlp.experts;
     std::vector<float> router(static_cast<size_t>(T * E));
     linear(xn_.data(), L.router, {}, router.data(), T);
     std::vector<std::vector<std::pair<int64_t, float>>> routed(static_cast<size_t>(E));
     for (int64_t t = 0; t < T; ++t)
-      for (const auto& c : kernels::moe_route_reference(router.data() + t * E, E, s_.num_experts_per_tok, s_.norm_topk_prob))
+      for (const auto& c : kernels::moe_route_reference(router.data() + t * E, E, mlp.top_k, mlp.norm_topk_prob))
         routed[static_cast<size_t>(c.expert)].push_back({t, c.weight});
     std::vector<float> out(static_cast<size_t>(T * h), 0.0f), xin, xout;
     for (int64_t e = 0; e < E; ++e) {
@@ -287,7 +311,7 @@ class CpuExecutor final : public Executor, public GreedyStep {
       xout.resize(xin.size());
       for (int64_t i = 0; i < n; ++i) std::copy_n(xn_.data() + toks[i].first * h, h, xin.data() + i * h);
       const auto& ex = L.experts[static_cast<size_t>(e)];
-      dense_mlp(ex.gate, ex.up, ex.down, xin.data(), n, xout.data());
+      dense_mlp(ex.gate, ex.up, ex.down, mlp.activation, xin.data(), n, xout.data());
       for (int64_t i = 0; i < n; ++i)
         for (int64_t d = 0; d < h; ++d) out[toks[i].first * h + d] += toks[i].second * xout[i * h + d];
     }
@@ -296,6 +320,7 @@ class CpuExecutor final : public Executor, public GreedyStep {
 
   const model::Model& m_;
   const model::Spec& s_;
+  const graph::ForwardPlan plan_;  // what each layer computes (graph/forward_plan.h)
   const kernels::KernelSet* ks_;
   int64_t block_size_ = 16, num_blocks_ = 0;
   std::vector<std::vector<float>> k_cache_, v_cache_;

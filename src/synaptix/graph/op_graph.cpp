@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "synaptix/core/error.h"
+#include "synaptix/graph/forward_plan.h"
 #include "synaptix/quant/block_dtype.h"
 
 namespace synaptix::graph {
@@ -36,62 +37,71 @@ Op linear(std::string name, int64_t m_lo, int64_t m, int64_t n, int64_t k, DType
   return o;
 }
 
-// The ops of one step over m_lo..m tokens; `ctx` is the KV length attention is sized for.
+// Layers of the plan for which `pred` holds.
+template <class Pred>
+int64_t count_layers(const ForwardPlan& p, Pred pred) {
+  return static_cast<int64_t>(std::count_if(p.layers.begin(), p.layers.end(), pred));
+}
+
+// The ops of one step over m_lo..m tokens, from the spec's forward plan (ops of the same name across layers
+// are one op with a count); `ctx` is the KV length attention is sized for. The spec gives the dtypes.
 std::vector<Op> step_ops(const model::Spec& s, int64_t m_lo, int64_t m, int64_t ctx) {
-  if (s.hidden_size <= 0 || s.num_layers <= 0 || s.num_heads <= 0 || s.head_dim <= 0 || s.vocab_size <= 0)
-    fail("op graph: the spec of model_type '", s.model_type, "' lacks hidden_size/num_layers/heads/vocab");
+  const ForwardPlan p = build_forward_plan(s);
   const DType w = s.dtype;
-  const int64_t h = s.hidden_size, L = s.num_layers;
-  int64_t moe_layers = 0;
-  for (int64_t l = 0; l < L; ++l) moe_layers += s.layer_is_moe(l) ? 1 : 0;
-  const int64_t dense_layers = L - moe_layers;
+  const int64_t h = p.hidden, L = static_cast<int64_t>(p.layers.size());
+  const bool bias = std::any_of(p.layers.begin(), p.layers.end(), [](const LayerStep& l) { return l.attention.qkv_bias; });
   std::vector<Op> ops;
   ops.push_back(simple("embed_tokens", OpKind::Embedding, m_lo, m, h, 0, 1));
   ops.push_back(simple("layers.*.input_layernorm", OpKind::AddRmsNorm, m_lo, m, h, 0, L));
-  ops.push_back(linear("layers.*.self_attn.q_proj", m_lo, m, s.q_dim(), h, w, s.attention_bias, L));
-  ops.push_back(linear("layers.*.self_attn.k_proj", m_lo, m, s.kv_dim(), h, w, s.attention_bias, L));
-  ops.push_back(linear("layers.*.self_attn.v_proj", m_lo, m, s.kv_dim(), h, w, s.attention_bias, L));
-  if (s.qk_norm) ops.push_back(simple("layers.*.self_attn.qk_norm", OpKind::RmsNorm, m_lo, m * (s.num_heads + s.num_kv_heads), s.head_dim, 0, L));
-  Op rope = simple("layers.*.rope", OpKind::Rope, m_lo, m, s.num_heads + s.num_kv_heads, s.head_dim, L);
-  ops.push_back(rope);
-  // Sliding-window layers attend to at most the window; where some layers slide and others do not (gemma3),
+  ops.push_back(linear("layers.*.self_attn.q_proj", m_lo, m, p.q_dim(), h, w, bias, L));
+  ops.push_back(linear("layers.*.self_attn.k_proj", m_lo, m, p.kv_dim(), h, w, bias, L));
+  ops.push_back(linear("layers.*.self_attn.v_proj", m_lo, m, p.kv_dim(), h, w, bias, L));
+  if (const int64_t n = count_layers(p, [](const LayerStep& l) { return l.attention.qk_norm; }))
+    ops.push_back(simple("layers.*.self_attn.qk_norm", OpKind::RmsNorm, m_lo, m * (p.heads + p.kv_heads), p.head_dim, 0, n));
+  ops.push_back(simple("layers.*.rope", OpKind::Rope, m_lo, m, p.heads + p.kv_heads, p.head_dim, L));
+  // Windowed layers attend to at most their window; where some layers slide and others do not (gemma3),
   // each kind is its own op.
-  int64_t sliding_layers = 0;
-  for (int64_t l = 0; l < L; ++l) sliding_layers += s.window_for_layer(l) > 0 ? 1 : 0;
-  const bool all_slide = s.sliding_window > 0 && (sliding_layers == L || sliding_layers == 0);
-  Op att = simple("layers.*.self_attn.attention", OpKind::Attention, m_lo, m, s.num_heads, s.head_dim, L);
-  att.kv_heads = s.num_kv_heads;
-  att.ctx = all_slide ? std::min(ctx, s.sliding_window) : ctx;
-  if (!all_slide && sliding_layers > 0) {
-    att.count = L - sliding_layers;
+  int64_t window = 0;
+  for (const LayerStep& l : p.layers) window = std::max(window, l.attention.window);
+  const int64_t sliding = count_layers(p, [](const LayerStep& l) { return l.attention.window > 0; });
+  Op att = simple("layers.*.self_attn.attention", OpKind::Attention, m_lo, m, p.heads, p.head_dim, L);
+  att.kv_heads = p.kv_heads;
+  att.ctx = sliding == L ? std::min(ctx, window) : ctx;
+  if (sliding > 0 && sliding < L) {
+    att.count = L - sliding;
     Op local = att;
     local.name = "layers.*.self_attn.sliding_attention";
-    local.ctx = std::min(ctx, s.sliding_window);
-    local.count = sliding_layers;
+    local.ctx = std::min(ctx, window);
+    local.count = sliding;
     ops.push_back(local);
   }
   ops.push_back(att);
-  ops.push_back(linear("layers.*.self_attn.o_proj", m_lo, m, h, s.q_dim(), w, false, L));
-  if (s.post_norms) {  // gemma3: the attention output is normed before the residual add, the MLP's input after
-    ops.push_back(simple("layers.*.post_attention_layernorm", OpKind::RmsNorm, m_lo, m, h, 0, L));
-    ops.push_back(simple("layers.*.pre_feedforward_layernorm", OpKind::AddRmsNorm, m_lo, m, h, 0, L));
-  } else {
-    ops.push_back(simple("layers.*.post_attention_layernorm", OpKind::AddRmsNorm, m_lo, m, h, 0, L));
+  ops.push_back(linear("layers.*.self_attn.o_proj", m_lo, m, h, p.q_dim(), w, false, L));
+  // With a post-attention norm (gemma3) the attention output is normed before the residual add, the MLP's
+  // input after; else the add is fused into the MLP's input norm.
+  if (const int64_t n = count_layers(p, [](const LayerStep& l) { return l.post_attention_norm; })) {
+    ops.push_back(simple("layers.*.post_attention_layernorm", OpKind::RmsNorm, m_lo, m, h, 0, n));
+    ops.push_back(simple("layers.*.pre_feedforward_layernorm", OpKind::AddRmsNorm, m_lo, m, h, 0, n));
   }
-  if (dense_layers > 0) {
+  if (const int64_t n = count_layers(p, [](const LayerStep& l) { return !l.post_attention_norm; }))
+    ops.push_back(simple("layers.*.post_attention_layernorm", OpKind::AddRmsNorm, m_lo, m, h, 0, n));
+  auto dense = [](const LayerStep& l) { return l.mlp.kind == MlpKind::Dense; };
+  if (const int64_t n = count_layers(p, dense)) {
+    const LayerStep& first = *std::find_if(p.layers.begin(), p.layers.end(), dense);
+    const int64_t inter = first.mlp.inter;
     // The fused kernel computes SiLU only; a GELU-tanh MLP (gemma3) runs gate_proj and up_proj.
-    if (s.mlp_activation == model::Activation::Silu)
-      ops.push_back(linear("layers.*.mlp.gate_up_silu", m_lo, m, s.intermediate_size, h, w, false, dense_layers,
-                           OpKind::GateUpSilu));
-    ops.push_back(linear("layers.*.mlp.gate_proj", m_lo, m, s.intermediate_size, h, w, false, dense_layers));
-    ops.push_back(linear("layers.*.mlp.up_proj", m_lo, m, s.intermediate_size, h, w, false, dense_layers));
-    ops.push_back(linear("layers.*.mlp.down_proj", m_lo, m, h, s.intermediate_size, w, false, dense_layers));
-    if (s.post_norms)
-      ops.push_back(simple("layers.*.post_feedforward_layernorm", OpKind::RmsNorm, m_lo, m, h, 0, dense_layers));
+    if (const int64_t silu = count_layers(p, [&](const LayerStep& l) { return dense(l) && l.mlp.activation == model::Activation::Silu; }))
+      ops.push_back(linear("layers.*.mlp.gate_up_silu", m_lo, m, inter, h, w, false, silu, OpKind::GateUpSilu));
+    ops.push_back(linear("layers.*.mlp.gate_proj", m_lo, m, inter, h, w, false, n));
+    ops.push_back(linear("layers.*.mlp.up_proj", m_lo, m, inter, h, w, false, n));
+    ops.push_back(linear("layers.*.mlp.down_proj", m_lo, m, h, inter, w, false, n));
+    if (const int64_t post = count_layers(p, [&](const LayerStep& l) { return dense(l) && l.post_mlp_norm; }))
+      ops.push_back(simple("layers.*.post_feedforward_layernorm", OpKind::RmsNorm, m_lo, m, h, 0, post));
   }
-  if (moe_layers > 0) {
-    const int64_t E = s.num_experts, topk = std::max<int64_t>(1, s.num_experts_per_tok);
-    const int64_t inter = s.moe_intermediate_size > 0 ? s.moe_intermediate_size : s.intermediate_size;
+  auto routed = [](const LayerStep& l) { return l.mlp.kind == MlpKind::Moe; };
+  if (const int64_t moe_layers = count_layers(p, routed)) {
+    const MlpStep& mlp = std::find_if(p.layers.begin(), p.layers.end(), routed)->mlp;
+    const int64_t E = mlp.experts, topk = std::max<int64_t>(1, mlp.top_k), inter = mlp.inter;
     ops.push_back(linear("layers.*.mlp.gate", m_lo, m, E, h, w, false, moe_layers));
     ops.push_back(simple("layers.*.mlp.router_topk", OpKind::MoeRouter, m_lo, m, E, topk, moe_layers));
     // Tokens per expert if routing is even: ceil(m * topk / E), at least 1; at most m.
@@ -106,10 +116,10 @@ std::vector<Op> step_ops(const model::Spec& s, int64_t m_lo, int64_t m, int64_t 
   // every token; a prefill chunk (one sequence) only its last.
   const int64_t s_lo = m > 64 ? 1 : m_lo, s_hi = m > 64 ? 1 : m;
   ops.push_back(simple("norm", OpKind::RmsNorm, s_lo, s_hi, h, 0, 1));
-  ops.push_back(linear("lm_head", s_lo, s_hi, s.vocab_size, h, w, false, 1));
-  ops.push_back(simple("argmax", OpKind::Argmax, s_lo, s_hi, s.vocab_size, 0, 1));
+  ops.push_back(linear("lm_head", s_lo, s_hi, p.vocab, h, w, false, 1));
+  ops.push_back(simple("argmax", OpKind::Argmax, s_lo, s_hi, p.vocab, 0, 1));
   // The greedy path's alternative to lm_head + argmax (like gate_up_silu beside gate_proj and up_proj).
-  ops.push_back(linear("lm_head_argmax", s_lo, s_hi, s.vocab_size, h, w, false, 1, OpKind::LmHeadArgmax));
+  ops.push_back(linear("lm_head_argmax", s_lo, s_hi, p.vocab, h, w, false, 1, OpKind::LmHeadArgmax));
   // A GGUF model's matrices keep the file's block types (Spec::weight_dtypes). No fused kernel takes block
   // weights, so the fused ops are left out where their weights are blocks: the executor runs the linears.
   for (auto& o : ops)
