@@ -9,6 +9,7 @@
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
 #include "synaptix/tune/cost_model.h"
+#include "synaptix/tune/cpu_target.h"
 #include "synaptix/tune/tuner.h"
 #include "tune_test_util.h"
 
@@ -118,6 +119,57 @@ TEST(Tuner, TimeBudgetGivesEveryOpTrialsAndHoldsTheDeadline) {
   EXPECT_GE(r.ops[3].new_trials, r.ops[0].new_trials) << "the costly op gets at least the cheap one's trials";
   // One batch in flight may pass the deadline; the slack is for a loaded machine (ctest -j).
   EXPECT_LT(took, 2 * opt.budget_seconds + 10);
+}
+
+namespace {
+
+// The CPU target with a broken clock for generated candidates: every time they report is 10^4 times too
+// short (the default keeps its honest timing). The ceilings are the machine's, measured.
+class TooFastClock : public CpuTarget {
+ public:
+  TooFastClock(const backend::ModuleBuilder& b, const hw::CpuProfile& cpu) : CpuTarget(b, cpu) {}
+  TrialOutcome run(const graph::Op& op, const std::string& path, const MeasureOptions& mo, const RunLimits& lim,
+                   uint64_t seed) const override {
+    return skew(CpuTarget::run(op, path, mo, lim, seed), path);
+  }
+  std::vector<TrialOutcome> run_interleaved(const graph::Op& op, const std::vector<std::string>& paths,
+                                            const MeasureOptions& mo, const RunLimits& lim,
+                                            uint64_t seed) const override {
+    auto outs = CpuTarget::run_interleaved(op, paths, mo, lim, seed);
+    for (size_t i = 0; i < outs.size(); ++i) outs[i] = skew(outs[i], paths[i]);
+    return outs;
+  }
+
+ private:
+  static TrialOutcome skew(TrialOutcome o, const std::string& path) {
+    if (!path.empty()) o.timing.median_us /= 1e4, o.timing.p10_us /= 1e4, o.timing.p90_us /= 1e4;
+    return o;
+  }
+};
+
+}  // namespace
+
+TEST(Tuner, TimesBeyondTheMeasuredCeilingsAreMeasurementFaultsNeverPromoted) {
+  const std::string dir = testing::scratch_dir("fault");
+  std::filesystem::remove(dir + "/t.db");
+  TuningDb db(dir + "/t.db");
+  backend::ModuleBuilder builder(dir);
+  const auto cpu = hw::probe_cpu(true);  // the ceilings are measured
+  ASSERT_GT(cpu.fma_gflops, 0);
+  const auto op = testing::linear_op(1, 1, 64, 128);
+  TooFastClock target(builder, cpu);
+  auto r = Tuner(db, target, quick(4)).tune({op});
+  ASSERT_EQ(r.ops.size(), 1u);
+  EXPECT_TRUE(r.ops[0].finished);
+  EXPECT_FALSE(r.ops[0].promoted) << "a too-fast time must never win: " << r.ops[0].generator;
+  const auto trials = db.trials(op.signature(), cpu.fingerprint_hash());
+  ASSERT_EQ(trials.size(), 4u);
+  for (const auto& t : trials) {
+    EXPECT_EQ(t.status, TrialStatus::MeasurementFault) << t.generator << " " << t.params.dump() << ": " << t.message;
+    EXPECT_NE(t.message.find("measurement fault"), std::string::npos) << t.message;
+    EXPECT_GT(t.median_us, 0) << "the faulty time is recorded";
+  }
+  EXPECT_EQ(db.promotion(op.signature(), cpu.fingerprint_hash())->generator, "default");
 }
 
 TEST(CostModel, LearnsAdditiveEffects) {

@@ -56,6 +56,9 @@ std::vector<Timing> time_interleaved(const graph::Op& op, const std::vector<std:
     o.max_rotation_bytes = opt.max_rotation_bytes / static_cast<int64_t>(n);
     subjects.back()->make_sets(rotation_copies(subjects.back()->set_bytes(), o), rng);
   }
+  std::vector<bool> cold(n);
+  for (size_t i = 0; i < n; ++i)
+    cold[i] = static_cast<int64_t>(subjects[i]->sets()) * subjects[i]->set_bytes() >= opt.llc_bytes;
   std::vector<size_t> at(n, 0);
   auto call = [&](size_t i) -> double {
     const size_t c = at[i]++ % subjects[i]->sets();
@@ -86,7 +89,12 @@ std::vector<Timing> time_interleaved(const graph::Op& op, const std::vector<std:
     }
   }
   std::vector<Timing> out;
-  for (auto& s : samples) out.push_back(summarize(std::move(s)));
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(summarize(std::move(samples[i])));
+    out.back().cold = cold[i];
+    // The same instance, after all its timed calls: state it kept (a call counter, a cached result) shows.
+    out.back().wrong_after = subjects[i]->verify(rng);
+  }
   return out;
 }
 

@@ -17,6 +17,10 @@ namespace synaptix::tune {
 struct Timing {
   double median_us = 0, p10_us = 0, p90_us = 0;
   int samples = 0;
+  bool cold = false;  // every timed call read its inputs from memory (rotated sets beyond the LLC; L2 flushed)
+  // The check after the timed runs, on the same loaded implementation: "" when its output was still right,
+  // else what differed (a candidate that is right when verified and wrong once timed).
+  std::string wrong_after;
 };
 
 struct MeasureOptions {
@@ -34,7 +38,8 @@ std::string verify_impl(const graph::Op& op, const std::string& module_path, Thr
 
 Timing time_impl(const graph::Op& op, const std::string& module_path, ThreadPool& pool, const MeasureOptions& opt,
                  uint64_t seed);
-// Times several implementations round-robin (A B C A B C ...) so drift in machine load hits all alike.
+// Times several implementations round-robin (A B C A B C ...) so drift in machine load hits all alike, then
+// verifies each again (fresh inputs, poisoned output) with the instance that was timed: Timing::wrong_after.
 std::vector<Timing> time_interleaved(const graph::Op& op, const std::vector<std::string>& module_paths,
                                      ThreadPool& pool, const MeasureOptions& opt, uint64_t seed);
 

@@ -9,7 +9,8 @@ namespace synaptix::tune {
 namespace {
 
 nlohmann::json timing_json(const Timing& t) {
-  return {{"median_us", t.median_us}, {"p10_us", t.p10_us}, {"p90_us", t.p90_us}, {"samples", t.samples}};
+  return {{"median_us", t.median_us}, {"p10_us", t.p10_us}, {"p90_us", t.p90_us}, {"samples", t.samples},
+          {"cold", t.cold}, {"wrong_after", t.wrong_after}};
 }
 
 Timing timing_from(const nlohmann::json& j) {
@@ -18,7 +19,22 @@ Timing timing_from(const nlohmann::json& j) {
   t.p10_us = j.at("p10_us").get<double>();
   t.p90_us = j.at("p90_us").get<double>();
   t.samples = j.at("samples").get<int>();
+  t.cold = j.at("cold").get<bool>();
+  t.wrong_after = j.at("wrong_after").get<std::string>();
   return t;
+}
+
+// A trial whose output went wrong during its timed runs is a wrong result, whatever its time.
+TrialOutcome timed(const Timing& t) {
+  TrialOutcome o;
+  o.timing = t;
+  if (!t.wrong_after.empty()) {
+    o.status = TrialStatus::WrongResult;
+    o.message = "after the timed runs: " + t.wrong_after;
+  } else {
+    o.status = TrialStatus::Ok;
+  }
+  return o;
 }
 
 TrialOutcome failed(const backend::IsolatedResult& r) {
@@ -57,9 +73,7 @@ TrialOutcome run_trial(const graph::Op& op, const std::string& module_path, cons
     o.message = j["wrong"].get<std::string>();
     return o;
   }
-  o.status = TrialStatus::Ok;
-  o.timing = timing_from(j);
-  return o;
+  return timed(timing_from(j));
 }
 
 std::vector<TrialOutcome> run_interleaved(const graph::Op& op, const std::vector<std::string>& module_paths,
@@ -96,8 +110,7 @@ std::vector<TrialOutcome> run_interleaved(const graph::Op& op, const std::vector
       res[i].status = TrialStatus::WrongResult;
       res[i].message = j[i]["wrong"].get<std::string>();
     } else {
-      res[i].status = TrialStatus::Ok;
-      res[i].timing = timing_from(j[i]);
+      res[i] = timed(timing_from(j[i]));
     }
   }
   return res;

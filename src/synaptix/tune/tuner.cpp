@@ -13,6 +13,7 @@
 #include "synaptix/core/hash.h"
 #include "synaptix/kernels/cpu_generator.h"
 #include "synaptix/tune/cost_model.h"
+#include "synaptix/tune/cpu_target.h"
 #include "synaptix/tune/search_space.h"
 
 namespace synaptix::tune {
@@ -45,8 +46,25 @@ std::string point_source(const graph::Op& op, const std::string& generator, cons
   return src.code;
 }
 
+Tuner::Tuner(TuningDb& db, const Target& target, TuneOptions opt)
+    : db_(db), target_plugin_(target), opt_(std::move(opt)), target_(target.target_hash()) {}
+
 Tuner::Tuner(TuningDb& db, const backend::ModuleBuilder& builder, const hw::CpuProfile& cpu, TuneOptions opt)
-    : db_(db), builder_(builder), cpu_(cpu), opt_(std::move(opt)), target_(cpu.fingerprint_hash()) {}
+    : db_(db),
+      owned_(std::make_unique<CpuTarget>(builder, cpu)),
+      target_plugin_(*owned_),
+      opt_(std::move(opt)),
+      target_(owned_->target_hash()) {}
+
+TrialOutcome Tuner::checked(const graph::Op& op, TrialOutcome o) const {
+  if (o.status != TrialStatus::Ok) return o;
+  const std::string why = implausible_time(op, o.timing, target_plugin_.ceilings());
+  if (!why.empty()) {
+    o.status = TrialStatus::MeasurementFault;
+    o.message = why;
+  }
+  return o;
+}
 
 void Tuner::emit_progress(const std::string& op_sig) const {
   if (!opt_.progress) return;
@@ -65,7 +83,7 @@ TuneReport Tuner::tune(const std::vector<graph::Op>& ops) {
   deadline_ = opt_.budget_seconds > 0 ? t0 + opt_.budget_seconds : 0;
   ops_total_ = ops.size();
   std::vector<double> cost;
-  for (const auto& op : ops) cost.push_back(op_cost_us(op, cpu_));
+  for (const auto& op : ops) cost.push_back(target_plugin_.op_cost_us(op));
   double cost_left = 0;
   for (double c : cost) cost_left += c;
   constexpr double kEvenPart = 1.0 / 3.0;  // of the time left, shared evenly; the rest by cost
@@ -100,12 +118,8 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
   const double search_deadline = op_deadline > 0 ? op_deadline - std::min(retime_s, 0.5 * seconds_for_op) : 0;
   emit_progress(sig);
 
-  std::vector<const kernels::CpuGenerator*> gens;
-  for (const auto* g : kernels::cpu_generators())
-    if (opt_.generators.empty() || std::find(opt_.generators.begin(), opt_.generators.end(), g->name()) != opt_.generators.end())
-      gens.push_back(g);
-  SearchSpace space = build_space(op, cpu_, gens);
-  if (space.points.empty()) fail("no CPU generator applies to ", sig);
+  SearchSpace space = target_plugin_.space(op, opt_.generators);
+  if (space.points.empty()) fail("no ", target_plugin_.kind(), " generator applies to ", sig);
   const int64_t remembered = db_.count(sig, target_);
   const int64_t cap = opt_.budget_trials > 0 ? opt_.budget_trials : static_cast<int64_t>(space.points.size());
 
@@ -123,7 +137,9 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
     if (res.promoted) {
       res.generator = known->generator;
       res.params = known->params;
-      res.source = point_source(op, res.generator, res.params, &res.libs);
+      const auto src = target_plugin_.emit(op, {res.generator, res.params});
+      res.source = src.code;
+      res.libs = src.libs;
       res.source_hash = sha256_hex(res.source);
       res.tuned_us = known->tuned_us;
       best_speedup_ = std::max(best_speedup_, res.baseline_us / res.tuned_us);
@@ -189,8 +205,8 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
       const size_t parents = std::min<size_t>(ok.size(), 6);
       for (int i = 0; i < 48 && parents > 0; ++i) {
         const Point& a = ok[rng() % parents].first;
-        Point c = (i % 3 == 2) ? crossover(a, ok[rng() % parents].first, op, rng) : a;
-        c = mutate(c, space, op, rng);
+        Point c = (i % 3 == 2) ? target_plugin_.crossover(a, ok[rng() % parents].first, op, rng) : a;
+        c = target_plugin_.mutate(c, space, op, rng);
         if (in_space.count(c.key()) && !done.count(c.key()) && seen.insert(c.key()).second) kids.push_back(c);
       }
       std::sort(kids.begin(), kids.end(), [&](const Point& a, const Point& b) { return model.predict(a) < model.predict(b); });
@@ -207,11 +223,8 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
     std::vector<Point> batch(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(nb));
     queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(nb));
     std::vector<backend::ModuleSource> srcs;
-    for (const auto& p : batch) {
-      auto ks = kernels::cpu_generator(p.generator).emit(op, p.params);
-      srcs.push_back({ks.code, ks.libs});
-    }
-    auto built = builder_.build_all(srcs, opt_.jobs);
+    for (const auto& p : batch) srcs.push_back(target_plugin_.emit(op, p));
+    auto built = target_plugin_.build_all(srcs, opt_.jobs);
     for (size_t i = 0; i < batch.size(); ++i) {
       if (opt_.stop && opt_.stop->load()) break;
       TrialRecord r;
@@ -224,7 +237,7 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
         r.status = TrialStatus::CompileError;
         r.message = built[i].error;
       } else {
-        auto o = run_trial(op, built[i].path, opt_.measure, opt_.limits, rng());
+        auto o = checked(op, target_plugin_.run(op, built[i].path, opt_.measure, opt_.limits, rng()));
         // Ctrl-C reaches the child too: a trial cut short by it is not a result, so it is not remembered.
         if (opt_.stop && opt_.stop->load()) break;
         r.status = o.status;
@@ -262,10 +275,10 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
   std::vector<std::string> sources;
   std::vector<std::vector<std::string>> libs;
   for (const auto& t : ok) {
-    std::vector<std::string> l;
-    sources.push_back(point_source(op, t.generator, t.params, &l));
-    libs.push_back(l);
-    auto b = builder_.build({sources.back(), l});
+    const auto src = target_plugin_.emit(op, {t.generator, t.params});
+    sources.push_back(src.code);
+    libs.push_back(src.libs);
+    auto b = target_plugin_.build_all({src}, 1).at(0);
     paths.push_back(b.ok ? b.path : "/nonexistent/" + b.key);
   }
   // One child times them all, so it gets the time of one trial per implementation.
@@ -277,7 +290,8 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
     fin_measure.max_seconds = std::clamp((op_deadline - now_s()) / (1.5 * static_cast<double>(paths.size())), 0.02,
                                          opt_.measure.max_seconds);
   const double fin_t0 = now_s();
-  auto outs = run_interleaved(op, paths, fin_measure, fin_limits, rng());
+  auto outs = target_plugin_.run_interleaved(op, paths, fin_measure, fin_limits, rng());
+  for (auto& o : outs) o = checked(op, std::move(o));
   floor_s += now_s() - fin_t0;
   op_floor_s_ = (op_floor_s_ * floor_samples_ + floor_s) / (floor_samples_ + 1);
   ++floor_samples_;

@@ -1,10 +1,14 @@
 #pragma once
-// The tuning loop for a set of ops on the CPU target: generate, compile, verify, time, promote, remember.
+// The tuning loop for a set of ops on one target (target.h: the CPU's CpuTarget, the CUDA linear op's
+// CudaLinearTarget): generate, compile, verify, time, check the time against the target's ceilings, promote,
+// remember.
 // Per op: warm-start points (the best known for this op and target, then for similar ops), then exhaustive
 // search when the space fits the budget, else evolution (mutation + crossover of the best points so far,
 // ranked by a ridge-regression cost model before anything is compiled). Each batch compiles in parallel;
 // each trial runs isolated and is committed to the database at once. Finalists and the untuned default are
-// then re-timed interleaved; the fastest is promoted only when it beats the default.
+// then re-timed interleaved; the fastest is promoted only when it beats the default. A time beyond the
+// target's measured ceilings is recorded as a measurement fault and never promoted (measurement_check.h).
+#include <memory>
 #include <atomic>
 #include <functional>
 #include <string>
@@ -16,6 +20,7 @@
 #include "synaptix/graph/op_graph.h"
 #include "synaptix/hw/cpu_profile.h"
 #include "synaptix/tune/measurer.h"
+#include "synaptix/tune/target.h"
 #include "synaptix/tune/trial_runner.h"
 #include "synaptix/tune/tuning_db.h"
 
@@ -62,6 +67,9 @@ struct TuneReport {
 
 class Tuner {
  public:
+  // `target` must outlive the tuner.
+  Tuner(TuningDb& db, const Target& target, TuneOptions opt);
+  // The CPU target (CpuTarget over `builder` and `cpu`, which must outlive the tuner).
   Tuner(TuningDb& db, const backend::ModuleBuilder& builder, const hw::CpuProfile& cpu, TuneOptions opt);
   TuneReport tune(const std::vector<graph::Op>& ops);
 
@@ -69,9 +77,13 @@ class Tuner {
   OpResult tune_op(const graph::Op& op, double seconds_for_op, TuneReport& report);
   void emit_progress(const std::string& op_sig) const;
 
+  // The trial's time checked against the target's ceilings: an ok outcome beyond them becomes a
+  // measurement fault.
+  TrialOutcome checked(const graph::Op& op, TrialOutcome o) const;
+
   TuningDb& db_;
-  const backend::ModuleBuilder& builder_;
-  const hw::CpuProfile& cpu_;
+  std::unique_ptr<Target> owned_;
+  const Target& target_plugin_;
   TuneOptions opt_;
   std::string target_;
   // Progress state.

@@ -95,13 +95,14 @@ const char* trial_status_name(TrialStatus s) {
     case TrialStatus::Crash: return "crash";
     case TrialStatus::Timeout: return "timeout";
     case TrialStatus::Ok: return "ok";
+    case TrialStatus::MeasurementFault: return "measurement_fault";
   }
   return "?";
 }
 
 TrialStatus parse_trial_status(const std::string& s) {
   for (auto t : {TrialStatus::CompileError, TrialStatus::WrongResult, TrialStatus::Crash, TrialStatus::Timeout,
-                 TrialStatus::Ok})
+                 TrialStatus::Ok, TrialStatus::MeasurementFault})
     if (s == trial_status_name(t)) return t;
   fail("tuning db: unknown trial status '", s, "'");
 }

@@ -13,8 +13,9 @@ struct sqlite3;
 
 namespace synaptix::tune {
 
-// compile_error | wrong_result | crash | timeout | ok
-enum class TrialStatus { CompileError, WrongResult, Crash, Timeout, Ok };
+// compile_error | wrong_result | crash | timeout | ok | measurement_fault (a time beyond the target's measured
+// ceilings, measurement_check.h: never promoted)
+enum class TrialStatus { CompileError, WrongResult, Crash, Timeout, Ok, MeasurementFault };
 const char* trial_status_name(TrialStatus s);
 TrialStatus parse_trial_status(const std::string& s);
 

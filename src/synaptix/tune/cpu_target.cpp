@@ -1,0 +1,76 @@
+#include "synaptix/tune/cpu_target.h"
+
+#include <algorithm>
+
+#include "synaptix/core/error.h"
+#include "synaptix/kernels/cpu_generator.h"
+#include "synaptix/tune/tuner.h"
+
+namespace synaptix::tune {
+
+Ceilings cpu_ceilings(const hw::CpuProfile& cpu) {
+  Ceilings c;
+  c.mem_gbps = cpu.mem_read_gbps;
+  // measure_fma_gflops runs the widest FMA this build was compiled for; generated kernels are built with
+  // -march=native and may use wider vectors than a build without it.
+#if defined(__AVX512F__)
+  const double build_lanes = 16;
+#elif defined(__FMA__)
+  const double build_lanes = 8;
+#else
+  const double build_lanes = 1;
+#endif
+  const double isa_lanes = cpu.isa.avx512f ? 16 : cpu.isa.fma ? 8 : 1;
+  c.flop_gflops = cpu.fma_gflops * std::max(1.0, isa_lanes / build_lanes);
+  c.flop_factor_16bit = 2;  // VDPBF16PS / AVX512-FP16: two 16-bit products per f32 lane
+  c.flop_factor_8bit = 4;   // VNNI vpdpbusd or AVX2 maddubs: four 8-bit products per 32-bit lane
+  c.bandwidth_slack = 1.5;
+  c.flop_slack = 1.25;
+  return c;
+}
+
+CpuTarget::CpuTarget(const backend::ModuleBuilder& builder, const hw::CpuProfile& cpu)
+    : builder_(builder), cpu_(cpu), hash_(cpu.fingerprint_hash()) {}
+
+double CpuTarget::op_cost_us(const graph::Op& op) const { return tune::op_cost_us(op, cpu_); }
+
+SearchSpace CpuTarget::space(const graph::Op& op, const std::vector<std::string>& generators) const {
+  std::vector<const kernels::CpuGenerator*> gens;
+  for (const auto* g : kernels::cpu_generators())
+    if (generators.empty() || std::find(generators.begin(), generators.end(), g->name()) != generators.end())
+      gens.push_back(g);
+  return build_space(op, cpu_, gens);
+}
+
+Point CpuTarget::mutate(const Point& p, const SearchSpace& space, const graph::Op& op, std::mt19937_64& rng) const {
+  return tune::mutate(p, space, op, rng);
+}
+
+Point CpuTarget::crossover(const Point& a, const Point& b, const graph::Op& op, std::mt19937_64& rng) const {
+  return tune::crossover(a, b, op, rng);
+}
+
+backend::ModuleSource CpuTarget::emit(const graph::Op& op, const Point& p) const {
+  auto ks = kernels::cpu_generator(p.generator).emit(op, p.params);
+  return {ks.code, ks.libs};
+}
+
+std::vector<backend::BuiltModule> CpuTarget::build_all(const std::vector<backend::ModuleSource>& sources,
+                                                       int jobs) const {
+  return builder_.build_all(sources, jobs);
+}
+
+TrialOutcome CpuTarget::run(const graph::Op& op, const std::string& module_path, const MeasureOptions& mopt,
+                            const RunLimits& lim, uint64_t seed) const {
+  return run_trial(op, module_path, mopt, lim, seed);
+}
+
+std::vector<TrialOutcome> CpuTarget::run_interleaved(const graph::Op& op, const std::vector<std::string>& module_paths,
+                                                     const MeasureOptions& mopt, const RunLimits& lim,
+                                                     uint64_t seed) const {
+  return tune::run_interleaved(op, module_paths, mopt, lim, seed);
+}
+
+Ceilings CpuTarget::ceilings() const { return cpu_ceilings(cpu_); }
+
+}  // namespace synaptix::tune
