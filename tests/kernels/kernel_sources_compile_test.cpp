@@ -58,6 +58,9 @@ void expect_compiles(const std::string& src, const std::string& name) {
 TEST(KernelSources, FixedKernelsCompileForSm90a) {
   expect_compiles(kc::rmsnorm_source(), "rmsnorm");
   expect_compiles(kc::swiglu_source(), "swiglu");
+  expect_compiles(kc::geglu_source(), "geglu");
+  expect_compiles(kc::rmsnorm_add_source(), "rmsnorm_add");
+  expect_compiles(kc::embedding_scale_source(), "embedding_scale");
   expect_compiles(kc::embedding_source(), "embedding");
   expect_compiles(kc::argmax_source(), "argmax");
   expect_compiles(kc::sample_source(), "sample");
@@ -69,8 +72,11 @@ TEST(KernelSources, FixedKernelsCompileForSm90a) {
 }
 
 TEST(KernelSources, AttentionCompilesForFixtureAndLlamaShapes) {
-  for (auto [g, d] : {std::pair<int64_t, int64_t>{2, 16}, {1, 16}, {2, 32}, {4, 128}, {8, 128}, {1, 80}, {2, 256}})
-    expect_compiles(kc::paged_attention_source(g, d, d % 32 == 0), "attention_g" + std::to_string(g) + "_d" + std::to_string(d));
+  // {4, 256}: Gemma 3 270M and 1B (4 query heads per KV head of head_dim 256).
+  for (auto [g, d] : {std::pair<int64_t, int64_t>{2, 16}, {1, 16}, {2, 32}, {4, 128}, {8, 128}, {1, 80}, {2, 256}, {4, 256}})
+    for (bool kv32 : {false, true})
+      expect_compiles(kc::paged_attention_source(g, d, kv32),
+                      "attention_g" + std::to_string(g) + "_d" + std::to_string(d) + (kv32 ? "_kv32" : ""));
   // The fused decode kernel's other schedules (warps per block, keys per warp).
   for (auto [w, k] : {std::pair<int, int>{8, 4}, {16, 4}, {8, 8}, {16, 8}})
     expect_compiles(kc::paged_attention_source(4, 128, false, w, k), "attention_g4_d128_dw" + std::to_string(w) + "_dk" + std::to_string(k));
@@ -82,7 +88,7 @@ TEST(KernelSources, AttentionCompilesForFixtureAndLlamaShapes) {
     expect_compiles(kc::paged_attention_source(4, 128, false, 16, 8, cl), "attention_g4_d128_dw16_dk8_cl" + std::to_string(cl));
   }
   // With the token's heads in registers (RoPE through warp shuffles), both cache types, with and without clusters.
-  for (auto [g, d] : {std::pair<int64_t, int64_t>{2, 16}, {4, 64}, {4, 128}, {8, 128}, {2, 256}})
+  for (auto [g, d] : {std::pair<int64_t, int64_t>{2, 16}, {4, 64}, {4, 128}, {8, 128}, {2, 256}, {4, 256}})
     for (int cl : {0, 4})
       for (bool kv32 : {false, true})
         expect_compiles(kc::paged_attention_source(g, d, kv32, 16, 4, cl, true),
@@ -119,7 +125,8 @@ TEST(KernelSources, FusedGemvVariantsCompile) {
   using kc::GemvOutput;
   for (int m : {1, 3, 8})
     for (auto [in, out] : {std::pair{GemvInput::RmsNorm, GemvOutput::Plain}, {GemvInput::RmsNorm, GemvOutput::SwiGlu},
-                           {GemvInput::Plain, GemvOutput::AccumulateSumSq}, {GemvInput::RmsNorm, GemvOutput::ArgMax}}) {
+                           {GemvInput::Plain, GemvOutput::AccumulateSumSq}, {GemvInput::RmsNorm, GemvOutput::ArgMax},
+                           {GemvInput::RmsNorm, GemvOutput::GeGlu}, {GemvInput::Plain, GemvOutput::GeGlu}}) {
       kc::GemvFusion f;
       f.input = in;
       f.output = out;

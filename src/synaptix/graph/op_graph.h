@@ -1,6 +1,7 @@
 #pragma once
 // The op graph of one forward step, derived from a model::Spec alone (no weights) through its forward plan
-// (forward_plan.h: the one description of the family's forward): every op with its exact shapes and dtypes, for a decode step of a batch bucket or a prefill chunk, at a sequence-length bucket.
+// (forward_plan.h: the one description of the family's forward): every op with its exact shapes and dtypes,
+// for a decode step of a batch bucket or a prefill chunk, at a sequence-length bucket.
 // Kernels are tuned per distinct op signature; a bucket's kernel serves every batch size inside the bucket.
 #include <cstdint>
 #include <string>

@@ -116,7 +116,7 @@ TEST_P(CudaFixture, MatchesReferenceLogits) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaFixture,
                          ::testing::Values("llama", "llama3-rope-scaling", "llama3-legacy-config", "llama2-sentencepiece",
-                                           "qwen2", "qwen3", "mistral-sliding-window", "mixtral-moe", "qwen3-moe"),
+                                           "gemma3", "qwen2", "qwen3", "mistral-sliding-window", "mixtral-moe", "qwen3-moe"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');

@@ -16,9 +16,9 @@ namespace cuda {
 namespace kc = kernels::cuda;
 using hw::cuda::check;
 
-CudaExecutorImpl::CudaExecutorImpl(std::shared_ptr<hw::cuda::Context> ctx, const model::Spec& s, DeviceWeights w,
-                                   KvConfig kv, const CudaExecutorOptions& opt)
-    : ctx_(std::move(ctx)), s_(s), w_(std::move(w)), opt_(opt) {
+CudaExecutorImpl::CudaExecutorImpl(std::shared_ptr<hw::cuda::Context> ctx, const model::Spec& s,
+                                   graph::ForwardPlan fwd, DeviceWeights w, KvConfig kv, const CudaExecutorOptions& opt)
+    : ctx_(std::move(ctx)), s_(s), fwd_(std::move(fwd)), w_(std::move(w)), opt_(opt) {
   validate_spec();
   block_size_ = kv.block_size > 0 ? kv.block_size : 16;
   num_blocks_ = kv.num_blocks;
@@ -44,6 +44,14 @@ CudaExecutorImpl::CudaExecutorImpl(std::shared_ptr<hw::cuda::Context> ctx, const
   else rope_ = kernels::make_rope_table(s_, 0);
   inv_freq_ = DeviceBuffer(std::max<size_t>(rope_.inv_freq.size(), 1) * 4);
   inv_freq_.upload(rope_.inv_freq.data(), rope_.inv_freq.size() * 4);
+  // The sliding-window layers' own table (gemma3's local RoPE base), from the first layer the plan rotates by it.
+  for (size_t l = 0; l < fwd_.layers.size(); ++l)
+    if (fwd_.layers[l].attention.rope == graph::RopeTableId::Sliding) {
+      sliding_rope_ = kernels::make_layer_rope_table(s_, static_cast<int64_t>(l), 0);
+      inv_freq_sliding_ = DeviceBuffer(std::max<size_t>(sliding_rope_.inv_freq.size(), 1) * 4);
+      inv_freq_sliding_.upload(sliding_rope_.inv_freq.data(), sliding_rope_.inv_freq.size() * 4);
+      break;
+    }
 }
 
 CudaExecutorImpl::~CudaExecutorImpl() {
@@ -97,23 +105,16 @@ void CudaExecutorImpl::set_ablate_attention(bool on) {
 }
 
 std::vector<std::tuple<int64_t, int64_t, int64_t>> CudaExecutorImpl::linear_shapes(int64_t T, int64_t R) const {
+  // The plan's products with q|k|v and gate|up fused (as the device weights hold them); the GEMV path runs
+  // a product of m rows as calls of up to 8.
   std::set<std::tuple<int64_t, int64_t, int64_t>> out;
-  const int64_t h = s_.hidden_size;
-  auto add = [&](int64_t m, int64_t n, int64_t k) {
+  for (const auto& [m, n, k] : graph::step_linear_shapes(fwd_, T, R, true)) {
     if (m <= opt_.gemv_max_rows) {
       for (int64_t r = 0; r < m; r += 8) out.insert({std::min<int64_t>(8, m - r), n, k});
     } else {
       out.insert({m, n, k});
     }
-  };
-  add(T, s_.q_dim() + 2 * s_.kv_dim(), h);
-  add(T, h, s_.q_dim());
-  for (const auto& L : w_.layers)
-    if (L.gate_up.bytes()) {
-      add(T, 2 * L.inter, h);
-      add(T, h, L.inter);
-    }
-  add(R, s_.vocab_size, h);
+  }
   return {out.begin(), out.end()};
 }
 
@@ -123,14 +124,32 @@ bool CudaExecutorImpl::use_flash(int64_t tokens) const {
 }
 
 void CudaExecutorImpl::validate_spec() {
-  // Not yet here: the post-norms, (1 + w) norms, GELU-tanh MLP, embedding scale, per-layer RoPE bases and
-  // soft-caps of gemma3 (the CPU executor has them). Refused rather than computed wrongly.
-  if (s_.family == model::Family::Gemma3 || s_.post_norms || s_.norm_weight_offset != 0 ||
-      s_.mlp_activation != model::Activation::Silu || s_.embedding_scale != 1.0 || s_.sliding_rope_theta > 0 ||
-      s_.attn_logit_softcap > 0 || s_.final_logit_softcap > 0)
-    fail("CUDA executor: model family ", model::family_name(s_.family),
-         " is not implemented on the GPU yet (gemma3's post-norms, GELU-tanh MLP, scaled embeddings and "
-         "per-layer RoPE bases); run it with --target cpu");
+  // Every per-layer decision comes from the forward plan; what the kernels cannot compute is refused here
+  // rather than computed wrongly. No published Gemma 3 config sets the soft-caps (they are null).
+  const char* family = model::family_name(fwd_.family);
+  if (fwd_.final_logit_softcap > 0)
+    fail("CUDA executor: ", family, " with final_logit_softcapping ", fwd_.final_logit_softcap,
+         " is not implemented on the GPU (no soft-cap in the LM head or its argmax); run it with --target cpu");
+  for (size_t l = 0; l < fwd_.layers.size() && l < w_.layers.size(); ++l) {
+    const graph::LayerStep& P = fwd_.layers[l];
+    const DeviceLayer& L = w_.layers[l];
+    if (P.attention.qk_norm != (L.q_norm.bytes() > 0) || P.attention.qkv_bias != (L.qkv_bias.bytes() > 0) ||
+        P.post_attention_norm != (L.post_attn_norm.bytes() > 0) || P.post_mlp_norm != (L.post_mlp_norm.bytes() > 0) ||
+        (P.mlp.kind == graph::MlpKind::Moe) != (L.router.bytes() > 0))
+      fail("CUDA executor: layer ", l, "'s weights (q/k norms, q/k/v biases, post-norms, router) do not match the ",
+           family, " forward plan");
+    if (P.attention.logit_softcap > 0)
+      fail("CUDA executor: ", family, " layer ", l, " soft-caps its attention scores (attn_logit_softcapping ",
+           P.attention.logit_softcap, "), which the GPU attention kernels do not; run it with --target cpu");
+    if (P.mlp.kind == graph::MlpKind::Moe && (P.post_mlp_norm || P.mlp.activation != model::Activation::Silu))
+      fail("CUDA executor: ", family, " layer ", l, ": the GPU's routed experts compute SiLU and add into the "
+           "residual; a post-MLP norm or another activation there is not implemented");
+  }
+  if (fwd_.uses_sliding_rope() && s_.sliding_rope_scaling.type == "dynamic")
+    fail("CUDA executor: ", family, ": dynamic RoPE scaling of the sliding-window layers' own table is not "
+         "implemented on the GPU; run it with --target cpu");
+  if (fwd_.layers.size() != static_cast<size_t>(s_.num_layers))
+    fail("CUDA executor: a forward plan of ", fwd_.layers.size(), " layers for a spec of ", s_.num_layers);
   const int64_t h = s_.hidden_size;
   if (h % 8 || s_.q_dim() % 8 || s_.kv_dim() % 8)
     fail("CUDA executor: hidden_size ", h, ", q_dim ", s_.q_dim(), " and kv_dim ", s_.kv_dim(),
@@ -150,9 +169,10 @@ void CudaExecutorImpl::validate_spec() {
 
 std::unique_ptr<CudaExecutor> make_cuda_executor(const model::Model& m, KvConfig kv, int device,
                                                  const CudaExecutorOptions& opt) {
+  graph::ForwardPlan plan = graph::build_forward_plan(m.spec);
   auto ctx = std::make_shared<hw::cuda::Context>(device);
-  cuda::DeviceWeights w = cuda::upload_weights(m);
-  return std::make_unique<cuda::CudaExecutorImpl>(std::move(ctx), m.spec, std::move(w), kv, opt);
+  cuda::DeviceWeights w = cuda::upload_weights(m, plan);
+  return std::make_unique<cuda::CudaExecutorImpl>(std::move(ctx), m.spec, std::move(plan), std::move(w), kv, opt);
 }
 
 std::unique_ptr<Executor> make_cuda_executor(const model::Model& m, KvConfig kv, int device) {
@@ -161,9 +181,10 @@ std::unique_ptr<Executor> make_cuda_executor(const model::Model& m, KvConfig kv,
 
 std::unique_ptr<CudaExecutor> make_cuda_executor_random(const model::Spec& s, uint64_t seed, KvConfig kv, int device,
                                                         const CudaExecutorOptions& opt) {
+  graph::ForwardPlan plan = graph::build_forward_plan(s);
   auto ctx = std::make_shared<hw::cuda::Context>(device);
-  cuda::DeviceWeights w = cuda::random_weights(s, seed);
-  return std::make_unique<cuda::CudaExecutorImpl>(std::move(ctx), s, std::move(w), kv, opt);
+  cuda::DeviceWeights w = cuda::random_weights(s, plan, seed);
+  return std::make_unique<cuda::CudaExecutorImpl>(std::move(ctx), s, std::move(plan), std::move(w), kv, opt);
 }
 
 }  // namespace synaptix::engine

@@ -16,6 +16,7 @@
 #include <memory>
 #include <span>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "synaptix/backend/cuda/cublaslt_matmul.h"
@@ -24,6 +25,7 @@
 #include "synaptix/engine/cuda/device_weights.h"
 #include "synaptix/engine/cuda/graph_cache.h"
 #include "synaptix/engine/cuda/pinned_ints.h"
+#include "synaptix/graph/forward_plan.h"
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
 #include "synaptix/kernels/embedding/cuda/embedding_cuda.h"
@@ -57,8 +59,8 @@ struct StepShape {
 
 class CudaExecutorImpl final : public CudaExecutor {
  public:
-  CudaExecutorImpl(std::shared_ptr<hw::cuda::Context> ctx, const model::Spec& s, DeviceWeights w, KvConfig kv,
-                   const CudaExecutorOptions& opt);
+  CudaExecutorImpl(std::shared_ptr<hw::cuda::Context> ctx, const model::Spec& s, graph::ForwardPlan fwd,
+                   DeviceWeights w, KvConfig kv, const CudaExecutorOptions& opt);
   ~CudaExecutorImpl() override;
 
   const model::Spec& spec() const override { return s_; }
@@ -112,6 +114,12 @@ class CudaExecutorImpl final : public CudaExecutor {
   bool head_argmax_fused(int64_t T) const;
   bool decode_fused(int64_t T) const;
   void argmax(int64_t rows);
+  // The MLP's gated activation over gu_ (interleaved gate/up rows) into out, per the layer's plan.
+  void gated_activation(const graph::MlpStep& mlp, CUdeviceptr out, int64_t T, int64_t inter, bool out_bf16);
+  // A sublayer's output: accumulated into the residual x_, or (with the plan's post-norm) written to xn_,
+  // normed and then added. Returns where the product must go and whether it accumulates.
+  std::pair<CUdeviceptr, bool> sublayer_out(bool post_norm) const { return {post_norm ? xn_.ptr() : x_.ptr(), !post_norm}; }
+  void finish_sublayer(bool post_norm, const backend::cuda::DeviceBuffer& norm, int64_t T);
   void attend(const StepShape& sh, int64_t l, const kernels::cuda::RopeKvArgs& ra);
   kernels::cuda::PagedAttentionArgs paged_args(const StepShape& sh, int64_t l,
                                                const kernels::cuda::RopeKvArgs& ra) const;
@@ -134,6 +142,7 @@ class CudaExecutorImpl final : public CudaExecutor {
 
   std::shared_ptr<hw::cuda::Context> ctx_;
   model::Spec s_;
+  graph::ForwardPlan fwd_;  // what each layer computes (graph/forward_plan.h); plan_ is the kernel plan
   DeviceWeights w_;
   CudaExecutorOptions opt_;
   CudaKernelPlan plan_;
@@ -146,6 +155,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::unique_ptr<backend::cuda::BlasLtMatmul> blas_;
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
+  DeviceBuffer inv_freq_sliding_;  // the sliding-window layers' own RoPE frequencies (gemma3), else empty
   DeviceBuffer attn_counters_;  // the fused decode attention's split counters (zero between launches)
   DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;
   DeviceBuffer argmax_words_;  // the head GEMV's argmax keys for kSsStride rows (zero between steps)
@@ -169,7 +179,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   int64_t o_pos_ = 0, o_slot_ = 0, o_seq_ = 0, o_rows_ = 0, o_tab_ = 0, o_tiles_ = 0;
   int64_t step_stride_ = 0;  // ints between the metadata of consecutive steps of a multi-step graph
   int64_t meta_base_ = 0;    // where the metadata of the step being enqueued starts (see meta())
-  kernels::RopeTable rope_;
+  kernels::RopeTable rope_, sliding_rope_;
   GraphCache graphs_;
   bool chain_tokens_ = false;  // the step being enqueued reads its token ids from ids_
 };

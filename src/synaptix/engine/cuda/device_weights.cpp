@@ -79,6 +79,16 @@ DeviceBuffer upload_f32(std::initializer_list<const TensorRef*> parts, int64_t* 
   return buf;
 }
 
+// An RMSNorm weight as the scale the kernels multiply by: offset + w.
+DeviceBuffer upload_norm(const TensorRef* t, double offset, int64_t* bytes) {
+  std::vector<float> f = as_f32(*t);
+  for (float& v : f) v += static_cast<float>(offset);
+  DeviceBuffer buf(f.size() * 4);
+  buf.upload(f.data(), f.size() * 4);
+  *bytes += static_cast<int64_t>(f.size() * 4);
+  return buf;
+}
+
 DeviceBuffer random_bf16(int64_t rows, int64_t cols, uint64_t seed, int64_t* bytes) {
   const size_t n = static_cast<size_t>(rows * cols);
   DeviceBuffer buf(n * 2);
@@ -98,14 +108,25 @@ DeviceBuffer constant_f32(int64_t n, float v, int64_t* bytes) {
 
 }  // namespace
 
-DeviceWeights upload_weights(const model::Model& m) {
+DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& plan) {
   DeviceWeights w;
-  const model::Spec& s = m.spec;
+  const double off = plan.norm_weight_offset;
+  if (m.layers.size() != plan.layers.size())
+    fail(m.layers.size(), " layers of weights for a forward plan of ", plan.layers.size());
   for (size_t l = 0; l < m.layers.size(); ++l) {
     const model::LayerWeights& L = m.layers[l];
+    const graph::LayerStep& P = plan.layers[l];
     DeviceLayer d;
-    d.attn_norm = upload_f32({L.attn_norm}, &w.bytes);
-    d.mlp_norm = upload_f32({L.mlp_norm}, &w.bytes);
+    d.attn_norm = upload_norm(L.attn_norm, off, &w.bytes);
+    d.mlp_norm = upload_norm(L.mlp_norm, off, &w.bytes);
+    if (P.post_attention_norm) {
+      if (!L.post_attn_norm) fail("layer ", l, ": the forward plan has a post-attention norm the weights lack");
+      d.post_attn_norm = upload_norm(L.post_attn_norm, off, &w.bytes);
+    }
+    if (P.post_mlp_norm) {
+      if (!L.post_mlp_norm) fail("layer ", l, ": the forward plan has a post-MLP norm the weights lack");
+      d.post_mlp_norm = upload_norm(L.post_mlp_norm, off, &w.bytes);
+    }
     d.qkv = upload_rows({L.q, L.k, L.v}, &w.bytes);
     if (L.q_bias) {
       if (!L.k_bias || !L.v_bias) fail("layer ", l, ": q bias present without k and v biases");
@@ -113,8 +134,8 @@ DeviceWeights upload_weights(const model::Model& m) {
     }
     if (L.q_norm) {
       if (!L.k_norm) fail("layer ", l, ": q_norm present without k_norm");
-      d.q_norm = upload_f32({L.q_norm}, &w.bytes);
-      d.k_norm = upload_f32({L.k_norm}, &w.bytes);
+      d.q_norm = upload_norm(L.q_norm, off, &w.bytes);
+      d.k_norm = upload_norm(L.k_norm, off, &w.bytes);
     }
     d.o = upload_rows({L.o}, &w.bytes);
     if (L.router) {
@@ -132,13 +153,12 @@ DeviceWeights upload_weights(const model::Model& m) {
     w.layers.push_back(std::move(d));
   }
   w.embed = upload_rows({m.embed}, &w.bytes);
-  w.final_norm = upload_f32({m.final_norm}, &w.bytes);
+  w.final_norm = upload_norm(m.final_norm, off, &w.bytes);
   if (m.lm_head && m.lm_head != m.embed) w.lm_head = upload_rows({m.lm_head}, &w.bytes);
-  (void)s;
   return w;
 }
 
-DeviceWeights random_weights(const model::Spec& s, uint64_t seed) {
+DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& plan, uint64_t seed) {
   DeviceWeights w;
   const int64_t h = s.hidden_size, qkv = s.q_dim() + 2 * s.kv_dim();
   uint64_t k = seed * 1000;
@@ -146,6 +166,9 @@ DeviceWeights random_weights(const model::Spec& s, uint64_t seed) {
     DeviceLayer d;
     d.attn_norm = constant_f32(h, 1.0f, &w.bytes);
     d.mlp_norm = constant_f32(h, 1.0f, &w.bytes);
+    const graph::LayerStep& P = plan.layers[static_cast<size_t>(l)];
+    if (P.post_attention_norm) d.post_attn_norm = constant_f32(h, 1.0f, &w.bytes);
+    if (P.post_mlp_norm) d.post_mlp_norm = constant_f32(h, 1.0f, &w.bytes);
     d.qkv = random_bf16(qkv, h, ++k, &w.bytes);
     if (s.attention_bias) {
       d.qkv_bias = DeviceBuffer(static_cast<size_t>(qkv) * 4);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/graph/forward_plan.h"
 #include "synaptix/model/spec.h"
 
 namespace synaptix::model { struct Model; }
@@ -18,6 +19,7 @@ struct DeviceLayer {
   backend::cuda::DeviceBuffer qkv;                  // bf16 [q_dim + 2 kv_dim, hidden]
   backend::cuda::DeviceBuffer qkv_bias;             // f32 [q_dim + 2 kv_dim] or empty
   backend::cuda::DeviceBuffer q_norm, k_norm;       // f32 [head_dim] or empty
+  backend::cuda::DeviceBuffer post_attn_norm, post_mlp_norm;  // f32 [hidden] or empty (gemma3)
   backend::cuda::DeviceBuffer o;                    // bf16 [hidden, q_dim]
   backend::cuda::DeviceBuffer gate_up;              // bf16 [2 inter, hidden], rows interleaved g0 u0 g1 u1 ...
   backend::cuda::DeviceBuffer down;                 // bf16 [hidden, inter]
@@ -36,9 +38,11 @@ struct DeviceWeights {
   CUdeviceptr head() const { return lm_head.bytes() ? lm_head.ptr() : embed.ptr(); }
 };
 
-// Needs a current context. Converts f16/f32 tensors to bf16 (matrices) or f32 (vectors) on the host.
-DeviceWeights upload_weights(const model::Model& m);
-// Uniform random bf16 matrices (scale 1/sqrt(in)), norm weights 1, biases small; deterministic in seed.
-DeviceWeights random_weights(const model::Spec& s, uint64_t seed);
+// Needs a current context. Converts f16/f32 tensors to bf16 (matrices) or f32 (vectors) on the host. Every
+// RMSNorm weight is uploaded as the scale the kernels multiply by: the plan's norm_weight_offset + w (gemma3's
+// (1 + w) folded in, so every norm kernel applies unchanged).
+DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& plan);
+// Uniform random bf16 matrices (scale 1/sqrt(in)), norm scales 1, biases small; deterministic in seed.
+DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& plan, uint64_t seed);
 
 }  // namespace synaptix::engine::cuda

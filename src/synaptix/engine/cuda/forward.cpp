@@ -2,8 +2,6 @@
 // the embedding, each layer's norm, QKV projection, RoPE and KV write, attention, output projection and MLP
 // (dense or MoE, see moe.cpp), the final norm, the LM head and the greedy argmax. Which kernel runs each
 // linear product is linear_dispatch.cpp's business; where the step's metadata lies, step_metadata.cpp's.
-#include <cmath>
-
 #include "synaptix/backend/cuda/launch/argmax.h"
 #include "synaptix/backend/cuda/launch/embedding.h"
 #include "synaptix/backend/cuda/launch/flash_attention.h"
@@ -72,10 +70,25 @@ bool CudaExecutorImpl::head_argmax_fused(int64_t T) const {
 }
 
 // Whether a step of T tokens on the GEMV path fuses its RMSNorms into GEMV prologues (the plan's choice).
+// Those norms read sums of squares that the residual's writers (the embedding, o_proj and down GEMVs)
+// accumulate, so a forward whose sublayer outputs are normed before the residual add, or whose embeddings are
+// scaled after the lookup (gemma3), runs its norms as kernels.
 bool CudaExecutorImpl::decode_fused(int64_t T) const {
   const auto fuse_it = plan_.fuse_decode.find(T);
   return opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && T <= opt_.gemv_max_rows &&
-         T <= kSsStride;
+         T <= kSsStride && !fwd_.has_post_norms() && fwd_.embedding_scale == 1.0;
+}
+
+void CudaExecutorImpl::gated_activation(const graph::MlpStep& mlp, CUdeviceptr out, int64_t T, int64_t inter,
+                                        bool out_bf16) {
+  if (mlp.activation == model::Activation::GeluTanh) kc::geglu_tanh(gu_.ptr(), out, T, inter, out_bf16, stream_);
+  else kc::swiglu(gu_.ptr(), out, T, inter, out_bf16, stream_);
+}
+
+// After a sublayer's product went where sublayer_out said: with a post-norm, x_ += rmsnorm(xn_) * norm.
+void CudaExecutorImpl::finish_sublayer(bool post_norm, const backend::cuda::DeviceBuffer& norm, int64_t T) {
+  if (post_norm)
+    kc::rmsnorm_add(xn_.ptr(), norm.ptr(), x_.ptr(), T, s_.hidden_size, static_cast<float>(fwd_.rms_norm_eps), stream_);
 }
 
 // Step `step` of sh.steps (> 0: its tokens are the previous step's, embedded by that step's last kernel).
@@ -114,8 +127,15 @@ void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t st
   } else {
     kc::embedding(tokens, w_.embed.ptr(), x_.ptr(), T, h, stream_, 0, 0, mc);
   }
+  if (step == 0 && fwd_.embedding_scale != 1.0)
+    kc::scale_embeddings(x_.ptr(), T * h, static_cast<float>(fwd_.embedding_scale), stream_);
   for (int64_t l = 0; l < s_.num_layers; ++l) {
     const DeviceLayer& L = w_.layers[static_cast<size_t>(l)];
+    const graph::LayerStep& P = fwd_.layers[static_cast<size_t>(l)];  // what this layer computes
+    const bool sliding_rope = P.attention.rope == graph::RopeTableId::Sliding;
+    const kernels::RopeTable& rope = sliding_rope ? sliding_rope_ : rope_;
+    const kc::GemvOutput gated = P.mlp.activation == model::Activation::GeluTanh ? kc::GemvOutput::GeGlu
+                                                                                 : kc::GemvOutput::SwiGlu;
     if (norm_in_gemv) {
       gemv(x_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false,
            {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, L.attn_norm.ptr(), ss(2 * l), eps, 0});
@@ -136,9 +156,9 @@ void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t st
     ra.eps = eps;
     ra.positions = meta(o_pos_);
     ra.slots = meta(o_slot_);
-    ra.inv_freq = inv_freq_.ptr();
-    ra.rotary_dim = rope_.rotary_dim;
-    ra.attention_scaling = rope_.attention_scaling;
+    ra.inv_freq = sliding_rope ? inv_freq_sliding_.ptr() : inv_freq_.ptr();
+    ra.rotary_dim = rope.rotary_dim;
+    ra.attention_scaling = rope.attention_scaling;
     ra.k_cache = k_cache_[static_cast<size_t>(l)].ptr();
     ra.v_cache = v_cache_[static_cast<size_t>(l)].ptr();
     ra.kv_f32 = opt_.kv_f32;
@@ -159,7 +179,7 @@ void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t st
       gemv(attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true,
            {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 1)});
       gemv(x_.ptr(), L.gate_up.ptr(), act_.ptr(), T, 2 * L.inter, h, false,
-           {kc::GemvInput::RmsNorm, kc::GemvOutput::SwiGlu, L.mlp_norm.ptr(), ss(2 * l + 1), eps, 0});
+           {kc::GemvInput::RmsNorm, gated, L.mlp_norm.ptr(), ss(2 * l + 1), eps, 0});
       gemv(act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true,
            {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 2)});
       continue;
@@ -170,15 +190,21 @@ void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t st
     if (mlp_norm_fused)
       gemv(attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true,
            {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 1)});
-    else
-      linear(tc, attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true);
+    else {
+      const auto [o_out, o_acc] = sublayer_out(P.post_attention_norm);
+      linear(tc, attn_.ptr(), L.o.ptr(), o_out, T, h, qd, o_acc);
+      finish_sublayer(P.post_attention_norm, L.post_attn_norm, T);
+    }
+    const auto [down_out, down_acc] = sublayer_out(P.post_mlp_norm);
 
     if (bf16_in && !L.router.bytes()) {
-      // Tensor-core path with one bf16 product: the norm and SwiGLU write the GEMMs' bf16 inputs directly.
+      // Tensor-core path with one bf16 product: the norm and the gated activation write the GEMMs' bf16
+      // inputs directly.
       kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), actb_.ptr(), T, h, eps, true, stream_);
       matmul_bf16(actb_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false);
-      kc::swiglu(gu_.ptr(), actb_.ptr(), T, L.inter, true, stream_);
-      matmul_bf16(actb_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true);
+      gated_activation(P.mlp, actb_.ptr(), T, L.inter, true);
+      matmul_bf16(actb_.ptr(), L.down.ptr(), down_out, T, h, L.inter, down_acc);
+      finish_sublayer(P.post_mlp_norm, L.post_mlp_norm, T);
       continue;
     }
     if (!mlp_norm_fused) kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
@@ -189,12 +215,13 @@ void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t st
         // The norm kernel stayed separate (the plan's choice for this step size); SwiGLU still rides
         // in the gate/up GEMV's epilogue, which costs it nothing.
         gemv(xn_.ptr(), L.gate_up.ptr(), act_.ptr(), T, 2 * L.inter, h, false,
-             {kc::GemvInput::Plain, kc::GemvOutput::SwiGlu, 0, 0, eps, 0});
+             {kc::GemvInput::Plain, gated, 0, 0, eps, 0});
       } else {
         linear(tc, xn_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false);
-        kc::swiglu(gu_.ptr(), act_.ptr(), T, L.inter, false, stream_);
+        gated_activation(P.mlp, act_.ptr(), T, L.inter, false);
       }
-      linear(tc, act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true);
+      linear(tc, act_.ptr(), L.down.ptr(), down_out, T, h, L.inter, down_acc);
+      finish_sublayer(P.post_mlp_norm, L.post_mlp_norm, T);
     }
   }
   if (norm_in_gemv && sh.decode_only) {
@@ -245,8 +272,8 @@ void CudaExecutorImpl::attend(const StepShape& sh, int64_t l, const kc::RopeKvAr
     fa.heads = H;
     fa.kv_heads = KVH;
     fa.head_dim = D;
-    fa.window = s_.window_for_layer(l);
-    fa.scale = 1.0f / std::sqrt(static_cast<float>(D));
+    fa.window = fwd_.layers[static_cast<size_t>(l)].attention.window;
+    fa.scale = static_cast<float>(fwd_.layers[static_cast<size_t>(l)].attention.scale);
     fa.out = attn_.ptr();
     kc::flash_attention(fa, stream_);
   } else {
@@ -274,8 +301,8 @@ kc::PagedAttentionArgs CudaExecutorImpl::paged_args(const StepShape& sh, int64_t
   aa.heads = H;
   aa.kv_heads = KVH;
   aa.head_dim = D;
-  aa.window = s_.window_for_layer(l);
-  aa.scale = 1.0f / std::sqrt(static_cast<float>(D));
+  aa.window = fwd_.layers[static_cast<size_t>(l)].attention.window;
+  aa.scale = static_cast<float>(fwd_.layers[static_cast<size_t>(l)].attention.scale);
   aa.lane_per_key = sh.splits == 1 && T > kMaxSplitTokens;
   aa.splits = sh.splits;
   aa.split_size = sh.split_size;

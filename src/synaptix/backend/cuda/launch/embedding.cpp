@@ -1,5 +1,6 @@
 #include "synaptix/backend/cuda/launch/embedding.h"
 
+#include <algorithm>
 #include <string>
 
 #include "synaptix/backend/cuda/module.h"
@@ -41,6 +42,15 @@ void argmax_embedding(CUdeviceptr words, CUdeviceptr ids, CUdeviceptr host_ids, 
                       int64_t rows, int64_t dim, CUstream stream, CUdeviceptr ss, int64_t ss_zero) {
   if (!words || !ids) fail("argmax_embedding: needs the argmax words and the ids' destination");
   launch_embedding(0, words, ids, host_ids, table, out, rows, dim, stream, table ? ss : 0, ss_zero, {});
+}
+
+void scale_embeddings(CUdeviceptr x, int64_t n, float scale, CUstream stream) {
+  if (n <= 0) fail("scale_embeddings: bad size n=", n);
+  CUfunction f = bc::cached_kernel("embedding_scale", embedding_scale_source, "scale_f32");
+  long long nn = n;
+  void* args[] = {&x, &nn, &scale};
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((n + 255) / 256, 4096));
+  bc::launch(f, {blocks}, {256}, 0, stream, args, "scale_embeddings");
 }
 
 }  // namespace synaptix::kernels::cuda

@@ -20,6 +20,8 @@ void embedding(CUdeviceptr ids, CUdeviceptr table, CUdeviceptr out, int64_t n, i
 // in words[i][kGemvArgmaxWords] (GemvOutput::ArgMax; the words are re-zeroed), written to ids[i] and, when
 // given, host_ids[i] (mapped pinned memory); with `table`, then embedded as embedding() does (out, ss) for
 // a following step that feeds it. One launch in place of an argmax pass over the logits and an embedding.
+// x *= scale over n floats in place (gemma3's embedding scale; the table stays as stored: it is the tied head).
+void scale_embeddings(CUdeviceptr x, int64_t n, float scale, CUstream stream);
 void argmax_embedding(CUdeviceptr words, CUdeviceptr ids, CUdeviceptr host_ids, CUdeviceptr table, CUdeviceptr out,
                       int64_t rows, int64_t dim, CUstream stream, CUdeviceptr ss = 0, int64_t ss_zero = 0);
 

@@ -42,7 +42,7 @@ void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, in
   if (fu.input == GemvInput::RmsNorm && (!fu.gamma || !fu.ss_in))
     fail("gemv_bf16: an RMSNorm prologue needs gamma and the input's sums of squares");
   if (fu.output == GemvOutput::AccumulateSumSq && !fu.ss_out) fail("gemv_bf16: accumulate_sumsq needs ss_out");
-  if (fu.output == GemvOutput::SwiGlu && n % 2) fail("gemv_bf16: a SwiGLU epilogue needs an even n, got ", n);
+  if (gemv_gated(fu.output) && n % 2) fail("gemv_bf16: a gated (SwiGLU/GeGLU) epilogue needs an even n, got ", n);
   if (fu.xn_out && (fu.input != GemvInput::RmsNorm || fu.xn_out % 16 != 0))
     fail("gemv_bf16: xn_out needs the RMSNorm prologue and a 16-byte aligned buffer");
   if ((fu.output == GemvOutput::ArgMax) != (fu.argmax_words != 0))

@@ -17,4 +17,13 @@ void rmsnorm(CUdeviceptr x, CUdeviceptr rows, CUdeviceptr w, CUdeviceptr y, int6
   bc::launch(f, {static_cast<unsigned>(out_rows)}, {256}, 0, stream, args, "rmsnorm");
 }
 
+void rmsnorm_add(CUdeviceptr t, CUdeviceptr w, CUdeviceptr residual, int64_t rows, int64_t dim, float eps,
+                 CUstream stream) {
+  if (rows <= 0 || dim <= 0) fail("rmsnorm_add: bad shape rows=", rows, " dim=", dim);
+  CUfunction f = bc::cached_kernel("rmsnorm_add", rmsnorm_add_source, "rmsnorm_add");
+  int d = static_cast<int>(dim);
+  void* args[] = {&t, &w, &residual, &d, &eps};
+  bc::launch(f, {static_cast<unsigned>(rows)}, {256}, 0, stream, args, "rmsnorm_add");
+}
+
 }  // namespace synaptix::kernels::cuda

@@ -12,5 +12,8 @@ namespace synaptix::kernels::cuda {
 
 void rmsnorm(CUdeviceptr x, CUdeviceptr rows, CUdeviceptr w, CUdeviceptr y, int64_t out_rows, int64_t dim,
              float eps, bool out_bf16, CUstream stream);
+// residual[r] += rmsnorm(t[r]) * w for rows r < rows, each of dim (gemma3's post-attention and post-MLP norms).
+void rmsnorm_add(CUdeviceptr t, CUdeviceptr w, CUdeviceptr residual, int64_t rows, int64_t dim, float eps,
+                 CUstream stream);
 
 }  // namespace synaptix::kernels::cuda

@@ -26,6 +26,15 @@ void swiglu(CUdeviceptr gu, CUdeviceptr out, int64_t m, int64_t inter, bool out_
   bc::launch(fn("swiglu"), {blocks_for(m * inter)}, {256}, 0, stream, args, "swiglu");
 }
 
+void geglu_tanh(CUdeviceptr gu, CUdeviceptr out, int64_t m, int64_t inter, bool out_bf16, CUstream stream) {
+  if (m <= 0 || inter <= 0) fail("geglu_tanh: bad shape m=", m, " inter=", inter);
+  long long mm = m, ii = inter;
+  int ob = out_bf16 ? 1 : 0;
+  void* args[] = {&gu, &out, &mm, &ii, &ob};
+  bc::launch(bc::cached_kernel("geglu", geglu_source, "geglu_tanh"), {blocks_for(m * inter)}, {256}, 0, stream, args,
+             "geglu_tanh");
+}
+
 void split_bf16(CUdeviceptr src, CUdeviceptr hi, CUdeviceptr lo, int64_t n, CUstream stream) {
   if (n <= 0) return;
   long long nn = n;

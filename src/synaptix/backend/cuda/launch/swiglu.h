@@ -12,6 +12,8 @@
 namespace synaptix::kernels::cuda {
 
 void swiglu(CUdeviceptr gu, CUdeviceptr out, int64_t m, int64_t inter, bool out_bf16, CUstream stream);
+// The same with gelu_tanh(gate) in place of silu(gate) (geglu_source).
+void geglu_tanh(CUdeviceptr gu, CUdeviceptr out, int64_t m, int64_t inter, bool out_bf16, CUstream stream);
 // f32 -> bf16 (round to nearest even), n elements: activations entering a tensor-core GEMM.
 void to_bf16(CUdeviceptr src, CUdeviceptr dst, int64_t n, CUstream stream);
 // x = hi + lo with hi = bf16(x), lo = bf16(x - hi): two bf16 GEMMs over hi and lo give the product with

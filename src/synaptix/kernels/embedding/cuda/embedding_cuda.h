@@ -9,6 +9,8 @@
 namespace synaptix::kernels::cuda {
 
 std::string embedding_source();
+// scale_f32: x *= scale in place (the embeddings of a model that scales them; gemma3).
+std::string embedding_scale_source();
 
 // The step's metadata copied by the embedding kernel before the step's other kernels read it: ints
 // [off[r], off[r] + n[r]) of `src` (pinned host memory mapped for the device) to the same places of `dst`

@@ -12,10 +12,13 @@
 namespace synaptix::kernels::cuda {
 namespace {
 const std::string kBody(kernels::cuda_source("kernels/embedding/cuda/embedding.cu"));
+const std::string kScaleBody(kernels::cuda_source("kernels/embedding/cuda/embedding_scale.cu"));
 }  // namespace
 
 std::string embedding_source() {
   return std::string(kDevicePrelude) + "#define ARGMAX_STRIDE " + std::to_string(kGemvArgmaxWordStride) + "\n" + kBody;
 }
+
+std::string embedding_scale_source() { return std::string(kDevicePrelude) + kScaleBody; }
 
 }  // namespace synaptix::kernels::cuda

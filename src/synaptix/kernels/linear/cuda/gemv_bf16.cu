@@ -130,14 +130,18 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
 #endif
     // Lane (r * M + j) writes output (row0 + r, j): spreads the stores over lanes.
     if (slice == 0) {
-#if OUT_MODE == 2
+#if OUT_MODE == 2 || OUT_MODE == 4
 #pragma unroll
       for (int r = 0; r < RPW; r += 2)
 #pragma unroll
         for (int j = 0; j < M; ++j)
           if (lane == ((r * M + j) & 31) && rvalid[r]) {
             const float g = acc[r][j], u = acc[r + 1][j];
+#if OUT_MODE == 4
+            y[(size_t)j * (n >> 1) + ((row0 + r) >> 1)] = 0.5f * g * (1.f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))) * u;
+#else
             y[(size_t)j * (n >> 1) + ((row0 + r) >> 1)] = g / (1.f + expf(-g)) * u;
+#endif
           }
 #else
 #pragma unroll

@@ -44,13 +44,16 @@ struct GemvParams {
 //   accumulate_sumsq - y += x W^T, and atomically adds each updated row's sum of squares into ss_out[j]
 //                       (which must be zero before): the next RMSNorm's statistics, for free;
 //   swiglu - W's rows are gate/up interleaved (2i gate i, 2i+1 up i); writes silu(g) * u to y[m, n / 2];
+//   geglu  - as swiglu with gelu_tanh(g) in place of silu(g) (gemma3's MLP);
 //   argmax - y stored, and each row's greedy choice (the largest y, the lower index on ties, never NaN)
 //            max-combined as a 64-bit key (argmax_key in the device prelude) into one of the row's
 //            kGemvArgmaxWords words (zero before; the reader re-zeroes them, see argmax_embedding): the LM
 //            head's argmax with no pass over the logits. Word w of row j is u64 (j * kGemvArgmaxWords + w) *
 //            kGemvArgmaxWordStride of argmax_words (gemv_argmax_words_bytes(m) bytes).
 enum class GemvInput { Plain, RmsNorm };
-enum class GemvOutput { Plain, AccumulateSumSq, SwiGlu, ArgMax };
+enum class GemvOutput { Plain, AccumulateSumSq, SwiGlu, ArgMax, GeGlu };
+// Whether the output is a gated activation over interleaved gate/up rows (even rows_per_warp, n / 2 outputs).
+inline bool gemv_gated(GemvOutput o) { return o == GemvOutput::SwiGlu || o == GemvOutput::GeGlu; }
 // Words per row for GemvOutput::ArgMax: the blocks spread their atomics over them (a row group's word is
 // its index mod this), so tens of thousands of blocks do not queue on one address.
 inline constexpr int kGemvArgmaxWords = 32;
@@ -80,7 +83,7 @@ GemvParams gemv_default_params(int m, int64_t n, int64_t k);
 // The space the tuner searches for one shape.
 std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k);
 
-// The nearest valid point to p for a fusion (SwiGlu needs an even rows_per_warp).
+// The nearest valid point to p for a fusion (SwiGlu and GeGlu need an even rows_per_warp).
 GemvParams gemv_fit_params(GemvParams p, int m, const GemvFusion& f);
 
 // CUDA C++ source of the kernel `gemv_bf16` for m rows of x under params p. The kernel prefetches its

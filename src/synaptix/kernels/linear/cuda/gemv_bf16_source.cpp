@@ -88,13 +88,14 @@ std::string GemvFusion::str() const {
   s += output == GemvOutput::AccumulateSumSq ? "_accss"
        : output == GemvOutput::SwiGlu        ? "_swiglu"
        : output == GemvOutput::ArgMax        ? "_argmax"
+       : output == GemvOutput::GeGlu         ? "_geglu"
                                              : "";
   if (xn_out) s += "_xn";
   return s;
 }
 
 GemvParams gemv_fit_params(GemvParams p, int m, const GemvFusion& f) {
-  if (f.output == GemvOutput::SwiGlu && p.rows_per_warp % 2) {
+  if (gemv_gated(f.output) && p.rows_per_warp % 2) {
     p.rows_per_warp = 2;
     while (p.unroll > 1 && p.rows_per_warp * p.unroll * m > 32) p.unroll /= 2;
   }
@@ -103,8 +104,8 @@ GemvParams gemv_fit_params(GemvParams p, int m, const GemvFusion& f) {
 
 std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f) {
   if (!gemv_params_valid(p, m)) fail("invalid GEMV parameters ", p.str(), " for m=", m);
-  if (f.output == GemvOutput::SwiGlu && p.rows_per_warp % 2)
-    fail("GEMV with a SwiGLU epilogue needs an even rows_per_warp, got ", p.str());
+  if (gemv_gated(f.output) && p.rows_per_warp % 2)
+    fail("GEMV with a gated (SwiGLU/GeGLU) epilogue needs an even rows_per_warp, got ", p.str());
   std::ostringstream os;
   os << kDevicePrelude;
   os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define KS " << p.kslices << "\n#define RPW "

@@ -11,5 +11,8 @@ namespace synaptix::kernels::cuda {
 
 // The kernel source (for compile checks and the cubin cache).
 std::string rmsnorm_source();
+// rmsnorm_add: residual[r] += rmsnorm(t[r]) * w, a sublayer's output normed before its residual add (gemma3's
+// post-norms). Its own source, so that rmsnorm's text stays as it was.
+std::string rmsnorm_add_source();
 
 }  // namespace synaptix::kernels::cuda

@@ -12,9 +12,12 @@ namespace synaptix::kernels::cuda {
 namespace {
 
 const std::string kBody(kernels::cuda_source("kernels/rmsnorm/cuda/rmsnorm.cu"));
+const std::string kAddBody(kernels::cuda_source("kernels/rmsnorm/cuda/rmsnorm_add.cu"));
 
 }  // namespace
 
 std::string rmsnorm_source() { return std::string(kDevicePrelude) + kBody; }
+
+std::string rmsnorm_add_source() { return std::string(kDevicePrelude) + kAddBody; }
 
 }  // namespace synaptix::kernels::cuda

@@ -10,5 +10,8 @@ namespace synaptix::kernels::cuda {
 
 // The kernel source of swiglu and to_bf16 (for compile checks and the cubin cache).
 std::string swiglu_source();
+// The GELU-tanh form (geglu_tanh, same arguments as swiglu): out = gelu_tanh(gate) * up (gemma3). Its own
+// source, so that swiglu's text (and cached cubin) stays as it was.
+std::string geglu_source();
 
 }  // namespace synaptix::kernels::cuda

@@ -13,9 +13,12 @@ namespace synaptix::kernels::cuda {
 namespace {
 
 const std::string kBody(kernels::cuda_source("kernels/swiglu/cuda/swiglu.cu"));
+const std::string kGegluBody(kernels::cuda_source("kernels/swiglu/cuda/geglu.cu"));
 
 }  // namespace
 
 std::string swiglu_source() { return std::string(kDevicePrelude) + kBody; }
+
+std::string geglu_source() { return std::string(kDevicePrelude) + kGegluBody; }
 
 }  // namespace synaptix::kernels::cuda
