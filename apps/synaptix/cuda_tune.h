@@ -18,6 +18,12 @@ struct CudaTuneOptions {
   nlohmann::json model;  // what the recipe records about the model (path or preset, model_type, config hash)
   int device = 0;
   std::string db, out;
+  // --budget: seconds for the whole run (0: none) or trials shared among the linear shapes (0: none); with
+  // neither, every point of every shape's space.
+  double budget_seconds = 0;
+  int64_t budget_trials = 0;
+  std::string budget_text;
+  bool search_more = false;  // search again where the database remembers a promotion
   std::vector<int> batches = {1, 8, 32, 64};
   int prompt = 2048, context = 128, decode_steps = 32, steps_per_launch = 8;
   // Written as the recipe's "precision" section when given; its source is recorded (not the quality gate).

@@ -43,10 +43,23 @@ int run_cuda_tune(const CudaTuneOptions& o) {
   const auto t0 = Clock::now();
   const std::string db = o.db.empty() ? tune::default_db_path() : o.db;
 
-  // 1. Isolated trials, in children, before this process touches the GPU.
-  progress("isolated trials of the step's linear shapes");
-  tune::cuda::IsolatedTuning iso = tune::cuda::tune_isolated(o.spec, o.batches, o.prompt, o.device, db);
-  progress(std::to_string(iso.result.trials.size()) + " trials recorded in " + db);
+  // 1. The step's linear shapes through the tuning loop (CudaLinearTarget: trials in children, before this
+  // process touches the GPU). A time budget: the loop gets 60% of it, the whole-step search what is left.
+  // A trial budget is shared among the shapes.
+  const double deadline_s = o.budget_seconds > 0 ? o.budget_seconds : 0;
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  tune::cuda::IsolatedTuneOptions io;
+  io.budget_seconds = 0.6 * o.budget_seconds;
+  if (o.budget_trials > 0) {
+    const auto n = static_cast<int64_t>(tune::cuda::step_linear_shapes(o.spec, o.batches, o.prompt).size());
+    io.budget_trials = (o.budget_trials + n - 1) / n;
+  }
+  io.search_more = o.search_more;
+  io.progress = progress;
+  progress("the step's linear shapes through the tuning loop (budget " +
+           (o.budget_text.empty() ? std::string("none: every point") : o.budget_text) + ")");
+  tune::cuda::IsolatedTuning iso = tune::cuda::tune_isolated(o.spec, o.batches, o.prompt, o.device, db, io);
+  progress(std::to_string(iso.result.trials.size()) + " trials of these shapes in " + db);
 
   // 2. The device and an executor with random weights of the model's shape, at the precision the plan is
   // timed under (bf16 KV cache, one bf16 product: what a gate-approved fast recipe runs).
@@ -72,6 +85,7 @@ int run_cuda_tune(const CudaTuneOptions& o) {
   so.gemv_max_rows = eo.gemv_max_rows;
   so.moe = o.spec.is_moe();
   so.progress = progress;
+  if (deadline_s > 0) so.out_of_time = [&] { return elapsed() >= deadline_s; };
   tune::WholeStepPlan plan = tune::cuda::search_whole_step(iso.plan, iso.result, whole_step_timer(*ex, timing, bps), so, trace);
   plan.speed = registry::speed_of(eo);
   plan.steps_per_launch = o.steps_per_launch;
@@ -100,7 +114,8 @@ int run_cuda_tune(const CudaTuneOptions& o) {
   r.whole_step = plan;
   r.precision = o.precision;
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  r.tuning = {{"seconds", seconds}, {"database", db}, {"isolated", iso.report}, {"decode", timings},
+  r.tuning = {{"seconds", seconds}, {"budget", o.budget_text}, {"database", db}, {"isolated", iso.report},
+              {"decode", timings},
               {"timing", {{"context", timing.context}, {"decode_steps", timing.decode_steps},
                           {"steps_per_launch", timing.steps_per_launch}, {"pipelined", timing.pipelined}}},
               {"timed_precision", registry::to_json(plan.timed_precision)},

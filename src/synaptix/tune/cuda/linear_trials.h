@@ -1,16 +1,19 @@
 #pragma once
-// The isolated stage of the CUDA tuner: trials of the linear op per exact shape, for GEMV shapes (m <= 8) every point of the generated kernel's
-// search space, for tensor-core shapes every algorithm cuBLASLt's heuristic offers. Each trial runs crash-
-// isolated (backend/cuda/trial_runner.h): the candidate is verified on random inputs against a host
-// double-precision dot product over sampled outputs, with the output poisoned first, and only then timed
-// (median of repeats, L2 flushed before each). The caller records the trials.
+// Trials of the CUDA linear op per exact shape, as the whole-step search reads them. The trials themselves
+// are CudaLinearTarget's (cuda_linear_target.h: a forked child per trial, verified against
+// kernels/linear/reference on random inputs with a poisoned output, timed with L2 flushed, checked again
+// after the timed runs); `synaptix tune --target cuda` runs them through the tuning loop (tune_isolated in
+// whole_step_search.h), and tune_linear_shapes here runs every point of every shape (gpu-bench's survey).
 //
 // Must be called before this process initialises CUDA (candidates are compiled here, run in children).
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
+#include "synaptix/tune/tuning_db.h"
 
 namespace synaptix::tune::cuda {
 
@@ -25,6 +28,7 @@ struct LinearTrial {
   kernels::cuda::GemvParams gemv;        // for the GEMV generator
   int algorithm = 0;      // for cuBLASLt
   bool ok = false;
+  TrialStatus status = TrialStatus::Crash;
   std::string message;    // why it failed
   double median_us = 0, p10_us = 0, p90_us = 0;
   bool is_default = false;  // the untuned choice for its shape
@@ -44,6 +48,13 @@ struct LinearTuneResult {
   std::vector<int> best, baseline;
 };
 
+// Every point of every shape's space, exhaustively; a time beyond the device's measured ceilings is a
+// measurement fault (not ok).
 LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, const LinearTuneOptions& opt);
+
+// A trial of `shape` at the point (generator, params) as the tuning database records it (no result yet).
+LinearTrial linear_trial_of(const LinearShape& shape, const std::string& generator, const nlohmann::json& params);
+// The point of a trial as the database records it.
+nlohmann::json linear_trial_params(const LinearTrial& t);
 
 }  // namespace synaptix::tune::cuda

@@ -8,7 +8,9 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
+#include "synaptix/tune/cuda/cuda_linear_target.h"
 #include "synaptix/tune/cuda/gemv_schedule.h"
+#include "synaptix/tune/tuner.h"
 #include "synaptix/tune/tuning_db.h"
 
 namespace synaptix::tune::cuda {
@@ -60,31 +62,20 @@ std::vector<LinearShape> step_linear_shapes(const model::Spec& s, const std::vec
 
 void record_linear_trials(const std::string& db_path, const LinearTuneResult& r) {
   TuningDb db(db_path);
-  const std::string target = sha256_hex(r.device_fingerprint).substr(0, 16);
+  const std::string target = cuda_target_hash(r.device_fingerprint);
   for (const LinearTrial& t : r.trials) {
     TrialRecord rec;
     rec.created = static_cast<double>(std::time(nullptr));
-    rec.op = "linear m=" + std::to_string(t.shape.m) + " n=" + std::to_string(t.shape.n) + " k=" +
-             std::to_string(t.shape.k) + " w=bf16";
+    rec.op = cuda_linear_op(t.shape).signature();
     rec.target = target;
     rec.generator = t.generator;
-    if (t.generator == "cuda_gemv_bf16")
-      rec.params = {{"warps", t.gemv.warps}, {"kslices", t.gemv.kslices}, {"rows_per_warp", t.gemv.rows_per_warp},
-                    {"unroll", t.gemv.unroll}, {"full_occupancy", t.gemv.full_occupancy},
-                    {"persistent", t.gemv.persistent}};
-    else
-      rec.params = {{"algorithm", t.algorithm}};
-    const std::string& m = t.message;
-    rec.status = t.ok ? TrialStatus::Ok
-                 : m.find("timed out") != std::string::npos   ? TrialStatus::Timeout
-                 : m.find("wrong result") != std::string::npos ? TrialStatus::WrongResult
-                 : m.find("NVRTC") != std::string::npos        ? TrialStatus::CompileError
-                                                               : TrialStatus::Crash;
+    rec.params = linear_trial_params(t);
+    rec.status = t.ok ? TrialStatus::Ok : t.status;
     rec.median_us = t.median_us;
     rec.p10_us = t.p10_us;
     rec.p90_us = t.p90_us;
     rec.samples = t.ok ? 20 : 0;
-    rec.message = m.empty() ? "device " + r.device_fingerprint : m;
+    rec.message = t.message.empty() ? "device " + r.device_fingerprint : t.message;
     db.record(rec);
   }
 }
@@ -113,20 +104,66 @@ WholeStepPlan plan_from_isolated(const std::vector<LinearShape>& shapes, const L
 }
 
 IsolatedTuning tune_isolated(const model::Spec& s, const std::vector<int>& batches, int prompt, int device,
-                             const std::string& db_path) {
+                             const std::string& db_path, const IsolatedTuneOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   IsolatedTuning t;
   t.shapes = step_linear_shapes(s, batches, prompt);
-  t.result = tune_linear_shapes(t.shapes, {device, 20, 20});
-  record_linear_trials(db_path, t.result);
+  const CudaLinearTarget target(probe_cuda_device(device, t.shapes, true));
+  t.result.device_fingerprint = target.facts().fingerprint;
+  t.result.isolation = target.facts().isolation;
+  // The tuning loop over the step's shapes, as on the CPU: remembered promotions reused, exhaustive where
+  // the budget covers a shape's space, else evolution ranked by the cost model; finalists re-timed
+  // interleaved with the default; every trial in the database.
+  TuningDb db(db_path);
+  TuneOptions topt;
+  topt.budget_seconds = o.budget_seconds;
+  topt.budget_trials = o.budget_trials;
+  topt.search_more = o.search_more;
+  topt.jobs = 16;
+  topt.batch = 8;
+  topt.measure.min_samples = 10;
+  topt.measure.max_seconds = 0.2;
+  topt.limits.time_limit_s = 60;
+  topt.progress = o.progress;
+  topt.stop = o.stop;
+  std::vector<graph::Op> ops;
+  for (const auto& sh : t.shapes) ops.push_back(cuda_linear_op(sh));
+  const TuneReport rep = Tuner(db, target, topt).tune(ops);
+  // The trials as the whole-step search reads them: per shape, every trial the database holds for it on this
+  // device, the promoted point as the best (none where the default won) and the default.
+  t.result.best.assign(t.shapes.size(), -1);
+  t.result.baseline.assign(t.shapes.size(), -1);
+  for (size_t i = 0; i < t.shapes.size(); ++i) {
+    const OpResult& r = rep.ops.at(i);
+    for (const TrialRecord& rec : db.trials(ops[i].signature(), target.target_hash())) {
+      LinearTrial lt = linear_trial_of(t.shapes[i], rec.generator, rec.params);
+      lt.ok = rec.status == TrialStatus::Ok;
+      lt.status = rec.status;
+      lt.message = rec.message;
+      lt.median_us = rec.median_us;
+      lt.p10_us = rec.p10_us;
+      lt.p90_us = rec.p90_us;
+      t.result.trials.push_back(lt);
+      const int idx = static_cast<int>(t.result.trials.size()) - 1;
+      if (lt.is_default && (t.result.baseline[i] < 0 || lt.ok)) t.result.baseline[i] = idx;
+      if (r.promoted && lt.ok && rec.generator == r.generator && rec.params == r.params) {
+        t.result.trials.back().median_us = r.tuned_us;  // the interleaved re-timing that promoted it
+        t.result.best[i] = idx;
+      }
+    }
+  }
   nlohmann::json shapes;
   t.plan = plan_from_isolated(t.shapes, t.result, shapes);
   int failed = 0;
   for (const auto& tr : t.result.trials) failed += !tr.ok;
-  t.report = {{"trials", t.result.trials.size()}, {"failed", failed},
+  t.report = {{"trials", t.result.trials.size()}, {"new_trials", rep.new_trials}, {"failed", failed},
               {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
+              {"budget_seconds", o.budget_seconds}, {"budget_trials", o.budget_trials},
               {"db", db_path}, {"shapes", shapes}, {"device", t.result.device_fingerprint},
-              {"isolation", t.result.isolation.empty() ? "forked child per trial batch" : t.result.isolation}};
+              {"ceilings", {{"hbm_read_gbps", target.ceilings().mem_gbps},
+                            {"bf16_tensor_gflops", target.ceilings().flop_gflops}}},
+              {"isolation", t.result.isolation.empty() ? "forked child per trial" : t.result.isolation},
+              {"trace", rep.trace}};
   return t;
 }
 
@@ -136,8 +173,14 @@ WholeStepPlan search_whole_step(WholeStepPlan plan, const LinearTuneResult& isol
     if (o.progress) o.progress(s);
   };
   if (!trace.is_array()) trace = nlohmann::json::array();
+  auto spent = [&] { return o.out_of_time && o.out_of_time(); };
   for (int b : o.batches) {
     if (b > o.gemv_max_rows) continue;
+    if (spent()) {
+      progress("in-context b=" + std::to_string(b) + ": budget spent, the isolated winners stay");
+      trace.push_back({{"batch", b}, {"event", "budget spent before this batch"}});
+      continue;
+    }
     // One candidate timed over the whole decode step; one the device cannot run is recorded with 0 tok/s.
     auto try_plan = [&](const WholeStepPlan& p, const std::string& name) {
       double tok_s = 0;
@@ -274,6 +317,10 @@ WholeStepPlan search_whole_step(WholeStepPlan plan, const LinearTuneResult& isol
           candidates.push_back(s);
       const std::string shape = std::to_string(nk.first) + "x" + std::to_string(nk.second) + " ";
       for (const kc::GemvParams& cand : candidates) {
+        if (spent()) {
+          trace.push_back({{"batch", b}, {"event", "budget spent in the GEMV stage"}, {"shape", shape}});
+          break;
+        }
         const auto it = plan.gemv.find(key);
         if (it != plan.gemv.end() && to_gemv_params(it->second) == cand) continue;
         WholeStepPlan p = plan;

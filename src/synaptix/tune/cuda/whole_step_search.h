@@ -5,6 +5,7 @@
 // overlap, L2 state), the decode step of each batch size on the GEMV path decides in context: candidate plans
 // are timed as whole steps on the device, A B A B where two are close. What times a step (the runner: an
 // executor with the model's weights) is the caller's; this file only chooses.
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -30,16 +31,24 @@ void record_linear_trials(const std::string& db_path, const LinearTuneResult& r)
 WholeStepPlan plan_from_isolated(const std::vector<LinearShape>& shapes,
                                  const LinearTuneResult& r, nlohmann::json& report);
 
-// The isolated stage end to end: the shapes of the step, their trials (crash-isolated; must run before this
-// process initialises CUDA), recorded in the database at `db_path`, and the plan of their winners.
+// The isolated stage end to end: the shapes of the step, searched by the tuning loop (tune/tuner.h) on the
+// device's CudaLinearTarget within the budget (crash-isolated; must run before this process initialises
+// CUDA), every trial in the database at `db_path`, and the plan of the promoted points.
 struct IsolatedTuning {
   std::vector<LinearShape> shapes;
   LinearTuneResult result;
   WholeStepPlan plan;
   nlohmann::json report;  // per shape (plan_from_isolated), trials, failures, seconds, database, isolation
 };
+struct IsolatedTuneOptions {
+  double budget_seconds = 0;  // for all shapes; 0 and budget_trials 0: every point of every space
+  int64_t budget_trials = 0;  // per shape
+  bool search_more = false;   // search again where the database remembers a promotion
+  std::function<void(const std::string&)> progress;
+  const std::atomic<bool>* stop = nullptr;
+};
 IsolatedTuning tune_isolated(const model::Spec& s, const std::vector<int>& batches, int prompt, int device,
-                             const std::string& db_path);
+                             const std::string& db_path, const IsolatedTuneOptions& o = {});
 
 // Times whole decode steps of `batch` sequences under `plan`: tokens per second. Throws synaptix::Error when
 // the device cannot run the plan (the search records it as failed and moves on).
@@ -50,6 +59,9 @@ struct WholeStepSearchOptions {
   int gemv_max_rows = 8;
   bool moe = false;  // try the MoE down projection's two layouts
   std::function<void(const std::string&)> progress;
+  // The budget: when it returns true, no batch size is started and no further GEMV schedule is tried (what
+  // is decided stays). Null: no limit.
+  std::function<bool()> out_of_time;
 };
 
 // Starting from `plan` (the isolated winners), chooses per decode batch on the GEMV path: tuned or default
