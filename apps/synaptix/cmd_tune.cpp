@@ -2,8 +2,9 @@
 // hot ops (linear layers, fused gate+up+SiLU, residual add + RMSNorm, decode attention, greedy LM head with
 // fused argmax) of every decode bucket and the prefill chunk of a model (config.json only), remembering
 // every trial, and writes the recipe. Ctrl-C stops after the current trial; a rerun continues from the database.
-// `--target cuda:N` (--model DIR or --like PRESET) runs the whole-step search on that device instead
-// (cuda_tune.h) and writes a recipe with its plan.
+// `--target cuda:N` (--model DIR|FILE.gguf or --like PRESET) tunes the step's linear shapes on that device
+// through the same loop within --budget, then runs the whole-step search (cuda_tune.h), and writes a recipe
+// with its plan.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -84,10 +85,21 @@ tune::StepPrecision parse_precision(const std::string& s) {
 
 int run_cuda(const Options& o, int device) {
   CudaTuneOptions c;
-  if (o.model.empty() == o.like.empty()) fail("--target cuda: give one of --model DIR or --like PRESET");
+  if (o.model.empty() == o.like.empty()) fail("--target cuda: give one of --model DIR|FILE.gguf or --like PRESET");
+  const tune::Budget budget = tune::parse_budget(o.budget);
+  c.budget_seconds = budget.seconds;
+  c.budget_trials = budget.trials;
+  c.budget_text = o.budget;
+  c.search_more = o.search_more;
   if (!o.like.empty()) {
     c.spec = model::parse_spec(model::preset_config(o.like), o.like);
     c.model = {{"name", o.like}, {"like", o.like}, {"model_type", c.spec.model_type}};
+  } else if (model::is_gguf_path(o.model)) {
+    // A GGUF file: its metadata is the config. The device runs bf16 products of the model's shapes; the
+    // file's block types are recorded, not tuned on this target yet.
+    c.spec = model::gguf_spec(model::GgufFile(o.model));
+    c.model = {{"name", o.model}, {"path", o.model}, {"format", "gguf"}, {"model_type", c.spec.model_type},
+               {"config_sha256", sha256_hex(model::spec_to_json(c.spec).dump())}};
   } else {
     const std::string config_path = o.model + "/config.json";
     c.spec = model::load_spec(config_path);
@@ -261,7 +273,8 @@ const RegisterCommand reg{Command{
     "tune", "Tune kernels for a model on a target and write a recipe",
     [](CLI::App& sub) {
       auto o = std::make_shared<Options>();
-      sub.add_option("--model", o->model, "Model directory (only config.json is read) or GGUF file (its metadata)");
+      sub.add_option("--model", o->model,
+                     "Model directory (only config.json is read) or GGUF file (its metadata), for either target");
       sub.add_option("--like", o->like, "--target cuda: a model preset's shape instead of --model");
       sub.add_option("--target", o->target, "Target: cpu | cuda | cuda:N")->capture_default_str();
       sub.add_option("--batches", o->batches, "--target cuda: decode batch sizes")->delimiter(',')->check(in_range(1, 256));
@@ -277,7 +290,8 @@ const RegisterCommand reg{Command{
           ->check(in_range(1, 64));
       sub.add_option("--precision", o->precision,
                      "--target cuda: record this precision in the recipe (kv=f32|bf16,products=1|2; not gate-checked)");
-      sub.add_option("--budget", o->budget, "90s | 10m | 1h | N (trials)")
+      sub.add_option("--budget", o->budget, "90s | 10m | 1h | N (trials); --target cuda: the linear trials get the "
+                     "time less what the whole-step search needs, N trials are shared among the shapes")
           ->capture_default_str()
           ->check(CLI::Validator(
               [](std::string& s) {
