@@ -17,6 +17,7 @@
 #include "synaptix/eval/quality_gate.h"
 #include "synaptix/eval/token_agreement.h"
 #include "synaptix/eval_subject.h"
+#include "synaptix/text_comparison.h"
 
 namespace synaptix::app {
 namespace {
@@ -33,24 +34,11 @@ struct Options {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// The text's tokens as llama-perplexity takes them: the whole file encoded with the special tokens, each
-// window's first token replaced by BOS where the tokenizer adds one.
-std::vector<int32_t> text_ids(const Subject& s, const std::string& path, eval::PerplexityOptions& po) {
-  const auto ids = s.tok.encode(read_text_file(path), /*add_special_tokens=*/true);
-  if (auto bos = s.tok.bos_id(); bos && !ids.empty() && ids[0] == *bos) po.window_bos = *bos;
-  return ids;
-}
-
 eval::PerplexityOptions perplexity_options(const Options& o) {
   eval::PerplexityOptions po;
   po.ctx = o.ctx;
   po.max_windows = o.max_windows;
   return po;
-}
-
-json perplexity_json(const eval::PerplexityResult& r) {
-  return {{"perplexity", r.perplexity()}, {"mean_nll", r.mean_nll()},   {"bits_per_byte", r.bits_per_byte()},
-          {"tokens_scored", r.tokens_scored}, {"bytes_scored", r.bytes_scored}, {"windows", r.windows}};
 }
 
 void progress(int64_t w, int64_t n) { std::fprintf(stderr, "\rwindow %lld/%lld", static_cast<long long>(w + 1), static_cast<long long>(n)); }
@@ -170,22 +158,12 @@ int run_golden(const Options& o) {
   return 0;
 }
 
-std::string gate_path(const std::string& g) {
-  if (fs::exists(g)) return g;
-  const std::string shipped = std::string(SYNAPTIX_SOURCE_DIR) + "/eval/gates/" + g + ".json";
-  if (fs::exists(shipped)) return shipped;
-  fail("--gate ", g, ": no such file, and no shipped gate eval/gates/", g, ".json");
-}
-
 int run_compare(const Options& o) {
   if (o.text.empty() && o.sets.empty()) fail("eval compare: nothing to compare (give --text and/or --set)");
   const eval::QualityGate gate = eval::load_gate(gate_path(o.gate));
   Subject a(parse_subject(o.incumbent, "--incumbent", o.model)), b(parse_subject(o.candidate, "--candidate", o.model));
   std::fprintf(stderr, "incumbent: %s\ncandidate: %s\ngate: %s\n", a.spec.describe().c_str(), b.spec.describe().c_str(),
                gate.name.c_str());
-  if (a.model->spec.vocab_size != b.model->spec.vocab_size)
-    fail("--incumbent and --candidate have vocabularies of ", a.model->spec.vocab_size, " and ",
-         b.model->spec.vocab_size, " tokens: KL and top-1 need the same tokenizer");
   std::vector<SetRun> sets;
   for (const auto& p : o.sets) sets.push_back(load_set(p, o.limit));
   auto po = perplexity_options(o);
@@ -195,31 +173,10 @@ int run_compare(const Options& o) {
   eval::ComparisonFigures f;
   json report = {{"incumbent", a.spec.describe()}, {"candidate", b.spec.describe()}, {"gate", gate.name}};
   if (!o.text.empty()) {
-    // Both sides score the incumbent's tokens window by window; the candidate's rows are compared with the
-    // incumbent's on the same positions.
-    const auto ids = text_ids(a, o.text, po);
-    const int64_t windows = eval::window_count(static_cast<int64_t>(ids.size()), po), V = a.model->spec.vocab_size;
-    eval::PerplexityResult ra, rb;
-    eval::TokenAgreement agree;
-    eval::ScoredWindow wa, wb;
-    for (int64_t w = 0; w < windows; ++w) {
-      progress(w, windows);
-      eval::score_window(a.executor(), ids, w, po, wa);
-      eval::score_window(b.executor(), ids, w, po, wb);
-      eval::accumulate(ra, wa, V, &a.tok);
-      eval::accumulate(rb, wb, V, &b.tok);
-      for (size_t i = 0; i < wa.targets.size(); ++i)
-        agree.add(std::span<const float>(wa.logits.data() + i * V, static_cast<size_t>(V)),
-                  std::span<const float>(wb.logits.data() + i * V, static_cast<size_t>(V)));
-    }
+    const TextComparison c = compare_on_text(a, b, o.text, po, progress);
     std::fprintf(stderr, "\n");
-    f.mean_kl = agree.mean_kl();
-    f.p99_kl = agree.p99_kl();
-    f.same_top1 = agree.same_top1_rate();
-    f.perplexity_ratio = rb.perplexity() / ra.perplexity();
-    report["perplexity"] = {{"incumbent", perplexity_json(ra)}, {"candidate", perplexity_json(rb)},
-                            {"ratio", *f.perplexity_ratio}, {"mean_kl", *f.mean_kl}, {"p99_kl", *f.p99_kl},
-                            {"same_top1", *f.same_top1}};
+    add_to(f, c);
+    report["perplexity"] = c.report;
   }
   size_t k = 0;
   for (const auto& set : sets) {

@@ -35,6 +35,7 @@
 #include "synaptix/registry/recipe.h"
 #include "synaptix/tune/budget.h"
 #include "synaptix/tune/tuner.h"
+#include "synaptix/tune_precision_gate.h"
 
 namespace synaptix::app {
 namespace {
@@ -54,6 +55,10 @@ struct Options {
   int jobs = 2, threads = 0;
   double sample_seconds = 0.3;
   bool search_more = false;
+  // CPU precision: activation roundings candidates may use, and the quality gate that must pass to keep them.
+  std::vector<std::string> activations;
+  std::string gate_text, gate = "8bit";
+  int64_t gate_windows = 4;
 };
 
 std::string iso_now() {
@@ -129,6 +134,14 @@ int run(const Options& o) {
   if (o.model.empty()) fail("--target cpu: --model DIR is required");
   if (!o.like.empty()) fail("--like: --target cpu tunes a model directory (--model DIR)");
   const tune::Budget budget = tune::parse_budget(o.budget);
+  // Rounded activations are searched only where the gate can judge them.
+  std::vector<std::string> activations = o.activations;
+  if (activations.empty() && o.gate_text.empty()) activations = {"f32"};
+  for (const auto& a : activations) {
+    if (a != "f32" && a != "bf16" && a != "q8") fail("--activations: '", a, "' is not one of f32, bf16, q8");
+    if (a != "f32" && o.gate_text.empty())
+      fail("--activations ", a, ": rounded activations are kept only when the quality gate passes; give --gate-text FILE");
+  }
   // A GGUF file: its metadata is the config, and its matrices' block types are the ops' weight dtypes.
   const bool gguf = model::is_gguf_path(o.model);
   const std::string config_path = o.model + "/config.json";
@@ -173,6 +186,7 @@ int run(const Options& o) {
   topt.measure.llc_bytes = cpu.last_level_cache_bytes() > 0 ? cpu.last_level_cache_bytes() : (32 << 20);
   topt.measure.max_seconds = o.sample_seconds;
   topt.limits.threads = o.threads;
+  topt.activations = activations;
   const bool tty = ::isatty(2);
   topt.progress = [tty](const std::string& line) {
     if (tty) std::fprintf(stderr, "\r\033[K%s", line.c_str());
@@ -229,6 +243,7 @@ int run(const Options& o) {
   r.tuning = {{"budget", o.budget}, {"seconds", rep.seconds}, {"new_trials", rep.new_trials},
               {"trials", total_trials}, {"database", db_path}, {"interrupted", g_stop.load()}};
   r.trace = rep.trace;
+  const nlohmann::json gated = gate_rounded_activations(r, o.model, o.out, {o.gate_text, o.gate, 512, o.gate_windows});
   registry::save_recipe(r, o.out);
 
   // The table: per op, the default and the tuned time against the memory-bandwidth roofline.
@@ -258,6 +273,11 @@ int run(const Options& o) {
                 "(%.0f%% of roofline at %.1f GB/s)\n",
                 step_default / 1e3, step_tuned / 1e3, step_roof / 1e3, 100.0 * step_roof / step_tuned,
                 cpu.mem_read_gbps);
+  if (!gated.empty())
+    std::printf("precision gate (%s on %s): %s; %lld kernel(s) rounding activations %s\n", o.gate.c_str(),
+                o.gate_text.empty() ? "no text" : o.gate_text.c_str(), gated.value("pass", false) ? "PASS" : "FAIL",
+                static_cast<long long>(gated.value("kernels", int64_t{0})),
+                gated.value("pass", false) ? "kept" : "dropped (their buckets keep the default)");
   std::printf("tuned %zu ops in %.1f s: %lld new trials, %lld in the database for these ops; recipe %s\n",
               rep.ops.size(), rep.seconds, static_cast<long long>(rep.new_trials),
               static_cast<long long>(total_trials), o.out.c_str());
@@ -319,6 +339,19 @@ const RegisterCommand reg{Command{
           ->capture_default_str()
           ->check(positive(3600));
       sub.add_flag("--search-more", o->search_more, "Spend the budget even on ops with a remembered promotion");
+      sub.add_option("--activations", o->activations,
+                     "--target cpu: activation roundings kernels may use: f32 (exact), bf16, q8 (default: f32, or all "
+                     "three with --gate-text)")
+          ->delimiter(',');
+      sub.add_option("--gate-text", o->gate_text,
+                     "--target cpu: text on which kernels that round activations must pass the quality gate against "
+                     "the exact defaults, or be dropped")
+          ->check(CLI::ExistingFile);
+      sub.add_option("--gate", o->gate, "--target cpu: the gate for rounded activations (file, or 8bit | 4bit)")
+          ->capture_default_str();
+      sub.add_option("--gate-windows", o->gate_windows, "--target cpu: windows of 512 tokens scored by the gate")
+          ->capture_default_str()
+          ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
       return [o] { return run(*o); };
     }}};
 

@@ -17,8 +17,9 @@ peers=$PWD/peers
 src=$peers/llama-cpp-python-$version
 link=$peers/llama.cpp
 bin=$link/build/bin
-# llama-completion is the classic command-line generator (llama-cli needs the server build in this version)
-tools=(llama-bench llama-perplexity llama-tokenize llama-simple llama-completion llama-quantize)
+# llama-completion is the classic command-line generator (llama-cli needs the server build in this version);
+# llama-batched-bench decodes several sequences at once (the batch-8 comparison)
+tools=(llama-bench llama-batched-bench llama-perplexity llama-tokenize llama-simple llama-completion llama-quantize)
 
 # AMX off: at llama.cpp 0c1e570 its AMX matmul (quantized weights, batches of more than one token) segfaults
 # in ggml_backend_amx_mul_mat on SmolLM2's Q4_1 file on this Xeon (llama.cpp issue 20824, open; PR 16315 notes

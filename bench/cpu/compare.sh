@@ -16,7 +16,10 @@
 # Environment:
 #   THREADS=N      threads for both engines (default: all logical CPUs, as `synaptix bench` measures its ceilings)
 #   PROMPTS=128,512  GEN=64  REPS=5               prompt lengths, decoded tokens, repetitions
-#   WEIGHTS=bf16   comma-separated: bf16, q4_1
+#   WEIGHTS=bf16   comma-separated: bf16, q4_1, synth-1b (a llama-3.2-1b-shaped GGUF with random bf16 weights
+#                  and SmolLM2's tokenizer padded to 128256 tokens, written by make_synth_gguf.py: speed only)
+#   BATCH=8        also decode BATCH sequences at once (128 tokens of context each, GEN steps) in both engines:
+#                  llama-batched-bench -npl BATCH against `synaptix bench --batch BATCH` (the batch table)
 #   FORCE=1        time even when the machine is busy (the table is then marked NOT IDLE: not for publishing)
 #   SKIP_BUILD=1   use BUILD_DIR/synaptix as it is (e.g. a dry run with an existing build); JOBS=N build jobs
 #   SYNAPTIX_MODEL=PATH  give Synaptix other weights than the GGUF (dry runs of the script only: marked)
@@ -77,7 +80,16 @@ gguf_of() {  # the GGUF file of a weight variant
       [ -s "$f" ] || "$peer_bin/llama-quantize" --allow-requantize --pure "$q4" "$f" BF16 > "$work/quantize.log" 2>&1 ||
         { tail -5 "$work/quantize.log" >&2; echo "compare: llama-quantize to BF16 failed" >&2; exit 1; }
       echo "$f" ;;
-    *) echo "compare: unknown weights '$1' (bf16, q4_1)" >&2; exit 1 ;;
+    synth-1b)
+      local f=$work/synth-llama-3.2-1b.bf16.gguf
+      if [ ! -s "$f" ]; then
+        # numpy and PyYAML for llama.cpp's gguf-py, in a git-ignored environment beside the peer
+        [ -x peers/.venv/bin/python ] || python3 -m venv peers/.venv >&2
+        peers/.venv/bin/python -c "import numpy, yaml" 2>/dev/null || peers/.venv/bin/pip install -q numpy pyyaml >&2
+        peers/.venv/bin/python bench/cpu/make_synth_gguf.py --like llama-3.2-1b --tokenizer-from "$q4" --out "$f" >&2
+      fi
+      echo "$f" ;;
+    *) echo "compare: unknown weights '$1' (bf16, q4_1, synth-1b)" >&2; exit 1 ;;
   esac
 }
 
@@ -141,6 +153,24 @@ for w in "${weight_list[@]}"; do
     idle "Synaptix $w tuned"
     synaptix_runs "$d" synaptix-tuned "$recipe"
   fi
+  if [ -n "${BATCH:-}" ]; then
+    # BATCH sequences of 128 prompt tokens, then GEN decode steps over all of them at once
+    idle "llama.cpp $w batch $BATCH"
+    "$peer_bin/llama-batched-bench" -m "$file" -c $(( BATCH * (128 + gen) + 64 )) -b 2048 -ub 512 -npp 128 -ntg "$gen" \
+      -npl "$BATCH" -t "$threads" --output-format jsonl > "$d/llama-batched.jsonl" 2> "$d/llama-batched.log" ||
+      { tail -5 "$d/llama-batched.log" >&2; echo "compare: llama-batched-bench failed on $file" >&2; exit 1; }
+    for run in synaptix synaptix-tuned; do
+      extra=()
+      if [ "$run" = synaptix-tuned ]; then
+        [ "${TUNE:-0}" = 1 ] || continue
+        extra=(--recipe "$work/recipes/$w.json")
+      fi
+      idle "$run $w batch $BATCH"
+      SYNAPTIX_THREADS=$threads "$bin" bench --model "$model" --target cpu --batch "$BATCH" --prompt-tokens 16 --repeats 1 \
+        --context 128 --decode-steps "$gen" "${extra[@]}" --json > "$d/$run-b$BATCH.json" 2> "$d/$run-b$BATCH.log" ||
+        { tail -3 "$d/$run-b$BATCH.log" > "$d/$run-b$BATCH.err"; cat "$d/$run-b$BATCH.err" >&2; }
+    done
+  fi
   if [ -n "${SYNAPTIX_MODEL:-}" ]; then
     echo "weights differ: Synaptix ran $SYNAPTIX_MODEL, llama.cpp $file (script check only, not a comparison)" >> "$d/note"
   fi
@@ -152,7 +182,7 @@ table=$work/table.md
   echo "Synaptix $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src apps || echo '+local changes') vs $(cat "$peer_bin/../PEER_VERSION" | cut -d, -f1-2)," \
        "$threads threads, $reps repetitions, $(date -u +%FT%TZ)"
   [ "$not_idle" = 1 ] && echo "**NOT IDLE: another process used the CPU during this run (FORCE=1); these timings are not valid.**"
-  python3 bench/cpu/compare_table.py "$work" --weights "$weights" --prompts "$prompts" --gen "$gen"
+  python3 bench/cpu/compare_table.py "$work" --weights "$weights" --prompts "$prompts" --gen "$gen" ${BATCH:+--batch "$BATCH"}
   cat "$work"/*/note 2>/dev/null || true
   echo "idle checks:"
   sed 's/^/  /' "$work/idle.log"

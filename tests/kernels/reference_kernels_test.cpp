@@ -32,7 +32,9 @@ TEST(Linear, DefaultEqualsReference) {
   std::normal_distribution<float> nd;
   for (DType dt : {DType::BF16, DType::F16, DType::F32}) {
     for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 33, 17}, {5, 64, 256}, {9, 7, 1000}, {4, 128, 64},
-                              {1, 130, 576}, {2, 67, 40}, {3, 9, 1537}}) {
+                              {1, 130, 576}, {2, 67, 40}, {3, 9, 1537},
+                              // decode batches: the GEMV up to 16 rows (x rows in chunks of 4), then the GEMM
+                              {6, 21, 96}, {8, 36, 130}, {16, 40, 64}, {17, 12, 48}}) {
       std::vector<float> x(static_cast<size_t>(m * k)), bias(static_cast<size_t>(n));
       for (auto& v : x) v = nd(rng);
       for (auto& v : bias) v = nd(rng);

@@ -34,6 +34,9 @@ class CpuGenerator {
   virtual bool valid(const graph::Op& op, const nlohmann::json& point) const = 0;
   // Throws synaptix::Error naming the parameter when `point` is not in the space.
   virtual KernelSource emit(const graph::Op& op, const nlohmann::json& point) const = 0;
+  // The activations the point computes with: "f32" (exact to f32 rounding) or a rounding of x ("bf16", "q8"),
+  // a precision choice the tuner offers only where the run allows it.
+  virtual std::string activations(const nlohmann::json& point) const { return "f32"; }
 };
 
 // Every CPU generator, in a fixed order.

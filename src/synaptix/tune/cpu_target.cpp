@@ -29,8 +29,9 @@ Ceilings cpu_ceilings(const hw::CpuProfile& cpu) {
   return c;
 }
 
-CpuTarget::CpuTarget(const backend::ModuleBuilder& builder, const hw::CpuProfile& cpu)
-    : builder_(builder), cpu_(cpu), hash_(cpu.fingerprint_hash()) {}
+CpuTarget::CpuTarget(const backend::ModuleBuilder& builder, const hw::CpuProfile& cpu,
+                     std::vector<std::string> activations)
+    : builder_(builder), cpu_(cpu), hash_(cpu.fingerprint_hash()), activations_(std::move(activations)) {}
 
 double CpuTarget::op_cost_us(const graph::Op& op) const { return tune::op_cost_us(op, cpu_); }
 
@@ -39,7 +40,7 @@ SearchSpace CpuTarget::space(const graph::Op& op, const std::vector<std::string>
   for (const auto* g : kernels::cpu_generators())
     if (generators.empty() || std::find(generators.begin(), generators.end(), g->name()) != generators.end())
       gens.push_back(g);
-  return build_space(op, cpu_, gens);
+  return build_space(op, cpu_, gens, activations_);
 }
 
 Point CpuTarget::mutate(const Point& p, const SearchSpace& space, const graph::Op& op, std::mt19937_64& rng) const {

@@ -2,6 +2,9 @@
 // The CPU target of the tuning loop (target.h): the CPU generators' spaces (kernels/cpu_generator.h), the
 // host compiler with its module cache as builder, run_trial / run_interleaved (a forked child per trial,
 // wall-clock timing of rotated input sets) as runner, and the ceilings hw/cpu_measure measured.
+#include <string>
+#include <vector>
+
 #include "synaptix/backend/module_builder.h"
 #include "synaptix/hw/cpu_profile.h"
 #include "synaptix/tune/target.h"
@@ -10,8 +13,10 @@ namespace synaptix::tune {
 
 class CpuTarget : public Target {
  public:
-  // `builder` and `cpu` must outlive the target.
-  CpuTarget(const backend::ModuleBuilder& builder, const hw::CpuProfile& cpu);
+  // `builder` and `cpu` must outlive the target. `activations`: the activation roundings candidates may use
+  // (CpuGenerator::activations); empty: all.
+  CpuTarget(const backend::ModuleBuilder& builder, const hw::CpuProfile& cpu,
+            std::vector<std::string> activations = {});
 
   std::string kind() const override { return "cpu"; }
   std::string target_hash() const override { return hash_; }
@@ -33,6 +38,7 @@ class CpuTarget : public Target {
   const backend::ModuleBuilder& builder_;
   const hw::CpuProfile& cpu_;
   std::string hash_;
+  std::vector<std::string> activations_;
 };
 
 // The CPU's ceilings from its profile: measured read bandwidth and f32 FMA peak (zeros when not measured),

@@ -12,6 +12,10 @@ LinearKernel::LinearKernel(const std::string& module_path) : module_(module_path
   pack_ = reinterpret_cast<kernels::LinearPackFn>(module_.symbol("synaptix_linear_pack"));
   packed_bytes_ = reinterpret_cast<kernels::LinearPackedBytesFn>(module_.symbol("synaptix_linear_packed_bytes"))();
   if (packed_bytes_ < 0) fail("kernel module ", module_path, " reports negative packed size ", packed_bytes_);
+  if (void* a = module_.find("synaptix_linear_activations")) {
+    activations_ = reinterpret_cast<const char* (*)()>(a)();
+    if (activations_ != "bf16") fail("kernel module ", module_path, " computes with activations '", activations_, "', expected bf16");
+  }
 }
 
 }  // namespace synaptix::tune

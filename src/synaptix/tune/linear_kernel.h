@@ -22,12 +22,16 @@ class LinearKernel {
     run_(rt, x, w, bias, y, m);
   }
   const std::string& path() const { return module_.path(); }
+  // What x is rounded to before the products ("f32": not at all), from the module's optional
+  // synaptix_linear_activations symbol; verification allows for that rounding and no more.
+  const std::string& activations() const { return activations_; }
 
  private:
   backend::Module module_;
   kernels::LinearKernelFn run_ = nullptr;
   kernels::LinearPackFn pack_ = nullptr;
   int64_t packed_bytes_ = 0;
+  std::string activations_ = "f32";
 };
 
 }  // namespace synaptix::tune

@@ -1,10 +1,18 @@
 #include "synaptix/tune/search_space.h"
 
+#include <algorithm>
+
 namespace synaptix::tune {
 
 SearchSpace build_space(const graph::Op& op, const hw::CpuProfile& cpu,
-                        const std::vector<const kernels::CpuGenerator*>& generators) {
+                        const std::vector<const kernels::CpuGenerator*>& generators,
+                        const std::vector<std::string>& activations) {
+  auto allowed = [&](const kernels::CpuGenerator& g, const nlohmann::json& p) {
+    return activations.empty() ||
+           std::find(activations.begin(), activations.end(), g.activations(p)) != activations.end();
+  };
   SearchSpace s;
+  s.activations = activations;
   for (const auto* g : generators) {
     if (!g->applies(op, cpu)) continue;
     auto dims = g->space(op, cpu);
@@ -14,7 +22,7 @@ SearchSpace build_space(const graph::Op& op, const hw::CpuProfile& cpu,
     for (;;) {
       nlohmann::json p = nlohmann::json::object();
       for (size_t d = 0; d < dims.size(); ++d) p[dims[d].name] = dims[d].values[at[d]];
-      if (g->valid(op, p)) s.points.push_back({g->name(), p});
+      if (g->valid(op, p) && allowed(*g, p)) s.points.push_back({g->name(), p});
       size_t d = 0;
       while (d < dims.size() && ++at[d] == dims[d].values.size()) at[d++] = 0;
       if (d == dims.size()) break;
@@ -36,7 +44,9 @@ Point mutate(const Point& p, const SearchSpace& space, const graph::Op& op, std:
       const auto& d = (*dims)[rng() % dims->size()];
       q.params[d.name] = d.values[rng() % d.values.size()];
     }
-    if (q.params != p.params && gen.valid(op, q.params)) return q;
+    const bool allowed = space.activations.empty() || std::find(space.activations.begin(), space.activations.end(),
+                                                                 gen.activations(q.params)) != space.activations.end();
+    if (q.params != p.params && gen.valid(op, q.params) && allowed) return q;
   }
   return p;
 }

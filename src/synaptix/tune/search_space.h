@@ -23,10 +23,14 @@ struct SearchSpace {
   std::vector<Point> points;
   // For the cost model: the dimensions of each generator.
   std::vector<std::pair<std::string, std::vector<kernels::ParamDim>>> dims;
+  std::vector<std::string> activations;  // the roundings allowed (empty: all): mutate keeps to them
 };
 
+// `activations`: the activation roundings the run allows (CpuGenerator::activations: "f32", "bf16", "q8");
+// empty allows all.
 SearchSpace build_space(const graph::Op& op, const hw::CpuProfile& cpu,
-                        const std::vector<const kernels::CpuGenerator*>& generators);
+                        const std::vector<const kernels::CpuGenerator*>& generators,
+                        const std::vector<std::string>& activations = {});
 
 // A neighbour of `p` inside `space`: one or two parameters changed to another value of their dimension
 // (invalid results are retried; returns p itself when no valid neighbour was found).

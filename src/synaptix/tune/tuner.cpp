@@ -51,7 +51,7 @@ Tuner::Tuner(TuningDb& db, const Target& target, TuneOptions opt)
 
 Tuner::Tuner(TuningDb& db, const backend::ModuleBuilder& builder, const hw::CpuProfile& cpu, TuneOptions opt)
     : db_(db),
-      owned_(std::make_unique<CpuTarget>(builder, cpu)),
+      owned_(std::make_unique<CpuTarget>(builder, cpu, opt.activations)),
       target_plugin_(*owned_),
       opt_(std::move(opt)),
       target_(owned_->target_hash()) {}

@@ -38,6 +38,8 @@ struct TuneOptions {
   int batch = 4;               // candidates per compile batch
   int finalists = 3;
   std::vector<std::string> generators;  // only these generators; empty: all
+  // CPU: the activation roundings candidates may use (CpuGenerator::activations: f32, bf16, q8); empty: all.
+  std::vector<std::string> activations;
   MeasureOptions measure;
   RunLimits limits;
   uint64_t seed = 1;

@@ -56,12 +56,15 @@ void dot_rows_bf16(const uint16_t* w, const float* x, int64_t ldx, int64_t k, fl
 // hardware prefetcher alone left a 2-thread decode at ~16 GB/s; 4-8 KB ahead reached 21-28 GB/s on the
 // 2-core Xeon here (weights streamed from DRAM, 2026-12-05). Prefetching past the end is harmless.
 constexpr int64_t kGemvPrefetch = 4096;
+// Up to this many x rows (decode batches) the weights stream through the GEMV once; more go to the GEMM,
+// whose f32 panels pay for themselves only over enough rows.
+constexpr int64_t kGemvMaxRows = 16;
 
-// Decode-sized products (fewer than 4 x rows): 4 bf16 weight rows at a time against M x rows, so each x load
+// Decode-sized products: 4 bf16 weight rows at a time against M <= 4 x rows, so each x load
 // feeds 4 FMAs and the 4 * M accumulators are independent chains (one chain per row left the loop waiting
 // on FMA latency at a third of the memory bandwidth). Each step reads one whole 64-byte line of every row.
 template <int M>
-void dot4_bf16_avx512(const uint16_t* w, int64_t k, const float* x, int64_t ldx, float out[4][M]) {
+void dot4_bf16_avx512(const uint16_t* w, int64_t k, const float* x, int64_t ldx, float out[4][M], bool prefetch) {
   __m512 acc[4][M];
   for (int j = 0; j < 4; ++j)
     for (int r = 0; r < M; ++r) acc[j][r] = _mm512_setzero_ps();
@@ -77,8 +80,9 @@ void dot4_bf16_avx512(const uint16_t* w, int64_t k, const float* x, int64_t ldx,
   };
   int64_t i = 0;
   for (; i + 32 <= k; i += 32) {
-    for (int j = 0; j < 4; ++j)
-      _mm_prefetch(reinterpret_cast<const char*>(w + j * k + i + kGemvPrefetch), _MM_HINT_T0);
+    if (prefetch)
+      for (int j = 0; j < 4; ++j)
+        _mm_prefetch(reinterpret_cast<const char*>(w + j * k + i + kGemvPrefetch), _MM_HINT_T0);
     step(i);
     step(i + 16);
   }
@@ -91,21 +95,35 @@ void dot4_bf16_avx512(const uint16_t* w, int64_t k, const float* x, int64_t ldx,
     }
 }
 
+// Rows x[m0, m0 + M) against weight rows [n, n + 4).
 template <int M>
-void gemv_bf16_rows(const LinearArgs& a, int64_t m0, int64_t nb, int64_t ne) {
-  const auto* w = static_cast<const uint16_t*>(a.w);
+void gemv_bf16_group(const LinearArgs& a, int64_t m0, int64_t n, bool prefetch) {
   float out[4][M];
+  dot4_bf16_avx512<M>(static_cast<const uint16_t*>(a.w) + n * a.k, a.k, a.x + m0 * a.k, a.k, out, prefetch);
+  for (int j = 0; j < 4; ++j)
+    for (int r = 0; r < M; ++r) a.y[(m0 + r) * a.n + n + j] = out[j][r] + (a.bias ? a.bias[n + j] : 0.0f);
+}
+
+// Weight rows [nb, ne) against every x row: each group of 4 weight rows is read from memory once (with the
+// prefetch) and applied to the x rows 4 at a time while it sits in L1.
+void gemv_bf16_rows(const LinearArgs& a, int64_t nb, int64_t ne) {
+  const auto* w = static_cast<const uint16_t*>(a.w);
   int64_t n = nb;
-  for (; n + 4 <= ne; n += 4) {
-    dot4_bf16_avx512<M>(w + n * a.k, a.k, a.x + m0 * a.k, a.k, out);
-    for (int j = 0; j < 4; ++j)
-      for (int r = 0; r < M; ++r) a.y[(m0 + r) * a.n + n + j] = out[j][r] + (a.bias ? a.bias[n + j] : 0.0f);
-  }
+  for (; n + 4 <= ne; n += 4)
+    for (int64_t m0 = 0; m0 < a.m; m0 += 4) {
+      const bool first = m0 == 0;
+      switch (std::min<int64_t>(4, a.m - m0)) {
+        case 4: gemv_bf16_group<4>(a, m0, n, first); break;
+        case 3: gemv_bf16_group<3>(a, m0, n, first); break;
+        case 2: gemv_bf16_group<2>(a, m0, n, first); break;
+        default: gemv_bf16_group<1>(a, m0, n, first); break;
+      }
+    }
   for (; n < ne; ++n)
-    for (int r = 0; r < M; ++r) {
+    for (int64_t r = 0; r < a.m; ++r) {
       float o;
-      dot_rows_bf16<1>(w + n * a.k, a.x + (m0 + r) * a.k, a.k, a.k, &o);
-      a.y[(m0 + r) * a.n + n] = o + (a.bias ? a.bias[n] : 0.0f);
+      dot_rows_bf16<1>(w + n * a.k, a.x + r * a.k, a.k, a.k, &o);
+      a.y[r * a.n + n] = o + (a.bias ? a.bias[n] : 0.0f);
     }
 }
 #endif
@@ -142,14 +160,11 @@ void linear_default(const LinearArgs& a) {
   if (is_block_dtype(a.w_dtype)) return linear_quant_default(a);  // GGUF blocks: quant_default.h
   check(a);
 #if defined(__AVX512F__)
-  if (a.w_dtype == DType::BF16 && a.m < 4) {
+  if (a.w_dtype == DType::BF16 && a.m <= kGemvMaxRows) {
     // Chunks of whole 4-row groups, enough of them to feed every thread.
     const size_t groups = static_cast<size_t>((a.n + 3) / 4);
     ThreadPool::global().parallel_for(groups, [&](size_t gb, size_t ge) {
-      const int64_t nb = static_cast<int64_t>(gb) * 4, ne = std::min<int64_t>(a.n, static_cast<int64_t>(ge) * 4);
-      if (a.m == 1) gemv_bf16_rows<1>(a, 0, nb, ne);
-      else if (a.m == 2) gemv_bf16_rows<2>(a, 0, nb, ne);
-      else gemv_bf16_rows<3>(a, 0, nb, ne);
+      gemv_bf16_rows(a, static_cast<int64_t>(gb) * 4, std::min<int64_t>(a.n, static_cast<int64_t>(ge) * 4));
     }, 8);
     return;
   }

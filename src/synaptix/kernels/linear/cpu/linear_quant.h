@@ -21,6 +21,7 @@ class LinearQuantGenerator final : public CpuGenerator {
   std::vector<ParamDim> space(const graph::Op& op, const hw::CpuProfile& cpu) const override;
   bool valid(const graph::Op& op, const nlohmann::json& point) const override;
   KernelSource emit(const graph::Op& op, const nlohmann::json& point) const override;
+  std::string activations(const nlohmann::json& point) const override { return point.value("act", "f32"); }
 };
 
 // The error the q8 activation rounding may add to one output y = sum_i w_i x_i (the tuner's and the tests'
