@@ -118,7 +118,9 @@ class CudaExecutorImpl final : public CudaExecutor {
   void gated_activation(const graph::MlpStep& mlp, CUdeviceptr out, int64_t T, int64_t inter, bool out_bf16);
   // A sublayer's output: accumulated into the residual x_, or (with the plan's post-norm) written to xn_,
   // normed and then added. Returns where the product must go and whether it accumulates.
-  std::pair<CUdeviceptr, bool> sublayer_out(bool post_norm) const { return {post_norm ? xn_.ptr() : x_.ptr(), !post_norm}; }
+  std::pair<CUdeviceptr, bool> sublayer_out(bool post_norm) const {
+    return {post_norm ? xn_.ptr() : x_.ptr(), !post_norm};
+  }
   void finish_sublayer(bool post_norm, const backend::cuda::DeviceBuffer& norm, int64_t T);
   void attend(const StepShape& sh, int64_t l, const kernels::cuda::RopeKvArgs& ra);
   kernels::cuda::PagedAttentionArgs paged_args(const StepShape& sh, int64_t l,

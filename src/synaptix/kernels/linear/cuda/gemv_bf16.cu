@@ -138,7 +138,8 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
           if (lane == ((r * M + j) & 31) && rvalid[r]) {
             const float g = acc[r][j], u = acc[r + 1][j];
 #if OUT_MODE == 4
-            y[(size_t)j * (n >> 1) + ((row0 + r) >> 1)] = 0.5f * g * (1.f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))) * u;
+            const float gelu = 0.5f * g * (1.f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)));
+            y[(size_t)j * (n >> 1) + ((row0 + r) >> 1)] = gelu * u;
 #else
             y[(size_t)j * (n >> 1) + ((row0 + r) >> 1)] = g / (1.f + expf(-g)) * u;
 #endif

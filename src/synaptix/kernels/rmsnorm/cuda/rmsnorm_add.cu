@@ -2,7 +2,8 @@
 // residual[r] += t[r] / sqrt(mean(t[r]^2) + eps) * w: a sublayer's output normed before its residual add
 // (gemma3's post-attention and post-MLP norms). One block per row, f32 math.
 extern "C" __global__ void __launch_bounds__(256)
-rmsnorm_add(const float* __restrict__ t, const float* __restrict__ w, float* __restrict__ residual, int dim, float eps) {
+rmsnorm_add(const float* __restrict__ t, const float* __restrict__ w, float* __restrict__ residual, int dim,
+            float eps) {
   pdl_wait();
   pdl_launch_dependents();
   __shared__ float red[8];
