@@ -10,6 +10,7 @@
 #if defined(SYNAPTIX_CUDA_BINARY)
 #include "synaptix/engine/cuda/cuda_executor.h"
 #include "synaptix/hw/cuda/device_profile.h"
+#include "synaptix/registry/builtin_recipes.h"
 #include "synaptix/registry/cuda/cuda_recipe_setup.h"
 #define SYNAPTIX_CUDA_EXECUTOR 1
 #endif
@@ -52,15 +53,23 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
 #ifdef SYNAPTIX_CUDA_EXECUTOR
   // The recipe is checked against this device's fingerprint before any weight is uploaded.
   std::optional<registry::Recipe> recipe;
-  std::string fingerprint;
-  if (!recipe_path.empty()) {
+  std::string fingerprint, where = "recipe " + recipe_path;
+  if (!recipe_path.empty() && recipe_path != "none") {
     recipe = registry::load_recipe(recipe_path);
     fingerprint = hw::cuda::probe_device(t.device).fingerprint();
+  } else if (recipe_path.empty()) {
+    // No --recipe: the checked-in recipe measured on this kind of device for this model shape, if any
+    // (recipes/; `--recipe none` keeps the executor's generic defaults).
+    fingerprint = hw::cuda::probe_device(t.device).fingerprint();
+    if (auto b = registry::builtin_cuda_recipe(fingerprint, m.spec)) {
+      recipe = std::move(b->recipe);
+      where = b->note;
+    }
   }
   std::optional<tune::StepPrecision> asked;
   if (precision) asked = tune::StepPrecision{precision->kv_f32, precision->split_bf16};
-  const registry::CudaSetup setup =
-      registry::cuda_setup(recipe ? &*recipe : nullptr, "recipe " + recipe_path, fingerprint, asked);
+  const registry::CudaSetup setup = registry::cuda_setup(recipe ? &*recipe : nullptr, where, fingerprint, asked);
+  if (recipe && recipe_path.empty()) std::fprintf(stderr, "cuda:%d: plan from the %s\n", t.device, where.c_str());
   if (recipe) std::fprintf(stderr, "cuda:%d: %s\n", t.device, setup.precision_note.c_str());
   auto ex = engine::make_cuda_executor(m, kv, t.device, setup.options);
   ex->set_plan(setup.plan);
