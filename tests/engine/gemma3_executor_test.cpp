@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "synaptix/core/error.h"
 #include "synaptix/core/mapped_file.h"
 #include "synaptix/engine/cpu_executor.h"
 #include "synaptix/model/model.h"
@@ -90,4 +91,19 @@ TEST(Gemma3Executor, FinalLogitSoftcapCapsTheReferenceLogits) {
   EXPECT_GT(max_ref, 2 * cap);
   EXPECT_LE(max_err, 1e-5);
   EXPECT_LE(max_got, cap);
+}
+
+// The executor walks the forward plan; weights that lack what a step of the plan needs are refused when the
+// executor is made, naming the layer and the missing part, not met mid-step.
+TEST(Gemma3Executor, WeightsMissingAPlannedStepAreRefusedAtConstruction) {
+  auto m = model::load_model(kGemma.string());
+  m->layers[2].post_mlp_norm = nullptr;
+  try {
+    engine::make_cpu_executor(*m, engine::KvConfig{});
+    ADD_FAILURE() << "a layer without its post-MLP norm was accepted";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("layer 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("post-MLP norm"), std::string::npos) << what;
+  }
 }
