@@ -8,6 +8,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
+#include "synaptix/graph/forward_plan.h"
 #include "synaptix/tune/cuda/cuda_linear_target.h"
 #include "synaptix/tune/cuda/gemv_schedule.h"
 #include "synaptix/tune/tuner.h"
@@ -38,23 +39,20 @@ std::string attention_name(const DecodeAttentionChoice& da, int64_t split) {
 }  // namespace
 
 std::vector<LinearShape> step_linear_shapes(const model::Spec& s, const std::vector<int>& batches, int prompt) {
+  // The forward plan's products with q|k|v and gate|up fused, as the executor holds them (graph/forward_plan.h).
+  const graph::ForwardPlan plan = graph::build_forward_plan(s);
   std::set<std::tuple<int64_t, int64_t, int64_t>> out;
-  const int64_t h = s.hidden_size;
-  const std::vector<std::pair<int64_t, int64_t>> nk = {
-      {s.q_dim() + 2 * s.kv_dim(), h}, {h, s.q_dim()}, {2 * s.intermediate_size, h}, {h, s.intermediate_size}};
-  auto add = [&](int64_t m, int64_t n, int64_t k) {
-    if (m <= 8) {
-      for (int64_t r = 0; r < m; r += 8) out.insert({std::min<int64_t>(8, m - r), n, k});
-    } else {
-      out.insert({m, n, k});
+  auto add_step = [&](int64_t m, int64_t logit_rows) {
+    for (const auto& [rows, n, k] : graph::step_linear_shapes(plan, m, logit_rows, true)) {
+      if (rows <= 8) {
+        for (int64_t r = 0; r < rows; r += 8) out.insert({std::min<int64_t>(8, rows - r), n, k});
+      } else {
+        out.insert({rows, n, k});
+      }
     }
   };
-  std::vector<int64_t> ms(batches.begin(), batches.end());
-  ms.push_back(prompt);
-  for (int64_t m : ms)
-    for (auto [n, k] : nk) add(m, n, k);
-  for (int64_t b : batches) add(b, s.vocab_size, h);
-  add(1, s.vocab_size, h);  // the prefill's last-token head
+  for (int64_t b : batches) add_step(b, b);
+  add_step(prompt, 1);  // the prefill's head runs for its last token
   std::vector<LinearShape> v;
   for (auto [m, n, k] : out) v.push_back({m, n, k});
   return v;
