@@ -25,7 +25,10 @@
 #   SYNAPTIX_MODEL=PATH  give Synaptix other weights than the GGUF (dry runs of the script only: marked)
 #   OUT=DIR        where the JSON files and table.md go (default out/cpu-compare, git-ignored)
 #   TUNE=1         also `synaptix tune` each variant within the default budget (recipe kept in OUT/recipes,
-#                  RETUNE=1 tunes again) and time Synaptix with that recipe: the "Synaptix tuned" rows
+#                  RETUNE=1 tunes again) and time Synaptix with that recipe: the "Synaptix tuned" rows.
+#                  Rounded activations (bf16; q8 for GGUF blocks) are searched and kept only if the model passes
+#                  the 8bit quality gate on GATE_TEXT (default ../shared/data/wiki.test.raw) against the exact
+#                  defaults. TUNE_WEIGHTS=bf16,q4_1 limits tuning to those variants; TUNE_BUDGET=5m (default 10m).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build-bench-rel}
@@ -136,7 +139,7 @@ for w in "${weight_list[@]}"; do
   idle "Synaptix $w"
   model=${SYNAPTIX_MODEL:-$file}
   synaptix_runs "$d" synaptix ""
-  if [ "${TUNE:-0}" = 1 ]; then
+  if [ "${TUNE:-0}" = 1 ] && [[ ",${TUNE_WEIGHTS:-$w}," == *",$w,"* ]]; then
     # The recipe users get from `synaptix tune` within its default budget (kept in $work/recipes; RETUNE=1
     # tunes again), then the same runs with it.
     recipe=$work/recipes/$w.json
@@ -144,9 +147,14 @@ for w in "${weight_list[@]}"; do
     if [ ! -s "$recipe" ] || [ "${RETUNE:-0}" = 1 ]; then
       idle "tune $w"
       t0=$(date +%s)
-      SYNAPTIX_THREADS=$threads "$bin" tune --model "$model" --target cpu --db "$work/recipes/$w.db" --out "$recipe" \
+      case "$w" in q4_1) acts=f32,q8 ;; *) acts=f32,bf16 ;; esac
+      rm -f "$work/recipes/$w.db"
+      SYNAPTIX_THREADS=$threads "$bin" tune --model "$model" --target cpu --budget "${TUNE_BUDGET:-10m}" \
+        --activations "$acts" --gate-text "${GATE_TEXT:-../shared/data/wiki.test.raw}" \
+        --db "$work/recipes/$w.db" --out "$recipe" \
         > "$work/recipes/$w.log" 2>&1 || { tail -5 "$work/recipes/$w.log" >&2; echo "compare: tune failed on $model" >&2; exit 1; }
-      echo "Synaptix tuned on $w: recipe $recipe, tuned in $(( $(date +%s) - t0 )) s (default budget) on $(date -u +%F)" \
+      echo "Synaptix tuned on $w: recipe $recipe, tuned in $(( $(date +%s) - t0 )) s (budget ${TUNE_BUDGET:-10m}," \
+           "activations $acts gated: $(grep '^precision gate' "$work/recipes/$w.log" || echo 'no rounding kernel promoted')) on $(date -u +%F)" \
         > "$work/recipes/$w.note"
     fi
     cat "$work/recipes/$w.note" >> "$d/note" 2>/dev/null || echo "Synaptix tuned on $w: recipe $recipe" >> "$d/note"
@@ -162,7 +170,7 @@ for w in "${weight_list[@]}"; do
     for run in synaptix synaptix-tuned; do
       extra=()
       if [ "$run" = synaptix-tuned ]; then
-        [ "${TUNE:-0}" = 1 ] || continue
+        [ -s "$work/recipes/$w.json" ] && [ "${TUNE:-0}" = 1 ] && [[ ",${TUNE_WEIGHTS:-$w}," == *",$w,"* ]] || continue
         extra=(--recipe "$work/recipes/$w.json")
       fi
       idle "$run $w batch $BATCH"

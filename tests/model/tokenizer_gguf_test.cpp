@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "synaptix/core/error.h"
+#include "synaptix/model/builtin_chat_templates.h"
 #include "synaptix/model/chat_template.h"
 #include "synaptix/model/gguf.h"
 #include "synaptix/model/tokenizer.h"
@@ -259,7 +260,9 @@ TEST_P(GgufModelTokenizer, DecodeGivesBackTheText) {
 TEST_P(GgufModelTokenizer, CarriesTheChatTemplateAndSpecialTokensOfTheFile) {
   const Tokenizer tok = Tokenizer::load(path_.string());
   const synaptix::model::GgufFile file(path_.string());
-  EXPECT_EQ(tok.chat_template(), file.find_string("tokenizer.chat_template").value_or(""));
+  // The file's template; a file without one whose vocabulary has Gemma's turn tokens gets Gemma's turns.
+  const std::string own = file.find_string("tokenizer.chat_template").value_or("");
+  EXPECT_EQ(tok.chat_template(), own.empty() && tok.token_id("<start_of_turn>") ? synaptix::model::gemma_turn_template() : own);
   EXPECT_EQ(tok.vocab_size(), static_cast<int64_t>(file.string_array("tokenizer.ggml.tokens").size()));
   ASSERT_TRUE(tok.bos_id() && tok.eos_id());
   EXPECT_EQ(*tok.bos_id(), file.find_int("tokenizer.ggml.bos_token_id"));

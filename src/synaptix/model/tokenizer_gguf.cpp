@@ -10,6 +10,7 @@
 #include <string>
 
 #include "synaptix/core/error.h"
+#include "synaptix/model/builtin_chat_templates.h"
 #include "synaptix/model/tokenizer.h"
 #include "synaptix/model/tokenizer_gguf.h"
 #include "synaptix/model/tokenizer_pipeline.h"
@@ -116,6 +117,9 @@ Tokenizer Tokenizer::from_gguf(const GgufTokenizerMetadata& m) {
   p.where = where;
   p.vocab_size = static_cast<int64_t>(n);
   p.chat_template = m.chat_template;
+  if (p.chat_template.empty() && std::find(tokens.begin(), tokens.end(), "<start_of_turn>") != tokens.end() &&
+      std::find(tokens.begin(), tokens.end(), "<end_of_turn>") != tokens.end())
+    p.chat_template = gemma_turn_template();  // a Gemma file without a template: Gemma's turn format
 
   auto bos = checked_id(m.bos_id, "tokenizer.ggml.bos_token_id", n, where);
   auto eos = checked_id(m.eos_id, "tokenizer.ggml.eos_token_id", n, where);
