@@ -91,6 +91,9 @@ TEST(KernelSources, AttentionCompilesForFixtureAndLlamaShapes) {
       for (bool kv32 : {false, true})
         expect_compiles(kc::paged_attention_source(g, d, kv32, 16, 4, cl, true),
                         "attention_g" + std::to_string(g) + "_d" + std::to_string(d) + "_cl" + std::to_string(cl) + "_rh");
+  // Gemma 3 270M's decode default: 16 warps, heads staged in shared memory (its q/k norms rule out registers).
+  for (bool kv32 : {false, true})
+    expect_compiles(kc::paged_attention_source(4, 256, kv32, 16, 4, 0, false), "attention_g4_d256_dw16");
   EXPECT_THROW(kc::paged_attention_source(4, 128, false, 4, 4, 32), synaptix::Error);
 }
 
