@@ -49,6 +49,18 @@ class Target {
   // Runner. Module path "" is the target's untuned default for the op.
   virtual TrialOutcome run(const graph::Op& op, const std::string& module_path, const MeasureOptions& mopt,
                            const RunLimits& lim, uint64_t seed) const = 0;
+  // Whether the loop should hand a compile batch's trials to run_batch at once (a target whose isolated
+  // run is costly to start, e.g. a device context) rather than to run one by one.
+  virtual bool runs_batches() const { return false; }
+  // Several trials of one op, each isolated from the others' failures (a failed trial does not take the
+  // rest with it); outcomes in input order, one seed each. The default runs them one by one.
+  virtual std::vector<TrialOutcome> run_batch(const graph::Op& op, const std::vector<std::string>& module_paths,
+                                              const MeasureOptions& mopt, const RunLimits& lim,
+                                              const std::vector<uint64_t>& seeds) const {
+    std::vector<TrialOutcome> out;
+    for (size_t i = 0; i < module_paths.size(); ++i) out.push_back(run(op, module_paths[i], mopt, lim, seeds.at(i)));
+    return out;
+  }
   // Finalists and the default, verified again and timed round-robin in one isolated run; input order.
   virtual std::vector<TrialOutcome> run_interleaved(const graph::Op& op, const std::vector<std::string>& module_paths,
                                                     const MeasureOptions& mopt, const RunLimits& lim,

@@ -225,6 +225,17 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
     std::vector<backend::ModuleSource> srcs;
     for (const auto& p : batch) srcs.push_back(target_plugin_.emit(op, p));
     auto built = target_plugin_.build_all(srcs, opt_.jobs);
+    // A target that starts its isolated runs at a cost runs the batch's built candidates together.
+    std::vector<TrialOutcome> batched(batch.size());
+    if (target_plugin_.runs_batches()) {
+      std::vector<std::string> paths;
+      std::vector<uint64_t> seeds;
+      std::vector<size_t> where;
+      for (size_t i = 0; i < batch.size(); ++i)
+        if (built[i].ok) paths.push_back(built[i].path), seeds.push_back(rng()), where.push_back(i);
+      auto outs = target_plugin_.run_batch(op, paths, opt_.measure, opt_.limits, seeds);
+      for (size_t j = 0; j < where.size(); ++j) batched[where[j]] = std::move(outs.at(j));
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
       if (opt_.stop && opt_.stop->load()) break;
       TrialRecord r;
@@ -237,7 +248,9 @@ OpResult Tuner::tune_op(const graph::Op& op, double seconds_for_op, TuneReport& 
         r.status = TrialStatus::CompileError;
         r.message = built[i].error;
       } else {
-        auto o = checked(op, target_plugin_.run(op, built[i].path, opt_.measure, opt_.limits, rng()));
+        auto o = checked(op, target_plugin_.runs_batches()
+                                 ? batched[i]
+                                 : target_plugin_.run(op, built[i].path, opt_.measure, opt_.limits, rng()));
         // Ctrl-C reaches the child too: a trial cut short by it is not a result, so it is not remembered.
         if (opt_.stop && opt_.stop->load()) break;
         r.status = o.status;

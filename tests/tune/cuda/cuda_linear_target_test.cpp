@@ -133,6 +133,15 @@ class SyntheticClock : public CudaLinearTarget {
     o.timing.cold = true;
     return o;
   }
+  std::vector<TrialOutcome> run_batch(const graph::Op& op, const std::vector<std::string>& paths,
+                                      const MeasureOptions& mo, const RunLimits& lim,
+                                      const std::vector<uint64_t>& seeds) const override {
+    EXPECT_EQ(paths.size(), seeds.size());
+    ++batches;
+    std::vector<TrialOutcome> out;
+    for (const auto& p : paths) out.push_back(run(op, p, mo, lim, 0));
+    return out;
+  }
   std::vector<TrialOutcome> run_interleaved(const graph::Op& op, const std::vector<std::string>& paths,
                                             const MeasureOptions& mo, const RunLimits& lim,
                                             uint64_t seed) const override {
@@ -156,6 +165,9 @@ class SyntheticClock : public CudaLinearTarget {
     return t;
   }
   kc::GemvParams too_fast_;
+
+ public:
+  mutable int batches = 0;  // run_batch calls: the loop hands the device a compile batch at a time
 };
 
 }  // namespace
@@ -183,6 +195,7 @@ TEST(CudaLinearTarget, TheTuningLoopSearchesItAndRefusesTimesBeyondTheHbmCeiling
     EXPECT_EQ(r.params["persistent"], 1);
     EXPECT_EQ(db.count(op.signature(), t.target_hash()), static_cast<int64_t>(t.space(op, {}).points.size()));
     EXPECT_EQ(db.promotion(op.signature(), t.target_hash())->generator, "cuda_gemv_bf16");
+    EXPECT_EQ(t.batches, static_cast<int>((t.space(op, {}).points.size() + 7) / 8)) << "one child per batch of 8";
   }
   // Again with the slowest-looking point reporting a time 1e3 too short: beyond 3000 GB/s x 1.1, it is a
   // measurement fault in the database and the honest winner stays.

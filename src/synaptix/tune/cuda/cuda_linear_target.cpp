@@ -433,54 +433,88 @@ Point point_or_default(const graph::Op& op, const std::string& path) {
   return {kBlasLt, {{"algorithm", 0}}};
 }
 
-// Runs `job` in one isolated child (or in this process when children cannot use CUDA).
-bc::TrialResult isolated(const std::string& isolation, double limit_s,
-                         const std::function<std::vector<double>()>& job, int device) {
+// What an isolated child holds for its trials: the context, cuBLASLt, and one shape's inputs on the device
+// (declared in this order so that the buffers go before the context).
+struct ChildState {
+  explicit ChildState(int device) : ctx(device) {}
+  hw::cuda::Context ctx;
+  bc::BlasLtMatmul mm;
+  std::unique_ptr<DeviceCandidate> cand;
+};
+
+// Runs trials 0..count-1 of `job` in isolated children: one child for all of them, a fresh one after a
+// failure (backend/cuda/trial_runner.h); in this process when children cannot use CUDA.
+std::vector<bc::TrialResult> isolated(const std::string& isolation, double limit_s, int count, int device,
+                                      const std::function<std::vector<double>(ChildState&, int)>& job) {
   bc::TrialSession session = [&]() {
-    auto ctx = std::make_shared<hw::cuda::Context>(device);
-    return std::function<std::vector<double>(int)>([ctx, &job](int) { return job(); });
+    auto state = std::make_shared<ChildState>(device);
+    return std::function<std::vector<double>(int)>([state, &job](int i) { return job(*state, i); });
   };
-  if (isolation.empty()) return bc::run_isolated_trials(1, session, {limit_s}).at(0);
-  bc::TrialResult r;
-  try {
-    r.values = session()(0);
-    r.ok = true;
-  } catch (const std::exception& e) {
-    r.error = e.what();
+  if (isolation.empty()) return bc::run_isolated_trials(count, session, {limit_s});
+  std::vector<bc::TrialResult> out(static_cast<size_t>(count));
+  std::function<std::vector<double>(int)> run;
+  for (int i = 0; i < count; ++i) {
+    try {
+      if (!run) run = session();
+      out[static_cast<size_t>(i)].values = run(i);
+      out[static_cast<size_t>(i)].ok = true;
+    } catch (const std::exception& e) {
+      out[static_cast<size_t>(i)].error = e.what();
+      run = nullptr;  // as a fresh child would: a new context for the next trial
+    }
   }
-  return r;
+  return out;
+}
+
+// One trial on the child's device inputs (uploaded on the first trial of the child): verified with its
+// output poisoned, timed with L2 flushed before every repeat, then its last timed output checked again.
+std::vector<double> timed_trial(ChildState& st, const CudaLinearTarget::ShapeInputs& in, const Point& p,
+                                const MeasureOptions& mopt) {
+  if (!st.cand) st.cand = upload(in, p, &st.mm);
+  DeviceCandidate& c = *st.cand;
+  c.point = p;
+  verify_fresh(c);
+  bc::TimingOptions to;
+  to.repeats = repeats_of(mopt);
+  const bc::TimingStats t = bc::time_on_stream(nullptr, [&] { c.enqueue(); }, to);
+  hw::cuda::check(cuCtxSynchronize(), "timed runs");
+  c.check("after the timed runs");  // y holds the last timed run's output, same inputs
+  return {t.median_ms * 1e3, t.p10_ms * 1e3, t.p90_ms * 1e3, static_cast<double>(t.repeats)};
 }
 
 }  // namespace
 
 TrialOutcome CudaLinearTarget::run(const graph::Op& op, const std::string& module_path, const MeasureOptions& mopt,
                                    const RunLimits& lim, uint64_t seed) const {
-  const ShapeInputs& in = inputs(op, seed);
-  const Point p = point_or_default(op, module_path);
-  auto r = isolated(facts_.isolation, lim.time_limit_s, [&]() {
-    bc::BlasLtMatmul mm;
-    auto c = upload(in, p, &mm);
-    verify_fresh(*c);
-    bc::TimingOptions to;
-    to.repeats = repeats_of(mopt);
-    const bc::TimingStats t = bc::time_on_stream(nullptr, [&] { c->enqueue(); }, to);
-    hw::cuda::check(cuCtxSynchronize(), "timed runs");
-    c->check("after the timed runs");  // y holds the last timed run's output, same inputs
-    return std::vector<double>{t.median_ms * 1e3, t.p10_ms * 1e3, t.p90_ms * 1e3, static_cast<double>(t.repeats)};
-  }, facts_.device);
-  TrialOutcome o;
-  if (!r.ok || r.values.size() != 4) {
-    o.status = r.ok ? TrialStatus::Crash : status_of(r.error);
-    o.message = r.ok ? "trial returned no timing" : r.error;
-    return o;
+  return run_batch(op, {module_path}, mopt, lim, {seed}).at(0);
+}
+
+std::vector<TrialOutcome> CudaLinearTarget::run_batch(const graph::Op& op, const std::vector<std::string>& module_paths,
+                                                      const MeasureOptions& mopt, const RunLimits& lim,
+                                                      const std::vector<uint64_t>& seeds) const {
+  std::vector<TrialOutcome> out(module_paths.size());
+  if (module_paths.empty()) return out;
+  const ShapeInputs& in = inputs(op, seeds.at(0));
+  std::vector<Point> points;
+  for (const auto& path : module_paths) points.push_back(point_or_default(op, path));
+  const auto results = isolated(facts_.isolation, lim.time_limit_s, static_cast<int>(points.size()), facts_.device,
+                                [&](ChildState& st, int i) { return timed_trial(st, in, points[static_cast<size_t>(i)], mopt); });
+  for (size_t i = 0; i < out.size(); ++i) {
+    const bc::TrialResult& r = results[i];
+    TrialOutcome& o = out[i];
+    if (!r.ok || r.values.size() != 4) {
+      o.status = r.ok ? TrialStatus::Crash : status_of(r.error);
+      o.message = r.ok ? "trial returned no timing" : r.error;
+      continue;
+    }
+    o.status = TrialStatus::Ok;
+    o.timing.median_us = r.values[0];
+    o.timing.p10_us = r.values[1];
+    o.timing.p90_us = r.values[2];
+    o.timing.samples = static_cast<int>(r.values[3]);
+    o.timing.cold = true;  // L2 flushed before every repeat
   }
-  o.status = TrialStatus::Ok;
-  o.timing.median_us = r.values[0];
-  o.timing.p10_us = r.values[1];
-  o.timing.p90_us = r.values[2];
-  o.timing.samples = static_cast<int>(r.values[3]);
-  o.timing.cold = true;  // L2 flushed before every repeat
-  return o;
+  return out;
 }
 
 std::vector<TrialOutcome> CudaLinearTarget::run_interleaved(const graph::Op& op,
@@ -495,18 +529,19 @@ std::vector<TrialOutcome> CudaLinearTarget::run_interleaved(const graph::Op& op,
   // Verification first, one isolated run per candidate, so that one wrong candidate keeps its message and
   // does not take the others' timings with it.
   std::vector<size_t> good;
+  const auto checks = isolated(facts_.isolation, lim.time_limit_s / static_cast<double>(n), static_cast<int>(n),
+                               facts_.device, [&](ChildState& st, int i) {
+                                 if (!st.cand) st.cand = upload(in, points[static_cast<size_t>(i)], &st.mm);
+                                 st.cand->point = points[static_cast<size_t>(i)];
+                                 verify_fresh(*st.cand);
+                                 return std::vector<double>{1};
+                               });
   for (size_t i = 0; i < n; ++i) {
-    auto r = isolated(facts_.isolation, lim.time_limit_s / static_cast<double>(n), [&]() {
-      bc::BlasLtMatmul mm;
-      auto c = upload(in, points[i], &mm);
-      verify_fresh(*c);
-      return std::vector<double>{1};
-    }, facts_.device);
-    if (r.ok) {
+    if (checks[i].ok) {
       good.push_back(i);
     } else {
-      out[i].status = status_of(r.error);
-      out[i].message = r.error;
+      out[i].status = status_of(checks[i].error);
+      out[i].message = checks[i].error;
     }
   }
   if (good.empty()) return out;
@@ -514,10 +549,9 @@ std::vector<TrialOutcome> CudaLinearTarget::run_interleaved(const graph::Op& op,
   // and every output checked again after the timed runs. Per candidate: median, p10, p90, samples, and 1
   // when its output was still right after the timed runs.
   constexpr int kRounds = 5;
-  auto r = isolated(facts_.isolation, lim.time_limit_s, [&]() {
-    bc::BlasLtMatmul mm;
+  const auto timed = isolated(facts_.isolation, lim.time_limit_s, 1, facts_.device, [&](ChildState& st, int) {
     std::vector<std::unique_ptr<DeviceCandidate>> cands;
-    for (size_t i : good) cands.push_back(upload(in, points[i], &mm));
+    for (size_t i : good) cands.push_back(upload(in, points[i], &st.mm));
     for (auto& c : cands) verify_fresh(*c);
     std::vector<std::vector<double>> medians(cands.size());
     bc::TimingOptions to;
@@ -538,7 +572,8 @@ std::vector<TrialOutcome> CudaLinearTarget::run_interleaved(const graph::Op& op,
       v.insert(v.end(), {t.median_us, t.p10_us, t.p90_us, static_cast<double>(kRounds * to.repeats), right ? 1.0 : 0.0});
     }
     return v;
-  }, facts_.device);
+  });
+  const bc::TrialResult& r = timed.at(0);
   for (size_t g = 0; g < good.size(); ++g) {
     TrialOutcome& o = out[good[g]];
     if (!r.ok || r.values.size() != 5 * good.size()) {

@@ -6,8 +6,8 @@
 //     larger m every algorithm cuBLASLt's heuristic offers on this device ("cublaslt_bf16");
 //   - builder: NVRTC for the device's architecture into the cubin cache (in a forked child: NVRTC has left
 //     a process unable to hand CUDA to forked children);
-//   - runner: one isolated child per trial (backend/cuda/trial_runner.h: its own context, a time limit), one
-//     timing type (CUDA events, L2 flushed before every repeat). Each candidate is verified on random inputs
+//   - runner: isolated children (backend/cuda/trial_runner.h: their own context, a time limit per trial; a
+//     batch of trials shares one child until a trial fails), one timing type (CUDA events, L2 flushed before every repeat). Each candidate is verified on random inputs
 //     with its output poisoned against kernels/linear/reference on the host (every output of a GEMV shape;
 //     for larger m every column of eight rows, and every element checked written), timed, then its output of
 //     the timed runs is checked again;
@@ -62,6 +62,12 @@ class CudaLinearTarget : public Target {
                                               int jobs) const override;
   TrialOutcome run(const graph::Op& op, const std::string& module_path, const MeasureOptions& mopt,
                    const RunLimits& lim, uint64_t seed) const override;
+  // A compile batch's trials in one child (one context, the shape's inputs uploaded once); a failure ends
+  // that child and a fresh one goes on with the next trial.
+  bool runs_batches() const override { return true; }
+  std::vector<TrialOutcome> run_batch(const graph::Op& op, const std::vector<std::string>& module_paths,
+                                      const MeasureOptions& mopt, const RunLimits& lim,
+                                      const std::vector<uint64_t>& seeds) const override;
   std::vector<TrialOutcome> run_interleaved(const graph::Op& op, const std::vector<std::string>& module_paths,
                                             const MeasureOptions& mopt, const RunLimits& lim,
                                             uint64_t seed) const override;

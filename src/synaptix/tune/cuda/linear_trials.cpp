@@ -50,6 +50,13 @@ LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, cons
     std::vector<backend::ModuleSource> srcs;
     for (const auto& p : space.points) srcs.push_back(target.emit(op, p));
     const auto built = target.build_all(srcs, 16);
+    // Every built point of the shape in one batch: one child (a fresh one after a failure).
+    std::vector<std::string> paths;
+    std::vector<uint64_t> seeds;
+    for (const auto& b : built)
+      if (b.ok) paths.push_back(b.path), seeds.push_back(1 + si);
+    const auto outs = target.run_batch(op, paths, mo, lim, seeds);
+    size_t next = 0;
     for (size_t i = 0; i < space.points.size(); ++i) {
       LinearTrial t = linear_trial_of(shapes[si], space.points[i].generator, space.points[i].params);
       TrialOutcome o;
@@ -57,7 +64,7 @@ LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, cons
         o.status = TrialStatus::CompileError;
         o.message = built[i].error;
       } else {
-        o = target.run(op, built[i].path, mo, lim, 1 + si);
+        o = outs.at(next++);
         if (o.status == TrialStatus::Ok) {
           const std::string why = implausible_time(op, o.timing, target.ceilings());
           if (!why.empty()) o.status = TrialStatus::MeasurementFault, o.message = why;
