@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -28,6 +29,7 @@
 #include "synaptix/cuda_tune.h"
 #include "synaptix/executor_factory.h"
 #include "synaptix/graph/op_graph.h"
+#include "synaptix/kernels/cpu_generator.h"
 #include "synaptix/kernels/linear/cpu/linear_isa.h"
 #include "synaptix/model/gguf_model.h"
 #include "synaptix/model/spec.h"
@@ -73,6 +75,33 @@ std::string bucket_of(const graph::Op& op, int64_t prefill_chunk) {
   for (const auto& b : graph::decode_buckets())
     if (op.m == b.hi) return b.name;
   return "";
+}
+
+// A recipe entry for `op`'s kernel: the generator's point, its source and what the tuning measured.
+registry::RecipeKernel recipe_kernel(const graph::Op& op, const std::string& generator, const nlohmann::json& params,
+                                     const std::string& source, const std::vector<std::string>& libs,
+                                     double baseline_us, double tuned_us, int64_t trials) {
+  registry::RecipeKernel k;
+  k.op = op.kind == graph::OpKind::MoeExpert ? "linear" : graph::op_kind_name(op.kind);
+  k.kv_heads = op.kv_heads;
+  k.ctx = op.ctx;
+  k.signature = op.signature();
+  k.m_lo = op.m_lo;
+  k.m_hi = op.m;
+  k.n = op.n;
+  k.k = op.k;
+  k.w_dtype = op.w_dtype;
+  k.generator = generator;
+  k.params = params;
+  k.source = source;
+  k.source_sha256 = sha256_hex(source);
+  k.libs = libs;
+  if (params.contains("isa") && params["isa"].is_string())
+    k.isa_features = kernels::isa_features(params["isa"].get<std::string>(), op.w_dtype);
+  k.baseline_us = baseline_us;
+  k.tuned_us = tuned_us;
+  k.trials = trials;
+  return k;
 }
 
 // "kv=bf16,products=1": the precision --precision records in a CUDA recipe.
@@ -218,32 +247,31 @@ int run(const Options& o) {
       r.untuned.push_back({{"signature", res.op.signature()}, {"baseline_us", res.baseline_us}});
       continue;
     }
-    registry::RecipeKernel k;
-    k.op = res.op.kind == graph::OpKind::MoeExpert ? "linear" : graph::op_kind_name(res.op.kind);
-    k.kv_heads = res.op.kv_heads;
-    k.ctx = res.op.ctx;
-    k.signature = res.op.signature();
-    k.m_lo = res.op.m_lo;
-    k.m_hi = res.op.m;
-    k.n = res.op.n;
-    k.k = res.op.k;
-    k.w_dtype = res.op.w_dtype;
-    k.generator = res.generator;
-    k.params = res.params;
-    k.source = res.source;
-    k.source_sha256 = res.source_hash;
-    k.libs = res.libs;
-    if (res.params.contains("isa") && res.params["isa"].is_string())
-      k.isa_features = kernels::isa_features(res.params["isa"].get<std::string>(), res.op.w_dtype);
-    k.baseline_us = res.baseline_us;
-    k.tuned_us = res.tuned_us;
-    k.trials = res.trials;
-    r.kernels.push_back(std::move(k));
+    r.kernels.push_back(recipe_kernel(res.op, res.generator, res.params, res.source, res.libs, res.baseline_us,
+                                      res.tuned_us, res.trials));
   }
   r.tuning = {{"budget", o.budget}, {"seconds", rep.seconds}, {"new_trials", rep.new_trials},
               {"trials", total_trials}, {"database", db_path}, {"interrupted", g_stop.load()}};
   r.trace = rep.trace;
-  const nlohmann::json gated = gate_rounded_activations(r, o.model, o.out, {o.gate_text, o.gate, 512, o.gate_windows});
+  // Where rounded activations fail the gate, each bucket takes the fastest exact kernel this run measured, if
+  // one beat the default.
+  const auto exact = [&](const registry::RecipeKernel& rounded) -> std::optional<registry::RecipeKernel> {
+    for (const auto& res : rep.ops) {
+      if (res.op.signature() != rounded.signature) continue;
+      std::optional<tune::TrialRecord> best;
+      for (const auto& t : db.trials(rounded.signature, cpu.fingerprint_hash()))
+        if (t.status == tune::TrialStatus::Ok && t.median_us < res.baseline_us &&
+            kernels::cpu_generator(t.generator).activations(t.params) == "f32" && (!best || t.median_us < best->median_us))
+          best = t;
+      if (!best) return std::nullopt;
+      const auto ks = kernels::cpu_generator(best->generator).emit(res.op, best->params);
+      return recipe_kernel(res.op, best->generator, best->params, ks.code, ks.libs, res.baseline_us, best->median_us,
+                           res.trials);
+    }
+    return std::nullopt;
+  };
+  const nlohmann::json gated =
+      gate_rounded_activations(r, o.model, o.out, {o.gate_text, o.gate, 512, o.gate_windows}, exact);
   registry::save_recipe(r, o.out);
 
   // The table: per op, the default and the tuned time against the memory-bandwidth roofline.

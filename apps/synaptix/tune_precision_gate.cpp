@@ -14,18 +14,26 @@ namespace synaptix::app {
 
 namespace {
 
-// Moves the rounding kernels to `untuned` (their buckets keep the default), naming why.
-void drop_rounded(registry::Recipe& r, const std::string& why) {
+// Replaces each rounding kernel by the best exact one the run found, or moves it to `untuned` (the bucket
+// keeps the default), naming why. Returns how many were replaced.
+int64_t drop_rounded(registry::Recipe& r, const std::string& why, const ExactFallback& exact) {
   std::vector<registry::RecipeKernel> kept;
+  int64_t replaced = 0;
   for (auto& k : r.kernels) {
     if (kernel_activations(k) == "f32") {
       kept.push_back(std::move(k));
       continue;
     }
-    r.untuned.push_back({{"signature", k.signature}, {"baseline_us", k.baseline_us}, {"dropped", k.generator + " " +
-                         k.params.dump() + ": " + why}});
+    const std::string dropped = k.generator + " " + k.params.dump() + ": " + why;
+    if (auto e = exact ? exact(k) : std::nullopt) {
+      kept.push_back(std::move(*e));
+      ++replaced;
+      continue;
+    }
+    r.untuned.push_back({{"signature", k.signature}, {"baseline_us", k.baseline_us}, {"dropped", dropped}});
   }
   r.kernels = std::move(kept);
+  return replaced;
 }
 
 void progress(int64_t w, int64_t n) {
@@ -39,7 +47,7 @@ std::string kernel_activations(const registry::RecipeKernel& k) {
 }
 
 nlohmann::json gate_rounded_activations(registry::Recipe& r, const std::string& model, const std::string& recipe_path,
-                                        const PrecisionGateOptions& g) {
+                                        const PrecisionGateOptions& g, const ExactFallback& exact) {
   std::set<std::string> rounded;
   int64_t count = 0;
   for (const auto& k : r.kernels)
@@ -47,7 +55,7 @@ nlohmann::json gate_rounded_activations(registry::Recipe& r, const std::string& 
   if (rounded.empty()) return nlohmann::json::object();
   nlohmann::json v = {{"activations", rounded}, {"kernels", count}, {"gate", g.gate}, {"text", g.text}};
   if (g.text.empty()) {
-    drop_rounded(r, "rounded activations are kept only under the quality gate (tune --gate-text FILE)");
+    v["replaced_by_exact"] = drop_rounded(r, "rounded activations are kept only under the quality gate (tune --gate-text FILE)", exact);
     v["pass"] = false;
     v["reason"] = "no gate text";
   } else {
@@ -70,9 +78,9 @@ nlohmann::json gate_rounded_activations(registry::Recipe& r, const std::string& 
       v["figures"] = c.report;
       v["pass"] = verdict.pass;
       for (const auto& crit : verdict.criteria) v["criteria"].push_back(crit.line);
-      if (!verdict.pass) drop_rounded(r, "the quality gate " + g.gate + " failed on " + g.text);
+      if (!verdict.pass) v["replaced_by_exact"] = drop_rounded(r, "the quality gate " + g.gate + " failed on " + g.text, exact);
     } catch (const Error& e) {
-      drop_rounded(r, std::string("could not run the quality gate: ") + e.what());
+      v["replaced_by_exact"] = drop_rounded(r, std::string("could not run the quality gate: ") + e.what(), exact);
       v["pass"] = false;
       v["reason"] = e.what();
     }
