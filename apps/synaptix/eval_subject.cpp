@@ -1,10 +1,13 @@
 #include "synaptix/eval_subject.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "synaptix/backend/cache_dir.h"
 #include "synaptix/core/error.h"
+#include "synaptix/model/quantized_model.h"
 #include "synaptix/prompt_builder.h"
 
 namespace synaptix::app {
@@ -50,6 +53,7 @@ bool precision_from_recipe(const std::string& path, Precision& p) {
 std::string SubjectSpec::describe() const {
   std::string s = "model=" + model;
   if (!recipe.empty()) s += ",recipe=" + recipe;
+  if (!quant.empty()) s += ",quant=" + quant;
   return s + ",target=" + target + ",kv=" + (precision.kv_f32 ? "f32" : "bf16") +
          ",products=" + (precision.split_bf16 ? "2" : "1");
 }
@@ -72,9 +76,10 @@ SubjectSpec parse_subject(const std::string& spec, const std::string& flag, cons
   for (const auto& [k, v] : kvs) {
     if (k == "model") s.model = v;
     else if (k == "recipe") s.recipe = v;
+    else if (k == "quant") s.quant = v;
     else if (k == "target") s.target = v;
     else if (k != "kv" && k != "products")
-      fail(where, ": unknown key \"", k, "\" (expected model, recipe, target, kv or products)");
+      fail(where, ": unknown key \"", k, "\" (expected model, recipe, quant, target, kv or products)");
   }
   if (!s.recipe.empty()) s.recipe_kernels = precision_from_recipe(s.recipe, s.precision);
   for (const auto& [k, v] : kvs) {
@@ -97,7 +102,14 @@ SubjectSpec subject_from_flags(const std::string& model, const std::string& reci
 }
 
 Subject::Subject(SubjectSpec s)
-    : spec(std::move(s)), model(model::load_model(spec.model)), tok(model::Tokenizer::load(spec.model)) {}
+    : spec(std::move(s)),
+      model(model::load_model(spec.model, spec.quant.empty() ? model::GgufWeights::Native : model::GgufWeights::Bf16)),
+      tok(model::Tokenizer::load(spec.model)) {
+  if (spec.quant.empty()) return;
+  const auto r = model::apply_quant_recipe(*model, quant::load_quant_recipe(spec.quant), backend::default_cache_dir() + "/quant");
+  std::fprintf(stderr, "quant %s: %lld tensors %s%s\n", spec.quant.c_str(), static_cast<long long>(r.tensors),
+               r.from_cache ? "read from " : "quantized, cached in ", r.cache_file.c_str());
+}
 
 void Subject::build_executor(int64_t positions) {
   engine::KvConfig kv;

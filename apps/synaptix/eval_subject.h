@@ -2,7 +2,8 @@
 // What `synaptix eval` measures: a model run a particular way (recipe, target, numeric precision). A
 // comparison has two, written as comma-separated key=value lists:
 //   --incumbent model=M,recipe=R,target=cpu   --candidate model=M,kv=bf16,products=1,target=cuda
-// Keys: model, recipe, target (cpu | cuda | cuda:N), kv (f32 | bf16: the KV cache), products (2 | 1: bf16
+// Keys: model, recipe, quant (a quantization recipe of `synaptix quantize`, applied at load: a GGUF file is
+// expanded to bf16 first, as quantize does, and the quantized bytes come from its cache), target (cpu | cuda | cuda:N), kv (f32 | bf16: the KV cache), products (2 | 1: bf16
 // products per tensor-core GEMM, two keeping f32 accuracy). kv and products can also come from a recipe's
 // "precision" section ({"kv_cache": "bf16", "bf16_products": 1}); the key=value list wins. A recipe with
 // no "kernels" records only that choice (how a CUDA precision is kept until CUDA kernels are in recipes).
@@ -20,7 +21,7 @@
 namespace synaptix::app {
 
 struct SubjectSpec {
-  std::string model, recipe, target = "cpu";
+  std::string model, recipe, quant, target = "cpu";
   Precision precision;
   bool recipe_kernels = false;  // the recipe has tuned kernels (else it only records a precision choice)
   std::string describe() const;  // "model=...,target=...,kv=f32,products=2"
