@@ -86,6 +86,8 @@ TEST(BuiltinRecipes, DefaultOnlyForThatDeviceKindAndModelShape) {
   EXPECT_FALSE(builtin_cuda_recipe(kH100, preset("qwen2.5-7b"), kRecipes));
   EXPECT_FALSE(builtin_cuda_recipe(kH100, llama8b, "/nonexistent/recipes"));
   EXPECT_EQ(cuda_device_kind(kH100), "cuda:NVIDIA H100 80GB HBM3:sm_90a:132sm");
+  // Without a directory given: the repository's recipes/ (this test runs from the build directory).
+  EXPECT_TRUE(builtin_cuda_recipe(kH100, llama8b).has_value()) << builtin_recipes_dir();
 }
 
 #if SYNAPTIX_HAVE_CUDA

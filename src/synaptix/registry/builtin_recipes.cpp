@@ -11,6 +11,15 @@ namespace synaptix::registry {
 
 std::string builtin_recipes_dir() {
   if (const char* d = std::getenv("SYNAPTIX_RECIPES_DIR"); d && *d) return d;
+  // Beside the program in the repository it was built or packed in (build-dir/ or .gpu-carry/bin/), then
+  // the source tree it was built from.
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    for (const fs::path& up : {exe.parent_path().parent_path(), exe.parent_path().parent_path().parent_path()})
+      if (fs::is_regular_file(up / "CMakeLists.txt", ec) && fs::is_directory(up / "recipes", ec))
+        return (up / "recipes").string();
   return std::string(SYNAPTIX_SOURCE_DIR) + "/recipes";
 }
 

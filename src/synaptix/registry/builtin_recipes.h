@@ -11,7 +11,8 @@
 
 namespace synaptix::registry {
 
-// $SYNAPTIX_RECIPES_DIR, else the source tree's recipes/ (SYNAPTIX_SOURCE_DIR).
+// $SYNAPTIX_RECIPES_DIR, else recipes/ of the repository the program sits in (its build directory or
+// .gpu-carry/bin/ one or two levels below the root), else the source tree's (SYNAPTIX_SOURCE_DIR).
 std::string builtin_recipes_dir();
 
 // "cuda:NVIDIA H100 80GB HBM3:sm_90a:132sm" of "cuda:NVIDIA H100 80GB HBM3:sm_90a:132sm:drv13000": the
