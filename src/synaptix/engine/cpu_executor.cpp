@@ -8,6 +8,7 @@
 #include "synaptix/core/thread_pool.h"
 #include "synaptix/graph/forward_plan.h"
 #include "synaptix/kernels/attention/decode_default.h"
+#include "synaptix/kernels/attention/prefill_default.h"
 #include "synaptix/kernels/attention/reference.h"
 #include "synaptix/kernels/embedding/reference.h"
 #include "synaptix/kernels/geglu/reference.h"
@@ -73,6 +74,8 @@ class CpuExecutor final : public Executor, public GreedyStep {
     }
     final_norm_ = norm_f32(m.final_norm, off);
     make_rope_tables(0);
+    const kernels::PagedKv shape{nullptr, nullptr, block_size_, s_.num_kv_heads, s_.head_dim, nullptr};
+    prefill_attention_ = kernels::attention_prefill_applies(s_.num_heads, shape, 0.0f);
   }
 
   const model::Spec& spec() const override { return s_; }
@@ -129,11 +132,16 @@ class CpuExecutor final : public Executor, public GreedyStep {
   // The layers over the chunks' tokens; leaves the final-normed rows whose logits are wanted in last_ and
   // returns how many there are.
   int64_t forward(std::span<const SeqChunk> chunks) {
-    // Flatten the chunks into T token rows.
-    std::vector<int32_t> ids;
-    std::vector<int64_t> pos;
-    std::vector<int32_t> owner;
-    std::vector<int64_t> logit_rows;
+    // Flatten the chunks into T token rows (buffers kept across steps: no allocation per step).
+    std::vector<int32_t>& ids = ids_;
+    std::vector<int64_t>& pos = pos_;
+    std::vector<int32_t>& owner = owner_;
+    std::vector<int64_t>& logit_rows = logit_rows_;
+    ids.clear();
+    pos.clear();
+    owner.clear();
+    logit_rows.clear();
+    attn_units_.clear();
     int64_t max_len = 0;
     for (size_t c = 0; c < chunks.size(); ++c) {
       const SeqChunk& ch = chunks[c];
@@ -145,6 +153,7 @@ class CpuExecutor final : public Executor, public GreedyStep {
       for (int32_t b : ch.block_table)
         if (b < 0 || b >= num_blocks_) fail("executor: block id ", b, " out of range [0, ", num_blocks_, ")");
       max_len = std::max(max_len, end);
+      plan_attention(static_cast<int64_t>(ids.size()), static_cast<int64_t>(ch.tokens.size()));
       for (size_t i = 0; i < ch.tokens.size(); ++i) {
         if (ch.tokens[i] < 0 || ch.tokens[i] >= s_.vocab_size)
           fail("executor: token id ", ch.tokens[i], " out of range [0, ", s_.vocab_size, ")");
@@ -172,8 +181,10 @@ class CpuExecutor final : public Executor, public GreedyStep {
     attn_.resize(static_cast<size_t>(T * qd));
     const float eps = static_cast<float>(plan_.rms_norm_eps);
 
-    std::vector<const int32_t*> tables(static_cast<size_t>(T));
+    std::vector<const int32_t*>& tables = tables_;
+    tables.resize(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) tables[static_cast<size_t>(t)] = chunks[static_cast<size_t>(owner[t])].block_table.data();
+    order_attention_units();
     // xn_ holds the previous sublayer's output, not yet added to the residual x_: the add is fused into the
     // next norm.
     bool pending = false;
@@ -211,6 +222,20 @@ class CpuExecutor final : public Executor, public GreedyStep {
           ks_ && attn_cap == 0 ? ks_->attention(T, s_.num_heads, s_.num_kv_heads, hd, max_len) : nullptr;
       if (att) {
         (*att)({q_.data(), kc, vc, block_size_, tables.data(), pos.data(), window, scale, attn_.data(), T});
+      } else if (attn_cap == 0 && prefill_attention_) {
+        // Tiles of a chunk's tokens per KV head (prefill), single tokens otherwise (decode).
+        ThreadPool::global().parallel_for(attn_units_.size(), [&](size_t b, size_t e) {
+          for (size_t u = b; u < e; ++u) {
+            const AttnUnit& a = attn_units_[u];
+            kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[static_cast<size_t>(a.row)]};
+            const float* qa = q_.data() + a.row * qd;
+            float* oa = attn_.data() + a.row * qd;
+            if (a.tokens > 0)
+              kernels::attention_prefill_tile(qa, qd, a.tokens, pos.data() + a.row, s_.num_heads, kv, a.kv_head, window, scale, oa);
+            else
+              kernels::attention_decode_default(qa, s_.num_heads, kv, pos[static_cast<size_t>(a.row)], window, scale, oa);
+          }
+        });
       } else {
         ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
           for (size_t t = b; t < e; ++t) {
@@ -238,6 +263,28 @@ class CpuExecutor final : public Executor, public GreedyStep {
     for (int64_t r = 0; r < R; ++r)
       kernels::rmsnorm_reference(x_.data() + logit_rows[r] * h, final_norm_.data(), last_.data() + r * h, 1, h, eps);
     return R;
+  }
+
+  // The attention work of a chunk of `tokens` rows from `row`: tiles of up to kPrefillTileTokens tokens per KV
+  // head when the chunk is a prefill, one decode unit per token otherwise.
+  void plan_attention(int64_t row, int64_t tokens) {
+    if (prefill_attention_ && tokens >= kPrefillMinTokens) {
+      for (int64_t t0 = 0; t0 < tokens; t0 += kernels::kPrefillTileTokens)
+        for (int64_t kvh = 0; kvh < s_.num_kv_heads; ++kvh)
+          attn_units_.push_back({row + t0, std::min(kernels::kPrefillTileTokens, tokens - t0), kvh});
+    } else {
+      for (int64_t t = 0; t < tokens; ++t) attn_units_.push_back({row + t, 0, 0});
+    }
+  }
+  // Later tiles attend to more keys: alternate the cheapest and the costliest so that the pool's contiguous
+  // shares cost about the same.
+  void order_attention_units() {
+    units_scratch_.clear();
+    for (size_t i = 0, j = attn_units_.size(); i < j;) {
+      units_scratch_.push_back(attn_units_[i++]);
+      if (i < j) units_scratch_.push_back(attn_units_[--j]);
+    }
+    attn_units_.swap(units_scratch_);
   }
 
   // x_ += delta (when not null), then y = rmsnorm(x_) * gamma; y may alias delta.
@@ -329,6 +376,16 @@ class CpuExecutor final : public Executor, public GreedyStep {
   kernels::RopeTable rope_, sliding_rope_;
   bool dynamic_rope_ = false;
   std::vector<float> x_, xn_, q_, k_, v_, attn_, g_, u_, last_, argmax_logits_;
+  // One step's token rows and attention work, kept across steps.
+  struct AttnUnit {
+    int64_t row, tokens, kv_head;  // tokens == 0: the single token at `row` through the decode kernel
+  };
+  static constexpr int64_t kPrefillMinTokens = 4;
+  bool prefill_attention_ = false;  // the tiled prefill kernel fits this model (head dim, group size)
+  std::vector<int32_t> ids_, owner_;
+  std::vector<int64_t> pos_, logit_rows_;
+  std::vector<const int32_t*> tables_;
+  std::vector<AttnUnit> attn_units_, units_scratch_;
 };
 
 }  // namespace
