@@ -116,6 +116,8 @@ IsolatedTuning tune_isolated(const model::Spec& s, const std::vector<int>& batch
   TuneOptions topt;
   topt.budget_seconds = o.budget_seconds;
   topt.budget_trials = o.budget_trials;
+  // No budget at all: every point of every shape, exhaustively (a trial budget that covers every space).
+  if (o.budget_seconds <= 0 && o.budget_trials <= 0) topt.budget_trials = int64_t{1} << 40;
   topt.search_more = o.search_more;
   topt.jobs = 16;
   // A batch's trials share one child (one context and upload): larger batches than the CPU's amortise that.
