@@ -1,6 +1,7 @@
 // attention: causal decode attention of m query tokens over a paged f32 KV cache (scattered blocks),
 // against kernels::attention_decode_reference per token; the default is the untuned executor's path,
-// attention_decode_default run over the tokens on the pool. Decode buckets (m <= 64) are m sequences of ctx positions,
+// attention_decode_default run over the tokens on the pool (a prefill chunk: attention_prefill_tile over tiles of
+// its tokens per KV head, as the executor runs it). Decode buckets (m <= 64) are m sequences of ctx positions,
 // each token at the end of its own; a prefill chunk is m tokens at the end of one sequence of ctx positions.
 #include <algorithm>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include "synaptix/backend/pool_runtime.h"
 #include "synaptix/core/error.h"
 #include "synaptix/kernels/attention/decode_default.h"
+#include "synaptix/kernels/attention/prefill_default.h"
 #include "synaptix/kernels/attention/reference.h"
 #include "synaptix/tune/fused_kernels.h"
 #include "synaptix/tune/subjects.h"
@@ -108,6 +110,22 @@ class AttentionSubject final : public Subject {
       return kernel_->fn()(&rt_, b.q.data(), b.k.data(), b.v.data(), kBlock, b.table_ptrs.data(), b.pos.data(), window,
                            scale(), b.out.data(), m);
     const int64_t qd = op_.n * op_.k;
+    const kernels::PagedKv shape{b.k.data(), b.v.data(), kBlock, op_.kv_heads, op_.k, nullptr};
+    if (sequences(m) == 1 && kernels::attention_prefill_applies(op_.n, shape, 0.0f)) {
+      // A prefill chunk, as the executor runs it: tiles of tokens per KV head.
+      const int64_t tiles = (m + kernels::kPrefillTileTokens - 1) / kernels::kPrefillTileTokens;
+      pool_.parallel_for(static_cast<size_t>(tiles * op_.kv_heads), [&](size_t lo, size_t hi) {
+        for (size_t u = lo; u < hi; ++u) {
+          const int64_t t0 = static_cast<int64_t>(u) / op_.kv_heads * kernels::kPrefillTileTokens;
+          kernels::PagedKv kv = shape;
+          kv.block_table = b.table_ptrs[0];
+          kernels::attention_prefill_tile(b.q.data() + t0 * qd, qd, std::min(kernels::kPrefillTileTokens, m - t0),
+                                          b.pos.data() + t0, op_.n, kv, static_cast<int64_t>(u) % op_.kv_heads, window,
+                                          scale(), b.out.data() + t0 * qd);
+        }
+      });
+      return;
+    }
     pool_.parallel_for(static_cast<size_t>(m), [&](size_t lo, size_t hi) {
       for (size_t t = lo; t < hi; ++t) {
         kernels::PagedKv kv{b.k.data(), b.v.data(), kBlock, op_.kv_heads, op_.k, b.table_ptrs[t]};
