@@ -13,6 +13,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -212,10 +213,15 @@ int run(const Options& o) {
     auto ex = engine::make_cpu_executor(*m, eval::window_kv(po), capture.get());
     eval::ScoredWindow sw;
     for (int64_t win = 0; win < o.calib_windows; ++win) eval::score_window(*ex, ids, win, po, sw);
-    quantizer = [&](const std::string& name, const quant::WeightFormat& f, const float* wv, int64_t n, int64_t k, uint8_t* out) {
+    quantizer = [&, factors = std::make_shared<std::map<uint64_t, std::optional<agents::GptqFactor>>>()](
+                    const std::string& name, const quant::WeightFormat& f, const float* wv, int64_t n, int64_t k, uint8_t* out) {
       const auto& r = capture->rows(name);
-      if (r.rows == 0 || r.k != k || !agents::gptq_quantize(f, wv, n, k, r.x.data(), r.rows, out))
-        quant::quantize_rows(f, wv, n, k, out);
+      if (r.rows == 0 || r.k != k) return quant::quantize_rows(f, wv, n, k, out);
+      // q, k and v (gate and up) read the same x: one factor for them.
+      auto [it, fresh] = factors->try_emplace(capture->rows_hash(name));
+      if (fresh) it->second = agents::gptq_factor(r.x.data(), r.rows, k);
+      if (it->second) agents::gptq_quantize(f, wv, n, k, *it->second, out);
+      else quant::quantize_rows(f, wv, n, k, out);
     };
   }
   agents::QuantizedTensors chosen(*m, quantizer);

@@ -117,10 +117,20 @@ TEST(Gptq, BeatsRoundToNearestOnSmolLM2) {
   }
   ASSERT_GT(capture.rows(names[0]).rows, 32);
   agents::QuantizedTensors rtn(*m);
+  // q, k and v (gate and up) read the same x, so they share one factor.
+  EXPECT_EQ(capture.rows_hash("model.layers.0.self_attn.q_proj.weight"), capture.rows_hash("model.layers.0.self_attn.v_proj.weight"));
+  EXPECT_NE(capture.rows_hash("model.layers.0.self_attn.q_proj.weight"), capture.rows_hash("model.layers.0.mlp.up_proj.weight"));
+  std::map<uint64_t, agents::GptqFactor> factors;
   agents::QuantizedTensors gptq(*m, [&](const std::string& name, const quant::WeightFormat& f, const float* w, int64_t n,
                                         int64_t k, uint8_t* out) {
     const auto& r = capture.rows(name);
-    ASSERT_TRUE(agents::gptq_quantize(f, w, n, k, r.x.data(), r.rows, out)) << name;
+    auto it = factors.find(capture.rows_hash(name));
+    if (it == factors.end()) {
+      auto h = agents::gptq_factor(r.x.data(), r.rows, k);
+      ASSERT_TRUE(h) << name;
+      it = factors.emplace(capture.rows_hash(name), std::move(*h)).first;
+    }
+    agents::gptq_quantize(f, w, n, k, it->second, out);
   });
   agents::KlScorer held_out(*m, ids, po, 2, 1);
   held_out.save_reference();

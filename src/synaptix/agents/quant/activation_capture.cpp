@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "synaptix/core/hash.h"
+
 namespace synaptix::agents {
 
 ActivationCapture::ActivationCapture(std::map<const void*, std::string> weights, int64_t max_rows)
@@ -24,6 +26,11 @@ const ActivationCapture::Rows& ActivationCapture::rows(const std::string& name) 
   static const Rows kNone;
   auto it = captured_.find(name);
   return it == captured_.end() ? kNone : it->second;
+}
+
+uint64_t ActivationCapture::rows_hash(const std::string& name) const {
+  const Rows& r = rows(name);
+  return fnv1a64(r.x.data(), r.x.size() * sizeof(float), static_cast<uint64_t>(r.k));
 }
 
 }  // namespace synaptix::agents

@@ -23,6 +23,8 @@ class ActivationCapture final : public kernels::KernelSet {
   };
   // The rows captured for `name` (empty when its linear never ran).
   const Rows& rows(const std::string& name) const;
+  // A hash of name's rows: projections that read the same x (q, k, v; gate, up) have the same one.
+  uint64_t rows_hash(const std::string& name) const;
 
  private:
   std::map<const void*, std::string> weights_;

@@ -66,8 +66,7 @@ std::vector<float> inverse_hessian_factor(std::vector<double> h, int64_t k) {
 
 }  // namespace
 
-bool gptq_quantize(const quant::WeightFormat& f, const float* w, int64_t n, int64_t k, const float* x, int64_t t,
-                   uint8_t* out, const GptqOptions& o) {
+std::optional<GptqFactor> gptq_factor(const float* x, int64_t t, int64_t k, const GptqOptions& o) {
   // H = X^T X / t (lower triangle computed, mirrored).
   std::vector<double> h(static_cast<size_t>(k * k), 0.0);
   ThreadPool::global().parallel_for(static_cast<size_t>(k), [&](size_t i0, size_t i1) {
@@ -96,8 +95,13 @@ bool gptq_quantize(const quant::WeightFormat& f, const float* w, int64_t n, int6
     for (int64_t i = 0; i < k; ++i) hd[i * k + i] += damp * (mean_diag > 0 ? mean_diag : 1.0);
     u = inverse_hessian_factor(std::move(hd), k);
   }
-  if (u.empty()) return false;
+  if (u.empty()) return std::nullopt;
+  return GptqFactor{k, std::move(u), std::move(dead)};
+}
 
+void gptq_quantize(const quant::WeightFormat& f, const float* w, int64_t n, int64_t k, const GptqFactor& h, uint8_t* out) {
+  const std::vector<float>& u = h.u;
+  const std::vector<uint8_t>& dead = h.dead;
   const int64_t rb = quant::weight_row_bytes(f, k), glen = f.group ? f.group : k;
   ThreadPool::global().parallel_for(static_cast<size_t>(n), [&](size_t r0, size_t r1) {
     std::vector<float> row(static_cast<size_t>(k));
@@ -116,6 +120,13 @@ bool gptq_quantize(const quant::WeightFormat& f, const float* w, int64_t n, int6
       quant::pack_row(f, params.data(), codes.data(), k, out + static_cast<int64_t>(r) * rb);
     }
   }, 4);
+}
+
+bool gptq_quantize(const quant::WeightFormat& f, const float* w, int64_t n, int64_t k, const float* x, int64_t t,
+                   uint8_t* out, const GptqOptions& o) {
+  const auto h = gptq_factor(x, t, k, o);
+  if (!h) return false;
+  gptq_quantize(f, w, n, k, *h, out);
   return true;
 }
 
