@@ -39,7 +39,8 @@ struct TuneOptions {
   int finalists = 3;
   std::vector<std::string> generators;  // only these generators; empty: all
   // CPU: the activation roundings candidates may use (CpuGenerator::activations: f32, bf16, q8); empty: all.
-  std::vector<std::string> activations;
+  // Exact by default: a rounding is a precision choice for the quality gate (tune --gate-text).
+  std::vector<std::string> activations = {"f32"};
   MeasureOptions measure;
   RunLimits limits;
   uint64_t seed = 1;
