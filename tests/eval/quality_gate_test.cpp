@@ -150,7 +150,7 @@ TEST(EvalCli, CompareARunWithItselfPassesAndAnImpossibleGateFails) {
   EXPECT_NE(bf16.exit_code, 0);
   EXPECT_NE(bf16.output.find("the CPU executor has one precision"), std::string::npos) << bf16.output;
   auto typo = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate kvv=bf16 --text " + text);
-  EXPECT_NE(typo.output.find("--candidate \"kvv=bf16\": unknown key \"kvv\" (expected model, recipe, target, kv or products)"),
+  EXPECT_NE(typo.output.find("--candidate \"kvv=bf16\": unknown key \"kvv\" (expected model, recipe, quant, target, kv or products)"),
             std::string::npos) << typo.output;
   // A precision-only recipe records the choice; on the CPU only the f32 one runs, and a bad entry names the file.
   const std::string f32 = temp_file("f32.json", "{\"precision\": {\"kv_cache\": \"f32\", \"bf16_products\": 2}}");

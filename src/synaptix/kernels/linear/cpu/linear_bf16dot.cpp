@@ -9,22 +9,8 @@
 namespace synaptix::kernels {
 namespace {
 
-// After generated_source_head("avx512", bf16) and the constants: the rounding of x, the tiles, Ctx, TILE.
+// After generated_source_head("avx512", bf16), the constants and kBf16ActivationsPrelude: the tiles, Ctx, TILE.
 constexpr const char* kBody = R"(
-#include <stdlib.h>
-
-// x rounded to bf16, nearest even (VCVTNEPS2BF16), n values.
-static void round_to_bf16(const float* x, uint16_t* xb, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm256_storeu_si256((__m256i*)(xb + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + i)));
-  for (; i < n; ++i) {
-    uint32_t u;
-    memcpy(&u, &x[i], 4);
-    xb[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-  }
-}
-
 struct Ctx { const uint16_t* xb; const wt* w; const float* bias; float* y; int64_t m; };
 
 // Tile of MTT rows of x (from row i0) by NTT rows of W (from row n0).
@@ -68,27 +54,15 @@ static inline void tile(const Ctx* c, int64_t i0, int64_t n0) {
 )";
 
 constexpr const char* kBodyTail = R"(
-extern "C" int32_t synaptix_abi_version(void) { return ABI_VERSION; }
-extern "C" int64_t synaptix_linear_packed_bytes(void) { return 0; }
-extern "C" void synaptix_linear_pack(const void* w_, void* packed_) { (void)w_; (void)packed_; }
-// The numerics the tuner must check this kernel against: x is rounded to bf16.
-extern "C" const char* synaptix_linear_activations(void) { return "bf16"; }
-
-// The rounded x: on the caller's stack up to 64 KB (decode), else one allocation for the call (prefill, where
-// it is small beside the products).
 extern "C" void synaptix_linear(const synaptix_runtime* rt, const float* x, const void* w, const float* bias,
                                 float* y, int64_t m) {
-  uint16_t on_stack[32768];
-  uint16_t* xb_buffer = m * K <= 32768 ? on_stack : (uint16_t*)malloc((size_t)(m * K) * sizeof(uint16_t));
-  if (!xb_buffer) abort();
-  round_to_bf16(x, xb_buffer, m * K);
-  Ctx c = {xb_buffer, (const wt*)w, bias, y, m};
+  const RoundedX xb(x, m * K);
+  Ctx c = {xb.p, (const wt*)w, bias, y, m};
   const int64_t tasks = (N + RPT - 1) / RPT;
   if (ALL_THREADS && rt && rt->parallel_for && rt->threads > 1 && tasks > 1)
     rt->parallel_for(rt->pool, tasks, task, &c);
   else
     task(&c, 0, tasks);
-  if (xb_buffer != on_stack) free(xb_buffer);
 }
 )";
 
@@ -145,7 +119,7 @@ KernelSource LinearBf16DotGenerator::emit(const graph::Op& op, const nlohmann::j
      << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
   os << "static const int64_t RPT = " << as_int(p, "rows_per_task") << ", PF = " << as_int(p, "prefetch") / 2
      << ", MB = 0;\n";
-  os << kBody << kTiledRowsDriver << kBodyTail;
+  os << kBf16ActivationsPrelude << kBody << kTiledRowsDriver << kBodyTail;
   return {os.str(), {}};
 }
 

@@ -135,4 +135,34 @@ static void task(void* ctx, int64_t begin, int64_t end) {
 }
 )";
 
+const char* const kBf16ActivationsPrelude = R"(
+#include <stdlib.h>
+extern "C" int32_t synaptix_abi_version(void) { return ABI_VERSION; }
+extern "C" int64_t synaptix_linear_packed_bytes(void) { return 0; }
+extern "C" void synaptix_linear_pack(const void* w_, void* packed_) { (void)w_; (void)packed_; }
+// The numerics the tuner must check this kernel against: x is rounded to bf16.
+extern "C" const char* synaptix_linear_activations(void) { return "bf16"; }
+
+// x rounded to bf16 (VCVTNEPS2BF16, nearest even) for one call: on the caller's stack up to 32 KB (decode),
+// else allocated for the call (prefill, where it is small beside the products).
+struct RoundedX {
+  uint16_t small[16384];
+  uint16_t* p;
+  RoundedX(const float* x, int64_t n) : p(n <= 16384 ? small : (uint16_t*)malloc((size_t)n * sizeof(uint16_t))) {
+    if (!p) abort();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+      _mm256_storeu_si256((__m256i*)(p + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + i)));
+    for (; i < n; ++i) {
+      uint32_t u;
+      memcpy(&u, &x[i], 4);
+      p[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+  }
+  ~RoundedX() {
+    if (p != small) free(p);
+  }
+};
+)";
+
 }  // namespace synaptix::kernels

@@ -15,10 +15,10 @@ constexpr bool kHaveOneDnn = true;
 constexpr bool kHaveOneDnn = false;
 #endif
 
-// After generated_source_head("avx512", bf16) and the constants N, K, SLICES_PER_THREAD, ALL_THREADS.
+// After generated_source_head("avx512", bf16), the constants N, K, SLICES_PER_THREAD, ALL_THREADS and
+// kBf16ActivationsPrelude.
 constexpr const char* kBody = R"(
 #include <oneapi/dnnl/dnnl.hpp>
-#include <stdlib.h>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -88,42 +88,21 @@ void slice_task(void* ctx, int64_t begin, int64_t end) {
   }
 }
 
-// x rounded to bf16, nearest even.
-void round_to_bf16(const float* x, uint16_t* xb, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm256_storeu_si256((__m256i*)(xb + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + i)));
-  for (; i < n; ++i) {
-    uint32_t u;
-    memcpy(&u, &x[i], 4);
-    xb[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-  }
-}
-
 }  // namespace
-
-extern "C" int32_t synaptix_abi_version(void) { return ABI_VERSION; }
-extern "C" int64_t synaptix_linear_packed_bytes(void) { return 0; }
-extern "C" void synaptix_linear_pack(const void* w_, void* packed_) { (void)w_; (void)packed_; }
-extern "C" const char* synaptix_linear_activations(void) { return "bf16"; }
 
 extern "C" void synaptix_linear(const synaptix_runtime* rt, const float* x, const void* w, const float* bias,
                                 float* y, int64_t m) {
-  uint16_t on_stack[16384];
-  uint16_t* xb = m * K <= 16384 ? on_stack : (uint16_t*)malloc((size_t)(m * K) * sizeof(uint16_t));
-  if (!xb) abort();
-  round_to_bf16(x, xb, m * K);
+  const RoundedX xb(x, m * K);
   const int64_t threads = ALL_THREADS && rt && rt->parallel_for && rt->threads > 1 ? rt->threads : 1;
   int64_t slices = threads * (threads > 1 ? SLICES_PER_THREAD : 1);
   // Slices of whole 16-row groups (AMX tiles are 16 columns of the output wide).
   int64_t slice = ((N + slices - 1) / slices + 15) / 16 * 16;
   slices = (N + slice - 1) / slice;
-  Ctx c = {xb, (const uint16_t*)w, bias, y, m, slice};
+  Ctx c = {xb.p, (const uint16_t*)w, bias, y, m, slice};
   if (slices > 1)
     rt->parallel_for(rt->pool, slices, slice_task, &c);
   else
     slice_task(&c, 0, 1);
-  if (xb != on_stack) free(xb);
 }
 )";
 
@@ -158,7 +137,7 @@ KernelSource LinearOneDnnGenerator::emit(const graph::Op& op, const nlohmann::js
   os << "static const int64_t N = " << op.n << ", K = " << op.k << ";\n";
   os << "enum { SLICES_PER_THREAD = " << p.at("slices_per_thread").get<int64_t>()
      << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
-  os << kBody;
+  os << kBf16ActivationsPrelude << kBody;
   return {os.str(), {"-ldnnl"}};
 }
 
