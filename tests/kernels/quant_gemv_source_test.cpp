@@ -1,6 +1,6 @@
-// The weight-format decode GEMV (kernels/linear/cuda/quant_gemv.cu) compiles with NVRTC for Hopper (sm_90a)
-// for both formats and every m it takes, and the generator refuses what it has no form for. Needs the CUDA
-// toolkit, no GPU; the kernel itself has not run yet.
+// The weight-format kernels (kernels/linear/cuda/quant_gemv.cu and quant_dequant.cu) compile with NVRTC for
+// Hopper (sm_90a) for every weight format, the GEMV for every m it takes, and the generators refuse what they
+// have no form for. Needs the CUDA toolkit, no GPU (the kernels run in tests/kernels/cuda/quant_gemv_device_test.cpp).
 #include <gtest/gtest.h>
 
 #if SYNAPTIX_HAVE_CUDA
@@ -13,24 +13,63 @@
 #include "synaptix/backend/cuda/nvrtc_compiler.h"
 #include "synaptix/core/error.h"
 #include "synaptix/kernels/linear/cuda/quant_gemv_cuda.h"
+#include "synaptix/quant/weight_format.h"
 
 using namespace synaptix;
 
-TEST(QuantGemvSource, CompilesForSm90a) {
-  const auto dir = std::filesystem::temp_directory_path() / ("synaptix-quant-gemv-" + std::to_string(::getpid()));
-  ::setenv("SYNAPTIX_CACHE_DIR", dir.c_str(), 1);  // a fresh cubin cache: every source really compiles
-  for (DType w : {DType::W4_G128, DType::FP8_PC})
-    for (int m : {1, 2, 4, 8}) {
-      const std::string name = "quant_gemv_" + std::string(dtype_name(w)) + "_m" + std::to_string(m);
-      const auto c = backend::cuda::compile_cubin(kernels::cuda::quant_gemv_source(w, m, 4), "sm_90a", name);
-      EXPECT_GT(c.cubin.size(), 100u) << name;
+namespace {
+
+// A fresh cubin cache: every source really compiles.
+struct FreshCache {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("synaptix-quant-gemv-" + std::to_string(::getpid()));
+  FreshCache() { ::setenv("SYNAPTIX_CACHE_DIR", dir.c_str(), 1); }
+  ~FreshCache() { std::filesystem::remove_all(dir); }
+};
+
+}  // namespace
+
+TEST(QuantGemvSource, EveryFormatCompilesForSm90a) {
+  FreshCache cache;
+  for (const quant::WeightFormat& f : quant::weight_formats()) {
+    ASSERT_TRUE(kernels::cuda::quant_gemv_supports(f.dtype)) << f.name;
+    // The GEMV at both ends of m with the default schedule, and the bf16 expansion.
+    for (int m : {1, 8}) {
+      const std::string name = "quant_gemv_" + std::string(f.name) + "_m" + std::to_string(m);
+      const auto src = kernels::cuda::quant_gemv_source(f.dtype, m, kernels::cuda::quant_gemv_default_params(f.dtype, m));
+      EXPECT_GT(backend::cuda::compile_cubin(src, "sm_90a", name).cubin.size(), 100u) << name;
     }
-  std::filesystem::remove_all(dir);
+    const std::string name = "quant_dequant_" + std::string(f.name);
+    EXPECT_GT(backend::cuda::compile_cubin(kernels::cuda::quant_dequant_source(f.dtype), "sm_90a", name).cubin.size(), 100u)
+        << name;
+  }
+}
+
+TEST(QuantGemvSource, EveryRowCountAndScheduleCompiles) {
+  FreshCache cache;
+  for (int m : {2, 3, 4, 5, 6, 7})
+    for (kernels::cuda::QuantGemvParams p : {kernels::cuda::QuantGemvParams{4, 1}, kernels::cuda::QuantGemvParams{16, 8}}) {
+      const std::string name = "quant_gemv_int4-g128_m" + std::to_string(m) + "_" + p.str();
+      const auto src = kernels::cuda::quant_gemv_source(DType::W4_G128, m, p);
+      EXPECT_GT(backend::cuda::compile_cubin(src, "sm_90a", name).cubin.size(), 100u) << name;
+    }
 }
 
 TEST(QuantGemvSource, RefusesFormatsAndShapesWithoutAForm) {
-  EXPECT_THROW(kernels::cuda::quant_gemv_source(DType::MXFP4, 1, 4), Error);
+  for (DType t : {DType::BF16, DType::Q4_0, DType::Q6_K, DType::F32}) {
+    EXPECT_FALSE(kernels::cuda::quant_gemv_supports(t));
+    EXPECT_THROW(kernels::cuda::quant_gemv_source(t, 1, 4), Error);
+    EXPECT_THROW(kernels::cuda::quant_dequant_source(t), Error);
+  }
+  try {
+    kernels::cuda::quant_gemv_source(DType::Q4_K, 1, 4);
+    ADD_FAILURE() << "no error for q4_k";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("q4_k"), std::string::npos) << e.what();  // names what it got
+    EXPECT_NE(std::string(e.what()).find("int4-g128"), std::string::npos) << e.what();  // and what it takes
+  }
   EXPECT_THROW(kernels::cuda::quant_gemv_source(DType::W4_G128, 9, 4), Error);
+  EXPECT_THROW(kernels::cuda::quant_gemv_source(DType::W4_G128, 0, 4), Error);
   EXPECT_THROW(kernels::cuda::quant_gemv_source(DType::FP8_PC, 1, 0), Error);
+  EXPECT_THROW(kernels::cuda::quant_gemv_source(DType::FP8_PC, 1, kernels::cuda::QuantGemvParams{4, 17}), Error);
 }
 #endif

@@ -1,18 +1,37 @@
 #pragma once
-// The decode GEMV for weight formats on CUDA (quant_gemv.cu): W in int4-g128 or fp8-e4m3-pc, dequantized in
-// registers; x and y f32, m <= 8 rows of x. Source only so far: no launcher, executor or tuner uses it yet.
-// Requirements the launcher must check: int4-g128: k % 128 == 0; fp8-e4m3-pc: k % 4 == 0 and x 16-byte
-// aligned rows (k % 4 == 0 with an aligned base). Grid: ceil(n / warps) blocks of warps * 32 threads.
+// The CUDA kernels of Synaptix's weight formats (quant/weight_format.h), in the packed layout the CPU
+// quantizer writes (rows of weight_row_bytes, scales inside the row), so a model quantized on the CPU runs as
+// uploaded:
+//  - quant_gemv.cu: the decode GEMV, W dequantized in registers; x and y f32, m <= 8 rows of x; y stored or
+//    accumulated into.
+//  - quant_dequant.cu: W expanded to bf16 [n, k] (each element rounded from the f32 value the CPU reference
+//    computes), the operand of the tensor-core product for larger steps.
+// Every weight format has a form: int8-pc, fp8-e4m3-pc, int4-g32/64/128 symmetric and asymmetric, mxfp4.
+// Requirements (the launchers in backend/cuda/launch/quant_gemv.h check them): k a whole number of the
+// format's groups and k % 4 == 0; x rows 16-byte aligned. Grid of the GEMV: ceil(n / warps) blocks of
+// warps * 32 threads (one warp per weight row).
 #include <string>
 
 #include "synaptix/core/dtype.h"
 
 namespace synaptix::kernels::cuda {
 
-// Whether quant_gemv has a form for weight dtype w.
+struct QuantGemvParams {
+  int warps = 8;   // weight rows (warps) per block, 1..16
+  int unroll = 4;  // units each lane loads before using any, 1..16
+  std::string str() const { return "w" + std::to_string(warps) + "u" + std::to_string(unroll); }
+};
+
+// Whether the quant kernels have a form for weight dtype w (every weight format; nothing else).
 bool quant_gemv_supports(DType w);
-// The source for w (W4_G128 or FP8_PC), m rows of x (1..8) and `warps` weight rows per block (1..16).
-// Throws synaptix::Error naming what is out of range.
-std::string quant_gemv_source(DType w, int m, int warps);
+// "int8-pc, fp8-e4m3-pc, ..." for messages that list the formats the CUDA kernels take.
+std::string quant_gemv_format_names();
+// The schedule used when no other is given: the formats with 1-byte units (mxfp4) load more at a time.
+QuantGemvParams quant_gemv_default_params(DType w, int m);
+// The GEMV source for w, m rows of x (1..8) and the schedule. Throws synaptix::Error naming what is out of range.
+std::string quant_gemv_source(DType w, int m, const QuantGemvParams& p);
+inline std::string quant_gemv_source(DType w, int m, int warps) { return quant_gemv_source(w, m, QuantGemvParams{warps, 4}); }
+// The bf16 expansion's source for w. Throws for a dtype without a form.
+std::string quant_dequant_source(DType w);
 
 }  // namespace synaptix::kernels::cuda

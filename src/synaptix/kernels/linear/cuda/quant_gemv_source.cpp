@@ -1,23 +1,65 @@
-// The source of the weight-format decode GEMV for one (format, m, warps): the file's text after #defines.
+// The sources of the weight-format kernels for one (format, m, schedule): the device prelude, the format's
+// #defines and decoder (quant_decode.cuh), then the kernel's file.
+#include <algorithm>
 #include <sstream>
 
 #include "synaptix/core/error.h"
+#include "synaptix/kernels/common/cuda/device_prelude.h"
 #include "synaptix/kernels/cuda_sources.h"
 #include "synaptix/kernels/linear/cuda/quant_gemv_cuda.h"
+#include "synaptix/quant/weight_format.h"
 
 namespace synaptix::kernels::cuda {
 
-bool quant_gemv_supports(DType w) { return w == DType::W4_G128 || w == DType::FP8_PC; }
+namespace {
 
-std::string quant_gemv_source(DType w, int m, int warps) {
-  if (!quant_gemv_supports(w))
-    fail("quant_gemv: no CUDA kernel for weight dtype ", dtype_name(w), " (expected int4-g128 or fp8-e4m3-pc)");
-  if (m < 1 || m > 8) fail("quant_gemv: m = ", m, " (expected 1..8 rows of x)");
-  if (warps < 1 || warps > 16) fail("quant_gemv: warps = ", warps, " (expected 1..16)");
+// The prelude, the format's #defines and its decoder.
+std::string format_head(DType w, const char* what) {
+  const quant::WeightFormat* f = quant::weight_format(w);
+  if (!f)
+    fail(what, ": no CUDA kernel for weight dtype ", dtype_name(w), " (expected one of ", quant_gemv_format_names(), ")");
   std::ostringstream os;
-  os << "#define FORMAT " << (w == DType::W4_G128 ? 1 : 2) << "\n#define M " << m << "\n#define WARPS " << warps << "\n";
+  os << kDevicePrelude;
+  switch (f->code) {
+    case quant::CodeType::Int4:
+    case quant::CodeType::Int4Asym:
+      os << "#define QFMT 1\n#define GROUP " << f->group << "\n#define ASYM " << (f->code == quant::CodeType::Int4Asym ? 1 : 0)
+         << "\n";
+      break;
+    case quant::CodeType::Fp8E4M3: os << "#define QFMT 2\n"; break;
+    case quant::CodeType::Int8: os << "#define QFMT 3\n"; break;
+    case quant::CodeType::E2M1: os << "#define QFMT 4\n"; break;
+  }
+  os << kernels::cuda_source("kernels/linear/cuda/quant_decode.cuh");
+  return os.str();
+}
+
+}  // namespace
+
+bool quant_gemv_supports(DType w) { return quant::weight_format(w) != nullptr; }
+
+std::string quant_gemv_format_names() { return quant::weight_format_names(); }
+
+QuantGemvParams quant_gemv_default_params(DType w, int m) {
+  QuantGemvParams p;
+  if (w == DType::MXFP4) p.unroll = 8;
+  if (m > 4) p.unroll = std::max(2, p.unroll / 2);  // more x rows: fewer registers for loads in flight
+  return p;
+}
+
+std::string quant_gemv_source(DType w, int m, const QuantGemvParams& p) {
+  if (m < 1 || m > 8) fail("quant_gemv: m = ", m, " (expected 1..8 rows of x)");
+  if (p.warps < 1 || p.warps > 16) fail("quant_gemv: warps = ", p.warps, " (expected 1..16)");
+  if (p.unroll < 1 || p.unroll > 16) fail("quant_gemv: unroll = ", p.unroll, " (expected 1..16)");
+  std::ostringstream os;
+  os << format_head(w, "quant_gemv");
+  os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define UNROLL " << p.unroll << "\n";
   os << kernels::cuda_source("kernels/linear/cuda/quant_gemv.cu");
   return os.str();
+}
+
+std::string quant_dequant_source(DType w) {
+  return format_head(w, "quant_dequant") + std::string(kernels::cuda_source("kernels/linear/cuda/quant_dequant.cu"));
 }
 
 }  // namespace synaptix::kernels::cuda
