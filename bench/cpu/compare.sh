@@ -16,8 +16,9 @@
 # Environment:
 #   THREADS=N      threads for both engines (default: all logical CPUs, as `synaptix bench` measures its ceilings)
 #   PROMPTS=128,512  GEN=64  REPS=5               prompt lengths, decoded tokens, repetitions
-#   WEIGHTS=bf16   comma-separated: bf16, q4_1, synth-1b (a llama-3.2-1b-shaped GGUF with random bf16 weights
-#                  and SmolLM2's tokenizer padded to 128256 tokens, written by make_synth_gguf.py: speed only)
+#   WEIGHTS=bf16   comma-separated: bf16, q4_1, q4_0, q8_0 (the bf16 file requantized by llama-quantize --pure:
+#                  every tensor in that block type), synth-1b (a llama-3.2-1b-shaped GGUF with random bf16
+#                  weights and SmolLM2's tokenizer padded to 128256 tokens, written by make_synth_gguf.py: speed only)
 #   BATCH=8        also decode BATCH sequences at once (128 tokens of context each, GEN steps) in both engines:
 #                  llama-batched-bench -npl BATCH against `synaptix bench --batch BATCH` (the batch table)
 #   FORCE=1        time even when the machine is busy (the table is then marked NOT IDLE: not for publishing)
@@ -83,6 +84,14 @@ gguf_of() {  # the GGUF file of a weight variant
       [ -s "$f" ] || "$peer_bin/llama-quantize" --allow-requantize --pure "$q4" "$f" BF16 > "$work/quantize.log" 2>&1 ||
         { tail -5 "$work/quantize.log" >&2; echo "compare: llama-quantize to BF16 failed" >&2; exit 1; }
       echo "$f" ;;
+    q4_0|q8_0)
+      # From the bf16 file (itself the shipped Q4_1 values), every tensor in the one type (--pure), so both
+      # engines run the same blocks everywhere, the tied embedding/LM head included.
+      local f=$work/SmolLM2-135M-Instruct.$1.gguf t
+      t=$(echo "$1" | tr a-z A-Z)
+      [ -s "$f" ] || "$peer_bin/llama-quantize" --allow-requantize --pure "$(gguf_of bf16)" "$f" "$t" > "$work/quantize-$1.log" 2>&1 ||
+        { tail -5 "$work/quantize-$1.log" >&2; echo "compare: llama-quantize to $t failed" >&2; exit 1; }
+      echo "$f" ;;
     synth-1b)
       local f=$work/synth-llama-3.2-1b.bf16.gguf
       if [ ! -s "$f" ]; then
@@ -92,7 +101,7 @@ gguf_of() {  # the GGUF file of a weight variant
         peers/.venv/bin/python bench/cpu/make_synth_gguf.py --like llama-3.2-1b --tokenizer-from "$q4" --out "$f" >&2
       fi
       echo "$f" ;;
-    *) echo "compare: unknown weights '$1' (bf16, q4_1, synth-1b)" >&2; exit 1 ;;
+    *) echo "compare: unknown weights '$1' (bf16, q4_1, q4_0, q8_0, synth-1b)" >&2; exit 1 ;;
   esac
 }
 
@@ -147,7 +156,7 @@ for w in "${weight_list[@]}"; do
     if [ ! -s "$recipe" ] || [ "${RETUNE:-0}" = 1 ]; then
       idle "tune $w"
       t0=$(date +%s)
-      case "$w" in q4_1) acts=f32,q8 ;; *) acts=f32,bf16 ;; esac
+      case "$w" in q4_1|q4_0|q8_0) acts=f32,q8 ;; *) acts=f32,bf16 ;; esac
       rm -f "$work/recipes/$w.db"
       SYNAPTIX_THREADS=$threads "$bin" tune --model "$model" --target cpu --budget "${TUNE_BUDGET:-10m}" \
         --activations "$acts" --gate-text "${GATE_TEXT:-../shared/data/wiki.test.raw}" \

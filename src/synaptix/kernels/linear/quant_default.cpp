@@ -1,8 +1,9 @@
 #include "synaptix/kernels/linear/quant_default.h"
 
-// GCC 12 reports the _mm512_undefined_* operands inside its own AVX-512 conversion intrinsics as maybe
-// uninitialized; they are don't-care inputs of unmasked instructions.
+// GCC 12 reports the _mm512_undefined_* operands inside its own AVX-512 intrinsics (conversions, the
+// reductions' extracts) as (maybe) uninitialized; they are don't-care inputs of unmasked instructions.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <algorithm>
 #include <cstring>
@@ -45,27 +46,33 @@ inline void decode(const uint8_t* b, vec q[kVecs], float* d, float* m) {
   }
 }
 
-// out[r] = W row . x row r for R rows of x (stride ldx); sx[r * nb + b] is the sum of x row r over block b
-// (read for Q4_1 only).
-template <DType T, int R>
-void dot_blocks(const uint8_t* w, int64_t nb, const float* x, int64_t ldx, const float* sx, float* out) {
-  vec acc[R];
-  float off[R];
-  for (int r = 0; r < R; ++r) acc[r] = vzero(), off[r] = 0.0f;
+// out[j * R + r] = W row j . x row r for NT consecutive W rows (rb bytes apart) and R rows of x (stride
+// ldx); sx[r * nb + b] is the sum of x row r over block b (read for Q4_1 only). Two W rows per pass give the
+// core two independent decode-and-FMA chains per x load.
+template <DType T, int R, int NT>
+void dot_blocks(const uint8_t* w, int64_t rb, int64_t nb, const float* x, int64_t ldx, const float* sx,
+                float* out) {
+  vec acc[NT][R];
+  float off[NT][R];
+  for (int j = 0; j < NT; ++j)
+    for (int r = 0; r < R; ++r) acc[j][r] = vzero(), off[j][r] = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
-    vec q[kVecs];
-    float d, m;
-    decode<T>(w + b * legacy_block_bytes(T), q, &d, &m);
-    const vec vd = vset1(d);
-    for (int r = 0; r < R; ++r) {
-      const float* xb = x + r * ldx + b * kQK;
-      vec t = vmul(q[0], vload(xb));
-      for (int v = 1; v < kVecs; ++v) t = vfma(q[v], vload(xb + v * kLanes), t);
-      acc[r] = vfma(vd, t, acc[r]);
-      if constexpr (T == DType::Q4_1) off[r] += m * sx[r * nb + b];
+    for (int j = 0; j < NT; ++j) {
+      vec q[kVecs];
+      float d, m;
+      decode<T>(w + j * rb + b * legacy_block_bytes(T), q, &d, &m);
+      const vec vd = vset1(d);
+      for (int r = 0; r < R; ++r) {
+        const float* xb = x + r * ldx + b * kQK;
+        vec t = vmul(q[0], vload(xb));
+        for (int v = 1; v < kVecs; ++v) t = vfma(q[v], vload(xb + v * kLanes), t);
+        acc[j][r] = vfma(vd, t, acc[j][r]);
+        if constexpr (T == DType::Q4_1) off[j][r] += m * sx[r * nb + b];
+      }
     }
   }
-  for (int r = 0; r < R; ++r) out[r] = vsum(acc[r]) + off[r];
+  for (int j = 0; j < NT; ++j)
+    for (int r = 0; r < R; ++r) out[j * R + r] = vsum(acc[j][r]) + off[j][r];
 }
 
 template <DType T>
@@ -177,10 +184,20 @@ void rows_via_f32(const LinearArgs& a, int64_t rb, size_t n0, size_t n1) {
 template <DType T, int R>
 void rows_fused_r(const LinearArgs& a, const float* sx, int64_t rb, size_t n0, size_t n1) {
   const int64_t nb = a.k / kQK;
-  float out[R];
-  for (size_t n = n0; n < n1; ++n) {
-    dot_blocks<T, R>(static_cast<const uint8_t*>(a.w) + static_cast<int64_t>(n) * rb, nb, a.x, a.k, sx, out);
-    for (int r = 0; r < R; ++r) a.y[r * a.n + static_cast<int64_t>(n)] = out[r] + (a.bias ? a.bias[n] : 0.0f);
+  const auto* w = static_cast<const uint8_t*>(a.w);
+  float out[2 * R];
+  auto store = [&](int64_t n, const float* o) {
+    for (int r = 0; r < R; ++r) a.y[r * a.n + n] = o[r] + (a.bias ? a.bias[n] : 0.0f);
+  };
+  int64_t n = static_cast<int64_t>(n0);
+  for (; n + 2 <= static_cast<int64_t>(n1); n += 2) {
+    dot_blocks<T, R, 2>(w + n * rb, rb, nb, a.x, a.k, sx, out);
+    store(n, out);
+    store(n + 1, out + R);
+  }
+  if (n < static_cast<int64_t>(n1)) {
+    dot_blocks<T, R, 1>(w + n * rb, rb, nb, a.x, a.k, sx, out);
+    store(n, out);
   }
 }
 
@@ -201,7 +218,9 @@ void linear_quant_default(const LinearArgs& a) {
   check_block_linear(a);
   if (linear_weight_format_fused(a)) return;
   const int64_t rb = quant::row_bytes(a.w_dtype, a.k);
-  const size_t grain = static_cast<size_t>(std::max<int64_t>(16, 4096 / std::max<int64_t>(a.m, 1)));
+  // Chunks of at least ~16 KiB of weights per x row: enough work to pay for the hand-off, small enough that
+  // a decode GEMV of a few hundred rows still feeds every thread (a fixed 4096 rows ran them on one).
+  const size_t grain = static_cast<size_t>(std::max<int64_t>(4, (16 << 10) / std::max<int64_t>(rb * a.m, 1)));
 #if defined(SYNAPTIX_QUANT_SIMD)
   if (a.m >= 1 && a.m <= 4 && is_legacy(a.w_dtype)) {
     // Q4_1's min term needs each x row's sum over every block, once per call.

@@ -174,7 +174,10 @@ void linear_default(const LinearArgs& a) {
   // m rows of x, 4 at a time so that one weight load feeds 4 FMAs. For m up to a few hundred the x rows
   // stay in L2 while W streams from memory.
   constexpr int R = 4;
-  const size_t grain = static_cast<size_t>(std::max<int64_t>(16, 4096 / std::max<int64_t>(a.m, 1)));
+  // Chunks of at least ~16 KiB of weights per x row (a fixed 4096 rows left decode GEMVs on one thread).
+  const auto elem = static_cast<int64_t>(std::max<size_t>(dtype_size(a.w_dtype), 1));
+  const int64_t row_work = a.k * elem * std::max<int64_t>(a.m, 1);
+  const size_t grain = static_cast<size_t>(std::max<int64_t>(4, (16 << 10) / std::max<int64_t>(row_work, 1)));
   ThreadPool::global().parallel_for(static_cast<size_t>(a.n), [&](size_t nb, size_t ne) {
     float out[R];
     for (size_t n = nb; n < ne; ++n) {
