@@ -30,6 +30,7 @@
 #include "synaptix/hw/cuda/device_profile.h"
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/cuda/decode_timing.h"
+#include "synaptix/cuda/gpu_bench_weights.h"
 #include "synaptix/tune/cuda/linear_trials.h"
 #include "synaptix/model/synth.h"
 #include "synaptix/registry/cuda/cuda_recipe_setup.h"
@@ -59,6 +60,9 @@ struct Options {
   int steps_per_launch = 8;  // pipelined greedy steps per enqueue (multi-step graphs), capped by the executor
   std::string recipe;        // measure what serve runs with this recipe
   bool search = false;       // with a recipe: also run the whole-step search, for comparison
+  std::vector<std::string> weights;  // weight formats to compare with bf16 (gpu_bench_weights.h) instead
+  int quant_gemv_rows = 8;           // with --weights: CudaExecutorOptions::quant_gemv_max_rows
+  bool prefill = true;               // with --weights: also time a prefill per format
 };
 
 // Progress on stderr, unbuffered, so a long run shows where it is.
@@ -422,7 +426,7 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
   auto o = std::make_shared<Options>();
   sub.add_option("--like", o->like, "model preset")->capture_default_str();
   sub.add_option("--device", o->device, "CUDA device index")->capture_default_str()->check(in_range(0, 1023));
-  sub.add_option("--batches", o->batches, "decode batch sizes")->delimiter(',')->check(in_range(1, 256));
+  CLI::Option* batches = sub.add_option("--batches", o->batches, "decode batch sizes")->delimiter(',')->check(in_range(1, 256));
   sub.add_option("--context", o->context, "tokens in each sequence before timed decode")
       ->capture_default_str()
       ->check(in_range(1, double(1 << 24)));
@@ -439,7 +443,30 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
   sub.add_option("--steps-per-launch", o->steps_per_launch, "pipelined greedy decode steps per launch (multi-step graphs)")
       ->capture_default_str()
       ->check(in_range(1, 64));
-  return [o] {
+  sub.add_option("--weights", o->weights,
+                 "compare bf16 with these weight formats (int4-g128,fp8-e4m3-pc,int8-pc,mxfp4,...): projections "
+                 "quantized on the host (round to nearest), decode b=1/8/32 and prefill against each format's own "
+                 "bandwidth roofline; no tuning")
+      ->delimiter(',');
+  sub.add_option("--quant-gemv-rows", o->quant_gemv_rows,
+                 "with --weights: products of up to this many rows run the format's GEMV (8 rows a call), larger "
+                 "ones expand the weights to bf16 for cuBLASLt")
+      ->capture_default_str()
+      ->check(in_range(0, 4096));
+  sub.add_flag("!--no-prefill", o->prefill, "with --weights: skip the prefill timing");
+  return [o, batches] {
+    if (!o->weights.empty()) {
+      WeightFormatBench w;
+      w.like = o->like;
+      w.device = o->device;
+      w.formats = o->weights;
+      if (batches->count() > 0) w.batches = o->batches;  // else 1, 8, 32: the GPU-run issue's table
+      w.timing = timing_of(*o);
+      w.prefill = o->prefill;
+      w.quant_gemv_max_rows = o->quant_gemv_rows;
+      w.json_out = o->json_out;
+      return run_weight_format_bench(w);
+    }
     if (o->batches.empty()) fail("--batches: at least one batch size");
     if (!o->recipe.empty() && !o->search) o->tune = false;  // a recipe is measured, not re-searched
     for (int b : o->batches)

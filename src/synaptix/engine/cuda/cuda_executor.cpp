@@ -161,6 +161,8 @@ void CudaExecutorImpl::validate_spec() {
   if (s_.num_heads / s_.num_kv_heads * s_.head_dim > kc::kMaxAttentionGroupDim)
     fail("CUDA executor: ", s_.num_heads / s_.num_kv_heads, " query heads per KV head of head_dim ", s_.head_dim,
          " exceed the attention kernel's limit of ", kc::kMaxAttentionGroupDim);
+  if (opt_.quant_gemv_max_rows < 0)
+    fail("CUDA executor: quant_gemv_max_rows ", opt_.quant_gemv_max_rows, " (expected 0 or more rows)");
   if (static_cast<int64_t>(w_.layers.size()) != s_.num_layers)
     fail("CUDA executor: ", w_.layers.size(), " layers of weights for a spec of ", s_.num_layers);
 }
@@ -180,10 +182,10 @@ std::unique_ptr<Executor> make_cuda_executor(const model::Model& m, KvConfig kv,
 }
 
 std::unique_ptr<CudaExecutor> make_cuda_executor_random(const model::Spec& s, uint64_t seed, KvConfig kv, int device,
-                                                        const CudaExecutorOptions& opt) {
+                                                        const CudaExecutorOptions& opt, DType weights) {
   graph::ForwardPlan plan = graph::build_forward_plan(s);
   auto ctx = std::make_shared<hw::cuda::Context>(device);
-  cuda::DeviceWeights w = cuda::random_weights(s, plan, seed);
+  cuda::DeviceWeights w = cuda::random_weights(s, plan, seed, weights);
   return std::make_unique<cuda::CudaExecutorImpl>(std::move(ctx), s, std::move(plan), std::move(w), kv, opt);
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// The CUDA executor: weights uploaded once (bf16), activations f32 in a fixed device pool, paged KV cache
+// The CUDA executor: weights uploaded once (bf16, or a quantized model's projections packed in their weight format), activations f32 in a fixed device pool, paged KV cache
 // on the device (f32 or bf16, see CudaExecutorOptions). Steps of at most `gemv_max_rows` tokens run the weight-streaming GEMV path (f32
 // activations, the decode path); larger steps convert activations to bf16 and run cuBLASLt tensor-core GEMMs
 // (the prefill path). Decode-only steps are captured as CUDA graphs (one per batch size and attention split
@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "synaptix/core/dtype.h"
 #include "synaptix/engine/executor.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 
@@ -43,6 +44,11 @@ struct CudaExecutorOptions {
   // share of a step.
   bool ablate_attention = false;
   int64_t flash_min_tokens = 65;  // smaller steps keep the CUDA-core attention (decode-sized work)
+  // Quantized projections (a weight format, quant/weight_format.h): products of up to this many rows run the
+  // format's GEMV (dequantized in registers, 8 rows of x per call, so the weights are read ceil(m / 8) times);
+  // larger ones expand the matrix to bf16 in a scratch buffer and run cuBLASLt. Decode steps of a quantized
+  // model run RMSNorm and the gated activation as their own kernels (the fused prologues are bf16-only).
+  int quant_gemv_max_rows = 8;
 };
 
 // The GEMV schedule and cuBLASLt algorithm per (m, n, k) shape; what the tuner writes and the executor
@@ -98,13 +104,17 @@ class CudaExecutor : public Executor, public GreedyStep, public SampleStep, publ
 };
 
 // Uploads the model's weights to `device`. Throws synaptix::Error for a model the CUDA path cannot run
-// (dimensions not multiples of 8, head groups too large), naming what was wrong.
+// (dimensions not multiples of 8, head groups too large, quantized MoE experts, q/k/v or gate/up in different
+// formats), naming what was wrong. Projections in a weight format (a quantization recipe applied at load) stay
+// packed on the device and run the format's kernels.
 std::unique_ptr<Executor> make_cuda_executor(const model::Model& m, KvConfig kv, int device);
 std::unique_ptr<CudaExecutor> make_cuda_executor(const model::Model& m, KvConfig kv, int device,
                                                  const CudaExecutorOptions& opt);
 // A model of the given Spec with random device weights (deterministic in seed): benchmarks of full-size
-// shapes without their files.
+// shapes without their files. With `weights` a weight format the projections are quantized to it on the host
+// by the CPU's round-to-nearest quantizer (engine/cuda/device_weights.h); dense models only.
 std::unique_ptr<CudaExecutor> make_cuda_executor_random(const model::Spec& s, uint64_t seed, KvConfig kv,
-                                                        int device, const CudaExecutorOptions& opt);
+                                                        int device, const CudaExecutorOptions& opt,
+                                                        DType weights = DType::BF16);
 
 }  // namespace synaptix::engine

@@ -127,9 +127,13 @@ class CudaExecutorImpl final : public CudaExecutor {
                                                const kernels::cuda::RopeKvArgs& ra) const;
   CUdeviceptr ss(int64_t slot) const { return ss_.ptr() + static_cast<CUdeviceptr>(slot * kSsStride) * 4; }
 
-  // linear_dispatch.cpp
-  void linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc);
-  void matmul_bf16(CUdeviceptr xb, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc);
+  // linear_dispatch.cpp. wdt: the weights' dtype (BF16, or a weight format: DeviceLayer's *_dtype).
+  void linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc,
+              DType wdt = DType::BF16);
+  void matmul_bf16(CUdeviceptr xb, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc,
+                   DType wdt = DType::BF16);
+  // A quantized matrix expanded to bf16 into wscratch_ (returned), for a tensor-core product.
+  CUdeviceptr expand_weights(CUdeviceptr w, DType wdt, int64_t n, int64_t k);
   void gemv(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc,
             const kernels::cuda::GemvFusion& f);
 
@@ -157,6 +161,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   std::unique_ptr<backend::cuda::BlasLtMatmul> blas_;
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
+  DeviceBuffer wscratch_;  // bf16 expansion of the largest quantized matrix (tensor-core steps of a quantized model)
   DeviceBuffer inv_freq_sliding_;  // the sliding-window layers' own RoPE frequencies (gemma3), else empty
   DeviceBuffer attn_counters_;  // the fused decode attention's split counters (zero between launches)
   DeviceBuffer moe_out_, router_, moe_idx_, moe_w_, actlo_, ss_, argmax_scratch_;

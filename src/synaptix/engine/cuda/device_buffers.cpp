@@ -43,6 +43,7 @@ void CudaExecutorImpl::allocate_buffers() {
   attn_counters_ = DeviceBuffer(static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads) * 4);
   check(cuMemsetD32(attn_counters_.ptr(), 0, static_cast<size_t>(kMaxSplitTokens * s_.num_kv_heads)), "cuMemsetD32");
   ss_ = DeviceBuffer(static_cast<size_t>((2 * s_.num_layers + 1) * kSsStride) * 4);
+  if (w_.quantized) wscratch_ = DeviceBuffer(static_cast<size_t>(w_.max_quantized_elems) * 2);
   if (!s_.is_moe()) return;
   moe_out_ = DeviceBuffer(static_cast<size_t>(Tm * h) * 4);
   router_ = DeviceBuffer(static_cast<size_t>(Tm * s_.num_experts) * 4);

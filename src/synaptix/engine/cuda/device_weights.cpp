@@ -1,13 +1,17 @@
 #include "synaptix/engine/cuda/device_weights.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "synaptix/backend/cuda/device_random.h"
 #include "synaptix/core/error.h"
+#include "synaptix/core/thread_pool.h"
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/kernels/embedding/reference.h"
 #include "synaptix/model/model.h"
+#include "synaptix/quant/weight_format.h"
+#include "synaptix/quant/weight_quantize.h"
 
 namespace synaptix::engine::cuda {
 
@@ -67,6 +71,84 @@ DeviceBuffer upload_gate_up(const TensorRef& gate, const TensorRef& up, int64_t*
   return buf;
 }
 
+// The weight format `parts` share (they become one device matrix), or nullptr when none is in a weight format
+// (uploaded as bf16). Throws naming the tensors when only some are, or in different formats, and when a row is
+// not whole groups of its format or not a multiple of 4 elements (the CUDA kernels' units).
+const quant::WeightFormat* packed_format(std::initializer_list<const TensorRef*> parts) {
+  const quant::WeightFormat* f = quant::weight_format((*parts.begin())->dtype);
+  for (const TensorRef* t : parts) {
+    if (quant::weight_format(t->dtype) != f) {
+      std::string names;
+      for (const TensorRef* u : parts) names += (names.empty() ? "" : ", ") + u->name + " (" + std::string(dtype_name(u->dtype)) + ")";
+      fail(t->file, ": the CUDA executor runs ", names, " as one product, so they must share one weight format");
+    }
+    if (f && (t->shape.size() != 2 || t->shape[1] % 4 != 0 ||
+              static_cast<int64_t>(t->nbytes) != t->shape[0] * quant::weight_row_bytes(*f, t->shape[1])))
+      fail(t->file, ": tensor ", t->name, " (", f->name, ", shape ", t->shape_str(), ", ", t->nbytes,
+           " bytes) is not whole packed rows of a multiple of 4 elements, as the CUDA kernels read them");
+  }
+  return f;
+}
+
+// Row-concatenates packed matrices of format f (their rows are independent) into one device matrix.
+DeviceBuffer upload_packed_rows(std::initializer_list<const TensorRef*> parts, int64_t* bytes) {
+  size_t total = 0;
+  for (const TensorRef* t : parts) total += t->nbytes;
+  DeviceBuffer buf(total);
+  size_t off = 0;
+  for (const TensorRef* t : parts) {
+    buf.upload(t->data, t->nbytes, off);
+    off += t->nbytes;
+  }
+  *bytes += static_cast<int64_t>(total);
+  return buf;
+}
+
+// gate and up in the same weight format, their packed rows interleaved as upload_gate_up interleaves bf16 rows.
+DeviceBuffer upload_packed_gate_up(const TensorRef& gate, const TensorRef& up, int64_t* bytes) {
+  if (gate.shape != up.shape) fail("gate and up projections must have the same shape to be interleaved");
+  const size_t rows = static_cast<size_t>(gate.shape[0]), rb = gate.nbytes / rows;
+  std::vector<uint8_t> h(2 * gate.nbytes);
+  const auto* g = static_cast<const uint8_t*>(gate.data);
+  const auto* u = static_cast<const uint8_t*>(up.data);
+  for (size_t r = 0; r < rows; ++r) {
+    std::memcpy(h.data() + (2 * r) * rb, g + r * rb, rb);
+    std::memcpy(h.data() + (2 * r + 1) * rb, u + r * rb, rb);
+  }
+  DeviceBuffer buf(h.size());
+  buf.upload(h.data(), h.size());
+  *bytes += static_cast<int64_t>(h.size());
+  return buf;
+}
+
+// One projection matrix (q|k|v concatenated when given three): packed when its tensors are in a weight
+// format, else bf16; records its dtype and the largest quantized matrix.
+DeviceBuffer upload_matrix(std::initializer_list<const TensorRef*> parts, DType* dtype, DeviceWeights* w) {
+  const quant::WeightFormat* f = packed_format(parts);
+  if (!f) {
+    *dtype = DType::BF16;
+    return upload_rows(parts, &w->bytes);
+  }
+  *dtype = f->dtype;
+  w->quantized = true;
+  int64_t elems = 0;
+  for (const TensorRef* t : parts) elems += t->numel();
+  w->max_quantized_elems = std::max(w->max_quantized_elems, elems);
+  return upload_packed_rows(parts, &w->bytes);
+}
+
+DeviceBuffer upload_gate_up_matrix(const TensorRef& gate, const TensorRef& up, DType* dtype, DeviceWeights* w) {
+  const quant::WeightFormat* f = packed_format({&gate, &up});
+  if (!f) {
+    *dtype = DType::BF16;
+    return upload_gate_up(gate, up, &w->bytes);
+  }
+  *dtype = f->dtype;
+  w->quantized = true;
+  w->max_quantized_elems = std::max(w->max_quantized_elems, 2 * gate.numel());
+  return upload_packed_gate_up(gate, up, &w->bytes);
+}
+
 DeviceBuffer upload_f32(std::initializer_list<const TensorRef*> parts, int64_t* bytes) {
   std::vector<float> all;
   for (const TensorRef* t : parts) {
@@ -94,6 +176,32 @@ DeviceBuffer random_bf16(int64_t rows, int64_t cols, uint64_t seed, int64_t* byt
   DeviceBuffer buf(n * 2);
   backend::cuda::fill_uniform_bf16(buf.ptr(), n, seed, 1.0f / std::sqrt(static_cast<float>(cols)), nullptr);
   *bytes += static_cast<int64_t>(n * 2);
+  return buf;
+}
+
+// rows x k uniform values in [-1/sqrt(k), 1/sqrt(k)] (a hash of seed and index: deterministic, parallel),
+// packed by the CPU's round-to-nearest quantizer into format f.
+std::vector<uint8_t> random_packed(const quant::WeightFormat& f, int64_t rows, int64_t k, uint64_t seed) {
+  std::vector<float> v(static_cast<size_t>(rows * k));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(k));
+  ThreadPool::global().parallel_for(v.size(), [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      uint64_t z = seed * 0x9E3779B97F4A7C15ull + i;  // splitmix64
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      z ^= z >> 31;
+      v[i] = scale * (static_cast<float>(z >> 40) * (2.0f / 16777216.0f) - 1.0f);
+    }
+  }, 1 << 16);
+  std::vector<uint8_t> out(static_cast<size_t>(rows * quant::weight_row_bytes(f, k)));
+  quant::quantize_rows(f, v.data(), rows, k, out.data());
+  return out;
+}
+
+DeviceBuffer upload_bytes(const std::vector<uint8_t>& h, int64_t* bytes) {
+  DeviceBuffer buf(h.size());
+  buf.upload(h.data(), h.size());
+  *bytes += static_cast<int64_t>(h.size());
   return buf;
 }
 
@@ -127,7 +235,7 @@ DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& pl
       if (!L.post_mlp_norm) fail("layer ", l, ": the forward plan has a post-MLP norm the weights lack");
       d.post_mlp_norm = upload_norm(L.post_mlp_norm, off, &w.bytes);
     }
-    d.qkv = upload_rows({L.q, L.k, L.v}, &w.bytes);
+    d.qkv = upload_matrix({L.q, L.k, L.v}, &d.qkv_dtype, &w);
     if (L.q_bias) {
       if (!L.k_bias || !L.v_bias) fail("layer ", l, ": q bias present without k and v biases");
       d.qkv_bias = upload_f32({L.q_bias, L.k_bias, L.v_bias}, &w.bytes);
@@ -137,17 +245,21 @@ DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& pl
       d.q_norm = upload_norm(L.q_norm, off, &w.bytes);
       d.k_norm = upload_norm(L.k_norm, off, &w.bytes);
     }
-    d.o = upload_rows({L.o}, &w.bytes);
+    d.o = upload_matrix({L.o}, &d.o_dtype, &w);
     if (L.router) {
       d.router = upload_rows({L.router}, &w.bytes);
       for (const model::ExpertWeights& e : L.experts) {
+        for (const TensorRef* t : {e.gate, e.up, e.down})
+          if (quant::weight_format(t->dtype))
+            fail(t->file, ": tensor ", t->name, " is ", dtype_name(t->dtype), "; the CUDA executor has no kernel for "
+                 "quantized MoE experts (leave the experts out of the quantization recipe, or run with --target cpu)");
         d.expert_gate_up.push_back(upload_gate_up(*e.gate, *e.up, &w.bytes));
         d.expert_down.push_back(upload_rows({e.down}, &w.bytes));
       }
       d.inter = L.experts.empty() ? 0 : L.experts[0].gate->shape[0];
     } else {
-      d.gate_up = upload_gate_up(*L.gate, *L.up, &w.bytes);
-      d.down = upload_rows({L.down}, &w.bytes);
+      d.gate_up = upload_gate_up_matrix(*L.gate, *L.up, &d.gate_up_dtype, &w);
+      d.down = upload_matrix({L.down}, &d.down_dtype, &w);
       d.inter = L.gate->shape[0];
     }
     w.layers.push_back(std::move(d));
@@ -158,10 +270,25 @@ DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& pl
   return w;
 }
 
-DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& plan, uint64_t seed) {
+DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& plan, uint64_t seed, DType weights) {
   DeviceWeights w;
   const int64_t h = s.hidden_size, qkv = s.q_dim() + 2 * s.kv_dim();
   uint64_t k = seed * 1000;
+  const quant::WeightFormat* qf = quant::weight_format(weights);
+  if (weights != DType::BF16 && !qf)
+    fail("random weights: ", dtype_name(weights), " is neither bf16 nor a weight format (", quant::weight_format_names(), ")");
+  if (qf && s.is_moe()) fail("random weights: quantized (", qf->name, ") MoE experts have no CUDA kernel");
+  // One layer's packed matrices, quantized once on the host (in the rows' interleaving order of gate|up,
+  // which for random rows is any order) and uploaded to every layer.
+  std::vector<uint8_t> pq, po, pgu, pd;
+  if (qf) {
+    pq = random_packed(*qf, qkv, h, seed * 4 + 1);
+    po = random_packed(*qf, h, s.q_dim(), seed * 4 + 2);
+    pgu = random_packed(*qf, 2 * s.intermediate_size, h, seed * 4 + 3);
+    pd = random_packed(*qf, h, s.intermediate_size, seed * 4 + 4);
+    w.quantized = true;
+    w.max_quantized_elems = std::max({qkv * h, h * s.q_dim(), 2 * s.intermediate_size * h, h * s.intermediate_size});
+  }
   for (int64_t l = 0; l < s.num_layers; ++l) {
     DeviceLayer d;
     d.attn_norm = constant_f32(h, 1.0f, &w.bytes);
@@ -169,7 +296,17 @@ DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& pla
     const graph::LayerStep& P = plan.layers[static_cast<size_t>(l)];
     if (P.post_attention_norm) d.post_attn_norm = constant_f32(h, 1.0f, &w.bytes);
     if (P.post_mlp_norm) d.post_mlp_norm = constant_f32(h, 1.0f, &w.bytes);
-    d.qkv = random_bf16(qkv, h, ++k, &w.bytes);
+    if (qf) {
+      d.qkv = upload_bytes(pq, &w.bytes);
+      d.o = upload_bytes(po, &w.bytes);
+      d.gate_up = upload_bytes(pgu, &w.bytes);
+      d.down = upload_bytes(pd, &w.bytes);
+      d.qkv_dtype = d.o_dtype = d.gate_up_dtype = d.down_dtype = qf->dtype;
+      d.inter = s.intermediate_size;
+      k += 4;
+    } else {
+      d.qkv = random_bf16(qkv, h, ++k, &w.bytes);
+    }
     if (s.attention_bias) {
       d.qkv_bias = DeviceBuffer(static_cast<size_t>(qkv) * 4);
       backend::cuda::fill_uniform_f32(d.qkv_bias.ptr(), static_cast<size_t>(qkv), ++k, 0.02f, nullptr);
@@ -179,18 +316,20 @@ DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& pla
       d.q_norm = constant_f32(s.head_dim, 1.0f, &w.bytes);
       d.k_norm = constant_f32(s.head_dim, 1.0f, &w.bytes);
     }
-    d.o = random_bf16(h, s.q_dim(), ++k, &w.bytes);
-    if (s.layer_is_moe(l)) {
-      d.inter = s.moe_intermediate_size > 0 ? s.moe_intermediate_size : s.intermediate_size;
-      d.router = random_bf16(s.num_experts, h, ++k, &w.bytes);
-      for (int64_t e = 0; e < s.num_experts; ++e) {
-        d.expert_gate_up.push_back(random_bf16(2 * d.inter, h, ++k, &w.bytes));
-        d.expert_down.push_back(random_bf16(h, d.inter, ++k, &w.bytes));
+    if (!qf) {  // (quantized: the projections are uploaded above)
+      d.o = random_bf16(h, s.q_dim(), ++k, &w.bytes);
+      if (s.layer_is_moe(l)) {
+        d.inter = s.moe_intermediate_size > 0 ? s.moe_intermediate_size : s.intermediate_size;
+        d.router = random_bf16(s.num_experts, h, ++k, &w.bytes);
+        for (int64_t e = 0; e < s.num_experts; ++e) {
+          d.expert_gate_up.push_back(random_bf16(2 * d.inter, h, ++k, &w.bytes));
+          d.expert_down.push_back(random_bf16(h, d.inter, ++k, &w.bytes));
+        }
+      } else {
+        d.inter = s.intermediate_size;
+        d.gate_up = random_bf16(2 * d.inter, h, ++k, &w.bytes);
+        d.down = random_bf16(h, d.inter, ++k, &w.bytes);
       }
-    } else {
-      d.inter = s.intermediate_size;
-      d.gate_up = random_bf16(2 * d.inter, h, ++k, &w.bytes);
-      d.down = random_bf16(h, d.inter, ++k, &w.bytes);
     }
     w.layers.push_back(std::move(d));
   }

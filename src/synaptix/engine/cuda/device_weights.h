@@ -1,12 +1,13 @@
 #pragma once
-// A model's weights in device memory, laid out for the CUDA executor: matrices bf16 in the nn.Linear
-// [out, in] layout with q|k|v concatenated and gate/up rows interleaved (one GEMV reads each layer's input once for all
+// A model's weights in device memory, laid out for the CUDA executor: matrices bf16 (or, for a quantized
+// model's projections, packed rows of a weight format: quant/weight_format.h) in the nn.Linear [out, in] layout with q|k|v concatenated and gate/up rows interleaved (one GEMV reads each layer's input once for all
 // three or two projections, and SwiGLU can run in the gate/up GEMV's epilogue), norm weights and biases f32. Uploaded once from a loaded Model, or filled with
 // random values from a Spec alone (benchmarks of full-size models without their files).
 #include <cstdint>
 #include <vector>
 
 #include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/core/dtype.h"
 #include "synaptix/graph/forward_plan.h"
 #include "synaptix/model/spec.h"
 
@@ -26,6 +27,9 @@ struct DeviceLayer {
   backend::cuda::DeviceBuffer router;               // bf16 [experts, hidden]; MoE layers
   std::vector<backend::cuda::DeviceBuffer> expert_gate_up, expert_down;
   int64_t inter = 0;                                // rows of gate (dense) or of each expert's gate
+  // The dtype of each projection matrix: BF16, or the weight format its rows are packed in (q, k and v share
+  // one, as do gate and up: their rows are concatenated or interleaved as packed rows).
+  DType qkv_dtype = DType::BF16, o_dtype = DType::BF16, gate_up_dtype = DType::BF16, down_dtype = DType::BF16;
 };
 
 struct DeviceWeights {
@@ -34,15 +38,23 @@ struct DeviceWeights {
   backend::cuda::DeviceBuffer final_norm;  // f32 [hidden]
   backend::cuda::DeviceBuffer lm_head;     // bf16 [vocab, hidden]; empty when tied to embed
   int64_t bytes = 0;                       // device bytes held
+  bool quantized = false;                  // some projection is in a weight format
+  int64_t max_quantized_elems = 0;         // the largest quantized matrix's n * k (its bf16 expansion's size)
 
   CUdeviceptr head() const { return lm_head.bytes() ? lm_head.ptr() : embed.ptr(); }
 };
 
-// Needs a current context. Converts f16/f32 tensors to bf16 (matrices) or f32 (vectors) on the host. Every
+// Needs a current context. Converts f16/f32 tensors to bf16 (matrices) or f32 (vectors) on the host; GGUF
+// blocks are expanded to bf16; projections in a weight format are uploaded as packed (every weight format has
+// CUDA kernels; quantized MoE experts are refused by name). Every
 // RMSNorm weight is uploaded as the scale the kernels multiply by: the plan's norm_weight_offset + w (gemma3's
 // (1 + w) folded in, so every norm kernel applies unchanged).
 DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& plan);
 // Uniform random bf16 matrices (scale 1/sqrt(in)), norm scales 1, biases small; deterministic in seed.
-DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& plan, uint64_t seed);
+// With `weights` a weight format: the projections are random f32 values (the same scale) quantized by the CPU's
+// round-to-nearest quantizer into that format, one layer's matrices quantized once and uploaded to every layer
+// (what is timed is bytes, not values); the embedding and LM head stay bf16. Dense models only.
+DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& plan, uint64_t seed,
+                             DType weights = DType::BF16);
 
 }  // namespace synaptix::engine::cuda

@@ -72,11 +72,12 @@ bool CudaExecutorImpl::head_argmax_fused(int64_t T) const {
 // Whether a step of T tokens on the GEMV path fuses its RMSNorms into GEMV prologues (the plan's choice).
 // Those norms read sums of squares that the residual's writers (the embedding, o_proj and down GEMVs)
 // accumulate, so a forward whose sublayer outputs are normed before the residual add, or whose embeddings are
-// scaled after the lookup (gemma3), runs its norms as kernels.
+// scaled after the lookup (gemma3), or whose projections are quantized (the fused prologues are bf16 GEMVs),
+// runs its norms as kernels.
 bool CudaExecutorImpl::decode_fused(int64_t T) const {
   const auto fuse_it = plan_.fuse_decode.find(T);
   return opt_.fuse && (fuse_it == plan_.fuse_decode.end() || fuse_it->second) && T <= opt_.gemv_max_rows &&
-         T <= kSsStride && !fwd_.has_post_norms() && fwd_.embedding_scale == 1.0;
+         T <= kSsStride && !fwd_.has_post_norms() && fwd_.embedding_scale == 1.0 && !w_.quantized;
 }
 
 void CudaExecutorImpl::gated_activation(const graph::MlpStep& mlp, CUdeviceptr out, int64_t T, int64_t inter,
@@ -141,10 +142,10 @@ void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t st
            {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, L.attn_norm.ptr(), ss(2 * l), eps, 0});
     } else if (bf16_in) {
       kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), actb_.ptr(), T, h, eps, true, stream_);
-      matmul_bf16(actb_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
+      matmul_bf16(actb_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false, L.qkv_dtype);
     } else {
       kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
-      linear(tc, xn_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false);
+      linear(tc, xn_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false, L.qkv_dtype);
     }
     if (prefetch_o) prefetch_weights(L.o.ptr(), static_cast<int64_t>(L.o.bytes()));
     kc::RopeKvArgs ra;
@@ -192,7 +193,7 @@ void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t st
            {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 1)});
     else {
       const auto [o_out, o_acc] = sublayer_out(P.post_attention_norm);
-      linear(tc, attn_.ptr(), L.o.ptr(), o_out, T, h, qd, o_acc);
+      linear(tc, attn_.ptr(), L.o.ptr(), o_out, T, h, qd, o_acc, L.o_dtype);
       finish_sublayer(P.post_attention_norm, L.post_attn_norm, T);
     }
     const auto [down_out, down_acc] = sublayer_out(P.post_mlp_norm);
@@ -201,9 +202,9 @@ void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t st
       // Tensor-core path with one bf16 product: the norm and the gated activation write the GEMMs' bf16
       // inputs directly.
       kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), actb_.ptr(), T, h, eps, true, stream_);
-      matmul_bf16(actb_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false);
+      matmul_bf16(actb_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false, L.gate_up_dtype);
       gated_activation(P.mlp, actb_.ptr(), T, L.inter, true);
-      matmul_bf16(actb_.ptr(), L.down.ptr(), down_out, T, h, L.inter, down_acc);
+      matmul_bf16(actb_.ptr(), L.down.ptr(), down_out, T, h, L.inter, down_acc, L.down_dtype);
       finish_sublayer(P.post_mlp_norm, L.post_mlp_norm, T);
       continue;
     }
@@ -211,16 +212,16 @@ void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t st
     if (L.router.bytes()) {
       moe(L, T, moe_norm_fused ? ss(2 * l + 2) : 0, mlp_norm_fused ? ss(2 * l + 1) : 0);
     } else {
-      if (opt_.fuse && !tc && T <= kSsStride) {
+      if (opt_.fuse && !tc && T <= kSsStride && L.gate_up_dtype == DType::BF16) {
         // The norm kernel stayed separate (the plan's choice for this step size); SwiGLU still rides
-        // in the gate/up GEMV's epilogue, which costs it nothing.
+        // in the gate/up GEMV's epilogue, which costs it nothing (bf16 weights: the quantized GEMV has none).
         gemv(xn_.ptr(), L.gate_up.ptr(), act_.ptr(), T, 2 * L.inter, h, false,
              {kc::GemvInput::Plain, gated, 0, 0, eps, 0});
       } else {
-        linear(tc, xn_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false);
+        linear(tc, xn_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false, L.gate_up_dtype);
         gated_activation(P.mlp, act_.ptr(), T, L.inter, false);
       }
-      linear(tc, act_.ptr(), L.down.ptr(), down_out, T, h, L.inter, down_acc);
+      linear(tc, act_.ptr(), L.down.ptr(), down_out, T, h, L.inter, down_acc, L.down_dtype);
       finish_sublayer(P.post_mlp_norm, L.post_mlp_norm, T);
     }
   }

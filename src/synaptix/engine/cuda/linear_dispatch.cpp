@@ -1,10 +1,13 @@
 // Which kernel runs a linear product y = x W^T of a step: the weight-streaming GEMV with the plan's schedule
 // for its (m, n, k) (decode-sized steps, 8 rows per call), or cuBLASLt on tensor cores with the plan's
-// algorithm (larger steps, x converted to bf16 first).
+// algorithm (larger steps, x converted to bf16 first). Quantized weights (a weight format) run the format's
+// GEMV up to quant_gemv_max_rows rows, else are expanded to bf16 for cuBLASLt.
 #include <algorithm>
 
 #include "synaptix/backend/cuda/launch/gemv_bf16.h"
+#include "synaptix/backend/cuda/launch/quant_gemv.h"
 #include "synaptix/backend/cuda/launch/swiglu.h"
+#include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/cuda_executor_impl.h"
 
 namespace synaptix::engine::cuda {
@@ -14,7 +17,18 @@ namespace kc = kernels::cuda;
 // y[m, n] (+)= x[m, k] W^T, x f32. The tensor-core path converts x to bf16 first (hi, and with split_bf16
 // also lo, accumulated by a second product).
 void CudaExecutorImpl::linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k,
-                              bool acc) {
+                              bool acc, DType wdt) {
+  if (wdt != DType::BF16) {
+    if (m <= opt_.quant_gemv_max_rows || !tc) {
+      for (int64_t r = 0; r < m; r += 8) {
+        const int rows = static_cast<int>(std::min<int64_t>(8, m - r));
+        kc::quant_gemv(wdt, x + static_cast<CUdeviceptr>(r * k * 4), w, y + static_cast<CUdeviceptr>(r * n * 4), rows, n,
+                       k, acc, stream_);
+      }
+      return;
+    }
+    w = expand_weights(w, wdt, n, k);
+  }
   if (tc) {
     auto it = plan_.blaslt_algorithm.find({m, n, k});
     const int algo = it == plan_.blaslt_algorithm.end() ? 0 : it->second;
@@ -39,10 +53,19 @@ void CudaExecutorImpl::linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr
 
 // y[m, n] (+)= xb[m, k] W^T on tensor cores, xb already bf16.
 void CudaExecutorImpl::matmul_bf16(CUdeviceptr xb, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k,
-                                   bool acc) {
+                                   bool acc, DType wdt) {
+  if (wdt != DType::BF16) w = expand_weights(w, wdt, n, k);
   auto it = plan_.blaslt_algorithm.find({m, n, k});
   const int algo = it == plan_.blaslt_algorithm.end() ? 0 : it->second;
   blas_->run(xb, w, y, DType::F32, m, n, k, stream_, algo, acc);
+}
+
+CUdeviceptr CudaExecutorImpl::expand_weights(CUdeviceptr w, DType wdt, int64_t n, int64_t k) {
+  if (static_cast<size_t>(n * k * 2) > wscratch_.bytes())
+    fail("CUDA executor: internal: a ", dtype_name(wdt), " matrix of ", n, " x ", k, " exceeds the bf16 scratch of ",
+         wscratch_.bytes(), " bytes");
+  kc::quant_dequantize_bf16(wdt, w, wscratch_.ptr(), n, k, stream_);
+  return wscratch_.ptr();
 }
 
 // One fused GEMV (m <= 8 rows) with the plan's schedule for its shape.

@@ -1,0 +1,122 @@
+#include "synaptix/cuda/gpu_bench_weights.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "synaptix/backend/cuda/ceilings.h"
+#include "synaptix/core/error.h"
+#include "synaptix/engine/cuda/cuda_executor.h"
+#include "synaptix/hw/cuda/device_profile.h"
+#include "synaptix/hw/cuda/driver.h"
+#include "synaptix/model/synth.h"
+#include "synaptix/quant/weight_format.h"
+
+namespace synaptix::app {
+namespace {
+
+void progress(const std::string& what) {
+  std::fprintf(stderr, "[gpu-bench --weights] %s\n", what.c_str());
+  std::fflush(stderr);
+}
+
+struct FormatRow {
+  std::string name;
+  DType dtype = DType::BF16;
+  double bits_per_weight = 16;   // of the projections, scales included
+  double step_bytes = 0;         // a batch-1 step's weight and scale bytes
+  double roofline_tok_s = 0;
+  std::vector<DecodeResult> dec;
+  double prefill_tok_s = 0;
+};
+
+// "bf16" first, then each named format once.
+std::vector<FormatRow> rows_for(const std::vector<std::string>& names, int64_t k) {
+  std::vector<FormatRow> rows(1);
+  rows[0].name = "bf16";
+  for (const std::string& n : names) {
+    if (n == "bf16") continue;
+    const quant::WeightFormat* f = quant::weight_format_named(n);
+    if (!f) fail("--weights: unknown format \"", n, "\" (expected bf16 or one of ", quant::weight_format_names(), ")");
+    if (std::any_of(rows.begin(), rows.end(), [&](const FormatRow& r) { return r.dtype == f->dtype; })) continue;
+    FormatRow r;
+    r.name = std::string(f->name);
+    r.dtype = f->dtype;
+    r.bits_per_weight = quant::bits_per_weight(*f, k);
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+}  // namespace
+
+int run_weight_format_bench(const WeightFormatBench& o) {
+  progress("spec " + o.like);
+  const model::Spec spec = model::parse_spec(model::preset_config(o.like), o.like);
+  if (spec.is_moe()) fail("--weights: ", o.like, " is a MoE shape; the CUDA executor has no kernel for quantized experts");
+  if (o.batches.empty()) fail("--weights: at least one batch size");
+  std::vector<FormatRow> rows = rows_for(o.formats, spec.hidden_size);
+  hw::cuda::DeviceProfile prof = hw::cuda::probe_device(o.device);
+  hw::cuda::Context ctx(o.device);
+  progress("measuring the HBM read bandwidth");
+  const auto bw = backend::cuda::measure_hbm_read_bandwidth(std::min<size_t>(4ull << 30, static_cast<size_t>(prof.total_memory / 4)));
+  const int max_batch = *std::max_element(o.batches.begin(), o.batches.end());
+  const int64_t blocks_per_seq = decode_blocks_per_seq(o.timing);
+  const engine::KvConfig kv = decode_kv(o.timing, max_batch);
+  const int64_t h = spec.hidden_size;
+  const double embed_bytes = static_cast<double>(spec.vocab_size * h * 2);
+  nlohmann::json out = {{"model", o.like}, {"device", prof.name}, {"hbm_read_gbps", bw.gbps},
+                        {"quant_gemv_max_rows", o.quant_gemv_max_rows}};
+  for (FormatRow& r : rows) {
+    // bf16 as frameworks run it (bf16 KV cache, one bf16 product per GEMM), every format under the same settings.
+    engine::CudaExecutorOptions eo;
+    eo.kv_f32 = false;
+    eo.split_bf16 = false;
+    eo.max_tokens_per_step = std::max(2048, o.timing.prompt);
+    eo.quant_gemv_max_rows = o.quant_gemv_max_rows;
+    progress(r.name + ": weights (projections quantized on the host, round to nearest)");
+    auto ex = engine::make_cuda_executor_random(spec, 1, kv, o.device, eo, r.dtype);
+    // A batch-1 step reads every weight once except the embedding table (one row).
+    r.step_bytes = static_cast<double>(ex->weight_bytes()) - (spec.tie_word_embeddings ? 0.0 : embed_bytes) + h * 2;
+    r.roofline_tok_s = bw.gbps * 1e9 / r.step_bytes;
+    for (int b : o.batches) {
+      progress(r.name + ": decode batch " + std::to_string(b));
+      r.dec.push_back(time_decode(*ex, b, o.timing, blocks_per_seq));
+    }
+    if (o.prefill) {
+      progress(r.name + ": prefill " + std::to_string(o.timing.prompt));
+      r.prefill_tok_s = o.timing.prompt / time_prefill(*ex, o.timing);
+    }
+    nlohmann::json jr = {{"format", r.name}, {"bits_per_weight", r.bits_per_weight}, {"step_bytes", r.step_bytes},
+                         {"roofline_b1_tok_s", r.roofline_tok_s}, {"steps_per_launch", launch_steps(*ex, 1, o.timing)}};
+    for (const auto& d : r.dec) jr["decode"].push_back({{"batch", d.batch}, {"tok_s", d.tok_s}, {"step_ms", d.step_ms}});
+    jr["b1_vs_roofline"] = r.dec.front().tok_s / r.roofline_tok_s;
+    jr["b1_vs_bf16"] = r.dec.front().tok_s / rows.front().dec.front().tok_s;
+    if (o.prefill) jr["prefill_tok_s"] = r.prefill_tok_s;
+    out["formats"].push_back(jr);
+  }
+  if (!o.json_out.empty()) std::ofstream(o.json_out) << out.dump(2) << "\n";
+
+  std::printf("\n%s on %s: projections in each weight format (embedding and LM head bf16), HBM read %.0f GB/s measured\n",
+              o.like.c_str(), prof.name.c_str(), bw.gbps);
+  std::printf("decode: %d tokens of context, %d timed steps; products of more than %d rows expand quantized weights to bf16\n",
+              o.timing.context, o.timing.decode_steps, o.quant_gemv_max_rows);
+  std::printf("%-15s | %5s | %8s | %9s | %9s | %6s", "format", "bits", "GB/step", "b=1 tok/s", "x roofline", "x bf16");
+  for (size_t i = 1; i < o.batches.size(); ++i) std::printf(" | b=%-3d tok/s | x bf16", o.batches[i]);
+  if (o.prefill) std::printf(" | prefill %d tok/s", o.timing.prompt);
+  std::printf("\n");
+  const FormatRow& base = rows.front();
+  for (const FormatRow& r : rows) {
+    std::printf("%-15s | %5.2f | %8.3f | %9.1f | %9.3f | %6.2f", r.name.c_str(), r.bits_per_weight, r.step_bytes / 1e9,
+                r.dec.front().tok_s, r.dec.front().tok_s / r.roofline_tok_s, r.dec.front().tok_s / base.dec.front().tok_s);
+    for (size_t i = 1; i < r.dec.size(); ++i) std::printf(" | %11.1f | %6.2f", r.dec[i].tok_s, r.dec[i].tok_s / base.dec[i].tok_s);
+    if (o.prefill) std::printf(" | %16.0f", r.prefill_tok_s);
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace synaptix::app

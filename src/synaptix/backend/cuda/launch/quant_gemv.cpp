@@ -1,0 +1,63 @@
+#include "synaptix/backend/cuda/launch/quant_gemv.h"
+
+#include <algorithm>
+#include <string>
+
+#include "synaptix/backend/cuda/kernel_trace.h"
+#include "synaptix/backend/cuda/module.h"
+#include "synaptix/core/error.h"
+#include "synaptix/quant/weight_format.h"
+
+namespace synaptix::kernels::cuda {
+
+namespace bc = backend::cuda;
+
+namespace {
+
+// The format of w, with k checked against its groups and the kernels' 4-element units.
+const quant::WeightFormat& checked_format(DType w, int64_t n, int64_t k, const char* what) {
+  const quant::WeightFormat* f = quant::weight_format(w);
+  if (!f) fail(what, ": ", dtype_name(w), " is not a weight format with a CUDA kernel (expected one of ", quant_gemv_format_names(), ")");
+  quant::weight_row_bytes(*f, k);  // throws naming the format when k is not whole groups
+  if (k % 4 != 0) fail(what, ": ", f->name, " with k = ", k, " (the kernels need k % 4 == 0)");
+  if (n <= 0 || n > (1ll << 31) - 1 || k > (1ll << 30)) fail(what, ": shape n=", n, " k=", k, " out of range");
+  return *f;
+}
+
+}  // namespace
+
+void quant_gemv(DType w, CUdeviceptr x, CUdeviceptr wt, CUdeviceptr y, int m, int64_t n, int64_t k, bool accumulate,
+                CUstream stream, const QuantGemvParams& p) {
+  const quant::WeightFormat& f = checked_format(w, n, k, "quant_gemv");
+  if (m < 1 || m > 8) fail("quant_gemv: m=", m, " outside 1..8");
+  if (x % 16 != 0 || y % 4 != 0 || wt % 4 != 0) fail("quant_gemv: x must be 16-byte aligned, y and W 4-byte aligned");
+  CUfunction fn = bc::cached_kernel("quant_gemv_" + std::string(f.name) + "_m" + std::to_string(m) + "_" + p.str(),
+                                    [&] { return quant_gemv_source(w, m, p); }, "quant_gemv");
+  int ni = static_cast<int>(n), ki = static_cast<int>(k), acc = accumulate ? 1 : 0;
+  void* args[] = {&x, &wt, &y, &ni, &ki, &acc};
+  const unsigned blocks = static_cast<unsigned>((n + p.warps - 1) / p.warps);
+  // Under a kernel trace the launch is named with its format and shape.
+  const std::string what = bc::active_trace()
+                               ? "quant_gemv " + std::string(f.name) + " " + std::to_string(n) + "x" + std::to_string(k)
+                               : "quant_gemv";
+  bc::launch(fn, {blocks}, {static_cast<unsigned>(p.warps * 32)}, 0, stream, args, what.c_str());
+}
+
+void quant_gemv(DType w, CUdeviceptr x, CUdeviceptr wt, CUdeviceptr y, int m, int64_t n, int64_t k, bool accumulate,
+                CUstream stream) {
+  quant_gemv(w, x, wt, y, m, n, k, accumulate, stream, quant_gemv_default_params(w, m));
+}
+
+void quant_dequantize_bf16(DType w, CUdeviceptr wt, CUdeviceptr out, int64_t n, int64_t k, CUstream stream) {
+  const quant::WeightFormat& f = checked_format(w, n, k, "quant_dequantize_bf16");
+  if (out % 4 != 0 || wt % 4 != 0) fail("quant_dequantize_bf16: W and the output must be 4-byte aligned");
+  CUfunction fn = bc::cached_kernel("quant_dequant_" + std::string(f.name), [&] { return quant_dequant_source(w); },
+                                    "quant_dequant_bf16");
+  int ni = static_cast<int>(n), ki = static_cast<int>(k);
+  void* args[] = {&wt, &out, &ni, &ki};
+  const int64_t units = n * (f.code == quant::CodeType::E2M1 ? k / 2 : k / 4);
+  const unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>((units + 255) / 256, 1, 65535));
+  bc::launch(fn, {blocks}, {256}, 0, stream, args, "quant_dequant_bf16");
+}
+
+}  // namespace synaptix::kernels::cuda

@@ -1,0 +1,24 @@
+#pragma once
+// Launchers of the weight-format kernels (kernels/linear/cuda/quant_gemv_cuda.h): compiled and loaded through
+// the module cache on first use, enqueued on `stream`. W is n packed rows of the format (as the CPU quantizer
+// writes them, quant/weight_format.h).
+#include <cuda.h>
+
+#include <cstdint>
+
+#include "synaptix/core/dtype.h"
+#include "synaptix/kernels/linear/cuda/quant_gemv_cuda.h"
+
+namespace synaptix::kernels::cuda {
+
+// y[m, n] (+)= x[m, k] W^T, x and y f32, 1 <= m <= 8. Throws synaptix::Error naming the format and shape when
+// w is not a weight format, k is not a whole number of its groups (or not a multiple of 4), or x is not
+// 16-byte aligned.
+void quant_gemv(DType w, CUdeviceptr x, CUdeviceptr wt, CUdeviceptr y, int m, int64_t n, int64_t k, bool accumulate,
+                CUstream stream, const QuantGemvParams& p);
+void quant_gemv(DType w, CUdeviceptr x, CUdeviceptr wt, CUdeviceptr y, int m, int64_t n, int64_t k, bool accumulate,
+                CUstream stream);
+// out[n, k] bf16 = the packed W expanded (each element rounded to nearest even from the reference's f32 value).
+void quant_dequantize_bf16(DType w, CUdeviceptr wt, CUdeviceptr out, int64_t n, int64_t k, CUstream stream);
+
+}  // namespace synaptix::kernels::cuda
