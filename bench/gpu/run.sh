@@ -9,13 +9,19 @@
 #                      ceilings measured in the same run
 #   STAGE=serve        a synthetic $PRESET model, `serve --target cuda:0 --recipe`, `bench serve` at
 #                      concurrency 1/8/32/64 and one 2048-token prefill; the table of issue 19
+# The weight formats (issues 18 and 21), in two calls:
+#   STAGE=quant-tests  the quantized kernels against their formats' CPU reference (test_kernels_cuda
+#                      QuantGemvDevice.*) and the CUDA executor on the llama fixture quantized to each format
+#                      against the CPU executor on the same model (test_engine_cuda *CudaQuantized*)
+#   STAGE=quant-bench  gpu-bench --weights $WEIGHTS on $PRESET: bf16 beside each format, b=1/8/32 decode and a
+#                      prefill, each against its own roofline from the bandwidth measured in the same run
 # PRECISION (default kv=bf16,products=1) is recorded in the recipe by tune --precision: not gate-checked here
 # (random weights), see eval.sh for the gate on a real model.
 # Logs go to $OUT. Uses the binaries that bench/gpu/pack.sh put in .gpu-carry/ when present, else builds
 # here (Release, tests on) — which needs the project's C++ dependencies installed on this machine.
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
-STAGE=${STAGE:-all}   # all | tests | bench | tune | recipe-bench | serve
+STAGE=${STAGE:-all}   # all | tests | bench | tune | recipe-bench | serve | quant-tests | quant-bench
 PRESET=${PRESET:-llama-3.1-8b}
 WORK=${WORK:-/tmp/synaptix-tuned}
 RECIPE=${RECIPE:-$WORK/recipe-$PRESET.json}
@@ -42,6 +48,23 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,
 cat "$OUT/device.txt"
 
 summary=()
+if [ "$STAGE" = quant-tests ]; then
+  for t in "test_kernels_cuda:QuantGemvDevice.*" "test_engine_cuda:*CudaQuantized*"; do
+    b=${t%%:*}
+    f=${t#*:}
+    timeout 280 "$BIN/$b" --gtest_filter="$f" > "$OUT/$b-quant.log" 2>&1
+    echo "$b $f rc=$? $(grep -E '^\[  (PASSED|FAILED)  \]' "$OUT/$b-quant.log" | head -2 | tr '\n' ' ')"
+    grep -E '^\[  (FAILED|SKIPPED)  \]|Failure|error|Expected|Which is|max_rel_err' "$OUT/$b-quant.log" | head -60
+  done
+  exit 0
+fi
+if [ "$STAGE" = quant-bench ]; then
+  timeout 540 "$SX" gpu-bench --like "$PRESET" --weights "${WEIGHTS:-int4-g128,fp8-e4m3-pc,int8-pc,mxfp4}" \
+    --json "$OUT/quant-bench.json" ${BENCH_ARGS:-} > "$OUT/quant-bench.log" 2>&1
+  echo "gpu-bench --weights rc=$?"
+  grep -v '^\[gpu-bench' "$OUT/quant-bench.log" | tail -n 20
+  exit 0
+fi
 if [ "$STAGE" = tune ] || [ "$STAGE" = recipe-bench ] || [ "$STAGE" = serve ]; then
   source bench/gpu/tuned_path.sh
   exit $?
