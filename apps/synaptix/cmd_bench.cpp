@@ -15,6 +15,7 @@
 #include "synaptix/executor_factory.h"
 #include "synaptix/hw/cpu_profile.h"
 #include "synaptix/model/model.h"
+#include "synaptix/recipe_model.h"
 
 namespace synaptix::app {
 namespace {
@@ -78,7 +79,10 @@ double median(std::vector<double> v) {
 
 int run(const Options& o) {
   // GGUF: the file's blocks as they are (native), or every matrix dequantized to bf16 at load.
-  auto m = model::load_model(o.model, o.weights == "bf16" ? model::GgufWeights::Bf16 : model::GgufWeights::Native);
+  // A recipe's weight formats, if it has any, are applied at load (recipe_model.h; GGUF expanded to bf16 first).
+  RecipeModel rm = load_model_for_recipe(o.model, o.recipe,
+                                         o.weights == "bf16" ? model::GgufWeights::Bf16 : model::GgufWeights::Native);
+  const auto& m = rm.model;
   const model::Spec& s = m->spec;
   const Target target = parse_target(o.target);
   if (target.kind != "cpu") fail("bench --target ", o.target, ": the GPU benchmark is bench/gpu/run.sh");
@@ -87,7 +91,7 @@ int run(const Options& o) {
   engine::KvConfig kv;
   const int64_t blocks_per_seq = (ctx + kv.block_size - 1) / kv.block_size;
   kv.num_blocks = blocks_per_seq * std::max<int64_t>(max_batch, 1);
-  auto bundle = make_executor(*m, target, kv, o.recipe);
+  auto bundle = make_executor(*m, target, kv, rm.executor_recipe);
   engine::Executor& ex = *bundle.executor;
 
   hw::CpuProfile cpu = hw::probe_cpu(/*measure=*/true);

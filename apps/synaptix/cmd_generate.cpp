@@ -11,6 +11,7 @@
 #include "synaptix/model/model.h"
 #include "synaptix/model/tokenizer.h"
 #include "synaptix/prompt_builder.h"
+#include "synaptix/recipe_model.h"
 
 namespace synaptix::app {
 namespace {
@@ -25,7 +26,9 @@ struct Options {
 };
 
 int run(const Options& o) {
-  auto m = model::load_model(o.model);
+  // The recipe's weight formats, if it has any, are applied at load (recipe_model.h).
+  RecipeModel rm = load_model_for_recipe(o.model, o.recipe);
+  const auto& m = rm.model;
   auto tok = model::Tokenizer::load(o.model);
   std::vector<int32_t> ids;
   if (o.chat) {
@@ -38,7 +41,7 @@ int run(const Options& o) {
   }
   engine::KvConfig kv;
   kv.num_blocks = (static_cast<int64_t>(ids.size()) + o.max_tokens + kv.block_size) / kv.block_size + 1;
-  auto bundle = make_executor(*m, parse_target(o.target), kv, o.recipe);
+  auto bundle = make_executor(*m, parse_target(o.target), kv, rm.executor_recipe);
 
   engine::GenerateOptions g;
   g.max_tokens = o.max_tokens;

@@ -4,11 +4,13 @@
 // format; then a format per layer under --budget (or, without one, each layer's smallest format whose KL
 // alone stays within the gate's mean-KL bar shared over the layers), quantized by --method (rtn, or gptq
 // calibrated on the same text), scored against the model as loaded on held-out windows by the quality gate.
-// Only a candidate that passes is written: --out gets the recipe (every tensor's format, the table, the gate's
-// figures) and the quantized bytes go to the cache the loader reads (model/quantized_model.h).
+// Only a candidate that passes is written: --out gets a runtime recipe whose "quant" section holds every
+// tensor's format, the table and the gate's figures (with --recipe BASE, BASE's kernels too), and the
+// quantized bytes go to the cache the loader reads (model/quantized_model.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -30,6 +32,7 @@
 #include "synaptix/engine/cpu_executor.h"
 #include "synaptix/eval/perplexity.h"
 #include "synaptix/eval/quality_gate.h"
+#include "synaptix/hw/cpu_profile.h"
 #include "synaptix/kernels/linear/reference.h"
 #include "synaptix/model/gguf_model.h"
 #include "synaptix/model/quantized_model.h"
@@ -38,6 +41,7 @@
 #include "synaptix/quant/quant_recipe.h"
 #include "synaptix/quant/weight_format.h"
 #include "synaptix/quant/weight_quantize.h"
+#include "synaptix/registry/recipe.h"
 
 namespace synaptix::app {
 namespace {
@@ -47,7 +51,7 @@ using nlohmann::json;
 
 struct Options {
   std::string model, target = "cpu", formats = "int8-pc,int4-g64", budget, gate = "4bit", method = "rtn", text, out,
-              cache;
+              cache, base;
   int64_t ctx = 128, calib_windows = 2, eval_windows = 2;
 };
 
@@ -114,7 +118,19 @@ json figures_json(const eval::ComparisonFigures& f) {
   return {{"mean_kl", *f.mean_kl}, {"p99_kl", *f.p99_kl}, {"same_top1", *f.same_top1}, {"perplexity_ratio", *f.perplexity_ratio}};
 }
 
+std::string iso_now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
 int run(const Options& o) {
+  if (!o.base.empty()) {  // refuse a base recipe that cannot take formats before the search's minutes
+    const registry::Recipe b = registry::load_recipe(o.base);
+    if (b.target_kind != "cpu")
+      fail("--recipe ", o.base, ": a ", b.target_kind, " recipe (the weight formats run on --target cpu only)");
+  }
   if (o.target != "cpu") fail("--target ", o.target, ": quantize searches CPU formats only (expected cpu)");
   if (o.method != "rtn" && o.method != "gptq") fail("--method ", o.method, ": expected rtn or gptq");
   const std::vector<DType> formats = parse_formats(o.formats);
@@ -251,18 +267,29 @@ int run(const Options& o) {
         const model::OwnedTensor* t = chosen.made(name, f.dtype);
         std::copy(t->bytes.begin(), t->bytes.end(), out);
       });
-  json j = quant::recipe_to_json(recipe);
-  j["table"] = jt;
-  j["gate"] = {{"name", gate.name}, {"pass", v.pass}};
-  for (const auto& c : v.criteria) j["gate"]["criteria"].push_back(c.line);
-  j["figures"] = report;
-  j["calibration"] = {{"text", text_path}, {"ctx", o.ctx}, {"windows", o.calib_windows}, {"held_out_windows", o.eval_windows}};
-  j["bytes"] = {{"loaded", loaded_bytes}, {"quantized", assigned_bytes}};
-  std::ofstream out(o.out);
-  if (!out) fail(o.out, ": cannot write the recipe");
-  out << j.dump(2) << "\n";
-  std::printf("wrote %s (%lld tensors); quantized weights cached in %s\n", o.out.c_str(), (long long)recipe.tensors.size(),
-              applied.cache_file.c_str());
+  json& notes = recipe.notes;
+  notes["table"] = jt;
+  notes["gate"] = {{"name", gate.name}, {"pass", v.pass}};
+  for (const auto& c : v.criteria) notes["gate"]["criteria"].push_back(c.line);
+  notes["figures"] = report;
+  notes["calibration"] = {{"text", text_path}, {"ctx", o.ctx}, {"windows", o.calib_windows}, {"held_out_windows", o.eval_windows}};
+  notes["bytes"] = {{"loaded", loaded_bytes}, {"quantized", assigned_bytes}};
+  // The formats become the "quant" section of a runtime recipe: --recipe BASE's (its kernels kept), else a
+  // recipe of this CPU with no kernels yet.
+  registry::Recipe out = o.base.empty() ? registry::Recipe{} : registry::load_recipe(o.base);
+  if (o.base.empty()) {
+    const hw::CpuProfile cpu = hw::probe_cpu(/*measure=*/false);
+    out.model = {{"path", o.model}, {"model_type", m->spec.model_type}};
+    out.target_fingerprint = cpu.fingerprint();
+    out.target_hash = cpu.fingerprint_hash();
+    out.target = hw::to_json(cpu);
+    out.created = iso_now();
+  }
+  out.quant = recipe;
+  registry::save_recipe(out, o.out);
+  std::printf("wrote %s (%lld tensors in the recipe's quant section%s); quantized weights cached in %s\n",
+              o.out.c_str(), (long long)recipe.tensors.size(),
+              o.base.empty() ? "" : (", kernels of " + o.base).c_str(), applied.cache_file.c_str());
   return 0;
 }
 
@@ -283,8 +310,11 @@ const RegisterCommand quantize_cmd{Command{
           ->check(CLI::Range(int64_t{1}, int64_t{1024}))->capture_default_str();
       sub.add_option("--eval-windows", o->eval_windows, "held-out windows the gate scores")
           ->check(CLI::Range(int64_t{1}, int64_t{1024}))->capture_default_str();
-      sub.add_option("--cache", o->cache, "quantized weight cache directory (default $SYNAPTIX_CACHE_DIR/quant)");
-      sub.add_option("--out", o->out, "the recipe to write")->required();
+      sub.add_option("--cache", o->cache, "quantized weight cache directory (default $SYNAPTIX_CACHE_DIR/quant, the one the runtime reads)");
+      sub.add_option("--recipe", o->base, "a tuned CPU recipe whose kernels the written recipe keeps");
+      sub.add_option("--out", o->out,
+                     "the recipe to write: its \"quant\" section names every tensor's format (generate|serve|bench|"
+                     "eval --recipe run it)")->required();
       return [o] { return run(*o); };
     }}};
 

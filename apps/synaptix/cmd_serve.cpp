@@ -16,6 +16,7 @@
 #include "synaptix/model/chat_template.h"
 #include "synaptix/model/model.h"
 #include "synaptix/model/tokenizer.h"
+#include "synaptix/recipe_model.h"
 #include "synaptix/serve/http_server.h"
 
 namespace synaptix::app {
@@ -36,7 +37,9 @@ int64_t kv_block_bytes(const model::Spec& s, int64_t block_size) {
 }
 
 int run(const Options& o) {
-  auto m = model::load_model(o.model);
+  // The recipe's weight formats, if it has any, are applied at load (recipe_model.h).
+  RecipeModel rm = load_model_for_recipe(o.model, o.recipe);
+  const auto& m = rm.model;
   auto tok = model::Tokenizer::load(o.model);
   std::optional<model::ChatTemplate> chat;
   if (!tok.chat_template().empty()) chat.emplace(tok.chat_template());
@@ -49,7 +52,7 @@ int run(const Options& o) {
     const int64_t budget = static_cast<int64_t>(o.kv_memory_gb * 1e9) / kv_block_bytes(s, o.block_size);
     blocks = std::max<int64_t>(per_seq, std::min(per_seq * o.max_running, budget));
   }
-  auto bundle = make_executor(*m, parse_target(o.target), engine::KvConfig{blocks, o.block_size}, o.recipe);
+  auto bundle = make_executor(*m, parse_target(o.target), engine::KvConfig{blocks, o.block_size}, rm.executor_recipe);
 
   engine::ServingConfig cfg;
   cfg.scheduler.block_size = o.block_size;

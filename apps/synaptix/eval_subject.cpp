@@ -5,9 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "synaptix/backend/cache_dir.h"
 #include "synaptix/core/error.h"
-#include "synaptix/model/quantized_model.h"
+#include "synaptix/recipe_model.h"
 #include "synaptix/prompt_builder.h"
 
 namespace synaptix::app {
@@ -46,6 +45,15 @@ bool precision_from_recipe(const std::string& path, Precision& p) {
     else fail(where, ": key \"", k, "\" = ", v.dump(), " (expected \"kv_cache\": \"f32\"|\"bf16\" or \"bf16_products\": 1|2)");
   }
   return has_kernels;
+}
+
+// quant=FILE (a recipe with a "quant" section, or a standalone quantization recipe) is applied at load, as
+// are the formats of recipe=R: a GGUF file is expanded to bf16 first in both cases (recipe_model.h).
+std::unique_ptr<model::Model> load_subject_model(const SubjectSpec& s) {
+  if (s.quant.empty()) return load_model_for_recipe(s.model, s.recipe).model;
+  auto m = model::load_model(s.model, model::GgufWeights::Bf16);
+  apply_recipe_formats(*m, quant::load_quant_recipe(s.quant), "quant " + s.quant);
+  return m;
 }
 
 }  // namespace
@@ -102,14 +110,7 @@ SubjectSpec subject_from_flags(const std::string& model, const std::string& reci
 }
 
 Subject::Subject(SubjectSpec s)
-    : spec(std::move(s)),
-      model(model::load_model(spec.model, spec.quant.empty() ? model::GgufWeights::Native : model::GgufWeights::Bf16)),
-      tok(model::Tokenizer::load(spec.model)) {
-  if (spec.quant.empty()) return;
-  const auto r = model::apply_quant_recipe(*model, quant::load_quant_recipe(spec.quant), backend::default_cache_dir() + "/quant");
-  std::fprintf(stderr, "quant %s: %lld tensors %s%s\n", spec.quant.c_str(), static_cast<long long>(r.tensors),
-               r.from_cache ? "read from " : "quantized, cached in ", r.cache_file.c_str());
-}
+    : spec(std::move(s)), model(load_subject_model(spec)), tok(model::Tokenizer::load(spec.model)) {}
 
 void Subject::build_executor(int64_t positions) {
   engine::KvConfig kv;

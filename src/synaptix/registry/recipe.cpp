@@ -63,6 +63,7 @@ nlohmann::json to_json(const Recipe& r) {
                       {"trace", r.trace}};
   if (r.whole_step) j["whole_step"] = to_json(*r.whole_step);
   if (r.precision) j["precision"] = to_json(*r.precision);
+  if (r.quant) j["quant"] = quant::quant_section_to_json(*r.quant);
   return j;
 }
 
@@ -121,6 +122,7 @@ Recipe recipe_from_json(const nlohmann::json& j, const std::string& where) {
   r.trace = j.value("trace", nlohmann::json::array());
   if (j.contains("whole_step")) r.whole_step = whole_step_from_json(j["whole_step"], where + ": whole_step");
   if (j.contains("precision")) r.precision = precision_from_json(j["precision"], where + ": precision");
+  if (j.contains("quant")) r.quant = quant::quant_section_from_json(j["quant"], where + ": quant");
   return r;
 }
 

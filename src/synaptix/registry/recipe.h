@@ -12,6 +12,7 @@
 
 #include "synaptix/core/dtype.h"
 #include "synaptix/hw/cpu_profile.h"
+#include "synaptix/quant/quant_recipe.h"
 #include "synaptix/tune/whole_step_plan.h"
 
 namespace synaptix::registry {
@@ -55,6 +56,9 @@ struct Recipe {
   // The precision the quality gate (`eval compare`) accepted for this model on this target; absent: no gate
   // evidence, and executors keep their accurate default.
   std::optional<tune::StepPrecision> precision;
+  // The weight format of every quantized tensor, the method and the gate's verdict (`synaptix quantize`),
+  // applied at load (model/quantized_model.h); absent: the weights run as loaded.
+  std::optional<quant::QuantRecipe> quant;
 };
 
 nlohmann::json to_json(const Recipe& r);
