@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 #include <vector>
 
 #include "synaptix/core/error.h"
 #include "synaptix/core/thread_pool.h"
+#include "synaptix/engine/synchronous_greedy_steps.h"
 #include "synaptix/graph/forward_plan.h"
 #include "synaptix/kernels/attention/decode_default.h"
 #include "synaptix/kernels/attention/prefill_default.h"
@@ -47,10 +49,12 @@ struct LayerF32 {
   std::vector<float> post_attn_norm, post_mlp_norm;  // gemma3
 };
 
-class CpuExecutor final : public Executor, public GreedyStep {
+class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGreedyStep {
  public:
   CpuExecutor(const model::Model& m, KvConfig kv, const kernels::KernelSet* ks)
-      : m_(m), s_(m.spec), plan_(graph::build_forward_plan(m.spec)), ks_(ks) {
+      : m_(m), s_(m.spec), plan_(graph::build_forward_plan(m.spec)), ks_(ks),
+        pipeline_([this](std::span<const SeqChunk> c, std::vector<int32_t>& ids) { argmax(c, ids); },
+                  kv.block_size > 0 ? kv.block_size : 16) {
     check_weights();
     block_size_ = kv.block_size > 0 ? kv.block_size : 16;
     num_blocks_ = kv.num_blocks;
@@ -83,6 +87,8 @@ class CpuExecutor final : public Executor, public GreedyStep {
   int64_t block_size() const override { return block_size_; }
 
   void step(std::span<const SeqChunk> chunks, std::vector<float>& logits) override {
+    pipeline_.require_idle("step");
+    pipeline_.note_other_step();
     const int64_t R = forward(chunks);
     logits.resize(static_cast<size_t>(R * s_.vocab_size));
     if (R == 0) return;
@@ -92,6 +98,21 @@ class CpuExecutor final : public Executor, public GreedyStep {
   }
 
   void step_argmax(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) override {
+    pipeline_.require_idle("step_argmax");
+    argmax(chunks, ids);
+    pipeline_.note_greedy_ids(ids);
+  }
+
+  // PipelinedGreedyStep: the enqueued steps run at once (engine/synchronous_greedy_steps.h).
+  int64_t max_greedy_steps(int64_t seqs) const override { return pipeline_.max_steps(seqs); }
+  void enqueue_greedy(std::span<const SeqChunk> chunks, bool chain_tokens, int64_t steps) override {
+    pipeline_.enqueue(chunks, chain_tokens, steps);
+  }
+  void finish_greedy(std::vector<int32_t>& ids) override { pipeline_.finish(ids); }
+  bool overlaps_host() const override { return false; }
+
+ private:
+  void argmax(std::span<const SeqChunk> chunks, std::vector<int32_t>& ids) {
     // The final logit soft-cap is monotonic: the argmax of the capped logits is the argmax of the raw ones.
     const int64_t R = forward(chunks);
     ids.resize(static_cast<size_t>(R));
@@ -108,7 +129,6 @@ class CpuExecutor final : public Executor, public GreedyStep {
     }
   }
 
- private:
   // The plan's steps need their weights: refused at construction, not met mid-step.
   void check_weights() const {
     if (m_.layers.size() != plan_.layers.size())
@@ -386,6 +406,7 @@ class CpuExecutor final : public Executor, public GreedyStep {
   std::vector<int64_t> pos_, logit_rows_;
   std::vector<const int32_t*> tables_;
   std::vector<AttnUnit> attn_units_, units_scratch_;
+  SynchronousGreedySteps pipeline_;
 };
 
 }  // namespace

@@ -63,7 +63,19 @@ class PipelinedGreedyStep {
   virtual int64_t max_greedy_steps(int64_t seqs) const = 0;
   virtual void enqueue_greedy(std::span<const SeqChunk> chunks, bool chain_tokens, int64_t steps) = 0;
   virtual void finish_greedy(std::vector<int32_t>& ids) = 0;
+  // Whether enqueue_greedy returns before its steps have run (a device's queue), so that host work overlaps
+  // them. An executor that runs them at once (the CPU's) offers the interface for its contract alone: a
+  // caller gains nothing from it there but steps past a stop to discard.
+  virtual bool overlaps_host() const { return true; }
 };
+
+// When a caller (generate, the serving engine) takes greedy tokens through PipelinedGreedyStep: Auto where
+// the executor overlaps the host, On wherever the executor offers it (tests of the path on the CPU), Off never.
+enum class Pipelining { Auto, On, Off };
+
+inline bool use_pipelining(Pipelining mode, const PipelinedGreedyStep* p) {
+  return p && (mode == Pipelining::On || (mode == Pipelining::Auto && p->overlaps_host()));
+}
 
 // Non-greedy sampling without logits on the host, for executors that can (reach it with
 // dynamic_cast<SampleStep*>, then ask can_sample()): ids gets, per logits row that step() would fill, a

@@ -62,6 +62,7 @@ GenerateStats generate(Executor& ex, const std::vector<int32_t>& prompt, const G
   // up to greedy_steps_per_launch steps back to back. Steps enqueued past a stop are finished and dropped
   // (they only wrote K/V past the end of this sequence, inside its table).
   PipelinedGreedyStep* piped = greedy ? dynamic_cast<PipelinedGreedyStep*>(&ex) : nullptr;
+  if (!use_pipelining(opt.pipelining, piped)) piped = nullptr;
   auto take = [&](int32_t tok) {  // false: stop
     if (std::find(opt.eos_ids.begin(), opt.eos_ids.end(), tok) != opt.eos_ids.end()) {
       st.finish_reason = "stop";

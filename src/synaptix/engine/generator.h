@@ -20,6 +20,7 @@ struct GenerateOptions {
   // capped by the executor). Tokens reach on_token in groups of this many, and up to twice this many steps
   // past a stop are computed and dropped.
   int64_t greedy_steps_per_launch = 8;
+  Pipelining pipelining = Pipelining::Auto;  // Auto: where the executor's enqueue overlaps the host (a device)
 };
 
 struct GenerateStats {

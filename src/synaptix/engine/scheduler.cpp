@@ -32,6 +32,18 @@ bool Scheduler::grow(Sequence& s, int64_t num_tokens) {
   return true;
 }
 
+int64_t Scheduler::blocks_missing(const Sequence& s, int64_t positions) const {
+  const int64_t total = (positions + cfg_.block_size - 1) / cfg_.block_size;
+  return std::max<int64_t>(0, total - static_cast<int64_t>(s.blocks.size()));
+}
+
+bool Scheduler::reserve(Sequence& s, int64_t positions) {
+  const int64_t need = blocks_missing(s, positions);
+  if (need > allocator_.num_available()) return false;
+  for (int64_t i = 0; i < need; ++i) s.blocks.push_back(*allocator_.allocate());
+  return true;
+}
+
 void Scheduler::admit_cached_prefix(Sequence& s) {
   const int64_t bs = cfg_.block_size;
   const int64_t prompt_left = s.prompt_len;  // stats count prompt tokens only

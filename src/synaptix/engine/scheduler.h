@@ -47,6 +47,10 @@ class Scheduler {
   std::vector<ScheduledChunk> schedule(std::vector<uint64_t>* preempted = nullptr);
   // After the executor ran `chunks`: marks their tokens computed and publishes newly full blocks.
   void commit(const std::vector<ScheduledChunk>& chunks);
+  // Blocks a running sequence lacks for positions [0, positions), and allocating them (false, allocating none,
+  // when fewer are free): a multi-step decode writes K/V ahead of commit().
+  int64_t blocks_missing(const Sequence& s, int64_t positions) const;
+  bool reserve(Sequence& s, int64_t positions);
   // Removes a sequence (finished or cancelled) wherever it is and releases its blocks.
   std::unique_ptr<Sequence> remove(uint64_t id);
 

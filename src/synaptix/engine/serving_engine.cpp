@@ -63,6 +63,10 @@ ServingEngine::ServingEngine(Executor& executor, ServingConfig cfg, std::vector<
   greedy_ = dynamic_cast<GreedyStep*>(&executor);
   sample_ = dynamic_cast<SampleStep*>(&executor);
   if (sample_ && !sample_->can_sample()) sample_ = nullptr;
+  if (greedy_ && cfg_.greedy_steps_per_launch > 0) {
+    auto* p = dynamic_cast<PipelinedGreedyStep*>(&executor);
+    if (use_pipelining(cfg_.pipelining, p)) piped_ = p;
+  }
   update_snapshot();
   thread_ = std::thread([this] { loop(); });
 }
@@ -131,6 +135,8 @@ void ServingEngine::update_snapshot() {
   snap_.generated_tokens = generated_;
   snap_.steps = steps_;
   snap_.steps_without_logits = steps_without_logits_;
+  snap_.pipelined_steps = pipelined_steps_;
+  snap_.pipelined_launches = pipelined_launches_;
 }
 
 void ServingEngine::finish(uint64_t id, FinishReason r, const std::string& error) {
@@ -240,6 +246,11 @@ void ServingEngine::step_once(std::vector<float>& logits) {
   }
   const SamplingParams* shared = nullptr;
   const TokenPath path = token_path(chunks, &shared);
+  if (path == TokenPath::DeviceArgmax && piped_ &&
+      std::all_of(chunks.begin(), chunks.end(), [](const ScheduledChunk& c) { return c.num_tokens == 1 && c.completes(); })) {
+    run_pipelined(chunks);
+    return;
+  }
   std::vector<int32_t> ids;
   if (path == TokenPath::DeviceArgmax) {
     greedy_->step_argmax(batch, ids);
@@ -272,10 +283,6 @@ void ServingEngine::step_once(std::vector<float>& logits) {
     if (!c.completes()) continue;  // a prefill chunk before the last: its logits are not needed
     Sequence& s = *c.seq;
     Active& a = active_.at(s.id);
-    if (s.num_output() == 0) {
-      std::lock_guard lk(a.stream->mu_);
-      a.stream->cached_ = s.num_cached_prompt_tokens;
-    }
     float lp = 0.0f;
     int32_t tok = 0;
     if (on_device) {
@@ -289,21 +296,25 @@ void ServingEngine::step_once(std::vector<float>& logits) {
       }
       tok = a.sampler->sample(row, s.tokens, a.req.logprobs ? &lp : nullptr);
     }
-    const bool is_eos = std::find(eos_ids_.begin(), eos_ids_.end(), tok) != eos_ids_.end();
-    if (is_eos && !a.req.ignore_eos) {
-      done.emplace_back(s.id, FinishReason::Stop);  // the end-of-sequence token itself is not output
-      continue;
-    }
-    s.tokens.push_back(tok);
-    ++generated_;
-    a.stream->push({tok, lp});
-    if (std::find(a.req.stop_token_ids.begin(), a.req.stop_token_ids.end(), tok) != a.req.stop_token_ids.end()) {
-      done.emplace_back(s.id, FinishReason::Stop);
-    } else if (s.num_output() >= a.req.max_tokens) {
-      done.emplace_back(s.id, FinishReason::Length);
-    }
+    if (const FinishReason r = take_token(s, a, tok, lp); r != FinishReason::None) done.emplace_back(s.id, r);
   }
   for (auto& [id, r] : done) finish(id, r);
+}
+
+FinishReason ServingEngine::take_token(Sequence& s, Active& a, int32_t tok, float logprob) {
+  if (s.num_output() == 0) {
+    std::lock_guard lk(a.stream->mu_);
+    a.stream->cached_ = s.num_cached_prompt_tokens;
+  }
+  const bool is_eos = std::find(eos_ids_.begin(), eos_ids_.end(), tok) != eos_ids_.end();
+  if (is_eos && !a.req.ignore_eos) return FinishReason::Stop;  // the end-of-sequence token itself is not output
+  s.tokens.push_back(tok);
+  ++generated_;
+  a.stream->push({tok, logprob});
+  if (std::find(a.req.stop_token_ids.begin(), a.req.stop_token_ids.end(), tok) != a.req.stop_token_ids.end())
+    return FinishReason::Stop;
+  if (s.num_output() >= a.req.max_tokens) return FinishReason::Length;
+  return FinishReason::None;
 }
 
 }  // namespace synaptix::engine

@@ -34,6 +34,13 @@ class ShuttingDown : public Error {
 struct ServingConfig {
   SchedulerConfig scheduler;
   int64_t max_in_flight = 1024;  // requests queued or running; submit() refuses more
+  // Greedy decode with the host one step behind the executor (PipelinedGreedyStep): while every scheduled
+  // sequence decodes greedily (no logprobs, penalties or min_tokens mask), steps are enqueued in groups of up
+  // to this many (capped by the executor, by each sequence's remaining max_tokens and by the free KV blocks),
+  // the next group before this one's tokens are read. A finished sequence, an arrival or a cancellation ends
+  // the run after the groups in flight (their steps past a stop are dropped). 0: never.
+  int64_t greedy_steps_per_launch = 8;
+  Pipelining pipelining = Pipelining::Auto;  // Auto: on executors whose enqueue overlaps the host
 };
 
 struct TokenEvent {
@@ -81,6 +88,8 @@ struct EngineSnapshot {
   // Steps whose tokens the executor chose where the logits are (GreedyStep / SampleStep): no logits copied
   // to the host.
   int64_t steps_without_logits = 0;
+  // Of those, steps run through PipelinedGreedyStep, and the enqueues that ran them.
+  int64_t pipelined_steps = 0, pipelined_launches = 0;
   int64_t in_flight = 0;
 };
 
@@ -111,6 +120,12 @@ class ServingEngine {
   };
   void loop();
   void step_once(std::vector<float>& logits);
+  // A run of greedy decode steps through piped_, starting with `chunks` (one token each, every one
+  // completing its sequence); defined in serving_pipelined.cpp.
+  void run_pipelined(const std::vector<ScheduledChunk>& chunks);
+  bool pipelined_run_interrupted(const std::vector<Active*>& rows);
+  // Delivers the token chosen for a sequence whose chunk completed; returns why the request ends, or None.
+  FinishReason take_token(Sequence& s, Active& a, int32_t tok, float logprob);
   // How this step's tokens are chosen: by the executor where the logits are (argmax, or a draw under one
   // shared SamplingParams), or by each request's host Sampler from logits copied back.
   enum class TokenPath { HostLogits, DeviceArgmax, DeviceSample };
@@ -121,6 +136,7 @@ class ServingEngine {
   Executor& executor_;
   GreedyStep* greedy_ = nullptr;  // the executor's, when it offers them
   SampleStep* sample_ = nullptr;
+  PipelinedGreedyStep* piped_ = nullptr;  // when cfg_ and the executor allow it
   ServingConfig cfg_;
   std::vector<int64_t> eos_ids_;
   Scheduler scheduler_;  // engine thread only
@@ -136,7 +152,7 @@ class ServingEngine {
 
   mutable std::mutex snap_mu_;
   EngineSnapshot snap_;
-  int64_t generated_ = 0, steps_ = 0, steps_without_logits_ = 0;
+  int64_t generated_ = 0, steps_ = 0, steps_without_logits_ = 0, pipelined_steps_ = 0, pipelined_launches_ = 0;
   std::thread thread_;
 };
 
