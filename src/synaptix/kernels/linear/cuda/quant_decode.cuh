@@ -13,9 +13,13 @@
 //    high); w = 2^(X - 127) * e2m1(c). A unit is 1 code byte (blocks are byte aligned).
 
 __device__ __forceinline__ float qd_half_to_float(unsigned short h) {
+#ifdef __CUDA_ARCH__
   float f;
   asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
   return f;
+#else
+  return QD_HOST_HALF_TO_FLOAT(h);  // the CPU emulation's (tests/kernels/quant_decode_cuda_emulation_test.cpp)
+#endif
 }
 
 // E4M3 to f32: sign to bit 31, exponent and mantissa to bits 20..26 (2^-120 times the value, subnormals
