@@ -27,6 +27,7 @@ struct Options {
   int port = 8080, http_threads = 256, drain_timeout_s = 60, max_body_mb = 16;
   double request_timeout_s = 10.0;
   int64_t kv_blocks = 0, block_size = 16, max_running = 64, max_batched_tokens = 512, max_queue = 1024;
+  int64_t steps_per_launch = 0;  // 0: the executor's (the recipe's plan on a device; none on the CPU)
   double kv_memory_gb = 4.0;
   bool no_prefix_cache = false;
 };
@@ -60,6 +61,9 @@ int run(const Options& o) {
   cfg.scheduler.max_batched_tokens = o.max_batched_tokens;
   cfg.scheduler.prefix_caching = !o.no_prefix_cache;
   cfg.max_in_flight = o.max_queue;
+  // Greedy decodes run as gpu-bench times them: pipelined, several steps per launch (where the executor's
+  // enqueue overlaps the host).
+  cfg.greedy_steps_per_launch = o.steps_per_launch > 0 ? o.steps_per_launch : bundle.greedy_steps_per_launch;
   std::vector<int64_t> eos = s.eos_token_ids;
   if (auto e = tok.eos_id(); e && std::find(eos.begin(), eos.end(), *e) == eos.end()) eos.push_back(*e);
 
@@ -136,6 +140,10 @@ const RegisterCommand reg{{
       sub.add_option("--drain-timeout", o->drain_timeout_s, "Seconds to let requests finish on SIGTERM")
           ->default_val(60)->check(in_range(0, kMaxSeconds));
       sub.add_flag("--no-prefix-cache", o->no_prefix_cache, "Disable prefix caching");
+      sub.add_option("--steps-per-launch", o->steps_per_launch,
+                     "greedy decode steps per device launch while every running request decodes greedily "
+                     "(default: the recipe's plan on a GPU; the CPU runs one step at a time)")
+          ->check(in_range(1, 64));
       return [o] { return run(*o); };
     }}};
 

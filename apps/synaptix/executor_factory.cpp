@@ -45,8 +45,8 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
            " on --target cpu: the CPU executor has one precision (f32 activations and KV cache); the bf16 "
            "choices are the CUDA executor's");
     // The recipe's kernels are checked against this CPU's fingerprint, compiled (or found in the compile
-    // cache) and loaded before the executor is built on them.
-    if (!recipe_path.empty()) b.kernels = registry::load_recipe_kernels(recipe_path, ThreadPool::global());
+    // cache) and loaded before the executor is built on them. "none": the defaults, as on a device.
+    if (!recipe_path.empty() && recipe_path != "none") b.kernels = registry::load_recipe_kernels(recipe_path, ThreadPool::global());
     b.executor = engine::make_cpu_executor(m, kv, b.kernels.get());
     return b;
   }
@@ -73,7 +73,7 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
   if (recipe) std::fprintf(stderr, "cuda:%d: %s\n", t.device, setup.precision_note.c_str());
   auto ex = engine::make_cuda_executor(m, kv, t.device, setup.options);
   ex->set_plan(setup.plan);
-  if (recipe && recipe->whole_step) b.greedy_steps_per_launch = setup.steps_per_launch;
+  b.greedy_steps_per_launch = setup.steps_per_launch;  // the recipe's plan, else CudaSetup's default
   b.executor = std::move(ex);
   return b;
 #else

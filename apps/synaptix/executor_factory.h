@@ -23,7 +23,8 @@ Target parse_target(const std::string& s);  // throws naming the string and the 
 struct ExecutorBundle {
   std::unique_ptr<kernels::KernelSet> kernels;  // owned here, outlives the executor
   std::unique_ptr<engine::Executor> executor;
-  // Pipelined greedy decode steps per launch the recipe's plan was timed with (CUDA); 0: the caller's default.
+  // Pipelined greedy decode steps per launch: on a CUDA device the recipe's plan's (what it was timed with),
+  // else the default plan's; 0 on the CPU, whose enqueue runs the steps at once (nothing to overlap).
   int64_t greedy_steps_per_launch = 0;
 };
 

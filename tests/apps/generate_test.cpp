@@ -41,6 +41,12 @@ TEST(Generate, ChatTemplateAndTimings) {
   EXPECT_NE(r.output.find("decode: 4 tokens"), std::string::npos) << r.output;
 }
 
+// --recipe none means the defaults on every target (on a GPU it also declines the checked-in recipe).
+TEST(Generate, RecipeNoneRunsTheDefaultsOnTheCpu) {
+  const std::string base = "generate --model " + kLlama + " --prompt 'Tuning is' --max-tokens 12 --ignore-eos ";
+  EXPECT_EQ(text_of(base + "--recipe none"), text_of(base));
+}
+
 TEST(Generate, OverLongRequestIsAClearError) {
   auto r = run_cli("generate --model " + kLlama + " --prompt 'Hi' --max-tokens 100000");
   EXPECT_NE(r.exit_code, 0);
