@@ -128,6 +128,27 @@ TEST(CudaRecipeSetup, ScheduleOutsideTheGeneratorsSpaceIsRefusedNamingTheShape) 
   }
 }
 
+TEST(CudaRecipeSetup, DecodeAttentionWithoutAKernelFormIsRefusedNamingTheStep) {
+  tune::WholeStepPlan w = to_whole_step_plan(searched_plan(), speed_of({}), 8, {false, false});
+  w.decode_attention[1] = {6, 4, false, true};  // the fused kernel has 4, 8 or 16 warps
+  const Recipe r = written_and_read(w, std::nullopt);
+  try {
+    cuda_setup(&r, "recipe r.json", kDevice, std::nullopt);
+    FAIL() << "a decode attention of 6 warps was accepted";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("recipe r.json: whole_step"), std::string::npos) << m;
+    EXPECT_NE(m.find("1-token steps"), std::string::npos) << m;
+    EXPECT_NE(m.find("6 warps"), std::string::npos) << m;
+  }
+  w.decode_attention[1] = {16, 5, false, true};
+  const Recipe keys = written_and_read(w, std::nullopt);
+  EXPECT_THROW(cuda_setup(&keys, "recipe r.json", kDevice, std::nullopt), Error);
+  w.decode_attention[1] = {0, 5, false, true};  // three kernels: keys_per_warp is not used
+  const Recipe three = written_and_read(w, std::nullopt);
+  EXPECT_EQ(cuda_setup(&three, "recipe r.json", kDevice, std::nullopt).plan.decode_attention.at(1).warps, 0);
+}
+
 }  // namespace
 }  // namespace synaptix::registry
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <cmath>
 #include <random>
 
@@ -10,6 +11,7 @@
 #include "synaptix/backend/module_builder.h"
 #include "synaptix/core/hash.h"
 #include "synaptix/core/thread_pool.h"
+#include "synaptix/hw/cpu_isa_mask.h"
 #include "synaptix/kernels/cpu_generator.h"
 #include "synaptix/kernels/linear/reference.h"
 #include "synaptix/registry/recipe.h"
@@ -243,4 +245,81 @@ TEST(RecipeKernels, BucketsWhereTheDefaultWonAreNotTakenOverBySmallerBuckets) {
 }
 
 }  // namespace
+}  // namespace synaptix::registry
+
+namespace synaptix::registry {
+namespace {
+
+std::string error_loading(const std::string& path) {
+  try {
+    load_recipe(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+// A recipe file cut short, or broken by a hand edit, is refused naming the file, the line and the column.
+TEST(Recipe, UnreadableFilesNameTheFileAndTheLine) {
+  const auto cpu = hw::probe_cpu(false);
+  const std::string path = scratch() + "/whole.json";
+  save_recipe(sample(cpu), path);
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(std::count(text.begin(), text.end(), '\n'), 20);
+
+  const std::string cut = scratch() + "/cut.json";
+  std::ofstream(cut) << text.substr(0, text.size() / 2);
+  const std::string m = error_loading(cut);
+  EXPECT_NE(m.find("recipe " + cut), std::string::npos) << m;
+  EXPECT_NE(m.find("not valid JSON: line "), std::string::npos) << m;
+  EXPECT_NE(m.find("truncated"), std::string::npos) << m;
+
+  // A stray character at the start of line 3.
+  size_t third = text.find('\n', text.find('\n') + 1) + 1;
+  std::string edited = text;
+  edited.insert(third, "@");
+  const std::string bad = scratch() + "/edited.json";
+  std::ofstream(bad) << edited;
+  const std::string e = error_loading(bad);
+  EXPECT_NE(e.find("line 3, column 1"), std::string::npos) << e;
+  EXPECT_EQ(e.find("truncated"), std::string::npos) << e;
+
+  const std::string missing = scratch() + "/no-such-recipe.json";
+  EXPECT_NE(error_loading(missing).find(missing), std::string::npos) << error_loading(missing);
+}
+
+// A kernel whose code needs a CPU feature this CPU lacks would stop the process mid-step: the recipe is
+// refused first, naming the kernel and the feature.
+TEST(Recipe, KernelNeedingAFeatureThisCpuLacksIsRefused) {
+  const auto cpu = hw::probe_cpu(false);
+  Recipe r = sample(cpu);
+  EXPECT_NO_THROW(check_kernel_isa(r, cpu.isa, "recipe r.json"));
+  // This CPU as SYNAPTIX_CPU_MASK=avx shows it: without AVX, nor AVX2 that needs it.
+  hw::CpuIsa masked = cpu.isa;
+  hw::mask_isa(masked, "avx");
+  r.kernels[1].isa_features = {"avx2"};
+  try {
+    check_kernel_isa(r, masked, "recipe r.json");
+    FAIL() << "a kernel needing avx2 was accepted on " << masked.to_string();
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("recipe r.json: kernels[1]"), std::string::npos) << m;
+    EXPECT_NE(m.find(r.kernels[1].signature), std::string::npos) << m;
+    EXPECT_NE(m.find("needs the CPU feature 'avx2'"), std::string::npos) << m;
+  }
+  if (cpu.isa.avx2) {
+    EXPECT_NO_THROW(check_kernel_isa(r, cpu.isa, "recipe r.json"));
+  }
+  r.kernels[1].isa_features = {"avx1024"};
+  try {
+    check_kernel_isa(r, cpu.isa, "recipe r.json");
+    FAIL() << "an unknown feature was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'avx1024', which is not one of"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace synaptix::registry

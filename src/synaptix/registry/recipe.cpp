@@ -7,6 +7,7 @@
 #include "synaptix/core/error.h"
 #include "synaptix/core/hash.h"
 #include "synaptix/core/mapped_file.h"
+#include "synaptix/hw/cpu_isa_mask.h"
 #include "synaptix/registry/whole_step.h"
 
 namespace synaptix::registry {
@@ -138,9 +139,45 @@ void save_recipe(const Recipe& r, const std::string& path) {
 
 Recipe load_recipe(const std::string& path) {
   const std::string text = read_text_file(path);
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) fail("recipe ", path, " is not valid JSON");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // Where a hand edit or a truncated copy broke it: the line and column of the byte the parser stopped at.
+    const size_t at = std::min(e.byte > 0 ? e.byte - 1 : 0, text.size());
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
+    const size_t line_start = text.rfind('\n', at == 0 ? 0 : at - 1);
+    const size_t column = at - (line_start == std::string::npos || at == 0 ? 0 : line_start + 1) + 1;
+    fail("recipe ", path, " is not valid JSON: line ", line, ", column ", column,
+         at >= text.size() ? " (the file ends there: truncated?)" : "", ": ", e.what());
+  }
   return recipe_from_json(j, "recipe " + path);
+}
+
+void check_kernel_isa(const Recipe& r, const hw::CpuIsa& isa, const std::string& where) {
+  const std::string have = isa.to_string();
+  std::vector<std::string> present;
+  for (size_t b = 0; b <= have.size();) {
+    const size_t e = std::min(have.find(',', b), have.size());
+    if (e > b) present.push_back(have.substr(b, e - b));
+    b = e + 1;
+  }
+  const auto& known = hw::maskable_isa_features();
+  for (size_t i = 0; i < r.kernels.size(); ++i) {
+    const RecipeKernel& k = r.kernels[i];
+    for (const std::string& f : k.isa_features) {
+      if (std::find(known.begin(), known.end(), f) == known.end()) {
+        std::string list;
+        for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
+        fail(where, ": kernels[", i, "] ('", k.signature, "', ", k.generator, ") names the CPU feature '", f,
+             "', which is not one of ", list);
+      }
+      if (std::find(present.begin(), present.end(), f) == present.end())
+        fail(where, ": kernels[", i, "] ('", k.signature, "', ", k.generator, ") needs the CPU feature '", f,
+             "', which this CPU lacks (it has ", have.empty() ? "none of them" : have,
+             "); tune this CPU with `synaptix tune --target cpu`");
+    }
+  }
 }
 
 void check_target(const Recipe& r, const hw::CpuProfile& cpu, const std::string& where) {

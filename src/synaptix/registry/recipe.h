@@ -69,6 +69,10 @@ Recipe load_recipe(const std::string& path);
 
 // Throws a synaptix::Error that names both fingerprints when the recipe was tuned for another target.
 void check_target(const Recipe& r, const hw::CpuProfile& cpu, const std::string& where);
+// Throws naming the kernel and the feature when a recipe kernel's code needs a CPU feature (isa_features)
+// that `isa` lacks, or names one no CPU probe knows: its code would stop the process on an illegal
+// instruction mid-step.
+void check_kernel_isa(const Recipe& r, const hw::CpuIsa& isa, const std::string& where);
 // The same for a CUDA device, by its fingerprint (hw::cuda::DeviceProfile::fingerprint()).
 void check_cuda_target(const Recipe& r, const std::string& device_fingerprint, const std::string& where);
 // The hash a CUDA recipe and the tuning database key a device by.

@@ -204,7 +204,9 @@ std::unique_ptr<kernels::KernelSet> make_kernel_set(const Recipe& r, const backe
 
 std::unique_ptr<kernels::KernelSet> load_recipe_kernels(const std::string& recipe_path, ThreadPool& pool) {
   Recipe r = load_recipe(recipe_path);
-  check_target(r, hw::probe_cpu(false), "recipe " + recipe_path);
+  const hw::CpuProfile cpu = hw::probe_cpu(false);
+  check_target(r, cpu, "recipe " + recipe_path);
+  check_kernel_isa(r, cpu.isa, "recipe " + recipe_path);
   backend::ModuleBuilder builder(backend::default_cache_dir());
   return make_kernel_set(r, builder, pool);
 }

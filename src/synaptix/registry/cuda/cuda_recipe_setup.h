@@ -7,6 +7,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/cuda_executor.h"
+#include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
 #include "synaptix/registry/recipe.h"
 #include "synaptix/tune/cuda/gemv_schedule.h"
@@ -42,7 +43,14 @@ inline engine::CudaKernelPlan to_cuda_plan(const tune::WholeStepPlan& w, const s
   p.fuse_decode = w.fuse_decode;
   p.attention_split = w.attention_split;
   p.o_prefetch = w.o_prefetch;
-  for (const auto& [tokens, d] : w.decode_attention) p.decode_attention[tokens] = to_decode_attention(d);
+  for (const auto& [tokens, d] : w.decode_attention) {
+    // warps 0: RoPE, attention and combine as three kernels (keys_per_warp unused).
+    if (d.warps != 0 && !kernels::cuda::decode_attention_supported(d.warps, d.keys_per_warp))
+      fail(where, ": decode_attention for ", tokens, "-token steps asks for ", d.warps, " warps x ", d.keys_per_warp,
+           " keys per warp, which the fused decode attention kernel has no form for (warps 4|8|16, keys_per_warp "
+           "4|8; warps 0: three kernels)");
+    p.decode_attention[tokens] = to_decode_attention(d);
+  }
   p.moe_down_spread = w.moe_down_spread;
   return p;
 }

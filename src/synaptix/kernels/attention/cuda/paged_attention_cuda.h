@@ -41,6 +41,12 @@ inline constexpr bool decode_cluster_supported(int64_t splits) {
   return splits == 2 || splits == 4 || splits == 8 || splits == 16;
 }
 
+// The fused RoPE + decode attention kernel's points (DecodeAttentionArgs): warps 4, 8 or 16 per block, 4 or
+// 8 keys per warp.
+inline constexpr bool decode_attention_supported(int warps, int keys_per_warp) {
+  return (warps == 4 || warps == 8 || warps == 16) && (keys_per_warp == 4 || keys_per_warp == 8);
+}
+
 // The kernel source for G query heads per KV head and head_dim D (the fused decode kernel with
 // decode_warps warps per block, each taking decode_keys_per_warp keys at a time, and with decode_cluster
 // > 0 compiled as clusters of that many split blocks; 0: the counter + global partial combine).
