@@ -104,3 +104,40 @@ TEST(Linear, PrefillGemmEqualsReference) {
       }
     }
 }
+
+// Several products of one x in one parallel region (q/k/v, gate/up) give each part what linear_reference
+// gives it alone: parts of odd row counts (the 4-row groups straddle the parts' ends), decode batches of 1 to
+// 16 rows, and a mix of dtypes (the parts the fused path does not take run one by one).
+TEST(Linear, DefaultMultiEqualsReferencePerPart) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd;
+  for (int64_t m : {1, 3, 16, 20}) {
+    for (bool mixed : {false, true}) {
+      const int64_t k = 96;
+      const std::vector<int64_t> ns{67, 5, 130};
+      const std::vector<DType> dts{DType::BF16, mixed ? DType::F32 : DType::BF16, DType::BF16};
+      std::vector<float> x(static_cast<size_t>(m * k));
+      for (auto& v : x) v = nd(rng);
+      std::vector<std::vector<uint8_t>> ws;
+      std::vector<std::vector<float>> biases, got, want;
+      std::vector<kernels::LinearArgs> parts;
+      for (size_t p = 0; p < ns.size(); ++p) {
+        ws.push_back(random_weights(dts[p], ns[p] * k, rng));
+        biases.emplace_back(static_cast<size_t>(ns[p]));
+        for (auto& v : biases.back()) v = nd(rng);
+        got.emplace_back(static_cast<size_t>(m * ns[p]), std::nanf(""));  // poisoned: every output written
+        want.emplace_back(static_cast<size_t>(m * ns[p]));
+      }
+      for (size_t p = 0; p < ns.size(); ++p) {
+        const float* b = p == 1 ? nullptr : biases[p].data();
+        parts.push_back({x.data(), ws[p].data(), dts[p], b, got[p].data(), m, ns[p], k});
+        kernels::linear_reference({x.data(), ws[p].data(), dts[p], b, want[p].data(), m, ns[p], k});
+      }
+      kernels::linear_default_multi(parts);
+      for (size_t p = 0; p < ns.size(); ++p)
+        for (size_t i = 0; i < want[p].size(); ++i)
+          ASSERT_NEAR(got[p][i], want[p][i], 1e-3f * (1.0f + std::fabs(want[p][i])))
+              << "m=" << m << " part " << p << " element " << i << (mixed ? " (mixed dtypes)" : "");
+    }
+  }
+}

@@ -1,6 +1,7 @@
 #include "synaptix/engine/cpu_executor.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <span>
 #include <vector>
@@ -216,9 +217,10 @@ class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGr
       const float scale = static_cast<float>(P.attention.scale);
       const float attn_cap = static_cast<float>(P.attention.logit_softcap);
       add_rmsnorm(pending ? xn_.data() : nullptr, F.attn_norm.data(), xn_.data(), T, eps);
-      linear(xn_.data(), L.q, F.q_bias, q_.data(), T);
-      linear(xn_.data(), L.k, F.k_bias, k_.data(), T);
-      linear(xn_.data(), L.v, F.v_bias, v_.data(), T);
+      linear_each(xn_.data(),
+                  std::array<Product, 3>{
+                      {{L.q, &F.q_bias, q_.data()}, {L.k, &F.k_bias, k_.data()}, {L.v, &F.v_bias, v_.data()}}},
+                  T);
       float* kc = k_cache_[static_cast<size_t>(l)].data();
       float* vc = v_cache_[static_cast<size_t>(l)].data();
       ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
@@ -316,6 +318,26 @@ class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGr
       for (int64_t i = 0; i < rows * h; ++i) x_[static_cast<size_t>(i)] += delta[i];
     kernels::rmsnorm_reference(x_.data(), gamma, y, rows, h, eps);
   }
+  // Products of one x: each through the recipe's kernel where it has one; otherwise together through
+  // linear_default_multi (one parallel region, one barrier).
+  struct Product {
+    const TensorRef* w;
+    const std::vector<float>* bias;
+    float* y;
+  };
+  template <size_t P>
+  void linear_each(const float* x, const std::array<Product, P>& ps, int64_t rows) {
+    std::array<kernels::LinearArgs, P> args;
+    size_t n = 0;
+    for (const Product& p : ps) {
+      kernels::LinearArgs a{x, p.w->data, p.w->dtype, p.bias->empty() ? nullptr : p.bias->data(), p.y, rows,
+                            p.w->shape[0], p.w->shape[1]};
+      const kernels::LinearFn* fn = ks_ ? ks_->linear(a.m, a.n, a.k, a.w_dtype) : nullptr;
+      if (fn) (*fn)(a);
+      else args[n++] = a;
+    }
+    kernels::linear_default_multi(std::span<const kernels::LinearArgs>(args.data(), n));
+  }
   void linear(const float* x, const TensorRef* w, const std::vector<float>& bias, float* y, int64_t rows) {
     kernels::LinearArgs a{x, w->data, w->dtype, bias.empty() ? nullptr : bias.data(), y, rows, w->shape[0], w->shape[1]};
     if (ks_) {
@@ -353,8 +375,7 @@ class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGr
         return;
       }
     u_.resize(g_.size());
-    linear(x, gate, {}, g_.data(), rows);
-    linear(x, up, {}, u_.data(), rows);
+    linear_each(x, std::array<Product, 2>{{{gate, &kNoBias, g_.data()}, {up, &kNoBias, u_.data()}}}, rows);
     if (gelu) kernels::geglu_tanh_reference(g_.data(), u_.data(), g_.data(), rows * f);
     else kernels::swiglu_reference(g_.data(), u_.data(), g_.data(), rows * f);
     linear(g_.data(), down, {}, out, rows);
@@ -385,6 +406,7 @@ class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGr
     std::copy(out.begin(), out.end(), xn_.begin());
   }
 
+  static inline const std::vector<float> kNoBias;
   const model::Model& m_;
   const model::Spec& s_;
   const graph::ForwardPlan plan_;  // what each layer computes (graph/forward_plan.h)

@@ -1,6 +1,7 @@
 #include "synaptix/kernels/linear/reference.h"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -199,6 +200,31 @@ void linear_default(const LinearArgs& a) {
       }
     }
   }, grain);
+}
+
+void linear_default_multi(std::span<const LinearArgs> parts) {
+#if defined(__AVX512F__)
+  constexpr size_t kMaxParts = 8;
+  bool fused = !parts.empty() && parts.size() <= kMaxParts;
+  for (const LinearArgs& a : parts) fused = fused && a.w_dtype == DType::BF16 && a.m >= 1 && a.m <= kGemvMaxRows;
+  if (fused) {
+    for (const LinearArgs& a : parts) check(a);
+    // Groups of 4 weight rows numbered across the parts: part p owns [first[p], first[p + 1]).
+    std::array<size_t, kMaxParts + 1> first{};  // no allocation in the decode step
+    for (size_t p = 0; p < parts.size(); ++p) first[p + 1] = first[p] + static_cast<size_t>((parts[p].n + 3) / 4);
+    ThreadPool::global().parallel_for(first[parts.size()], [&](size_t gb, size_t ge) {
+      for (size_t p = 0; p < parts.size(); ++p) {
+        const size_t b = std::max(gb, first[p]), e = std::min(ge, first[p + 1]);
+        if (b >= e) continue;
+        const LinearArgs& a = parts[p];
+        const auto lo = static_cast<int64_t>(b - first[p]) * 4, hi = static_cast<int64_t>(e - first[p]) * 4;
+        gemv_bf16_rows(a, lo, std::min<int64_t>(a.n, hi));
+      }
+    }, 8);
+    return;
+  }
+#endif
+  for (const LinearArgs& a : parts) linear_default(a);
 }
 
 }  // namespace synaptix::kernels

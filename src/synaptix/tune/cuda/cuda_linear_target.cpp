@@ -245,6 +245,7 @@ std::vector<backend::BuiltModule> CudaLinearTarget::build_all(const std::vector<
   // NVRTC in a forked child (see the header), in parallel, into the cubin cache; failures come back by file.
   const std::string errs =
       (std::filesystem::temp_directory_path() / ("synaptix_nvrtc_" + std::to_string(::getpid()))).string();
+  int status = 0;
   if (pid_t pid = ::fork(); pid == 0) {
     std::vector<std::string> failed(to_compile.size());
     std::atomic<size_t> next{0};
@@ -268,11 +269,19 @@ std::vector<backend::BuiltModule> CudaLinearTarget::build_all(const std::vector<
     std::fflush(nullptr);
     ::_exit(0);
   } else if (pid > 0) {
-    int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
   } else {
     fail("CUDA tuner: fork for NVRTC failed");
+  }
+  // The child writes the file even when everything compiled: no file, or a child that did not exit
+  // normally, means no source is known to have compiled (never report a build it did not finish as ok).
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !std::filesystem::exists(errs)) {
+    const std::string why = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                                : "exited without its report (status " + std::to_string(status) + ")";
+    for (size_t i : to_compile) out[i].ok = false, out[i].error = "NVRTC: the compiling child was " + why;
+    std::filesystem::remove(errs);
+    return out;
   }
   std::ifstream f(errs);
   std::string idx, msg;
