@@ -119,7 +119,7 @@ TEST(QuantGemvDevice, EveryFormatMatchesItsDequantizationReference) {
 TEST(QuantGemvDevice, SchedulesWithTailsMatchTheReference) {
   SKIP_WITHOUT_DEVICE();
   synaptix::testing::cuda_context();
-  const kc::QuantGemvParams odd{3, 1}, wide{16, 8};
+  const kc::QuantGemvParams odd{3, 1, 1}, wide{16, 8, 3};
   for (const quant::WeightFormat& f : quant::weight_formats())
     for (int m : {1, 5}) {
       check_gemv(f, m, 50, &odd, false);

@@ -35,7 +35,8 @@ void quant_gemv(DType w, CUdeviceptr x, CUdeviceptr wt, CUdeviceptr y, int m, in
                                     [&] { return quant_gemv_source(w, m, p); }, "quant_gemv");
   int ni = static_cast<int>(n), ki = static_cast<int>(k), acc = accumulate ? 1 : 0;
   void* args[] = {&x, &wt, &y, &ni, &ki, &acc};
-  const unsigned blocks = static_cast<unsigned>((n + p.warps - 1) / p.warps);
+  const int64_t rows_per_block = static_cast<int64_t>(p.warps) * p.rows_per_warp;
+  const unsigned blocks = static_cast<unsigned>((n + rows_per_block - 1) / rows_per_block);
   // Under a kernel trace the launch is named with its format and shape.
   const std::string what = bc::active_trace()
                                ? "quant_gemv " + std::string(f.name) + " " + std::to_string(n) + "x" + std::to_string(k)

@@ -8,8 +8,8 @@
 //    computes), the operand of the tensor-core product for larger steps.
 // Every weight format has a form: int8-pc, fp8-e4m3-pc, int4-g32/64/128 symmetric and asymmetric, mxfp4.
 // Requirements (the launchers in backend/cuda/launch/quant_gemv.h check them): k a whole number of the
-// format's groups and k % 4 == 0; x rows 16-byte aligned. Grid of the GEMV: ceil(n / warps) blocks of
-// warps * 32 threads (one warp per weight row).
+// format's groups and k % 4 == 0; x rows 16-byte aligned. Grid of the GEMV: ceil(n / (warps * rows_per_warp))
+// blocks of warps * 32 threads.
 #include <string>
 
 #include "synaptix/core/dtype.h"
@@ -17,20 +17,23 @@
 namespace synaptix::kernels::cuda {
 
 struct QuantGemvParams {
-  int warps = 8;   // weight rows (warps) per block, 1..16
-  int unroll = 4;  // units each lane loads before using any, 1..16
-  std::string str() const { return "w" + std::to_string(warps) + "u" + std::to_string(unroll); }
+  int warps = 8;          // warps per block, 1..16
+  int unroll = 4;         // units each lane loads (of every row) before using any, 1..16
+  int rows_per_warp = 4;  // weight rows a warp takes, sharing each x load, 1..8
+  std::string str() const {
+    return "w" + std::to_string(warps) + "u" + std::to_string(unroll) + "r" + std::to_string(rows_per_warp);
+  }
 };
 
 // Whether the quant kernels have a form for weight dtype w (every weight format; nothing else).
 bool quant_gemv_supports(DType w);
 // "int8-pc, fp8-e4m3-pc, ..." for messages that list the formats the CUDA kernels take.
 std::string quant_gemv_format_names();
-// The schedule used when no other is given: the formats with 1-byte units (mxfp4) load more at a time.
+// The schedule used when no other is given (not tuned yet): fewer units in flight for more rows of x.
 QuantGemvParams quant_gemv_default_params(DType w, int m);
 // The GEMV source for w, m rows of x (1..8) and the schedule. Throws synaptix::Error naming what is out of range.
 std::string quant_gemv_source(DType w, int m, const QuantGemvParams& p);
-inline std::string quant_gemv_source(DType w, int m, int warps) { return quant_gemv_source(w, m, QuantGemvParams{warps, 4}); }
+inline std::string quant_gemv_source(DType w, int m, int warps) { return quant_gemv_source(w, m, QuantGemvParams{warps, 4, 4}); }
 // The bf16 expansion's source for w. Throws for a dtype without a form.
 std::string quant_dequant_source(DType w);
 

@@ -1,6 +1,5 @@
 // The sources of the weight-format kernels for one (format, m, schedule): the device prelude, the format's
 // #defines and decoder (quant_decode.cuh), then the kernel's file.
-#include <algorithm>
 #include <sstream>
 
 #include "synaptix/core/error.h"
@@ -41,9 +40,9 @@ bool quant_gemv_supports(DType w) { return quant::weight_format(w) != nullptr; }
 std::string quant_gemv_format_names() { return quant::weight_format_names(); }
 
 QuantGemvParams quant_gemv_default_params(DType w, int m) {
+  (void)w;
   QuantGemvParams p;
-  if (w == DType::MXFP4) p.unroll = 8;
-  if (m > 4) p.unroll = std::max(2, p.unroll / 2);  // more x rows: fewer registers for loads in flight
+  if (m > 4) p.unroll = 2;  // more x rows: registers go to accumulators rather than loads in flight
   return p;
 }
 
@@ -51,9 +50,11 @@ std::string quant_gemv_source(DType w, int m, const QuantGemvParams& p) {
   if (m < 1 || m > 8) fail("quant_gemv: m = ", m, " (expected 1..8 rows of x)");
   if (p.warps < 1 || p.warps > 16) fail("quant_gemv: warps = ", p.warps, " (expected 1..16)");
   if (p.unroll < 1 || p.unroll > 16) fail("quant_gemv: unroll = ", p.unroll, " (expected 1..16)");
+  if (p.rows_per_warp < 1 || p.rows_per_warp > 8) fail("quant_gemv: rows_per_warp = ", p.rows_per_warp, " (expected 1..8)");
   std::ostringstream os;
   os << format_head(w, "quant_gemv");
-  os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define UNROLL " << p.unroll << "\n";
+  os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define RPW " << p.rows_per_warp << "\n#define UNROLL "
+     << p.unroll << "\n";
   os << kernels::cuda_source("kernels/linear/cuda/quant_gemv.cu");
   return os.str();
 }
