@@ -64,6 +64,10 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
     if (auto b = registry::builtin_cuda_recipe(fingerprint, m.spec)) {
       recipe = std::move(b->recipe);
       where = b->note;
+    } else {
+      std::fprintf(stderr, "cuda:%d: no checked-in recipe for this device kind and model shape: the executor's "
+                   "generic defaults (rules chosen on an H100); `synaptix tune --target cuda:%d` writes one\n",
+                   t.device, t.device);
     }
   }
   std::optional<tune::StepPrecision> asked;
