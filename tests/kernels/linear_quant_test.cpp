@@ -171,3 +171,34 @@ TEST(EmbeddingQuant, RowsOfABlockTableAreItsDequantizedRows) {
             << dtype_name(t) << " id " << ids[i] << " element " << d;
   }
 }
+
+// Several block-weight products of one x in one parallel region (q/k/v, gate/up at decode): each part as
+// linear_default gives it alone, with parts of different block types and odd row counts (the thread split
+// straddles the parts), and a k-quant part (not a decode-fused type) sending the call one part at a time.
+TEST(LinearQuant, DefaultMultiEqualsDefaultPerPart) {
+  std::mt19937 rng(13);
+  const int64_t k = 96;
+  for (bool with_kquant : {false, true})
+    for (int64_t m : {1, 2, 4, 5}) {
+      const std::vector<DType> types{DType::Q4_1, with_kquant ? DType::Q4_K : DType::Q8_0, DType::Q4_0};
+      const std::vector<int64_t> ns{67, 5, 130};
+      const int64_t kk = with_kquant ? 256 : k;  // k-quant rows are whole 256-element super-blocks
+      const auto x = random_floats(static_cast<size_t>(m * kk), rng);
+      std::vector<std::vector<uint8_t>> ws;
+      std::vector<std::vector<float>> got, want;
+      std::vector<kernels::LinearArgs> parts;
+      for (size_t p = 0; p < types.size(); ++p) {
+        ws.push_back(random_blocks(types[p], ns[p] * kk, rng));
+        got.emplace_back(static_cast<size_t>(m * ns[p]), std::numeric_limits<float>::quiet_NaN());
+        want.emplace_back(static_cast<size_t>(m * ns[p]));
+      }
+      for (size_t p = 0; p < types.size(); ++p) {
+        parts.push_back({x.data(), ws[p].data(), types[p], nullptr, got[p].data(), m, ns[p], kk});
+        kernels::linear_default({x.data(), ws[p].data(), types[p], nullptr, want[p].data(), m, ns[p], kk});
+      }
+      kernels::linear_default_multi(parts);
+      for (size_t p = 0; p < types.size(); ++p)
+        for (size_t i = 0; i < want[p].size(); ++i)
+          ASSERT_EQ(got[p][i], want[p][i]) << dtype_name(types[p]) << " m=" << m << " part " << p << " element " << i;
+    }
+}

@@ -6,7 +6,9 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "synaptix/core/thread_pool.h"
@@ -214,39 +216,88 @@ void rows_fused(const LinearArgs& a, const float* sx, int64_t rb, size_t n0, siz
 
 }  // namespace
 
+namespace {
+
+// Whether the legacy-block decode path takes these parts together: Q4_0 / Q4_1 / Q8_0 weights, 1 to 4 rows
+// of one x.
+bool legacy_decode(std::span<const LinearArgs> parts) {
+#if defined(SYNAPTIX_QUANT_SIMD)
+  if (parts.empty() || parts.size() > 8) return false;
+  for (const LinearArgs& a : parts)
+    if (!is_legacy(a.w_dtype) || a.m < 1 || a.m > 4 || a.x != parts[0].x || a.m != parts[0].m || a.k != parts[0].k)
+      return false;
+  return true;
+#else
+  (void)parts;
+  return false;
+#endif
+}
+
+#if defined(SYNAPTIX_QUANT_SIMD)
+// The parts' weight rows numbered one after another and split among the threads together (one barrier).
+void legacy_decode_rows(std::span<const LinearArgs> parts) {
+  const LinearArgs& a0 = parts[0];
+  const int64_t nb = a0.k / kQK;
+  // Q4_1's min term needs each x row's sum over every block, once per call (kept per thread: no allocation
+  // in the decode step once it has grown).
+  thread_local std::vector<float> sx;
+  sx.resize(static_cast<size_t>(a0.m * nb));
+  for (int64_t r = 0; r < a0.m; ++r)
+    for (int64_t b = 0; b < nb; ++b) {
+      float s = 0.0f;
+      for (int64_t i = 0; i < kQK; ++i) s += a0.x[r * a0.k + b * kQK + i];
+      sx[static_cast<size_t>(r * nb + b)] = s;
+    }
+  std::array<size_t, 9> first{};
+  int64_t bytes = 0;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    first[p + 1] = first[p] + static_cast<size_t>(parts[p].n);
+    bytes += parts[p].n * quant::row_bytes(parts[p].w_dtype, parts[p].k);
+  }
+  const size_t rows = first[parts.size()];
+  // Chunks of at least ~16 KiB of weights per x row: enough work to pay for the hand-off, small enough that
+  // a decode GEMV of a few hundred rows still feeds every thread (a fixed 4096 rows ran them on one).
+  const int64_t per_row = std::max<int64_t>(1, bytes / static_cast<int64_t>(rows) * a0.m);
+  const auto grain = static_cast<size_t>(std::max<int64_t>(4, (16 << 10) / per_row));
+  const float* sxp = sx.data();
+  ThreadPool::global().parallel_for(rows, [&](size_t g0, size_t g1) {
+    for (size_t p = 0; p < parts.size(); ++p) {
+      const size_t b = std::max(g0, first[p]), e = std::min(g1, first[p + 1]);
+      if (b >= e) continue;
+      const LinearArgs& a = parts[p];
+      const int64_t rb = quant::row_bytes(a.w_dtype, a.k);
+      switch (a.w_dtype) {
+        case DType::Q4_0: rows_fused<DType::Q4_0>(a, sxp, rb, b - first[p], e - first[p]); break;
+        case DType::Q4_1: rows_fused<DType::Q4_1>(a, sxp, rb, b - first[p], e - first[p]); break;
+        default: rows_fused<DType::Q8_0>(a, sxp, rb, b - first[p], e - first[p]); break;
+      }
+    }
+  }, grain);
+}
+#endif
+
+}  // namespace
+
 void linear_quant_default(const LinearArgs& a) {
   check_block_linear(a);
   if (linear_weight_format_fused(a)) return;
-  const int64_t rb = quant::row_bytes(a.w_dtype, a.k);
-  // Chunks of at least ~16 KiB of weights per x row: enough work to pay for the hand-off, small enough that
-  // a decode GEMV of a few hundred rows still feeds every thread (a fixed 4096 rows ran them on one).
-  const size_t grain = static_cast<size_t>(std::max<int64_t>(4, (16 << 10) / std::max<int64_t>(rb * a.m, 1)));
 #if defined(SYNAPTIX_QUANT_SIMD)
-  if (a.m >= 1 && a.m <= 4 && is_legacy(a.w_dtype)) {
-    // Q4_1's min term needs each x row's sum over every block, once per call.
-    std::vector<float> sx;
-    if (a.w_dtype == DType::Q4_1) {
-      const int64_t nb = a.k / kQK;
-      sx.resize(static_cast<size_t>(a.m * nb));
-      for (int64_t r = 0; r < a.m; ++r)
-        for (int64_t b = 0; b < nb; ++b) {
-          float s = 0.0f;
-          for (int64_t i = 0; i < kQK; ++i) s += a.x[r * a.k + b * kQK + i];
-          sx[static_cast<size_t>(r * nb + b)] = s;
-        }
-    }
-    ThreadPool::global().parallel_for(static_cast<size_t>(a.n), [&](size_t n0, size_t n1) {
-      switch (a.w_dtype) {
-        case DType::Q4_0: return rows_fused<DType::Q4_0>(a, sx.data(), rb, n0, n1);
-        case DType::Q4_1: return rows_fused<DType::Q4_1>(a, sx.data(), rb, n0, n1);
-        default: return rows_fused<DType::Q8_0>(a, sx.data(), rb, n0, n1);
-      }
-    }, grain);
-    return;
-  }
+  if (const std::span<const LinearArgs> one(&a, 1); legacy_decode(one)) return legacy_decode_rows(one);
 #endif
+  const int64_t rb = quant::row_bytes(a.w_dtype, a.k);
+  const size_t grain = static_cast<size_t>(std::max<int64_t>(4, (16 << 10) / std::max<int64_t>(rb * a.m, 1)));
   ThreadPool::global().parallel_for(static_cast<size_t>(a.n),
                                     [&](size_t n0, size_t n1) { rows_via_f32(a, rb, n0, n1); }, grain);
+}
+
+void linear_quant_default_multi(std::span<const LinearArgs> parts) {
+#if defined(SYNAPTIX_QUANT_SIMD)
+  if (legacy_decode(parts)) {
+    for (const LinearArgs& a : parts) check_block_linear(a);
+    return legacy_decode_rows(parts);
+  }
+#endif
+  for (const LinearArgs& a : parts) linear_quant_default(a);
 }
 
 }  // namespace synaptix::kernels

@@ -16,5 +16,8 @@
 namespace synaptix::kernels {
 
 void linear_quant_default(const LinearArgs& a);
+// Several products of one x (q, k, v; gate, up) at decode sizes in one parallel region, as
+// linear_default_multi does for bf16; other parts run one by one.
+void linear_quant_default_multi(std::span<const LinearArgs> parts);
 
 }  // namespace synaptix::kernels

@@ -203,6 +203,8 @@ void linear_default(const LinearArgs& a) {
 }
 
 void linear_default_multi(std::span<const LinearArgs> parts) {
+  const auto blocks = [](const LinearArgs& a) { return is_block_dtype(a.w_dtype); };
+  if (!parts.empty() && std::all_of(parts.begin(), parts.end(), blocks)) return linear_quant_default_multi(parts);
 #if defined(__AVX512F__)
   constexpr size_t kMaxParts = 8;
   bool fused = !parts.empty() && parts.size() <= kMaxParts;
