@@ -2,6 +2,7 @@
 #include "synaptix/core/error.h"
 #include "synaptix/kernels/cpu_generator.h"
 #include "synaptix/kernels/linear/cpu/linear_bf16dot.h"
+#include "synaptix/kernels/linear/cpu/linear_format_q8.h"
 #include "synaptix/kernels/linear/cpu/linear_onednn.h"
 #include "synaptix/kernels/linear/cpu/linear_openblas.h"
 #include "synaptix/kernels/linear/cpu/linear_quant.h"
@@ -23,8 +24,9 @@ const std::vector<const CpuGenerator*>& cpu_generators() {
   static const LinearQuantGenerator quant;  // GGUF block weights (Q4_0, Q4_1, Q8_0)
   static const LinearBf16DotGenerator bf16dot;  // bf16 activations: a precision choice
   static const LinearOneDnnGenerator onednn;    // vendor tactic, bf16 activations
+  static const LinearFormatQ8Generator format_q8;  // int8/int4 weight formats, q8 activations (VNNI)
   static const std::vector<const CpuGenerator*> all{&tiled, &openblas, &gate_up, &add_rmsnorm, &attention,
-                                                    &lm_head_argmax, &quant, &bf16dot, &onednn};
+                                                    &lm_head_argmax, &quant, &bf16dot, &onednn, &format_q8};
   return all;
 }
 

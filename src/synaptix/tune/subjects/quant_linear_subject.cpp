@@ -1,5 +1,5 @@
-// linear / moe_expert with GGUF block weights (Q4_0 .. Q6_K, op.w_dtype a block dtype): random blocks with
-// finite scales, against kernels::linear_quant_reference; the default is kernels::linear_default (which runs
+// linear / moe_expert with GGUF block weights (Q4_0 .. Q6_K, op.w_dtype a block dtype; or a Synaptix weight
+// format, random weights rounded to nearest): random blocks with finite scales, against kernels::linear_quant_reference; the default is kernels::linear_default (which runs
 // linear_quant_default). A kernel may round the activations to 8 bits per block (linear_quant's act=q8), so
 // the tolerance is the f32 one plus kernels::q8_activation_error_bound; exact kernels are held to f32 rounding
 // by tests/kernels.
@@ -14,6 +14,7 @@
 #include "synaptix/kernels/linear/quant_reference.h"
 #include "synaptix/quant/block_dtype.h"
 #include "synaptix/quant/dequantize.h"
+#include "synaptix/quant/weight_quantize.h"
 #include "synaptix/tune/linear_kernel.h"
 #include "synaptix/tune/subjects.h"
 
@@ -32,7 +33,17 @@ std::vector<int> scale_offsets(DType t) {
   }
 }
 
-std::vector<uint8_t> random_blocks(DType t, int64_t elems, std::mt19937_64& rng) {
+// Synaptix's weight formats (quant/weight_format.h): random weights in [-1, 1] rounded to nearest, so every
+// scale and zero point is one the quantizer makes. elems is n * k; k is the op's.
+std::vector<uint8_t> random_weight_format(const quant::WeightFormat& f, int64_t elems, int64_t k, std::mt19937_64& rng) {
+  const auto v = random_floats(elems, rng);
+  std::vector<uint8_t> w(static_cast<size_t>(elems / k * quant::weight_row_bytes(f, k)));
+  quant::quantize_rows(f, v.data(), elems / k, k, w.data());
+  return w;
+}
+
+std::vector<uint8_t> random_blocks(DType t, int64_t elems, std::mt19937_64& rng, int64_t k) {
+  if (const quant::WeightFormat* wf = quant::weight_format(t)) return random_weight_format(*wf, elems, k, rng);
   const quant::BlockFormat& f = *quant::block_format(t);
   std::vector<uint8_t> w(static_cast<size_t>(quant::row_bytes(t, elems)));
   for (size_t i = 0; i + 8 <= w.size(); i += 8) {
@@ -57,9 +68,12 @@ class QuantLinearSubject final : public Subject {
   }
 
   std::string verify(std::mt19937_64& rng) override {
-    const auto w = random_blocks(op_.w_dtype, op_.n * op_.k, rng);
+    const auto w = random_blocks(op_.w_dtype, op_.n * op_.k, rng, op_.k);
     std::vector<float> deq(static_cast<size_t>(op_.n * op_.k));
-    quant::dequantize_f32(*quant::block_format(op_.w_dtype), w.data(), op_.n * op_.k, deq.data());
+    if (const quant::WeightFormat* wf = quant::weight_format(op_.w_dtype))
+      quant::dequantize_rows(*wf, w.data(), op_.n, op_.k, deq.data());
+    else
+      quant::dequantize_f32(*quant::block_format(op_.w_dtype), w.data(), op_.n * op_.k, deq.data());
     const std::vector<float> bias = op_.bias ? random_floats(op_.n, rng) : std::vector<float>{};
     const int64_t nb = op_.k / 32;
     for (int64_t m : verify_ms(op_)) {
@@ -105,7 +119,7 @@ class QuantLinearSubject final : public Subject {
   int64_t set_bytes() const override { return op_.n * row_ + op_.m * (op_.k + op_.n) * 4; }
 
   void make_sets(int copies, std::mt19937_64& rng) override {
-    const auto w = random_blocks(op_.w_dtype, op_.n * op_.k, rng);
+    const auto w = random_blocks(op_.w_dtype, op_.n * op_.k, rng, op_.k);
     if (op_.bias && bias_.empty()) bias_ = random_floats(op_.n, rng);
     for (int c = 0; c < copies; ++c) {
       w_.push_back(w);

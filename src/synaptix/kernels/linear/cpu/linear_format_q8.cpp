@@ -1,0 +1,216 @@
+#include "synaptix/kernels/linear/cpu/linear_format_q8.h"
+
+#include <sstream>
+
+#include "synaptix/core/error.h"
+#include "synaptix/kernels/generated_abi.h"
+#include "synaptix/kernels/linear/cpu/linear_isa.h"
+#include "synaptix/quant/weight_format.h"
+
+namespace synaptix::kernels {
+namespace {
+
+// The emitted code: KIND 0 int8-pc, 1 int4-gG, 2 int4-gG-asym; G elements per group (K for int8-pc), GB bytes
+// per group, HDR bytes before a group's codes, ROW bytes per row of W.
+constexpr const char* kBody = R"(
+static inline float h2f(const uint8_t* p) {
+  uint16_t h; memcpy(&h, p, 2);
+#if defined(__F16C__)
+  return _cvtsh_ss(h);
+#else
+  uint32_t s = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
+  if (e == 0) { if (m == 0) u = s; else { e = 127 - 15 + 1; while (!(m & 0x400)) { m <<= 1; --e; } m &= 0x3ff; u = s | (e << 23) | (m << 13); } }
+  else if (e == 31) u = s | 0x7f800000u | (m << 13);
+  else u = s | ((e + 127 - 15) << 23) | (m << 13);
+  float f; memcpy(&f, &u, 4); return f;
+#endif
+}
+// 8 int32 sums of 4 products u8 * s8 each. maddubs pairs stay within int16: |u| <= 127 (int8 via the sign
+// trick) or 15 (nibbles), |s| <= 127.
+static inline __m256i dot_us(__m256i u, __m256i s) {
+#if USE_VNNI
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+// Block t (32 values) of a group's nibble-order codes as unsigned bytes 0..15: element e < G/2 is the low
+// nibble of byte e, element e >= G/2 the high nibble of byte e - G/2.
+static inline __m256i nibbles(const uint8_t* codes, int t) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  if (G == 32) {
+    const __m128i raw = _mm_loadu_si128((const __m128i*)codes), m4 = _mm_set1_epi8(0x0F);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), _mm_and_si128(raw, m4));
+  }
+  if (32 * t < G / 2) return _mm256_and_si256(_mm256_loadu_si256((const __m256i*)(codes + 32 * t)), mask);
+  const __m256i raw = _mm256_loadu_si256((const __m256i*)(codes + 32 * t - G / 2));
+  return _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+}
+static inline float hsum(__m256 a) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  s = _mm_hadd_ps(s, s); s = _mm_hadd_ps(s, s); return _mm_cvtss_f32(s);
+}
+
+struct Ctx {
+  const float* x; const uint8_t* w; const float* bias; float* y; int64_t m;
+  const int8_t* qx;  // [m, K] x rounded to 8 bits per block of 32
+  const float* dx;   // [m, NB] each block's scale
+  const float* sx;   // [m, NB] dx * the sum of the block's codes (what a zero point takes off)
+};
+
+template <int MTT, int NTT>
+static inline void tile(const Ctx* c, int64_t i, int64_t n0) {
+  __m256 acc[MTT][NTT];
+  float off[MTT][NTT];
+  for (int r = 0; r < MTT; ++r)
+    for (int j = 0; j < NTT; ++j) acc[r][j] = _mm256_setzero_ps(), off[r][j] = 0.0f;
+  if (KIND == 0) {
+    for (int64_t b = 0; b < NB; ++b)
+      for (int j = 0; j < NTT; ++j) {
+        const __m256i w = _mm256_loadu_si256((const __m256i*)(c->w + (n0 + j) * ROW + 4 + b * 32));
+        const __m256i aw = _mm256_sign_epi8(w, w);
+        for (int r = 0; r < MTT; ++r) {
+          const __m256i xq = _mm256_loadu_si256((const __m256i*)(c->qx + (i + r) * K + b * 32));
+          const __m256 p = _mm256_cvtepi32_ps(dot_us(aw, _mm256_sign_epi8(xq, w)));
+          acc[r][j] = _mm256_fmadd_ps(p, _mm256_set1_ps(c->dx[(i + r) * NB + b]), acc[r][j]);
+        }
+      }
+    for (int r = 0; r < MTT; ++r)
+      for (int j = 0; j < NTT; ++j) {
+        float d; memcpy(&d, c->w + (n0 + j) * ROW, 4);
+        c->y[(i + r) * N + n0 + j] = d * hsum(acc[r][j]) + (c->bias ? c->bias[n0 + j] : 0.0f);
+      }
+    return;
+  }
+  for (int64_t g = 0; g < K / G; ++g)
+    for (int j = 0; j < NTT; ++j) {
+      const uint8_t* grp = c->w + (n0 + j) * ROW + g * GB;
+      const float d = h2f(grp), zd = d * (float)(KIND == 2 ? grp[2] : 8);
+      for (int t = 0; t < G / 32; ++t) {
+        const int64_t b = g * (G / 32) + t;
+        const __m256i w = nibbles(grp + HDR, t);
+        for (int r = 0; r < MTT; ++r) {
+          const __m256i xq = _mm256_loadu_si256((const __m256i*)(c->qx + (i + r) * K + b * 32));
+          const __m256 p = _mm256_cvtepi32_ps(dot_us(w, xq));
+          acc[r][j] = _mm256_fmadd_ps(p, _mm256_set1_ps(d * c->dx[(i + r) * NB + b]), acc[r][j]);
+          off[r][j] += zd * c->sx[(i + r) * NB + b];
+        }
+      }
+    }
+  for (int r = 0; r < MTT; ++r)
+    for (int j = 0; j < NTT; ++j)
+      c->y[(i + r) * N + n0 + j] = hsum(acc[r][j]) - off[r][j] + (c->bias ? c->bias[n0 + j] : 0.0f);
+}
+#define TILE(MT_, NT_, i, n) tile<MT_, NT_>(c, i, n)
+)";
+
+constexpr const char* kEntry = R"(
+extern "C" int32_t synaptix_abi_version(void) { return ABI_VERSION; }
+extern "C" int64_t synaptix_linear_packed_bytes(void) { return 0; }
+extern "C" void synaptix_linear_pack(const void* w, void* packed) { (void)w; (void)packed; }
+
+extern "C" void synaptix_linear(const synaptix_runtime* rt, const float* x, const void* w, const float* bias,
+                                float* y, int64_t m) {
+  int8_t* qx = (int8_t*)malloc((size_t)(m * K));
+  float* dx = (float*)malloc((size_t)(m * NB) * 2 * sizeof(float));
+  if (!qx || !dx) abort();
+  float* sx = dx + m * NB;
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t b = 0; b < NB; ++b) {
+      // Round to nearest of amax / 127 steps, as linear_quant's q8 activations.
+      const float* xb = x + r * K + b * 32;
+      float amax = 0.0f;
+      for (int t = 0; t < 32; ++t) amax = fabsf(xb[t]) > amax ? fabsf(xb[t]) : amax;
+      const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+      int s = 0;
+      for (int t = 0; t < 32; ++t) {
+        const int q = (int)nearbyintf(xb[t] * id);
+        qx[r * K + b * 32 + t] = (int8_t)q;
+        s += q;
+      }
+      dx[r * NB + b] = d;
+      sx[r * NB + b] = d * (float)s;
+    }
+  Ctx c = {x, (const uint8_t*)w, bias, y, m, qx, dx, sx};
+  const int64_t tasks = (N + RPT - 1) / RPT;
+  if (ALL_THREADS && rt && rt->parallel_for && rt->threads > 1 && tasks > 1)
+    rt->parallel_for(rt->pool, tasks, task, &c);
+  else
+    task(&c, 0, tasks);
+  free(qx);
+  free(dx);
+}
+)";
+
+int64_t as_int(const nlohmann::json& p, const char* key) {
+  if (!p.contains(key) || !p[key].is_number_integer())
+    fail("linear_format_q8: parameter '", key, "' must be an integer");
+  return p[key].get<int64_t>();
+}
+
+// The weight format if this family takes it (int8-pc, int4-gG with or without zero points), else nullptr.
+const quant::WeightFormat* integer_format(DType w) {
+  const quant::WeightFormat* f = quant::weight_format(w);
+  if (!f || (f->code != quant::CodeType::Int8 && f->code != quant::CodeType::Int4 && f->code != quant::CodeType::Int4Asym))
+    return nullptr;
+  return f;
+}
+
+bool shape_fits(const graph::Op& op) {
+  const quant::WeightFormat* f = integer_format(op.w_dtype);
+  return f && op.n > 0 && op.k > 0 && op.m > 0 && op.k % 32 == 0 && (f->group == 0 || op.k % f->group == 0);
+}
+
+}  // namespace
+
+bool LinearFormatQ8Generator::applies(const graph::Op& op, const hw::CpuProfile& cpu) const {
+  return (op.kind == graph::OpKind::Linear || op.kind == graph::OpKind::MoeExpert) && shape_fits(op) &&
+         cpu.isa.avx2 && cpu.isa.fma;
+}
+
+std::vector<ParamDim> LinearFormatQ8Generator::space(const graph::Op& op, const hw::CpuProfile& cpu) const {
+  std::vector<nlohmann::json> isas;
+  if (cpu.isa.avx512_vnni && cpu.isa.avx512vl && cpu.isa.avx512bw) isas.push_back("avx512_vnni");
+  isas.push_back("avx2");
+  std::vector<nlohmann::json> mt{1};
+  for (int v : {2, 4})
+    if (op.m >= v) mt.push_back(v);
+  return {{"isa", isas}, {"n_tile", {1, 2, 4}}, {"m_tile", mt}, {"rows_per_task", {8, 32, 128}},
+          {"threads", {"all", "one"}}};
+}
+
+bool LinearFormatQ8Generator::valid(const graph::Op& op, const nlohmann::json& p) const {
+  try {
+    const std::string isa = p.at("isa").get<std::string>();
+    const int64_t nt = as_int(p, "n_tile"), mt = as_int(p, "m_tile"), rpt = as_int(p, "rows_per_task");
+    if (isa != "avx512_vnni" && isa != "avx2") return false;
+    if (nt < 1 || mt < 1 || rpt < 1 || mt > op.m || mt * nt > 8 || rpt % nt != 0) return false;
+    if (rpt > 8 && rpt >= 2 * op.n) return false;            // coarser than the rows: repeats another point
+    if (p.at("threads") == "one" && rpt != 8) return false;  // one task: the split is moot
+    return shape_fits(op);
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+KernelSource LinearFormatQ8Generator::emit(const graph::Op& op, const nlohmann::json& p) const {
+  if (!valid(op, p)) fail("linear_format_q8: point ", p.dump(), " is not in the space for ", op.signature());
+  const quant::WeightFormat& f = *integer_format(op.w_dtype);
+  const int kind = f.code == quant::CodeType::Int8 ? 0 : f.code == quant::CodeType::Int4 ? 1 : 2;
+  const int64_t group = kind == 0 ? op.k : f.group, group_bytes = kind == 0 ? 0 : f.block_bytes;
+  std::ostringstream os;
+  os << "// linear_format_q8 for " << op.signature() << " (" << f.name << ")\n// params " << p.dump() << "\n";
+  os << "#include <stdint.h>\n#include <string.h>\n#include <stdlib.h>\n#include <math.h>\n#include <immintrin.h>\n";
+  os << "extern \"C\" {\n" << kGeneratedAbiDecls << "\n}\n#define ABI_VERSION " << kGeneratedAbiVersion << "\n";
+  os << "#define USE_VNNI " << (p.at("isa") == "avx512_vnni" ? 1 : 0) << "\n";
+  os << "static const int64_t N = " << op.n << ", K = " << op.k << ", NB = " << op.k / 32 << ", G = " << group
+     << ", GB = " << group_bytes << ", HDR = " << (kind == 2 ? 4 : 2)
+     << ", ROW = " << quant::weight_row_bytes(f, op.k) << ";\n";
+  os << "enum { KIND = " << kind << ", MT = " << as_int(p, "m_tile") << ", NT = " << as_int(p, "n_tile")
+     << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
+  os << "static const int64_t RPT = " << as_int(p, "rows_per_task") << ", MB = 0;\n";
+  os << kBody << kTiledRowsDriver << kEntry;
+  return {os.str(), {}};
+}
+
+}  // namespace synaptix::kernels
