@@ -145,7 +145,8 @@ bool linear_weight_format_fused(const LinearArgs& a) {
 #if defined(SYNAPTIX_QUANT_SIMD)
   if (a.m < 1 || a.m > 4 || a.k % 32 != 0 || !quant::weight_format(a.w_dtype)) return false;
   const int64_t rb = quant::row_bytes(a.w_dtype, a.k);
-  const size_t grain = static_cast<size_t>(std::max<int64_t>(16, 4096 / a.m));
+  // At least ~16 KiB of weights per x row in a chunk (a fixed 4096 rows kept decode GEMVs on one thread).
+  const size_t grain = static_cast<size_t>(std::max<int64_t>(4, (16 << 10) / std::max<int64_t>(rb * a.m, 1)));
   return with_format(a.w_dtype, [&]<DType T>() {
     ThreadPool::global().parallel_for(static_cast<size_t>(a.n),
                                       [&](size_t n0, size_t n1) { rows_fused_m<T>(a, rb, n0, n1); }, grain);
