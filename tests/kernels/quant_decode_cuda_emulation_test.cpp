@@ -1,16 +1,22 @@
-// The weight-format kernels' decoding (kernels/linear/cuda/quant_decode.cuh) and the bf16 expansion kernel
-// (quant_dequant.cu), compiled for the host with the CUDA built-ins they use emulated (one thread walking the
-// whole grid-stride loop), against the CPU's dequantization reference (quant::dequantize_rows) rounded to
-// bf16, bit for bit, for every weight format: matrices packed by the CPU's round-to-nearest quantizer, and
+// The weight-format kernels' decoding (kernels/linear/cuda/quant_decode.cuh), the bf16 expansion kernel
+// (quant_dequant.cu) and the decode GEMV (quant_gemv.cu), compiled for the host with the CUDA built-ins they
+// use emulated: the expansion as one thread walking the whole grid-stride loop, against the CPU's
+// dequantization reference (quant::dequantize_rows) rounded to bf16, bit for bit, for every weight format: matrices packed by the CPU's round-to-nearest quantizer, and
 // packed rows of random codes (every code value; zero points 0..15; E8M0 exponents 0..254) under random finite
 // scales. This checks without a GPU that the kernels read the layout the CPU quantizer writes (block sizes,
 // nibble order, scales, zero points, the E4M3/E2M1/E8M0 bit moves including subnormals); the same code runs on
-// the device in tests/kernels/cuda/quant_gemv_device_test.cpp. (E4M3's NaN codes and E8M0's NaN, which no
+// the device in tests/kernels/cuda/quant_gemv_device_test.cpp. The GEMV runs each warp as 32 host threads
+// (shuffle reductions through a barrier) over a grid with partial blocks and warps, against y = x W^T of the
+// reference's values, stored and accumulated. (E4M3's NaN codes and E8M0's NaN, which no
 // quantizer writes, are left out: the kernels do not decode them as NaN.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <barrier>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <thread>
 #include <cstring>
 #include <random>
 #include <string>
@@ -26,12 +32,35 @@
 #define __forceinline__ inline
 #define __launch_bounds__(n)
 #define QD_HOST_HALF_TO_FLOAT(h) synaptix::f16_to_f32(h)
+#define QD_UNROLL
 
 namespace emu {
 struct Dim {
   unsigned x = 0;
 };
-inline const Dim threadIdx{0}, blockIdx{0}, blockDim{1}, gridDim{1};
+// Each emulated thread's own indices; the expansion runs as the one thread of a one-block grid.
+inline thread_local Dim threadIdx{0}, blockIdx{0};
+inline const Dim blockDim{1}, gridDim{1};
+struct float2 {
+  float x, y;
+};
+struct float4 {
+  float x, y, z, w;
+};
+// A warp's 32 threads meet in warp_sum: each leaves its value, all read the sum, then all leave.
+struct Warp {
+  std::barrier<> meet{32};
+  float values[32] = {};
+};
+inline thread_local Warp* this_warp = nullptr;
+inline float warp_sum(float v) {
+  this_warp->values[threadIdx.x & 31] = v;
+  this_warp->meet.arrive_and_wait();
+  float s = 0;
+  for (float t : this_warp->values) s += t;
+  this_warp->meet.arrive_and_wait();
+  return s;
+}
 inline float __int_as_float(int i) {
   float f;
   std::memcpy(&f, &i, 4);
@@ -48,6 +77,12 @@ inline bf16_t f32_to_bf16(float f) { return synaptix::f32_to_bf16(f); }
 }  // namespace emu
 
 using DequantKernel = void (*)(const unsigned char*, emu::bf16_t*, int, int);
+using GemvKernel = void (*)(const float*, const unsigned char*, float*, int, int, int);
+// The GEMV's schedule here: 3 rows of x, 2 warps of 3 rows a block, 2 units in flight (tails in every loop).
+#define M 3
+#define WARPS 2
+#define RPW 3
+#define UNROLL 2
 
 // Each format's decoder and kernel in a namespace of its own, under the generator's #defines.
 namespace int4_g32 {
@@ -56,9 +91,12 @@ using namespace emu;
 #define GROUP 32
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g32
+#define quant_gemv quant_gemv_int4_g32
 #include "synaptix/kernels/linear/cuda/quant_decode.cuh"
 #include "synaptix/kernels/linear/cuda/quant_dequant.cu"
+#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
 #undef quant_dequant_bf16
+#undef quant_gemv
 #undef QFMT
 #undef GROUP
 #undef ASYM
@@ -75,9 +113,12 @@ using namespace emu;
 #define GROUP 64
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g64
+#define quant_gemv quant_gemv_int4_g64
 #include "synaptix/kernels/linear/cuda/quant_decode.cuh"
 #include "synaptix/kernels/linear/cuda/quant_dequant.cu"
+#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
 #undef quant_dequant_bf16
+#undef quant_gemv
 #undef QFMT
 #undef GROUP
 #undef ASYM
@@ -94,9 +135,12 @@ using namespace emu;
 #define GROUP 128
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g128
+#define quant_gemv quant_gemv_int4_g128
 #include "synaptix/kernels/linear/cuda/quant_decode.cuh"
 #include "synaptix/kernels/linear/cuda/quant_dequant.cu"
+#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
 #undef quant_dequant_bf16
+#undef quant_gemv
 #undef QFMT
 #undef GROUP
 #undef ASYM
@@ -113,9 +157,12 @@ using namespace emu;
 #define GROUP 32
 #define ASYM 1
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g32_asym
+#define quant_gemv quant_gemv_int4_g32_asym
 #include "synaptix/kernels/linear/cuda/quant_decode.cuh"
 #include "synaptix/kernels/linear/cuda/quant_dequant.cu"
+#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
 #undef quant_dequant_bf16
+#undef quant_gemv
 #undef QFMT
 #undef GROUP
 #undef ASYM
@@ -132,9 +179,12 @@ using namespace emu;
 #define GROUP 64
 #define ASYM 1
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g64_asym
+#define quant_gemv quant_gemv_int4_g64_asym
 #include "synaptix/kernels/linear/cuda/quant_decode.cuh"
 #include "synaptix/kernels/linear/cuda/quant_dequant.cu"
+#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
 #undef quant_dequant_bf16
+#undef quant_gemv
 #undef QFMT
 #undef GROUP
 #undef ASYM
@@ -151,9 +201,12 @@ using namespace emu;
 #define GROUP 128
 #define ASYM 1
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g128_asym
+#define quant_gemv quant_gemv_int4_g128_asym
 #include "synaptix/kernels/linear/cuda/quant_decode.cuh"
 #include "synaptix/kernels/linear/cuda/quant_dequant.cu"
+#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
 #undef quant_dequant_bf16
+#undef quant_gemv
 #undef QFMT
 #undef GROUP
 #undef ASYM
@@ -170,9 +223,12 @@ using namespace emu;
 #define GROUP 0
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_fp8_e4m3_pc
+#define quant_gemv quant_gemv_fp8_e4m3_pc
 #include "synaptix/kernels/linear/cuda/quant_decode.cuh"
 #include "synaptix/kernels/linear/cuda/quant_dequant.cu"
+#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
 #undef quant_dequant_bf16
+#undef quant_gemv
 #undef QFMT
 #undef GROUP
 #undef ASYM
@@ -189,9 +245,12 @@ using namespace emu;
 #define GROUP 0
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_int8_pc
+#define quant_gemv quant_gemv_int8_pc
 #include "synaptix/kernels/linear/cuda/quant_decode.cuh"
 #include "synaptix/kernels/linear/cuda/quant_dequant.cu"
+#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
 #undef quant_dequant_bf16
+#undef quant_gemv
 #undef QFMT
 #undef GROUP
 #undef ASYM
@@ -208,9 +267,12 @@ using namespace emu;
 #define GROUP 0
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_mxfp4
+#define quant_gemv quant_gemv_mxfp4
 #include "synaptix/kernels/linear/cuda/quant_decode.cuh"
 #include "synaptix/kernels/linear/cuda/quant_dequant.cu"
+#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
 #undef quant_dequant_bf16
+#undef quant_gemv
 #undef QFMT
 #undef GROUP
 #undef ASYM
@@ -230,17 +292,18 @@ namespace quant = synaptix::quant;
 struct Case {
   DType dtype;
   DequantKernel kernel;
+  GemvKernel gemv;
 };
 const Case kCases[] = {
-    {synaptix::DType::W4_G32, int4_g32::quant_dequant_bf16_int4_g32},
-    {synaptix::DType::W4_G64, int4_g64::quant_dequant_bf16_int4_g64},
-    {synaptix::DType::W4_G128, int4_g128::quant_dequant_bf16_int4_g128},
-    {synaptix::DType::W4A_G32, int4_g32_asym::quant_dequant_bf16_int4_g32_asym},
-    {synaptix::DType::W4A_G64, int4_g64_asym::quant_dequant_bf16_int4_g64_asym},
-    {synaptix::DType::W4A_G128, int4_g128_asym::quant_dequant_bf16_int4_g128_asym},
-    {synaptix::DType::FP8_PC, fp8_e4m3_pc::quant_dequant_bf16_fp8_e4m3_pc},
-    {synaptix::DType::W8_PC, int8_pc::quant_dequant_bf16_int8_pc},
-    {synaptix::DType::MXFP4, mxfp4::quant_dequant_bf16_mxfp4},
+    {synaptix::DType::W4_G32, int4_g32::quant_dequant_bf16_int4_g32, int4_g32::quant_gemv_int4_g32},
+    {synaptix::DType::W4_G64, int4_g64::quant_dequant_bf16_int4_g64, int4_g64::quant_gemv_int4_g64},
+    {synaptix::DType::W4_G128, int4_g128::quant_dequant_bf16_int4_g128, int4_g128::quant_gemv_int4_g128},
+    {synaptix::DType::W4A_G32, int4_g32_asym::quant_dequant_bf16_int4_g32_asym, int4_g32_asym::quant_gemv_int4_g32_asym},
+    {synaptix::DType::W4A_G64, int4_g64_asym::quant_dequant_bf16_int4_g64_asym, int4_g64_asym::quant_gemv_int4_g64_asym},
+    {synaptix::DType::W4A_G128, int4_g128_asym::quant_dequant_bf16_int4_g128_asym, int4_g128_asym::quant_gemv_int4_g128_asym},
+    {synaptix::DType::FP8_PC, fp8_e4m3_pc::quant_dequant_bf16_fp8_e4m3_pc, fp8_e4m3_pc::quant_gemv_fp8_e4m3_pc},
+    {synaptix::DType::W8_PC, int8_pc::quant_dequant_bf16_int8_pc, int8_pc::quant_gemv_int8_pc},
+    {synaptix::DType::MXFP4, mxfp4::quant_dequant_bf16_mxfp4, mxfp4::quant_gemv_mxfp4},
 };
 
 std::mt19937& rng() {
@@ -318,6 +381,55 @@ TEST(QuantDecodeEmulation, EveryCodeAndScaleExpandsAsTheReference) {
     const quant::WeightFormat& f = *quant::weight_format(c.dtype);
     const int64_t n = 64, k = k_for(f);
     EXPECT_EQ(mismatches(c, random_codes(f, n, k), n, k), 0) << f.name;
+  }
+}
+
+// The GEMV's grid (blocks of WARPS warps of RPW rows), each warp as 32 threads.
+void run_gemv(GemvKernel g, const float* x, const uint8_t* w, float* y, int n, int k, bool accumulate) {
+  const int rows_per_block = WARPS * RPW, blocks = (n + rows_per_block - 1) / rows_per_block;
+  for (int b = 0; b < blocks; ++b)
+    for (int wi = 0; wi < WARPS; ++wi) {
+      emu::Warp warp;
+      std::vector<std::thread> lanes;
+      for (int lane = 0; lane < 32; ++lane)
+        lanes.emplace_back([&, lane] {
+          emu::threadIdx.x = static_cast<unsigned>(wi * 32 + lane);
+          emu::blockIdx.x = static_cast<unsigned>(b);
+          emu::this_warp = &warp;
+          g(x, w, y, n, k, accumulate ? 1 : 0);
+        });
+      for (auto& t : lanes) t.join();
+    }
+}
+
+TEST(QuantDecodeEmulation, GemvMatchesTheReferenceProduct) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (const Case& c : kCases) {
+    const quant::WeightFormat& f = *quant::weight_format(c.dtype);
+    const int64_t n = 17, k = k_for(f);  // 17 rows: the last block's second warp has 2 of its 3
+    std::vector<float> w(static_cast<size_t>(n * k)), x(static_cast<size_t>(M * k)), y0(static_cast<size_t>(M * n));
+    for (size_t i = 0; i < w.size(); ++i) w[i] = u(rng()) * (1.0f + static_cast<float>(i / static_cast<size_t>(k) % 5));
+    for (float& v : x) v = u(rng());
+    for (float& v : y0) v = u(rng());
+    std::vector<uint8_t> packed(static_cast<size_t>(n * quant::weight_row_bytes(f, k)));
+    quant::quantize_rows(f, w.data(), n, k, packed.data());
+    std::vector<float> ref(w.size());
+    quant::dequantize_rows(f, packed.data(), n, k, ref.data());
+    for (bool accumulate : {false, true}) {
+      std::vector<float> y = accumulate ? y0 : std::vector<float>(y0.size(), NAN);
+      run_gemv(c.gemv, x.data(), packed.data(), y.data(), static_cast<int>(n), static_cast<int>(k), accumulate);
+      double err = 0, scale = 1e-30;
+      for (int j = 0; j < M; ++j)
+        for (int64_t r = 0; r < n; ++r) {
+          double want = accumulate ? y0[static_cast<size_t>(j * n + r)] : 0.0;
+          for (int64_t i = 0; i < k; ++i)
+            want += static_cast<double>(x[static_cast<size_t>(j * k + i)]) * ref[static_cast<size_t>(r * k + i)];
+          const float got = y[static_cast<size_t>(j * n + r)];
+          err = std::max(err, std::isfinite(got) ? std::fabs(got - want) : INFINITY);
+          scale = std::max(scale, std::fabs(want));
+        }
+      EXPECT_LT(err / scale, 1e-5) << f.name << (accumulate ? " accumulate" : "");
+    }
   }
 }
 

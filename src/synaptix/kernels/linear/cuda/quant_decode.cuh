@@ -12,6 +12,12 @@
 //  - mxfp4: k / 32 blocks of 17 bytes: u8 E8M0 exponent X, then 16 bytes in nibble order (element j low, j + 16
 //    high); w = 2^(X - 127) * e2m1(c). A unit is 1 code byte (blocks are byte aligned).
 
+// Loops the kernels unroll (a macro so that the host emulation in tests, compiled by a host compiler that does
+// not know the pragma, can define it away).
+#ifndef QD_UNROLL
+#define QD_UNROLL _Pragma("unroll")
+#endif
+
 __device__ __forceinline__ float qd_half_to_float(unsigned short h) {
 #ifdef __CUDA_ARCH__
   float f;

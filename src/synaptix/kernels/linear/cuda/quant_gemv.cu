@@ -19,66 +19,66 @@ quant_gemv(const float* __restrict__ x, const unsigned char* __restrict__ w, flo
   const long long row_bytes = qd_row_bytes(k);
   const unsigned char* wr[RPW];
   bool valid[RPW];
-#pragma unroll
+QD_UNROLL
   for (int r = 0; r < RPW; ++r) {
     valid[r] = row0 + r < n;
     wr[r] = w + (size_t)(valid[r] ? row0 + r : row0) * row_bytes;  // past the end: row0 again, never stored
   }
   const int units = qd_units(k);
   float acc[RPW][M];
-#pragma unroll
+QD_UNROLL
   for (int r = 0; r < RPW; ++r)
-#pragma unroll
+QD_UNROLL
     for (int j = 0; j < M; ++j) acc[r][j] = 0.f;
   for (int u0 = lane; u0 < units; u0 += 32 * UNROLL) {
     QdUnit q[UNROLL][RPW];
-#pragma unroll
+QD_UNROLL
     for (int v = 0; v < UNROLL; ++v) {
       const int u = u0 + 32 * v;
       if (u < units) {
-#pragma unroll
+QD_UNROLL
         for (int r = 0; r < RPW; ++r) q[v][r] = qd_load(wr[r], u);
       }
     }
-#pragma unroll
+QD_UNROLL
     for (int v = 0; v < UNROLL; ++v) {
       const int u = u0 + 32 * v;
       if (u >= units) break;
       float wv[RPW][QD_VALUES_PER_UNIT];
-#pragma unroll
+QD_UNROLL
       for (int r = 0; r < RPW; ++r) qd_values(q[v][r], wv[r]);
       const int e = qd_first(u);
-#pragma unroll
+QD_UNROLL
       for (int j = 0; j < M; ++j) {
         const float* xj = x + (size_t)j * k + e;
 #if QD_VALUES_PER_UNIT == 4 && defined(QD_ROW_SCALE)
         const float4 xv = __ldg(reinterpret_cast<const float4*>(xj));
-#pragma unroll
+QD_UNROLL
         for (int r = 0; r < RPW; ++r) acc[r][j] += wv[r][0] * xv.x + wv[r][1] * xv.y + wv[r][2] * xv.z + wv[r][3] * xv.w;
 #elif QD_VALUES_PER_UNIT == 4
         const float2 a = __ldg(reinterpret_cast<const float2*>(xj));
         const float2 b = __ldg(reinterpret_cast<const float2*>(xj + QD_SECOND_HALF));
-#pragma unroll
+QD_UNROLL
         for (int r = 0; r < RPW; ++r) acc[r][j] += wv[r][0] * a.x + wv[r][1] * a.y + wv[r][2] * b.x + wv[r][3] * b.y;
 #else
         const float a = __ldg(xj), b = __ldg(xj + QD_SECOND_HALF);
-#pragma unroll
+QD_UNROLL
         for (int r = 0; r < RPW; ++r) acc[r][j] += wv[r][0] * a + wv[r][1] * b;
 #endif
       }
     }
   }
 #ifdef QD_ROW_SCALE
-#pragma unroll
+QD_UNROLL
   for (int r = 0; r < RPW; ++r) {
     const float s = qd_row_scale(wr[r]);
-#pragma unroll
+QD_UNROLL
     for (int j = 0; j < M; ++j) acc[r][j] *= s;
   }
 #endif
-#pragma unroll
+QD_UNROLL
   for (int r = 0; r < RPW; ++r)
-#pragma unroll
+QD_UNROLL
     for (int j = 0; j < M; ++j) {
       const float v = warp_sum(acc[r][j]);
       if (lane == 0 && valid[r]) {
