@@ -15,13 +15,16 @@
 #                      against the CPU executor on the same model (test_engine_cuda *CudaQuantized*)
 #   STAGE=quant-bench  gpu-bench --weights $WEIGHTS on $PRESET: bf16 beside each format, b=1/8/32 decode and a
 #                      prefill, each against its own roofline from the bandwidth measured in the same run
+#   STAGE=quant-eval   a real model ($MODEL, $LAYERS layers; carried as for eval.sh) with every projection in
+#                      each of $FORMATS (bench/gpu/quant_recipe.py, round to nearest): `eval compare` of the CPU
+#                      (incumbent) against cuda:0 (candidate) on the same recipe, wikitext-2 at ctx 512
 # PRECISION (default kv=bf16,products=1) is recorded in the recipe by tune --precision: not gate-checked here
 # (random weights), see eval.sh for the gate on a real model.
 # Logs go to $OUT. Uses the binaries that bench/gpu/pack.sh put in .gpu-carry/ when present, else builds
 # here (Release, tests on) — which needs the project's C++ dependencies installed on this machine.
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
-STAGE=${STAGE:-all}   # all | tests | bench | tune | recipe-bench | serve | quant-tests | quant-bench
+STAGE=${STAGE:-all}   # all | tests | bench | tune | recipe-bench | serve | quant-tests | quant-bench | quant-eval
 PRESET=${PRESET:-llama-3.1-8b}
 WORK=${WORK:-/tmp/synaptix-tuned}
 RECIPE=${RECIPE:-$WORK/recipe-$PRESET.json}
@@ -63,6 +66,21 @@ if [ "$STAGE" = quant-bench ]; then
     --json "$OUT/quant-bench.json" ${BENCH_ARGS:-} > "$OUT/quant-bench.log" 2>&1
   echo "gpu-bench --weights rc=$?"
   grep -v '^\[gpu-bench' "$OUT/quant-bench.log" | tail -n 20
+  exit 0
+fi
+if [ "$STAGE" = quant-eval ]; then
+  MODEL=${MODEL:-/tmp/model.gguf}
+  if [ ! -s "$MODEL" ] && ls .gpu-m*/*.part* > /dev/null 2>&1; then cat $(ls .gpu-m*/*.part* | sort -t. -k3) > "$MODEL"; fi
+  mkdir -p "$WORK"
+  for F in ${FORMATS:-int8-pc fp8-e4m3-pc int4-g64 mxfp4}; do
+    R=$WORK/quant-$F.json
+    python3 bench/gpu/quant_recipe.py "$F" "${LAYERS:-30}" "$R"
+    timeout "${EVAL_TIMEOUT:-130}" "$SX" eval compare --model "$MODEL" --incumbent "target=cpu,quant=$R" \
+      --candidate "target=cuda:0,quant=$R" --text "${TEXT:-.gpu-carry/shared/data/wiki.test.raw}" --ctx 512 \
+      --max-windows "${WINDOWS:-20}" --gate 8bit > "$OUT/quant-eval-$F.log" 2>&1
+    echo "== $F rc=$?"
+    grep -E 'mean KL|top-1|perplexity ratio|verdict|rror' "$OUT/quant-eval-$F.log" | head -8
+  done
   exit 0
 fi
 if [ "$STAGE" = tune ] || [ "$STAGE" = recipe-bench ] || [ "$STAGE" = serve ]; then
