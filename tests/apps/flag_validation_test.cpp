@@ -59,6 +59,8 @@ TEST(FlagValidation, ServeFlagsAreRefusedWithTheValidRange) {
       {kServe + "--request-timeout nan", "not a finite number"},
       {kServe + "--drain-timeout -1", "--drain-timeout: -1 is outside [0, 604800]"},
       {kServe + "--port 80abc", "--port: '80abc' is not a number"},
+      {kServe + "--steps-per-launch 0", "--steps-per-launch: 0 is outside [1, 64]"},
+      {kServe + "--steps-per-launch 65", "--steps-per-launch: 65 is outside [1, 64]"},
   });
 }
 
