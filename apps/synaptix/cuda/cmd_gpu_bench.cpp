@@ -63,6 +63,7 @@ struct Options {
   std::vector<std::string> weights;  // weight formats to compare with bf16 (gpu_bench_weights.h) instead
   int quant_gemv_rows = 8;           // with --weights: CudaExecutorOptions::quant_gemv_max_rows
   bool prefill = true;               // with --weights: also time a prefill per format
+  bool gemv_sweep = true;            // with --weights: each format's GEMV alone over a grid of schedules
 };
 
 // Progress on stderr, unbuffered, so a long run shows where it is.
@@ -454,6 +455,7 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
       ->capture_default_str()
       ->check(in_range(0, 4096));
   sub.add_flag("!--no-prefill", o->prefill, "with --weights: skip the prefill timing");
+  sub.add_flag("!--no-gemv-sweep", o->gemv_sweep, "with --weights: skip timing each format's GEMV alone");
   return [o, batches] {
     if (!o->weights.empty()) {
       WeightFormatBench w;
@@ -464,6 +466,7 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
       w.timing = timing_of(*o);
       w.prefill = o->prefill;
       w.quant_gemv_max_rows = o->quant_gemv_rows;
+      w.gemv_sweep = o->gemv_sweep;
       w.json_out = o->json_out;
       return run_weight_format_bench(w);
     }

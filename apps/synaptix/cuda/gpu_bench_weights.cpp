@@ -7,6 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "synaptix/backend/cuda/ceilings.h"
+#include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/backend/cuda/event_timer.h"
+#include "synaptix/backend/cuda/launch/quant_gemv.h"
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/cuda_executor.h"
 #include "synaptix/hw/cuda/device_profile.h"
@@ -50,6 +53,51 @@ std::vector<FormatRow> rows_for(const std::vector<std::string>& names, int64_t k
   return rows;
 }
 
+// The format's GEMV alone at m = 1 on each projection shape of a layer, each timing from cold L2, under the
+// default schedule and a small grid of others: weight GB/s against the measured bandwidth. Diagnostic only:
+// the executor runs the default schedule (no tuner covers these kernels yet).
+nlohmann::json sweep_gemv(const model::Spec& s, const quant::WeightFormat& f, double bw_gbps) {
+  namespace kc = kernels::cuda;
+  namespace bc = backend::cuda;
+  const int64_t h = s.hidden_size, inter = s.intermediate_size;
+  const std::pair<int64_t, int64_t> shapes[] = {{s.q_dim() + 2 * s.kv_dim(), h}, {h, s.q_dim()}, {2 * inter, h}, {h, inter}};
+  int64_t max_bytes = 0, max_n = 0, max_k = 0;
+  for (const auto& [n, k] : shapes) {
+    max_bytes = std::max(max_bytes, n * quant::weight_row_bytes(f, k));
+    max_n = std::max(max_n, n);
+    max_k = std::max(max_k, k);
+  }
+  bc::DeviceBuffer w(static_cast<size_t>(max_bytes)), x(static_cast<size_t>(max_k) * 4), y(static_cast<size_t>(max_n) * 4);
+  w.fill_bytes(0x11);  // finite codes and scales in every format; the values do not matter here
+  x.fill_bytes(0);
+  std::vector<kc::QuantGemvParams> grid;
+  for (int warps : {4, 8})
+    for (int unroll : {2, 4, 8})
+      for (int rpw : {1, 2, 4}) grid.push_back({warps, unroll, rpw});
+  nlohmann::json js = nlohmann::json::array();
+  for (const auto& [n, k] : shapes) {
+    const double bytes = static_cast<double>(n * quant::weight_row_bytes(f, k));
+    auto gbps = [&](const kc::QuantGemvParams& p) {
+      const auto t = bc::time_on_stream(nullptr, [&] { kc::quant_gemv(f.dtype, x.ptr(), w.ptr(), y.ptr(), 1, n, k, false, nullptr, p); },
+                                        {2, 10, true});
+      return bytes / (t.median_ms * 1e-3) / 1e9;
+    };
+    const kc::QuantGemvParams def = kc::quant_gemv_default_params(f.dtype, 1);
+    const double def_gbps = gbps(def);
+    kc::QuantGemvParams best = def;
+    double best_gbps = def_gbps;
+    for (const auto& p : grid)
+      if (const double g = gbps(p); g > best_gbps) best = p, best_gbps = g;
+    std::printf("  %s GEMV alone, m=1, %lldx%lld: default %s %.0f GB/s (%.1f%%), best %s %.0f GB/s (%.1f%%)\n",
+                std::string(f.name).c_str(), static_cast<long long>(n), static_cast<long long>(k), def.str().c_str(), def_gbps,
+                100.0 * def_gbps / bw_gbps, best.str().c_str(), best_gbps, 100.0 * best_gbps / bw_gbps);
+    js.push_back({{"n", n}, {"k", k}, {"default", def.str()}, {"default_gbps", def_gbps}, {"best", best.str()},
+                  {"best_gbps", best_gbps}});
+  }
+  std::fflush(stdout);
+  return js;
+}
+
 }  // namespace
 
 int run_weight_format_bench(const WeightFormatBench& o) {
@@ -76,6 +124,11 @@ int run_weight_format_bench(const WeightFormatBench& o) {
     eo.split_bf16 = false;
     eo.max_tokens_per_step = std::max(2048, o.timing.prompt);
     eo.quant_gemv_max_rows = o.quant_gemv_max_rows;
+    nlohmann::json sweep;
+    if (o.gemv_sweep && r.dtype != DType::BF16) {
+      progress(r.name + ": the GEMV alone on each projection shape, a grid of schedules");
+      sweep = sweep_gemv(spec, *quant::weight_format(r.dtype), bw.gbps);
+    }
     progress(r.name + ": weights (projections quantized on the host, round to nearest)");
     auto ex = engine::make_cuda_executor_random(spec, 1, kv, o.device, eo, r.dtype);
     // A batch-1 step reads every weight once except the embedding table (one row).
@@ -95,6 +148,7 @@ int run_weight_format_bench(const WeightFormatBench& o) {
     jr["b1_vs_roofline"] = r.dec.front().tok_s / r.roofline_tok_s;
     jr["b1_vs_bf16"] = r.dec.front().tok_s / rows.front().dec.front().tok_s;
     if (o.prefill) jr["prefill_tok_s"] = r.prefill_tok_s;
+    if (!sweep.is_null()) jr["gemv_alone_m1"] = sweep;
     out["formats"].push_back(jr);
   }
   if (!o.json_out.empty()) std::ofstream(o.json_out) << out.dump(2) << "\n";

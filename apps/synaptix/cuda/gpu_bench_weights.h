@@ -19,6 +19,7 @@ struct WeightFormatBench {
   DecodeTiming timing;
   bool prefill = true;
   int quant_gemv_max_rows = 8;  // CudaExecutorOptions::quant_gemv_max_rows
+  bool gemv_sweep = true;       // time each format's GEMV alone (m = 1) per shape over a grid of schedules
   std::string json_out;
 };
 
