@@ -65,7 +65,7 @@ if [ "$STAGE" = quant-bench ]; then
   timeout 540 "$SX" gpu-bench --like "$PRESET" --weights "${WEIGHTS:-int4-g128,fp8-e4m3-pc,int8-pc,mxfp4}" \
     --json "$OUT/quant-bench.json" ${BENCH_ARGS:-} > "$OUT/quant-bench.log" 2>&1
   echo "gpu-bench --weights rc=$?"
-  grep -v '^\[gpu-bench' "$OUT/quant-bench.log" | tail -n 20
+  grep -v '^\[gpu-bench' "$OUT/quant-bench.log" | tail -n 40
   exit 0
 fi
 if [ "$STAGE" = quant-eval ]; then
