@@ -455,7 +455,7 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
       ->capture_default_str()
       ->check(in_range(0, 4096));
   sub.add_flag("!--no-prefill", o->prefill, "with --weights: skip the prefill timing");
-  sub.add_flag("!--no-gemv-sweep", o->gemv_sweep, "with --weights: skip timing each format's GEMV alone");
+  sub.add_flag("!--no-gemv-sweep", o->gemv_sweep, "with --weights: skip timing each format's GEMV alone (batch 1 then runs the default schedule)");
   return [o, batches] {
     if (!o->weights.empty()) {
       WeightFormatBench w;

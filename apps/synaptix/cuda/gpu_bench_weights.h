@@ -19,7 +19,8 @@ struct WeightFormatBench {
   DecodeTiming timing;
   bool prefill = true;
   int quant_gemv_max_rows = 8;  // CudaExecutorOptions::quant_gemv_max_rows
-  bool gemv_sweep = true;       // time each format's GEMV alone (m = 1) per shape over a grid of schedules
+  bool gemv_sweep = true;       // time each format's GEMV alone (m = 1) per shape over a grid of schedules; the
+                                // best over a layer's shapes then runs batch 1 (else the default schedule)
   std::string json_out;
 };
 

@@ -15,6 +15,7 @@
 #include "synaptix/core/dtype.h"
 #include "synaptix/engine/executor.h"
 #include "synaptix/kernels/linear/cuda/gemv_bf16.h"
+#include "synaptix/kernels/linear/cuda/quant_gemv_cuda.h"
 
 namespace synaptix::model { struct Model; }
 
@@ -49,6 +50,8 @@ struct CudaExecutorOptions {
   // larger ones expand the matrix to bf16 in a scratch buffer and run cuBLASLt. Decode steps of a quantized
   // model run RMSNorm and the gated activation as their own kernels (the fused prologues are bf16-only).
   int quant_gemv_max_rows = 8;
+  // The quantized GEMV's schedule per rows of x in a call (1..8); absent: kernels::cuda::quant_gemv_default_params.
+  std::map<int, kernels::cuda::QuantGemvParams> quant_gemv_schedule;
 };
 
 // The GEMV schedule and cuBLASLt algorithm per (m, n, k) shape; what the tuner writes and the executor

@@ -22,8 +22,10 @@ void CudaExecutorImpl::linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr
     if (m <= opt_.quant_gemv_max_rows || !tc) {
       for (int64_t r = 0; r < m; r += 8) {
         const int rows = static_cast<int>(std::min<int64_t>(8, m - r));
+        const auto it = opt_.quant_gemv_schedule.find(rows);
+        const kc::QuantGemvParams p = it == opt_.quant_gemv_schedule.end() ? kc::quant_gemv_default_params(wdt, rows) : it->second;
         kc::quant_gemv(wdt, x + static_cast<CUdeviceptr>(r * k * 4), w, y + static_cast<CUdeviceptr>(r * n * 4), rows, n,
-                       k, acc, stream_);
+                       k, acc, stream_, p);
       }
       return;
     }
