@@ -16,7 +16,7 @@
 #   STAGE=quant-bench  gpu-bench --weights $WEIGHTS on $PRESET: bf16 beside each format, b=1/8/32 decode and a
 #                      prefill, each against its own roofline from the bandwidth measured in the same run
 #   STAGE=quant-eval   a real model ($MODEL, $LAYERS layers; carried as for eval.sh) with every projection in
-#                      each of $FORMATS (bench/gpu/quant_recipe.py, round to nearest): `eval compare` of the CPU
+#                      each of $FORMATS (quant_recipe below, round to nearest): `eval compare` of the CPU
 #                      (incumbent) against cuda:0 (candidate) on the same recipe, wikitext-2 at ctx 512
 # PRECISION (default kv=bf16,products=1) is recorded in the recipe by tune --precision: not gate-checked here
 # (random weights), see eval.sh for the gate on a real model.
@@ -68,13 +68,25 @@ if [ "$STAGE" = quant-bench ]; then
   grep -v '^\[gpu-bench' "$OUT/quant-bench.log" | tail -n 40
   exit 0
 fi
+# A quantization recipe (quant/quant_recipe.h) with every attention and MLP projection of $2 layers in format $1.
+quant_recipe() {
+  local l p sep=
+  printf '{"synaptix_quant_recipe": 1, "method": "rtn", "tensors": {'
+  for ((l = 0; l < $2; l++)); do
+    for p in self_attn.q_proj self_attn.k_proj self_attn.v_proj self_attn.o_proj mlp.gate_proj mlp.up_proj mlp.down_proj; do
+      printf '%s"model.layers.%d.%s.weight": "%s"' "$sep" "$l" "$p" "$1"
+      sep=', '
+    done
+  done
+  printf '}}\n'
+}
 if [ "$STAGE" = quant-eval ]; then
   MODEL=${MODEL:-/tmp/model.gguf}
   if [ ! -s "$MODEL" ] && ls .gpu-m*/*.part* > /dev/null 2>&1; then cat $(ls .gpu-m*/*.part* | sort -t. -k3) > "$MODEL"; fi
   mkdir -p "$WORK"
   for F in ${FORMATS:-int8-pc fp8-e4m3-pc int4-g64 mxfp4}; do
     R=$WORK/quant-$F.json
-    python3 bench/gpu/quant_recipe.py "$F" "${LAYERS:-30}" "$R"
+    quant_recipe "$F" "${LAYERS:-30}" > "$R"
     timeout "${EVAL_TIMEOUT:-130}" "$SX" eval compare --model "$MODEL" --incumbent "target=cpu,quant=$R" \
       --candidate "target=cuda:0,quant=$R" --text "${TEXT:-.gpu-carry/shared/data/wiki.test.raw}" --ctx 512 \
       --max-windows "${WINDOWS:-20}" --gate 8bit > "$OUT/quant-eval-$F.log" 2>&1
