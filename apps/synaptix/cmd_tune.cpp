@@ -33,6 +33,7 @@
 #include "synaptix/kernels/linear/cpu/linear_isa.h"
 #include "synaptix/model/gguf_model.h"
 #include "synaptix/model/spec.h"
+#include "synaptix/model/quantized_model.h"
 #include "synaptix/model/synth.h"
 #include "synaptix/registry/recipe.h"
 #include "synaptix/tune/budget.h"
@@ -47,6 +48,7 @@ void on_sigint(int) { g_stop.store(true); }
 
 struct Options {
   std::string model, like, target = "cpu", budget = "10m", db, out, cache_dir, buckets = "1,2-4,5-16,17-64,prefill";
+  std::string quant;  // --target cpu: a recipe whose weight formats are tuned and carried into --out
   // --target cuda: decode batches and prefill length the plan is searched for, how decode is timed, and an
   // optional precision to record.
   std::vector<int> batches = {1, 8, 32, 64};
@@ -174,8 +176,16 @@ int run(const Options& o) {
   // A GGUF file: its metadata is the config, and its matrices' block types are the ops' weight dtypes.
   const bool gguf = model::is_gguf_path(o.model);
   const std::string config_path = o.model + "/config.json";
-  const model::Spec spec = gguf ? model::gguf_spec(model::GgufFile(o.model)) : model::load_spec(config_path);
+  model::Spec spec = gguf ? model::gguf_spec(model::GgufFile(o.model)) : model::load_spec(config_path);
   const std::string config_text = gguf ? model::spec_to_json(spec).dump() : read_text_file(config_path);
+  // --quant R: the projections as R's formats hold them (a GGUF file is expanded to bf16 before quantizing).
+  std::optional<quant::QuantRecipe> formats;
+  if (!o.quant.empty()) {
+    formats = quant::load_quant_recipe(o.quant);
+    if (gguf) spec.weight_dtypes.clear();
+    for (const auto& [op, d] : model::op_weight_dtypes(*formats, spec.num_layers, gguf ? DType::BF16 : spec.dtype))
+      spec.weight_dtypes[op] = d;
+  }
 
   std::set<std::string> want;
   {
@@ -253,6 +263,7 @@ int run(const Options& o) {
   r.tuning = {{"budget", o.budget}, {"seconds", rep.seconds}, {"new_trials", rep.new_trials},
               {"trials", total_trials}, {"database", db_path}, {"interrupted", g_stop.load()}};
   r.trace = rep.trace;
+  r.quant = formats;
   // Where rounded activations fail the gate, each bucket takes the fastest exact kernel this run measured, if
   // one beat the default.
   const auto exact = [&](const registry::RecipeKernel& rounded) -> std::optional<registry::RecipeKernel> {
@@ -353,6 +364,8 @@ const RegisterCommand reg{Command{
               "BUDGET"));
       sub.add_option("--db", o->db, "Tuning database (default ~/.cache/synaptix/tuning.db)");
       sub.add_option("--out", o->out, "Recipe to write")->required();
+      sub.add_option("--quant", o->quant, "--target cpu: a recipe with weight formats (synaptix quantize --out): "
+                     "the kernels are tuned for them and --out carries them");
       sub.add_option("--cache-dir", o->cache_dir, "Compiled-module cache (default ~/.cache/synaptix)");
       sub.add_option("--buckets", o->buckets, "Buckets to tune: 1,2-4,5-16,17-64,prefill")->capture_default_str();
       sub.add_option("--prefill-chunk", o->prefill_chunk, "Prefill chunk tokens")->capture_default_str()->check(in_range(1, 65536));

@@ -64,7 +64,10 @@ nlohmann::json gate_rounded_activations(registry::Recipe& r, const std::string& 
     registry::save_recipe(r, tmp);
     try {
       const eval::QualityGate gate = eval::load_gate(gate_path(g.gate));
-      Subject a(subject_from_flags(model, "", "cpu")), b(subject_from_flags(model, tmp, "cpu"));
+      // With weight formats, both sides hold them (quant= reads the candidate's quant section).
+      SubjectSpec incumbent = subject_from_flags(model, "", "cpu");
+      if (r.quant) incumbent.quant = tmp;
+      Subject a(std::move(incumbent)), b(subject_from_flags(model, tmp, "cpu"));
       eval::PerplexityOptions po;
       po.ctx = g.ctx;
       po.max_windows = g.windows;

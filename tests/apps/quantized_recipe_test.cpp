@@ -1,7 +1,8 @@
 // A recipe with a "quant" section runs the quantized model through the CLI: `generate --recipe R` produces the
 // tokens of the same model quantized in process (the bytes of model/quantized_model.h, the tensors in the
 // recipe's dtypes), a second start reads the on-disk cache, the standalone quantization file of older builds
-// is still read, `synaptix quantize --out R` writes such a recipe, and bad recipes (a tensor the model
+// is still read, `synaptix quantize --out R` writes such a recipe, `synaptix tune --quant R` tunes kernels for
+// the formats and carries them, and bad recipes (a tensor the model
 // lacks, a group that does not divide a row, an unknown format)
 // are refused with a message naming the recipe and what is wrong. The fixture is the 2-layer llama of
 // ../shared/fixtures (hidden 64, intermediate 160).
@@ -171,4 +172,32 @@ TEST(QuantizedRecipe, QuantizeWritesARecipeGenerateRuns) {
   EXPECT_EQ(g.exit_code, 0) << g.output;
   EXPECT_NE(g.output.find("14 tensors in their weight formats (rtn"), std::string::npos) << g.output;
   EXPECT_NE(g.output.find("read from"), std::string::npos) << g.output;  // quantize left its bytes in the cache
+}
+
+TEST(QuantizedRecipe, TuneSearchesTheFormatsAndCarriesThem) {
+  CacheDir cache;
+  quant::QuantRecipe q;
+  for (int l = 0; l < 2; ++l) {
+    q.tensors["model.layers." + std::to_string(l) + ".self_attn.q_proj.weight"] = DType::W4_G32;
+    q.tensors["model.layers." + std::to_string(l) + ".mlp.up_proj.weight"] = DType::W8_PC;
+  }
+  const std::string formats_recipe = write_recipe(scratch() / "tune-formats.json", q);
+  const fs::path out = scratch() / "tuned.json";
+  auto t = run_cli("tune --model " + kLlama + " --quant " + formats_recipe + " --budget 8 --buckets 1 " +
+                   "--sample-seconds 0.01 --db " + (scratch() / "t.db").string() + " --out " + out.string());
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  const registry::Recipe r = registry::load_recipe(out.string());
+  ASSERT_TRUE(r.quant);
+  EXPECT_EQ(r.quant->tensors, q.tensors);
+  // The formats' ops were tuned (promoted or left to the default), never dropped.
+  EXPECT_NE(t.output.find("w=int4-g32"), std::string::npos) << t.output;
+  EXPECT_NE(t.output.find("w=int8-pc"), std::string::npos) << t.output;
+  for (const auto& k : r.kernels)
+    if (k.w_dtype == DType::W4_G32 || k.w_dtype == DType::W8_PC) {
+      EXPECT_EQ(k.generator, "linear_format_q8") << k.signature;
+      EXPECT_EQ(k.params.value("act", ""), "f32") << k.signature << ": no gate text, so exact activations only";
+    }
+  auto g = run_cli(generate_args(out.string()));
+  EXPECT_EQ(g.exit_code, 0) << g.output;
+  EXPECT_NE(g.output.find("4 tensors in their weight formats"), std::string::npos) << g.output;
 }

@@ -1,7 +1,7 @@
 // The generated linear_format_q8 kernels (kernels/linear/cpu/linear_format_q8.h: int8-pc and int4-g32/64/128
 // weights, with and without zero points, times x rounded to 8 bits per 32 values) against
 // linear_quant_reference (the format's dequantization reference, then f32 linear) on random weights rounded to
-// nearest: every isa the CPU has, at m = 1 and m = 5 with bias, n not a multiple of the tiles, k several
+// nearest, and their exact form (act=f32, f32 rounding only): every isa the CPU has, at m = 1 and m = 5 with bias, n not a multiple of the tiles, k several
 // groups. They must agree within f32 rounding plus q8_activation_error_bound (the widened bound of the "q8"
 // activations they declare), and the exact bound alone must fail somewhere (the activations really are
 // rounded, so the tuner must gate them). The tuner's own check (verify_impl) accepts them and refuses a
@@ -66,17 +66,20 @@ TEST(LinearFormatQ8, EveryFormatAndIsaMatchesTheReferenceWithinTheQ8Bound) {
     const auto op = op_of(t, 5, n, k);
     ASSERT_TRUE(gen.applies(op, cpu)) << dtype_name(t);
     const auto space = gen.space(op, cpu);
-    for (const auto& isa : space.front().values) {
-      // int4-g64 (both kinds) in two tilings; the others in one.
-      const bool both = t == DType::W4_G64 || t == DType::W4A_G64;
-      for (auto [nt, mt] : both ? std::vector<std::pair<int, int>>{{1, 1}, {4, 2}} : std::vector<std::pair<int, int>>{{2, 2}}) {
-        const nlohmann::json p = {{"isa", isa}, {"n_tile", nt}, {"m_tile", mt}, {"rows_per_task", 8}, {"threads", "all"}};
-        ASSERT_TRUE(gen.valid(op, p)) << p.dump();
-        EXPECT_EQ(gen.activations(p), "q8");
-        cases.push_back({op, p});
+    for (const auto& isa : space.front().values)
+      for (const char* act : {"q8", "f32"}) {
+        // int4-g64 (both kinds) in two tilings; the others in one.
+        const bool both = t == DType::W4_G64 || t == DType::W4A_G64;
+        for (auto [nt, mt] : both ? std::vector<std::pair<int, int>>{{1, 1}, {4, 2}} : std::vector<std::pair<int, int>>{{2, 2}}) {
+          const nlohmann::json p = {{"isa", isa}, {"act", act}, {"n_tile", nt}, {"m_tile", mt}, {"rows_per_task", 8},
+                                    {"threads", "all"}};
+          if (!gen.valid(op, p)) continue;  // the exact form is one isa's
+          EXPECT_EQ(gen.activations(p), act);
+          cases.push_back({op, p});
+        }
       }
-    }
   }
+  ASSERT_GE(cases.size(), 2 * std::size(kFormats));  // q8 and exact for every format at least
   std::vector<backend::ModuleSource> srcs;
   for (const auto& c : cases) srcs.push_back({gen.emit(c.op, c.point).code, {}});
   const auto built = builder.build_all(srcs, 2);
@@ -114,7 +117,8 @@ TEST(LinearFormatQ8, EveryFormatAndIsaMatchesTheReferenceWithinTheQ8Bound) {
             s2 += wv * wv * step * step;
           }
           const double exact = 4.0 * std::numeric_limits<float>::epsilon() * std::sqrt(double(k)) * abs_sum;
-          const double tol = exact + kernels::q8_activation_error_bound(s1, s2);
+          const bool q8 = point["act"] == "q8";
+          const double tol = exact + (q8 ? kernels::q8_activation_error_bound(s1, s2) : 0.0);
           const float g = got[static_cast<size_t>(i * n + j)], e = want[static_cast<size_t>(i * n + j)];
           ASSERT_TRUE(std::isfinite(g)) << what << " m=" << m;
           ASSERT_LE(std::fabs(g - e), tol) << what << " m=" << m << " y[" << i << ", " << j << "] = " << g
@@ -122,8 +126,10 @@ TEST(LinearFormatQ8, EveryFormatAndIsaMatchesTheReferenceWithinTheQ8Bound) {
           beyond_exact += std::fabs(g - e) > exact;
         }
     }
-    EXPECT_GT(beyond_exact, 0) << what << ": every output within f32 rounding of the reference; the activations "
+    if (point["act"] == "q8") {
+      EXPECT_GT(beyond_exact, 0) << what << ": every output within f32 rounding of the reference; the activations "
                                   "were not rounded, or the exact bound is too loose to tell";
+    }
   }
   std::filesystem::remove_all(dir);
 }
@@ -138,9 +144,10 @@ TEST(LinearFormatQ8, SpaceRefusesWhatItCannotRun) {
   EXPECT_FALSE(gen.applies(op_of(DType::W4_G128, 1, 8, 192), cpu));  // rows not whole groups
   EXPECT_FALSE(gen.applies(op_of(DType::W8_PC, 1, 8, 48), cpu));     // rows not whole blocks of x
   const auto op = op_of(DType::W4_G32, 1, 64, 64);
-  EXPECT_FALSE(gen.valid(op, {{"isa", "scalar"}, {"n_tile", 1}, {"m_tile", 1}, {"rows_per_task", 8}, {"threads", "all"}}));
-  EXPECT_FALSE(gen.valid(op, {{"isa", "avx2"}, {"n_tile", 1}, {"m_tile", 2}, {"rows_per_task", 8}, {"threads", "all"}}));
-  EXPECT_THROW(gen.emit(op, {{"isa", "avx2"}, {"n_tile", 1}, {"m_tile", 2}, {"rows_per_task", 8}, {"threads", "all"}}),
+  EXPECT_FALSE(gen.valid(op, {{"isa", "scalar"}, {"act", "q8"}, {"n_tile", 1}, {"m_tile", 1}, {"rows_per_task", 8}, {"threads", "all"}}));
+  EXPECT_FALSE(gen.valid(op, {{"isa", "avx2"}, {"act", "q8"}, {"n_tile", 1}, {"m_tile", 2}, {"rows_per_task", 8}, {"threads", "all"}}));
+  EXPECT_FALSE(gen.valid(op, {{"isa", "avx512_vnni"}, {"act", "f32"}, {"n_tile", 1}, {"m_tile", 1}, {"rows_per_task", 8}, {"threads", "all"}}));
+  EXPECT_THROW(gen.emit(op, {{"isa", "avx2"}, {"act", "q8"}, {"n_tile", 1}, {"m_tile", 2}, {"rows_per_task", 8}, {"threads", "all"}}),
                Error);
 }
 
@@ -155,7 +162,7 @@ TEST(LinearFormatQ8, TheTunersCheckAcceptsThemAndRefusesAnotherFormatsBytes) {
   EXPECT_EQ(tune::verify_impl(op, "", pool, 1), "");  // linear_default on the weight format
   auto sym = op;
   sym.w_dtype = DType::W4_G64;
-  const nlohmann::json p = {{"isa", gen.space(op, cpu).front().values.front()}, {"n_tile", 2}, {"m_tile", 2},
+  const nlohmann::json p = {{"isa", gen.space(op, cpu).front().values.front()}, {"act", "q8"}, {"n_tile", 2}, {"m_tile", 2},
                             {"rows_per_task", 8}, {"threads", "all"}};
   const auto built = builder.build_all({{gen.emit(op, p).code, {}}, {gen.emit(sym, p).code, {}}}, 2);
   ASSERT_TRUE(built[0].ok) << built[0].error;

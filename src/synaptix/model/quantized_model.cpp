@@ -1,5 +1,6 @@
 #include "synaptix/model/quantized_model.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -135,6 +136,24 @@ void replace(Model& m, const TensorRef** slot, const std::string& name, DType dt
 
 }  // namespace
 
+std::map<std::string, DType> op_weight_dtypes(const quant::QuantRecipe& r, int64_t layers, DType loaded);
+
+namespace {
+
+// The formats as the tuner's graph sees the model (Spec::weight_dtypes), by the dtype the projections were
+// loaded in.
+void record_formats(Model& m, const quant::QuantRecipe& r) {
+  DType loaded = m.spec.dtype;
+  for (const auto& [name, slot] : quantizable_matrices(m))
+    if (!r.tensors.count(name)) {
+      loaded = (*slot)->dtype;
+      break;
+    }
+  for (const auto& [op, d] : op_weight_dtypes(r, static_cast<int64_t>(m.layers.size()), loaded)) m.spec.weight_dtypes[op] = d;
+}
+
+}  // namespace
+
 std::map<std::string, const TensorRef**> quantizable_matrices(Model& m) {
   std::map<std::string, const TensorRef**> out;
   for (size_t l = 0; l < m.layers.size(); ++l) {
@@ -152,6 +171,36 @@ std::map<std::string, const TensorRef**> quantizable_matrices(Model& m) {
       out[ep + "up_proj.weight"] = &L.experts[e].up;
       out[ep + "down_proj.weight"] = &L.experts[e].down;
     }
+  }
+  return out;
+}
+
+std::map<std::string, DType> op_weight_dtypes(const quant::QuantRecipe& r, int64_t layers, DType loaded) {
+  // "model.layers.N.<path>.weight" -> "layers.*.<path>", experts' index as "*" too.
+  std::map<std::string, std::map<DType, int64_t>> votes;
+  for (const auto& [name, d] : r.tensors) {
+    const std::string pre = "model.layers.", suf = ".weight";
+    if (name.rfind(pre, 0) != 0 || name.size() <= pre.size() + suf.size() ||
+        name.compare(name.size() - suf.size(), suf.size(), suf) != 0)
+      continue;
+    std::string rest = name.substr(pre.size(), name.size() - pre.size() - suf.size());
+    const size_t dot = rest.find('.');
+    if (dot == std::string::npos) continue;
+    std::string op = "layers.*" + rest.substr(dot);
+    if (const size_t e = op.find(".experts."); e != std::string::npos) {
+      const size_t b = e + 9, end = op.find('.', b);
+      if (end != std::string::npos) op.replace(b, end - b, "*");
+    }
+    ++votes[op][d];
+  }
+  if (votes.count("layers.*.mlp.gate_proj")) votes["layers.*.mlp.gate_up_silu"] = votes["layers.*.mlp.gate_proj"];
+  std::map<std::string, DType> out;
+  for (auto& [op, v] : votes) {
+    int64_t named = 0;
+    for (const auto& [d, c] : v) named += c;
+    if (op.find(".experts.") == std::string::npos && named < layers) v[loaded] += layers - named;
+    const auto best = std::max_element(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+    if (best->first != loaded) out[op] = best->first;
   }
   return out;
 }
@@ -218,6 +267,7 @@ QuantApplied apply_quant_recipe(Model& m, const quant::QuantRecipe& r, const std
       }
       out.tensors = static_cast<int64_t>(cached.size());
       out.from_cache = true;
+      record_formats(m, r);
       return out;
     }
   }
@@ -239,6 +289,7 @@ QuantApplied apply_quant_recipe(Model& m, const quant::QuantRecipe& r, const std
     ++out.tensors;
   }
   if (!cache_dir.empty()) write_cache(out.cache_file, done);
+  record_formats(m, r);
   return out;
 }
 

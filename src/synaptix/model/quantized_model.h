@@ -20,6 +20,12 @@ namespace synaptix::model {
 // Face name, each with the model field that points at it. The embedding and LM head are not among them.
 std::map<std::string, const TensorRef**> quantizable_matrices(Model& m);
 
+// The weight dtype of each projection op of the tuner's graph (graph/op_graph.h: "layers.*.self_attn.q_proj",
+// ..., "layers.*.mlp.gate_up_silu" as its gate) under recipe r, for Spec::weight_dtypes: the format most of
+// the model's `layers` take (a layer the recipe leaves out counts as `loaded`); ops whose majority is `loaded`
+// are left out. apply_quant_recipe records it in the model's spec.
+std::map<std::string, DType> op_weight_dtypes(const quant::QuantRecipe& r, int64_t layers, DType loaded);
+
 // A matrix's values as f32 (f32, bf16, f16, a GGUF block type or a weight format).
 std::vector<float> matrix_f32(const TensorRef& t);
 
@@ -39,7 +45,7 @@ struct QuantApplied {
 // recipe's tensors) and recipe under cache_dir.
 std::string quant_cache_file(const Model& m, const quant::QuantRecipe& r, const std::string& cache_dir);
 
-// Replaces the recipe's matrices. Throws synaptix::Error naming the tensor when the recipe names one the
+// Replaces the recipe's matrices (and sets m.spec.weight_dtypes to op_weight_dtypes). Throws synaptix::Error naming the tensor when the recipe names one the
 // model does not have as a quantizable matrix, or when its rows are not whole groups of the format. With a
 // cache_dir, reads the cache file when it is present and matches (else quantizes and writes it). A "gptq"
 // recipe's codes come from `quantizer` (its caller calibrated them) or from the cache: without either it

@@ -101,7 +101,51 @@ static inline void tile(const Ctx* c, int64_t i, int64_t n0) {
     for (int j = 0; j < NTT; ++j)
       c->y[(i + r) * N + n0 + j] = hsum(acc[r][j]) - off[r][j] + (c->bias ? c->bias[n0 + j] : 0.0f);
 }
-#define TILE(MT_, NT_, i, n) tile<MT_, NT_>(c, i, n)
+#define TILE(MT_, NT_, i, n) (ACT_Q8 ? tile<MT_, NT_>(c, i, n) : tile_f32<MT_, NT_>(c, i, n))
+)";
+
+// Exact activations: each block of 32 codes widened to 4 x 8 floats (code - zero point) and applied to x with
+// FMAs; the weight scale multiplies the block's sum (int8-pc: the row's sum), so the result differs from the
+// reference by f32 rounding only.
+constexpr const char* kTileF32 = R"(
+static inline void widen(__m256i bytes, bool is_signed, float zero, __m256* q) {
+  const __m128i lo = _mm256_castsi256_si128(bytes), hi = _mm256_extracti128_si256(bytes, 1);
+  const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+  const __m256 z = _mm256_set1_ps(zero);
+  for (int v = 0; v < 4; ++v)
+    q[v] = _mm256_sub_ps(_mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(parts[v]) : _mm256_cvtepu8_epi32(parts[v])), z);
+}
+template <int MTT, int NTT>
+static inline void tile_f32(const Ctx* c, int64_t i, int64_t n0) {
+  __m256 acc[MTT][NTT];
+  for (int r = 0; r < MTT; ++r)
+    for (int j = 0; j < NTT; ++j) acc[r][j] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < NB; ++b)
+    for (int j = 0; j < NTT; ++j) {
+      const uint8_t* row = c->w + (n0 + j) * ROW;
+      __m256 q[4];
+      float d = 1.0f;
+      if (KIND == 0) {
+        widen(_mm256_loadu_si256((const __m256i*)(row + 4 + b * 32)), true, 0.0f, q);
+      } else {
+        const uint8_t* grp = row + (b / (G / 32)) * GB;
+        d = h2f(grp);
+        widen(nibbles(grp + HDR, (int)(b % (G / 32))), false, (float)(KIND == 2 ? grp[2] : 8), q);
+      }
+      for (int r = 0; r < MTT; ++r) {
+        const float* xb = c->x + (i + r) * K + b * 32;
+        __m256 t = _mm256_mul_ps(q[0], _mm256_loadu_ps(xb));
+        for (int v = 1; v < 4; ++v) t = _mm256_fmadd_ps(q[v], _mm256_loadu_ps(xb + 8 * v), t);
+        acc[r][j] = KIND == 0 ? _mm256_add_ps(acc[r][j], t) : _mm256_fmadd_ps(_mm256_set1_ps(d), t, acc[r][j]);
+      }
+    }
+  for (int r = 0; r < MTT; ++r)
+    for (int j = 0; j < NTT; ++j) {
+      float d = 1.0f;
+      if (KIND == 0) memcpy(&d, c->w + (n0 + j) * ROW, 4);
+      c->y[(i + r) * N + n0 + j] = d * hsum(acc[r][j]) + (c->bias ? c->bias[n0 + j] : 0.0f);
+    }
+}
 )";
 
 constexpr const char* kEntry = R"(
@@ -111,11 +155,11 @@ extern "C" void synaptix_linear_pack(const void* w, void* packed) { (void)w; (vo
 
 extern "C" void synaptix_linear(const synaptix_runtime* rt, const float* x, const void* w, const float* bias,
                                 float* y, int64_t m) {
-  int8_t* qx = (int8_t*)malloc((size_t)(m * K));
-  float* dx = (float*)malloc((size_t)(m * NB) * 2 * sizeof(float));
-  if (!qx || !dx) abort();
-  float* sx = dx + m * NB;
-  for (int64_t r = 0; r < m; ++r)
+  int8_t* qx = ACT_Q8 ? (int8_t*)malloc((size_t)(m * K)) : 0;
+  float* dx = ACT_Q8 ? (float*)malloc((size_t)(m * NB) * 2 * sizeof(float)) : 0;
+  if (ACT_Q8 && (!qx || !dx)) abort();
+  float* sx = ACT_Q8 ? dx + m * NB : 0;
+  for (int64_t r = 0; ACT_Q8 && r < m; ++r)
     for (int64_t b = 0; b < NB; ++b) {
       // Round to nearest of amax / 127 steps, as linear_quant's q8 activations.
       const float* xb = x + r * K + b * 32;
@@ -175,7 +219,7 @@ std::vector<ParamDim> LinearFormatQ8Generator::space(const graph::Op& op, const 
   std::vector<nlohmann::json> mt{1};
   for (int v : {2, 4})
     if (op.m >= v) mt.push_back(v);
-  return {{"isa", isas}, {"n_tile", {1, 2, 4}}, {"m_tile", mt}, {"rows_per_task", {8, 32, 128}},
+  return {{"isa", isas}, {"act", {"f32", "q8"}}, {"n_tile", {1, 2, 4}}, {"m_tile", mt}, {"rows_per_task", {8, 32, 128}},
           {"threads", {"all", "one"}}};
 }
 
@@ -183,7 +227,9 @@ bool LinearFormatQ8Generator::valid(const graph::Op& op, const nlohmann::json& p
   try {
     const std::string isa = p.at("isa").get<std::string>();
     const int64_t nt = as_int(p, "n_tile"), mt = as_int(p, "m_tile"), rpt = as_int(p, "rows_per_task");
+    const std::string act = p.at("act").get<std::string>();
     if (isa != "avx512_vnni" && isa != "avx2") return false;
+    if (act != "q8" && (act != "f32" || isa != "avx2")) return false;  // the exact form has no integer dots
     if (nt < 1 || mt < 1 || rpt < 1 || mt > op.m || mt * nt > 8 || rpt % nt != 0) return false;
     if (rpt > 8 && rpt >= 2 * op.n) return false;            // coarser than the rows: repeats another point
     if (p.at("threads") == "one" && rpt != 8) return false;  // one task: the split is moot
@@ -206,10 +252,10 @@ KernelSource LinearFormatQ8Generator::emit(const graph::Op& op, const nlohmann::
   os << "static const int64_t N = " << op.n << ", K = " << op.k << ", NB = " << op.k / 32 << ", G = " << group
      << ", GB = " << group_bytes << ", HDR = " << (kind == 2 ? 4 : 2)
      << ", ROW = " << quant::weight_row_bytes(f, op.k) << ";\n";
-  os << "enum { KIND = " << kind << ", MT = " << as_int(p, "m_tile") << ", NT = " << as_int(p, "n_tile")
+  os << "enum { KIND = " << kind << ", ACT_Q8 = " << (p.at("act") == "q8" ? 1 : 0) << ", MT = " << as_int(p, "m_tile") << ", NT = " << as_int(p, "n_tile")
      << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
   os << "static const int64_t RPT = " << as_int(p, "rows_per_task") << ", MB = 0;\n";
-  os << kBody << kTiledRowsDriver << kEntry;
+  os << kBody << kTileF32 << kTiledRowsDriver << kEntry;
   return {os.str(), {}};
 }
 

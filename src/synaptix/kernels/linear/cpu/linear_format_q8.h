@@ -9,7 +9,9 @@
 // int16); int4 codes are unsigned nibbles and the zero point (8, or the group's) is taken off with the block's
 // sum of x. The activations are declared "q8" (CpuGenerator::activations), so the tuner verifies these
 // kernels within q8_activation_error_bound (linear_quant.h) and keeps them only where the run allows q8 and
-// the quality gate passes. Parameters: isa, n_tile (rows of W sharing each load of x), m_tile (rows of x
+// the quality gate passes. act=f32 is the exact form (isa avx2: 32 codes widened to floats in registers,
+// FMAs with x, f32 rounding only), so a run without rounded activations still has a family to search.
+// Parameters: isa, act, n_tile (rows of W sharing each load of x), m_tile (rows of x
 // sharing each decoded block), rows_per_task (the threading split), threads (all | one).
 #include "synaptix/kernels/cpu_generator.h"
 
@@ -22,7 +24,7 @@ class LinearFormatQ8Generator final : public CpuGenerator {
   std::vector<ParamDim> space(const graph::Op& op, const hw::CpuProfile& cpu) const override;
   bool valid(const graph::Op& op, const nlohmann::json& point) const override;
   KernelSource emit(const graph::Op& op, const nlohmann::json& point) const override;
-  std::string activations(const nlohmann::json&) const override { return "q8"; }
+  std::string activations(const nlohmann::json& point) const override { return point.value("act", "q8"); }
 };
 
 }  // namespace synaptix::kernels
