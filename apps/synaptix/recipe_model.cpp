@@ -11,12 +11,12 @@
 namespace synaptix::app {
 namespace {
 
-// Whether R carries anything besides formats that the executor loads (CPU kernels, a CUDA plan).
+// Whether R carries anything besides formats that the executor loads (CPU kernels, a CUDA plan, precision).
 bool has_executor_part(const std::string& path) {
   const auto j = nlohmann::json::parse(read_text_file(path), nullptr, false);
   if (!j.is_object() || j.contains("synaptix_quant_recipe")) return false;
   return (j.contains("kernels") && !j["kernels"].empty()) || (j.contains("untuned") && !j["untuned"].empty()) ||
-         j.contains("whole_step");
+         j.contains("whole_step") || j.contains("precision");
 }
 
 }  // namespace

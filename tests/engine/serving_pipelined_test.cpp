@@ -156,3 +156,42 @@ TEST(ServingPipelined, SameTokensWhenTheKvCacheRunsShort) {
   EXPECT_GT(off_snap.preemptions, 0);
   EXPECT_GT(on_snap.pipelined_steps, 0);
 }
+
+// A sequence that finishes inside a multi-step group publishes the blocks that group filled, as the
+// unpipelined path does: a follow-up whose prompt repeats the answer finds the same cached prefix.
+TEST(ServingPipelined, AFinishingSequencePublishesItsFullBlocks) {
+  auto m = model::load_model(std::string(SYNAPTIX_SHARED_DIR) + "/fixtures/models/llama");
+  auto cached_for_follow_up = [&](Mode mode) {
+    auto ex = make_cpu_executor(*m, KvConfig{64, 8});
+    ServingConfig cfg;
+    cfg.scheduler = {.block_size = 8, .max_running = 4, .max_batched_tokens = 40, .prefix_caching = true};
+    cfg.pipelining = mode.pipelining;
+    cfg.greedy_steps_per_launch = mode.steps_per_launch;
+    ServingEngine engine(*ex, cfg, {});
+    auto run = [&](const GenerationRequest& r) {
+      auto stream = engine.submit(r);
+      std::vector<TokenEvent> ev;
+      for (auto st = RequestStream::Status::Tokens; st == RequestStream::Status::Tokens;) st = stream->read(ev, 30s);
+      std::vector<int32_t> out;
+      for (const TokenEvent& e : ev) out.push_back(e.token);
+      return out;
+    };
+    GenerationRequest a;
+    a.prompt = {5, 9, 2, 7, 11};
+    a.max_tokens = 20;  // 5 + 19 inputs with K/V: three full blocks of 8, the last filled by the final group
+    a.ignore_eos = true;
+    const std::vector<int32_t> answer = run(a);
+    EXPECT_EQ(answer.size(), 20u);
+    GenerationRequest b;
+    b.prompt = a.prompt;
+    b.prompt.insert(b.prompt.end(), answer.begin(), answer.end());
+    b.max_tokens = 1;
+    const int64_t before = engine.snapshot().prompt_tokens_cached;
+    run(b);
+    return engine.snapshot().prompt_tokens_cached - before;
+  };
+  const int64_t off = cached_for_follow_up({Pipelining::Off, 8});
+  EXPECT_EQ(off, 24);
+  EXPECT_EQ(cached_for_follow_up({Pipelining::On, 8}), off);
+  EXPECT_EQ(cached_for_follow_up({Pipelining::On, 3}), off);
+}

@@ -289,6 +289,20 @@ TEST(Recipe, UnreadableFilesNameTheFileAndTheLine) {
 
   const std::string missing = scratch() + "/no-such-recipe.json";
   EXPECT_NE(error_loading(missing).find(missing), std::string::npos) << error_loading(missing);
+
+  // Valid JSON syntax the parser still refuses (a number beyond double's range), and a field of the wrong
+  // type: both name the file, neither escapes as a bare library exception.
+  const std::string huge = scratch() + "/huge.json";
+  std::ofstream(huge) << "{\"format\": 1e999}";
+  const std::string h = error_loading(huge);
+  EXPECT_NE(h.find("recipe " + huge + " is not valid JSON"), std::string::npos) << h;
+  nlohmann::json typed = nlohmann::json::parse(text);
+  ASSERT_TRUE(typed.contains("target"));
+  typed["target"] = 5;
+  const std::string wrong = scratch() + "/wrong-type.json";
+  std::ofstream(wrong) << typed.dump();
+  const std::string w = error_loading(wrong);  // an escaping nlohmann exception would fail the test here
+  EXPECT_NE(w.find("recipe " + wrong), std::string::npos) << w;
 }
 
 // A kernel whose code needs a CPU feature this CPU lacks would stop the process mid-step: the recipe is

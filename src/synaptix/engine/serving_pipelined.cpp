@@ -76,20 +76,27 @@ void ServingEngine::run_pipelined(const std::vector<ScheduledChunk>& chunks) {
         fail("executor returned ", ids.size(), " ids for ", n, " greedy steps of ", R, " sequences");
       // Step by step, as the unpipelined path would have taken them.
       std::vector<std::pair<uint64_t, FinishReason>> done;
+      // Steps of this group whose inputs each row keeps: all n for a row still running, up to and including
+      // its last step for a row that finishes here (as the unpipelined path commits a finishing chunk), 0 for
+      // a row finished in an earlier group.
+      std::vector<int64_t> kept(seqs.size(), 0);
+      for (size_t i = 0; i < seqs.size(); ++i) kept[i] = alive[i] ? n : 0;
       for (int64_t st = 0; st < n; ++st) {
         for (size_t i = 0; i < seqs.size(); ++i) {
           if (!alive[i]) continue;
           const FinishReason r = take_token(*seqs[i], *rows[i], ids[static_cast<size_t>(st * R) + i], 0.0f);
           if (r != FinishReason::None) {
             alive[i] = false;
+            kept[i] = st + 1;
             done.emplace_back(seqs[i]->id, r);
           }
         }
       }
-      // The group's inputs have K/V now: the running rows advance (and publish their newly full blocks).
+      // The group's inputs have K/V now: the rows advance over them (and publish their newly full blocks,
+      // a finishing row's too, before finish() releases it).
       std::vector<ScheduledChunk> ran;
       for (size_t i = 0; i < seqs.size(); ++i)
-        if (alive[i]) ran.push_back({seqs[i], seqs[i]->num_computed, n});
+        if (kept[i] > 0) ran.push_back({seqs[i], seqs[i]->num_computed, kept[i]});
       scheduler_.commit(ran);
       ahead -= n;
       steps_ += n;

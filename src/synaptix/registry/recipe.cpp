@@ -150,8 +150,14 @@ Recipe load_recipe(const std::string& path) {
     const size_t column = at - (line_start == std::string::npos || at == 0 ? 0 : line_start + 1) + 1;
     fail("recipe ", path, " is not valid JSON: line ", line, ", column ", column,
          at >= text.size() ? " (the file ends there: truncated?)" : "", ": ", e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number beyond double's range (out_of_range.406)
+    fail("recipe ", path, " is not valid JSON: ", e.what());
   }
-  return recipe_from_json(j, "recipe " + path);
+  try {
+    return recipe_from_json(j, "recipe " + path);
+  } catch (const nlohmann::json::exception& e) {  // a field of the wrong type ("target": 5)
+    fail("recipe ", path, ": a field has the wrong type: ", e.what());
+  }
 }
 
 void check_kernel_isa(const Recipe& r, const hw::CpuIsa& isa, const std::string& where) {
