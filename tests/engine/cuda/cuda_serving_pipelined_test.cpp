@@ -1,8 +1,10 @@
 // The serving engine on the CUDA executor runs greedy decodes pipelined (PipelinedGreedyStep, several steps
 // per launch, the next launch fed on the device): the tokens and finish reasons of the unpipelined engine.
 // Concurrent requests finish together here (same max_tokens, no stops), so both engines run the same batches
-// step for step: the CUDA executor's rows are not bit-for-bit independent of the batch (logits within 1e-4),
-// and the fixtures' near-tied logits would let a different batch pick another token. Stops (EOS, stop tokens)
+// step for step once the engine has taken them all: the CUDA executor's rows are not bit-for-bit independent
+// of the batch (logits within 1e-4), and the fixtures' near-tied logits would let a different batch pick
+// another token. (The engine may take the submissions over two steps; the tokens then still agree unless a
+// near-tie falls exactly there, which is this test's remaining exposure.) Stops (EOS, stop tokens)
 // met inside a launch are checked on requests served one at a time.
 #include <gtest/gtest.h>
 
@@ -85,13 +87,14 @@ TEST(CudaServing, GreedyDecodeRunsPipelinedWithTheUnpipelinedTokens) {
     EXPECT_EQ(one[i], want[i]) << "request " << i << ", 1 step per launch";
     EXPECT_EQ(eight[i], want[i]) << "request " << i << ", 8 steps per launch";
   }
-  // 28 decode steps after the prefill, all pipelined (8 + 8 + 8 + 4 per launch where the executor runs 8);
-  // no logits reach the host.
+  // At least 28 decode steps after the prefill, all pipelined, and no logits reach the host. The engine
+  // thread may take the six submissions in more than one step (it wakes on the first), so the counts are
+  // bounds: exactly 28 steps in (28 + per - 1) / per launches when it takes them together.
   const int64_t per = std::min<int64_t>(8, piped->max_greedy_steps(6));
-  EXPECT_EQ(on1.pipelined_steps, 28);
-  EXPECT_EQ(on1.pipelined_launches, 28);
-  EXPECT_EQ(on8.pipelined_steps, 28);
-  EXPECT_EQ(on8.pipelined_launches, (28 + per - 1) / per);
+  EXPECT_GE(on1.pipelined_steps, 28);
+  EXPECT_EQ(on1.pipelined_launches, on1.pipelined_steps);
+  EXPECT_GE(on8.pipelined_steps, 28);
+  if (per > 1) EXPECT_LT(on8.pipelined_launches, on8.pipelined_steps) << "no launch ran several steps";
   EXPECT_EQ(on8.steps_without_logits, on8.steps);
 
   // Stops inside a launch, one request at a time: EOS (not output) and a stop token (output).
