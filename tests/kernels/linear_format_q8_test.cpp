@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -58,12 +59,13 @@ TEST(LinearFormatQ8, EveryFormatAndIsaMatchesTheReferenceWithinTheQ8Bound) {
   ThreadPool pool(2);
   const synaptix_runtime rt = backend::pool_runtime(pool);
   std::mt19937 rng(7);
-  const int64_t n = 37, k = 256;
+  const int64_t n = 37;
 
   struct Case { graph::Op op; nlohmann::json point; };
   std::vector<Case> cases;
   for (DType t : kFormats) {
-    const auto op = op_of(t, 5, n, k);
+    // int8-pc: 9 blocks of x, so the 512-bit form has a 256-bit tail; int4: 2 groups of 128 and more.
+    const auto op = op_of(t, 5, n, t == DType::W8_PC ? 288 : 256);
     ASSERT_TRUE(gen.applies(op, cpu)) << dtype_name(t);
     const auto space = gen.space(op, cpu);
     for (const auto& isa : space.front().values)
@@ -71,15 +73,21 @@ TEST(LinearFormatQ8, EveryFormatAndIsaMatchesTheReferenceWithinTheQ8Bound) {
         // int4-g64 (both kinds) in two tilings; the others in one.
         const bool both = t == DType::W4_G64 || t == DType::W4A_G64;
         for (auto [nt, mt] : both ? std::vector<std::pair<int, int>>{{1, 1}, {4, 2}} : std::vector<std::pair<int, int>>{{2, 2}}) {
-          const nlohmann::json p = {{"isa", isa}, {"act", act}, {"n_tile", nt}, {"m_tile", mt}, {"rows_per_task", 8},
-                                    {"threads", "all"}};
-          if (!gen.valid(op, p)) continue;  // the exact form is one isa's
-          EXPECT_EQ(gen.activations(p), act);
-          cases.push_back({op, p});
+          for (int width : {256, 512}) {
+            const nlohmann::json p = {{"isa", isa}, {"act", act}, {"width", width}, {"n_tile", nt}, {"m_tile", mt},
+                                      {"rows_per_task", 8}, {"threads", "all"}};
+            if (!gen.valid(op, p)) continue;  // the exact form is one isa's; 512 bits VNNI's, groups of 64+
+            EXPECT_EQ(gen.activations(p), act);
+            cases.push_back({op, p});
+          }
         }
       }
   }
   ASSERT_GE(cases.size(), 2 * std::size(kFormats));  // q8 and exact for every format at least
+  const auto wide = std::count_if(cases.begin(), cases.end(), [](const Case& c) { return c.point["width"] == 512; });
+  if (cpu.isa.avx512_vnni && cpu.isa.avx512vl && cpu.isa.avx512bw) {
+    EXPECT_EQ(wide, 7);  // q8 on VNNI: int8-pc and int4-g128 (both kinds) in one tiling, int4-g64 (both) in two
+  }
   std::vector<backend::ModuleSource> srcs;
   for (const auto& c : cases) srcs.push_back({gen.emit(c.op, c.point).code, {}});
   const auto built = builder.build_all(srcs, 2);
@@ -87,6 +95,7 @@ TEST(LinearFormatQ8, EveryFormatAndIsaMatchesTheReferenceWithinTheQ8Bound) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (size_t ci = 0; ci < cases.size(); ++ci) {
     const auto& [op, point] = cases[ci];
+    const int64_t k = op.k;
     const std::string what = point.dump() + " " + std::string(dtype_name(op.w_dtype));
     ASSERT_TRUE(built[ci].ok) << what << "\n" << built[ci].error;
     const tune::LinearKernel kernel(built[ci].path);

@@ -50,6 +50,23 @@ static inline float hsum(__m256 a) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
   s = _mm_hadd_ps(s, s); s = _mm_hadd_ps(s, s); return _mm_cvtss_f32(s);
 }
+#if WIDE
+// Blocks t and t + 1 (t even, G >= 64) of a group's codes in one 512-bit register, in element order.
+static inline __m512i nibbles2(const uint8_t* codes, int t) {
+  if (G == 64) {
+    const __m256i raw = _mm256_loadu_si256((const __m256i*)codes), m4 = _mm256_set1_epi8(0x0F);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(raw, m4)),
+                              _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), 1);
+  }
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  if (32 * t < G / 2) return _mm512_and_si512(_mm512_loadu_si512(codes + 32 * t), mask);
+  return _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(codes + 32 * t - G / 2), 4), mask);
+}
+// The two blocks' scales, each over its 8 lanes of a vpdpbusd result.
+static inline __m512 scales2(float a, float b) {
+  return _mm512_mask_blend_ps((__mmask16)0xFF00, _mm512_set1_ps(a), _mm512_set1_ps(b));
+}
+#endif
 
 struct Ctx {
   const float* x; const uint8_t* w; const float* bias; float* y; int64_t m;
@@ -64,8 +81,33 @@ static inline void tile(const Ctx* c, int64_t i, int64_t n0) {
   float off[MTT][NTT];
   for (int r = 0; r < MTT; ++r)
     for (int j = 0; j < NTT; ++j) acc[r][j] = _mm256_setzero_ps(), off[r][j] = 0.0f;
+#if WIDE
+  // Two blocks of x per vpdpbusd: 16 lanes, the first 8 the first block's.
+  __m512 acc2[MTT][NTT];
+  for (int r = 0; r < MTT; ++r)
+    for (int j = 0; j < NTT; ++j) acc2[r][j] = _mm512_setzero_ps();
+#define WIDE_SUM(r, j) _mm512_reduce_add_ps(acc2[r][j])
+#else
+#define WIDE_SUM(r, j) 0.0f
+#endif
   if (KIND == 0) {
-    for (int64_t b = 0; b < NB; ++b)
+    int64_t b0 = 0;
+#if WIDE
+    for (; b0 + 2 <= NB; b0 += 2)
+      for (int j = 0; j < NTT; ++j) {
+        const __m512i w = _mm512_loadu_si512(c->w + (n0 + j) * ROW + 4 + b0 * 32);
+        const __m512i aw = _mm512_abs_epi8(w);
+        const __mmask64 neg = _mm512_movepi8_mask(w);
+        for (int r = 0; r < MTT; ++r) {
+          const __m512i xq = _mm512_loadu_si512(c->qx + (i + r) * K + b0 * 32);
+          const __m512i sx = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);  // x with w's sign
+          const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx));
+          const float* dx = c->dx + (i + r) * NB + b0;
+          acc2[r][j] = _mm512_fmadd_ps(p, scales2(dx[0], dx[1]), acc2[r][j]);
+        }
+      }
+#endif
+    for (int64_t b = b0; b < NB; ++b)
       for (int j = 0; j < NTT; ++j) {
         const __m256i w = _mm256_loadu_si256((const __m256i*)(c->w + (n0 + j) * ROW + 4 + b * 32));
         const __m256i aw = _mm256_sign_epi8(w, w);
@@ -78,7 +120,7 @@ static inline void tile(const Ctx* c, int64_t i, int64_t n0) {
     for (int r = 0; r < MTT; ++r)
       for (int j = 0; j < NTT; ++j) {
         float d; memcpy(&d, c->w + (n0 + j) * ROW, 4);
-        c->y[(i + r) * N + n0 + j] = d * hsum(acc[r][j]) + (c->bias ? c->bias[n0 + j] : 0.0f);
+        c->y[(i + r) * N + n0 + j] = d * (hsum(acc[r][j]) + WIDE_SUM(r, j)) + (c->bias ? c->bias[n0 + j] : 0.0f);
       }
     return;
   }
@@ -86,7 +128,21 @@ static inline void tile(const Ctx* c, int64_t i, int64_t n0) {
     for (int j = 0; j < NTT; ++j) {
       const uint8_t* grp = c->w + (n0 + j) * ROW + g * GB;
       const float d = h2f(grp), zd = d * (float)(KIND == 2 ? grp[2] : 8);
-      for (int t = 0; t < G / 32; ++t) {
+      int t0 = 0;
+#if WIDE
+      for (; G >= 64 && t0 + 2 <= G / 32; t0 += 2) {
+        const int64_t b = g * (G / 32) + t0;
+        const __m512i w = nibbles2(grp + HDR, t0);
+        for (int r = 0; r < MTT; ++r) {
+          const __m512i xq = _mm512_loadu_si512(c->qx + (i + r) * K + b * 32);
+          const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w, xq));
+          const float* dx = c->dx + (i + r) * NB + b;
+          acc2[r][j] = _mm512_fmadd_ps(p, scales2(d * dx[0], d * dx[1]), acc2[r][j]);
+          off[r][j] += zd * (c->sx[(i + r) * NB + b] + c->sx[(i + r) * NB + b + 1]);
+        }
+      }
+#endif
+      for (int t = t0; t < G / 32; ++t) {
         const int64_t b = g * (G / 32) + t;
         const __m256i w = nibbles(grp + HDR, t);
         for (int r = 0; r < MTT; ++r) {
@@ -99,7 +155,7 @@ static inline void tile(const Ctx* c, int64_t i, int64_t n0) {
     }
   for (int r = 0; r < MTT; ++r)
     for (int j = 0; j < NTT; ++j)
-      c->y[(i + r) * N + n0 + j] = hsum(acc[r][j]) - off[r][j] + (c->bias ? c->bias[n0 + j] : 0.0f);
+      c->y[(i + r) * N + n0 + j] = hsum(acc[r][j]) + WIDE_SUM(r, j) - off[r][j] + (c->bias ? c->bias[n0 + j] : 0.0f);
 }
 #define TILE(MT_, NT_, i, n) (ACT_Q8 ? tile<MT_, NT_>(c, i, n) : tile_f32<MT_, NT_>(c, i, n))
 )";
@@ -219,7 +275,7 @@ std::vector<ParamDim> LinearFormatQ8Generator::space(const graph::Op& op, const 
   std::vector<nlohmann::json> mt{1};
   for (int v : {2, 4})
     if (op.m >= v) mt.push_back(v);
-  return {{"isa", isas}, {"act", {"f32", "q8"}}, {"n_tile", {1, 2, 4}}, {"m_tile", mt}, {"rows_per_task", {8, 32, 128}},
+  return {{"isa", isas}, {"act", {"f32", "q8"}}, {"width", {256, 512}}, {"n_tile", {1, 2, 4}}, {"m_tile", mt}, {"rows_per_task", {8, 32, 128}},
           {"threads", {"all", "one"}}};
 }
 
@@ -230,6 +286,13 @@ bool LinearFormatQ8Generator::valid(const graph::Op& op, const nlohmann::json& p
     const std::string act = p.at("act").get<std::string>();
     if (isa != "avx512_vnni" && isa != "avx2") return false;
     if (act != "q8" && (act != "f32" || isa != "avx2")) return false;  // the exact form has no integer dots
+    // 512-bit vpdpbusd takes two blocks of x at once: VNNI's, where a row (int8-pc) or a group has two.
+    const int64_t width = p.value("width", int64_t{256});
+    if (width != 256 && width != 512) return false;
+    if (width == 512) {
+      const quant::WeightFormat* f = integer_format(op.w_dtype);
+      if (isa != "avx512_vnni" || act != "q8" || !f || (f->group == 0 ? op.k < 64 : f->group < 64)) return false;
+    }
     if (nt < 1 || mt < 1 || rpt < 1 || mt > op.m || mt * nt > 8 || rpt % nt != 0) return false;
     if (rpt > 8 && rpt >= 2 * op.n) return false;            // coarser than the rows: repeats another point
     if (p.at("threads") == "one" && rpt != 8) return false;  // one task: the split is moot
@@ -249,6 +312,7 @@ KernelSource LinearFormatQ8Generator::emit(const graph::Op& op, const nlohmann::
   os << "#include <stdint.h>\n#include <string.h>\n#include <stdlib.h>\n#include <math.h>\n#include <immintrin.h>\n";
   os << "extern \"C\" {\n" << kGeneratedAbiDecls << "\n}\n#define ABI_VERSION " << kGeneratedAbiVersion << "\n";
   os << "#define USE_VNNI " << (p.at("isa") == "avx512_vnni" ? 1 : 0) << "\n";
+  os << "#define WIDE " << (p.value("width", int64_t{256}) == 512 ? 1 : 0) << "\n";
   os << "static const int64_t N = " << op.n << ", K = " << op.k << ", NB = " << op.k / 32 << ", G = " << group
      << ", GB = " << group_bytes << ", HDR = " << (kind == 2 ? 4 : 2)
      << ", ROW = " << quant::weight_row_bytes(f, op.k) << ";\n";

@@ -11,7 +11,8 @@
 // kernels within q8_activation_error_bound (linear_quant.h) and keeps them only where the run allows q8 and
 // the quality gate passes. act=f32 is the exact form (isa avx2: 32 codes widened to floats in registers,
 // FMAs with x, f32 rounding only), so a run without rounded activations still has a family to search.
-// Parameters: isa, act, n_tile (rows of W sharing each load of x), m_tile (rows of x
+// width 512 (avx512_vnni, q8, rows or groups of at least 64): _mm512_dpbusd_epi32 on two blocks of x at once,
+// each block's scales over its 8 lanes. Parameters: isa, act, width, n_tile (rows of W sharing each load of x), m_tile (rows of x
 // sharing each decoded block), rows_per_task (the threading split), threads (all | one).
 #include "synaptix/kernels/cpu_generator.h"
 
