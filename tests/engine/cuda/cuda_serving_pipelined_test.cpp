@@ -94,7 +94,9 @@ TEST(CudaServing, GreedyDecodeRunsPipelinedWithTheUnpipelinedTokens) {
   EXPECT_GE(on1.pipelined_steps, 28);
   EXPECT_EQ(on1.pipelined_launches, on1.pipelined_steps);
   EXPECT_GE(on8.pipelined_steps, 28);
-  if (per > 1) EXPECT_LT(on8.pipelined_launches, on8.pipelined_steps) << "no launch ran several steps";
+  if (per > 1) {
+    EXPECT_LT(on8.pipelined_launches, on8.pipelined_steps) << "no launch ran several steps";
+  }
   EXPECT_EQ(on8.steps_without_logits, on8.steps);
 
   // Stops inside a launch, one request at a time: EOS (not output) and a stop token (output).
