@@ -73,5 +73,13 @@ TEST(QuantGemvSource, RefusesFormatsAndShapesWithoutAForm) {
   EXPECT_THROW(kernels::cuda::quant_gemv_source(DType::FP8_PC, 1, 0), Error);
   EXPECT_THROW(kernels::cuda::quant_gemv_source(DType::FP8_PC, 1, kernels::cuda::QuantGemvParams{4, 17, 4}), Error);
   EXPECT_THROW(kernels::cuda::quant_gemv_source(DType::FP8_PC, 1, kernels::cuda::QuantGemvParams{4, 4, 9}), Error);
+  // The executor checks a schedule with this at construction (not at the first decode step).
+  EXPECT_NO_THROW(kernels::cuda::check_quant_gemv_params(8, kernels::cuda::QuantGemvParams{16, 16, 8}));
+  try {
+    kernels::cuda::check_quant_gemv_params(2, kernels::cuda::QuantGemvParams{0, 4, 4});
+    ADD_FAILURE() << "no error for 0 warps";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("warps = 0"), std::string::npos) << e.what();
+  }
 }
 #endif

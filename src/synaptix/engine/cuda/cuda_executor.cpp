@@ -163,6 +163,14 @@ void CudaExecutorImpl::validate_spec() {
          " exceed the attention kernel's limit of ", kc::kMaxAttentionGroupDim);
   if (opt_.quant_gemv_max_rows < 0)
     fail("CUDA executor: quant_gemv_max_rows ", opt_.quant_gemv_max_rows, " (expected 0 or more rows)");
+  // A bad schedule would otherwise fail at the first decode step, taking every request in flight with it.
+  for (const auto& [rows, p] : opt_.quant_gemv_schedule) {
+    try {
+      kc::check_quant_gemv_params(rows, p);
+    } catch (const Error& e) {
+      fail("CUDA executor: quant_gemv_schedule for ", rows, " rows: ", e.what());
+    }
+  }
   if (static_cast<int64_t>(w_.layers.size()) != s_.num_layers)
     fail("CUDA executor: ", w_.layers.size(), " layers of weights for a spec of ", s_.num_layers);
 }

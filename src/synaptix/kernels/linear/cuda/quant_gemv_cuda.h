@@ -29,6 +29,8 @@ struct QuantGemvParams {
 bool quant_gemv_supports(DType w);
 // "int8-pc, fp8-e4m3-pc, ..." for messages that list the formats the CUDA kernels take.
 std::string quant_gemv_format_names();
+// Throws an Error naming the parameter outside its range (m: rows of x, 1..8).
+void check_quant_gemv_params(int m, const QuantGemvParams& p);
 // The schedule used when no other is given (not tuned yet): fewer units in flight for more rows of x.
 QuantGemvParams quant_gemv_default_params(DType w, int m);
 // The GEMV source for w, m rows of x (1..8) and the schedule. Throws synaptix::Error naming what is out of range.

@@ -46,11 +46,16 @@ QuantGemvParams quant_gemv_default_params(DType w, int m) {
   return p;
 }
 
-std::string quant_gemv_source(DType w, int m, const QuantGemvParams& p) {
+void check_quant_gemv_params(int m, const QuantGemvParams& p) {
   if (m < 1 || m > 8) fail("quant_gemv: m = ", m, " (expected 1..8 rows of x)");
   if (p.warps < 1 || p.warps > 16) fail("quant_gemv: warps = ", p.warps, " (expected 1..16)");
   if (p.unroll < 1 || p.unroll > 16) fail("quant_gemv: unroll = ", p.unroll, " (expected 1..16)");
-  if (p.rows_per_warp < 1 || p.rows_per_warp > 8) fail("quant_gemv: rows_per_warp = ", p.rows_per_warp, " (expected 1..8)");
+  if (p.rows_per_warp < 1 || p.rows_per_warp > 8)
+    fail("quant_gemv: rows_per_warp = ", p.rows_per_warp, " (expected 1..8)");
+}
+
+std::string quant_gemv_source(DType w, int m, const QuantGemvParams& p) {
+  check_quant_gemv_params(m, p);
   std::ostringstream os;
   os << format_head(w, "quant_gemv");
   os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define RPW " << p.rows_per_warp << "\n#define UNROLL "
