@@ -263,9 +263,15 @@ std::vector<backend::BuiltModule> CudaLinearTarget::build_all(const std::vector<
         }
       });
     for (auto& t : pool) t.join();
-    std::ofstream f(errs);
-    for (size_t j = 0; j < failed.size(); ++j)
-      if (!failed[j].empty()) f << j << "\n" << nlohmann::json(failed[j]).dump() << "\n";
+    {
+      std::ofstream f(errs);
+      for (size_t j = 0; j < failed.size(); ++j)
+        if (!failed[j].empty()) f << j << "\n" << nlohmann::json(failed[j]).dump() << "\n";
+      // Closed here: _exit runs no destructors, and an unflushed stream left the report empty (every
+      // failed build read back as built).
+      f.close();
+      if (!f) ::_exit(3);
+    }
     std::fflush(nullptr);
     ::_exit(0);
   } else if (pid > 0) {
