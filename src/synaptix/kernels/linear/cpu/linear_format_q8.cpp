@@ -5,6 +5,7 @@
 #include "synaptix/core/error.h"
 #include "synaptix/kernels/generated_abi.h"
 #include "synaptix/kernels/linear/cpu/linear_isa.h"
+#include "synaptix/kernels/linear/cpu/linear_quant.h"
 #include "synaptix/quant/weight_format.h"
 
 namespace synaptix::kernels {
@@ -216,21 +217,8 @@ extern "C" void synaptix_linear(const synaptix_runtime* rt, const float* x, cons
   if (ACT_Q8 && (!qx || !dx)) abort();
   float* sx = ACT_Q8 ? dx + m * NB : 0;
   for (int64_t r = 0; ACT_Q8 && r < m; ++r)
-    for (int64_t b = 0; b < NB; ++b) {
-      // Round to nearest of amax / 127 steps, as linear_quant's q8 activations.
-      const float* xb = x + r * K + b * 32;
-      float amax = 0.0f;
-      for (int t = 0; t < 32; ++t) amax = fabsf(xb[t]) > amax ? fabsf(xb[t]) : amax;
-      const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
-      int s = 0;
-      for (int t = 0; t < 32; ++t) {
-        const int q = (int)nearbyintf(xb[t] * id);
-        qx[r * K + b * 32 + t] = (int8_t)q;
-        s += q;
-      }
-      dx[r * NB + b] = d;
-      sx[r * NB + b] = d * (float)s;
-    }
+    for (int64_t b = 0; b < NB; ++b)  // linear_quant's rounding (kQ8BlockRounding): the same declared bound
+      round_q8_block(x + r * K + b * 32, qx + r * K + b * 32, &dx[r * NB + b], &sx[r * NB + b]);
   Ctx c = {x, (const uint8_t*)w, bias, y, m, qx, dx, sx};
   const int64_t tasks = (N + RPT - 1) / RPT;
   if (ALL_THREADS && rt && rt->parallel_for && rt->threads > 1 && tasks > 1)
@@ -319,7 +307,7 @@ KernelSource LinearFormatQ8Generator::emit(const graph::Op& op, const nlohmann::
   os << "enum { KIND = " << kind << ", ACT_Q8 = " << (p.at("act") == "q8" ? 1 : 0) << ", MT = " << as_int(p, "m_tile") << ", NT = " << as_int(p, "n_tile")
      << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
   os << "static const int64_t RPT = " << as_int(p, "rows_per_task") << ", MB = 0;\n";
-  os << kBody << kTileF32 << kTiledRowsDriver << kEntry;
+  os << kQ8BlockRounding << kBody << kTileF32 << kTiledRowsDriver << kEntry;
   return {os.str(), {}};
 }
 

@@ -201,6 +201,7 @@ extern "C" void synaptix_linear(const synaptix_runtime* rt, const float* x, cons
   float* sx = (float*)malloc((size_t)(m * NB) * sizeof(float));
   float* dx = ACT_Q8 ? (float*)malloc((size_t)(m * NB) * sizeof(float)) : 0;
   int8_t* qx = ACT_Q8 ? (int8_t*)malloc((size_t)(m * K)) : 0;
+  if (!sx || (ACT_Q8 && (!dx || !qx))) abort();
   for (int64_t r = 0; r < m; ++r)
     for (int64_t b = 0; b < NB; ++b) {
       const float* xb = x + r * K + b * 32;
@@ -210,18 +211,7 @@ extern "C" void synaptix_linear(const synaptix_runtime* rt, const float* x, cons
         sx[r * NB + b] = s;
         continue;
       }
-      // Round to nearest of amax / 127 steps, as llama.cpp's quantize_row_q8_0 does.
-      float amax = 0.0f;
-      for (int t = 0; t < 32; ++t) amax = fabsf(xb[t]) > amax ? fabsf(xb[t]) : amax;
-      const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
-      int s = 0;
-      for (int t = 0; t < 32; ++t) {
-        const int q = (int)nearbyintf(xb[t] * id);
-        qx[r * K + b * 32 + t] = (int8_t)q;
-        s += q;
-      }
-      dx[r * NB + b] = d;
-      sx[r * NB + b] = d * (float)s;
+      round_q8_block(xb, qx + r * K + b * 32, &dx[r * NB + b], &sx[r * NB + b]);
     }
   Ctx c = {x, (const uint8_t*)w, bias, y, m, sx, qx, dx};
   const int64_t tasks = (N + RPT - 1) / RPT;
@@ -253,6 +243,22 @@ int format_index(DType w) {
 int64_t block_bytes(int fmt) { return fmt == 0 ? 18 : fmt == 1 ? 20 : 34; }
 
 }  // namespace
+
+const char* const kQ8BlockRounding = R"(
+static inline void round_q8_block(const float* xb, int8_t* q, float* d_out, float* ds_out) {
+  float amax = 0.0f;
+  for (int t = 0; t < 32; ++t) amax = fabsf(xb[t]) > amax ? fabsf(xb[t]) : amax;
+  const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+  int s = 0;
+  for (int t = 0; t < 32; ++t) {
+    const int v = (int)nearbyintf(xb[t] * id);
+    q[t] = (int8_t)v;
+    s += v;
+  }
+  *d_out = d;
+  *ds_out = d * (float)s;
+}
+)";
 
 double q8_activation_error_bound(double s1, double s2) { return std::min(0.5 * s1, 8.0 * std::sqrt(s2 / 12.0)); }
 
@@ -306,7 +312,7 @@ KernelSource LinearQuantGenerator::emit(const graph::Op& op, const nlohmann::jso
   os << "enum { FMT = " << fmt << ", ACT_Q8 = " << (q8 ? 1 : 0) << ", MT = " << as_int(p, "m_tile")
      << ", NT = " << as_int(p, "n_tile") << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
   os << "static const int64_t RPT = " << as_int(p, "rows_per_task") << ", MB = 0;\n";
-  os << kHalf << kCtx;
+  os << kHalf << kQ8BlockRounding << kCtx;
   if (q8) os << kTileQ8;
   else os << (isa == "avx512" ? kDecodeAvx512 : isa == "avx2" ? kDecodeAvx2 : kDecodeScalar) << kTileF32;
   os << kTiledRowsDriver << kEntry;

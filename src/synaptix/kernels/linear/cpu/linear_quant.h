@@ -31,4 +31,9 @@ class LinearQuantGenerator final : public CpuGenerator {
 // kernel off by a block's worth of y fails while rounding never does.
 double q8_activation_error_bound(double s1, double s2);
 
+// Generated C: round_q8_block(xb, q, &d, &ds) rounds a 32-value block of x to nearest of amax / 127 steps
+// (llama.cpp's quantize_row_q8_0), giving the codes, the step d and d times the sum of the codes. Every kernel
+// that declares q8 activations emits this one text, so they round alike and the bound above holds for all.
+extern const char* const kQ8BlockRounding;
+
 }  // namespace synaptix::kernels
