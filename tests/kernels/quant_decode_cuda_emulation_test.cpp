@@ -92,20 +92,7 @@ using namespace emu;
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g32
 #define quant_gemv quant_gemv_int4_g32
-#include "synaptix/kernels/linear/cuda/quant_decode.cuh"
-#include "synaptix/kernels/linear/cuda/quant_dequant.cu"
-#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
-#undef quant_dequant_bf16
-#undef quant_gemv
-#undef QFMT
-#undef GROUP
-#undef ASYM
-#undef QD_HDR
-#undef QD_BLOCK_BYTES
-#undef QD_UNITS_PER_BLOCK
-#undef QD_VALUES_PER_UNIT
-#undef QD_SECOND_HALF
-#undef QD_ROW_SCALE
+#include "quant_emulated_format.inc"
 }  // namespace int4_g32
 namespace int4_g64 {
 using namespace emu;
@@ -114,20 +101,7 @@ using namespace emu;
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g64
 #define quant_gemv quant_gemv_int4_g64
-#include "synaptix/kernels/linear/cuda/quant_decode.cuh"
-#include "synaptix/kernels/linear/cuda/quant_dequant.cu"
-#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
-#undef quant_dequant_bf16
-#undef quant_gemv
-#undef QFMT
-#undef GROUP
-#undef ASYM
-#undef QD_HDR
-#undef QD_BLOCK_BYTES
-#undef QD_UNITS_PER_BLOCK
-#undef QD_VALUES_PER_UNIT
-#undef QD_SECOND_HALF
-#undef QD_ROW_SCALE
+#include "quant_emulated_format.inc"
 }  // namespace int4_g64
 namespace int4_g128 {
 using namespace emu;
@@ -136,20 +110,7 @@ using namespace emu;
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g128
 #define quant_gemv quant_gemv_int4_g128
-#include "synaptix/kernels/linear/cuda/quant_decode.cuh"
-#include "synaptix/kernels/linear/cuda/quant_dequant.cu"
-#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
-#undef quant_dequant_bf16
-#undef quant_gemv
-#undef QFMT
-#undef GROUP
-#undef ASYM
-#undef QD_HDR
-#undef QD_BLOCK_BYTES
-#undef QD_UNITS_PER_BLOCK
-#undef QD_VALUES_PER_UNIT
-#undef QD_SECOND_HALF
-#undef QD_ROW_SCALE
+#include "quant_emulated_format.inc"
 }  // namespace int4_g128
 namespace int4_g32_asym {
 using namespace emu;
@@ -158,20 +119,7 @@ using namespace emu;
 #define ASYM 1
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g32_asym
 #define quant_gemv quant_gemv_int4_g32_asym
-#include "synaptix/kernels/linear/cuda/quant_decode.cuh"
-#include "synaptix/kernels/linear/cuda/quant_dequant.cu"
-#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
-#undef quant_dequant_bf16
-#undef quant_gemv
-#undef QFMT
-#undef GROUP
-#undef ASYM
-#undef QD_HDR
-#undef QD_BLOCK_BYTES
-#undef QD_UNITS_PER_BLOCK
-#undef QD_VALUES_PER_UNIT
-#undef QD_SECOND_HALF
-#undef QD_ROW_SCALE
+#include "quant_emulated_format.inc"
 }  // namespace int4_g32_asym
 namespace int4_g64_asym {
 using namespace emu;
@@ -180,20 +128,7 @@ using namespace emu;
 #define ASYM 1
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g64_asym
 #define quant_gemv quant_gemv_int4_g64_asym
-#include "synaptix/kernels/linear/cuda/quant_decode.cuh"
-#include "synaptix/kernels/linear/cuda/quant_dequant.cu"
-#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
-#undef quant_dequant_bf16
-#undef quant_gemv
-#undef QFMT
-#undef GROUP
-#undef ASYM
-#undef QD_HDR
-#undef QD_BLOCK_BYTES
-#undef QD_UNITS_PER_BLOCK
-#undef QD_VALUES_PER_UNIT
-#undef QD_SECOND_HALF
-#undef QD_ROW_SCALE
+#include "quant_emulated_format.inc"
 }  // namespace int4_g64_asym
 namespace int4_g128_asym {
 using namespace emu;
@@ -202,20 +137,7 @@ using namespace emu;
 #define ASYM 1
 #define quant_dequant_bf16 quant_dequant_bf16_int4_g128_asym
 #define quant_gemv quant_gemv_int4_g128_asym
-#include "synaptix/kernels/linear/cuda/quant_decode.cuh"
-#include "synaptix/kernels/linear/cuda/quant_dequant.cu"
-#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
-#undef quant_dequant_bf16
-#undef quant_gemv
-#undef QFMT
-#undef GROUP
-#undef ASYM
-#undef QD_HDR
-#undef QD_BLOCK_BYTES
-#undef QD_UNITS_PER_BLOCK
-#undef QD_VALUES_PER_UNIT
-#undef QD_SECOND_HALF
-#undef QD_ROW_SCALE
+#include "quant_emulated_format.inc"
 }  // namespace int4_g128_asym
 namespace fp8_e4m3_pc {
 using namespace emu;
@@ -224,20 +146,7 @@ using namespace emu;
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_fp8_e4m3_pc
 #define quant_gemv quant_gemv_fp8_e4m3_pc
-#include "synaptix/kernels/linear/cuda/quant_decode.cuh"
-#include "synaptix/kernels/linear/cuda/quant_dequant.cu"
-#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
-#undef quant_dequant_bf16
-#undef quant_gemv
-#undef QFMT
-#undef GROUP
-#undef ASYM
-#undef QD_HDR
-#undef QD_BLOCK_BYTES
-#undef QD_UNITS_PER_BLOCK
-#undef QD_VALUES_PER_UNIT
-#undef QD_SECOND_HALF
-#undef QD_ROW_SCALE
+#include "quant_emulated_format.inc"
 }  // namespace fp8_e4m3_pc
 namespace int8_pc {
 using namespace emu;
@@ -246,20 +155,7 @@ using namespace emu;
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_int8_pc
 #define quant_gemv quant_gemv_int8_pc
-#include "synaptix/kernels/linear/cuda/quant_decode.cuh"
-#include "synaptix/kernels/linear/cuda/quant_dequant.cu"
-#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
-#undef quant_dequant_bf16
-#undef quant_gemv
-#undef QFMT
-#undef GROUP
-#undef ASYM
-#undef QD_HDR
-#undef QD_BLOCK_BYTES
-#undef QD_UNITS_PER_BLOCK
-#undef QD_VALUES_PER_UNIT
-#undef QD_SECOND_HALF
-#undef QD_ROW_SCALE
+#include "quant_emulated_format.inc"
 }  // namespace int8_pc
 namespace mxfp4 {
 using namespace emu;
@@ -268,20 +164,7 @@ using namespace emu;
 #define ASYM 0
 #define quant_dequant_bf16 quant_dequant_bf16_mxfp4
 #define quant_gemv quant_gemv_mxfp4
-#include "synaptix/kernels/linear/cuda/quant_decode.cuh"
-#include "synaptix/kernels/linear/cuda/quant_dequant.cu"
-#include "synaptix/kernels/linear/cuda/quant_gemv.cu"
-#undef quant_dequant_bf16
-#undef quant_gemv
-#undef QFMT
-#undef GROUP
-#undef ASYM
-#undef QD_HDR
-#undef QD_BLOCK_BYTES
-#undef QD_UNITS_PER_BLOCK
-#undef QD_VALUES_PER_UNIT
-#undef QD_SECOND_HALF
-#undef QD_ROW_SCALE
+#include "quant_emulated_format.inc"
 }  // namespace mxfp4
 
 namespace {
