@@ -47,8 +47,10 @@ struct CudaExecutorOptions {
   int64_t flash_min_tokens = 65;  // smaller steps keep the CUDA-core attention (decode-sized work)
   // Quantized projections (a weight format, quant/weight_format.h): products of up to this many rows run the
   // format's GEMV (dequantized in registers, 8 rows of x per call, so the weights are read ceil(m / 8) times);
-  // larger ones expand the matrix to bf16 in a scratch buffer and run cuBLASLt. Decode steps of a quantized
-  // model run RMSNorm and the gated activation as their own kernels (the fused prologues are bf16-only).
+  // larger ones expand the matrix to bf16 in a scratch buffer and run cuBLASLt. Steps whose products take
+  // bf16 inputs (split_bf16 off, more than gemv_max_rows tokens) expand whatever quant_gemv_max_rows says: the
+  // same results, another path. Decode steps of a quantized model run RMSNorm and the gated activation as
+  // their own kernels (the fused prologues are bf16-only).
   int quant_gemv_max_rows = 8;
   // The quantized GEMV's schedule per rows of x in a call (1..8); absent: kernels::cuda::quant_gemv_default_params.
   std::map<int, kernels::cuda::QuantGemvParams> quant_gemv_schedule;
