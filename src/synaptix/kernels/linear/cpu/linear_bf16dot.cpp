@@ -119,7 +119,7 @@ KernelSource LinearBf16DotGenerator::emit(const graph::Op& op, const nlohmann::j
      << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
   os << "static const int64_t RPT = " << as_int(p, "rows_per_task") << ", PF = " << as_int(p, "prefetch") / 2
      << ", MB = 0;\n";
-  os << kBf16ActivationsPrelude << kBody << kTiledRowsDriver << kBodyTail;
+  os << kNoPackEntries << kBf16ActivationsPrelude << kBody << kTiledRowsDriver << kBodyTail;
   return {os.str(), {}};
 }
 

@@ -206,10 +206,6 @@ static inline void tile_f32(const Ctx* c, int64_t i, int64_t n0) {
 )";
 
 constexpr const char* kEntry = R"(
-extern "C" int32_t synaptix_abi_version(void) { return ABI_VERSION; }
-extern "C" int64_t synaptix_linear_packed_bytes(void) { return 0; }
-extern "C" void synaptix_linear_pack(const void* w, void* packed) { (void)w; (void)packed; }
-
 extern "C" void synaptix_linear(const synaptix_runtime* rt, const float* x, const void* w, const float* bias,
                                 float* y, int64_t m) {
   int8_t* qx = ACT_Q8 ? (int8_t*)malloc((size_t)(m * K)) : 0;
@@ -307,7 +303,7 @@ KernelSource LinearFormatQ8Generator::emit(const graph::Op& op, const nlohmann::
   os << "enum { KIND = " << kind << ", ACT_Q8 = " << (p.at("act") == "q8" ? 1 : 0) << ", MT = " << as_int(p, "m_tile") << ", NT = " << as_int(p, "n_tile")
      << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
   os << "static const int64_t RPT = " << as_int(p, "rows_per_task") << ", MB = 0;\n";
-  os << kQ8BlockRounding << kBody << kTileF32 << kTiledRowsDriver << kEntry;
+  os << kQ8BlockRounding << kBody << kTileF32 << kTiledRowsDriver << kNoPackEntries << kEntry;
   return {os.str(), {}};
 }
 

@@ -135,11 +135,14 @@ static void task(void* ctx, int64_t begin, int64_t end) {
 }
 )";
 
-const char* const kBf16ActivationsPrelude = R"(
-#include <stdlib.h>
+const char* const kNoPackEntries = R"(
 extern "C" int32_t synaptix_abi_version(void) { return ABI_VERSION; }
 extern "C" int64_t synaptix_linear_packed_bytes(void) { return 0; }
-extern "C" void synaptix_linear_pack(const void* w_, void* packed_) { (void)w_; (void)packed_; }
+extern "C" void synaptix_linear_pack(const void* w, void* packed) { (void)w; (void)packed; }
+)";
+
+const char* const kBf16ActivationsPrelude = R"(
+#include <stdlib.h>
 // The numerics the tuner must check this kernel against: x is rounded to bf16.
 extern "C" const char* synaptix_linear_activations(void) { return "bf16"; }
 

@@ -32,8 +32,11 @@ std::string generated_source_head(const std::string& isa, DType w);
 // MB rows (0: all) and n tiles of NT outputs, and the thread-pool entry `task`. The text before it defines
 // Ctx (with a member m), MT, NT, MB, RPT, N, K and TILE(mt, nt, i, n): tile<mt, nt> for x row i, output n.
 extern const char* const kTiledRowsDriver;
+// Generated-source text: the ABI entry points other than synaptix_linear of a module that reads W as stored
+// (its ABI version, no packed copy). ABI_VERSION must be defined before it.
+extern const char* const kNoPackEntries;
 // Generated-source text for modules that compute with bf16 activations and read W as stored (after
-// generated_source_head("avx512", bf16)): the ABI entry points other than synaptix_linear, the declaration
+// generated_source_head("avx512", bf16)): kNoPackEntries, the declaration
 // synaptix_linear_activations() == "bf16", and RoundedX, x rounded to bf16 (nearest even) for one call.
 extern const char* const kBf16ActivationsPrelude;
 

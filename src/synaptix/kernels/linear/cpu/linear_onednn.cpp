@@ -137,7 +137,7 @@ KernelSource LinearOneDnnGenerator::emit(const graph::Op& op, const nlohmann::js
   os << "static const int64_t N = " << op.n << ", K = " << op.k << ";\n";
   os << "enum { SLICES_PER_THREAD = " << p.at("slices_per_thread").get<int64_t>()
      << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
-  os << kBf16ActivationsPrelude << kBody;
+  os << kNoPackEntries << kBf16ActivationsPrelude << kBody;
   return {os.str(), {"-ldnnl"}};
 }
 

@@ -192,10 +192,6 @@ struct Ctx {
 )";
 
 constexpr const char* kEntry = R"(
-extern "C" int32_t synaptix_abi_version(void) { return ABI_VERSION; }
-extern "C" int64_t synaptix_linear_packed_bytes(void) { return 0; }
-extern "C" void synaptix_linear_pack(const void* w, void* packed) { (void)w; (void)packed; }
-
 extern "C" void synaptix_linear(const synaptix_runtime* rt, const float* x, const void* w, const float* bias,
                                 float* y, int64_t m) {
   float* sx = (float*)malloc((size_t)(m * NB) * sizeof(float));
@@ -315,7 +311,7 @@ KernelSource LinearQuantGenerator::emit(const graph::Op& op, const nlohmann::jso
   os << kHalf << kQ8BlockRounding << kCtx;
   if (q8) os << kTileQ8;
   else os << (isa == "avx512" ? kDecodeAvx512 : isa == "avx2" ? kDecodeAvx2 : kDecodeScalar) << kTileF32;
-  os << kTiledRowsDriver << kEntry;
+  os << kTiledRowsDriver << kNoPackEntries << kEntry;
   return {os.str(), {}};
 }
 
