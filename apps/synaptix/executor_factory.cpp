@@ -56,17 +56,18 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
   std::string fingerprint, where = "recipe " + recipe_path;
   if (!recipe_path.empty() && recipe_path != "none") {
     recipe = registry::load_recipe(recipe_path);
+    registry::expand_gemv_rules(*recipe, m.spec);  // a device kind's defaults state GEMV schedules as rules
     fingerprint = hw::cuda::probe_device(t.device).fingerprint();
   } else if (recipe_path.empty()) {
-    // No --recipe: the checked-in recipe measured on this kind of device for this model shape, if any
-    // (recipes/; `--recipe none` keeps the executor's generic defaults).
+    // No --recipe: the checked-in recipe measured on this kind of device for this model shape, else the
+    // device kind's checked-in defaults (recipes/; `--recipe none` keeps the executor's built-in fallbacks).
     fingerprint = hw::cuda::probe_device(t.device).fingerprint();
     if (auto b = registry::builtin_cuda_recipe(fingerprint, m.spec)) {
       recipe = std::move(b->recipe);
       where = b->note;
     } else {
-      std::fprintf(stderr, "cuda:%d: no checked-in recipe for this device kind and model shape: the executor's "
-                   "generic defaults (rules chosen on an H100); `synaptix tune --target cuda:%d` writes one\n",
+      std::fprintf(stderr, "cuda:%d: no checked-in recipe or defaults for this device kind: the executor's "
+                   "built-in fallbacks; `synaptix tune --target cuda:%d` writes a recipe\n",
                    t.device, t.device);
     }
   }

@@ -24,6 +24,8 @@ tune::WholeStepPlan full_plan() {
   p.gemv[{1, 6144, 4096}] = {8, 8, 2, 2, 1, 0, 0};
   p.gemv[{1, 4096, 14336}] = {16, 4, 1, 4, 0, 1, 32};
   p.gemv[{8, 128256, 4096}] = {4, 2, 4, 1, 1, 1, 16};
+  p.gemv_rules.push_back({1, 4096, 0, 0, 0, {8, 8, 2, 2, 0, 0, 0}});
+  p.gemv_rules.push_back({8, 1024, 8192, 2048, 65536, {4, 2, 4, 1, 1, 0, 16}});
   p.blaslt_algorithm[{2048, 6144, 4096}] = 3;
   p.blaslt_algorithm[{32, 28672, 4096}] = 0;
   p.fuse_decode = {{1, false}, {8, true}};
@@ -93,10 +95,29 @@ TEST(WholeStep, EachFieldChangesThePlan) {
   EXPECT_FALSE(a == b);
   b = a, b.decode_attention[1].reg_heads = true;
   EXPECT_FALSE(a == b);
+  b = a, b.gemv_rules[1].n_max = 0;
+  EXPECT_FALSE(a == b);
   b = a, b.speed.flash_min_tokens = 65;
   EXPECT_FALSE(a == b);
   b = a, b.timed_precision.split_bf16 = false;
   EXPECT_FALSE(a == b);
+}
+
+TEST(WholeStep, GemvRulesFillOnlyTheShapesNoEntryListsFirstRuleWins) {
+  tune::WholeStepPlan p;
+  p.gemv[{1, 4096, 4096}] = {4, 1, 1, 2, 0, 0, 0};  // an exact entry: kept
+  p.gemv_rules.push_back({1, 4096, 0, 0, 8192, {8, 8, 2, 2, 0, 0, 0}});
+  p.gemv_rules.push_back({1, 4096, 0, 0, 0, {16, 4, 2, 1, 0, 0, 0}});
+  const std::vector<tune::LinearShapeKey> shapes = {
+      {1, 4096, 4096}, {1, 6144, 4096}, {1, 128256, 4096}, {1, 4096, 2048}, {2, 6144, 4096}, {9, 6144, 4096}};
+  EXPECT_EQ(tune::apply_gemv_rules(p, shapes, 8), 2);
+  EXPECT_EQ(p.gemv.at({1, 4096, 4096}), (tune::GemvSchedule{4, 1, 1, 2, 0, 0, 0}));
+  EXPECT_EQ(p.gemv.at({1, 6144, 4096}), (tune::GemvSchedule{8, 8, 2, 2, 0, 0, 0}));   // n <= 8192: the first
+  EXPECT_EQ(p.gemv.at({1, 128256, 4096}), (tune::GemvSchedule{16, 4, 2, 1, 0, 0, 0}));  // past it: the second
+  EXPECT_FALSE(p.gemv.count({1, 4096, 2048})) << "k below every rule: the code's fallback";
+  EXPECT_FALSE(p.gemv.count({2, 6144, 4096})) << "no rule for two rows";
+  EXPECT_FALSE(p.gemv.count({9, 6144, 4096})) << "past the GEMV path";
+  EXPECT_EQ(tune::apply_gemv_rules(p, shapes, 8), 0) << "a second pass adds nothing";
 }
 
 TEST(WholeStep, RecipeWithoutTheSectionsLoadsAsBefore) {
@@ -166,6 +187,11 @@ TEST(WholeStep, MalformedSectionsNameTheKey) {
       {[](auto& j) { j["gemv"].push_back(j["gemv"][0]); }, "gemv[3]: a second schedule for the same (m, n, k)"},
       {[](auto& j) { j["gemv"] = nlohmann::json::object(); }, "whole_step.gemv is object, expected an array"},
       {[](auto& j) { j["blaslt_algorithm"][0]["algorithm"] = -1; }, "blaslt_algorithm[0].algorithm is -1"},
+      {[](auto& j) { j["gemv_rules"][0]["m"] = 0; }, "whole_step.gemv_rules[0].m is 0, expected 1..8"},
+      {[](auto& j) { j["gemv_rules"][1]["k_max"] = 512; }, "gemv_rules[1]: an empty bucket"},
+      {[](auto& j) { j["gemv_rules"][0]["kmin"] = 1; }, "gemv_rules[0]: unknown key \"kmin\""},
+      {[](auto& j) { j["gemv_rules"][0]["kslices"] = 3; }, "gemv_rules[0]: kslices 3 does not divide warps"},
+      {[](auto& j) { j["gemv_rules"] = 1; }, "whole_step.gemv_rules is number, expected an array"},
       {[](auto& j) { j["attention_split"]["one"] = 64; }, "attention_split: key \"one\" is not a step size"},
       {[](auto& j) { j["attention_split"]["0"] = 64; }, "attention_split: key \"0\" is not a step size"},
       {[](auto& j) { j["attention_split"]["1"] = 0; }, "attention_split[\"1\"] is 0, expected positions per split"},

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "synaptix/core/error.h"
+#include "synaptix/graph/forward_plan.h"
 
 namespace synaptix::registry {
 
@@ -42,6 +43,19 @@ bool recipe_fits_model(const Recipe& r, const model::Spec& s) {
   return true;
 }
 
+bool recipe_is_device_defaults(const Recipe& r) {
+  return r.model.is_object() && r.model.value("any_model", false) == true;
+}
+
+int expand_gemv_rules(Recipe& r, const model::Spec& spec) {
+  if (!r.whole_step || r.whole_step->gemv_rules.empty()) return 0;
+  const graph::ForwardPlan fp = graph::build_forward_plan(spec);
+  std::vector<tune::LinearShapeKey> shapes;
+  for (int64_t m = 1; m <= r.whole_step->speed.gemv_max_rows; ++m)
+    for (const auto& s : graph::step_linear_shapes(fp, m, m, true)) shapes.push_back(s);
+  return tune::apply_gemv_rules(*r.whole_step, shapes, r.whole_step->speed.gemv_max_rows);
+}
+
 std::optional<BuiltinRecipe> builtin_cuda_recipe(const std::string& device_fingerprint, const model::Spec& spec,
                                                  const std::string& dir_in) {
   namespace fs = std::filesystem;
@@ -53,20 +67,26 @@ std::optional<BuiltinRecipe> builtin_cuda_recipe(const std::string& device_finge
     if (e.is_regular_file() && e.path().extension() == ".json") files.push_back(e.path().string());
   std::sort(files.begin(), files.end());  // the same choice on every machine
   const std::string kind = cuda_device_kind(device_fingerprint);
+  std::optional<BuiltinRecipe> defaults;
   for (const auto& path : files) {
     Recipe r = load_recipe(path);
     if (r.target_kind != "cuda" || !r.whole_step || cuda_device_kind(r.target_fingerprint) != kind) continue;
-    if (!recipe_fits_model(r, spec)) continue;
+    const bool for_any_model = recipe_is_device_defaults(r);
+    if (!for_any_model && !recipe_fits_model(r, spec)) continue;
+    if (for_any_model && defaults) continue;  // the first in name order
     BuiltinRecipe b;
     b.path = path;
-    b.note = "checked-in recipe " + path + " (measured on " + r.target_fingerprint + ")";
+    b.note = std::string(for_any_model ? "checked-in defaults of this device kind " : "checked-in recipe ") + path +
+             " (measured on " + r.target_fingerprint + ")";
     if (r.target_fingerprint != device_fingerprint) b.note += "; this device runs " + device_fingerprint;
     r.target_fingerprint = device_fingerprint;
     r.target_hash = cuda_fingerprint_hash(device_fingerprint);
     b.recipe = std::move(r);
-    return b;
+    if (!for_any_model) return b;  // a recipe measured for this very shape wins over the device's defaults
+    expand_gemv_rules(b.recipe, spec);
+    defaults = std::move(b);
   }
-  return std::nullopt;
+  return defaults;
 }
 
 }  // namespace synaptix::registry

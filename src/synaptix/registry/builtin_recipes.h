@@ -1,8 +1,9 @@
 #pragma once
 // Checked-in recipes (recipes/ at the repository root): plans measured on a known machine, which a device of
 // that kind gets by default when the user names no recipe. They replace defaults that would otherwise be
-// written into code for one GPU: each records the machine and the timings that chose it. Where none
-// matches, the executors keep their generic defaults.
+// written into code for one GPU: each records the machine and the timings that chose it. A recipe for a
+// model shape comes first, then the device kind's defaults (rules over shapes, `"any_model": true`); where
+// none matches, the executors keep their built-in fallbacks.
 #include <optional>
 #include <string>
 
@@ -29,9 +30,18 @@ struct BuiltinRecipe {
   std::string note;  // for the user: which file, the machine it was measured on, the driver when it differs
 };
 
-// The checked-in CUDA recipe, in `dir` (default builtin_recipes_dir()), for this device kind and model
-// shape; none when no file matches (or the directory does not exist). A file that does not parse is an
-// error naming it.
+// Whether a recipe is a device kind's defaults ("model": {"any_model": true, ...}): rules over shapes
+// ("gemv_rules") and per-step-size choices measured on that device, for any model without its own recipe.
+bool recipe_is_device_defaults(const Recipe& r);
+
+// Turns the recipe's whole-step "gemv_rules" into exact entries for every GEMV-sized product (up to the
+// plan's gemv_max_rows rows) of `spec`'s step (graph::step_linear_shapes, q|k|v and gate|up fused as the CUDA
+// executor holds them); shapes the plan lists keep their entry. Returns how many it added.
+int expand_gemv_rules(Recipe& r, const model::Spec& spec);
+
+// The checked-in CUDA recipe, in `dir` (default builtin_recipes_dir()), for this device kind: the one for
+// this model shape, else the device kind's defaults (their rules expanded for `spec`); none when no file
+// matches (or the directory does not exist). A file that does not parse is an error naming it.
 std::optional<BuiltinRecipe> builtin_cuda_recipe(const std::string& device_fingerprint, const model::Spec& spec,
                                                  const std::string& dir = "");
 

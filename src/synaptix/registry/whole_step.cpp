@@ -75,6 +75,25 @@ tune::LinearShapeKey shape_of(const json& e, int64_t m_max, const std::string& w
   return {int_at(e, "m", 1, m_max, w), int_at(e, "n", 1, kMaxDim, w), int_at(e, "k", 1, kMaxDim, w)};
 }
 
+// A GEMV schedule's fields of a list entry.
+tune::GemvSchedule schedule_of(const json& e, const std::string& w) {
+  tune::GemvSchedule s;
+  s.warps = static_cast<int>(int_at(e, "warps", 1, 32, w));
+  s.kslices = static_cast<int>(int_at(e, "kslices", 1, 32, w));
+  s.rows_per_warp = static_cast<int>(int_at(e, "rows_per_warp", 1, 32, w));
+  s.unroll = static_cast<int>(int_at(e, "unroll", 1, 32, w));
+  s.full_occupancy = static_cast<int>(int_at(e, "full_occupancy", 0, 1, w));
+  s.persistent = static_cast<int>(int_at(e, "persistent", 0, 1, w));
+  s.prefetch_kb = static_cast<int>(int_at(e, "prefetch_kb", 0, 1 << 20, w));
+  if (s.warps % s.kslices != 0) fail(w, ": kslices ", s.kslices, " does not divide warps ", s.warps);
+  return s;
+}
+
+json schedule_json(const tune::GemvSchedule& s) {
+  return {{"warps", s.warps}, {"kslices", s.kslices}, {"rows_per_warp", s.rows_per_warp}, {"unroll", s.unroll},
+          {"full_occupancy", s.full_occupancy}, {"persistent", s.persistent}, {"prefetch_kb", s.prefetch_kb}};
+}
+
 }  // namespace
 
 json to_json(const tune::StepPrecision& p) {
@@ -102,13 +121,22 @@ json to_json(const tune::WholeStepPlan& p) {
                     {"rows_per_warp", s.rows_per_warp}, {"unroll", s.unroll}, {"full_occupancy", s.full_occupancy},
                     {"persistent", s.persistent}, {"prefetch_kb", s.prefetch_kb}});
   }
+  json rules = json::array();
+  for (const tune::GemvRule& r : p.gemv_rules) {
+    json e = schedule_json(r.schedule);
+    e["m"] = r.m;
+    for (const auto& [key, v] : {std::pair<const char*, int64_t>{"k_min", r.k_min}, {"k_max", r.k_max},
+                                 {"n_min", r.n_min}, {"n_max", r.n_max}})
+      if (v) e[key] = v;
+    rules.push_back(e);
+  }
   json blaslt = json::array();
   for (const auto& [shape, a] : p.blaslt_algorithm) {
     const auto [m, n, k] = shape;
     blaslt.push_back({{"m", m}, {"n", n}, {"k", k}, {"algorithm", a}});
   }
   const auto same = [](const auto& v) { return v; };
-  return {{"format", kWholeStepFormat},
+  json out = {{"format", kWholeStepFormat},
           {"steps_per_launch", p.steps_per_launch},
           {"speed",
            {{"fuse", p.speed.fuse}, {"pdl", p.speed.pdl}, {"flash_attention", p.speed.flash_attention},
@@ -126,6 +154,8 @@ json to_json(const tune::WholeStepPlan& p) {
                                                                 {"cluster", d.cluster}, {"reg_heads", d.reg_heads}};
                                                   })},
           {"moe_down_spread", per_step_size_json(p.moe_down_spread, same)}};
+  if (!rules.empty()) out["gemv_rules"] = rules;  // absent from tuned plans: they list exact shapes
+  return out;
 }
 
 tune::WholeStepPlan whole_step_from_json(const json& j, const std::string& where) {
@@ -133,7 +163,7 @@ tune::WholeStepPlan whole_step_from_json(const json& j, const std::string& where
   if (!j.contains("format")) fail(where, ": missing key \"format\" (expected \"", kWholeStepFormat, "\")");
   if (j.at("format") != kWholeStepFormat)
     fail(where, ".format is ", j.at("format").dump(), ", expected \"", kWholeStepFormat, "\"");
-  only_keys(j, {"format", "steps_per_launch", "speed", "timed_precision", "gemv", "blaslt_algorithm", "fuse_decode",
+  only_keys(j, {"format", "steps_per_launch", "speed", "timed_precision", "gemv", "gemv_rules", "blaslt_algorithm", "fuse_decode",
                 "attention_split", "o_prefetch", "decode_attention", "moe_down_spread"},
             where);
   tune::WholeStepPlan p;
@@ -161,16 +191,28 @@ tune::WholeStepPlan whole_step_from_json(const json& j, const std::string& where
                     "prefetch_kb"},
                 w);
       const auto shape = shape_of(e, 8, w);  // the GEMV path runs steps of at most 8 rows
-      tune::GemvSchedule s;
-      s.warps = static_cast<int>(int_at(e, "warps", 1, 32, w));
-      s.kslices = static_cast<int>(int_at(e, "kslices", 1, 32, w));
-      s.rows_per_warp = static_cast<int>(int_at(e, "rows_per_warp", 1, 32, w));
-      s.unroll = static_cast<int>(int_at(e, "unroll", 1, 32, w));
-      s.full_occupancy = static_cast<int>(int_at(e, "full_occupancy", 0, 1, w));
-      s.persistent = static_cast<int>(int_at(e, "persistent", 0, 1, w));
-      s.prefetch_kb = static_cast<int>(int_at(e, "prefetch_kb", 0, 1 << 20, w));
-      if (s.warps % s.kslices != 0) fail(w, ": kslices ", s.kslices, " does not divide warps ", s.warps);
-      if (!p.gemv.emplace(shape, s).second) fail(w, ": a second schedule for the same (m, n, k)");
+      if (!p.gemv.emplace(shape, schedule_of(e, w)).second) fail(w, ": a second schedule for the same (m, n, k)");
+    }
+  }
+  if (j.contains("gemv_rules")) {
+    const json& a = j.at("gemv_rules");
+    if (!a.is_array()) fail(where, ".gemv_rules is ", a.type_name(), ", expected an array of {m, k_min, ..., warps, ...}");
+    for (size_t i = 0; i < a.size(); ++i) {
+      const std::string w = where + ".gemv_rules[" + std::to_string(i) + "]";
+      const json& e = a[i];
+      if (!e.is_object()) fail(w, " is ", e.type_name(), ", expected an object");
+      only_keys(e, {"m", "k_min", "k_max", "n_min", "n_max", "warps", "kslices", "rows_per_warp", "unroll",
+                    "full_occupancy", "persistent", "prefetch_kb"},
+                w);
+      tune::GemvRule r;
+      r.m = int_at(e, "m", 1, 8, w);
+      for (auto [key, field] : {std::pair<const char*, int64_t*>{"k_min", &r.k_min}, {"k_max", &r.k_max},
+                                {"n_min", &r.n_min}, {"n_max", &r.n_max}})
+        if (e.contains(key)) *field = int_at(e, key, 1, kMaxDim, w);
+      if ((r.k_max && r.k_max < r.k_min) || (r.n_max && r.n_max < r.n_min))
+        fail(w, ": an empty bucket (a maximum below its minimum)");
+      r.schedule = schedule_of(e, w);
+      p.gemv_rules.push_back(r);
     }
   }
   if (j.contains("blaslt_algorithm")) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <tuple>
+#include <vector>
 
 namespace synaptix::tune {
 
@@ -53,8 +54,23 @@ struct StepPrecision {
   bool operator==(const StepPrecision&) const = default;
 };
 
+// A GEMV schedule for every product of m rows whose n and k lie in the given bounds (inclusive; 0: no
+// bound): a device kind's default, stated over shapes, for models no recipe lists exactly (recipes/*-defaults).
+// An exact `gemv` entry wins over a rule; among rules, the first that matches.
+struct GemvRule {
+  int64_t m = 1;
+  int64_t k_min = 0, k_max = 0, n_min = 0, n_max = 0;
+  GemvSchedule schedule;
+  bool matches(int64_t m_, int64_t n, int64_t k) const {
+    return m_ == m && (k_min == 0 || k >= k_min) && (k_max == 0 || k <= k_max) && (n_min == 0 || n >= n_min) &&
+           (n_max == 0 || n <= n_max);
+  }
+  bool operator==(const GemvRule&) const = default;
+};
+
 struct WholeStepPlan {
   std::map<LinearShapeKey, GemvSchedule> gemv;       // GEMV schedule per shape
+  std::vector<GemvRule> gemv_rules;                  // shape buckets (apply_gemv_rules turns them into entries)
   std::map<LinearShapeKey, int> blaslt_algorithm;    // cuBLASLt heuristic index per shape
   // Per decode step size (tokens):
   std::map<int64_t, bool> fuse_decode;               // RMSNorm in the GEMV prologues
@@ -69,5 +85,22 @@ struct WholeStepPlan {
   StepPrecision timed_precision{false, false};
   bool operator==(const WholeStepPlan&) const = default;
 };
+
+// Fills `gemv` for every shape of `shapes` with at most `max_rows` rows that has no entry and matches a rule
+// (the first); returns how many it added. The rules stay in the plan (the recipe written back keeps them).
+inline int apply_gemv_rules(WholeStepPlan& p, const std::vector<LinearShapeKey>& shapes, int64_t max_rows) {
+  int added = 0;
+  for (const auto& shape : shapes) {
+    const auto [m, n, k] = shape;
+    if (m > max_rows || p.gemv.count(shape)) continue;
+    for (const GemvRule& r : p.gemv_rules)
+      if (r.matches(m, n, k)) {
+        p.gemv[shape] = r.schedule;
+        ++added;
+        break;
+      }
+  }
+  return added;
+}
 
 }  // namespace synaptix::tune
