@@ -39,6 +39,7 @@
 #include "synaptix/tune/budget.h"
 #include "synaptix/tune/tuner.h"
 #include "synaptix/tune_precision_gate.h"
+#include "synaptix/tune_in_context.h"
 
 namespace synaptix::app {
 namespace {
@@ -63,6 +64,8 @@ struct Options {
   std::vector<std::string> activations;
   std::string gate_text, gate = "8bit";
   int64_t gate_windows = 4;
+  // The in-context check's time (0: no check); taken out of a time budget, at most a fifth of it.
+  double in_context_seconds = 120;
 };
 
 std::string iso_now() {
@@ -217,8 +220,11 @@ int run(const Options& o) {
   tune::TuningDb db(db_path);
   backend::ModuleBuilder builder(cache);
 
+  // The in-context check runs after the search, inside the budget.
+  double in_context_seconds = o.in_context_seconds;
+  if (budget.seconds > 0) in_context_seconds = std::min(in_context_seconds, budget.seconds / 5);
   tune::TuneOptions topt;
-  topt.budget_seconds = budget.seconds;
+  topt.budget_seconds = budget.seconds > 0 ? budget.seconds - in_context_seconds : budget.seconds;
   topt.budget_trials = budget.trials > 0 ? (budget.trials + static_cast<int64_t>(ops.size()) - 1) / static_cast<int64_t>(ops.size()) : 0;
   topt.search_more = o.search_more;
   topt.jobs = o.jobs;
@@ -283,6 +289,13 @@ int run(const Options& o) {
   };
   const nlohmann::json gated =
       gate_rounded_activations(r, o.model, o.out, {o.gate_text, o.gate, 512, o.gate_windows}, exact);
+  nlohmann::json in_context;
+  if (in_context_seconds > 0 && !g_stop.load()) {
+    InContextOptions ic;
+    ic.prefill_chunk = o.prefill_chunk;
+    ic.seconds = in_context_seconds;
+    in_context = check_in_context(r, o.model, o.out, ic);
+  }
   registry::save_recipe(r, o.out);
 
   // The table: per op, the default and the tuned time against the memory-bandwidth roofline.
@@ -317,6 +330,12 @@ int run(const Options& o) {
                 o.gate_text.empty() ? "no text" : o.gate_text.c_str(), gated.value("pass", false) ? "PASS" : "FAIL",
                 static_cast<long long>(gated.value("kernels", int64_t{0})),
                 gated.value("pass", false) ? "kept" : "dropped (their buckets keep the default)");
+  if (in_context.contains("skipped"))
+    std::printf("in-context check: skipped (%s)\n", in_context["skipped"].get<std::string>().c_str());
+  else if (in_context.contains("groups"))
+    std::printf("in-context check: %zu kernel group(s) timed in their step, %lld dropped, %.1f s%s\n",
+                in_context["groups"].size(), static_cast<long long>(in_context.value("dropped_groups", int64_t{0})),
+                in_context.value("seconds", 0.0), in_context.value("out_of_time", false) ? " (out of time: the rest kept unchecked)" : "");
   std::printf("tuned %zu ops in %.1f s: %lld new trials, %lld in the database for these ops; recipe %s\n",
               rep.ops.size(), rep.seconds, static_cast<long long>(rep.new_trials),
               static_cast<long long>(total_trials), o.out.c_str());
@@ -393,6 +412,12 @@ const RegisterCommand reg{Command{
       sub.add_option("--gate-windows", o->gate_windows, "--target cpu: windows of 512 tokens scored by the gate")
           ->capture_default_str()
           ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+      sub.add_option("--in-context-seconds", o->in_context_seconds,
+                     "--target cpu: time for timing each bucket's step with and without each group of tuned kernels "
+                     "on the model's weights (dropping the ones that lose there); taken from --budget, at most a "
+                     "fifth of it; 0: no check")
+          ->capture_default_str()
+          ->check(CLI::Range(0.0, 86400.0));
       return [o] { return run(*o); };
     }}};
 
