@@ -63,9 +63,16 @@ class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGr
       const int64_t ctx = std::min<int64_t>(s_.max_position_embeddings, 4096);
       num_blocks_ = (ctx + block_size_ - 1) / block_size_;
     }
-    const size_t per_layer = static_cast<size_t>(num_blocks_ * block_size_ * s_.kv_dim());
-    k_cache_.assign(static_cast<size_t>(s_.num_layers), std::vector<float>(per_layer));
-    v_cache_.assign(static_cast<size_t>(s_.num_layers), std::vector<float>(per_layer));
+    kv_format_ = kv.format;
+    const size_t slots = static_cast<size_t>(num_blocks_ * block_size_);
+    const size_t per_layer = slots * static_cast<size_t>(s_.kv_dim()) * kernels::kv_element_bytes(kv_format_);
+    k_cache_.assign(static_cast<size_t>(s_.num_layers), std::vector<uint8_t>(per_layer));
+    v_cache_.assign(static_cast<size_t>(s_.num_layers), std::vector<uint8_t>(per_layer));
+    if (kernels::kv_format_has_scales(kv_format_)) {
+      const size_t scales = slots * static_cast<size_t>(s_.num_kv_heads);
+      k_scale_.assign(static_cast<size_t>(s_.num_layers), std::vector<float>(scales));
+      v_scale_.assign(static_cast<size_t>(s_.num_layers), std::vector<float>(scales));
+    }
     const double off = plan_.norm_weight_offset;
     for (const auto& L : m.layers) {
       LayerF32 f;
@@ -221,8 +228,11 @@ class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGr
                   std::array<Product, 3>{
                       {{L.q, &F.q_bias, q_.data()}, {L.k, &F.k_bias, k_.data()}, {L.v, &F.v_bias, v_.data()}}},
                   T);
-      float* kc = k_cache_[static_cast<size_t>(l)].data();
-      float* vc = v_cache_[static_cast<size_t>(l)].data();
+      uint8_t* kc = k_cache_[static_cast<size_t>(l)].data();
+      uint8_t* vc = v_cache_[static_cast<size_t>(l)].data();
+      float* ksc = k_scale_.empty() ? nullptr : k_scale_[static_cast<size_t>(l)].data();
+      float* vsc = v_scale_.empty() ? nullptr : v_scale_[static_cast<size_t>(l)].data();
+      const size_t row_bytes = static_cast<size_t>(hd) * kernels::kv_element_bytes(kv_format_);
       ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
         for (size_t t = b; t < e; ++t) {
           float* qt = q_.data() + t * static_cast<size_t>(qd);
@@ -235,21 +245,29 @@ class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGr
           kernels::rope_reference(kt, s_.num_kv_heads, hd, pos[t], rope);
           const SeqChunk& ch = chunks[static_cast<size_t>(owner[t])];
           const int64_t slot = static_cast<int64_t>(ch.block_table[pos[t] / block_size_]) * block_size_ + pos[t] % block_size_;
-          std::copy_n(kt, kvd, kc + slot * kvd);
-          std::copy_n(v_.data() + t * static_cast<size_t>(kvd), kvd, vc + slot * kvd);
+          // Stored in the cache's format: this token's own attention below reads what later steps will.
+          const float* vt = v_.data() + t * static_cast<size_t>(kvd);
+          for (int64_t kh = 0; kh < s_.num_kv_heads; ++kh) {
+            const size_t row = static_cast<size_t>(slot * s_.num_kv_heads + kh);
+            kernels::kv_encode_head(kv_format_, kt + kh * hd, hd, kc + row * row_bytes, ksc ? ksc + row : nullptr);
+            kernels::kv_encode_head(kv_format_, vt + kh * hd, hd, vc + row * row_bytes, vsc ? vsc + row : nullptr);
+          }
         }
       });
       const int64_t window = P.attention.window;
       const kernels::AttentionFn* att =
-          ks_ && attn_cap == 0 ? ks_->attention(T, s_.num_heads, s_.num_kv_heads, hd, max_len) : nullptr;
+          ks_ && attn_cap == 0 && kv_format_ == kernels::KvFormat::F32
+              ? ks_->attention(T, s_.num_heads, s_.num_kv_heads, hd, max_len)
+              : nullptr;  // the recipe's attention kernels read an f32 cache
       if (att) {
-        (*att)({q_.data(), kc, vc, block_size_, tables.data(), pos.data(), window, scale, attn_.data(), T});
+        (*att)({q_.data(), reinterpret_cast<const float*>(kc), reinterpret_cast<const float*>(vc), block_size_,
+                tables.data(), pos.data(), window, scale, attn_.data(), T});
       } else if (attn_cap == 0 && prefill_attention_) {
         // Tiles of a chunk's tokens per KV head (prefill), single tokens otherwise (decode).
         ThreadPool::global().parallel_for(attn_units_.size(), [&](size_t b, size_t e) {
           for (size_t u = b; u < e; ++u) {
             const AttnUnit& a = attn_units_[u];
-            kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[static_cast<size_t>(a.row)]};
+            kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[static_cast<size_t>(a.row)], kv_format_, ksc, vsc};
             const float* qa = q_.data() + a.row * qd;
             float* oa = attn_.data() + a.row * qd;
             if (a.tokens > 0)
@@ -261,7 +279,7 @@ class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGr
       } else {
         ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
           for (size_t t = b; t < e; ++t) {
-            kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[t]};
+            kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[t], kv_format_, ksc, vsc};
             kernels::attention_decode_default(q_.data() + t * static_cast<size_t>(qd), s_.num_heads, kv, pos[t],
                                               window, scale, attn_.data() + t * static_cast<size_t>(qd), attn_cap);
           }
@@ -412,7 +430,9 @@ class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGr
   const graph::ForwardPlan plan_;  // what each layer computes (graph/forward_plan.h)
   const kernels::KernelSet* ks_;
   int64_t block_size_ = 16, num_blocks_ = 0;
-  std::vector<std::vector<float>> k_cache_, v_cache_;
+  kernels::KvFormat kv_format_ = kernels::KvFormat::F32;
+  std::vector<std::vector<uint8_t>> k_cache_, v_cache_;  // [slots, kv_heads, head_dim] elements of kv_format_
+  std::vector<std::vector<float>> k_scale_, v_scale_;    // [slots, kv_heads] where the format has scales
   std::vector<LayerF32> layers_;
   std::vector<float> final_norm_;
   kernels::RopeTable rope_, sliding_rope_;

@@ -6,7 +6,7 @@
 
 namespace synaptix::engine {
 
-// The CPU executor: f32 activations and KV cache, weights used in place from the memory map (bf16/f16/f32,
+// The CPU executor: f32 activations, the KV cache in kv.format (f32, bf16, int8 or fp8-e4m3), weights used in place from the memory map (bf16/f16/f32,
 // converted inside the kernels), multi-threaded over the global ThreadPool. `kernels` (optional, not owned,
 // must outlive the executor) supplies tuned kernels chosen by a recipe: linear, fused gate+up+SiLU, residual
 // add + RMSNorm, decode attention, and (GreedyStep::step_argmax) the LM head with fused argmax.

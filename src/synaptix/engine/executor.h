@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "synaptix/engine/sampler.h"
+#include "synaptix/kernels/attention/kv_format.h"
 #include "synaptix/model/spec.h"
 
 namespace synaptix::model { struct Model; }
@@ -18,6 +19,7 @@ namespace synaptix::engine {
 struct KvConfig {
   int64_t num_blocks = 0;   // 0: enough for one sequence of max_position_embeddings
   int64_t block_size = 16;  // positions per block
+  kernels::KvFormat format = kernels::KvFormat::F32;  // how K and V are stored (the CPU executor; kv_format.h)
 };
 
 struct SeqChunk {

@@ -39,17 +39,16 @@ void attention_decode_default(const float* q, int64_t heads, const PagedKv& kv, 
   if (logit_softcap > 0 || hd % 16 != 0 || nv > kMaxVecs || heads % kv.kv_heads != 0)
     return attention_decode_reference(q, heads, kv, pos, window, scale, out, logit_softcap);
   const int64_t lo = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
-  const int64_t n = pos - lo + 1, group = heads / kv.kv_heads, kv_dim = kv.kv_heads * hd;
+  const int64_t n = pos - lo + 1, group = heads / kv.kv_heads;
   const int64_t padded = (n + 15) / 16 * 16;
+  alignas(64) float krow[kMaxVecs * 16], vrow[kMaxVecs * 16];  // a narrow-format row dequantized
   thread_local std::vector<float> scores;
   scores.resize(static_cast<size_t>(group * padded));
-  auto slot_of = [&](int64_t p) {
-    return static_cast<int64_t>(kv.block_table[p / kv.block_size]) * kv.block_size + p % kv.block_size;
-  };
+  auto slot_of = [&](int64_t p) { return kv.slot(p); };
   for (int64_t kvh = 0; kvh < kv.kv_heads; ++kvh) {
     // Scores of every head in the group against each key row, the row loaded once.
     for (int64_t p = lo; p <= pos; ++p) {
-      const float* kp = kv.k + slot_of(p) * kv_dim + kvh * hd;
+      const float* kp = kv.row_f32(false, slot_of(p), kvh, krow);
       __m512 kr[kMaxVecs];
       for (int64_t v = 0; v < nv; ++v) kr[v] = _mm512_loadu_ps(kp + v * 16);
       for (int64_t g = 0; g < group; ++g) {
@@ -90,7 +89,7 @@ void attention_decode_default(const float* q, int64_t heads, const PagedKv& kv, 
       for (int64_t g = 0; g < gn; ++g)
         for (int64_t v = 0; v < nv; ++v) acc[g][v] = _mm512_setzero_ps();
       for (int64_t p = lo; p <= pos; ++p) {
-        const float* vp = kv.v + slot_of(p) * kv_dim + kvh * hd;
+        const float* vp = kv.row_f32(true, slot_of(p), kvh, vrow);
         for (int64_t v = 0; v < nv; ++v) {
           const __m512 vr = _mm512_loadu_ps(vp + v * 16);
           for (int64_t g = 0; g < gn; ++g)

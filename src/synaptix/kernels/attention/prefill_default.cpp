@@ -43,7 +43,7 @@ bool attention_prefill_applies(int64_t heads, const PagedKv& kv, float logit_sof
 
 void attention_prefill_tile(const float* q, int64_t q_stride, int64_t tokens, const int64_t* pos, int64_t heads,
                             const PagedKv& kv, int64_t kv_head, int64_t window, float scale, float* out) {
-  const int64_t hd = kv.head_dim, nv = hd / 16, group = heads / kv.kv_heads, kv_dim = kv.kv_heads * hd;
+  const int64_t hd = kv.head_dim, nv = hd / 16, group = heads / kv.kv_heads;
   const int64_t rows = tokens * group;
   if (tokens < 1 || tokens > kPrefillTileTokens || rows > kMaxRows)
     fail("attention_prefill_tile: ", tokens, " tokens (expected 1..", kPrefillTileTokens, ")");
@@ -52,6 +52,10 @@ void attention_prefill_tile(const float* q, int64_t q_stride, int64_t tokens, co
   acc_buffer.resize(static_cast<size_t>(rows * hd));
   float* acc = acc_buffer.data();
   alignas(64) float kt[kMaxHeadDim * 16];  // the key block transposed: kt[d * 16 + j]
+  alignas(64) float krow[kMaxHeadDim];     // a narrow-format key row dequantized
+  thread_local std::vector<float> vbuf_rows;  // the block's narrow-format value rows dequantized (16 KB)
+  vbuf_rows.resize(static_cast<size_t>(16 * hd));
+  float* vbuf = vbuf_rows.data();
   float run_max[kMaxRows], run_sum[kMaxRows];
   int64_t lo[kPrefillTileTokens];
   int64_t first = std::numeric_limits<int64_t>::max(), last = -1;
@@ -63,9 +67,7 @@ void attention_prefill_tile(const float* q, int64_t q_stride, int64_t tokens, co
   std::fill(acc_buffer.begin(), acc_buffer.end(), 0.0f);
   std::fill(run_max, run_max + rows, -INFINITY);
   std::fill(run_sum, run_sum + rows, 0.0f);
-  auto slot_of = [&](int64_t p) {
-    return static_cast<int64_t>(kv.block_table[p / kv.block_size]) * kv.block_size + p % kv.block_size;
-  };
+  auto slot_of = [&](int64_t p) { return kv.slot(p); };
   const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   const float* vrow[16];
   for (int64_t b = first; b <= last; b += 16) {
@@ -73,9 +75,9 @@ void attention_prefill_tile(const float* q, int64_t q_stride, int64_t tokens, co
     for (int64_t j = 0; j < 16; ++j) {
       if (j < nk) {
         const int64_t slot = slot_of(b + j);
-        const float* kp = kv.k + slot * kv_dim + kv_head * hd;
+        const float* kp = kv.row_f32(false, slot, kv_head, krow);
         for (int64_t d = 0; d < hd; ++d) kt[d * 16 + j] = kp[d];
-        vrow[j] = kv.v + slot * kv_dim + kv_head * hd;
+        vrow[j] = kv.row_f32(true, slot, kv_head, vbuf + j * hd);
       } else {
         for (int64_t d = 0; d < hd; ++d) kt[d * 16 + j] = 0.0f;
         vrow[j] = nullptr;
