@@ -39,4 +39,31 @@ TEST(LinearOneDnn, EverySchedulePassesTheCheckForBf16Activations) {
     EXPECT_NE(p.generator, "linear_onednn") << "offered only where bf16 activations are allowed";
 }
 
+TEST(LinearOneDnn, GgufBlocksExpandedToBf16PassTheCheckAndOnlyForBatches) {
+  const auto cpu = hw::probe_cpu(false);
+  const auto& gen = kernels::cpu_generator("linear_onednn");
+  if (!gen.applies(testing::linear_op(1, 1, 64, 64), cpu)) GTEST_SKIP() << "no oneDNN headers at build time, or no AVX-512 BF16 here";
+  backend::ModuleBuilder builder(testing::scratch_dir("onednn_gguf"));
+  ThreadPool pool(2);
+  std::vector<backend::ModuleSource> srcs;
+  std::vector<graph::Op> ops;
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+    // Decode rows: the expansion would cost more than it saves; not offered.
+    EXPECT_FALSE(gen.applies(testing::linear_op(1, 1, 64, 64, t), cpu)) << dtype_name(t);
+    EXPECT_FALSE(gen.applies(testing::linear_op(65, 128, 64, 48, t), cpu)) << "k = 48 is not whole blocks";
+    for (const auto& op : {testing::linear_op(5, 7, 37, 96, t, true), testing::linear_op(65, 70, 130, 64, t)}) {
+      const auto pts = build_space(op, cpu, {&gen}).points;
+      ASSERT_FALSE(pts.empty()) << op.signature();
+      const auto ks = gen.emit(op, pts.front().params);
+      srcs.push_back({ks.code, ks.libs});
+      ops.push_back(op);
+    }
+  }
+  const auto built = builder.build_all(srcs, 2);
+  for (size_t i = 0; i < srcs.size(); ++i) {
+    ASSERT_TRUE(built[i].ok) << built[i].error;
+    EXPECT_EQ(verify_impl(ops[i], built[i].path, pool, 41 + i), "") << ops[i].signature();
+  }
+}
+
 }  // namespace synaptix::tune

@@ -15,8 +15,53 @@ constexpr bool kHaveOneDnn = true;
 constexpr bool kHaveOneDnn = false;
 #endif
 
-// After generated_source_head("avx512", bf16), the constants N, K, SLICES_PER_THREAD, ALL_THREADS and
-// kBf16ActivationsPrelude.
+// GGUF blocks (WFMT 1 Q4_0, 2 Q4_1, 3 Q8_0; 0: bf16 read as stored): a pool task expands its slice of W's
+// rows to bf16 (w = d * q (+ min) in f32, rounded to nearest even) in a scratch buffer of its thread, once per
+// call, and the matmul reads that. The expansion is n * k conversions per call, beside 2 * m * n * k
+// products: worth it for prefill chunks, not for decode (the tuner times both).
+constexpr const char* kDequantRows = R"(
+#include <vector>
+static void dequant_rows(const uint8_t* w, int64_t rows, uint16_t* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = w + r * ROW_BYTES;
+    uint16_t* o = out + r * K;
+    for (int64_t b = 0; b < K / 32; ++b) {
+      const uint8_t* blk = row + b * BLOCK_BYTES;
+      uint16_t hd;
+      memcpy(&hd, blk, 2);
+      const __m512 d = _mm512_set1_ps(_cvtsh_ss(hd));
+      __m512 lo, hi;
+      if (WFMT == 3) {
+        lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(blk + 2))));
+        hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(blk + 18))));
+        lo = _mm512_mul_ps(lo, d);
+        hi = _mm512_mul_ps(hi, d);
+      } else {
+        // Low nibbles are elements 0..15, high nibbles 16..31.
+        const __m128i raw = _mm_loadu_si128((const __m128i*)(blk + (WFMT == 2 ? 4 : 2))), mask = _mm_set1_epi8(0x0F);
+        const __m512i off = _mm512_set1_epi32(WFMT == 1 ? 8 : 0);
+        lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(raw, mask)), off));
+        hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(raw, 4), mask)), off));
+        if (WFMT == 2) {
+          uint16_t hm;
+          memcpy(&hm, blk + 2, 2);
+          const __m512 mn = _mm512_set1_ps(_cvtsh_ss(hm));
+          lo = _mm512_fmadd_ps(lo, d, mn);
+          hi = _mm512_fmadd_ps(hi, d, mn);
+        } else {
+          lo = _mm512_mul_ps(lo, d);
+          hi = _mm512_mul_ps(hi, d);
+        }
+      }
+      _mm256_storeu_si256((__m256i*)(o + b * 32), (__m256i)_mm512_cvtneps_pbh(lo));
+      _mm256_storeu_si256((__m256i*)(o + b * 32 + 16), (__m256i)_mm512_cvtneps_pbh(hi));
+    }
+  }
+}
+)";
+
+// After generated_source_head("avx512", bf16), the constants N, K, SLICES_PER_THREAD, ALL_THREADS, WFMT,
+// ROW_BYTES, BLOCK_BYTES, kBf16ActivationsPrelude and (for GGUF blocks) kDequantRows.
 constexpr const char* kBody = R"(
 #include <oneapi/dnnl/dnnl.hpp>
 #include <map>
@@ -65,7 +110,7 @@ Cache& cache() {
   return c;
 }
 
-struct Ctx { const uint16_t* xb; const uint16_t* w; const float* bias; float* y; int64_t m, slice; };
+struct Ctx { const uint16_t* xb; const uint8_t* w; const float* bias; float* y; int64_t m, slice; };
 
 void slice_task(void* ctx, int64_t begin, int64_t end) {
   const Ctx* c = (const Ctx*)ctx;
@@ -77,7 +122,14 @@ void slice_task(void* ctx, int64_t begin, int64_t end) {
     Cache& k = cache();
     dnnl::matmul& mm = k.prim(c->m, len);
     const dnnl::memory src({{c->m, K}, dt::bf16, dnnl::memory::dims{K, 1}}, k.eng, (void*)c->xb);
-    const dnnl::memory wei({{K, len}, dt::bf16, dnnl::memory::dims{1, K}}, k.eng, (void*)(c->w + n0 * K));
+    const uint16_t* wb = (const uint16_t*)(c->w + n0 * ROW_BYTES);
+#if WFMT != 0
+    thread_local std::vector<uint16_t> expanded;
+    expanded.resize((size_t)(len * K));
+    dequant_rows(c->w + n0 * ROW_BYTES, len, expanded.data());
+    wb = expanded.data();
+#endif
+    const dnnl::memory wei({{K, len}, dt::bf16, dnnl::memory::dims{1, K}}, k.eng, (void*)wb);
     const dnnl::memory dst({{c->m, len}, dt::f32, dnnl::memory::dims{N, 1}}, k.eng, (void*)(c->y + n0));
     dnnl::stream& st = k.stream((size_t)s);
     mm.execute(st, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
@@ -98,7 +150,7 @@ extern "C" void synaptix_linear(const synaptix_runtime* rt, const float* x, cons
   // Slices of whole 16-row groups (AMX tiles are 16 columns of the output wide).
   int64_t slice = ((N + slices - 1) / slices + 15) / 16 * 16;
   slices = (N + slice - 1) / slice;
-  Ctx c = {xb.p, (const uint16_t*)w, bias, y, m, slice};
+  Ctx c = {xb.p, (const uint8_t*)w, bias, y, m, slice};
   if (slices > 1)
     rt->parallel_for(rt->pool, slices, slice_task, &c);
   else
@@ -108,9 +160,37 @@ extern "C" void synaptix_linear(const synaptix_runtime* rt, const float* x, cons
 
 }  // namespace
 
+namespace {
+
+// WFMT of the generated code, and the bytes of one 32-weight block (0 for bf16).
+int weight_format(DType t) {
+  switch (t) {
+    case DType::BF16: return 0;
+    case DType::Q4_0: return 1;
+    case DType::Q4_1: return 2;
+    case DType::Q8_0: return 3;
+    default: return -1;
+  }
+}
+
+int64_t block_bytes(DType t) {
+  switch (t) {
+    case DType::Q4_0: return 18;
+    case DType::Q4_1: return 20;
+    case DType::Q8_0: return 34;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
 bool LinearOneDnnGenerator::applies(const graph::Op& op, const hw::CpuProfile& cpu) const {
-  return kHaveOneDnn && (op.kind == graph::OpKind::Linear || op.kind == graph::OpKind::MoeExpert) &&
-         op.w_dtype == DType::BF16 && cpu.isa.avx512f && cpu.isa.avx512_bf16 && op.n > 0 && op.k > 0 && op.m > 0;
+  const int f = weight_format(op.w_dtype);
+  // GGUF blocks: expanding W costs n * k conversions per call, paid back over several rows of x only.
+  const bool rows_enough = f == 0 || op.m >= 5;
+  return kHaveOneDnn && (op.kind == graph::OpKind::Linear || op.kind == graph::OpKind::MoeExpert) && f >= 0 &&
+         (f == 0 || op.k % 32 == 0) && rows_enough && cpu.isa.avx512f && cpu.isa.avx512_bf16 && cpu.isa.f16c &&
+         op.n > 0 && op.k > 0 && op.m > 0;
 }
 
 std::vector<ParamDim> LinearOneDnnGenerator::space(const graph::Op&, const hw::CpuProfile&) const {
@@ -137,7 +217,14 @@ KernelSource LinearOneDnnGenerator::emit(const graph::Op& op, const nlohmann::js
   os << "static const int64_t N = " << op.n << ", K = " << op.k << ";\n";
   os << "enum { SLICES_PER_THREAD = " << p.at("slices_per_thread").get<int64_t>()
      << ", ALL_THREADS = " << (p.at("threads") == "all" ? 1 : 0) << " };\n";
-  os << kNoPackEntries << kBf16ActivationsPrelude << kBody;
+  const int f = weight_format(op.w_dtype);
+  if (f < 0) fail("linear_onednn: weights ", dtype_name(op.w_dtype), " (expected bf16, Q4_0, Q4_1 or Q8_0)");
+  const int64_t row_bytes = f == 0 ? op.k * 2 : op.k / 32 * block_bytes(op.w_dtype);
+  os << "#define WFMT " << f << "\nstatic const int64_t ROW_BYTES = " << row_bytes
+     << ", BLOCK_BYTES = " << block_bytes(op.w_dtype) << ";\n";
+  os << kNoPackEntries << kBf16ActivationsPrelude;
+  if (f != 0) os << kDequantRows;
+  os << kBody;
   return {os.str(), {"-ldnnl"}};
 }
 

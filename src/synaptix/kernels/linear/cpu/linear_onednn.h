@@ -1,7 +1,9 @@
 #pragma once
-// linear_onednn: oneDNN's matmul (Debian libdnnl-dev) as a vendor tactic for bf16 weights, beside the
-// generated kernels and OpenBLAS: x rounded to bf16 once per call (activations "bf16", a gated precision
-// choice), W read as stored, f32 out. oneDNN picks its best implementation for the CPU (AMX tiles on Xeons
+// linear_onednn: oneDNN's matmul (Debian libdnnl-dev) as a vendor tactic, beside the generated kernels and
+// OpenBLAS: x rounded to bf16 once per call (activations "bf16", a gated precision choice), f32 out. bf16 W
+// is read as stored; GGUF Q4_0 / Q4_1 / Q8_0 W (5 rows of x or more: prefill and batches) is expanded to
+// bf16 slice by slice in each call (oneDNN 2.6 has no block-scaled weights), so its weights are rounded to
+// bf16 too, under the same gate. oneDNN picks its best implementation for the CPU (AMX tiles on Xeons
 // that have them, AVX-512 BF16 otherwise). It runs single-threaded inside each of the runtime's pool tasks,
 // one slice of W's rows per task, so no OpenMP team competes with the pool for the cores.
 // Parameters: isa (avx512_bf16), threads (all | one), slices_per_thread (1 | 4).
