@@ -27,9 +27,10 @@
 #   OUT=DIR        where the JSON files and table.md go (default out/cpu-compare, git-ignored)
 #   TUNE=1         also `synaptix tune` each variant within the default budget (recipe kept in OUT/recipes,
 #                  RETUNE=1 tunes again) and time Synaptix with that recipe: the "Synaptix tuned" rows.
-#                  Rounded activations (bf16; q8 for GGUF blocks) are searched and kept only if the model passes
+#                  Rounded activations (bf16) are searched and kept only if the model passes
 #                  the 8bit quality gate on GATE_TEXT (default ../shared/data/wiki.test.raw) against the exact
-#                  defaults. TUNE_WEIGHTS=bf16,q4_1 limits tuning to those variants; TUNE_BUDGET=5m (default 10m).
+#                  defaults. TUNE_WEIGHTS=bf16,q4_1 limits tuning to those variants; TUNE_BUDGET=5m (default 10m);
+#                  TUNE_BUCKETS=prefill tunes those buckets only; TUNE_ACTS (default f32,bf16) the activations.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build-bench-rel}
@@ -156,10 +157,13 @@ for w in "${weight_list[@]}"; do
     if [ ! -s "$recipe" ] || [ "${RETUNE:-0}" = 1 ]; then
       idle "tune $w"
       t0=$(date +%s)
-      case "$w" in q4_1|q4_0|q8_0) acts=f32,q8 ;; *) acts=f32,bf16 ;; esac
+      # bf16 activations for every variant (linear_onednn expands GGUF blocks to bf16 for prefill); q8 ones
+      # (llama.cpp's rounding) failed the 8bit gate on Q4_1, and the gate keeps or drops all rounding kernels
+      # of a recipe together, so they are searched only when asked: TUNE_ACTS=f32,bf16,q8.
+      acts=${TUNE_ACTS:-f32,bf16}
       rm -f "$work/recipes/$w.db"
       SYNAPTIX_THREADS=$threads "$bin" tune --model "$model" --target cpu --budget "${TUNE_BUDGET:-10m}" \
-        --activations "$acts" --gate-text "${GATE_TEXT:-../shared/data/wiki.test.raw}" \
+        ${TUNE_BUCKETS:+--buckets "$TUNE_BUCKETS"} --activations "$acts" --gate-text "${GATE_TEXT:-../shared/data/wiki.test.raw}" \
         --db "$work/recipes/$w.db" --out "$recipe" \
         > "$work/recipes/$w.log" 2>&1 || { tail -5 "$work/recipes/$w.log" >&2; echo "compare: tune failed on $model" >&2; exit 1; }
       echo "Synaptix tuned on $w: recipe $recipe, tuned in $(( $(date +%s) - t0 )) s (budget ${TUNE_BUDGET:-10m}," \
