@@ -32,9 +32,10 @@ struct Options {
   bool no_prefix_cache = false;
 };
 
-// KV bytes of one block as the CPU executor stores it (f32 K and V for every layer).
-int64_t kv_block_bytes(const model::Spec& s, int64_t block_size) {
-  return 2 * s.num_layers * s.kv_dim() * block_size * static_cast<int64_t>(sizeof(float));
+// KV bytes of one block (K and V of every layer) in the recipe's KV format: a narrower format admits more
+// blocks, so more sequences, in the same --kv-memory-gb.
+int64_t kv_block_bytes(const model::Spec& s, int64_t block_size, kernels::KvFormat f) {
+  return s.num_layers * kernels::kv_bytes_per_token_layer(f, s.num_kv_heads, s.head_dim) * block_size;
 }
 
 int run(const Options& o) {
@@ -48,9 +49,11 @@ int run(const Options& o) {
   // Enough blocks for max_running full-context sequences, bounded by the KV memory budget.
   const model::Spec& s = m->spec;
   int64_t blocks = o.kv_blocks;
+  const kernels::KvFormat kv_format = recipe_kv_format(rm.executor_recipe);
   if (blocks <= 0) {
     const int64_t per_seq = (s.max_position_embeddings + o.block_size - 1) / o.block_size;
-    const int64_t budget = static_cast<int64_t>(o.kv_memory_gb * 1e9) / kv_block_bytes(s, o.block_size);
+    const int64_t budget =
+        static_cast<int64_t>(o.kv_memory_gb * 1e9) / kv_block_bytes(s, o.block_size, kv_format);
     blocks = std::max<int64_t>(per_seq, std::min(per_seq * o.max_running, budget));
   }
   auto bundle = make_executor(*m, parse_target(o.target), engine::KvConfig{blocks, o.block_size}, rm.executor_recipe);
@@ -85,9 +88,10 @@ int run(const Options& o) {
   if (so.model_name.empty()) so.model_name = std::filesystem::path(o.model).parent_path().filename().string();
   serve::OpenAiServer server(engine, tok, std::move(chat), so);
   const int port = server.bind();
-  std::fprintf(stderr, "serving %s as \"%s\" on http://%s:%d (%lld KV blocks of %lld, max %lld running, %lld tokens/step)\n",
+  std::fprintf(stderr, "serving %s as \"%s\" on http://%s:%d (%lld KV blocks of %lld, %s KV at %lld bytes/token, max %lld running, %lld tokens/step)\n",
                o.model.c_str(), so.model_name.c_str(), o.host.c_str(), port, static_cast<long long>(blocks),
-               static_cast<long long>(o.block_size), static_cast<long long>(o.max_running),
+               static_cast<long long>(o.block_size), kernels::kv_format_name(kv_format),
+               static_cast<long long>(kv_block_bytes(s, 1, kv_format)), static_cast<long long>(o.max_running),
                static_cast<long long>(o.max_batched_tokens));
 
   std::atomic<bool> served{false};

@@ -38,6 +38,7 @@
 #include "synaptix/registry/recipe.h"
 #include "synaptix/tune/budget.h"
 #include "synaptix/tune/tuner.h"
+#include "synaptix/tune_kv_gate.h"
 #include "synaptix/tune_precision_gate.h"
 #include "synaptix/tune_in_context.h"
 
@@ -64,6 +65,7 @@ struct Options {
   std::vector<std::string> activations;
   std::string gate_text, gate = "8bit";
   int64_t gate_windows = 4;
+  std::string kv_formats;  // KV cache formats the gate may choose (tune_kv_gate.h); empty: the cache stays f32
   // The in-context check's time (0: no check); taken out of a time budget, at most a fifth of it.
   double in_context_seconds = 120;
 };
@@ -171,6 +173,10 @@ int run(const Options& o) {
   // Rounded activations are searched only where the gate can judge them.
   std::vector<std::string> activations = o.activations;
   if (activations.empty() && o.gate_text.empty()) activations = {"f32"};
+  const std::vector<kernels::KvFormat> kv_candidates =
+      o.kv_formats.empty() ? std::vector<kernels::KvFormat>{} : parse_kv_candidates(o.kv_formats, "--kv-formats");
+  if (!kv_candidates.empty() && o.gate_text.empty())
+    fail("--kv-formats ", o.kv_formats, ": a KV format is chosen only when the quality gate passes; give --gate-text FILE");
   for (const auto& a : activations) {
     if (a != "f32" && a != "bf16" && a != "q8") fail("--activations: '", a, "' is not one of f32, bf16, q8");
     if (a != "f32" && o.gate_text.empty())
@@ -289,6 +295,8 @@ int run(const Options& o) {
   };
   const nlohmann::json gated =
       gate_rounded_activations(r, o.model, o.out, {o.gate_text, o.gate, 512, o.gate_windows}, exact);
+  const nlohmann::json kv_gated =
+      kv_candidates.empty() ? nlohmann::json() : gate_kv_formats(r, o.model, o.out, {o.gate_text, o.gate, 512, o.gate_windows}, kv_candidates);
   nlohmann::json in_context;
   if (in_context_seconds > 0 && !g_stop.load()) {
     InContextOptions ic;
@@ -330,6 +338,11 @@ int run(const Options& o) {
                 o.gate_text.empty() ? "no text" : o.gate_text.c_str(), gated.value("pass", false) ? "PASS" : "FAIL",
                 static_cast<long long>(gated.value("kernels", int64_t{0})),
                 gated.value("pass", false) ? "kept" : "dropped (their buckets keep the default)");
+  if (!kv_gated.is_null())
+    std::printf("KV cache gate (%s on %s): %s\n", o.gate.c_str(), o.gate_text.c_str(),
+                kv_gated.value("chosen", std::string("f32")) == "f32"
+                    ? "no candidate passed (or none could be judged): the KV cache stays f32"
+                    : ("chose " + kv_gated.value("chosen", std::string()) + ", the narrowest candidate that passed").c_str());
   if (in_context.contains("skipped"))
     std::printf("in-context check: skipped (%s)\n", in_context["skipped"].get<std::string>().c_str());
   else if (in_context.contains("groups"))
@@ -412,6 +425,9 @@ const RegisterCommand reg{Command{
       sub.add_option("--gate-windows", o->gate_windows, "--target cpu: windows of 512 tokens scored by the gate")
           ->capture_default_str()
           ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+      sub.add_option("--kv-formats", o->kv_formats,
+                     "--target cpu: KV cache formats to try (bf16, int8, fp8-e4m3): the narrowest that passes the "
+                     "quality gate on --gate-text against an f32 cache goes into the recipe's precision section");
       sub.add_option("--in-context-seconds", o->in_context_seconds,
                      "--target cpu: time for timing each bucket's step with and without each group of tuned kernels "
                      "on the model's weights (dropping the ones that lose there); taken from --budget, at most a "

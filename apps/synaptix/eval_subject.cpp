@@ -13,8 +13,9 @@ namespace synaptix::app {
 namespace {
 
 void set_kv(Precision& p, const std::string& v, const std::string& where) {
-  if (v != "f32" && v != "bf16") fail(where, ": kv=", v, ", expected f32 or bf16");
-  p.kv_f32 = v == "f32";
+  const kernels::KvFormat f = kernels::parse_kv_format(v, where + ": kv=" + v);
+  p.kv_f32 = f == kernels::KvFormat::F32;
+  if (!p.kv_f32) p.narrow_kv = f;
 }
 
 void set_products(Precision& p, const std::string& v, const std::string& where) {
@@ -42,7 +43,8 @@ bool precision_from_recipe(const std::string& path, Precision& p) {
   for (const auto& [k, v] : s.items()) {
     if (k == "kv_cache" && v.is_string()) set_kv(p, v.get<std::string>(), where);
     else if (k == "bf16_products" && v.is_number_integer()) set_products(p, std::to_string(v.get<int64_t>()), where);
-    else fail(where, ": key \"", k, "\" = ", v.dump(), " (expected \"kv_cache\": \"f32\"|\"bf16\" or \"bf16_products\": 1|2)");
+    else fail(where, ": key \"", k, "\" = ", v.dump(), " (expected \"kv_cache\": one of ", kernels::kv_format_names(),
+              ", or \"bf16_products\": 1|2)");
   }
   return has_kernels;
 }
@@ -62,7 +64,7 @@ std::string SubjectSpec::describe() const {
   std::string s = "model=" + model;
   if (!recipe.empty()) s += ",recipe=" + recipe;
   if (!quant.empty()) s += ",quant=" + quant;
-  return s + ",target=" + target + ",kv=" + (precision.kv_f32 ? "f32" : "bf16") +
+  return s + ",target=" + target + ",kv=" + kernels::kv_format_name(precision.kv_format()) +
          ",products=" + (precision.split_bf16 ? "2" : "1");
 }
 

@@ -6,6 +6,7 @@
 #include "synaptix/engine/cpu_executor.h"
 #include "synaptix/core/thread_pool.h"
 #include "synaptix/model/model.h"
+#include "synaptix/registry/recipe.h"
 #include "synaptix/registry/recipe_kernels.h"
 #if defined(SYNAPTIX_CUDA_BINARY)
 #include "synaptix/engine/cuda/cuda_executor.h"
@@ -36,17 +37,28 @@ Target parse_target(const std::string& s) {
   fail("--target \"", s, "\": expected cpu, cuda or cuda:N");
 }
 
+kernels::KvFormat recipe_kv_format(const std::string& recipe_path) {
+  if (recipe_path.empty() || recipe_path == "none") return kernels::KvFormat::F32;
+  const auto p = registry::load_recipe(recipe_path).precision;
+  return p ? p->kv_format() : kernels::KvFormat::F32;
+}
+
 ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvConfig kv,
                              const std::string& recipe_path, const std::optional<Precision>& precision) {
   ExecutorBundle b;
   if (t.kind == "cpu") {
-    if (precision && !precision->is_default())
-      fail("precision kv=", precision->kv_f32 ? "f32" : "bf16", ", products=", precision->split_bf16 ? 2 : 1,
-           " on --target cpu: the CPU executor has one precision (f32 activations and KV cache); the bf16 "
-           "choices are the CUDA executor's");
+    if (precision && !precision->split_bf16)
+      fail("precision kv=", kernels::kv_format_name(precision->kv_format()),
+           ", products=1 on --target cpu: the CPU executor computes in f32 (one bf16 product is the CUDA "
+           "executor's choice); its KV cache may be f32, bf16, int8 or fp8-e4m3");
     // The recipe's kernels are checked against this CPU's fingerprint, compiled (or found in the compile
-    // cache) and loaded before the executor is built on them. "none": the defaults, as on a device.
-    if (!recipe_path.empty() && recipe_path != "none") b.kernels = registry::load_recipe_kernels(recipe_path, ThreadPool::global());
+    // cache) and loaded before the executor is built on them. "none": the defaults, as on a device. The KV
+    // format: the explicit choice, else the recipe's "precision" section (the quality gate's), else f32.
+    const bool has_recipe = !recipe_path.empty() && recipe_path != "none";
+    kv.format = precision ? precision->kv_format() : recipe_kv_format(recipe_path);
+    if (kv.format != kernels::KvFormat::F32)
+      std::fprintf(stderr, "cpu: KV cache %s\n", kernels::kv_format_name(kv.format));
+    if (has_recipe) b.kernels = registry::load_recipe_kernels(recipe_path, ThreadPool::global());
     b.executor = engine::make_cpu_executor(m, kv, b.kernels.get());
     return b;
   }
@@ -72,7 +84,7 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
     }
   }
   std::optional<tune::StepPrecision> asked;
-  if (precision) asked = tune::StepPrecision{precision->kv_f32, precision->split_bf16};
+  if (precision) asked = tune::StepPrecision{precision->kv_f32, precision->split_bf16, precision->narrow_kv};
   const registry::CudaSetup setup = registry::cuda_setup(recipe ? &*recipe : nullptr, where, fingerprint, asked);
   if (recipe && recipe_path.empty()) std::fprintf(stderr, "cuda:%d: plan from the %s\n", t.device, where.c_str());
   if (recipe) std::fprintf(stderr, "cuda:%d: %s\n", t.device, setup.precision_note.c_str());

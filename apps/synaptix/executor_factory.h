@@ -28,14 +28,21 @@ struct ExecutorBundle {
   int64_t greedy_steps_per_launch = 0;
 };
 
-// Numeric precision (what `eval compare` gates). CUDA (CudaExecutorOptions): the KV cache in f32 or bf16, and
-// tensor-core GEMMs fed the activations as one bf16 product or a hi + lo pair (two). The CPU executor
-// computes in f32 with an f32 KV cache only and refuses anything else.
+// Numeric precision (what `eval compare` gates): the KV cache's format (kernels/attention/kv_format.h; the CPU
+// executor has all four, a CUDA device f32, bf16 and fp8-e4m3), and on CUDA (CudaExecutorOptions) tensor-core
+// GEMMs fed the activations as one bf16 product or a hi + lo pair (two). The CPU computes in f32 and refuses
+// one product.
 struct Precision {
   bool kv_f32 = true;
   bool split_bf16 = true;
+  kernels::KvFormat narrow_kv = kernels::KvFormat::Bf16;  // the KV format when kv_f32 is false
   bool is_default() const { return kv_f32 && split_bf16; }
+  kernels::KvFormat kv_format() const { return kv_f32 ? kernels::KvFormat::F32 : narrow_kv; }
 };
+
+// The KV cache format a recipe's "precision" section chose (f32 without one, or without a recipe): what sizes
+// a KV memory budget before the executor exists.
+kernels::KvFormat recipe_kv_format(const std::string& recipe_path);
 
 // `precision` is an explicit choice (eval's kv=/products=); without one a CUDA executor takes the recipe's
 // "precision" section (the quality gate's choice), else the accurate default, and says on stderr which.

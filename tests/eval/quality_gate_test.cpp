@@ -144,15 +144,23 @@ TEST(EvalCli, CompareARunWithItselfPassesAndAnImpossibleGateFails) {
   EXPECT_NE(strict.output.find("perplexity ratio 1 <= 0.5: FAIL"), std::string::npos) << strict.output;
   EXPECT_NE(strict.output.find("verdict: FAIL"), std::string::npos) << strict.output;
 
-  // The CPU executor has one precision: asking it for a bf16 KV cache is refused, not ignored.
-  auto bf16 = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate kv=bf16 --text " + text +
-                      " --ctx 32");
-  EXPECT_NE(bf16.exit_code, 0);
-  EXPECT_NE(bf16.output.find("the CPU executor has one precision"), std::string::npos) << bf16.output;
+  // The CPU executor stores its KV cache in any format (kv=); one bf16 product is refused, not ignored, and
+  // an unknown format is named with the accepted ones.
+  auto bf16 = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate kv=int8 --text " + text +
+                      " --ctx 32 --max-windows 1");
+  EXPECT_NE(bf16.output.find("kv=int8"), std::string::npos) << bf16.output;
+  EXPECT_NE(bf16.output.find("verdict: "), std::string::npos) << bf16.output;
+  auto one = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate products=1 --text " + text +
+                     " --ctx 32");
+  EXPECT_NE(one.exit_code, 0);
+  EXPECT_NE(one.output.find("products=1 on --target cpu"), std::string::npos) << one.output;
+  auto fp16 = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate kv=fp16 --text " + text);
+  EXPECT_NE(fp16.output.find("KV cache format \"fp16\" (expected one of f32, bf16, int8, fp8-e4m3)"), std::string::npos)
+      << fp16.output;
   auto typo = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate kvv=bf16 --text " + text);
   EXPECT_NE(typo.output.find("--candidate \"kvv=bf16\": unknown key \"kvv\" (expected model, recipe, quant, target, kv or products)"),
             std::string::npos) << typo.output;
-  // A precision-only recipe records the choice; on the CPU only the f32 one runs, and a bad entry names the file.
+  // A precision-only recipe records the choice, which the CPU runs; a bad entry names the file.
   const std::string f32 = temp_file("f32.json", "{\"precision\": {\"kv_cache\": \"f32\", \"bf16_products\": 2}}");
   const std::string bf16r = temp_file("bf16.json", "{\"precision\": {\"kv_cache\": \"bf16\"}}");
   const std::string odd = temp_file("odd.json", "{\"precision\": {\"kv\": \"bf16\"}}");
@@ -161,9 +169,10 @@ TEST(EvalCli, CompareARunWithItselfPassesAndAnImpossibleGateFails) {
   EXPECT_EQ(rf.exit_code, 0) << rf.output;
   auto rb = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate recipe=" + bf16r + " --text " + text +
                     " --ctx 32 --max-windows 1");
-  EXPECT_NE(rb.output.find("kv=bf16, products=2 on --target cpu: the CPU executor has one precision"), std::string::npos) << rb.output;
+  EXPECT_NE(rb.output.find("kv=bf16"), std::string::npos) << rb.output;
+  EXPECT_NE(rb.output.find("verdict: "), std::string::npos) << rb.output;
   auto ro = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate recipe=" + odd + " --text " + text);
-  EXPECT_NE(ro.output.find(odd + ": \"precision\": key \"kv\" = \"bf16\" (expected \"kv_cache\": \"f32\"|\"bf16\" or "
-                           "\"bf16_products\": 1|2)"), std::string::npos) << ro.output;
+  EXPECT_NE(ro.output.find(odd + ": \"precision\": key \"kv\" = \"bf16\" (expected \"kv_cache\": one of f32, bf16, int8, "
+                           "fp8-e4m3, or \"bf16_products\": 1|2)"), std::string::npos) << ro.output;
   for (const auto& p : {set, gate, f32, bf16r, odd}) fs::remove(p);
 }

@@ -199,7 +199,7 @@ TEST(WholeStep, MalformedSectionsNameTheKey) {
       {[](auto& j) { j["decode_attention"]["1"]["keys_per_warp"] = 0; },
        "decode_attention[\"1\"].keys_per_warp is 0, expected 1..64"},
       {[](auto& j) { j["decode_attention"]["8"]["clusters"] = true; }, "decode_attention[\"8\"]: unknown key \"clusters\""},
-      {[](auto& j) { j["timed_precision"]["kv_cache"] = "fp8"; }, "timed_precision.kv_cache is \"fp8\", expected \"f32\" or \"bf16\""},
+      {[](auto& j) { j["timed_precision"]["kv_cache"] = "fp8"; }, "timed_precision.kv_cache: KV cache format \"fp8\" (expected one of f32, bf16, int8, fp8-e4m3)"},
       {[](auto& j) { j["timed_precision"]["bf16_products"] = 3; }, "timed_precision.bf16_products is 3, expected 1..2"},
   };
   for (const Case& c : cases) {

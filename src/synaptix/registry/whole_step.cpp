@@ -97,17 +97,20 @@ json schedule_json(const tune::GemvSchedule& s) {
 }  // namespace
 
 json to_json(const tune::StepPrecision& p) {
-  return {{"kv_cache", p.kv_f32 ? "f32" : "bf16"}, {"bf16_products", p.split_bf16 ? 2 : 1}};
+  return {{"kv_cache", kernels::kv_format_name(p.kv_format())}, {"bf16_products", p.split_bf16 ? 2 : 1}};
 }
 
 tune::StepPrecision precision_from_json(const json& j, const std::string& where) {
-  if (!j.is_object()) fail(where, " is ", j.type_name(), ", expected {\"kv_cache\": \"f32\"|\"bf16\", \"bf16_products\": 1|2}");
+  if (!j.is_object())
+    fail(where, " is ", j.type_name(), ", expected {\"kv_cache\": \"f32\"|\"bf16\"|\"int8\"|\"fp8-e4m3\", \"bf16_products\": 1|2}");
   only_keys(j, {"kv_cache", "bf16_products"}, where);
   tune::StepPrecision p;
   if (j.contains("kv_cache")) {
     const json& v = j.at("kv_cache");
-    if (!v.is_string() || (v != "f32" && v != "bf16")) fail(where, ".kv_cache is ", v.dump(), ", expected \"f32\" or \"bf16\"");
-    p.kv_f32 = v == "f32";
+    if (!v.is_string()) fail(where, ".kv_cache is ", v.dump(), ", expected one of ", kernels::kv_format_names());
+    const kernels::KvFormat f = kernels::parse_kv_format(v.get<std::string>(), where + ".kv_cache");
+    p.kv_f32 = f == kernels::KvFormat::F32;
+    if (!p.kv_f32) p.narrow_kv = f;
   }
   if (j.contains("bf16_products")) p.split_bf16 = int_at(j, "bf16_products", 1, 2, where) == 2;
   return p;

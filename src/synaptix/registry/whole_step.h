@@ -34,7 +34,7 @@ nlohmann::json to_json(const tune::WholeStepPlan& p);
 // `where` names the file and section in errors.
 tune::WholeStepPlan whole_step_from_json(const nlohmann::json& j, const std::string& where);
 
-// {"kv_cache": "f32"|"bf16", "bf16_products": 1|2}: the format `eval` reads from a recipe.
+// {"kv_cache": "f32"|"bf16"|"int8"|"fp8-e4m3", "bf16_products": 1|2}: the format `eval` reads from a recipe.
 nlohmann::json to_json(const tune::StepPrecision& p);
 tune::StepPrecision precision_from_json(const nlohmann::json& j, const std::string& where);
 

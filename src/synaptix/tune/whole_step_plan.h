@@ -9,6 +9,8 @@
 #include <tuple>
 #include <vector>
 
+#include "synaptix/kernels/attention/kv_format.h"
+
 namespace synaptix::tune {
 
 // A linear product's shape: m rows of activations, n outputs, k inputs.
@@ -46,11 +48,13 @@ struct StepSpeed {
   bool operator==(const StepSpeed&) const = default;
 };
 
-// Numeric precision of a step: the KV cache in f32 or bf16, tensor-core GEMMs fed one bf16 product or a
-// hi + lo pair (two).
+// Numeric precision of a step: the KV cache in f32 or a narrow format (bf16, fp8-e4m3, int8:
+// kernels/attention/kv_format.h), tensor-core GEMMs fed one bf16 product or a hi + lo pair (two).
 struct StepPrecision {
   bool kv_f32 = true;
   bool split_bf16 = true;
+  kernels::KvFormat narrow_kv = kernels::KvFormat::Bf16;  // the KV cache's format when kv_f32 is false
+  kernels::KvFormat kv_format() const { return kv_f32 ? kernels::KvFormat::F32 : narrow_kv; }
   bool operator==(const StepPrecision&) const = default;
 };
 
