@@ -30,6 +30,7 @@
 #include "synaptix/hw/cuda/device_profile.h"
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/cuda/decode_timing.h"
+#include "synaptix/cuda/gpu_bench_kv.h"
 #include "synaptix/cuda/gpu_bench_weights.h"
 #include "synaptix/tune/cuda/linear_trials.h"
 #include "synaptix/model/synth.h"
@@ -64,6 +65,8 @@ struct Options {
   int quant_gemv_rows = 8;           // with --weights: CudaExecutorOptions::quant_gemv_max_rows
   bool prefill = true;               // with --weights: also time a prefill per format
   bool gemv_sweep = true;            // with --weights: each format's GEMV alone over a grid of schedules
+  std::vector<std::string> kv;       // KV cache formats to compare (gpu_bench_kv.h) instead
+  int kv_fit_context = 4096;         // with --kv: the sequence length of the "sequences that fit" column
 };
 
 // Progress on stderr, unbuffered, so a long run shows where it is.
@@ -456,7 +459,23 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
       ->check(in_range(0, 4096));
   sub.add_flag("!--no-prefill", o->prefill, "with --weights: skip the prefill timing");
   sub.add_flag("!--no-gemv-sweep", o->gemv_sweep, "with --weights: skip timing each format's GEMV alone (batch 1 then runs the default schedule)");
+  sub.add_option("--kv", o->kv, "compare these KV cache formats instead (f32, bf16, fp8-e4m3): sequences that fit, decode tok/s")
+      ->delimiter(',');
+  sub.add_option("--kv-fit-context", o->kv_fit_context, "with --kv: sequence length for the sequences-that-fit column")
+      ->capture_default_str()
+      ->check(in_range(1, double(1 << 22)));
   return [o, batches] {
+    if (!o->kv.empty()) {
+      KvFormatBench k;
+      k.like = o->like;
+      k.device = o->device;
+      k.formats = o->kv;
+      if (batches->count() > 0) k.batches = o->batches;  // else 32, 64
+      k.timing = timing_of(*o);
+      k.fit_context = o->kv_fit_context;
+      k.json_out = o->json_out;
+      return run_kv_format_bench(k);
+    }
     if (!o->weights.empty()) {
       WeightFormatBench w;
       w.like = o->like;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/cuda_executor_impl.h"
 #include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
 
@@ -14,7 +15,12 @@ namespace kc = kernels::cuda;
 using hw::cuda::check;
 
 void CudaExecutorImpl::allocate_buffers() {
-  const size_t kv_bytes = static_cast<size_t>(num_blocks_ * block_size_ * s_.kv_dim()) * (opt_.kv_f32 ? 4 : 2);
+  // The KV cache: f32, or the narrow format (bf16, or fp8-e4m3 codes at one byte an element).
+  if (!opt_.kv_f32 && opt_.narrow_kv != kernels::KvFormat::Bf16 && opt_.narrow_kv != kernels::KvFormat::Fp8E4M3)
+    fail("CUDA executor: KV cache format ", kernels::kv_format_name(opt_.narrow_kv),
+         " (a CUDA device stores f32, bf16 or fp8-e4m3; int8 is the CPU executor's)");
+  const size_t elem = opt_.kv_f32 ? 4 : kernels::kv_element_bytes(opt_.narrow_kv);
+  const size_t kv_bytes = static_cast<size_t>(num_blocks_ * block_size_ * s_.kv_dim()) * elem;
   for (int64_t l = 0; l < s_.num_layers; ++l) {
     k_cache_.emplace_back(kv_bytes);
     v_cache_.emplace_back(kv_bytes);

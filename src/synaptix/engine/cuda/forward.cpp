@@ -163,6 +163,7 @@ void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t st
     ra.k_cache = k_cache_[static_cast<size_t>(l)].ptr();
     ra.v_cache = v_cache_[static_cast<size_t>(l)].ptr();
     ra.kv_f32 = opt_.kv_f32;
+    ra.kv_fp8 = !opt_.kv_f32 && opt_.narrow_kv == kernels::KvFormat::Fp8E4M3;
     ra.tokens = T;
     ra.heads = H;
     ra.kv_heads = KVH;
@@ -264,6 +265,7 @@ void CudaExecutorImpl::attend(const StepShape& sh, int64_t l, const kc::RopeKvAr
     fa.q_stride = qkv_n;
     fa.k_cache = ra.k_cache;
     fa.v_cache = ra.v_cache;
+    fa.kv_fp8 = ra.kv_fp8;
     fa.tiles = shared_meta(o_tiles_);
     fa.num_tiles = sh.flash_tiles;
     fa.positions = meta(o_pos_);
@@ -293,6 +295,7 @@ kc::PagedAttentionArgs CudaExecutorImpl::paged_args(const StepShape& sh, int64_t
   aa.k_cache = ra.k_cache;
   aa.v_cache = ra.v_cache;
   aa.kv_f32 = opt_.kv_f32;
+  aa.kv_fp8 = ra.kv_fp8;
   aa.positions = meta(o_pos_);
   aa.token_seq = meta(o_seq_);
   aa.block_tables = shared_meta(o_tab_);

@@ -11,6 +11,10 @@
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
+namespace {
+// The cache format in a kernel's cache name.
+const char* kv_suffix(const PagedAttentionArgs& a) { return a.kv_f32 ? "_kvf32" : a.kv_fp8 ? "_kvfp8" : "_kvbf16"; }
+}  // namespace
 
 void paged_attention(const PagedAttentionArgs& a, CUstream stream) {
   if (a.tokens <= 0 || a.heads <= 0 || a.kv_heads <= 0 || a.heads % a.kv_heads != 0 || a.head_dim <= 0)
@@ -20,9 +24,9 @@ void paged_attention(const PagedAttentionArgs& a, CUstream stream) {
     fail("paged_attention: ", g, " query heads per KV head x head_dim ", a.head_dim, " exceeds ", kMaxAttentionGroupDim);
   if (a.splits < 1 || (a.splits > 1 && (a.split_size < 1 || !a.partial)))
     fail("paged_attention: splits=", a.splits, " needs split_size > 0 and a partial buffer");
-  const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(a.head_dim) +
-                           (a.kv_f32 ? "_kvf32" : "_kvbf16");
-  auto make = [&] { return paged_attention_source(g, a.head_dim, a.kv_f32); };
+  if (a.kv_f32 && a.kv_fp8) fail("paged_attention: the KV cache is f32 or fp8, not both");
+  const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(a.head_dim) + kv_suffix(a);
+  auto make = [&] { return paged_attention_source(g, a.head_dim, a.kv_f32, 4, 4, 0, false, a.kv_fp8); };
   CUfunction f = bc::cached_kernel(name, make, "paged_attention");
   long long qs = a.q_stride;
   int ts = static_cast<int>(a.table_stride), bs = static_cast<int>(a.block_size), kvh = static_cast<int>(a.kv_heads),
@@ -61,7 +65,7 @@ void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream) {
          r.heads, " kv_heads=", at.kv_heads, "/", r.kv_heads, " head_dim=", at.head_dim, "/", r.head_dim);
   if (r.rotary_dim > r.head_dim || r.rotary_dim % 2 != 0)
     fail("decode_attention_rope: rotary_dim ", r.rotary_dim, " must be even and <= head_dim ", r.head_dim);
-  if (r.kv_f32 != at.kv_f32 || r.k_cache != at.k_cache || r.v_cache != at.v_cache)
+  if (r.kv_f32 != at.kv_f32 || r.kv_fp8 != at.kv_fp8 || r.k_cache != at.k_cache || r.v_cache != at.v_cache)
     fail("decode_attention_rope: RoPE and attention must name the same KV cache");
   const int64_t g = at.heads / at.kv_heads;
   if (g * at.head_dim > kMaxAttentionGroupDim)
@@ -87,12 +91,12 @@ void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream) {
   const int64_t epl = (d + 31) / 32;
   const bool reg_heads = a.reg_heads && !r.q_norm && !r.k_norm && (r.rotary_dim / 2) % epl == 0;
   const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(at.head_dim) +
-                           (at.kv_f32 ? "_kvf32" : "_kvbf16") + "_dw" + std::to_string(warps) + "_dk" +
+                           kv_suffix(at) + "_dw" + std::to_string(warps) + "_dk" +
                            std::to_string(a.keys_per_warp) + (cluster ? "_cl" + std::to_string(at.splits) : "") +
                            (reg_heads ? "_rh" : "");
   const int cl = cluster ? static_cast<int>(at.splits) : 0;
   CUfunction f = bc::cached_kernel(
-      name, [&] { return paged_attention_source(g, at.head_dim, at.kv_f32, warps, a.keys_per_warp, cl, reg_heads); },
+      name, [&] { return paged_attention_source(g, at.head_dim, at.kv_f32, warps, a.keys_per_warp, cl, reg_heads, at.kv_fp8); },
       "decode_attention_rope");
   // 16 blocks per cluster exceeds the portable 8; Hopper runs it once the function opts in.
   if (cl > 8)

@@ -20,7 +20,8 @@ void rope_kv_write(const RopeKvArgs& a, CUstream stream) {
   float eps = a.eps, scale = a.attention_scaling;
   CUdeviceptr qkv = a.qkv, bias = a.bias, qn = a.q_norm, kn = a.k_norm, pos = a.positions, slots = a.slots,
               invf = a.inv_freq, kc = a.k_cache, vc = a.v_cache;
-  int kvf = a.kv_f32 ? 1 : 0;
+  if (a.kv_f32 && a.kv_fp8) fail("rope_kv_write: the KV cache is f32 or fp8, not both");
+  int kvf = a.kv_f32 ? 1 : a.kv_fp8 ? 2 : 0;
   void* args[] = {&qkv, &stride, &bias, &qn, &kn, &eps, &pos, &slots, &invf, &rot, &scale, &kc, &vc, &H, &KVH, &D, &kvf};
   const unsigned head_blocks = static_cast<unsigned>((a.heads + 2 * a.kv_heads + 3) / 4);
   bc::launch(f, {static_cast<unsigned>(a.tokens), head_blocks}, {128}, static_cast<unsigned>(4 * D * sizeof(float)), stream, args,

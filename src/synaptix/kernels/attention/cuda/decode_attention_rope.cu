@@ -10,6 +10,8 @@
 // that the pushes wait for) instead of global writes, a fence, an atomic and L2 reads by one last block.
 #if KV_F32
 __device__ __forceinline__ float to_kv(float f) { return f; }
+#elif KV_FP8
+__device__ __forceinline__ unsigned char to_kv(float f) { return kv_f32_to_fp8(f); }
 #else
 __device__ __forceinline__ bf16_t to_kv(float f) { return f32_to_bf16(f); }
 #endif
@@ -125,9 +127,9 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
     for (int g = 0; g < G; ++g) rotate_lane(hq[g], c, sn, src, first, rotated);
   }
 #if !KV_F32
-  // Position pos is attended with the values the cache holds (bf16), as every later step will see it.
+  // Position pos is attended with the values the cache holds (bf16 or fp8), as every later step will see it.
 #pragma unroll
-  for (int e = 0; e < EPL; ++e) { hk[e] = bf16_to_f32(f32_to_bf16(hk[e])); hv[e] = bf16_to_f32(f32_to_bf16(hv[e])); }
+  for (int e = 0; e < EPL; ++e) { hk[e] = kv_round(hk[e]); hv[e] = kv_round(hv[e]); }
 #endif
   if (s == 0 && warp == 0) {
     const long long off = ((long long)slots[t] * KVH + kvh) * D;
@@ -167,8 +169,8 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
     rope_pair(heads + (i / half) * D, i % half, half, (float)pos, freq[i % half], attn_scale);
   __syncthreads();
 #if !KV_F32
-  // Position pos is attended with the values the cache holds (bf16), as every later step will see it.
-  for (int e = threadIdx.x; e < 2 * D; e += blockDim.x) ks[e] = bf16_to_f32(f32_to_bf16(ks[e]));
+  // Position pos is attended with the values the cache holds (bf16 or fp8), as every later step will see it.
+  for (int e = threadIdx.x; e < 2 * D; e += blockDim.x) ks[e] = kv_round(ks[e]);
   __syncthreads();
 #endif
   if (s == 0) {

@@ -33,9 +33,23 @@ __device__ __forceinline__ void mma16816(float* c, unsigned a0, unsigned a1, uns
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
   return (unsigned)f32_to_bf16(lo) | ((unsigned)f32_to_bf16(hi) << 16);
 }
+#if KV_FP8
+// fp8-e4m3 cache (kv_fp8.cuh): 8 codes widened to 8 bf16 (exact: every E4M3 value is a bf16) with a plain
+// load and shared-memory store in place of cp.async.
+typedef unsigned char kv_code_t;
+__device__ __forceinline__ unsigned fp8_pair_to_bf16(unsigned w, int i) {
+  return (__float_as_uint(kv_fp8_to_f32((w >> (8 * i)) & 0xffu)) >> 16) |
+         (__float_as_uint(kv_fp8_to_f32((w >> (8 * i + 8)) & 0xffu)) & 0xffff0000u);
+}
+__device__ __forceinline__ uint4 fp8x8_to_bf16x8(uint2 u) {
+  return make_uint4(fp8_pair_to_bf16(u.x, 0), fp8_pair_to_bf16(u.x, 2), fp8_pair_to_bf16(u.y, 0), fp8_pair_to_bf16(u.y, 2));
+}
+#else
+typedef bf16_t kv_code_t;
+#endif
 
 extern "C" __global__ void __launch_bounds__(128)
-flash_attention(const float* __restrict__ q, long long q_stride, const bf16_t* __restrict__ kc, const bf16_t* __restrict__ vc,
+flash_attention(const float* __restrict__ q, long long q_stride, const kv_code_t* __restrict__ kc, const kv_code_t* __restrict__ vc,
                 const int* __restrict__ tiles, int num_tiles, const int* __restrict__ positions,
                 const int* __restrict__ block_tables, int table_stride, int block_size, int H, int KVH, int window,
                 float scale_log2, float* __restrict__ out) {
@@ -78,8 +92,19 @@ flash_attention(const float* __restrict__ q, long long q_stride, const bf16_t* _
       const int pp = ok ? p : pos_last;
       const long long slot = (long long)table[pp / block_size] * block_size + pp % block_size;
       const long long off = (slot * KVH + kvh) * D + c * 8;
+#if KV_FP8
+      uint4 kw = make_uint4(0, 0, 0, 0), vw = kw;
+      if (ok) {
+        kw = fp8x8_to_bf16x8(*reinterpret_cast<const uint2*>(kc + off));
+        vw = fp8x8_to_bf16x8(*reinterpret_cast<const uint2*>(vc + off));
+      }
+      *reinterpret_cast<uint4*>(sk + stage * BN * D * 2 + swz(r, c)) = kw;
+      *reinterpret_cast<uint4*>(sv + stage * BN * D * 2 + swz(r, c)) = vw;
+      (void)dk; (void)dv;
+#else
       cp_async16(dk + swz(r, c), kc + off, ok ? 16 : 0);
       cp_async16(dv + swz(r, c), vc + off, ok ? 16 : 0);
+#endif
     }
     asm volatile("cp.async.commit_group;");
   };

@@ -16,7 +16,8 @@ inline constexpr int64_t kFlashTileTokens = 64;
 struct FlashAttentionArgs {
   CUdeviceptr q = 0;            // [T, q_stride] f32 (RoPE applied); head h at offset h * D
   int64_t q_stride = 0;
-  CUdeviceptr k_cache = 0, v_cache = 0;  // [slots, KVH, D] bf16
+  CUdeviceptr k_cache = 0, v_cache = 0;  // [slots, KVH, D] bf16, or fp8-e4m3 codes with kv_fp8
+  bool kv_fp8 = false;
   CUdeviceptr tiles = 0;        // [num_tiles, 3] int32: first token, tokens (1..64), block-table row
   int64_t num_tiles = 0;
   CUdeviceptr positions = 0;    // [T] int32; a tile's tokens have consecutive positions
@@ -31,6 +32,7 @@ struct FlashAttentionArgs {
 // Head dims the kernel supports (its shared-memory swizzle needs a power of two of 16-byte chunks).
 bool flash_attention_supports(int64_t head_dim);
 
-std::string flash_attention_source(int64_t head_dim);
+// kv_fp8: the cache holds fp8-e4m3 codes (kv_fp8.cuh), widened to bf16 as the tiles are loaded.
+std::string flash_attention_source(int64_t head_dim, bool kv_fp8 = false);
 
 }  // namespace synaptix::kernels::cuda

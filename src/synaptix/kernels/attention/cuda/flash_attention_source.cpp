@@ -20,10 +20,12 @@ const std::string kBody(kernels::cuda_source("kernels/attention/cuda/flash_atten
 
 bool flash_attention_supports(int64_t d) { return d == 16 || d == 32 || d == 64 || d == 128 || d == 256; }
 
-std::string flash_attention_source(int64_t d) {
+std::string flash_attention_source(int64_t d, bool kv_fp8) {
   if (!flash_attention_supports(d)) fail("flash_attention: head_dim ", d, " is not one of 16, 32, 64, 128, 256");
   std::ostringstream os;
-  os << kDevicePrelude << "#define D " << d << "\n" << kBody;
+  os << kDevicePrelude << "#define D " << d << "\n#define KV_FP8 " << (kv_fp8 ? 1 : 0) << "\n";
+  if (kv_fp8) os << kernels::cuda_source("kernels/attention/cuda/kv_fp8.cuh");
+  os << kBody;
   return os.str();
 }
 

@@ -47,6 +47,10 @@ __device__ __forceinline__ void load8(const kv_t* p, float* f) {
 #if KV_F32
   const float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
   f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w; f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
+#elif KV_FP8
+  const uint2 u = *reinterpret_cast<const uint2*>(p);
+#pragma unroll
+  for (int e = 0; e < 4; ++e) { f[e] = kv_fp8_to_f32((u.x >> (8 * e)) & 0xffu); f[4 + e] = kv_fp8_to_f32((u.y >> (8 * e)) & 0xffu); }
 #else
   const uint4 u = *reinterpret_cast<const uint4*>(p);
   f[0] = bf16_lo(u.x); f[1] = bf16_hi(u.x); f[2] = bf16_lo(u.y); f[3] = bf16_hi(u.y);
@@ -56,6 +60,8 @@ __device__ __forceinline__ void load8(const kv_t* p, float* f) {
 __device__ __forceinline__ float kv_at(const kv_t* p, int i) {
 #if KV_F32
   return p[i];
+#elif KV_FP8
+  return kv_fp8_to_f32(p[i]);
 #else
   return bf16_to_f32(p[i]);
 #endif

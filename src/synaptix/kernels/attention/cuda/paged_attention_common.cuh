@@ -14,6 +14,26 @@ __device__ __forceinline__ void load_row(const float* p, int lane, float* f) {
   for (int e = 0; e < EPL; ++e) f[e] = e0 + e < D ? p[e0 + e] : 0.f;
 #endif
 }
+#elif KV_FP8
+// fp8-e4m3 codes (kv_fp8.cuh), one byte per element.
+typedef unsigned char kv_t;
+__device__ __forceinline__ void load_row(const unsigned char* p, int lane, float* f) {
+  const int e0 = lane * EPL;
+#if EPL == 4 && (D % 4 == 0)
+  if (e0 < D) { const unsigned int u = *reinterpret_cast<const unsigned int*>(p + e0);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) f[e] = kv_fp8_to_f32((u >> (8 * e)) & 0xffu); }
+  else { f[0] = f[1] = f[2] = f[3] = 0.f; }
+#elif EPL == 8 && (D % 8 == 0)
+  if (e0 < D) { const uint2 u = *reinterpret_cast<const uint2*>(p + e0);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) { f[e] = kv_fp8_to_f32((u.x >> (8 * e)) & 0xffu); f[4 + e] = kv_fp8_to_f32((u.y >> (8 * e)) & 0xffu); } }
+  else { for (int e = 0; e < 8; ++e) f[e] = 0.f; }
+#else
+#pragma unroll
+  for (int e = 0; e < EPL; ++e) f[e] = e0 + e < D ? kv_fp8_to_f32(p[e0 + e]) : 0.f;
+#endif
+}
 #else
 typedef bf16_t kv_t;
 __device__ __forceinline__ void load_row(const bf16_t* p, int lane, float* f) {
@@ -81,11 +101,24 @@ __device__ __forceinline__ void attend_keys(const float (&qv)[G][EPL], const flo
   }
 }
 
-// A lane's elements of a cached row as loaded (f32 words, or bf16 pairs), converted to f32 by raw_to_f32
+// A value rounded as the cache stores it: what a token attends to at its own position, as later steps will.
+__device__ __forceinline__ float kv_round(float f) {
+#if KV_F32
+  return f;
+#elif KV_FP8
+  return kv_fp8_to_f32(kv_f32_to_fp8(f));
+#else
+  return bf16_to_f32(f32_to_bf16(f));
+#endif
+}
+
+// A lane's elements of a cached row as loaded (f32 words, bf16 pairs or fp8 quads), converted to f32 by raw_to_f32
 // later: a kernel that loads its first keys before its PDL wait converts them after it, since a conversion
 // waits for its load and would put the memory round trip before the wait instead of beside what follows it.
 #if KV_F32
 #define KV_WORDS EPL
+#elif KV_FP8
+#define KV_WORDS ((EPL + 3) / 4)
 #else
 #define KV_WORDS ((EPL + 1) / 2)
 #endif
@@ -100,6 +133,17 @@ __device__ __forceinline__ void load_row_raw(const kv_t* p, int lane, KvRaw& r) 
 #elif KV_F32
 #pragma unroll
   for (int e = 0; e < EPL; ++e) r.w[e] = e0 + e < D ? __float_as_uint(p[e0 + e]) : 0u;
+#elif KV_FP8 && EPL == 4 && (D % 4 == 0)
+  r.w[0] = e0 < D ? *reinterpret_cast<const unsigned int*>(p + e0) : 0u;
+#elif KV_FP8 && EPL == 8 && (D % 8 == 0)
+  if (e0 < D) { const uint2 u = *reinterpret_cast<const uint2*>(p + e0); r.w[0] = u.x; r.w[1] = u.y; }
+  else { r.w[0] = r.w[1] = 0u; }
+#elif KV_FP8
+#pragma unroll
+  for (int i = 0; i < KV_WORDS; ++i) r.w[i] = 0u;
+#pragma unroll
+  for (int e = 0; e < EPL; ++e)
+    if (e0 + e < D) r.w[e / 4] |= (unsigned int)p[e0 + e] << (8 * (e & 3));
 #elif EPL == 4 && (D % 4 == 0)
   if (e0 < D) { const uint2 u = *reinterpret_cast<const uint2*>(p + e0); r.w[0] = u.x; r.w[1] = u.y; }
   else { r.w[0] = r.w[1] = 0u; }
@@ -121,6 +165,8 @@ __device__ __forceinline__ void raw_to_f32(const KvRaw& r, float* f) {
   for (int e = 0; e < EPL; ++e)
 #if KV_F32
     f[e] = __uint_as_float(r.w[e]);
+#elif KV_FP8
+    f[e] = kv_fp8_to_f32((r.w[e / 4] >> (8 * (e & 3))) & 0xffu);
 #else
     f[e] = (e & 1) ? bf16_hi(r.w[e / 2]) : bf16_lo(r.w[e / 2]);
 #endif

@@ -2,7 +2,7 @@
 extern "C" __global__ void __launch_bounds__(128)
 rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_norm, const float* k_norm, float eps,
               const int* positions, const int* slots, const float* inv_freq, int rot, float attn_scale,
-              void* kc, void* vc, int H, int KVH, int D, int kv_f32) {
+              void* kc, void* vc, int H, int KVH, int D, int kv_fmt) {
   pdl_wait();
   pdl_launch_dependents();
   extern __shared__ float buf[];
@@ -22,7 +22,9 @@ rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_no
     } else {
       const long long off = (slot * KVH + (h < H + KVH ? h - H : h - H - KVH)) * D;
       void* base = h < H + KVH ? kc : vc;
-      if (kv_f32) { float* dst = (float*)base + off; for (int i = lane; i < D; i += 32) dst[i] = v[i]; }
+      // kv_fmt 1: f32, 2: fp8-e4m3 codes (kv_fp8.cuh), else bf16.
+      if (kv_fmt == 1) { float* dst = (float*)base + off; for (int i = lane; i < D; i += 32) dst[i] = v[i]; }
+      else if (kv_fmt == 2) { unsigned char* dst = (unsigned char*)base + off; for (int i = lane; i < D; i += 32) dst[i] = kv_f32_to_fp8(v[i]); }
       else { bf16_t* dst = (bf16_t*)base + off; for (int i = lane; i < D; i += 32) dst[i] = f32_to_bf16(v[i]); }
     }
     __syncwarp();

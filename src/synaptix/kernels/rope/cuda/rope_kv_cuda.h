@@ -2,7 +2,7 @@
 // RoPE fused with the KV-cache write. Input is the fused q|k|v projection of each token, [T, (H + 2 KVH) * D]
 // f32. Per head: add the projection bias (qwen2), apply the per-head RMSNorm (qwen3 q_norm / k_norm), rotate
 // the first `rotary_dim` dims in the rotate_half layout by pos * inv_freq (cos and sin times the yarn
-// attention scaling), then write q back in place (f32) and k, v into the layer's paged cache (bf16 or f32,
+// attention scaling), then write q back in place (f32) and k, v into the layer's paged cache (bf16, f32 or fp8-e4m3,
 // [slots, KVH, D], slot = block * block_size + offset, given per token).
 #include <cuda.h>
 
@@ -23,8 +23,9 @@ struct RopeKvArgs {
   CUdeviceptr inv_freq = 0;   // [rotary_dim / 2] f32
   int64_t rotary_dim = 0;
   float attention_scaling = 1.0f;
-  CUdeviceptr k_cache = 0, v_cache = 0;  // bf16, or f32 with kv_f32
+  CUdeviceptr k_cache = 0, v_cache = 0;  // bf16, f32 with kv_f32, fp8-e4m3 codes with kv_fp8
   bool kv_f32 = false;
+  bool kv_fp8 = false;
   int64_t tokens = 0, heads = 0, kv_heads = 0, head_dim = 0;
 };
 

@@ -19,6 +19,8 @@ const std::string kBody(kernels::cuda_source("kernels/rope/cuda/rope_kv.cu"));
 
 std::string rope_head_device_source() { return kRopeHead; }
 
-std::string rope_kv_source() { return std::string(kDevicePrelude) + kRopeHead + kBody; }
+const std::string kKvFp8(kernels::cuda_source("kernels/attention/cuda/kv_fp8.cuh"));
+
+std::string rope_kv_source() { return std::string(kDevicePrelude) + kRopeHead + kKvFp8 + kBody; }
 
 }  // namespace synaptix::kernels::cuda
