@@ -22,10 +22,11 @@ const std::string kH100 = "cuda:NVIDIA H100 80GB HBM3:sm_90a:132sm:drv13000";
 tune::WholeStepPlan full_plan() {
   tune::WholeStepPlan p;
   p.gemv[{1, 6144, 4096}] = {8, 8, 2, 2, 1, 0, 0};
-  p.gemv[{1, 4096, 14336}] = {16, 4, 1, 4, 0, 1, 32};
+  p.gemv[{1, 4096, 14336}] = {16, 4, 1, 4, 0, 1, 32, 4, 16384};  // the bulk-copy GEMV (stages, chunk_bytes)
   p.gemv[{8, 128256, 4096}] = {4, 2, 4, 1, 1, 1, 16};
   p.gemv_rules.push_back({1, 4096, 0, 0, 0, {8, 8, 2, 2, 0, 0, 0}});
   p.gemv_rules.push_back({8, 1024, 8192, 2048, 65536, {4, 2, 4, 1, 1, 0, 16}});
+  p.gemv_rules.push_back({2, 0, 0, 0, 0, {8, 4, 2, 1, 0, 0, 0, 8, 8192}});
   p.blaslt_algorithm[{2048, 6144, 4096}] = 3;
   p.blaslt_algorithm[{32, 28672, 4096}] = 0;
   p.fuse_decode = {{1, false}, {8, true}};
@@ -92,6 +93,8 @@ TEST(WholeStep, EachFieldChangesThePlan) {
   // A round trip that dropped a field would still compare equal if the field never mattered to ==.
   tune::WholeStepPlan a = full_plan(), b = full_plan();
   b.gemv[{1, 6144, 4096}].prefetch_kb = 8;
+  EXPECT_FALSE(a == b);
+  b = a, b.gemv[{1, 4096, 14336}].chunk_bytes = 8192;
   EXPECT_FALSE(a == b);
   b = a, b.decode_attention[1].reg_heads = true;
   EXPECT_FALSE(a == b);

@@ -85,13 +85,20 @@ tune::GemvSchedule schedule_of(const json& e, const std::string& w) {
   s.full_occupancy = static_cast<int>(int_at(e, "full_occupancy", 0, 1, w));
   s.persistent = static_cast<int>(int_at(e, "persistent", 0, 1, w));
   s.prefetch_kb = static_cast<int>(int_at(e, "prefetch_kb", 0, 1 << 20, w));
+  if (e.contains("stages")) s.stages = static_cast<int>(int_at(e, "stages", 0, 64, w));  // the bulk-copy GEMV
+  if (e.contains("chunk_bytes")) s.chunk_bytes = static_cast<int>(int_at(e, "chunk_bytes", 0, 1 << 20, w));
   if (s.warps % s.kslices != 0) fail(w, ": kslices ", s.kslices, " does not divide warps ", s.warps);
   return s;
 }
 
 json schedule_json(const tune::GemvSchedule& s) {
-  return {{"warps", s.warps}, {"kslices", s.kslices}, {"rows_per_warp", s.rows_per_warp}, {"unroll", s.unroll},
-          {"full_occupancy", s.full_occupancy}, {"persistent", s.persistent}, {"prefetch_kb", s.prefetch_kb}};
+  json j = {{"warps", s.warps}, {"kslices", s.kslices}, {"rows_per_warp", s.rows_per_warp}, {"unroll", s.unroll},
+            {"full_occupancy", s.full_occupancy}, {"persistent", s.persistent}, {"prefetch_kb", s.prefetch_kb}};
+  if (s.stages) {  // the bulk-copy GEMV's ring; register-path entries keep their form
+    j["stages"] = s.stages;
+    j["chunk_bytes"] = s.chunk_bytes;
+  }
+  return j;
 }
 
 }  // namespace
@@ -123,6 +130,10 @@ json to_json(const tune::WholeStepPlan& p) {
     gemv.push_back({{"m", m}, {"n", n}, {"k", k}, {"warps", s.warps}, {"kslices", s.kslices},
                     {"rows_per_warp", s.rows_per_warp}, {"unroll", s.unroll}, {"full_occupancy", s.full_occupancy},
                     {"persistent", s.persistent}, {"prefetch_kb", s.prefetch_kb}});
+    if (s.stages) {
+      gemv.back()["stages"] = s.stages;
+      gemv.back()["chunk_bytes"] = s.chunk_bytes;
+    }
   }
   json rules = json::array();
   for (const tune::GemvRule& r : p.gemv_rules) {
@@ -191,7 +202,7 @@ tune::WholeStepPlan whole_step_from_json(const json& j, const std::string& where
       const json& e = a[i];
       if (!e.is_object()) fail(w, " is ", e.type_name(), ", expected an object");
       only_keys(e, {"m", "n", "k", "warps", "kslices", "rows_per_warp", "unroll", "full_occupancy", "persistent",
-                    "prefetch_kb"},
+                    "prefetch_kb", "stages", "chunk_bytes"},
                 w);
       const auto shape = shape_of(e, 8, w);  // the GEMV path runs steps of at most 8 rows
       if (!p.gemv.emplace(shape, schedule_of(e, w)).second) fail(w, ": a second schedule for the same (m, n, k)");
@@ -205,7 +216,7 @@ tune::WholeStepPlan whole_step_from_json(const json& j, const std::string& where
       const json& e = a[i];
       if (!e.is_object()) fail(w, " is ", e.type_name(), ", expected an object");
       only_keys(e, {"m", "k_min", "k_max", "n_min", "n_max", "warps", "kslices", "rows_per_warp", "unroll",
-                    "full_occupancy", "persistent", "prefetch_kb"},
+                    "full_occupancy", "persistent", "prefetch_kb", "stages", "chunk_bytes"},
                 w);
       tune::GemvRule r;
       r.m = int_at(e, "m", 1, 8, w);

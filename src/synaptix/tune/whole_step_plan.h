@@ -25,6 +25,8 @@ struct GemvSchedule {
   int full_occupancy = 0;
   int persistent = 0;
   int prefetch_kb = 0;
+  int stages = 0;       // bulk-copy ring stages (0: the register path)
+  int chunk_bytes = 0;  // bytes of one ring stage
   bool operator==(const GemvSchedule&) const = default;
 };
 

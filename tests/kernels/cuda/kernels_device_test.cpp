@@ -103,7 +103,7 @@ TEST(GemvBf16, EveryScheduleMatchesTheReference) {
     auto dx = upload(x);
     auto dw = upload(w);
     int checked = 0;
-    for (const auto& p : kc::gemv_search_space(m, n, k)) {
+    for (const auto& p : kc::gemv_register_search_space(m, n, k)) {  // bulk points: gemv_bulk_device_test.cpp
       auto dy = poisoned(ref.size() * 4);
       kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, false, p, nullptr);
       device_sync();
@@ -170,7 +170,7 @@ TEST(GemvBf16, FusedVariantsMatchTheComposedReference) {
 
     auto dx = upload(x), dw = upload(w), dg = upload(gamma), dss = upload(ss);
     int checked = 0;
-    for (const auto& p0 : kc::gemv_search_space(m, n, k)) {
+    for (const auto& p0 : kc::gemv_register_search_space(m, n, k)) {  // bulk points: gemv_bulk_device_test.cpp
       kc::GemvFusion norm{kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, dg.ptr(), dss.ptr(), eps, 0};
       auto dy = poisoned(lin.size() * 4);
       kc::gemv_bf16(dx.ptr(), dw.ptr(), dy.ptr(), m, n, k, false, kc::gemv_fit_params(p0, m, norm), nullptr, norm);
@@ -240,7 +240,7 @@ TEST(GemvBf16, ArgMaxEpilogueAndArgmaxEmbeddingPickTheFirstMaximum) {
     }
     auto w = to_bf16(wf);
     auto dx = upload(x), dw = upload(w), dg = upload(gamma), dss = upload(ss);
-    auto space = kc::gemv_search_space(m, n, k);
+    auto space = kc::gemv_register_search_space(m, n, k);
     std::vector<kc::GemvParams> params = {kc::gemv_default_params(m, n, k), {8, 8, 2, 1, 0, 0}, {8, 8, 2, 2, 0, 0},
                                           {8, 8, 2, 1, 0, 1}, {8, 4, 1, 4, 0, 0}, {16, 8, 1, 4, 1, 0}};
     for (size_t i = 0; i < space.size(); i += 9) params.push_back(space[i]);

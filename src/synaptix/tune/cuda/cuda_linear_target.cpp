@@ -42,7 +42,8 @@ constexpr int kCheckedRows = 8;  // rows of a tensor-core shape compared in full
 
 nlohmann::json gemv_json(const kc::GemvParams& p) {
   return {{"warps", p.warps}, {"kslices", p.kslices}, {"rows_per_warp", p.rows_per_warp}, {"unroll", p.unroll},
-          {"full_occupancy", p.full_occupancy}, {"persistent", p.persistent}, {"prefetch_kb", p.prefetch_kb}};
+          {"full_occupancy", p.full_occupancy}, {"persistent", p.persistent}, {"prefetch_kb", p.prefetch_kb},
+          {"stages", p.stages}, {"chunk_bytes", p.chunk_bytes}};
 }
 
 kc::GemvParams gemv_of(const nlohmann::json& j) {
@@ -54,6 +55,8 @@ kc::GemvParams gemv_of(const nlohmann::json& j) {
   p.full_occupancy = j.value("full_occupancy", p.full_occupancy);
   p.persistent = j.value("persistent", p.persistent);
   p.prefetch_kb = j.value("prefetch_kb", p.prefetch_kb);
+  p.stages = j.value("stages", p.stages);
+  p.chunk_bytes = j.value("chunk_bytes", p.chunk_bytes);
   return p;
 }
 

@@ -18,6 +18,8 @@ LinearTrial linear_trial_of(const LinearShape& s, const std::string& generator, 
     t.gemv.full_occupancy = params.value("full_occupancy", t.gemv.full_occupancy);
     t.gemv.persistent = params.value("persistent", t.gemv.persistent);
     t.gemv.prefetch_kb = params.value("prefetch_kb", t.gemv.prefetch_kb);
+    t.gemv.stages = params.value("stages", t.gemv.stages);
+    t.gemv.chunk_bytes = params.value("chunk_bytes", t.gemv.chunk_bytes);
     t.is_default = t.gemv == kc::gemv_default_params(static_cast<int>(s.m), s.n, s.k);
   } else {
     t.algorithm = params.value("algorithm", 0);
@@ -30,7 +32,8 @@ nlohmann::json linear_trial_params(const LinearTrial& t) {
   if (t.generator != "cuda_gemv_bf16") return {{"algorithm", t.algorithm}};
   const kc::GemvParams& g = t.gemv;
   return {{"warps", g.warps}, {"kslices", g.kslices}, {"rows_per_warp", g.rows_per_warp}, {"unroll", g.unroll},
-          {"full_occupancy", g.full_occupancy}, {"persistent", g.persistent}, {"prefetch_kb", g.prefetch_kb}};
+          {"full_occupancy", g.full_occupancy}, {"persistent", g.persistent}, {"prefetch_kb", g.prefetch_kb},
+          {"stages", g.stages}, {"chunk_bytes", g.chunk_bytes}};
 }
 
 LinearTuneResult tune_linear_shapes(const std::vector<LinearShape>& shapes, const LinearTuneOptions& opt) {

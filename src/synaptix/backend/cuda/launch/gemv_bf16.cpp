@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include "synaptix/backend/cuda/kernel_trace.h"
@@ -15,8 +16,9 @@ namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
 
 namespace {
-// Blocks of `f` that fit on the whole device at once (one full wave), cached per function.
-unsigned resident_blocks(CUfunction f, int threads) {
+// Blocks of `f` that fit on the whole device at once (one full wave), cached per function (its name fixes
+// its threads and shared memory).
+unsigned resident_blocks(CUfunction f, int threads, int smem_bytes) {
   static std::mutex mu;
   static std::map<CUfunction, unsigned> cache;
   std::lock_guard<std::mutex> lock(mu);
@@ -24,12 +26,23 @@ unsigned resident_blocks(CUfunction f, int threads) {
   if (it != cache.end()) return it->second;
   int per_sm = 0, sms = 0;
   CUdevice dev = 0;
-  hw::cuda::check(cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f, threads, 0), "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+  hw::cuda::check(cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f, threads, static_cast<size_t>(smem_bytes)), "cuOccupancyMaxActiveBlocksPerMultiprocessor");
   hw::cuda::check(cuCtxGetDevice(&dev), "cuCtxGetDevice");
   hw::cuda::check(cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev), "cuDeviceGetAttribute");
   const unsigned n = static_cast<unsigned>(std::max(1, per_sm * sms));
   cache[f] = n;
   return n;
+}
+// Opts `f` into `bytes` of dynamic shared memory when that exceeds the default 48 KB, once per function.
+void allow_shared_memory(CUfunction f, int bytes) {
+  if (bytes <= 48 * 1024) return;
+  static std::mutex mu;
+  static std::set<CUfunction> done;
+  std::lock_guard<std::mutex> lock(mu);
+  if (done.count(f)) return;
+  hw::cuda::check(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+                  "cuFuncSetAttribute(gemv_bf16 dynamic shared memory)");
+  done.insert(f);
 }
 }  // namespace
 
@@ -38,6 +51,7 @@ void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, in
   if (k % 8 != 0) fail("gemv_bf16: k=", k, " is not a multiple of 8 (16-byte weight loads)");
   if (w % 16 != 0 || x % 16 != 0) fail("gemv_bf16: weight and input must be 16-byte aligned");
   if (m < 1 || m > 8) fail("gemv_bf16: m=", m, " outside 1..8");
+  if (!gemv_params_valid(p, m)) fail("gemv_bf16: schedule ", p.str(), " is outside the generator's space for m=", m);
   if (n <= 0 || n > (1ll << 31) - 1 || k > (1ll << 31) - 1) fail("gemv_bf16: shape n=", n, " k=", k, " out of range");
   if (fu.input == GemvInput::RmsNorm && (!fu.gamma || !fu.ss_in))
     fail("gemv_bf16: an RMSNorm prologue needs gamma and the input's sums of squares");
@@ -54,11 +68,13 @@ void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, in
   CUdeviceptr gamma = fu.gamma, ss_in = fu.ss_in, ss_out = fu.ss_out, xn_out = fu.xn_out, words = fu.argmax_words;
   float eps = fu.eps;
   void* args[] = {&x, &w, &y, &ni, &ki, &acc, &gamma, &ss_in, &eps, &ss_out, &xn_out, &words};
+  const int threads = gemv_threads(p), smem = gemv_ring_bytes(p);
+  allow_shared_memory(f, smem);
   unsigned blocks = static_cast<unsigned>((n + p.rows_per_block() - 1) / p.rows_per_block());
-  if (p.persistent) blocks = std::min(blocks, resident_blocks(f, p.warps * 32));
+  if (p.persistent) blocks = std::min(blocks, resident_blocks(f, threads, smem));
   // Under a kernel trace the launch is named with its shape, so a timeline tells the projections apart.
   const std::string what = bc::active_trace() ? "gemv_bf16 " + std::to_string(n) + "x" + std::to_string(k) : "gemv_bf16";
-  bc::launch(f, {blocks}, {static_cast<unsigned>(p.warps * 32)}, 0, stream, args, what.c_str());
+  bc::launch(f, {blocks}, {static_cast<unsigned>(threads)}, static_cast<unsigned>(smem), stream, args, what.c_str());
 }
 
 }  // namespace synaptix::kernels::cuda

@@ -7,6 +7,14 @@
 // `kslices` warps that share `rows_per_warp` weight rows and split their k range (split-K inside the block,
 // reduced in shared memory: no atomics, deterministic). `unroll` 16-byte loads per lane are in flight per
 // weight row before the first use.
+//
+// Two ways to keep weight bytes in flight: `stages` 0 loads them into registers (unroll x rows_per_warp
+// 16-byte loads per lane, enough for an H100's bandwidth-latency product); `stages` S > 0 streams the
+// block's rows through a ring of S shared-memory stages of `chunk_bytes` each (a [rows_per_block][chunk_bytes /
+// (2 rows_per_block)] bf16 tile), filled by Hopper bulk asynchronous copies (cp.async.bulk, mbarrier
+// completion) that one extra producer warp issues, so a block keeps up to S * chunk_bytes in flight without
+// spending registers on them (the H200 needs ~1.4x the H100's bytes in flight per SM). Those copies of the
+// first stages are issued before the PDL wait: W must not be written by the kernel launched just before.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,6 +37,9 @@ struct GemvParams {
   // A full wave of blocks with long rows would otherwise prefetch more than L2 holds and evict its own lines;
   // isolated timings (cold L2, no predecessor) cannot see this, the decode step can.
   int prefetch_kb = 0;
+  // Shared-memory ring stages filled by bulk copies (0: the register path) and the bytes of one stage.
+  int stages = 0;
+  int chunk_bytes = 0;
 
   int rows_per_block() const { return warps / kslices * rows_per_warp; }
   std::string str() const;
@@ -76,12 +87,23 @@ struct GemvFusion {
   std::string str() const;
 };
 
-// A point of the space is valid when kslices divides warps and every field is in range.
+// Dynamic shared memory of a point: the bulk-copy ring (0 on the register path).
+inline int gemv_ring_bytes(const GemvParams& p) { return p.stages * p.chunk_bytes; }
+// Threads per block: the consumer warps plus, on the bulk-copy path, the producer warp.
+inline int gemv_threads(const GemvParams& p) { return (p.warps + (p.stages > 0 ? 1 : 0)) * 32; }
+
+// A point of the space is valid when kslices divides warps and every field is in range (bulk-copy points:
+// stages 2|3|4|6|8, chunk_bytes 4|8|16|32 KB holding whole 16-byte vectors of every row of the block, the
+// ring at most 192 KB, no full_occupancy).
 bool gemv_params_valid(const GemvParams& p, int m);
 // The untuned default for a shape: a reasonable point chosen from the shape alone.
 GemvParams gemv_default_params(int m, int64_t n, int64_t k);
-// The space the tuner searches for one shape.
+// The space the tuner searches for one shape: the register points and the bulk-copy points.
 std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k);
+// Its bulk-copy points alone (stages > 0).
+std::vector<GemvParams> gemv_bulk_search_space(int m, int64_t n, int64_t k);
+// Its register points alone (stages == 0).
+std::vector<GemvParams> gemv_register_search_space(int m, int64_t n, int64_t k);
 
 // The nearest valid point to p for a fusion (SwiGlu and GeGlu need an even rows_per_warp).
 GemvParams gemv_fit_params(GemvParams p, int m, const GemvFusion& f);

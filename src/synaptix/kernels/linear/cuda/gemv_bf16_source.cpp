@@ -19,15 +19,28 @@ std::string GemvParams::str() const {
   if (full_occupancy) os << "_occ";
   if (persistent) os << "_pers";
   if (prefetch_kb) os << "_pf" << prefetch_kb;
+  if (stages) os << "_b" << stages << "x" << chunk_bytes / 1024 << "k";
   return os.str();
 }
+
+namespace {
+// The bulk-copy fields: none on the register path; else a ring of whole 16-byte vectors per row and stage,
+// within the shared memory a block may opt into (227 KB on Hopper, less the static arrays).
+bool gemv_ring_valid(const GemvParams& p) {
+  auto in = [](int v, std::initializer_list<int> set) { return std::find(set.begin(), set.end(), v) != set.end(); };
+  if (p.stages == 0) return p.chunk_bytes == 0;
+  if (p.warps % p.kslices != 0 || p.rows_per_warp < 1) return false;
+  return in(p.stages, {2, 3, 4, 6, 8}) && in(p.chunk_bytes, {4096, 8192, 16384, 32768}) &&
+         p.chunk_bytes % (16 * p.rows_per_block()) == 0 && gemv_ring_bytes(p) <= 192 * 1024 && p.full_occupancy == 0;
+}
+}  // namespace
 
 bool gemv_params_valid(const GemvParams& p, int m) {
   auto in = [](int v, std::initializer_list<int> set) { return std::find(set.begin(), set.end(), v) != set.end(); };
   return m >= 1 && m <= 8 && in(p.warps, {2, 4, 8, 16}) && in(p.kslices, {1, 2, 4, 8, 16}) &&
          p.warps % p.kslices == 0 && in(p.rows_per_warp, {1, 2, 4}) && in(p.unroll, {1, 2, 4, 8}) &&
          in(p.full_occupancy, {0, 1}) && in(p.persistent, {0, 1}) && in(p.prefetch_kb, {0, 8, 16, 32, 64}) &&
-         p.rows_per_warp * p.unroll * m <= 32;
+         p.rows_per_warp * p.unroll * m <= 32 && gemv_ring_valid(p);
 }
 
 GemvParams gemv_default_params(int m, int64_t n, int64_t k) {
@@ -63,7 +76,7 @@ GemvParams gemv_default_params(int m, int64_t n, int64_t k) {
   return p;
 }
 
-std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k) {
+std::vector<GemvParams> gemv_register_search_space(int m, int64_t n, int64_t k) {
   std::vector<GemvParams> out;
   for (int warps : {4, 8, 16})
     for (int ks : {1, 2, 4, 8})
@@ -80,6 +93,34 @@ std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k) {
           out.push_back(p);
         }
   (void)n;
+  return out;
+}
+
+std::vector<GemvParams> gemv_bulk_search_space(int m, int64_t n, int64_t k) {
+  // A few block shapes (warps, kslices, rows_per_warp: 2 to 8 rows per block, split-K up to 8 ways) x three
+  // rings (32 to 64 KB: 2-3 blocks per SM, 64-190 KB in flight per SM) x persistent or not.
+  struct Shape {
+    int warps, kslices, rows_per_warp;
+  };
+  std::vector<GemvParams> out;
+  for (Shape s : {Shape{4, 1, 2}, {8, 1, 1}, {8, 2, 2}, {8, 4, 2}, {8, 8, 2}, {16, 4, 2}})
+    for (auto [stages, chunk] : {std::pair{4, 8192}, {4, 16384}, {8, 8192}})
+      for (int pers : {0, 1}) {
+        GemvParams p{s.warps, s.kslices, s.rows_per_warp, 2, 0, pers, 0, stages, chunk};
+        while (p.unroll > 1 && p.rows_per_warp * p.unroll * m > 32) p.unroll /= 2;
+        if (!gemv_params_valid(p, m)) continue;
+        // Every k-slice gets at least one warp-wide run of vectors per stage, and per row.
+        if (chunk / (2 * p.rows_per_block()) / 8 < 32 * s.kslices) continue;
+        if (s.kslices > 1 && k / 8 < static_cast<int64_t>(32) * s.kslices) continue;
+        out.push_back(p);
+      }
+  (void)n;
+  return out;
+}
+
+std::vector<GemvParams> gemv_search_space(int m, int64_t n, int64_t k) {
+  std::vector<GemvParams> out = gemv_register_search_space(m, n, k);
+  for (const GemvParams& p : gemv_bulk_search_space(m, n, k)) out.push_back(p);
   return out;
 }
 
@@ -111,7 +152,7 @@ std::string gemv_bf16_source(int m, const GemvParams& p, const GemvFusion& f) {
   os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define KS " << p.kslices << "\n#define RPW "
      << p.rows_per_warp << "\n#define UNROLL " << p.unroll << "\n#define MIN_BLOCKS "
      << (p.full_occupancy ? 2048 / (p.warps * 32) : 1) << "\n#define PREFETCH_BYTES " << p.prefetch_kb * 1024
-     << "ll\n#define IN_NORM "
+     << "ll\n#define STAGES " << p.stages << "\n#define CHUNK_BYTES " << p.chunk_bytes << "\n#define IN_NORM "
      << (f.input == GemvInput::RmsNorm ? 1 : 0) << "\n#define OUT_MODE " << static_cast<int>(f.output)
      << "\n#define WRITE_XN " << (f.xn_out ? 1 : 0) << "\n#define ARGMAX_WORDS " << kGemvArgmaxWords << "\n#define ARGMAX_STRIDE " << kGemvArgmaxWordStride << "\n";
   os << kernels::cuda_source("kernels/linear/cuda/gemv_bf16.cu");
