@@ -55,6 +55,38 @@ TEST(QuantGemvSource, EveryRowCountAndScheduleCompiles) {
   }
 }
 
+// The tensor-core product (quant_mma.cu) for every format at one and eight token tiles with the default
+// schedule, the schedule's extremes for int4-g128 and fp8, and the activation conversion for f32 and bf16 x.
+TEST(QuantMmaSource, EveryFormatCompilesForSm90a) {
+  FreshCache cache;
+  for (const quant::WeightFormat& f : quant::weight_formats())
+    for (int m : {1, 64}) {
+      const std::string name = "quant_mma_" + std::string(f.name) + "_m" + std::to_string(m);
+      const auto src = kernels::cuda::quant_mma_source(f.dtype, m, kernels::cuda::quant_mma_default_params(f.dtype, m));
+      EXPECT_GT(backend::cuda::compile_cubin(src, "sm_90a", name).cubin.size(), 100u) << name;
+    }
+  for (DType w : {DType::W4_G128, DType::FP8_PC})
+    for (int m : {9, 32}) {
+      const kernels::cuda::QuantMmaParams p = m == 9 ? kernels::cuda::QuantMmaParams{16, 4, 8} : kernels::cuda::QuantMmaParams{1, 2, 1};
+      const std::string name = "quant_mma_" + std::string(dtype_name(w)) + "_m" + std::to_string(m) + "_" + p.str();
+      EXPECT_GT(backend::cuda::compile_cubin(kernels::cuda::quant_mma_source(w, m, p), "sm_90a", name).cubin.size(), 100u) << name;
+    }
+  for (bool bf16 : {false, true}) {
+    const std::string name = std::string("quant_mma_x_") + (bf16 ? "bf16" : "f32");
+    EXPECT_GT(backend::cuda::compile_cubin(kernels::cuda::quant_mma_x_source(bf16), "sm_90a", name).cubin.size(), 100u) << name;
+  }
+}
+
+TEST(QuantMmaSource, RefusesWhatItHasNoFormFor) {
+  EXPECT_THROW(kernels::cuda::quant_mma_source(DType::BF16, 1, {}), Error);
+  EXPECT_THROW(kernels::cuda::quant_mma_source(DType::W4_G128, 65, {}), Error);
+  EXPECT_THROW(kernels::cuda::quant_mma_source(DType::W4_G128, 0, {}), Error);
+  EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{0, 1, 1}), Error);
+  EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{8, 5, 1}), Error);
+  EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{8, 1, 9}), Error);
+  EXPECT_NO_THROW(kernels::cuda::check_quant_mma_params(64, kernels::cuda::QuantMmaParams{16, 4, 8}));
+}
+
 TEST(QuantGemvSource, RefusesFormatsAndShapesWithoutAForm) {
   for (DType t : {DType::BF16, DType::Q4_0, DType::Q6_K, DType::F32}) {
     EXPECT_FALSE(kernels::cuda::quant_gemv_supports(t));

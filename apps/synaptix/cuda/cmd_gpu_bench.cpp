@@ -34,6 +34,7 @@
 #include "synaptix/cuda/gpu_bench_weights.h"
 #include "synaptix/tune/cuda/linear_trials.h"
 #include "synaptix/model/synth.h"
+#include "synaptix/registry/builtin_recipes.h"
 #include "synaptix/registry/cuda/cuda_recipe_setup.h"
 #include "synaptix/registry/recipe.h"
 #include "synaptix/tune/cuda/whole_step_search.h"
@@ -63,6 +64,7 @@ struct Options {
   bool search = false;       // with a recipe: also run the whole-step search, for comparison
   std::vector<std::string> weights;  // weight formats to compare with bf16 (gpu_bench_weights.h) instead
   int quant_gemv_rows = 8;           // with --weights: CudaExecutorOptions::quant_gemv_max_rows
+  int quant_mma_rows = 64;           // with --weights: CudaExecutorOptions::quant_mma_max_rows
   bool prefill = true;               // with --weights: also time a prefill per format
   bool gemv_sweep = true;            // with --weights: each format's GEMV alone over a grid of schedules
   std::vector<std::string> kv;       // KV cache formats to compare (gpu_bench_kv.h) instead
@@ -213,6 +215,7 @@ int run(const Options& o) {
   registry::CudaSetup setup;
   if (!o.recipe.empty()) {
     recipe = registry::load_recipe(o.recipe);
+    registry::expand_gemv_rules(*recipe, spec);  // a device kind's defaults (recipes/*-defaults.json) state rules
     setup = registry::cuda_setup(&*recipe, "recipe " + o.recipe, prof.fingerprint(), std::nullopt);
     progress(setup.precision_note);
     out["recipe"] = {{"path", o.recipe}, {"precision", setup.precision_note}, {"steps_per_launch", setup.steps_per_launch}};
@@ -458,6 +461,8 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
       ->capture_default_str()
       ->check(in_range(0, 4096));
   sub.add_flag("!--no-prefill", o->prefill, "with --weights: skip the prefill timing");
+  sub.add_option("--quant-mma-rows", o->quant_mma_rows,
+                 "with --weights: products of up to this many rows (0..64) run the tensor-core quantized product (0: the GEMV / bf16 expansion)");
   sub.add_flag("!--no-gemv-sweep", o->gemv_sweep, "with --weights: skip timing each format's GEMV alone (batch 1 then runs the default schedule)");
   sub.add_option("--kv", o->kv, "compare these KV cache formats instead (f32, bf16, fp8-e4m3): sequences that fit, decode tok/s")
       ->delimiter(',');
@@ -485,6 +490,7 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
       w.timing = timing_of(*o);
       w.prefill = o->prefill;
       w.quant_gemv_max_rows = o->quant_gemv_rows;
+      w.quant_mma_max_rows = o->quant_mma_rows;
       w.gemv_sweep = o->gemv_sweep;
       w.json_out = o->json_out;
       return run_weight_format_bench(w);

@@ -12,6 +12,7 @@
 #include "synaptix/backend/cuda/launch/quant_gemv.h"
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/cuda_executor.h"
+#include "synaptix/kernels/linear/quant_mma_layout.h"
 #include "synaptix/hw/cuda/device_profile.h"
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/model/synth.h"
@@ -113,6 +114,74 @@ nlohmann::json sweep_gemv(const model::Spec& s, const quant::WeightFormat& f, do
   return js;
 }
 
+// The tensor-core product (quant_mma, its x conversion included) alone at m rows on each projection shape,
+// like sweep_gemv: weight and scale bytes (the packed rows' bytes: the layout holds the same codes and scales)
+// per second against the measured bandwidth, and the schedule with the least time over a layer's four shapes.
+nlohmann::json sweep_mma(const model::Spec& s, const quant::WeightFormat& f, int m, double bw_gbps, kernels::cuda::QuantMmaParams* chosen) {
+  namespace kc = kernels::cuda;
+  namespace bc = backend::cuda;
+  const int64_t h = s.hidden_size, inter = s.intermediate_size;
+  const std::pair<int64_t, int64_t> shapes[] = {{s.q_dim() + 2 * s.kv_dim(), h}, {h, s.q_dim()}, {2 * inter, h}, {h, inter}};
+  int64_t max_bytes = 0, max_n = 0, max_k = 0;
+  for (const auto& [n, k] : shapes) {
+    max_bytes = std::max(max_bytes, kc::quant_mma_layout(f, n, k).total_bytes);
+    max_n = std::max(max_n, n);
+    max_k = std::max(max_k, k);
+  }
+  const size_t scratch_bytes = kc::quant_mma_scratch_bytes(f.dtype, m, max_k);
+  bc::DeviceBuffer w(static_cast<size_t>(max_bytes)), x(static_cast<size_t>(m * max_k) * 4), y(static_cast<size_t>(m * max_n) * 4),
+      scratch(scratch_bytes);
+  w.fill_bytes(0x11);  // finite codes and scales in every format; the values do not matter here
+  x.fill_bytes(0);
+  const kc::QuantMmaParams def = kc::quant_mma_default_params(f.dtype, m);
+  std::vector<kc::QuantMmaParams> grid = {def};
+  if (m <= 8) {
+    for (int warps : {4, 8, 16})
+      for (int rt : {1, 2, 4})
+        for (int unroll : {1, 2, 4}) grid.push_back({warps, rt, unroll});
+  } else {
+    for (int warps : {4, 8})
+      for (int rt : {1, 2})
+        for (int unroll : {1, 2}) grid.push_back({warps, rt, unroll});
+  }
+  std::vector<std::vector<double>> ms(grid.size(), std::vector<double>(4, 0.0));
+  for (size_t i = 0; i < grid.size(); ++i)
+    for (size_t j = 0; j < 4; ++j) {
+      const auto [n, k] = shapes[j];
+      ms[i][j] = bc::time_on_stream(nullptr, [&] {
+                   kc::quant_mma(f.dtype, x.ptr(), false, w.ptr(), y.ptr(), m, n, k, false, scratch.ptr(), scratch_bytes, nullptr, grid[i]);
+                 }, {2, 10, true}).median_ms;
+    }
+  size_t best_total = 0;
+  auto total = [&](size_t i) { return ms[i][0] + ms[i][1] + ms[i][2] + ms[i][3]; };
+  for (size_t i = 1; i < grid.size(); ++i)
+    if (total(i) < total(best_total)) best_total = i;
+  *chosen = grid[best_total];
+  nlohmann::json js = {{"m", m}, {"default", def.str()}, {"chosen", chosen->str()}};
+  double bytes_all = 0;
+  for (size_t j = 0; j < 4; ++j) {
+    const auto [n, k] = shapes[j];
+    const double bytes = static_cast<double>(n * quant::weight_row_bytes(f, k));
+    bytes_all += bytes;
+    size_t best = 0;
+    for (size_t i = 1; i < grid.size(); ++i)
+      if (ms[i][j] < ms[best][j]) best = i;
+    auto gbps = [&](size_t i) { return bytes / (ms[i][j] * 1e-3) / 1e9; };
+    std::printf("  %s MMA alone, m=%d, %lldx%lld: default %s %.0f GB/s (%.1f%%), best %s %.0f GB/s (%.1f%%) %.1f us\n",
+                std::string(f.name).c_str(), m, static_cast<long long>(n), static_cast<long long>(k), def.str().c_str(), gbps(0),
+                100.0 * gbps(0) / bw_gbps, grid[best].str().c_str(), gbps(best), 100.0 * gbps(best) / bw_gbps, ms[best][j] * 1e3);
+    js["shapes"].push_back({{"n", n}, {"k", k}, {"default_gbps", gbps(0)}, {"best", grid[best].str()}, {"best_gbps", gbps(best)},
+                            {"chosen_gbps", gbps(best_total)}});
+  }
+  const double chosen_gbps = bytes_all / (total(best_total) * 1e-3) / 1e9;
+  std::printf("  %s MMA alone, m=%d, a layer's four shapes: default %.0f GB/s, %s (run below) %.0f GB/s = %.1f%% of %.0f GB/s\n",
+              std::string(f.name).c_str(), m, bytes_all / (total(0) * 1e-3) / 1e9, chosen->str().c_str(), chosen_gbps,
+              100.0 * chosen_gbps / bw_gbps, bw_gbps);
+  js["chosen_gbps"] = chosen_gbps;
+  std::fflush(stdout);
+  return js;
+}
+
 }  // namespace
 
 int run_weight_format_bench(const WeightFormatBench& o) {
@@ -131,7 +200,7 @@ int run_weight_format_bench(const WeightFormatBench& o) {
   const int64_t h = spec.hidden_size;
   const double embed_bytes = static_cast<double>(spec.vocab_size * h * 2);
   nlohmann::json out = {{"model", o.like}, {"device", prof.name}, {"hbm_read_gbps", bw.gbps},
-                        {"quant_gemv_max_rows", o.quant_gemv_max_rows}};
+                        {"quant_gemv_max_rows", o.quant_gemv_max_rows}, {"quant_mma_max_rows", o.quant_mma_max_rows}};
   for (FormatRow& r : rows) {
     // bf16 as frameworks run it (bf16 KV cache, one bf16 product per GEMM), every format under the same settings.
     engine::CudaExecutorOptions eo;
@@ -139,17 +208,40 @@ int run_weight_format_bench(const WeightFormatBench& o) {
     eo.split_bf16 = false;
     eo.max_tokens_per_step = std::max(2048, o.timing.prompt);
     eo.quant_gemv_max_rows = o.quant_gemv_max_rows;
-    nlohmann::json sweep;
+    eo.quant_mma_max_rows = o.quant_mma_max_rows;
+    nlohmann::json sweep, mma_sweep;
     if (o.gemv_sweep && r.dtype != DType::BF16) {
       progress(r.name + ": the GEMV alone on each projection shape, a grid of schedules");
       kernels::cuda::QuantGemvParams chosen;
       sweep = sweep_gemv(spec, *quant::weight_format(r.dtype), bw.gbps, &chosen);
       eo.quant_gemv_schedule[1] = chosen;  // single-row calls (batch 1) run the schedule that won
+      if (o.quant_mma_max_rows > 0) {
+        progress(r.name + ": the tensor-core product alone on each projection shape, a grid of schedules");
+        for (int m : {1, 32}) {
+          kernels::cuda::QuantMmaParams mc;
+          mma_sweep.push_back(sweep_mma(spec, *quant::weight_format(r.dtype), m, bw.gbps, &mc));
+          if (m == 1) eo.quant_mma_schedule[1] = mc;  // calls of up to 8 rows
+          else for (int t = 2; t <= 8; ++t) eo.quant_mma_schedule[t] = mc;
+        }
+      }
     }
     progress(r.name + ": weights (projections quantized on the host, round to nearest)");
     auto ex = engine::make_cuda_executor_random(spec, 1, kv, o.device, eo, r.dtype);
     // A batch-1 step reads every weight once except the embedding table (one row).
     r.step_bytes = static_cast<double>(ex->weight_bytes()) - (spec.tie_word_embeddings ? 0.0 : embed_bytes) + h * 2;
+    if (r.dtype != DType::BF16) {
+      // The bytes a step reads: the bf16 run's, with the projections in the packed format's bytes (the
+      // buffers also hold the tensor-core layout, which holds the same codes and scales: only one is read).
+      const quant::WeightFormat& f = *quant::weight_format(r.dtype);
+      const int64_t inter = spec.intermediate_size, qkv = spec.q_dim() + 2 * spec.kv_dim();
+      const std::pair<int64_t, int64_t> shapes[] = {{qkv, h}, {h, spec.q_dim()}, {2 * inter, h}, {h, inter}};
+      double bf16_proj = 0, packed = 0;
+      for (const auto& [n, k] : shapes) {
+        bf16_proj += static_cast<double>(n * k * 2);
+        packed += static_cast<double>(n * quant::weight_row_bytes(f, k));
+      }
+      r.step_bytes = rows.front().step_bytes + static_cast<double>(spec.num_layers) * (packed - bf16_proj);
+    }
     r.roofline_tok_s = bw.gbps * 1e9 / r.step_bytes;
     for (int b : o.batches) {
       progress(r.name + ": decode batch " + std::to_string(b));
@@ -166,14 +258,16 @@ int run_weight_format_bench(const WeightFormatBench& o) {
     jr["b1_vs_bf16"] = r.dec.front().tok_s / rows.front().dec.front().tok_s;
     if (o.prefill) jr["prefill_tok_s"] = r.prefill_tok_s;
     if (!sweep.is_null()) jr["gemv_alone_m1"] = sweep;
+    if (!mma_sweep.is_null()) jr["mma_alone"] = mma_sweep;
     out["formats"].push_back(jr);
   }
   if (!o.json_out.empty()) std::ofstream(o.json_out) << out.dump(2) << "\n";
 
   std::printf("\n%s on %s: projections in each weight format (embedding and LM head bf16), HBM read %.0f GB/s measured\n",
               o.like.c_str(), prof.name.c_str(), bw.gbps);
-  std::printf("decode: %d tokens of context, %d timed steps; products of more than %d rows expand quantized weights to bf16\n",
-              o.timing.context, o.timing.decode_steps, o.quant_gemv_max_rows);
+  std::printf("decode: %d tokens of context, %d timed steps; quantized products of up to %d rows run the tensor-core product, "
+              "else up to %d rows the GEMV, larger ones expand the weights to bf16\n",
+              o.timing.context, o.timing.decode_steps, o.quant_mma_max_rows, o.quant_gemv_max_rows);
   std::printf("%-15s | %5s | %8s | %9s | %9s | %6s", "format", "bits", "GB/step", "b=1 tok/s", "x roofline", "x bf16");
   for (size_t i = 1; i < o.batches.size(); ++i) std::printf(" | b=%-3d tok/s | x bf16", o.batches[i]);
   if (o.prefill) std::printf(" | prefill %d tok/s", o.timing.prompt);

@@ -19,8 +19,10 @@ struct WeightFormatBench {
   DecodeTiming timing;
   bool prefill = true;
   int quant_gemv_max_rows = 8;  // CudaExecutorOptions::quant_gemv_max_rows
+  int quant_mma_max_rows = 64;  // CudaExecutorOptions::quant_mma_max_rows (0: the tensor-core product is off)
   bool gemv_sweep = true;       // time each format's GEMV alone (m = 1) per shape over a grid of schedules; the
-                                // best over a layer's shapes then runs batch 1 (else the default schedule)
+                                // best over a layer's shapes then runs batch 1 (else the default schedule);
+                                // likewise the tensor-core product at m = 1, 8 and 32 (its schedule per token tiles)
   std::string json_out;
 };
 

@@ -171,6 +171,15 @@ void CudaExecutorImpl::validate_spec() {
       fail("CUDA executor: quant_gemv_schedule for ", rows, " rows: ", e.what());
     }
   }
+  if (opt_.quant_mma_max_rows < 0 || opt_.quant_mma_max_rows > kc::kQuantMmaMaxRows)
+    fail("CUDA executor: quant_mma_max_rows ", opt_.quant_mma_max_rows, " (expected 0..", kc::kQuantMmaMaxRows, ")");
+  for (const auto& [tiles, p] : opt_.quant_mma_schedule) {
+    try {
+      kc::check_quant_mma_params(8 * tiles, p);
+    } catch (const Error& e) {
+      fail("CUDA executor: quant_mma_schedule for ", tiles, " tiles of 8 tokens: ", e.what());
+    }
+  }
   if (static_cast<int64_t>(w_.layers.size()) != s_.num_layers)
     fail("CUDA executor: ", w_.layers.size(), " layers of weights for a spec of ", s_.num_layers);
 }

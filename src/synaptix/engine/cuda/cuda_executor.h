@@ -57,6 +57,12 @@ struct CudaExecutorOptions {
   int quant_gemv_max_rows = 8;
   // The quantized GEMV's schedule per rows of x in a call (1..8); absent: kernels::cuda::quant_gemv_default_params.
   std::map<int, kernels::cuda::QuantGemvParams> quant_gemv_schedule;
+  // Products of up to this many rows (at most kernels::cuda::kQuantMmaMaxRows; 0: never) of a quantized model
+  // run the tensor-core product (kernels/linear/cuda/quant_mma.cu, weights decoded in registers, the weights
+  // read once per 64 rows) instead of the GEMV or the expansion above; larger ones as above.
+  int quant_mma_max_rows = kernels::cuda::kQuantMmaMaxRows;
+  // Its schedule per tiles of 8 tokens in a call (1..8); absent: kernels::cuda::quant_mma_default_params.
+  std::map<int, kernels::cuda::QuantMmaParams> quant_mma_schedule;
 };
 
 // The GEMV schedule and cuBLASLt algorithm per (m, n, k) shape; what the tuner writes and the executor

@@ -134,6 +134,9 @@ class CudaExecutorImpl final : public CudaExecutor {
                    DType wdt = DType::BF16);
   // A quantized matrix expanded to bf16 into wscratch_ (returned), for a tensor-core product.
   CUdeviceptr expand_weights(CUdeviceptr w, DType wdt, int64_t n, int64_t k);
+  // The tensor-core product of a quantized matrix (linear_dispatch.cpp); false when it does not take the step.
+  bool quant_mma(CUdeviceptr x, bool x_bf16, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc,
+                 DType wdt, bool any_rows);
   void gemv(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc,
             const kernels::cuda::GemvFusion& f);
 

@@ -9,6 +9,7 @@
 #include "synaptix/core/thread_pool.h"
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/kernels/embedding/reference.h"
+#include "synaptix/kernels/linear/quant_mma_layout.h"
 #include "synaptix/model/model.h"
 #include "synaptix/quant/weight_format.h"
 #include "synaptix/quant/weight_quantize.h"
@@ -90,22 +91,36 @@ const quant::WeightFormat* packed_format(std::initializer_list<const TensorRef*>
   return f;
 }
 
-// Row-concatenates packed matrices of format f (their rows are independent) into one device matrix.
-DeviceBuffer upload_packed_rows(std::initializer_list<const TensorRef*> parts, int64_t* bytes) {
-  size_t total = 0;
-  for (const TensorRef* t : parts) total += t->nbytes;
-  DeviceBuffer buf(total);
-  size_t off = 0;
-  for (const TensorRef* t : parts) {
-    buf.upload(t->data, t->nbytes, off);
-    off += t->nbytes;
-  }
-  *bytes += static_cast<int64_t>(total);
+int64_t mma_offset(const quant::WeightFormat& f, int64_t n, int64_t k) {
+  return (n * quant::weight_row_bytes(f, k) + 255) / 256 * 256;
+}
+
+// n packed rows of format f and, after them (quant_mma_copy), their tensor-core layout: one device buffer.
+DeviceBuffer upload_packed(const quant::WeightFormat& f, const uint8_t* packed, int64_t n, int64_t k, int64_t* bytes) {
+  const kernels::cuda::QuantMmaLayout l = kernels::cuda::quant_mma_layout(f, n, k);
+  const int64_t off = mma_offset(f, n, k);
+  DeviceBuffer buf(static_cast<size_t>(off + l.total_bytes));
+  buf.upload(packed, static_cast<size_t>(n * quant::weight_row_bytes(f, k)));
+  const std::vector<uint8_t> mma = kernels::cuda::quant_mma_repack(f, packed, n, k);
+  buf.upload(mma.data(), mma.size(), static_cast<size_t>(off));
+  *bytes += static_cast<int64_t>(buf.bytes());
   return buf;
 }
 
+// Row-concatenates packed matrices of format f (their rows are independent) into one device matrix.
+DeviceBuffer upload_packed_rows(const quant::WeightFormat& f, std::initializer_list<const TensorRef*> parts, int64_t* bytes) {
+  std::vector<uint8_t> h;
+  int64_t n = 0;
+  for (const TensorRef* t : parts) {
+    const auto* d = static_cast<const uint8_t*>(t->data);
+    h.insert(h.end(), d, d + t->nbytes);
+    n += t->shape[0];
+  }
+  return upload_packed(f, h.data(), n, (*parts.begin())->shape[1], bytes);
+}
+
 // gate and up in the same weight format, their packed rows interleaved as upload_gate_up interleaves bf16 rows.
-DeviceBuffer upload_packed_gate_up(const TensorRef& gate, const TensorRef& up, int64_t* bytes) {
+DeviceBuffer upload_packed_gate_up(const quant::WeightFormat& f, const TensorRef& gate, const TensorRef& up, int64_t* bytes) {
   if (gate.shape != up.shape) fail("gate and up projections must have the same shape to be interleaved");
   const size_t rows = static_cast<size_t>(gate.shape[0]), rb = gate.nbytes / rows;
   std::vector<uint8_t> h(2 * gate.nbytes);
@@ -115,10 +130,7 @@ DeviceBuffer upload_packed_gate_up(const TensorRef& gate, const TensorRef& up, i
     std::memcpy(h.data() + (2 * r) * rb, g + r * rb, rb);
     std::memcpy(h.data() + (2 * r + 1) * rb, u + r * rb, rb);
   }
-  DeviceBuffer buf(h.size());
-  buf.upload(h.data(), h.size());
-  *bytes += static_cast<int64_t>(h.size());
-  return buf;
+  return upload_packed(f, h.data(), static_cast<int64_t>(2 * rows), gate.shape[1], bytes);
 }
 
 // One projection matrix (q|k|v concatenated when given three): packed when its tensors are in a weight
@@ -130,11 +142,11 @@ DeviceBuffer upload_matrix(std::initializer_list<const TensorRef*> parts, DType*
     return upload_rows(parts, &w->bytes);
   }
   *dtype = f->dtype;
-  w->quantized = true;
+  w->quantized = w->mma_layout = true;
   int64_t elems = 0;
   for (const TensorRef* t : parts) elems += t->numel();
   w->max_quantized_elems = std::max(w->max_quantized_elems, elems);
-  return upload_packed_rows(parts, &w->bytes);
+  return upload_packed_rows(*f, parts, &w->bytes);
 }
 
 DeviceBuffer upload_gate_up_matrix(const TensorRef& gate, const TensorRef& up, DType* dtype, DeviceWeights* w) {
@@ -144,9 +156,9 @@ DeviceBuffer upload_gate_up_matrix(const TensorRef& gate, const TensorRef& up, D
     return upload_gate_up(gate, up, &w->bytes);
   }
   *dtype = f->dtype;
-  w->quantized = true;
+  w->quantized = w->mma_layout = true;
   w->max_quantized_elems = std::max(w->max_quantized_elems, 2 * gate.numel());
-  return upload_packed_gate_up(gate, up, &w->bytes);
+  return upload_packed_gate_up(*f, gate, up, &w->bytes);
 }
 
 DeviceBuffer upload_f32(std::initializer_list<const TensorRef*> parts, int64_t* bytes) {
@@ -216,6 +228,12 @@ DeviceBuffer constant_f32(int64_t n, float v, int64_t* bytes) {
 
 }  // namespace
 
+CUdeviceptr quant_mma_copy(CUdeviceptr packed, DType w, int64_t n, int64_t k) {
+  const quant::WeightFormat* f = quant::weight_format(w);
+  if (!f) fail("quant_mma_copy: ", dtype_name(w), " is not a weight format");
+  return packed + static_cast<CUdeviceptr>(mma_offset(*f, n, k));
+}
+
 DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& plan) {
   DeviceWeights w;
   const double off = plan.norm_weight_offset;
@@ -281,12 +299,24 @@ DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& pla
   // One layer's packed matrices, quantized once on the host (in the rows' interleaving order of gate|up,
   // which for random rows is any order) and uploaded to every layer.
   std::vector<uint8_t> pq, po, pgu, pd;
+  std::vector<uint8_t> mq, mo, mgu, md;  // the same with their tensor-core layouts, as upload_packed lays them out
   if (qf) {
     pq = random_packed(*qf, qkv, h, seed * 4 + 1);
     po = random_packed(*qf, h, s.q_dim(), seed * 4 + 2);
     pgu = random_packed(*qf, 2 * s.intermediate_size, h, seed * 4 + 3);
     pd = random_packed(*qf, h, s.intermediate_size, seed * 4 + 4);
-    w.quantized = true;
+    const auto with_mma = [&](const std::vector<uint8_t>& p, int64_t n, int64_t kk) {
+      std::vector<uint8_t> out(static_cast<size_t>(mma_offset(*qf, n, kk)), 0);
+      std::copy(p.begin(), p.end(), out.begin());
+      const std::vector<uint8_t> mma = kernels::cuda::quant_mma_repack(*qf, p.data(), n, kk);
+      out.insert(out.end(), mma.begin(), mma.end());
+      return out;
+    };
+    mq = with_mma(pq, qkv, h);
+    mo = with_mma(po, h, s.q_dim());
+    mgu = with_mma(pgu, 2 * s.intermediate_size, h);
+    md = with_mma(pd, h, s.intermediate_size);
+    w.quantized = w.mma_layout = true;
     w.max_quantized_elems = std::max({qkv * h, h * s.q_dim(), 2 * s.intermediate_size * h, h * s.intermediate_size});
   }
   for (int64_t l = 0; l < s.num_layers; ++l) {
@@ -297,10 +327,10 @@ DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& pla
     if (P.post_attention_norm) d.post_attn_norm = constant_f32(h, 1.0f, &w.bytes);
     if (P.post_mlp_norm) d.post_mlp_norm = constant_f32(h, 1.0f, &w.bytes);
     if (qf) {
-      d.qkv = upload_bytes(pq, &w.bytes);
-      d.o = upload_bytes(po, &w.bytes);
-      d.gate_up = upload_bytes(pgu, &w.bytes);
-      d.down = upload_bytes(pd, &w.bytes);
+      d.qkv = upload_bytes(mq, &w.bytes);
+      d.o = upload_bytes(mo, &w.bytes);
+      d.gate_up = upload_bytes(mgu, &w.bytes);
+      d.down = upload_bytes(md, &w.bytes);
       d.qkv_dtype = d.o_dtype = d.gate_up_dtype = d.down_dtype = qf->dtype;
       d.inter = s.intermediate_size;
       k += 4;

@@ -40,9 +40,17 @@ struct DeviceWeights {
   int64_t bytes = 0;                       // device bytes held
   bool quantized = false;                  // some projection is in a weight format
   int64_t max_quantized_elems = 0;         // the largest quantized matrix's n * k (its bf16 expansion's size)
+  // Every quantized matrix's buffer also holds its tensor-core layout (kernels/linear/quant_mma_layout.h) after
+  // the packed rows, at quant_mma_copy (what the tensor-core product reads; the packed rows stay for the GEMV
+  // and the bf16 expansion).
+  bool mma_layout = false;
 
   CUdeviceptr head() const { return lm_head.bytes() ? lm_head.ptr() : embed.ptr(); }
 };
+
+// Where the tensor-core layout of the packed n x k matrix of format w at `packed` starts in its buffer
+// (DeviceWeights::mma_layout): after the packed rows, 256-byte aligned.
+CUdeviceptr quant_mma_copy(CUdeviceptr packed, DType w, int64_t n, int64_t k);
 
 // Needs a current context. Converts f16/f32 tensors to bf16 (matrices) or f32 (vectors) on the host; GGUF
 // blocks are expanded to bf16; projections in a weight format are uploaded as packed (every weight format has

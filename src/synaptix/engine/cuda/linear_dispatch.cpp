@@ -1,7 +1,8 @@
 // Which kernel runs a linear product y = x W^T of a step: the weight-streaming GEMV with the plan's schedule
 // for its (m, n, k) (decode-sized steps, 8 rows per call), or cuBLASLt on tensor cores with the plan's
-// algorithm (larger steps, x converted to bf16 first). Quantized weights (a weight format) run the format's
-// GEMV up to quant_gemv_max_rows rows, else are expanded to bf16 for cuBLASLt.
+// algorithm (larger steps, x converted to bf16 first). Quantized weights (a weight format) run the
+// tensor-core product on their tensor-core layout up to quant_mma_max_rows rows (64 rows a call), else the
+// format's GEMV up to quant_gemv_max_rows rows, else are expanded to bf16 for cuBLASLt.
 #include <algorithm>
 
 #include "synaptix/backend/cuda/launch/gemv_bf16.h"
@@ -19,6 +20,7 @@ namespace kc = kernels::cuda;
 void CudaExecutorImpl::linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k,
                               bool acc, DType wdt) {
   if (wdt != DType::BF16) {
+    if (quant_mma(x, false, w, y, m, n, k, acc, wdt, !tc)) return;
     if (m <= opt_.quant_gemv_max_rows || !tc) {
       for (int64_t r = 0; r < m; r += 8) {
         const int rows = static_cast<int>(std::min<int64_t>(8, m - r));
@@ -56,10 +58,33 @@ void CudaExecutorImpl::linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr
 // y[m, n] (+)= xb[m, k] W^T on tensor cores, xb already bf16.
 void CudaExecutorImpl::matmul_bf16(CUdeviceptr xb, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k,
                                    bool acc, DType wdt) {
-  if (wdt != DType::BF16) w = expand_weights(w, wdt, n, k);
+  if (wdt != DType::BF16) {
+    if (quant_mma(xb, true, w, y, m, n, k, acc, wdt, false)) return;
+    w = expand_weights(w, wdt, n, k);
+  }
   auto it = plan_.blaslt_algorithm.find({m, n, k});
   const int algo = it == plan_.blaslt_algorithm.end() ? 0 : it->second;
   blas_->run(xb, w, y, DType::F32, m, n, k, stream_, algo, acc);
+}
+
+// The tensor-core product of a quantized matrix (its layout after the packed rows, DeviceWeights::mma_layout),
+// 64 rows of x a call, its f16 x in wscratch_; false (nothing run) when the step is too large for it (unless
+// `any_rows`: a step that must not use cuBLASLt) or the weights have no tensor-core layout.
+bool CudaExecutorImpl::quant_mma(CUdeviceptr x, bool x_bf16, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n,
+                                 int64_t k, bool acc, DType wdt, bool any_rows) {
+  if (!w_.mma_layout || opt_.quant_mma_max_rows == 0 || (m > opt_.quant_mma_max_rows && !any_rows)) return false;
+  const int64_t chunk = std::min<int64_t>(std::max(opt_.quant_mma_max_rows, 8), kc::kQuantMmaMaxRows);
+  if (kc::quant_mma_scratch_bytes(wdt, static_cast<int>(std::min(m, chunk)), k) > wscratch_.bytes()) return false;
+  const CUdeviceptr wm = quant_mma_copy(w, wdt, n, k);
+  const int64_t xelem = x_bf16 ? 2 : 4;
+  for (int64_t r = 0; r < m; r += chunk) {
+    const int rows = static_cast<int>(std::min(chunk, m - r));
+    const auto it = opt_.quant_mma_schedule.find((rows + 7) / 8);
+    const kc::QuantMmaParams p = it == opt_.quant_mma_schedule.end() ? kc::quant_mma_default_params(wdt, rows) : it->second;
+    kc::quant_mma(wdt, x + static_cast<CUdeviceptr>(r * k * xelem), x_bf16, wm, y + static_cast<CUdeviceptr>(r * n * 4),
+                  rows, n, k, acc, wscratch_.ptr(), wscratch_.bytes(), stream_, p);
+  }
+  return true;
 }
 
 CUdeviceptr CudaExecutorImpl::expand_weights(CUdeviceptr w, DType wdt, int64_t n, int64_t k) {

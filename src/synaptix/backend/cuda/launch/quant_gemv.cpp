@@ -6,6 +6,7 @@
 #include "synaptix/backend/cuda/kernel_trace.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
+#include "synaptix/kernels/linear/quant_mma_layout.h"
 #include "synaptix/quant/weight_format.h"
 
 namespace synaptix::kernels::cuda {
@@ -47,6 +48,43 @@ void quant_gemv(DType w, CUdeviceptr x, CUdeviceptr wt, CUdeviceptr y, int m, in
 void quant_gemv(DType w, CUdeviceptr x, CUdeviceptr wt, CUdeviceptr y, int m, int64_t n, int64_t k, bool accumulate,
                 CUstream stream) {
   quant_gemv(w, x, wt, y, m, n, k, accumulate, stream, quant_gemv_default_params(w, m));
+}
+
+size_t quant_mma_scratch_bytes(DType w, int m, int64_t k) {
+  const quant::WeightFormat& f = checked_format(w, 1, k, "quant_mma");
+  const QuantMmaLayout l = quant_mma_layout(f, 1, k);
+  const int64_t m_pad = (m + 7) / 8 * 8;
+  return static_cast<size_t>((m_pad * l.k_pad * 2 + 255) / 256 * 256 + m_pad * 4);
+}
+
+void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdeviceptr y, int m, int64_t n, int64_t k,
+               bool accumulate, CUdeviceptr scratch, size_t scratch_bytes, CUstream stream, const QuantMmaParams& p) {
+  const quant::WeightFormat& f = checked_format(w, n, k, "quant_mma");
+  check_quant_mma_params(m, p);
+  if (x % (x_bf16 ? 8 : 16) != 0 || y % 4 != 0 || wmma % 256 != 0 || scratch % 256 != 0)
+    fail("quant_mma: x must be ", x_bf16 ? 8 : 16, "-byte aligned, y 4-byte, W and the scratch 256-byte");
+  const size_t need = quant_mma_scratch_bytes(w, m, k);
+  if (scratch_bytes < need) fail("quant_mma: scratch of ", scratch_bytes, " bytes for ", m, " x ", k, " (needs ", need, ")");
+  const QuantMmaLayout l = quant_mma_layout(f, n, k);
+  const int64_t m_pad = (m + 7) / 8 * 8;
+  CUdeviceptr xh = scratch, xs = scratch + static_cast<CUdeviceptr>((m_pad * l.k_pad * 2 + 255) / 256 * 256);
+  CUfunction fx = bc::cached_kernel(std::string("quant_mma_x_") + (x_bf16 ? "bf16" : "f32"),
+                                    [&] { return quant_mma_x_source(x_bf16); }, "quant_mma_x");
+  int mi = m, ki = static_cast<int>(k), kp = static_cast<int>(l.k_pad);
+  void* xargs[] = {&x, &xh, &xs, &mi, &ki, &kp};
+  bc::launch(fx, {static_cast<unsigned>(m_pad)}, {256}, 0, stream, xargs, "quant_mma_x");
+  const int nt = (m + 7) / 8;
+  CUfunction fn = bc::cached_kernel("quant_mma_" + std::string(f.name) + "_nt" + std::to_string(nt) + "_" + p.str(),
+                                    [&] { return quant_mma_source(w, m, p); }, "quant_mma");
+  CUdeviceptr codes = wmma, scales = wmma + static_cast<CUdeviceptr>(l.scales_offset),
+              zeros = wmma + static_cast<CUdeviceptr>(l.zeros_offset);
+  int ni = static_cast<int>(n), kwi = static_cast<int>(l.kw), acc = accumulate ? 1 : 0;
+  void* args[] = {&xh, &xs, &codes, &scales, &zeros, &y, &mi, &ni, &kwi, &acc};
+  const unsigned blocks = static_cast<unsigned>((l.n_tiles + p.row_tiles - 1) / p.row_tiles);
+  const std::string what = bc::active_trace()
+                               ? "quant_mma " + std::string(f.name) + " " + std::to_string(n) + "x" + std::to_string(k)
+                               : "quant_mma";
+  bc::launch(fn, {blocks}, {static_cast<unsigned>(p.warps * 32)}, 0, stream, args, what.c_str());
 }
 
 void quant_dequantize_bf16(DType w, CUdeviceptr wt, CUdeviceptr out, int64_t n, int64_t k, CUstream stream) {

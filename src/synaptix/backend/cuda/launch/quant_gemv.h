@@ -18,6 +18,14 @@ void quant_gemv(DType w, CUdeviceptr x, CUdeviceptr wt, CUdeviceptr y, int m, in
                 CUstream stream, const QuantGemvParams& p);
 void quant_gemv(DType w, CUdeviceptr x, CUdeviceptr wt, CUdeviceptr y, int m, int64_t n, int64_t k, bool accumulate,
                 CUstream stream);
+// Scratch bytes quant_mma needs for m rows of x (their f16 copy and scales).
+size_t quant_mma_scratch_bytes(DType w, int m, int64_t k);
+// y[m, n] (+)= x[m, k] W^T on tensor cores, W at wmma in the tensor-core layout (kernels/linear/cuda/
+// quant_mma_layout.h), x f32 (bf16 when x_bf16), 1 <= m <= kQuantMmaMaxRows. Two launches: x to f16 in scratch
+// (quant_mma_scratch_bytes), then the product. Throws synaptix::Error naming the format and shape like
+// quant_gemv, and when the scratch is too small or x misaligned.
+void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdeviceptr y, int m, int64_t n, int64_t k,
+               bool accumulate, CUdeviceptr scratch, size_t scratch_bytes, CUstream stream, const QuantMmaParams& p);
 // out[n, k] bf16 = the packed W expanded (each element rounded to nearest even from the reference's f32 value).
 void quant_dequantize_bf16(DType w, CUdeviceptr wt, CUdeviceptr out, int64_t n, int64_t k, CUstream stream);
 

@@ -39,4 +39,24 @@ inline std::string quant_gemv_source(DType w, int m, int warps) { return quant_g
 // The bf16 expansion's source for w. Throws for a dtype without a form.
 std::string quant_dequant_source(DType w);
 
+// The tensor-core product (quant_mma.cu) of the tensor-core layout (quant_mma_layout.h): up to
+// kQuantMmaMaxRows rows of x a call, in tiles of 8 tokens; x converted to f16 first (quant_mma_x.cu).
+inline constexpr int kQuantMmaMaxRows = 64;
+struct QuantMmaParams {
+  int warps = 8;      // warps per block, splitting k: 1..16
+  int row_tiles = 1;  // tiles of 16 weight rows a block (and each warp) takes, sharing each x load: 1..4
+  int unroll = 2;     // 16-byte words of every row tile a warp loads before using any: 1..8
+  std::string str() const {
+    return "w" + std::to_string(warps) + "t" + std::to_string(row_tiles) + "u" + std::to_string(unroll);
+  }
+};
+// Throws an Error naming the parameter outside its range (m: rows of x, 1..kQuantMmaMaxRows).
+void check_quant_mma_params(int m, const QuantMmaParams& p);
+// The schedule used when no other is given: fewer words in flight for more token tiles (registers).
+QuantMmaParams quant_mma_default_params(DType w, int m);
+// The product's source for w, m rows of x (compiled for ceil(m / 8) token tiles) and the schedule.
+std::string quant_mma_source(DType w, int m, const QuantMmaParams& p);
+// The activation conversion's source (x f32, or bf16 when bf16_input).
+std::string quant_mma_x_source(bool bf16_input);
+
 }  // namespace synaptix::kernels::cuda

@@ -64,6 +64,39 @@ std::string quant_gemv_source(DType w, int m, const QuantGemvParams& p) {
   return os.str();
 }
 
+void check_quant_mma_params(int m, const QuantMmaParams& p) {
+  if (m < 1 || m > kQuantMmaMaxRows) fail("quant_mma: m = ", m, " (expected 1..", kQuantMmaMaxRows, " rows of x)");
+  if (p.warps < 1 || p.warps > 16) fail("quant_mma: warps = ", p.warps, " (expected 1..16)");
+  if (p.row_tiles < 1 || p.row_tiles > 4) fail("quant_mma: row_tiles = ", p.row_tiles, " (expected 1..4)");
+  if (p.unroll < 1 || p.unroll > 8) fail("quant_mma: unroll = ", p.unroll, " (expected 1..8)");
+}
+
+QuantMmaParams quant_mma_default_params(DType w, int m) {
+  (void)w;
+  QuantMmaParams p;
+  if (m > 32) p.unroll = 1;
+  return p;
+}
+
+std::string quant_mma_source(DType w, int m, const QuantMmaParams& p) {
+  check_quant_mma_params(m, p);
+  std::ostringstream os;
+  os << format_head(w, "quant_mma");
+  os << kernels::cuda_source("kernels/linear/cuda/quant_mma_decode.cuh");
+  os << "#define NT " << (m + 7) / 8 << "\n#define WARPS " << p.warps << "\n#define RT " << p.row_tiles << "\n#define KU "
+     << p.unroll << "\n";
+  os << kernels::cuda_source("kernels/linear/cuda/quant_mma.cu");
+  return os.str();
+}
+
+std::string quant_mma_x_source(bool bf16_input) {
+  std::ostringstream os;
+  os << kDevicePrelude << "#define QFMT 0\n" << (bf16_input ? "#define XBF16 1\n" : "")
+     << kernels::cuda_source("kernels/linear/cuda/quant_mma_decode.cuh")
+     << kernels::cuda_source("kernels/linear/cuda/quant_mma_x.cu");
+  return os.str();
+}
+
 std::string quant_dequant_source(DType w) {
   return format_head(w, "quant_dequant") + std::string(kernels::cuda_source("kernels/linear/cuda/quant_dequant.cu"));
 }

@@ -1,0 +1,172 @@
+// Tensor-core product of a weight-format matrix in the tensor-core layout (quant_mma_layout.h) with up to 64
+// rows of x: y[t, row] (+)= sum_i x[t, i] W[row, i], x already in f16 by quant_mma_x.cu. The weights stream from HBM once (16-byte words, L1 bypassed), are decoded in registers
+//    (quant_mma_decode.cuh) into the A operand of mma.m16n8k16 (16 rows x 16 k, f16, f32 accumulation);
+//    x is the B operand, NT tiles of 8 tokens. A block takes RT tiles of 16 rows; its WARPS warps split k
+//    (warp w takes words w, w + WARPS, ...; KU words of every row tile loaded before any is used) and add
+//    their sums in shared memory. Group scales (int4, mxfp4) scale each group's partial sums, the row scale
+//    (int8, fp8) the total.
+// #defines from the generator (quant_gemv_source.cpp): the format's (QFMT, GROUP, ASYM), NT, RT, WARPS, KU.
+
+__device__ __forceinline__ void qm_mma(float* c, unsigned int a0, unsigned int a1, unsigned int a2, unsigned int a3,
+                                       unsigned int b0, unsigned int b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint2 qm_load_u2(const void* p) {
+  uint2 r;
+  asm volatile("ld.global.nc.v2.u32 {%0,%1}, [%2];" : "=r"(r.x), "=r"(r.y) : "l"(p));
+  return r;
+}
+
+// codes: [n_tiles][kw][2][32] 16-byte words; scales: int4 f16 [n_tiles][groups][16], mxfp4 u8 E8M0 likewise,
+// int8/fp8 f32 [n_tiles * 16]; zeros (int4 asymmetric) u8 [n_tiles][groups][16]. kw: words per row (k_pad /
+// QM_WORD_K). xh / xs from quant_mma_x for NT * 8 tokens.
+extern "C" __global__ void __launch_bounds__(WARPS * 32)
+quant_mma(const unsigned short* __restrict__ xh, const float* __restrict__ xs, const uint4* __restrict__ codes,
+          const void* __restrict__ scales, const unsigned char* __restrict__ zeros, float* __restrict__ y, int m, int n,
+          int kw, int accumulate) {
+  __shared__ float red[RT * 16][NT * 8 + 1];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2;
+  const int tile0 = blockIdx.x * RT, n_tiles = (n + 15) >> 4;
+  for (int i = threadIdx.x; i < RT * 16 * (NT * 8 + 1); i += blockDim.x) (&red[0][0])[i] = 0.f;
+  (void)zeros;
+  float acc[RT][NT][4];
+QM_UNROLL
+  for (int r = 0; r < RT; ++r)
+QM_UNROLL
+    for (int j = 0; j < NT; ++j) acc[r][j][0] = acc[r][j][1] = acc[r][j][2] = acc[r][j][3] = 0.f;
+#if QFMT == 1 || QFMT == 4
+  const int groups = kw * QM_GROUPS_PER_WORD;
+#endif
+  const int kx64 = kw * (QM_WORD_K / 64);  // 64-k blocks of a token's x
+  // x comes from the kernel before: wait for it (the weights could be read earlier, but are not yet).
+  pdl_wait();
+  pdl_launch_dependents();
+  for (int kb0 = warp; kb0 < kw; kb0 += WARPS * KU) {
+    uint4 wv[KU][RT][2];
+#if QFMT == 1 || QFMT == 4
+    unsigned int gs[KU][RT][2][QM_GROUPS_PER_WORD];  // raw group scale (f16 bits / E8M0) and zero point << 16
+#endif
+QM_UNROLL
+    for (int u = 0; u < KU; ++u) {
+      const int kb = kb0 + u * WARPS;
+QM_UNROLL
+      for (int r = 0; r < RT; ++r) {
+        const int tile = tile0 + r;
+        if (kb < kw && tile < n_tiles) {
+          const uint4* p = codes + ((size_t)tile * kw + kb) * 64 + lane;
+          wv[u][r][0] = load_stream_u4(p);
+          wv[u][r][1] = load_stream_u4(p + 32);
+#if QFMT == 1 || QFMT == 4
+QM_UNROLL
+          for (int h = 0; h < 2; ++h)
+QM_UNROLL
+            for (int gi = 0; gi < QM_GROUPS_PER_WORD; ++gi) {
+              const size_t si = ((size_t)tile * groups + kb * QM_GROUPS_PER_WORD + gi) * 16 + g + 8 * h;
+#if QFMT == 1
+              unsigned int v = __ldg(reinterpret_cast<const unsigned short*>(scales) + si);
+#if ASYM
+              v |= (unsigned int)__ldg(zeros + si) << 16;
+#endif
+#else
+              unsigned int v = __ldg(reinterpret_cast<const unsigned char*>(scales) + si);
+#endif
+              gs[u][r][h][gi] = v;
+            }
+#endif
+        } else {
+          wv[u][r][0].x = wv[u][r][0].y = wv[u][r][0].z = wv[u][r][0].w = 0u;
+          wv[u][r][1] = wv[u][r][0];
+#if QFMT == 1 || QFMT == 4
+QM_UNROLL
+          for (int h = 0; h < 2; ++h)
+QM_UNROLL
+            for (int gi = 0; gi < QM_GROUPS_PER_WORD; ++gi) gs[u][r][h][gi] = 0u;
+#endif
+        }
+      }
+    }
+QM_UNROLL
+    for (int u = 0; u < KU; ++u) {
+      const int kb = kb0 + u * WARPS;
+      if (kb >= kw) break;
+QM_UNROLL
+      for (int gi = 0; gi < QM_GROUPS_PER_WORD; ++gi) {
+        float part[RT][NT][4];
+QM_UNROLL
+        for (int r = 0; r < RT; ++r)
+QM_UNROLL
+          for (int j = 0; j < NT; ++j) part[r][j][0] = part[r][j][1] = part[r][j][2] = part[r][j][3] = 0.f;
+QM_UNROLL
+        for (int ss = 0; ss < QM_GROUP_STEPS; ++ss) {
+          const int s = gi * QM_GROUP_STEPS + ss;
+          // This step's 16 k of x: 64-k block kb * QM_WORD_K / 64 + s / 4, step s % 4 in it.
+          uint2 xb[NT];
+QM_UNROLL
+          for (int j = 0; j < NT; ++j)
+            xb[j] = qm_load_u2(xh + (((size_t)j * kx64 + kb * (QM_WORD_K / 64) + (s >> 2)) * 32 + lane) * 16 + 4 * (s & 3));
+QM_UNROLL
+          for (int r = 0; r < RT; ++r) {
+#if QFMT == 1
+#if ASYM
+            const unsigned int z0 = 0x6400u + (gs[u][r][0][gi] >> 16), z1 = 0x6400u + (gs[u][r][1][gi] >> 16);
+            const unsigned int zc0 = z0 | (z0 << 16), zc1 = z1 | (z1 << 16);
+#else
+            const unsigned int zc0 = 0x64086408u, zc1 = 0x64086408u;
+#endif
+#else
+            const unsigned int zc0 = 0u, zc1 = 0u;
+#endif
+            unsigned int lo0, hi0, lo1, hi1;
+            qm_decode(&wv[u][r][0].x, s, zc0, lo0, hi0);
+            qm_decode(&wv[u][r][1].x, s, zc1, lo1, hi1);
+QM_UNROLL
+            for (int j = 0; j < NT; ++j) qm_mma(part[r][j], lo0, lo1, hi0, hi1, xb[j].x, xb[j].y);
+          }
+        }
+QM_UNROLL
+        for (int r = 0; r < RT; ++r) {
+#if QFMT == 1
+          const float d0 = qm_half_to_float((unsigned short)gs[u][r][0][gi]), d1 = qm_half_to_float((unsigned short)gs[u][r][1][gi]);
+#elif QFMT == 4
+          const unsigned int x0 = gs[u][r][0][gi], x1 = gs[u][r][1][gi];
+          const float d0 = x0 == 0 ? __uint_as_float(0x00400000u) : __uint_as_float(x0 << 23);
+          const float d1 = x1 == 0 ? __uint_as_float(0x00400000u) : __uint_as_float(x1 << 23);
+#else
+          const float d0 = 1.f, d1 = 1.f;
+#endif
+QM_UNROLL
+          for (int j = 0; j < NT; ++j) {
+            acc[r][j][0] += d0 * part[r][j][0];
+            acc[r][j][1] += d0 * part[r][j][1];
+            acc[r][j][2] += d1 * part[r][j][2];
+            acc[r][j][3] += d1 * part[r][j][3];
+          }
+        }
+      }
+    }
+  }
+  // C fragment: c0, c1 row g, tokens 2q, 2q + 1; c2, c3 row g + 8.
+  __syncthreads();  // red zeroed by every thread before any adds
+  const int q = lane & 3;
+QM_UNROLL
+  for (int r = 0; r < RT; ++r)
+QM_UNROLL
+    for (int j = 0; j < NT; ++j)
+QM_UNROLL
+      for (int c = 0; c < 4; ++c) atomicAdd(&red[r * 16 + g + 8 * (c >> 1)][j * 8 + 2 * q + (c & 1)], acc[r][j][c]);
+  __syncthreads();
+  for (int i = threadIdx.x; i < RT * 16 * NT * 8; i += blockDim.x) {
+    const int t = i / (RT * 16), rl = i - t * (RT * 16), row = tile0 * 16 + rl;
+    if (t >= m || row >= n) continue;
+    float v = red[rl][t] * (xs[t] * QM_OUT_SCALE);
+#if QFMT == 2 || QFMT == 3
+    v *= __ldg(reinterpret_cast<const float*>(scales) + row);
+#endif
+    float* out = y + (size_t)t * n + row;
+    *out = accumulate ? *out + v : v;
+  }
+}
