@@ -30,6 +30,7 @@
 #include "synaptix/hw/cuda/device_profile.h"
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/cuda/decode_timing.h"
+#include "synaptix/cuda/gpu_bench_gemv.h"
 #include "synaptix/cuda/gpu_bench_kv.h"
 #include "synaptix/cuda/gpu_bench_weights.h"
 #include "synaptix/tune/cuda/linear_trials.h"
@@ -69,6 +70,7 @@ struct Options {
   bool gemv_sweep = true;            // with --weights: each format's GEMV alone over a grid of schedules
   std::vector<std::string> kv;       // KV cache formats to compare (gpu_bench_kv.h) instead
   int kv_fit_context = 4096;         // with --kv: the sequence length of the "sequences that fit" column
+  bool gemv_families = false;        // the decode GEMV's register and bulk-copy families instead (gpu_bench_gemv.h)
 };
 
 // Progress on stderr, unbuffered, so a long run shows where it is.
@@ -469,7 +471,18 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
   sub.add_option("--kv-fit-context", o->kv_fit_context, "with --kv: sequence length for the sequences-that-fit column")
       ->capture_default_str()
       ->check(in_range(1, double(1 << 22)));
+  sub.add_flag("--gemv-families", o->gemv_families,
+               "compare the decode GEMV's register and bulk-copy schedule families on the model's products instead "
+               "(GB/s and share of the measured HBM bandwidth; --batches gives the rows, 1..8, default 1)");
   return [o, batches] {
+    if (o->gemv_families) {
+      GemvFamilyBench g;
+      g.like = o->like;
+      g.device = o->device;
+      if (batches->count() > 0) g.rows = o->batches;
+      g.json_out = o->json_out;
+      return run_gemv_family_bench(g);
+    }
     if (!o->kv.empty()) {
       KvFormatBench k;
       k.like = o->like;
