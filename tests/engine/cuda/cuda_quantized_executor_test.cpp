@@ -113,6 +113,7 @@ TEST_P(CudaQuantized, MatchesTheCpuExecutorOnTheSameQuantizedModel) {
     engine::CudaExecutorOptions opt;
     opt.gemv_max_rows = 1 << 20;
     opt.quant_gemv_max_rows = 1 << 20;
+    opt.quant_mma_max_rows = 0;
     auto ex = engine::make_cuda_executor(*m, kv, 0, opt);
     const Agreement a = compare(prefill(*ex, table), want, T, V);
     EXPECT_LE(a.rel, 2e-3) << f.name << " GEMV path";
@@ -122,12 +123,36 @@ TEST_P(CudaQuantized, MatchesTheCpuExecutorOnTheSameQuantizedModel) {
   // Tensor-core path (weights expanded to bf16, activations split into a bf16 pair): bf16's rounding of the
   // weights moves near-tied logits of this random model.
   {
-    auto ex = engine::make_cuda_executor(*m, kv, 0, {});
+    engine::CudaExecutorOptions opt;
+    opt.quant_mma_max_rows = 0;
+    auto ex = engine::make_cuda_executor(*m, kv, 0, opt);
     const Agreement a = compare(prefill(*ex, table), want, T, V);
     EXPECT_LE(a.rel, 2e-2) << f.name << " tensor-core path";
     EXPECT_GE(a.top1, 0.9) << f.name << " tensor-core path";
     std::printf("%s prefill (bf16 expansion + cuBLASLt): max_rel_err %.3g top1 %.3f\n", std::string(f.name).c_str(), a.rel,
                 a.top1);
+  }
+  // The tensor-core quantized product (the default for up to 64 rows: the weights as stored, x rounded to f16
+  // under a per-token scale), f32 activations (every row count on the GEMV-side path) and the default options
+  // (bf16 product inputs for the 20-row prefill): f16's rounding of x, 2^-11 relative, through every layer.
+  for (const bool defaults : {false, true}) {
+    engine::CudaExecutorOptions opt;
+    if (!defaults) opt.gemv_max_rows = 1 << 20;
+    auto ex = engine::make_cuda_executor(*m, kv, 0, opt);
+    const Agreement a = compare(prefill(*ex, table), want, T, V);
+    EXPECT_LE(a.rel, 1e-2) << f.name << " tensor-core quantized product" << (defaults ? ", default options" : "");
+    EXPECT_GE(a.top1, 0.95) << f.name << " tensor-core quantized product" << (defaults ? ", default options" : "");
+    std::printf("%s prefill (quant mma%s): max_rel_err %.3g top1 %.3f\n", std::string(f.name).c_str(),
+                defaults ? ", default options" : "", a.rel, a.top1);
+  }
+  {
+    auto ex = engine::make_cuda_executor(*m, kv, 0, {});
+    const std::vector<float> got = decode(*ex, table);
+    ASSERT_EQ(got.size(), want_decode.size());
+    const Agreement a = compare(got, want_decode, static_cast<int64_t>(got.size()) / V, V);
+    EXPECT_LE(a.rel, 1e-2) << f.name << " decode (quant mma)";
+    EXPECT_GE(a.top1, 0.95) << f.name << " decode (quant mma)";
+    std::printf("%s decode (quant mma): max_rel_err %.3g top1 %.3f\n", std::string(f.name).c_str(), a.rel, a.top1);
   }
   // Decode, one token a step (captured graphs after the second step), the first half's prefill on the GEMV
   // path too (its K/V from the same f32 weights as the CPU's).
@@ -135,6 +160,7 @@ TEST_P(CudaQuantized, MatchesTheCpuExecutorOnTheSameQuantizedModel) {
     engine::CudaExecutorOptions opt;
     opt.gemv_max_rows = 1 << 20;
     opt.quant_gemv_max_rows = 1 << 20;
+    opt.quant_mma_max_rows = 0;
     auto ex = engine::make_cuda_executor(*m, kv, 0, opt);
     const std::vector<float> got = decode(*ex, table);
     ASSERT_EQ(got.size(), want_decode.size());
