@@ -1,6 +1,7 @@
 #pragma once
 // A CPU kernel generator: one way to compute an op, with parameters (the schedule). It declares its search
-// space for a given op and target and emits C++ source (generated_abi.h's ABI) specialised to the op's
+// space for a given op and CPU (the tuner sees it through the target-neutral Generator, bound to the probed
+// CPU by CpuGeneratorOn) and emits C++ source (generated_abi.h's ABI) specialised to the op's
 // constant shapes for one point of that space. Vendor-library tactics (OpenBLAS) are generators too: their
 // source calls the library, and their module links it.
 #include <string>
@@ -10,18 +11,9 @@
 
 #include "synaptix/graph/op_graph.h"
 #include "synaptix/hw/cpu_profile.h"
+#include "synaptix/kernels/generator.h"
 
 namespace synaptix::kernels {
-
-struct ParamDim {
-  std::string name;
-  std::vector<nlohmann::json> values;
-};
-
-struct KernelSource {
-  std::string code;
-  std::vector<std::string> libs;  // extra link flags
-};
 
 class CpuGenerator {
  public:
@@ -43,5 +35,21 @@ class CpuGenerator {
 const std::vector<const CpuGenerator*>& cpu_generators();
 // By name; throws naming the generator when unknown.
 const CpuGenerator& cpu_generator(const std::string& name);
+
+// A CPU generator as a Generator of the target `cpu` (which must outlive it).
+class CpuGeneratorOn final : public Generator {
+ public:
+  CpuGeneratorOn(const CpuGenerator& g, const hw::CpuProfile& cpu) : g_(g), cpu_(cpu) {}
+  std::string name() const override { return g_.name(); }
+  bool applies(const graph::Op& op) const override { return g_.applies(op, cpu_); }
+  std::vector<ParamDim> space(const graph::Op& op) const override { return g_.space(op, cpu_); }
+  bool valid(const graph::Op& op, const nlohmann::json& point) const override { return g_.valid(op, point); }
+  std::string activations(const nlohmann::json& point) const override { return g_.activations(point); }
+  KernelSource emit(const graph::Op& op, const nlohmann::json& point) const override { return g_.emit(op, point); }
+
+ private:
+  const CpuGenerator& g_;
+  const hw::CpuProfile& cpu_;
+};
 
 }  // namespace synaptix::kernels

@@ -31,28 +31,16 @@ Ceilings cpu_ceilings(const hw::CpuProfile& cpu) {
 
 CpuTarget::CpuTarget(const backend::ModuleBuilder& builder, const hw::CpuProfile& cpu,
                      std::vector<std::string> activations)
-    : builder_(builder), cpu_(cpu), hash_(cpu.fingerprint_hash()), activations_(std::move(activations)) {}
+    : builder_(builder), cpu_(cpu), hash_(cpu.fingerprint_hash()), activations_(std::move(activations)) {
+  generators_.reserve(kernels::cpu_generators().size());
+  for (const kernels::CpuGenerator* g : kernels::cpu_generators()) generators_.emplace_back(*g, cpu_);
+  for (const auto& g : generators_) generator_ptrs_.push_back(&g);
+}
 
 double CpuTarget::op_cost_us(const graph::Op& op) const { return tune::op_cost_us(op, cpu_); }
 
-SearchSpace CpuTarget::space(const graph::Op& op, const std::vector<std::string>& generators) const {
-  std::vector<const kernels::CpuGenerator*> gens;
-  for (const auto* g : kernels::cpu_generators())
-    if (generators.empty() || std::find(generators.begin(), generators.end(), g->name()) != generators.end())
-      gens.push_back(g);
-  return build_space(op, cpu_, gens, activations_);
-}
-
-Point CpuTarget::mutate(const Point& p, const SearchSpace& space, const graph::Op& op, std::mt19937_64& rng) const {
-  return tune::mutate(p, space, op, rng);
-}
-
-Point CpuTarget::crossover(const Point& a, const Point& b, const graph::Op& op, std::mt19937_64& rng) const {
-  return tune::crossover(a, b, op, rng);
-}
-
 backend::ModuleSource CpuTarget::emit(const graph::Op& op, const Point& p) const {
-  auto ks = kernels::cpu_generator(p.generator).emit(op, p.params);
+  auto ks = generator(p.generator).emit(op, p.params);
   return {ks.code, ks.libs};
 }
 

@@ -7,6 +7,7 @@
 
 #include "synaptix/backend/module_builder.h"
 #include "synaptix/hw/cpu_profile.h"
+#include "synaptix/kernels/cpu_generator.h"
 #include "synaptix/tune/target.h"
 
 namespace synaptix::tune {
@@ -17,13 +18,15 @@ class CpuTarget : public Target {
   // (CpuGenerator::activations); empty: all.
   CpuTarget(const backend::ModuleBuilder& builder, const hw::CpuProfile& cpu,
             std::vector<std::string> activations = {});
+  CpuTarget(const CpuTarget&) = delete;  // generators() points into this object
+  CpuTarget& operator=(const CpuTarget&) = delete;
 
   std::string kind() const override { return "cpu"; }
   std::string target_hash() const override { return hash_; }
   double op_cost_us(const graph::Op& op) const override;
-  SearchSpace space(const graph::Op& op, const std::vector<std::string>& generators) const override;
-  Point mutate(const Point& p, const SearchSpace& space, const graph::Op& op, std::mt19937_64& rng) const override;
-  Point crossover(const Point& a, const Point& b, const graph::Op& op, std::mt19937_64& rng) const override;
+  // Every CPU generator (kernels::cpu_generators()), bound to this CPU.
+  std::vector<const kernels::Generator*> generators() const override { return generator_ptrs_; }
+  std::vector<std::string> activations() const override { return activations_; }
   backend::ModuleSource emit(const graph::Op& op, const Point& p) const override;
   std::vector<backend::BuiltModule> build_all(const std::vector<backend::ModuleSource>& sources,
                                               int jobs) const override;
@@ -39,6 +42,8 @@ class CpuTarget : public Target {
   const hw::CpuProfile& cpu_;
   std::string hash_;
   std::vector<std::string> activations_;
+  std::vector<kernels::CpuGeneratorOn> generators_;
+  std::vector<const kernels::Generator*> generator_ptrs_;
 };
 
 // The CPU's ceilings from its profile: measured read bandwidth and f32 FMA peak (zeros when not measured),

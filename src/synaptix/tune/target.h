@@ -2,7 +2,8 @@
 // The contract between the tuning loop (tuner.h) and a target, after TVM MetaSchedule's builder / runner /
 // database / search-strategy split. The loop owns the search (which points, in which order, exhaustive or
 // evolutionary with the cost model, when to stop), the database and the promotion; a target owns:
-//   - the space of an op's points and which neighbours are valid (its generators);
+//   - the space of an op's points and which neighbours are valid: its generators, all behind the one
+//     interface kernels/generator.h (generator_space.h builds the space and the moves over them);
 //   - the builder: a point's source, compiled into something its runner can load (host compiler + dlopen on
 //     the CPU, NVRTC + cubin on CUDA);
 //   - the runner: one isolation primitive (a forked child with a time limit) and one timing type (Timing):
@@ -16,6 +17,7 @@
 
 #include "synaptix/backend/module_builder.h"
 #include "synaptix/graph/op_graph.h"
+#include "synaptix/kernels/generator.h"
 #include "synaptix/tune/measurement_check.h"
 #include "synaptix/tune/search_space.h"
 #include "synaptix/tune/trial_runner.h"
@@ -33,11 +35,20 @@ class Target {
   // share of a time budget.
   virtual double op_cost_us(const graph::Op& op) const = 0;
 
+  // The target's generators, in the order the search meets them: one interface for every target
+  // (kernels/generator.h); the space and the moves below are built on them.
+  virtual std::vector<const kernels::Generator*> generators() const = 0;
+  // The activation roundings candidates may use (kernels::Generator::activations); empty: all.
+  virtual std::vector<std::string> activations() const { return {}; }
+
   // Search space: every valid point of the generators that apply (all, or only those named).
-  virtual SearchSpace space(const graph::Op& op, const std::vector<std::string>& generators) const = 0;
-  // A neighbour of p inside space, and a child of a and b (the evolutionary strategy's moves).
-  virtual Point mutate(const Point& p, const SearchSpace& space, const graph::Op& op, std::mt19937_64& rng) const = 0;
-  virtual Point crossover(const Point& a, const Point& b, const graph::Op& op, std::mt19937_64& rng) const = 0;
+  SearchSpace space(const graph::Op& op, const std::vector<std::string>& generators) const;
+  // A neighbour of p inside space, and a child of a and b (the evolutionary strategy's moves), by the
+  // generator of p (of a).
+  Point mutate(const Point& p, const SearchSpace& space, const graph::Op& op, std::mt19937_64& rng) const;
+  Point crossover(const Point& a, const Point& b, const graph::Op& op, std::mt19937_64& rng) const;
+  // A generator by name; throws naming it and the target when it has none of that name.
+  const kernels::Generator& generator(const std::string& name) const;
 
   // Builder: a point's source (what a recipe stores and the database hashes), and several built at once
   // (results in input order; a failed build is a value with its diagnostics, not an exception). A built

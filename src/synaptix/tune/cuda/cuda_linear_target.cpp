@@ -62,19 +62,6 @@ kc::GemvParams gemv_of(const nlohmann::json& j) {
 
 bool gemv_shape(const graph::Op& op) { return op.m <= 8; }
 
-// Every point of the op's space, for both the space and the validity of the evolutionary moves.
-std::vector<Point> all_points(const graph::Op& op, const std::map<LinearShapeKey, int>& algorithms) {
-  std::vector<Point> out;
-  if (gemv_shape(op)) {
-    for (const auto& p : kc::gemv_search_space(static_cast<int>(op.m), op.n, op.k)) out.push_back({kGemv, gemv_json(p)});
-  } else {
-    const auto it = algorithms.find({op.m, op.n, op.k});
-    const int count = it == algorithms.end() ? 1 : std::max(1, it->second);
-    for (int a = 0; a < count; ++a) out.push_back({kBlasLt, {{"algorithm", a}}});
-  }
-  return out;
-}
-
 TrialStatus status_of(const std::string& m) {
   if (m.find("timed out") != std::string::npos) return TrialStatus::Timeout;
   if (m.find("wrong result") != std::string::npos || m.find("output left unwritten") != std::string::npos)
@@ -162,7 +149,11 @@ CudaDeviceFacts probe_cuda_device(int device, const std::vector<LinearShape>& sh
   return f;
 }
 
-CudaLinearTarget::CudaLinearTarget(CudaDeviceFacts facts) : facts_(std::move(facts)) {}
+CudaLinearTarget::CudaLinearTarget(CudaDeviceFacts facts)
+    : facts_(std::move(facts)),
+      gemv_(kc::GemvPointForm{gemv_json, gemv_of}),
+      blaslt_(facts_.blaslt_algorithms),
+      generators_{&gemv_, &blaslt_} {}
 CudaLinearTarget::~CudaLinearTarget() = default;
 
 std::string CudaLinearTarget::target_hash() const { return cuda_target_hash(facts_.fingerprint); }
@@ -174,62 +165,10 @@ double CudaLinearTarget::op_cost_us(const graph::Op& op) const {
   return us * static_cast<double>(std::max<int64_t>(1, op.count));
 }
 
-SearchSpace CudaLinearTarget::space(const graph::Op& op, const std::vector<std::string>& generators) const {
-  SearchSpace s;
-  if (op.kind != graph::OpKind::Linear || op.w_dtype != DType::BF16 || op.m != op.m_lo) return s;
-  for (auto& p : all_points(op, facts_.blaslt_algorithms))
-    if (generators.empty() || std::find(generators.begin(), generators.end(), p.generator) != generators.end())
-      s.points.push_back(std::move(p));
-  // The dimensions (for the cost model and the moves): each parameter's values over the points.
-  std::map<std::string, std::map<std::string, std::vector<nlohmann::json>>> dims;
-  for (const auto& p : s.points)
-    for (auto it = p.params.begin(); it != p.params.end(); ++it) {
-      auto& vals = dims[p.generator][it.key()];
-      if (std::find(vals.begin(), vals.end(), it.value()) == vals.end()) vals.push_back(it.value());
-    }
-  for (auto& [g, params] : dims) {
-    std::vector<kernels::ParamDim> d;
-    for (auto& [name, values] : params) d.push_back({name, values});
-    s.dims.push_back({g, d});
-  }
-  return s;
-}
-
-Point CudaLinearTarget::mutate(const Point& p, const SearchSpace& space, const graph::Op& op, std::mt19937_64& rng) const {
-  std::set<std::string> valid;
-  for (const auto& q : space.points) valid.insert(q.key());
-  const std::vector<kernels::ParamDim>* dims = nullptr;
-  for (const auto& [g, d] : space.dims)
-    if (g == p.generator) dims = &d;
-  if (!dims || dims->empty()) return p;
-  for (int attempt = 0; attempt < 32; ++attempt) {
-    Point q = p;
-    const int changes = 1 + static_cast<int>(rng() % 2);
-    for (int c = 0; c < changes; ++c) {
-      const auto& d = (*dims)[rng() % dims->size()];
-      q.params[d.name] = d.values[rng() % d.values.size()];
-    }
-    if (q.params != p.params && valid.count(q.key())) return q;
-  }
-  return p;
-}
-
-Point CudaLinearTarget::crossover(const Point& a, const Point& b, const graph::Op& op, std::mt19937_64& rng) const {
-  if (a.generator != b.generator) return a;
-  Point c = a;
-  for (auto it = b.params.begin(); it != b.params.end(); ++it)
-    if (rng() % 2) c.params[it.key()] = it.value();
-  for (const auto& q : all_points(op, facts_.blaslt_algorithms))
-    if (q.key() == c.key()) return c;
-  return a;
-}
-
 backend::ModuleSource CudaLinearTarget::emit(const graph::Op& op, const Point& p) const {
   // A GEMV point's source is the generated kernel; a cuBLASLt algorithm has none of ours, so its "source" is
   // the point itself. The first line carries the point for the runner (build_all passes it on).
-  std::string code = cuda_point_path(p) + "\n";
-  if (p.generator == kGemv) code += kc::gemv_bf16_source(static_cast<int>(op.m), gemv_of(p.params));
-  return {code, {}};
+  return {cuda_point_path(p) + "\n" + generator(p.generator).emit(op, p.params).code, {}};
 }
 
 std::vector<backend::BuiltModule> CudaLinearTarget::build_all(const std::vector<backend::ModuleSource>& sources,

@@ -2,8 +2,9 @@
 // The CUDA target of the tuning loop (tune/target.h) for the linear op y[m, n] = x W^T with bf16 W: the
 // loop (tune/tuner.h) searches it as it searches the CPU, exhaustively or by evolution with the cost model,
 // and records every trial in the same database. Per shape:
-//   - space: m <= 8 (the GEMV path) every point of the generated kernel's space (generator "cuda_gemv_bf16");
-//     larger m every algorithm cuBLASLt's heuristic offers on this device ("cublaslt_bf16");
+//   - space: its two generators behind the one generator interface (kernels/linear/cuda/linear_generators.h):
+//     m <= 8 (the GEMV path) every point of the generated kernel's space ("cuda_gemv_bf16"); larger m every
+//     algorithm cuBLASLt's heuristic offers on this device ("cublaslt_bf16");
 //   - builder: NVRTC for the device's architecture into the cubin cache (in a forked child: NVRTC has left
 //     a process unable to hand CUDA to forked children);
 //   - runner: isolated children (backend/cuda/trial_runner.h: their own context, a time limit per trial; a
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "synaptix/graph/op_graph.h"
+#include "synaptix/kernels/linear/cuda/linear_generators.h"
 #include "synaptix/tune/cuda/linear_trials.h"
 #include "synaptix/tune/target.h"
 #include "synaptix/tune/whole_step_plan.h"
@@ -54,9 +56,8 @@ class CudaLinearTarget : public Target {
   std::string kind() const override { return "cuda"; }
   std::string target_hash() const override;
   double op_cost_us(const graph::Op& op) const override;
-  SearchSpace space(const graph::Op& op, const std::vector<std::string>& generators) const override;
-  Point mutate(const Point& p, const SearchSpace& space, const graph::Op& op, std::mt19937_64& rng) const override;
-  Point crossover(const Point& a, const Point& b, const graph::Op& op, std::mt19937_64& rng) const override;
+  // The GEMV schedules (m <= 8) and cuBLASLt's algorithms (m > 8) of kernels/linear/cuda/linear_generators.h.
+  std::vector<const kernels::Generator*> generators() const override { return generators_; }
   backend::ModuleSource emit(const graph::Op& op, const Point& p) const override;
   std::vector<backend::BuiltModule> build_all(const std::vector<backend::ModuleSource>& sources,
                                               int jobs) const override;
@@ -91,6 +92,9 @@ class CudaLinearTarget : public Target {
 
  private:
   CudaDeviceFacts facts_;
+  kernels::cuda::GemvBf16Generator gemv_;
+  kernels::cuda::BlasLtBf16Generator blaslt_;
+  std::vector<const kernels::Generator*> generators_;
   mutable std::mutex mu_;
   mutable std::map<std::string, std::unique_ptr<ShapeInputs>> inputs_;
 };
