@@ -5,6 +5,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/graph/families/family_builders.h"
+#include "synaptix/graph/forward_walk.h"
 
 namespace synaptix::graph {
 
@@ -36,21 +37,10 @@ ForwardPlan build_forward_plan(const model::Spec& s) {
 
 std::vector<std::tuple<int64_t, int64_t, int64_t>> step_linear_shapes(const ForwardPlan& p, int64_t tokens,
                                                                        int64_t logit_rows, bool fused_projections) {
+  // The walker's products (forward_walk.h), less the routers (their own kernels, like the experts').
   std::set<std::tuple<int64_t, int64_t, int64_t>> out;
-  const int64_t h = p.hidden, m = tokens;
-  for (const LayerStep& l : p.layers) {
-    if (fused_projections) {
-      out.insert({m, p.q_dim() + 2 * p.kv_dim(), h});
-    } else {
-      out.insert({m, p.q_dim(), h});
-      out.insert({m, p.kv_dim(), h});
-    }
-    out.insert({m, h, p.q_dim()});
-    if (l.mlp.kind != MlpKind::Dense) continue;
-    out.insert({m, fused_projections ? 2 * l.mlp.inter : l.mlp.inter, h});
-    out.insert({m, h, l.mlp.inter});
-  }
-  if (logit_rows > 0) out.insert({logit_rows, p.vocab, h});
+  for (const StepOp& op : walk_forward(p, tokens, logit_rows, fused_projections))
+    if (op.kind != StepOpKind::MoeRouter) out.insert(op.products.begin(), op.products.end());
   return {out.begin(), out.end()};
 }
 
