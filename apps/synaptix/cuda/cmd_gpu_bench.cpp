@@ -30,6 +30,7 @@
 #include "synaptix/hw/cuda/device_profile.h"
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/cuda/decode_timing.h"
+#include "synaptix/cuda/gpu_bench_fp8.h"
 #include "synaptix/cuda/gpu_bench_gemv.h"
 #include "synaptix/cuda/gpu_bench_kv.h"
 #include "synaptix/cuda/gpu_bench_weights.h"
@@ -71,6 +72,7 @@ struct Options {
   std::vector<std::string> kv;       // KV cache formats to compare (gpu_bench_kv.h) instead
   int kv_fit_context = 4096;         // with --kv: the sequence length of the "sequences that fit" column
   bool gemv_families = false;        // the decode GEMV's register and bulk-copy families instead (gpu_bench_gemv.h)
+  bool fp8_prefill = false;          // the W8A8 FP8 prefill products against the FP8 peak instead (gpu_bench_fp8.h)
 };
 
 // Progress on stderr, unbuffered, so a long run shows where it is.
@@ -474,7 +476,17 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
   sub.add_flag("--gemv-families", o->gemv_families,
                "compare the decode GEMV's register and bulk-copy schedule families on the model's products instead "
                "(GB/s and share of the measured HBM bandwidth; --batches gives the rows, 1..8, default 1)");
+  sub.add_flag("--fp8-prefill", o->fp8_prefill,
+               "time the W8A8 FP8 prefill products (--prompt tokens) against the measured FP8 tensor-core peak instead");
   return [o, batches] {
+    if (o->fp8_prefill) {
+      Fp8PrefillBench f;
+      f.like = o->like;
+      f.device = o->device;
+      f.tokens = o->prompt;
+      f.json_out = o->json_out;
+      return run_fp8_prefill_bench(f);
+    }
     if (o->gemv_families) {
       GemvFamilyBench g;
       g.like = o->like;

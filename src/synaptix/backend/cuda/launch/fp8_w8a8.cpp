@@ -1,0 +1,46 @@
+#include "synaptix/backend/cuda/launch/fp8_w8a8.h"
+
+#include <algorithm>
+
+#include "synaptix/backend/cuda/module.h"
+#include "synaptix/core/error.h"
+#include "synaptix/kernels/linear/cuda/fp8_w8a8_cuda.h"
+
+namespace synaptix::kernels::cuda {
+
+namespace bc = backend::cuda;
+
+namespace {
+CUfunction fn(const char* kernel) { return bc::cached_kernel(std::string("fp8_w8a8/") + kernel, [] { return fp8_w8a8_source(); }, kernel); }
+
+void check_dims(const char* what, int64_t rows, int64_t k) {
+  if (rows < 1 || rows > (1ll << 31) - 1 || k < 1 || k > (1ll << 31) - 1)
+    fail(what, ": shape ", rows, " x ", k, " out of range");
+}
+}  // namespace
+
+void fp8_quantize_rows(CUdeviceptr x, CUdeviceptr q, CUdeviceptr scale, int64_t m, int64_t k, CUstream stream) {
+  check_dims("fp8_quantize_rows", m, k);
+  if (k % 2) fail("fp8_quantize_rows: k=", k, " is odd (codes are written in pairs)");
+  int ki = static_cast<int>(k);
+  void* args[] = {&x, &q, &scale, &ki};
+  bc::launch(fn("fp8_quantize_rows"), {static_cast<unsigned>(m)}, {256}, 0, stream, args, "fp8_quantize_rows");
+}
+
+void fp8_unpack_weights(CUdeviceptr packed, CUdeviceptr codes, CUdeviceptr scales, int64_t n, int64_t k, CUstream stream) {
+  check_dims("fp8_unpack_weights", n, k);
+  if (k % 4) fail("fp8_unpack_weights: k=", k, " is not a multiple of 4 (fp8-e4m3-pc rows are 4-byte aligned)");
+  int ki = static_cast<int>(k);
+  void* args[] = {&packed, &codes, &scales, &ki};
+  bc::launch(fn("fp8_unpack_weights"), {static_cast<unsigned>(n)}, {256}, 0, stream, args, "fp8_unpack_weights");
+}
+
+void fp8_scale_outer(CUdeviceptr y, CUdeviceptr xs, CUdeviceptr ws, int64_t m, int64_t n, CUstream stream) {
+  check_dims("fp8_scale_outer", m, n);
+  int mi = static_cast<int>(m), ni = static_cast<int>(n);
+  void* args[] = {&y, &xs, &ws, &mi, &ni};
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((m * n + 255) / 256, 4096));
+  bc::launch(fn("fp8_scale_outer"), {blocks}, {256}, 0, stream, args, "fp8_scale_outer");
+}
+
+}  // namespace synaptix::kernels::cuda

@@ -1,0 +1,19 @@
+#pragma once
+// Launchers of the W8A8 FP8 helper kernels (kernels/linear/cuda/fp8_w8a8_cuda.h), compiled and loaded
+// through the module cache on first use, enqueued on `stream`. Each throws naming the shape when it does not
+// fit the kernel.
+#include <cuda.h>
+
+#include <cstdint>
+
+namespace synaptix::kernels::cuda {
+
+// x f32 [m, k] -> q E4M3 codes [m, k] and scale f32 [m] (per-row RTN as the fp8-e4m3-pc quantizer: scale =
+// amax / 448, code = e4m3(v / scale)). k even.
+void fp8_quantize_rows(CUdeviceptr x, CUdeviceptr q, CUdeviceptr scale, int64_t m, int64_t k, CUstream stream);
+// n fp8-e4m3-pc rows of k elements (4 + k bytes each) -> codes [n, k] and scales [n]. k % 4 == 0.
+void fp8_unpack_weights(CUdeviceptr packed, CUdeviceptr codes, CUdeviceptr scales, int64_t n, int64_t k, CUstream stream);
+// y f32 [m, n]: y[i, j] *= xs[i] * ws[j].
+void fp8_scale_outer(CUdeviceptr y, CUdeviceptr xs, CUdeviceptr ws, int64_t m, int64_t n, CUstream stream);
+
+}  // namespace synaptix::kernels::cuda

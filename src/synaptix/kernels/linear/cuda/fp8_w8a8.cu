@@ -1,0 +1,66 @@
+
+// W8A8 FP8 (E4M3) products on tensor cores: the pieces around cuBLASLt's E4M3 x E4M3 GEMM
+// (backend/cuda/cublaslt_fp8.h). Codes are OFP8 E4M3 bytes (saturating, round to nearest even), the same
+// bytes as the CPU's fp8-e4m3 format (quant/minifloat.h).
+
+// Each row of x (f32 [m, k]) as E4M3 codes [m, k] and one f32 scale per row (per token), exactly as the
+// fp8-e4m3-pc weight quantizer rounds a row (quant/weight_quantize.cpp): scale = amax / 448, code =
+// e4m3(v / scale), an all-zero row scale 0 and codes 0. One block per row; k even.
+extern "C" __global__ void fp8_quantize_rows(const float* __restrict__ x, unsigned char* __restrict__ q,
+                                             float* __restrict__ scale, int k) {
+  __shared__ float red[32];
+  const int row = blockIdx.x;
+  const float* xr = x + (size_t)row * k;
+  pdl_wait();
+  float amax = 0.f;
+  for (int i = threadIdx.x; i < k; i += blockDim.x) amax = fmaxf(amax, fabsf(xr[i]));
+  amax = warp_max(amax);
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = amax;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float v = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.f;
+    v = warp_max(v);
+    if (threadIdx.x == 0) red[0] = v;
+  }
+  __syncthreads();
+  pdl_launch_dependents();
+  const float s = red[0] / 448.f;  // IEEE division (NVRTC's default), as the CPU's
+  if (threadIdx.x == 0) scale[row] = s;
+  unsigned short* qr = reinterpret_cast<unsigned short*>(q + (size_t)row * k);
+  for (int i = threadIdx.x; i < (k >> 1); i += blockDim.x) {
+    unsigned short packed = 0;
+    if (s > 0.f) {
+      const float lo = xr[2 * i] / s, hi = xr[2 * i + 1] / s;
+      // The first operand goes to the upper byte: element 2i + 1 at the higher address.
+      asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(packed) : "f"(hi), "f"(lo));
+    }
+    qr[i] = packed;
+  }
+}
+
+// fp8-e4m3-pc rows ([f32 d][k codes], 4 + k bytes each, k % 4 == 0) as the GEMM reads them: codes [n, k]
+// (16-byte aligned rows when k % 16 == 0) and scales [n]. One block per row.
+extern "C" __global__ void fp8_unpack_weights(const unsigned char* __restrict__ packed, unsigned char* __restrict__ codes,
+                                              float* __restrict__ scales, int k) {
+  const int row = blockIdx.x;
+  const unsigned char* src = packed + (size_t)row * (k + 4);
+  pdl_wait();
+  if (threadIdx.x == 0) scales[row] = *reinterpret_cast<const float*>(src);
+  const unsigned* s4 = reinterpret_cast<const unsigned*>(src + 4);
+  unsigned* d4 = reinterpret_cast<unsigned*>(codes + (size_t)row * k);
+  for (int i = threadIdx.x; i < (k >> 2); i += blockDim.x) d4[i] = s4[i];
+  pdl_launch_dependents();
+}
+
+// y[i, j] *= xs[i] * ws[j] over y f32 [m, n]: the per-token x per-channel scales when cuBLASLt cannot apply
+// them itself (its outer-vector scale mode).
+extern "C" __global__ void fp8_scale_outer(float* __restrict__ y, const float* __restrict__ xs, const float* __restrict__ ws,
+                                           int m, int n) {
+  pdl_wait();
+  const long long total = (long long)m * n;
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    const int r = (int)(i / n), c = (int)(i % n);
+    y[i] = y[i] * (xs[r] * ws[c]);
+  }
+  pdl_launch_dependents();
+}
