@@ -20,7 +20,6 @@
 #include "synaptix/kernels/attention/reference.h"
 #include "synaptix/kernels/common/cuda/device_prelude.h"
 #include "synaptix/kernels/cuda_sources.h"
-#include "synaptix/kernels/rmsnorm/reference.h"
 #include "synaptix/kernels/rope/reference.h"
 
 namespace bc = synaptix::backend::cuda;
@@ -166,7 +165,8 @@ TEST(KvFp8Device, RopeKvWriteStoresCodes) {
       const float kw = v[static_cast<size_t>(H * D + i)], vw = v[static_cast<size_t>((H + KVH) * D + i)];
       const float kg = kr::kv_decode(KvFormat::Fp8E4M3, got_k.data(), base + i, 1.0f);
       const float vg = kr::kv_decode(KvFormat::Fp8E4M3, got_v.data(), base + i, 1.0f);
-      EXPECT_LE(std::fabs(kg - kw), std::fabs(kw) / 16 + 0x1p-10f + 1e-6f) << "token " << t << " k " << i;
+      // Half a step (|x| / 16 in a binade, 2^-10 among subnormals) plus the rotation's f32 differences.
+      EXPECT_LE(std::fabs(kg - kw), std::fabs(kw) * (1.0f / 16 + 1e-5f) + 0x1p-10f + 1e-6f) << "token " << t << " k " << i;
       EXPECT_EQ(vg, kr::kv_decode(KvFormat::Fp8E4M3, encode_fp8({vw}).data(), 0, 1.0f)) << "token " << t << " v " << i;
     }
   }
