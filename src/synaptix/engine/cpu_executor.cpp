@@ -10,6 +10,7 @@
 #include "synaptix/core/thread_pool.h"
 #include "synaptix/engine/synchronous_greedy_steps.h"
 #include "synaptix/graph/forward_plan.h"
+#include "synaptix/graph/forward_walk.h"
 #include "synaptix/kernels/attention/decode_default.h"
 #include "synaptix/kernels/attention/prefill_default.h"
 #include "synaptix/kernels/attention/reference.h"
@@ -53,7 +54,7 @@ struct LayerF32 {
 class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGreedyStep {
  public:
   CpuExecutor(const model::Model& m, KvConfig kv, const kernels::KernelSet* ks)
-      : m_(m), s_(m.spec), plan_(graph::build_forward_plan(m.spec)), ks_(ks),
+      : m_(m), s_(m.spec), plan_(graph::build_forward_plan(m.spec)), walk_(graph::walk_forward(plan_, 1, 0, false)), ks_(ks),
         pipeline_([this](std::span<const SeqChunk> c, std::vector<int32_t>& ids) { argmax(c, ids); },
                   kv.block_size > 0 ? kv.block_size : 16) {
     check_weights();
@@ -213,88 +214,117 @@ class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGr
     tables.resize(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) tables[static_cast<size_t>(t)] = chunks[static_cast<size_t>(owner[t])].block_table.data();
     order_attention_units();
-    // xn_ holds the previous sublayer's output, not yet added to the residual x_: the add is fused into the
-    // next norm.
-    bool pending = false;
-    for (int64_t l = 0; l < s_.num_layers; ++l) {
+    // The layers in the order the forward walker gives (graph/forward_walk.h), each op dispatched here. The CPU
+    // runs the q/k norm inside the RoPE and KV-write loop, and a dense MLP's gate/up, activation and down (or a
+    // routed MLP's router and experts) as one op. xn_ holds the previous sublayer's output, not yet added to
+    // the residual x_: the add is fused into the next norm.
+    for (const graph::StepOp& op : walk_) {
+      if (op.layer < 0) continue;  // the embedding (above), the final norm and the head (below, and the caller)
+      const int64_t l = op.layer;
       const model::LayerWeights& L = m_.layers[static_cast<size_t>(l)];
       const LayerF32& F = layers_[static_cast<size_t>(l)];
-      const graph::LayerStep& P = plan_.layers[static_cast<size_t>(l)];  // what this layer computes
+      const graph::LayerStep& P = *op.step;  // what this layer computes
       const kernels::RopeTable& rope = P.attention.rope == graph::RopeTableId::Sliding ? sliding_rope_ : rope_;
       const float scale = static_cast<float>(P.attention.scale);
       const float attn_cap = static_cast<float>(P.attention.logit_softcap);
-      add_rmsnorm(pending ? xn_.data() : nullptr, F.attn_norm.data(), xn_.data(), T, eps);
-      linear_each(xn_.data(),
-                  std::array<Product, 3>{
-                      {{L.q, &F.q_bias, q_.data()}, {L.k, &F.k_bias, k_.data()}, {L.v, &F.v_bias, v_.data()}}},
-                  T);
       uint8_t* kc = k_cache_[static_cast<size_t>(l)].data();
       uint8_t* vc = v_cache_[static_cast<size_t>(l)].data();
       float* ksc = k_scale_.empty() ? nullptr : k_scale_[static_cast<size_t>(l)].data();
       float* vsc = v_scale_.empty() ? nullptr : v_scale_[static_cast<size_t>(l)].data();
-      const size_t row_bytes = static_cast<size_t>(hd) * kernels::kv_element_bytes(kv_format_);
-      ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
-        for (size_t t = b; t < e; ++t) {
-          float* qt = q_.data() + t * static_cast<size_t>(qd);
-          float* kt = k_.data() + t * static_cast<size_t>(kvd);
-          if (P.attention.qk_norm) {
-            kernels::rmsnorm_reference(qt, F.q_norm.data(), qt, s_.num_heads, hd, eps);
-            kernels::rmsnorm_reference(kt, F.k_norm.data(), kt, s_.num_kv_heads, hd, eps);
-          }
-          kernels::rope_reference(qt, s_.num_heads, hd, pos[t], rope);
-          kernels::rope_reference(kt, s_.num_kv_heads, hd, pos[t], rope);
-          const SeqChunk& ch = chunks[static_cast<size_t>(owner[t])];
-          const int64_t slot = static_cast<int64_t>(ch.block_table[pos[t] / block_size_]) * block_size_ + pos[t] % block_size_;
-          // Stored in the cache's format: this token's own attention below reads what later steps will.
-          const float* vt = v_.data() + t * static_cast<size_t>(kvd);
-          for (int64_t kh = 0; kh < s_.num_kv_heads; ++kh) {
-            const size_t row = static_cast<size_t>(slot * s_.num_kv_heads + kh);
-            kernels::kv_encode_head(kv_format_, kt + kh * hd, hd, kc + row * row_bytes, ksc ? ksc + row : nullptr);
-            kernels::kv_encode_head(kv_format_, vt + kh * hd, hd, vc + row * row_bytes, vsc ? vsc + row : nullptr);
-          }
+      switch (op.kind) {
+        case graph::StepOpKind::AttentionNorm:
+          add_rmsnorm(l > 0 ? xn_.data() : nullptr, F.attn_norm.data(), xn_.data(), T, eps);
+          break;
+        case graph::StepOpKind::QkvProjection:
+          linear_each(xn_.data(),
+                      std::array<Product, 3>{
+                          {{L.q, &F.q_bias, q_.data()}, {L.k, &F.k_bias, k_.data()}, {L.v, &F.v_bias, v_.data()}}},
+                      T);
+          break;
+        case graph::StepOpKind::QkNorm:  // with RoPE, per token
+          break;
+        case graph::StepOpKind::RopeKvWrite: {
+          const size_t row_bytes = static_cast<size_t>(hd) * kernels::kv_element_bytes(kv_format_);
+          ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
+            for (size_t t = b; t < e; ++t) {
+              float* qt = q_.data() + t * static_cast<size_t>(qd);
+              float* kt = k_.data() + t * static_cast<size_t>(kvd);
+              if (P.attention.qk_norm) {
+                kernels::rmsnorm_reference(qt, F.q_norm.data(), qt, s_.num_heads, hd, eps);
+                kernels::rmsnorm_reference(kt, F.k_norm.data(), kt, s_.num_kv_heads, hd, eps);
+              }
+              kernels::rope_reference(qt, s_.num_heads, hd, pos[t], rope);
+              kernels::rope_reference(kt, s_.num_kv_heads, hd, pos[t], rope);
+              const SeqChunk& ch = chunks[static_cast<size_t>(owner[t])];
+              const int64_t slot = static_cast<int64_t>(ch.block_table[pos[t] / block_size_]) * block_size_ + pos[t] % block_size_;
+              // Stored in the cache's format: this token's own attention below reads what later steps will.
+              const float* vt = v_.data() + t * static_cast<size_t>(kvd);
+              for (int64_t kh = 0; kh < s_.num_kv_heads; ++kh) {
+                const size_t row = static_cast<size_t>(slot * s_.num_kv_heads + kh);
+                kernels::kv_encode_head(kv_format_, kt + kh * hd, hd, kc + row * row_bytes, ksc ? ksc + row : nullptr);
+                kernels::kv_encode_head(kv_format_, vt + kh * hd, hd, vc + row * row_bytes, vsc ? vsc + row : nullptr);
+              }
+            }
+          });
+          break;
         }
-      });
-      const int64_t window = P.attention.window;
-      const kernels::AttentionFn* att =
-          ks_ && attn_cap == 0 && kv_format_ == kernels::KvFormat::F32
-              ? ks_->attention(T, s_.num_heads, s_.num_kv_heads, hd, max_len)
-              : nullptr;  // the recipe's attention kernels read an f32 cache
-      if (att) {
-        (*att)({q_.data(), reinterpret_cast<const float*>(kc), reinterpret_cast<const float*>(vc), block_size_,
-                tables.data(), pos.data(), window, scale, attn_.data(), T});
-      } else if (attn_cap == 0 && prefill_attention_) {
-        // Tiles of a chunk's tokens per KV head (prefill), single tokens otherwise (decode).
-        ThreadPool::global().parallel_for(attn_units_.size(), [&](size_t b, size_t e) {
-          for (size_t u = b; u < e; ++u) {
-            const AttnUnit& a = attn_units_[u];
-            kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[static_cast<size_t>(a.row)], kv_format_, ksc, vsc};
-            const float* qa = q_.data() + a.row * qd;
-            float* oa = attn_.data() + a.row * qd;
-            if (a.tokens > 0)
-              kernels::attention_prefill_tile(qa, qd, a.tokens, pos.data() + a.row, s_.num_heads, kv, a.kv_head, window, scale, oa);
-            else
-              kernels::attention_decode_default(qa, s_.num_heads, kv, pos[static_cast<size_t>(a.row)], window, scale, oa);
+        case graph::StepOpKind::Attention: {
+          const int64_t window = P.attention.window;
+          const kernels::AttentionFn* att =
+              ks_ && attn_cap == 0 && kv_format_ == kernels::KvFormat::F32
+                  ? ks_->attention(T, s_.num_heads, s_.num_kv_heads, hd, max_len)
+                  : nullptr;  // the recipe's attention kernels read an f32 cache
+          if (att) {
+            (*att)({q_.data(), reinterpret_cast<const float*>(kc), reinterpret_cast<const float*>(vc), block_size_,
+                    tables.data(), pos.data(), window, scale, attn_.data(), T});
+          } else if (attn_cap == 0 && prefill_attention_) {
+            // Tiles of a chunk's tokens per KV head (prefill), single tokens otherwise (decode).
+            ThreadPool::global().parallel_for(attn_units_.size(), [&](size_t b, size_t e) {
+              for (size_t u = b; u < e; ++u) {
+                const AttnUnit& a = attn_units_[u];
+                kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[static_cast<size_t>(a.row)], kv_format_, ksc, vsc};
+                const float* qa = q_.data() + a.row * qd;
+                float* oa = attn_.data() + a.row * qd;
+                if (a.tokens > 0)
+                  kernels::attention_prefill_tile(qa, qd, a.tokens, pos.data() + a.row, s_.num_heads, kv, a.kv_head, window, scale, oa);
+                else
+                  kernels::attention_decode_default(qa, s_.num_heads, kv, pos[static_cast<size_t>(a.row)], window, scale, oa);
+              }
+            });
+          } else {
+            ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
+              for (size_t t = b; t < e; ++t) {
+                kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[t], kv_format_, ksc, vsc};
+                kernels::attention_decode_default(q_.data() + t * static_cast<size_t>(qd), s_.num_heads, kv, pos[t],
+                                                  window, scale, attn_.data() + t * static_cast<size_t>(qd), attn_cap);
+              }
+            });
           }
-        });
-      } else {
-        ThreadPool::global().parallel_for(static_cast<size_t>(T), [&](size_t b, size_t e) {
-          for (size_t t = b; t < e; ++t) {
-            kernels::PagedKv kv{kc, vc, block_size_, s_.num_kv_heads, hd, tables[t], kv_format_, ksc, vsc};
-            kernels::attention_decode_default(q_.data() + t * static_cast<size_t>(qd), s_.num_heads, kv, pos[t],
-                                              window, scale, attn_.data() + t * static_cast<size_t>(qd), attn_cap);
-          }
-        });
+          break;
+        }
+        case graph::StepOpKind::OutProjection:
+          linear(attn_.data(), L.o, {}, xn_.data(), T);
+          break;
+        case graph::StepOpKind::PostAttentionNorm:
+          kernels::rmsnorm_reference(xn_.data(), F.post_attn_norm.data(), xn_.data(), T, h, eps);
+          break;
+        case graph::StepOpKind::MlpNorm:
+          add_rmsnorm(xn_.data(), F.mlp_norm.data(), xn_.data(), T, eps);
+          break;
+        case graph::StepOpKind::GateUpProjection:  // with the activation and down (or the fused gate_up_silu kernel)
+          dense_mlp(L.gate, L.up, L.down, P.mlp.activation, xn_.data(), T, xn_.data());
+          break;
+        case graph::StepOpKind::MoeRouter:  // with the experts
+          moe(L, P.mlp, T);
+          break;
+        case graph::StepOpKind::PostMlpNorm:
+          kernels::rmsnorm_reference(xn_.data(), F.post_mlp_norm.data(), xn_.data(), T, h, eps);
+          break;
+        default:  // GatedActivation, DownProjection, MoeExperts: run above
+          break;
       }
-      linear(attn_.data(), L.o, {}, xn_.data(), T);
-      if (P.post_attention_norm) kernels::rmsnorm_reference(xn_.data(), F.post_attn_norm.data(), xn_.data(), T, h, eps);
-
-      add_rmsnorm(xn_.data(), F.mlp_norm.data(), xn_.data(), T, eps);
-      if (P.mlp.kind == graph::MlpKind::Moe) moe(L, P.mlp, T);
-      else dense_mlp(L.gate, L.up, L.down, P.mlp.activation, xn_.data(), T, xn_.data());
-      if (P.post_mlp_norm) kernels::rmsnorm_reference(xn_.data(), F.post_mlp_norm.data(), xn_.data(), T, h, eps);
-      pending = true;
     }
-    if (pending)
+    if (s_.num_layers > 0)
       for (size_t i = 0; i < x_.size(); ++i) x_[i] += xn_[i];
 
     // Final norm only for the rows whose logits are wanted.
@@ -428,6 +458,7 @@ class CpuExecutor final : public Executor, public GreedyStep, public PipelinedGr
   const model::Model& m_;
   const model::Spec& s_;
   const graph::ForwardPlan plan_;  // what each layer computes (graph/forward_plan.h)
+  const std::vector<graph::StepOp> walk_;  // its ops in order (graph/forward_walk.h); shapes unused here
   const kernels::KernelSet* ks_;
   int64_t block_size_ = 16, num_blocks_ = 0;
   kernels::KvFormat kv_format_ = kernels::KvFormat::F32;
