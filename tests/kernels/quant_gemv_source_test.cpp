@@ -67,7 +67,7 @@ TEST(QuantMmaSource, EveryFormatCompilesForSm90a) {
     }
   for (DType w : {DType::W4_G128, DType::FP8_PC})
     for (int m : {9, 32}) {
-      const kernels::cuda::QuantMmaParams p = m == 9 ? kernels::cuda::QuantMmaParams{16, 4, 8} : kernels::cuda::QuantMmaParams{1, 2, 1};
+      const kernels::cuda::QuantMmaParams p = m == 9 ? kernels::cuda::QuantMmaParams{16, 4, 2} : kernels::cuda::QuantMmaParams{1, 2, 4};
       const std::string name = "quant_mma_" + std::string(dtype_name(w)) + "_m" + std::to_string(m) + "_" + p.str();
       EXPECT_GT(backend::cuda::compile_cubin(kernels::cuda::quant_mma_source(w, m, p), "sm_90a", name).cubin.size(), 100u) << name;
     }
@@ -84,7 +84,8 @@ TEST(QuantMmaSource, RefusesWhatItHasNoFormFor) {
   EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{0, 1, 1}), Error);
   EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{8, 5, 1}), Error);
   EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{8, 1, 9}), Error);
-  EXPECT_NO_THROW(kernels::cuda::check_quant_mma_params(64, kernels::cuda::QuantMmaParams{16, 4, 8}));
+  EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{8, 4, 4}), Error);  // 16 words
+  EXPECT_NO_THROW(kernels::cuda::check_quant_mma_params(64, kernels::cuda::QuantMmaParams{16, 4, 2}));
 }
 
 TEST(QuantGemvSource, RefusesFormatsAndShapesWithoutAForm) {

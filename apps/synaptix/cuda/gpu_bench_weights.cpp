@@ -138,7 +138,8 @@ nlohmann::json sweep_mma(const model::Spec& s, const quant::WeightFormat& f, int
   if (m <= 8) {
     for (int warps : {4, 8, 16})
       for (int rt : {1, 2, 4})
-        for (int unroll : {1, 2, 4}) grid.push_back({warps, rt, unroll});
+        for (int unroll : {1, 2, 4, 8})
+          if (rt * unroll <= 8) grid.push_back({warps, rt, unroll});
   } else {
     for (int warps : {4, 8})
       for (int rt : {1, 2})

@@ -45,7 +45,7 @@ inline constexpr int kQuantMmaMaxRows = 64;
 struct QuantMmaParams {
   int warps = 8;      // warps per block, splitting k: 1..16
   int row_tiles = 1;  // tiles of 16 weight rows a block (and each warp) takes, sharing each x load: 1..4
-  int unroll = 2;     // 16-byte words of every row tile a warp loads before using any: 1..8
+  int unroll = 2;     // 16-byte words of every row tile a warp loads a round: 1..8, row_tiles * unroll <= 8
   std::string str() const {
     return "w" + std::to_string(warps) + "t" + std::to_string(row_tiles) + "u" + std::to_string(unroll);
   }

@@ -69,6 +69,9 @@ void check_quant_mma_params(int m, const QuantMmaParams& p) {
   if (p.warps < 1 || p.warps > 16) fail("quant_mma: warps = ", p.warps, " (expected 1..16)");
   if (p.row_tiles < 1 || p.row_tiles > 4) fail("quant_mma: row_tiles = ", p.row_tiles, " (expected 1..4)");
   if (p.unroll < 1 || p.unroll > 8) fail("quant_mma: unroll = ", p.unroll, " (expected 1..8)");
+  // Two rounds of row_tiles * unroll 16-byte words live in registers.
+  if (p.row_tiles * p.unroll > 8)
+    fail("quant_mma: row_tiles * unroll = ", p.row_tiles * p.unroll, " (expected at most 8 words in flight per round)");
 }
 
 QuantMmaParams quant_mma_default_params(DType w, int m) {

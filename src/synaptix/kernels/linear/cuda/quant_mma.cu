@@ -21,9 +21,62 @@ __device__ __forceinline__ uint2 qm_load_u2(const void* p) {
   return r;
 }
 
+// The KU words (and their group scales: raw f16 bits or E8M0, int4's zero point << 16) of each of the block's
+// RT row tiles that a warp takes from word kb0 on (words kb0, kb0 + WARPS, ...); zeros past the matrix.
+struct QmWords {
+  uint4 w[KU][RT][2];
+  unsigned int gs[KU][RT][2][QM_GROUPS_PER_WORD];
+};
+__device__ __forceinline__ void qm_load_words(QmWords& d, const uint4* __restrict__ codes, const void* __restrict__ scales,
+                                              const unsigned char* __restrict__ zeros, int kb0, int kw, int tile0, int n_tiles,
+                                              int lane) {
+  const int g = lane >> 2;
+  (void)scales;
+  (void)zeros;
+  (void)g;
+QM_UNROLL
+  for (int u = 0; u < KU; ++u) {
+    const int kb = kb0 + u * WARPS;
+QM_UNROLL
+    for (int r = 0; r < RT; ++r) {
+      const int tile = tile0 + r;
+      if (kb < kw && tile < n_tiles) {
+        const uint4* p = codes + ((size_t)tile * kw + kb) * 64 + lane;
+        d.w[u][r][0] = load_stream_u4(p);
+        d.w[u][r][1] = load_stream_u4(p + 32);
+#if QFMT == 1 || QFMT == 4
+QM_UNROLL
+        for (int h = 0; h < 2; ++h)
+QM_UNROLL
+          for (int gi = 0; gi < QM_GROUPS_PER_WORD; ++gi) {
+            const size_t si = (((size_t)tile * kw + kb) * QM_GROUPS_PER_WORD + gi) * 16 + g + 8 * h;
+#if QFMT == 1
+            unsigned int v = __ldg(reinterpret_cast<const unsigned short*>(scales) + si);
+#if ASYM
+            v |= (unsigned int)__ldg(zeros + si) << 16;
+#endif
+#else
+            unsigned int v = __ldg(reinterpret_cast<const unsigned char*>(scales) + si);
+#endif
+            d.gs[u][r][h][gi] = v;
+          }
+#endif
+      } else {
+        d.w[u][r][0].x = d.w[u][r][0].y = d.w[u][r][0].z = d.w[u][r][0].w = 0u;
+        d.w[u][r][1] = d.w[u][r][0];
+QM_UNROLL
+        for (int h = 0; h < 2; ++h)
+QM_UNROLL
+          for (int gi = 0; gi < QM_GROUPS_PER_WORD; ++gi) d.gs[u][r][h][gi] = 0u;
+      }
+    }
+  }
+}
+
 // codes: [n_tiles][kw][2][32] 16-byte words; scales: int4 f16 [n_tiles][groups][16], mxfp4 u8 E8M0 likewise,
 // int8/fp8 f32 [n_tiles * 16]; zeros (int4 asymmetric) u8 [n_tiles][groups][16]. kw: words per row (k_pad /
-// QM_WORD_K). xh / xs from quant_mma_x for NT * 8 tokens.
+// QM_WORD_K). xh / xs from quant_mma_x for the m tokens (in tiles of 8). The words of the warp's next round
+// are loaded before this round's are used (two rounds in registers).
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
 quant_mma(const unsigned short* __restrict__ xh, const float* __restrict__ xs, const uint4* __restrict__ codes,
           const void* __restrict__ scales, const unsigned char* __restrict__ zeros, float* __restrict__ y, int m, int n,
@@ -32,63 +85,22 @@ quant_mma(const unsigned short* __restrict__ xh, const float* __restrict__ xs, c
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2;
   const int tile0 = blockIdx.x * RT, n_tiles = (n + 15) >> 4;
   for (int i = threadIdx.x; i < RT * 16 * (NT * 8 + 1); i += blockDim.x) (&red[0][0])[i] = 0.f;
-  (void)zeros;
   float acc[RT][NT][4];
 QM_UNROLL
   for (int r = 0; r < RT; ++r)
 QM_UNROLL
     for (int j = 0; j < NT; ++j) acc[r][j][0] = acc[r][j][1] = acc[r][j][2] = acc[r][j][3] = 0.f;
-#if QFMT == 1 || QFMT == 4
-  const int groups = kw * QM_GROUPS_PER_WORD;
-#endif
   const int kx64 = kw * (QM_WORD_K / 64);  // 64-k blocks of a token's x
-  // x comes from the kernel before: wait for it (the weights could be read earlier, but are not yet).
+  // The weights are constant: the first round is loaded before waiting for the kernel before (x comes from it).
+  QmWords cur;
+  qm_load_words(cur, codes, scales, zeros, warp, kw, tile0, n_tiles, lane);
   pdl_wait();
   pdl_launch_dependents();
   for (int kb0 = warp; kb0 < kw; kb0 += WARPS * KU) {
-    uint4 wv[KU][RT][2];
-#if QFMT == 1 || QFMT == 4
-    unsigned int gs[KU][RT][2][QM_GROUPS_PER_WORD];  // raw group scale (f16 bits / E8M0) and zero point << 16
-#endif
-QM_UNROLL
-    for (int u = 0; u < KU; ++u) {
-      const int kb = kb0 + u * WARPS;
-QM_UNROLL
-      for (int r = 0; r < RT; ++r) {
-        const int tile = tile0 + r;
-        if (kb < kw && tile < n_tiles) {
-          const uint4* p = codes + ((size_t)tile * kw + kb) * 64 + lane;
-          wv[u][r][0] = load_stream_u4(p);
-          wv[u][r][1] = load_stream_u4(p + 32);
-#if QFMT == 1 || QFMT == 4
-QM_UNROLL
-          for (int h = 0; h < 2; ++h)
-QM_UNROLL
-            for (int gi = 0; gi < QM_GROUPS_PER_WORD; ++gi) {
-              const size_t si = ((size_t)tile * groups + kb * QM_GROUPS_PER_WORD + gi) * 16 + g + 8 * h;
-#if QFMT == 1
-              unsigned int v = __ldg(reinterpret_cast<const unsigned short*>(scales) + si);
-#if ASYM
-              v |= (unsigned int)__ldg(zeros + si) << 16;
-#endif
-#else
-              unsigned int v = __ldg(reinterpret_cast<const unsigned char*>(scales) + si);
-#endif
-              gs[u][r][h][gi] = v;
-            }
-#endif
-        } else {
-          wv[u][r][0].x = wv[u][r][0].y = wv[u][r][0].z = wv[u][r][0].w = 0u;
-          wv[u][r][1] = wv[u][r][0];
-#if QFMT == 1 || QFMT == 4
-QM_UNROLL
-          for (int h = 0; h < 2; ++h)
-QM_UNROLL
-            for (int gi = 0; gi < QM_GROUPS_PER_WORD; ++gi) gs[u][r][h][gi] = 0u;
-#endif
-        }
-      }
-    }
+    QmWords next;
+    qm_load_words(next, codes, scales, zeros, kb0 + WARPS * KU, kw, tile0, n_tiles, lane);
+    const uint4 (&wv)[KU][RT][2] = cur.w;
+    const unsigned int (&gs)[KU][RT][2][QM_GROUPS_PER_WORD] = cur.gs;
 QM_UNROLL
     for (int u = 0; u < KU; ++u) {
       const int kb = kb0 + u * WARPS;
@@ -104,10 +116,14 @@ QM_UNROLL
         for (int ss = 0; ss < QM_GROUP_STEPS; ++ss) {
           const int s = gi * QM_GROUP_STEPS + ss;
           // This step's 16 k of x: 64-k block kb * QM_WORD_K / 64 + s / 4, step s % 4 in it.
+          // (Token columns past m are zeros, never read: the pre-pass writes only the m tokens.)
           uint2 xb[NT];
 QM_UNROLL
-          for (int j = 0; j < NT; ++j)
-            xb[j] = qm_load_u2(xh + (((size_t)j * kx64 + kb * (QM_WORD_K / 64) + (s >> 2)) * 32 + lane) * 16 + 4 * (s & 3));
+          for (int j = 0; j < NT; ++j) {
+            xb[j].x = xb[j].y = 0u;
+            if (j * 8 + g < m)
+              xb[j] = qm_load_u2(xh + (((size_t)j * kx64 + kb * (QM_WORD_K / 64) + (s >> 2)) * 32 + lane) * 16 + 4 * (s & 3));
+          }
 QM_UNROLL
           for (int r = 0; r < RT; ++r) {
 #if QFMT == 1
@@ -148,6 +164,7 @@ QM_UNROLL
         }
       }
     }
+    cur = next;
   }
   // C fragment: c0, c1 row g, tokens 2q, 2q + 1; c2, c3 row g + 8.
   __syncthreads();  // red zeroed by every thread before any adds

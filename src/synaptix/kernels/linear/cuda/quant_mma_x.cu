@@ -1,8 +1,9 @@
 // The activations of the tensor-core product (quant_mma.cu) as its B operand: x (f32, or bf16 with XBF16)
 // to f16 in the lane order of the operand (qm_x_index, quant_mma_decode.cuh), each token scaled by a power of
 // two that puts its max |x| in [2^14, 2^15) (f16 cannot overflow, small values keep their precision); the
-// inverse scale per token goes to xs. One block per token of the padded tiles of 8 (padding tokens and k past
-// k are zeros). k % 4 == 0, rows 16-byte (f32) or 8-byte (bf16) aligned.
+// inverse scale per token goes to xs. One block per token; k up to k_pad is written as zeros (the product
+// reads every k of a token it has; tokens past m it never reads). k % 4 == 0, rows 16-byte (f32) or 8-byte
+// (bf16) aligned.
 
 __device__ __forceinline__ unsigned int qm_f16x2(float lo, float hi) {
   unsigned int d;
