@@ -29,6 +29,9 @@ __device__ __forceinline__ void load_row(const unsigned char* p, int lane, float
 #pragma unroll
     for (int e = 0; e < 4; ++e) { f[e] = kv_fp8_to_f32((u.x >> (8 * e)) & 0xffu); f[4 + e] = kv_fp8_to_f32((u.y >> (8 * e)) & 0xffu); } }
   else { for (int e = 0; e < 8; ++e) f[e] = 0.f; }
+#elif EPL == 2 && (D % 2 == 0)
+  if (e0 < D) { const unsigned int u = *reinterpret_cast<const unsigned short*>(p + e0); f[0] = kv_fp8_to_f32(u & 0xffu); f[1] = kv_fp8_to_f32(u >> 8); }
+  else { f[0] = f[1] = 0.f; }
 #else
 #pragma unroll
   for (int e = 0; e < EPL; ++e) f[e] = e0 + e < D ? kv_fp8_to_f32(p[e0 + e]) : 0.f;
@@ -138,6 +141,8 @@ __device__ __forceinline__ void load_row_raw(const kv_t* p, int lane, KvRaw& r) 
 #elif KV_FP8 && EPL == 8 && (D % 8 == 0)
   if (e0 < D) { const uint2 u = *reinterpret_cast<const uint2*>(p + e0); r.w[0] = u.x; r.w[1] = u.y; }
   else { r.w[0] = r.w[1] = 0u; }
+#elif KV_FP8 && EPL == 2 && (D % 2 == 0)
+  r.w[0] = e0 < D ? (unsigned int)*reinterpret_cast<const unsigned short*>(p + e0) : 0u;
 #elif KV_FP8
 #pragma unroll
   for (int i = 0; i < KV_WORDS; ++i) r.w[i] = 0u;
