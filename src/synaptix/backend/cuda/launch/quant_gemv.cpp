@@ -72,7 +72,7 @@ void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdevicept
                                     [&] { return quant_mma_x_source(x_bf16); }, "quant_mma_x");
   int mi = m, ki = static_cast<int>(k), kp = static_cast<int>(l.k_pad);
   void* xargs[] = {&x, &xh, &xs, &mi, &ki, &kp};
-  bc::launch(fx, {static_cast<unsigned>(m)}, {256}, 0, stream, xargs, "quant_mma_x");
+  bc::launch(fx, {static_cast<unsigned>(m)}, {1024}, 0, stream, xargs, "quant_mma_x");
   const int nt = (m + 7) / 8;
   CUfunction fn = bc::cached_kernel("quant_mma_" + std::string(f.name) + "_nt" + std::to_string(nt) + "_" + p.str(),
                                     [&] { return quant_mma_source(w, m, p); }, "quant_mma");
