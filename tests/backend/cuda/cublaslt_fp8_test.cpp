@@ -181,6 +181,18 @@ TEST(Fp8W8A8, ProductMatchesTheDequantizedReference) {
                                               << " separate=" << separate << " library_scales=" << mm.library_scales(m, n, k)
                                               << " algorithm " << a;
         }
+        // y += the product (the residual projections), on top of random values.
+        std::vector<float> y0(static_cast<size_t>(m * n));
+        std::mt19937 rng(7);
+        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+        for (float& v : y0) v = u(rng);
+        std::vector<double> want(c.ref.size());
+        for (size_t i = 0; i < want.size(); ++i) want[i] = c.ref[i] + y0[i];
+        auto dy = upload(y0);
+        bc::fp8_w8a8_linear(mm, dx.ptr(), xq.ptr(), xs.ptr(), wq.ptr(), ws.ptr(), dy.ptr(), m, n, k, nullptr, 0, true);
+        device_sync();
+        EXPECT_LT(rel_err(dy.to_host<float>(want.size()), want), fast ? 5e-3 : 1e-4)
+            << "accumulate m=" << m << " n=" << n << " k=" << k << " fast=" << fast << " separate=" << separate;
         std::printf("fp8 m=%lld n=%lld k=%lld fast=%d: cuBLASLt applies the scales itself: %s, %d algorithms\n",
                     static_cast<long long>(m), static_cast<long long>(n), static_cast<long long>(k), fast ? 1 : 0,
                     mm.library_scales(m, n, k) ? "yes" : "no", algos);

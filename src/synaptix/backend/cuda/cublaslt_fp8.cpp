@@ -97,13 +97,21 @@ int BlasLtFp8Matmul::algorithm_count(int64_t m, int64_t n, int64_t k) { return s
 bool BlasLtFp8Matmul::library_scales(int64_t m, int64_t n, int64_t k) { return plan(m, n, k).outer; }
 
 void BlasLtFp8Matmul::run(CUdeviceptr xq, CUdeviceptr xs, CUdeviceptr wq, CUdeviceptr ws, CUdeviceptr y, int64_t m, int64_t n,
-                          int64_t k, CUstream stream, int algorithm) {
+                          int64_t k, CUstream stream, int algorithm, bool accumulate) {
   if (xq % 16 || wq % 16 || y % 16) fail("cuBLASLt fp8 matmul: operands must be 16-byte aligned");
   Plan* p = &plan(m, n, k);
   if (algorithm < 0 || algorithm >= static_cast<int>(p->algos.size()))
     fail("cuBLASLt fp8 algorithm ", algorithm, " out of range for m=", m, " n=", n, " k=", k, " (", p->algos.size(), " offered)");
-  const float alpha = 1.0f, beta = 0.0f;
+  const float alpha = 1.0f;
+  // Where the unscaled product goes when our kernel scales it: y itself, unless y accumulates.
+  CUdeviceptr product = y;
   auto matmul = [&](Plan& q) {
+    const float beta = q.outer && accumulate ? 1.0f : 0.0f;
+    if (!q.outer && accumulate) {
+      const size_t bytes = static_cast<size_t>(m * n) * 4;
+      if (product_.bytes() < bytes) product_ = DeviceBuffer(bytes);
+      product = product_.ptr();
+    }
     if (q.outer) {
       const void* a_scale = reinterpret_cast<const void*>(ws);
       const void* b_scale = reinterpret_cast<const void*>(xs);
@@ -112,8 +120,8 @@ void BlasLtFp8Matmul::run(CUdeviceptr xq, CUdeviceptr xs, CUdeviceptr wq, CUdevi
     }
     const int algo = std::min(algorithm, static_cast<int>(q.algos.size()) - 1);
     return cublasLtMatmul(static_cast<cublasLtHandle_t>(handle_), q.op, &alpha, reinterpret_cast<const void*>(wq), q.a,
-                          reinterpret_cast<const void*>(xq), q.b, &beta, reinterpret_cast<void*>(y), q.d,
-                          reinterpret_cast<void*>(y), q.d, &q.algos[static_cast<size_t>(algo)].algo,
+                          reinterpret_cast<const void*>(xq), q.b, &beta, reinterpret_cast<void*>(q.outer ? y : product), q.d,
+                          reinterpret_cast<void*>(q.outer ? y : product), q.d, &q.algos[static_cast<size_t>(algo)].algo,
                           reinterpret_cast<void*>(workspace_.ptr()), workspace_.bytes(), reinterpret_cast<cudaStream_t>(stream));
   };
   cublasStatus_t s = matmul(*p);
@@ -128,13 +136,13 @@ void BlasLtFp8Matmul::run(CUdeviceptr xq, CUdeviceptr xs, CUdeviceptr wq, CUdevi
   }
   if (s != CUBLAS_STATUS_SUCCESS)
     fail("cublasLtMatmul (fp8) m=", m, " n=", n, " k=", k, " algorithm ", algorithm, " failed: status ", static_cast<int>(s));
-  if (!p->outer) kernels::cuda::fp8_scale_outer(y, xs, ws, m, n, stream);
+  if (!p->outer) kernels::cuda::fp8_scale_outer(y, product, xs, ws, m, n, accumulate, stream);
 }
 
 void fp8_w8a8_linear(BlasLtFp8Matmul& mm, CUdeviceptr x, CUdeviceptr xq, CUdeviceptr xs, CUdeviceptr wq, CUdeviceptr ws,
-                     CUdeviceptr y, int64_t m, int64_t n, int64_t k, CUstream stream, int algorithm) {
+                     CUdeviceptr y, int64_t m, int64_t n, int64_t k, CUstream stream, int algorithm, bool accumulate) {
   kernels::cuda::fp8_quantize_rows(x, xq, xs, m, k, stream);
-  mm.run(xq, xs, wq, ws, y, m, n, k, stream, algorithm);
+  mm.run(xq, xs, wq, ws, y, m, n, k, stream, algorithm, accumulate);
 }
 
 GemmPeakMeasurement measure_fp8_gemm_peak(int64_t n, int repeats, bool fast_accumulation) {

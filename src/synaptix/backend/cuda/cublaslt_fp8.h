@@ -28,10 +28,11 @@ class BlasLtFp8Matmul {
   BlasLtFp8Matmul(const BlasLtFp8Matmul&) = delete;
   BlasLtFp8Matmul& operator=(const BlasLtFp8Matmul&) = delete;
 
-  // Requires k % 16 == 0 and n % 16 == 0 (FP8's alignment), 16-byte aligned xq and wq; throws naming the
-  // shape otherwise, and when cuBLASLt has no algorithm or fails.
+  // With `accumulate` y += the product (the residual projections). Requires k % 16 == 0 and n % 16 == 0
+  // (FP8's alignment), 16-byte aligned xq, wq and y; throws naming the shape otherwise, and when cuBLASLt has
+  // no algorithm or fails.
   void run(CUdeviceptr xq, CUdeviceptr xs, CUdeviceptr wq, CUdeviceptr ws, CUdeviceptr y, int64_t m, int64_t n, int64_t k,
-           CUstream stream, int algorithm = 0);
+           CUstream stream, int algorithm = 0, bool accumulate = false);
   int algorithm_count(int64_t m, int64_t n, int64_t k);
   // Whether cuBLASLt applies the scales itself for this shape (its outer-vector mode), else a kernel does.
   bool library_scales(int64_t m, int64_t n, int64_t k);
@@ -46,13 +47,15 @@ class BlasLtFp8Matmul {
   bool fast_ = false;
   bool force_separate_ = false;
   DeviceBuffer workspace_;
+  DeviceBuffer product_;  // the unscaled product when our kernel applies the scales and y accumulates
   std::map<std::tuple<int64_t, int64_t, int64_t, bool>, std::unique_ptr<Plan>> plans_;
 };
 
 // y f32 [m, n] = W8A8 product of x f32 [m, k] and fp8 weights (codes wq [n, k], scales ws [n]): quantizes x
 // per row into xq (m * k bytes) and xs (m floats), then the GEMM.
 void fp8_w8a8_linear(BlasLtFp8Matmul& mm, CUdeviceptr x, CUdeviceptr xq, CUdeviceptr xs, CUdeviceptr wq, CUdeviceptr ws,
-                     CUdeviceptr y, int64_t m, int64_t n, int64_t k, CUstream stream, int algorithm = 0);
+                     CUdeviceptr y, int64_t m, int64_t n, int64_t k, CUstream stream, int algorithm = 0,
+                     bool accumulate = false);
 
 // The FP8 tensor-core ceiling: an n^3 E4M3 GEMM (unit scales, f32 output) on random codes, like
 // measure_bf16_gemm_peak; tflops = 2 n^3 / time.

@@ -35,10 +35,12 @@ void fp8_unpack_weights(CUdeviceptr packed, CUdeviceptr codes, CUdeviceptr scale
   bc::launch(fn("fp8_unpack_weights"), {static_cast<unsigned>(n)}, {256}, 0, stream, args, "fp8_unpack_weights");
 }
 
-void fp8_scale_outer(CUdeviceptr y, CUdeviceptr xs, CUdeviceptr ws, int64_t m, int64_t n, CUstream stream) {
+void fp8_scale_outer(CUdeviceptr y, CUdeviceptr acc, CUdeviceptr xs, CUdeviceptr ws, int64_t m, int64_t n, bool accumulate,
+                     CUstream stream) {
   check_dims("fp8_scale_outer", m, n);
-  int mi = static_cast<int>(m), ni = static_cast<int>(n);
-  void* args[] = {&y, &xs, &ws, &mi, &ni};
+  if (accumulate && acc == y) fail("fp8_scale_outer: accumulating needs the product in its own buffer");
+  int mi = static_cast<int>(m), ni = static_cast<int>(n), ac = accumulate ? 1 : 0;
+  void* args[] = {&y, &acc, &xs, &ws, &mi, &ni, &ac};
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((m * n + 255) / 256, 4096));
   bc::launch(fn("fp8_scale_outer"), {blocks}, {256}, 0, stream, args, "fp8_scale_outer");
 }

@@ -13,7 +13,8 @@ namespace synaptix::kernels::cuda {
 void fp8_quantize_rows(CUdeviceptr x, CUdeviceptr q, CUdeviceptr scale, int64_t m, int64_t k, CUstream stream);
 // n fp8-e4m3-pc rows of k elements (4 + k bytes each) -> codes [n, k] and scales [n]. k % 4 == 0.
 void fp8_unpack_weights(CUdeviceptr packed, CUdeviceptr codes, CUdeviceptr scales, int64_t n, int64_t k, CUstream stream);
-// y f32 [m, n]: y[i, j] *= xs[i] * ws[j].
-void fp8_scale_outer(CUdeviceptr y, CUdeviceptr xs, CUdeviceptr ws, int64_t m, int64_t n, CUstream stream);
+// y f32 [m, n] = (accumulate ? y : 0) + acc[i, j] * xs[i] * ws[j]; acc may be y when not accumulating.
+void fp8_scale_outer(CUdeviceptr y, CUdeviceptr acc, CUdeviceptr xs, CUdeviceptr ws, int64_t m, int64_t n, bool accumulate,
+                     CUstream stream);
 
 }  // namespace synaptix::kernels::cuda

@@ -52,15 +52,17 @@ extern "C" __global__ void fp8_unpack_weights(const unsigned char* __restrict__ 
   pdl_launch_dependents();
 }
 
-// y[i, j] *= xs[i] * ws[j] over y f32 [m, n]: the per-token x per-channel scales when cuBLASLt cannot apply
-// them itself (its outer-vector scale mode).
-extern "C" __global__ void fp8_scale_outer(float* __restrict__ y, const float* __restrict__ xs, const float* __restrict__ ws,
-                                           int m, int n) {
+// y[i, j] = (accumulate ? y[i, j] : 0) + acc[i, j] * (xs[i] * ws[j]) over f32 [m, n] (acc may be y when not
+// accumulating): the per-token x per-channel scales when cuBLASLt cannot apply them itself (its outer-vector
+// scale mode).
+extern "C" __global__ void fp8_scale_outer(float* y, const float* acc, const float* __restrict__ xs,
+                                           const float* __restrict__ ws, int m, int n, int accumulate) {
   pdl_wait();
   const long long total = (long long)m * n;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
     const int r = (int)(i / n), c = (int)(i % n);
-    y[i] = y[i] * (xs[r] * ws[c]);
+    const float v = acc[i] * (xs[r] * ws[c]);
+    y[i] = accumulate ? y[i] + v : v;
   }
   pdl_launch_dependents();
 }
