@@ -103,6 +103,11 @@ struct Fp8Case {
   }
 };
 
+// Hopper's FP8 tensor cores keep partial sums with about 14 mantissa bits; cuBLASLt promotes them to f32 at
+// intervals unless fast accumulation is on. Bounds relative to the largest output; a misplaced scale (per-row
+// for per-column, or none) is off by O(1).
+constexpr double kTol = 2e-3, kFastTol = 2e-2;
+
 // max |a - b| / max |b|; NaN anywhere is infinite error.
 double rel_err(const std::vector<float>& a, const std::vector<double>& b) {
   double num = 0, den = 1e-30;
@@ -175,9 +180,11 @@ TEST(Fp8W8A8, ProductMatchesTheDequantizedReference) {
           bc::fp8_w8a8_linear(mm, dx.ptr(), xq.ptr(), xs.ptr(), wq.ptr(), ws.ptr(), dy.ptr(), m, n, k, nullptr, a);
           device_sync();
           const double err = rel_err(dy.to_host<float>(static_cast<size_t>(m * n)), c.ref);
-          // f32 accumulation over k products of 4-bit-mantissa values: a few ulps of the largest output;
-          // Hopper's fast FP8 accumulation keeps fewer bits.
-          EXPECT_LT(err, fast ? 5e-3 : 1e-4) << "m=" << m << " n=" << n << " k=" << k << " fast=" << fast
+          if (a == 0)
+            std::printf("fp8 m=%lld n=%lld k=%lld fast=%d separate=%d: max error %.2e of the largest output\n",
+                        static_cast<long long>(m), static_cast<long long>(n), static_cast<long long>(k), fast ? 1 : 0,
+                        separate ? 1 : 0, err);
+          EXPECT_LT(err, fast ? kFastTol : kTol) << "m=" << m << " n=" << n << " k=" << k << " fast=" << fast
                                               << " separate=" << separate << " library_scales=" << mm.library_scales(m, n, k)
                                               << " algorithm " << a;
         }
@@ -191,7 +198,7 @@ TEST(Fp8W8A8, ProductMatchesTheDequantizedReference) {
         auto dy = upload(y0);
         bc::fp8_w8a8_linear(mm, dx.ptr(), xq.ptr(), xs.ptr(), wq.ptr(), ws.ptr(), dy.ptr(), m, n, k, nullptr, 0, true);
         device_sync();
-        EXPECT_LT(rel_err(dy.to_host<float>(want.size()), want), fast ? 5e-3 : 1e-4)
+        EXPECT_LT(rel_err(dy.to_host<float>(want.size()), want), fast ? kFastTol : kTol)
             << "accumulate m=" << m << " n=" << n << " k=" << k << " fast=" << fast << " separate=" << separate;
         std::printf("fp8 m=%lld n=%lld k=%lld fast=%d: cuBLASLt applies the scales itself: %s, %d algorithms\n",
                     static_cast<long long>(m), static_cast<long long>(n), static_cast<long long>(k), fast ? 1 : 0,
