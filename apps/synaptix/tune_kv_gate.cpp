@@ -53,11 +53,12 @@ nlohmann::json gate_kv_formats(registry::Recipe& r, const std::string& model, co
   try {
     const eval::QualityGate gate = eval::load_gate(gate_path(g.gate));
     eval::PerplexityOptions po;
-    po.ctx = g.ctx;
     po.max_windows = g.windows;
     SubjectSpec inc = subject_from_flags(model, tmp, "cpu");
     if (r.quant) inc.quant = tmp;
     Subject a(inc);
+    po.ctx = std::min<int64_t>(g.ctx, a.model->spec.max_position_embeddings);  // windows the model can hold
+    v["ctx"] = po.ctx;
     a.build_executor(po.ctx);
     for (kernels::KvFormat f : order) {
       SubjectSpec cand = inc;
