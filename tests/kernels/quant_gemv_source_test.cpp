@@ -71,6 +71,10 @@ TEST(QuantMmaSource, EveryFormatCompilesForSm90a) {
       const std::string name = "quant_mma_" + std::string(dtype_name(w)) + "_m" + std::to_string(m) + "_" + p.str();
       EXPECT_GT(backend::cuda::compile_cubin(kernels::cuda::quant_mma_source(w, m, p), "sm_90a", name).cubin.size(), 100u) << name;
     }
+  for (const quant::WeightFormat& f : quant::weight_formats()) {
+    const std::string name = "quant_mma_dequant_" + std::string(f.name);
+    EXPECT_GT(backend::cuda::compile_cubin(kernels::cuda::quant_mma_dequant_source(f.dtype), "sm_90a", name).cubin.size(), 100u) << name;
+  }
   for (bool bf16 : {false, true}) {
     const std::string name = std::string("quant_mma_x_") + (bf16 ? "bf16" : "f32");
     EXPECT_GT(backend::cuda::compile_cubin(kernels::cuda::quant_mma_x_source(bf16), "sm_90a", name).cubin.size(), 100u) << name;

@@ -217,6 +217,28 @@ TEST(QuantMmaDevice, SchedulesMatchTheReference) {
   }
 }
 
+// The layout's bf16 expansion: the reference's f32 values rounded to bf16, bit for bit, padding rows and k
+// left out (the output is poisoned first and must be fully written).
+TEST(QuantMmaDevice, Bf16ExpansionOfTheLayoutIsTheReferenceRounded) {
+  SKIP_WITHOUT_DEVICE();
+  synaptix::testing::cuda_context();
+  for (const quant::WeightFormat& f : quant::weight_formats())
+    for (const int64_t n : {int64_t{37}, int64_t{4096}}) {
+      const int64_t k = n == 37 ? small_k(f) : 4096;
+      const Matrix mat(f, n, k);
+      std::vector<float> want(static_cast<size_t>(n * k));
+      quant::dequantize_rows(f, mat.packed.data(), n, k, want.data());
+      auto out = poisoned(want.size() * 2);
+      kc::quant_mma_dequantize_bf16(f.dtype, mat.dw.ptr(), out.ptr(), n, k, nullptr);
+      device_sync();
+      std::vector<uint16_t> got(want.size());
+      out.download(got.data(), got.size() * 2);
+      int64_t mismatches = 0;
+      for (size_t i = 0; i < got.size(); ++i) mismatches += got[i] != synaptix::f32_to_bf16(want[i]);
+      EXPECT_EQ(mismatches, 0) << f.name << " " << n << "x" << k;
+    }
+}
+
 TEST(QuantMmaDevice, RefusesWhatItHasNoFormFor) {
   SKIP_WITHOUT_DEVICE();
   synaptix::testing::cuda_context();

@@ -91,7 +91,8 @@ CUdeviceptr CudaExecutorImpl::expand_weights(CUdeviceptr w, DType wdt, int64_t n
   if (static_cast<size_t>(n * k * 2) > wscratch_.bytes())
     fail("CUDA executor: internal: a ", dtype_name(wdt), " matrix of ", n, " x ", k, " exceeds the bf16 scratch of ",
          wscratch_.bytes(), " bytes");
-  kc::quant_dequantize_bf16(wdt, w, wscratch_.ptr(), n, k, stream_);
+  if (w_.mma_layout) kc::quant_mma_dequantize_bf16(wdt, quant_mma_copy(w, wdt, n, k), wscratch_.ptr(), n, k, stream_);
+  else kc::quant_dequantize_bf16(wdt, w, wscratch_.ptr(), n, k, stream_);
   return wscratch_.ptr();
 }
 

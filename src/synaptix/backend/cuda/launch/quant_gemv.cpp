@@ -87,6 +87,21 @@ void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdevicept
   bc::launch(fn, {blocks}, {static_cast<unsigned>(p.warps * 32)}, 0, stream, args, what.c_str());
 }
 
+void quant_mma_dequantize_bf16(DType w, CUdeviceptr wmma, CUdeviceptr out, int64_t n, int64_t k, CUstream stream) {
+  const quant::WeightFormat& f = checked_format(w, n, k, "quant_mma_dequantize_bf16");
+  if (out % 8 != 0 || wmma % 256 != 0) fail("quant_mma_dequantize_bf16: the output must be 8-byte aligned, W 256-byte");
+  const QuantMmaLayout l = quant_mma_layout(f, n, k);
+  CUfunction fn = bc::cached_kernel("quant_mma_dequant_" + std::string(f.name), [&] { return quant_mma_dequant_source(w); },
+                                    "quant_mma_dequant_bf16");
+  CUdeviceptr codes = wmma, scales = wmma + static_cast<CUdeviceptr>(l.scales_offset),
+              zeros = wmma + static_cast<CUdeviceptr>(l.zeros_offset);
+  int ni = static_cast<int>(n), ki = static_cast<int>(k), kwi = static_cast<int>(l.kw);
+  void* args[] = {&codes, &scales, &zeros, &out, &ni, &ki, &kwi};
+  const int64_t warps = l.n_tiles * l.kw;
+  const unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>((warps + 7) / 8, 1, 65535));
+  bc::launch(fn, {blocks}, {256}, 0, stream, args, "quant_mma_dequant_bf16");
+}
+
 void quant_dequantize_bf16(DType w, CUdeviceptr wt, CUdeviceptr out, int64_t n, int64_t k, CUstream stream) {
   const quant::WeightFormat& f = checked_format(w, n, k, "quant_dequantize_bf16");
   if (out % 4 != 0 || wt % 4 != 0) fail("quant_dequantize_bf16: W and the output must be 4-byte aligned");

@@ -26,6 +26,9 @@ size_t quant_mma_scratch_bytes(DType w, int m, int64_t k);
 // quant_gemv, and when the scratch is too small or x misaligned.
 void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdeviceptr y, int m, int64_t n, int64_t k,
                bool accumulate, CUdeviceptr scratch, size_t scratch_bytes, CUstream stream, const QuantMmaParams& p);
+// out[n, k] bf16 = W at wmma in the tensor-core layout expanded, as quant_dequantize_bf16 expands the packed rows
+// (bit for bit the same values).
+void quant_mma_dequantize_bf16(DType w, CUdeviceptr wmma, CUdeviceptr out, int64_t n, int64_t k, CUstream stream);
 // out[n, k] bf16 = the packed W expanded (each element rounded to nearest even from the reference's f32 value).
 void quant_dequantize_bf16(DType w, CUdeviceptr wt, CUdeviceptr out, int64_t n, int64_t k, CUstream stream);
 

@@ -58,5 +58,7 @@ QuantMmaParams quant_mma_default_params(DType w, int m);
 std::string quant_mma_source(DType w, int m, const QuantMmaParams& p);
 // The activation conversion's source (x f32, or bf16 when bf16_input).
 std::string quant_mma_x_source(bool bf16_input);
+// The bf16 expansion of the tensor-core layout (quant_mma_dequant.cu). Throws for a dtype without a form.
+std::string quant_mma_dequant_source(DType w);
 
 }  // namespace synaptix::kernels::cuda

@@ -100,6 +100,11 @@ std::string quant_mma_x_source(bool bf16_input) {
   return os.str();
 }
 
+std::string quant_mma_dequant_source(DType w) {
+  return format_head(w, "quant_mma_dequant") + std::string(kernels::cuda_source("kernels/linear/cuda/quant_mma_decode.cuh")) +
+         std::string(kernels::cuda_source("kernels/linear/cuda/quant_mma_dequant.cu"));
+}
+
 std::string quant_dequant_source(DType w) {
   return format_head(w, "quant_dequant") + std::string(kernels::cuda_source("kernels/linear/cuda/quant_dequant.cu"));
 }
