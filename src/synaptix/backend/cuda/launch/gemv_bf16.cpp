@@ -68,7 +68,14 @@ void gemv_bf16(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int m, int64_t n, in
   CUdeviceptr gamma = fu.gamma, ss_in = fu.ss_in, ss_out = fu.ss_out, xn_out = fu.xn_out, words = fu.argmax_words;
   float eps = fu.eps;
   void* args[] = {&x, &w, &y, &ni, &ki, &acc, &gamma, &ss_in, &eps, &ss_out, &xn_out, &words};
-  const int threads = gemv_threads(p), smem = gemv_ring_bytes(p);
+  const int threads = gemv_threads(p);
+  int smem = gemv_ring_bytes(p);
+  if (p.stages && !p.persistent) {
+    // One row group per block: its rows fill ceil(k / columns per stage) stages at most, so a short row
+    // leaves the rest of the ring unused; asking only for what is used fits more blocks on an SM.
+    const int64_t cols = p.chunk_bytes / (2 * p.rows_per_block());
+    smem = static_cast<int>(std::min<int64_t>(p.stages, (k + cols - 1) / cols) * p.chunk_bytes);
+  }
   allow_shared_memory(f, smem);
   unsigned blocks = static_cast<unsigned>((n + p.rows_per_block() - 1) / p.rows_per_block());
   if (p.persistent) blocks = std::min(blocks, resident_blocks(f, threads, smem));

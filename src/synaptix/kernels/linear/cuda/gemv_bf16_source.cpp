@@ -97,14 +97,15 @@ std::vector<GemvParams> gemv_register_search_space(int m, int64_t n, int64_t k) 
 }
 
 std::vector<GemvParams> gemv_bulk_search_space(int m, int64_t n, int64_t k) {
-  // A few block shapes (warps, kslices, rows_per_warp: 2 to 8 rows per block, split-K up to 8 ways) x three
-  // rings (32 to 64 KB: 2-3 blocks per SM, 64-190 KB in flight per SM) x persistent or not.
+  // Block shapes (warps, kslices, rows_per_warp: 1 to 8 rows per block, k whole or split 4 or 8 ways; the H100's
+  // best register points split one row 4 ways, and rows_per_warp 2-4 reuse each x load over more rows) x
+  // rings of 8 to 64 KB (small rings: more blocks per SM, each pulling its rows whole) x persistent or not.
   struct Shape {
     int warps, kslices, rows_per_warp;
   };
   std::vector<GemvParams> out;
-  for (Shape s : {Shape{4, 1, 2}, {8, 1, 1}, {8, 2, 2}, {8, 4, 2}, {8, 8, 2}, {16, 4, 2}})
-    for (auto [stages, chunk] : {std::pair{4, 8192}, {4, 16384}, {8, 8192}})
+  for (Shape s : {Shape{8, 1, 1}, {4, 4, 1}, {4, 4, 2}, {8, 8, 1}, {8, 4, 2}, {8, 8, 2}, {8, 8, 4}})
+    for (auto [stages, chunk] : {std::pair{2, 4096}, {4, 4096}, {4, 8192}, {4, 16384}})
       for (int pers : {0, 1}) {
         GemvParams p{s.warps, s.kslices, s.rows_per_warp, 2, 0, pers, 0, stages, chunk};
         while (p.unroll > 1 && p.rows_per_warp * p.unroll * m > 32) p.unroll /= 2;
