@@ -64,6 +64,10 @@ TEST(QuantMmaSource, EveryFormatCompilesForSm90a) {
       const std::string name = "quant_mma_" + std::string(f.name) + "_m" + std::to_string(m);
       const auto src = kernels::cuda::quant_mma_source(f.dtype, m, kernels::cuda::quant_mma_default_params(f.dtype, m));
       EXPECT_GT(backend::cuda::compile_cubin(src, "sm_90a", name).cubin.size(), 100u) << name;
+      if (m == 1) {  // x converted in the product
+        const auto fsrc = kernels::cuda::quant_mma_source(f.dtype, m, kernels::cuda::quant_mma_default_params(f.dtype, m), true);
+        EXPECT_GT(backend::cuda::compile_cubin(fsrc, "sm_90a", name + "_fx").cubin.size(), 100u) << name << " fused";
+      }
     }
   for (DType w : {DType::W4_G128, DType::FP8_PC})
     for (int m : {9, 32}) {
@@ -85,6 +89,7 @@ TEST(QuantMmaSource, RefusesWhatItHasNoFormFor) {
   EXPECT_THROW(kernels::cuda::quant_mma_source(DType::BF16, 1, {}), Error);
   EXPECT_THROW(kernels::cuda::quant_mma_source(DType::W4_G128, 65, {}), Error);
   EXPECT_THROW(kernels::cuda::quant_mma_source(DType::W4_G128, 0, {}), Error);
+  EXPECT_THROW(kernels::cuda::quant_mma_source(DType::W4_G128, 9, {}, true), Error);  // fused: one token tile
   EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{0, 1, 1}), Error);
   EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{8, 5, 1}), Error);
   EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{8, 1, 9}), Error);

@@ -68,18 +68,23 @@ void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdevicept
   const QuantMmaLayout l = quant_mma_layout(f, n, k);
   const int64_t m_pad = (m + 7) / 8 * 8;
   CUdeviceptr xh = scratch, xs = scratch + static_cast<CUdeviceptr>((m_pad * l.k_pad * 2 + 255) / 256 * 256);
-  CUfunction fx = bc::cached_kernel(std::string("quant_mma_x_") + (x_bf16 ? "bf16" : "f32"),
-                                    [&] { return quant_mma_x_source(x_bf16); }, "quant_mma_x");
   int mi = m, ki = static_cast<int>(k), kp = static_cast<int>(l.k_pad);
-  void* xargs[] = {&x, &xh, &xs, &mi, &ki, &kp};
-  bc::launch(fx, {static_cast<unsigned>(m)}, {1024}, 0, stream, xargs, "quant_mma_x");
+  const bool fused = p.fuse_x && !x_bf16 && m <= 8 && static_cast<int64_t>(m) * k <= kQuantMmaFusedElems;
+  if (fused) {
+    xh = x;  // the product reads x itself
+  } else {
+    CUfunction fx = bc::cached_kernel(std::string("quant_mma_x_") + (x_bf16 ? "bf16" : "f32"),
+                                      [&] { return quant_mma_x_source(x_bf16); }, "quant_mma_x");
+    void* xargs[] = {&x, &xh, &xs, &mi, &ki, &kp};
+    bc::launch(fx, {static_cast<unsigned>(m)}, {1024}, 0, stream, xargs, "quant_mma_x");
+  }
   const int nt = (m + 7) / 8;
-  CUfunction fn = bc::cached_kernel("quant_mma_" + std::string(f.name) + "_nt" + std::to_string(nt) + "_" + p.str(),
-                                    [&] { return quant_mma_source(w, m, p); }, "quant_mma");
+  CUfunction fn = bc::cached_kernel("quant_mma_" + std::string(f.name) + "_nt" + std::to_string(nt) + "_" + p.str() + (fused ? "_fx" : ""),
+                                    [&] { return quant_mma_source(w, m, p, fused); }, "quant_mma");
   CUdeviceptr codes = wmma, scales = wmma + static_cast<CUdeviceptr>(l.scales_offset),
               zeros = wmma + static_cast<CUdeviceptr>(l.zeros_offset);
   int ni = static_cast<int>(n), kwi = static_cast<int>(l.kw), acc = accumulate ? 1 : 0;
-  void* args[] = {&xh, &xs, &codes, &scales, &zeros, &y, &mi, &ni, &kwi, &acc};
+  void* args[] = {&xh, &xs, &codes, &scales, &zeros, &y, &mi, &ni, &ki, &kwi, &acc};
   const unsigned blocks = static_cast<unsigned>((l.n_tiles + p.row_tiles - 1) / p.row_tiles);
   const std::string what = bc::active_trace()
                                ? "quant_mma " + std::string(f.name) + " " + std::to_string(n) + "x" + std::to_string(k)

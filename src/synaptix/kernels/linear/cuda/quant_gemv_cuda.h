@@ -46,16 +46,20 @@ struct QuantMmaParams {
   int warps = 8;      // warps per block, splitting k: 1..16
   int row_tiles = 1;  // tiles of 16 weight rows a block (and each warp) takes, sharing each x load: 1..4
   int unroll = 2;     // 16-byte words of every row tile a warp loads a round: 1..8, row_tiles * unroll <= 8
+  // Up to 8 rows with m * k <= kQuantMmaFusedElems (f32 x): no pre-pass, each block scales and converts x itself.
+  bool fuse_x = true;
   std::string str() const {
-    return "w" + std::to_string(warps) + "t" + std::to_string(row_tiles) + "u" + std::to_string(unroll);
+    return "w" + std::to_string(warps) + "t" + std::to_string(row_tiles) + "u" + std::to_string(unroll) + (fuse_x ? "" : "p");
   }
 };
+inline constexpr int64_t kQuantMmaFusedElems = 16384;
 // Throws an Error naming the parameter outside its range (m: rows of x, 1..kQuantMmaMaxRows).
 void check_quant_mma_params(int m, const QuantMmaParams& p);
 // The schedule used when no other is given: fewer words in flight for more token tiles (registers).
 QuantMmaParams quant_mma_default_params(DType w, int m);
-// The product's source for w, m rows of x (compiled for ceil(m / 8) token tiles) and the schedule.
-std::string quant_mma_source(DType w, int m, const QuantMmaParams& p);
+// The product's source for w, m rows of x (compiled for ceil(m / 8) token tiles) and the schedule; fused: x read
+// as f32 and converted in the product (m <= 8, see fuse_x), else the f16 x of the pre-pass.
+std::string quant_mma_source(DType w, int m, const QuantMmaParams& p, bool fused = false);
 // The activation conversion's source (x f32, or bf16 when bf16_input).
 std::string quant_mma_x_source(bool bf16_input);
 // The bf16 expansion of the tensor-core layout (quant_mma_dequant.cu). Throws for a dtype without a form.

@@ -81,13 +81,14 @@ QuantMmaParams quant_mma_default_params(DType w, int m) {
   return p;
 }
 
-std::string quant_mma_source(DType w, int m, const QuantMmaParams& p) {
+std::string quant_mma_source(DType w, int m, const QuantMmaParams& p, bool fused) {
   check_quant_mma_params(m, p);
+  if (fused && m > 8) fail("quant_mma: the fused x conversion takes at most 8 rows (got ", m, ")");
   std::ostringstream os;
   os << format_head(w, "quant_mma");
   os << kernels::cuda_source("kernels/linear/cuda/quant_mma_decode.cuh");
   os << "#define NT " << (m + 7) / 8 << "\n#define WARPS " << p.warps << "\n#define RT " << p.row_tiles << "\n#define KU "
-     << p.unroll << "\n";
+     << p.unroll << "\n" << (fused ? "#define FUSEX 1\n" : "");
   os << kernels::cuda_source("kernels/linear/cuda/quant_mma.cu");
   return os.str();
 }

@@ -77,10 +77,13 @@ QM_UNROLL
 // int8/fp8 f32 [n_tiles * 16]; zeros (int4 asymmetric) u8 [n_tiles][groups][16]. kw: words per row (k_pad /
 // QM_WORD_K). xh / xs from quant_mma_x for the m tokens (in tiles of 8). The words of the warp's next round
 // are loaded before this round's are used (two rounds in registers).
+// With FUSEX (NT == 1, small m * k): xin is x itself (f32 [m, k]) and there is no pre-pass: every block
+// finds each token's max |x| (the whole x, from L2, while its first weights are in flight) and converts the
+// x of each step in registers.
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
-quant_mma(const unsigned short* __restrict__ xh, const float* __restrict__ xs, const uint4* __restrict__ codes,
+quant_mma(const void* __restrict__ xin, const float* __restrict__ xs, const uint4* __restrict__ codes,
           const void* __restrict__ scales, const unsigned char* __restrict__ zeros, float* __restrict__ y, int m, int n,
-          int kw, int accumulate) {
+          int k, int kw, int accumulate) {
   __shared__ float red[RT * 16][NT * 8 + 1];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2;
   const int tile0 = blockIdx.x * RT, n_tiles = (n + 15) >> 4;
@@ -91,11 +94,55 @@ QM_UNROLL
 QM_UNROLL
     for (int j = 0; j < NT; ++j) acc[r][j][0] = acc[r][j][1] = acc[r][j][2] = acc[r][j][3] = 0.f;
   const int kx64 = kw * (QM_WORD_K / 64);  // 64-k blocks of a token's x
+  (void)kx64;
+  (void)xs;
   // The weights are constant: the first round is loaded before waiting for the kernel before (x comes from it).
   QmWords cur;
   qm_load_words(cur, codes, scales, zeros, warp, kw, tile0, n_tiles, lane);
   pdl_wait();
   pdl_launch_dependents();
+#ifdef FUSEX
+  __shared__ float s_max[WARPS][8];
+  __shared__ float s_scale[8], s_inv[8];
+  const float* xf = reinterpret_cast<const float*>(xin);
+  {
+    float mx[8];
+QM_UNROLL
+    for (int t = 0; t < 8; ++t) mx[t] = 0.f;
+    for (int i = 4 * threadIdx.x; i < m * k; i += 4 * WARPS * 32) {
+      const float4 v = *reinterpret_cast<const float4*>(xf + i);
+      const float a = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+      const int t = i / k;
+QM_UNROLL
+      for (int tt = 0; tt < 8; ++tt)
+        if (tt == t) mx[tt] = fmaxf(mx[tt], a);
+    }
+QM_UNROLL
+    for (int t = 0; t < 8; ++t) {
+      const float v = warp_max(mx[t]);
+      if (lane == 0) s_max[warp][t] = v;
+    }
+    __syncthreads();
+    if (threadIdx.x < 8) {
+      float v = 0.f;
+      for (int w = 0; w < WARPS; ++w) v = fmaxf(v, s_max[w][threadIdx.x]);
+      // 2^sh with max |x| 2^sh in [2^14, 2^15), as quant_mma_x.cu.
+      int sh = 0;
+      const unsigned int e = (__float_as_uint(v) >> 23) & 0xffu;
+      if (v > 0.f && e != 0xffu) {
+        sh = 14 - ((int)e - 127);
+        sh = sh < -126 ? -126 : (sh > 126 ? 126 : sh);
+      }
+      s_scale[threadIdx.x] = __uint_as_float((unsigned int)(sh + 127) << 23);
+      s_inv[threadIdx.x] = __uint_as_float((unsigned int)(127 - sh) << 23);
+    }
+    __syncthreads();
+  }
+  const float xscale = s_scale[g];
+  const float* xrow = xf + (size_t)(g < m ? g : 0) * k;
+#else
+  const unsigned short* xh = reinterpret_cast<const unsigned short*>(xin);
+#endif
   for (int kb0 = warp; kb0 < kw; kb0 += WARPS * KU) {
     QmWords next;
     qm_load_words(next, codes, scales, zeros, kb0 + WARPS * KU, kw, tile0, n_tiles, lane);
@@ -118,12 +165,24 @@ QM_UNROLL
           // This step's 16 k of x: 64-k block kb * QM_WORD_K / 64 + s / 4, step s % 4 in it.
           // (Token columns past m are zeros, never read: the pre-pass writes only the m tokens.)
           uint2 xb[NT];
+#ifdef FUSEX
+          {
+            const int e = kb * QM_WORD_K + 16 * s + 4 * (lane & 3);  // k of this lane's 4 elements (slot order)
+            xb[0].x = xb[0].y = 0u;
+            if (g < m && e < k) {
+              const float4 v = *reinterpret_cast<const float4*>(xrow + e);
+              xb[0].x = qm_f16x2(v.x * xscale, v.y * xscale);
+              xb[0].y = qm_f16x2(v.z * xscale, v.w * xscale);
+            }
+          }
+#else
 QM_UNROLL
           for (int j = 0; j < NT; ++j) {
             xb[j].x = xb[j].y = 0u;
             if (j * 8 + g < m)
               xb[j] = qm_load_u2(xh + (((size_t)j * kx64 + kb * (QM_WORD_K / 64) + (s >> 2)) * 32 + lane) * 16 + 4 * (s & 3));
           }
+#endif
 QM_UNROLL
           for (int r = 0; r < RT; ++r) {
 #if QFMT == 1
@@ -179,7 +238,11 @@ QM_UNROLL
   for (int i = threadIdx.x; i < RT * 16 * NT * 8; i += blockDim.x) {
     const int t = i / (RT * 16), rl = i - t * (RT * 16), row = tile0 * 16 + rl;
     if (t >= m || row >= n) continue;
+#ifdef FUSEX
+    float v = red[rl][t] * (s_inv[t] * QM_OUT_SCALE);
+#else
     float v = red[rl][t] * (xs[t] * QM_OUT_SCALE);
+#endif
 #if QFMT == 2 || QFMT == 3
     v *= __ldg(reinterpret_cast<const float*>(scales) + row);
 #endif

@@ -61,6 +61,12 @@ __device__ __forceinline__ float qm_half_to_float(unsigned short h) {
   asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
   return f;
 }
+// f32 pair to f16x2 (lo in the low half), rounded to nearest even.
+__device__ __forceinline__ unsigned int qm_f16x2(float lo, float hi) {
+  unsigned int d;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+  return d;
+}
 // Four E4M3 codes (bytes 0..3) to f16x2 (bytes 0, 1) and (2, 3), exactly (every E4M3 value is an f16).
 __device__ __forceinline__ void qm_e4m3x4(unsigned int w, unsigned int& lo, unsigned int& hi) {
   asm("{\n .reg .b16 l, h;\n mov.b32 {l, h}, %2;\n cvt.rn.f16x2.e4m3x2 %0, l;\n cvt.rn.f16x2.e4m3x2 %1, h;\n}"

@@ -6,12 +6,6 @@
 // Elements k..k_pad-1 are written as zeros (the product reads every k of the tokens it has; tokens past m it
 // never reads). k % 4 == 0, rows 16-byte (f32) or 8-byte (bf16) aligned.
 
-__device__ __forceinline__ unsigned int qm_f16x2(float lo, float hi) {
-  unsigned int d;
-  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-  return d;
-}
-
 #define QX_VEC 8  // float4 (or 4 bf16) of x a thread keeps in registers
 
 __device__ __forceinline__ float4 qx_load4(const void* xr, int i) {
