@@ -165,6 +165,11 @@ gemv_bf16(const float* __restrict__ x, const uint4* __restrict__ w, float* __res
   // The block's weight rows are constant: start pulling them into L2 before waiting for the kernel that
   // produces x (all of its row groups when the launch is persistent), up to PREFETCH_BYTES when set.
   long long budget = PREFETCH_BYTES > 0 ? PREFETCH_BYTES : (1ll << 62);
+#if STAGES > 0
+  // One row group per block whose rows the ring holds whole: the producer's copies are already requesting
+  // every byte, so a prefetch would only repeat the requests to L2.
+  if (gridDim.x >= groups_total && (long long)STAGES * KC >= k) budget = 0;
+#endif
   for (int grp = blockIdx.x; grp < groups_total && budget > 0; grp += gridDim.x) {
     const long long first = (long long)grp * ROWS_PER_BLOCK;
     const long long rows = min((long long)ROWS_PER_BLOCK, (long long)n - first);
