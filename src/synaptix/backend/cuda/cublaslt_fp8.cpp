@@ -4,21 +4,13 @@
 
 #include <algorithm>
 
+#include "synaptix/backend/cuda/cublaslt_status.h"
 #include "synaptix/backend/cuda/device_random.h"
 #include "synaptix/backend/cuda/event_timer.h"
 #include "synaptix/backend/cuda/launch/fp8_w8a8.h"
 #include "synaptix/core/error.h"
 
 namespace synaptix::backend::cuda {
-namespace {
-
-constexpr size_t kWorkspaceBytes = 64ull << 20;
-
-void check_lt(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS) fail(what, " failed: cuBLAS status ", static_cast<int>(s));
-}
-
-}  // namespace
 
 struct BlasLtFp8Matmul::Plan {
   bool outer = false;  // cuBLASLt applies the per-row and per-column scales
@@ -33,7 +25,7 @@ struct BlasLtFp8Matmul::Plan {
   }
 };
 
-BlasLtFp8Matmul::BlasLtFp8Matmul(bool fast_accumulation) : fast_(fast_accumulation), workspace_(kWorkspaceBytes) {
+BlasLtFp8Matmul::BlasLtFp8Matmul(bool fast_accumulation) : fast_(fast_accumulation), workspace_(kBlasLtWorkspaceBytes) {
   cublasLtHandle_t h = nullptr;
   check_lt(cublasLtCreate(&h), "cublasLtCreate");
   handle_ = h;
@@ -66,7 +58,7 @@ std::unique_ptr<BlasLtFp8Matmul::Plan> BlasLtFp8Matmul::make_plan(int64_t m, int
   check_lt(cublasLtMatrixLayoutCreate(&p->d, CUDA_R_32F, n, m, n), "layout D (fp8)");
   cublasLtMatmulPreference_t pref = nullptr;
   check_lt(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
-  size_t ws = kWorkspaceBytes;
+  size_t ws = kBlasLtWorkspaceBytes;
   cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
   p->algos.resize(8);
   int found = 0;

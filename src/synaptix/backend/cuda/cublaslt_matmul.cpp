@@ -2,18 +2,10 @@
 
 #include <cublasLt.h>
 
+#include "synaptix/backend/cuda/cublaslt_status.h"
 #include "synaptix/core/error.h"
 
 namespace synaptix::backend::cuda {
-namespace {
-
-constexpr size_t kWorkspaceBytes = 64ull << 20;
-
-void check_lt(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS) fail(what, " failed: cuBLAS status ", static_cast<int>(s));
-}
-
-}  // namespace
 
 struct BlasLtMatmul::Plan {
   cublasLtMatmulDesc_t op = nullptr;
@@ -27,7 +19,7 @@ struct BlasLtMatmul::Plan {
   }
 };
 
-BlasLtMatmul::BlasLtMatmul() : workspace_(kWorkspaceBytes) {
+BlasLtMatmul::BlasLtMatmul() : workspace_(kBlasLtWorkspaceBytes) {
   cublasLtHandle_t h = nullptr;
   check_lt(cublasLtCreate(&h), "cublasLtCreate");
   handle_ = h;
@@ -59,7 +51,7 @@ BlasLtMatmul::Plan& BlasLtMatmul::plan(int64_t m, int64_t n, int64_t k, DType y_
 
   cublasLtMatmulPreference_t pref = nullptr;
   check_lt(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
-  size_t ws = kWorkspaceBytes;
+  size_t ws = kBlasLtWorkspaceBytes;
   cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
   p->algos.resize(8);
   int found = 0;
