@@ -71,7 +71,7 @@ TEST(QuantMmaSource, EveryFormatCompilesForSm90a) {
     }
   for (DType w : {DType::W4_G128, DType::FP8_PC})
     for (int m : {9, 32}) {
-      const kernels::cuda::QuantMmaParams p = m == 9 ? kernels::cuda::QuantMmaParams{16, 4, 2} : kernels::cuda::QuantMmaParams{1, 2, 4};
+      const kernels::cuda::QuantMmaParams p = m == 9 ? kernels::cuda::QuantMmaParams{16, 4, 2} : kernels::cuda::QuantMmaParams{1, 2, 4, true, 16};
       const std::string name = "quant_mma_" + std::string(dtype_name(w)) + "_m" + std::to_string(m) + "_" + p.str();
       EXPECT_GT(backend::cuda::compile_cubin(kernels::cuda::quant_mma_source(w, m, p), "sm_90a", name).cubin.size(), 100u) << name;
     }
@@ -90,6 +90,7 @@ TEST(QuantMmaSource, RefusesWhatItHasNoFormFor) {
   EXPECT_THROW(kernels::cuda::quant_mma_source(DType::W4_G128, 65, {}), Error);
   EXPECT_THROW(kernels::cuda::quant_mma_source(DType::W4_G128, 0, {}), Error);
   EXPECT_THROW(kernels::cuda::quant_mma_source(DType::W4_G128, 9, {}, true), Error);  // fused: one token tile
+  EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{8, 1, 1, true, 17}), Error);
   EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{0, 1, 1}), Error);
   EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{8, 5, 1}), Error);
   EXPECT_THROW(kernels::cuda::check_quant_mma_params(8, kernels::cuda::QuantMmaParams{8, 1, 9}), Error);

@@ -143,9 +143,11 @@ nlohmann::json sweep_mma(const model::Spec& s, const quant::WeightFormat& f, int
     for (int warps : {8, 16}) grid.push_back({warps, 1, 2, false});  // the f16 pre-pass instead of the fused x
   } else {
     for (int warps : {4, 8})
-      for (int rt : {1, 2, 4})
-        for (int unroll : {1, 2})
-          if (rt * unroll <= 8) grid.push_back({warps, rt, unroll});
+      for (int rt : {1, 2})
+        for (int unroll : {1, 2}) grid.push_back({warps, rt, unroll});  // split-K in a block
+    for (int warps : {4, 8})
+      for (int rt : {1, 2})
+        for (int slices : {2, 4, 8}) grid.push_back({warps, rt, m > 32 ? 1 : 2, true, slices});  // row mode
   }
   std::vector<std::vector<double>> ms(grid.size(), std::vector<double>(4, 0.0));
   for (size_t i = 0; i < grid.size(); ++i)

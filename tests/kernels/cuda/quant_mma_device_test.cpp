@@ -4,7 +4,7 @@
 // not a multiple of 16, k not a multiple of the layout's words) and Llama-3.1-8B's four shapes (rows sampled
 // for the reference: the first and last tiles and random ones), random codes and scales, x with rows of very
 // different magnitude (the per-token f16 scale), outputs poisoned (NaN bytes) or accumulated into, f32 and bf16
-// x, x converted in the product (small m * k) or by the pre-pass, several schedules. Tolerance: f16's rounding of x (2^-11 relative per product; the weights decode
+// x, x converted in the product (small m * k) or by the pre-pass, several schedules (split-K in a block, and row mode with k in slices over blocks). Tolerance: f16's rounding of x (2^-11 relative per product; the weights decode
 // exactly) plus f32 accumulation, per output against sum |w x|. Needs a GPU (run by bench/gpu/run.sh); skipped
 // without one. The fragment mapping is checked without a GPU in tests/kernels/quant_mma_emulation_test.cpp.
 #include <gtest/gtest.h>
@@ -209,7 +209,8 @@ TEST(QuantMmaDevice, Llama8BShapesMatchTheReference) {
 TEST(QuantMmaDevice, SchedulesMatchTheReference) {
   SKIP_WITHOUT_DEVICE();
   synaptix::testing::cuda_context();
-  const kc::QuantMmaParams schedules[] = {{1, 1, 1}, {3, 2, 3}, {16, 4, 2}, {8, 1, 8}, {4, 4, 1}, {8, 1, 2, false}};
+  const kc::QuantMmaParams schedules[] = {{1, 1, 1},     {3, 2, 3},        {16, 4, 2},       {8, 1, 8},        {4, 4, 1},
+                                          {8, 1, 2, false}, {4, 1, 2, true, 1}, {4, 2, 2, true, 3}, {8, 1, 1, true, 16}};
   for (const quant::WeightFormat& f : quant::weight_formats()) {
     const Matrix mat(f, 200, small_k(f) + 128);
     for (const kc::QuantMmaParams& p : schedules)

@@ -69,27 +69,33 @@ void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdevicept
   const int64_t m_pad = (m + 7) / 8 * 8;
   CUdeviceptr xh = scratch, xs = scratch + static_cast<CUdeviceptr>((m_pad * l.k_pad * 2 + 255) / 256 * 256);
   int mi = m, ki = static_cast<int>(k), kp = static_cast<int>(l.k_pad);
-  const bool fused = p.fuse_x && !x_bf16 && m <= 8 && static_cast<int64_t>(m) * k <= kQuantMmaFusedElems;
+  const bool rows_mode = p.k_slices > 0;
+  const bool fused = !rows_mode && p.fuse_x && !x_bf16 && m <= 8 && static_cast<int64_t>(m) * k <= kQuantMmaFusedElems;
+  const int ni = static_cast<int>(n);
   if (fused) {
     xh = x;  // the product reads x itself
   } else {
     CUfunction fx = bc::cached_kernel(std::string("quant_mma_x_") + (x_bf16 ? "bf16" : "f32"),
                                       [&] { return quant_mma_x_source(x_bf16); }, "quant_mma_x");
-    void* xargs[] = {&x, &xh, &xs, &mi, &ki, &kp};
+    CUdeviceptr y_zero = rows_mode && p.k_slices > 1 && !accumulate ? y : 0;
+    int nn = ni;
+    void* xargs[] = {&x, &xh, &xs, &mi, &ki, &kp, &y_zero, &nn};
     bc::launch(fx, {static_cast<unsigned>(m)}, {1024}, 0, stream, xargs, "quant_mma_x");
   }
   const int nt = (m + 7) / 8;
   CUfunction fn = bc::cached_kernel("quant_mma_" + std::string(f.name) + "_nt" + std::to_string(nt) + "_" + p.str() + (fused ? "_fx" : ""),
-                                    [&] { return quant_mma_source(w, m, p, fused); }, "quant_mma");
+                                    [&] { return quant_mma_source(w, m, p, fused); }, rows_mode ? "quant_mma_rows" : "quant_mma");
   CUdeviceptr codes = wmma, scales = wmma + static_cast<CUdeviceptr>(l.scales_offset),
               zeros = wmma + static_cast<CUdeviceptr>(l.zeros_offset);
-  int ni = static_cast<int>(n), kwi = static_cast<int>(l.kw), acc = accumulate ? 1 : 0;
-  void* args[] = {&xh, &xs, &codes, &scales, &zeros, &y, &mi, &ni, &ki, &kwi, &acc};
-  const unsigned blocks = static_cast<unsigned>((l.n_tiles + p.row_tiles - 1) / p.row_tiles);
+  int nv = ni, kwi = static_cast<int>(l.kw), acc = accumulate ? 1 : 0;
+  void* args[] = {&xh, &xs, &codes, &scales, &zeros, &y, &mi, &nv, &ki, &kwi, &acc};
+  const int64_t tiles_per_block = rows_mode ? static_cast<int64_t>(p.row_tiles) * p.warps : p.row_tiles;
+  const unsigned blocks = static_cast<unsigned>((l.n_tiles + tiles_per_block - 1) / tiles_per_block);
+  const unsigned slices = rows_mode ? static_cast<unsigned>(std::min<int64_t>(p.k_slices, l.kw)) : 1u;
   const std::string what = bc::active_trace()
                                ? "quant_mma " + std::string(f.name) + " " + std::to_string(n) + "x" + std::to_string(k)
                                : "quant_mma";
-  bc::launch(fn, {blocks}, {static_cast<unsigned>(p.warps * 32)}, 0, stream, args, what.c_str());
+  bc::launch(fn, {blocks, slices}, {static_cast<unsigned>(p.warps * 32)}, 0, stream, args, what.c_str());
 }
 
 void quant_mma_dequantize_bf16(DType w, CUdeviceptr wmma, CUdeviceptr out, int64_t n, int64_t k, CUstream stream) {

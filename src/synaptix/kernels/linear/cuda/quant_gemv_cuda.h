@@ -48,8 +48,12 @@ struct QuantMmaParams {
   int unroll = 2;     // 16-byte words of every row tile a warp loads a round: 1..8, row_tiles * unroll <= 8
   // Up to 8 rows with m * k <= kQuantMmaFusedElems (f32 x): no pre-pass, each block scales and converts x itself.
   bool fuse_x = true;
+  // 0: a block's warps split k (quant_mma). 1..16: row mode (quant_mma_rows, more than 8 rows of x only): a
+  // block's warps take different row tiles, k cut into this many slices over blocks (atomically added).
+  int k_slices = 0;
   std::string str() const {
-    return "w" + std::to_string(warps) + "t" + std::to_string(row_tiles) + "u" + std::to_string(unroll) + (fuse_x ? "" : "p");
+    return "w" + std::to_string(warps) + "t" + std::to_string(row_tiles) + "u" + std::to_string(unroll) + (fuse_x ? "" : "p") +
+           (k_slices ? "k" + std::to_string(k_slices) : "");
   }
 };
 inline constexpr int64_t kQuantMmaFusedElems = 16384;

@@ -70,6 +70,7 @@ void check_quant_mma_params(int m, const QuantMmaParams& p) {
   if (p.row_tiles < 1 || p.row_tiles > 4) fail("quant_mma: row_tiles = ", p.row_tiles, " (expected 1..4)");
   if (p.unroll < 1 || p.unroll > 8) fail("quant_mma: unroll = ", p.unroll, " (expected 1..8)");
   // Two rounds of row_tiles * unroll 16-byte words live in registers.
+  if (p.k_slices < 0 || p.k_slices > 16) fail("quant_mma: k_slices = ", p.k_slices, " (expected 0..16)");
   if (p.row_tiles * p.unroll > 8)
     fail("quant_mma: row_tiles * unroll = ", p.row_tiles * p.unroll, " (expected at most 8 words in flight per round)");
 }
@@ -77,6 +78,10 @@ void check_quant_mma_params(int m, const QuantMmaParams& p) {
 QuantMmaParams quant_mma_default_params(DType w, int m) {
   (void)w;
   QuantMmaParams p;
+  if (m > 8) {  // row mode: 4 warps of 16 rows share each x load, k in 4 slices
+    p.warps = 4;
+    p.k_slices = 4;
+  }
   if (m > 32) p.unroll = 1;
   return p;
 }
@@ -84,11 +89,12 @@ QuantMmaParams quant_mma_default_params(DType w, int m) {
 std::string quant_mma_source(DType w, int m, const QuantMmaParams& p, bool fused) {
   check_quant_mma_params(m, p);
   if (fused && m > 8) fail("quant_mma: the fused x conversion takes at most 8 rows (got ", m, ")");
+  if (fused && p.k_slices) fail("quant_mma: the fused x conversion has no row mode (k_slices ", p.k_slices, ")");
   std::ostringstream os;
   os << format_head(w, "quant_mma");
   os << kernels::cuda_source("kernels/linear/cuda/quant_mma_decode.cuh");
   os << "#define NT " << (m + 7) / 8 << "\n#define WARPS " << p.warps << "\n#define RT " << p.row_tiles << "\n#define KU "
-     << p.unroll << "\n" << (fused ? "#define FUSEX 1\n" : "");
+     << p.unroll << "\n" << (fused ? "#define FUSEX 1\n" : "") << (p.k_slices ? "#define QM_ROWS 1\n" : "");
   os << kernels::cuda_source("kernels/linear/cuda/quant_mma.cu");
   return os.str();
 }

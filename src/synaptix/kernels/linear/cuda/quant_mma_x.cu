@@ -4,7 +4,8 @@
 // inverse scale per token goes to xs. One block of 1024 threads per token, each thread's first QX_VEC groups
 // of 4 elements loaded at once and kept in registers (one round trip for k up to 32768; longer rows loop).
 // Elements k..k_pad-1 are written as zeros (the product reads every k of the tokens it has; tokens past m it
-// never reads). k % 4 == 0, rows 16-byte (f32) or 8-byte (bf16) aligned.
+// never reads). With y_zero: the token's row of the product's output y [m, n] is zeroed too. k % 4 == 0,
+// rows 16-byte (f32) or 8-byte (bf16) aligned.
 
 #define QX_VEC 8  // float4 (or 4 bf16) of x a thread keeps in registers
 
@@ -27,7 +28,8 @@ __device__ __forceinline__ void qx_store4(unsigned short* __restrict__ xh, int t
 }
 
 extern "C" __global__ void __launch_bounds__(1024)
-quant_mma_x(const void* __restrict__ xin, unsigned short* __restrict__ xh, float* __restrict__ xs, int m, int k, int k_pad) {
+quant_mma_x(const void* __restrict__ xin, unsigned short* __restrict__ xh, float* __restrict__ xs, int m, int k, int k_pad,
+            float* __restrict__ y_zero, int n) {
   __shared__ float part[32];
   const int t = blockIdx.x, stride = 4 * blockDim.x;
   pdl_wait();
@@ -62,6 +64,9 @@ QM_UNROLL
   }
   const float scale = __uint_as_float((unsigned int)(sh + 127) << 23);
   if (threadIdx.x == 0) xs[t] = __uint_as_float((unsigned int)(127 - sh) << 23);
+  // The product adds its k slices into y atomically: y starts at zero (unless it accumulates: y_zero null).
+  if (y_zero)
+    for (int i = threadIdx.x; i < n; i += blockDim.x) y_zero[(size_t)t * n + i] = 0.f;
 QM_UNROLL
   for (int u = 0; u < QX_VEC; ++u) {
     const int i = 4 * threadIdx.x + u * stride;
