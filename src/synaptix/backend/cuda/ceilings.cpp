@@ -50,10 +50,14 @@ GemmPeakMeasurement measure_bf16_gemm_peak(int64_t n, int repeats) {
   fill_uniform_bf16(a.ptr(), elems, 11, 1.0f, nullptr);
   fill_uniform_bf16(b.ptr(), elems, 12, 1.0f, nullptr);
   BlasLtMatmul mm;
+  return time_gemm_peak(n, repeats, [&] { mm.run(a.ptr(), b.ptr(), c.ptr(), DType::BF16, n, n, n, nullptr); });
+}
+
+GemmPeakMeasurement time_gemm_peak(int64_t n, int repeats, const std::function<void()>& work) {
   TimingOptions opt;
   opt.repeats = repeats;
   opt.flush_l2 = false;
-  TimingStats t = time_on_stream(nullptr, [&] { mm.run(a.ptr(), b.ptr(), c.ptr(), DType::BF16, n, n, n, nullptr); }, opt);
+  const TimingStats t = time_on_stream(nullptr, work, opt);
   GemmPeakMeasurement g;
   g.n = n;
   g.median_ms = t.median_ms;

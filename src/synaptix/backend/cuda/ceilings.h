@@ -4,6 +4,7 @@
 // default, on random data). Both need a current context.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace synaptix::backend::cuda {
 
@@ -21,5 +22,8 @@ struct GemmPeakMeasurement {
 
 BandwidthMeasurement measure_hbm_read_bandwidth(size_t bytes = 4ull << 30, int repeats = 15);
 GemmPeakMeasurement measure_bf16_gemm_peak(int64_t n = 8192, int repeats = 10);
+// The rate of `work`, an n^3 GEMM enqueued on the null stream, timed warm (no L2 flush): what the peak probes
+// of each operand type share.
+GemmPeakMeasurement time_gemm_peak(int64_t n, int repeats, const std::function<void()>& work);
 
 }  // namespace synaptix::backend::cuda

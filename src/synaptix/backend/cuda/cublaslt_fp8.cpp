@@ -6,7 +6,6 @@
 
 #include "synaptix/backend/cuda/cublaslt_status.h"
 #include "synaptix/backend/cuda/device_random.h"
-#include "synaptix/backend/cuda/event_timer.h"
 #include "synaptix/backend/cuda/launch/fp8_w8a8.h"
 #include "synaptix/core/error.h"
 
@@ -145,16 +144,7 @@ GemmPeakMeasurement measure_fp8_gemm_peak(int64_t n, int repeats, bool fast_accu
   fill_uniform_bf16(b.ptr(), elems / 2, 22, 1.0f, nullptr);
   fill_uniform_f32(scales.ptr(), static_cast<size_t>(n), 23, 1.0f, nullptr);
   BlasLtFp8Matmul mm(fast_accumulation);
-  TimingOptions opt;
-  opt.repeats = repeats;
-  opt.flush_l2 = false;
-  const TimingStats t =
-      time_on_stream(nullptr, [&] { mm.run(a.ptr(), scales.ptr(), b.ptr(), scales.ptr(), c.ptr(), n, n, n, nullptr); }, opt);
-  GemmPeakMeasurement g;
-  g.n = n;
-  g.median_ms = t.median_ms;
-  g.tflops = 2.0 * static_cast<double>(n) * n * n / (t.median_ms * 1e-3) / 1e12;
-  return g;
+  return time_gemm_peak(n, repeats, [&] { mm.run(a.ptr(), scales.ptr(), b.ptr(), scales.ptr(), c.ptr(), n, n, n, nullptr); });
 }
 
 }  // namespace synaptix::backend::cuda
