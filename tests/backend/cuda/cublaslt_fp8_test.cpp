@@ -21,6 +21,7 @@
 #include "synaptix/quant/minifloat.h"
 #include "synaptix/quant/weight_format.h"
 #include "synaptix/quant/weight_quantize.h"
+#include "support/cuda_device.h"
 
 namespace bc = synaptix::backend::cuda;
 namespace kc = synaptix::kernels::cuda;
@@ -28,26 +29,10 @@ namespace q = synaptix::quant;
 
 namespace {
 
-synaptix::hw::cuda::Context& ctx() {
-  static synaptix::hw::cuda::Context c(0);
-  c.make_current();
-  return c;
-}
-
-template <typename T>
-bc::DeviceBuffer upload(const std::vector<T>& v) {
-  bc::DeviceBuffer b(std::max<size_t>(v.size() * sizeof(T), 16));
-  b.upload(v.data(), v.size() * sizeof(T));
-  return b;
-}
-
-bc::DeviceBuffer poisoned(size_t bytes) {
-  bc::DeviceBuffer b(bytes);
-  b.fill_bytes(0xFF);
-  return b;
-}
-
-void device_sync() { synaptix::hw::cuda::check(cuCtxSynchronize(), "cuCtxSynchronize"); }
+using synaptix::testing::device_sync;
+using synaptix::testing::poisoned;
+using synaptix::testing::upload;
+synaptix::hw::cuda::Context& ctx() { return synaptix::testing::cuda_context(); }
 
 const q::WeightFormat& fp8() {
   const q::WeightFormat* f = q::weight_format_named("fp8-e4m3-pc");
