@@ -108,7 +108,9 @@ TEST_P(CudaQuantized, MatchesTheCpuExecutorOnTheSameQuantizedModel) {
   auto cpu2 = engine::make_cpu_executor(*m, kv);
   const std::vector<float> want_decode = decode(*cpu2, table);
 
-  // GEMV path for every row count (the format's GEMV, 8 rows a call): the same f32 weights as the CPU.
+  // GEMV-side path for every row count with the tensor-core product "off": the executor holds only the
+  // tensor-core layout (no packed rows for the format's GEMV), so the product still runs, in calls of 64 rows,
+  // with f32 activations.
   {
     engine::CudaExecutorOptions opt;
     opt.gemv_max_rows = 1 << 20;
@@ -118,7 +120,7 @@ TEST_P(CudaQuantized, MatchesTheCpuExecutorOnTheSameQuantizedModel) {
     const Agreement a = compare(prefill(*ex, table), want, T, V);
     EXPECT_LE(a.rel, 2e-3) << f.name << " GEMV path";
     EXPECT_GE(a.top1, 0.99) << f.name << " GEMV path";
-    std::printf("%s prefill (quant GEMV): max_rel_err %.3g top1 %.3f\n", std::string(f.name).c_str(), a.rel, a.top1);
+    std::printf("%s prefill (GEMV-side path): max_rel_err %.3g top1 %.3f\n", std::string(f.name).c_str(), a.rel, a.top1);
   }
   // Tensor-core path (weights expanded to bf16, activations split into a bf16 pair): bf16's rounding of the
   // weights moves near-tied logits of this random model.
@@ -154,8 +156,8 @@ TEST_P(CudaQuantized, MatchesTheCpuExecutorOnTheSameQuantizedModel) {
     EXPECT_GE(a.top1, 0.95) << f.name << " decode (quant mma)";
     std::printf("%s decode (quant mma): max_rel_err %.3g top1 %.3f\n", std::string(f.name).c_str(), a.rel, a.top1);
   }
-  // Decode, one token a step (captured graphs after the second step), the first half's prefill on the GEMV
-  // path too (its K/V from the same f32 weights as the CPU's).
+  // Decode, one token a step (captured graphs after the second step), the first half's prefill on the
+  // GEMV-side path too (f32 activations; the tensor-core product, see above).
   {
     engine::CudaExecutorOptions opt;
     opt.gemv_max_rows = 1 << 20;

@@ -95,12 +95,12 @@ int64_t mma_offset(const quant::WeightFormat& f, int64_t n, int64_t k) {
   return (n * quant::weight_row_bytes(f, k) + 255) / 256 * 256;
 }
 
-// n packed rows of format f and, after them (quant_mma_copy), their tensor-core layout: one device buffer.
-DeviceBuffer upload_packed(const quant::WeightFormat& f, const uint8_t* packed, int64_t n, int64_t k, int64_t* bytes) {
+// n packed rows of format f as their tensor-core layout, after the rows themselves when `keep` (quant_mma_copy).
+DeviceBuffer upload_packed(const quant::WeightFormat& f, const uint8_t* packed, int64_t n, int64_t k, bool keep, int64_t* bytes) {
   const kernels::cuda::QuantMmaLayout l = kernels::cuda::quant_mma_layout(f, n, k);
-  const int64_t off = mma_offset(f, n, k);
+  const int64_t off = keep ? mma_offset(f, n, k) : 0;
   DeviceBuffer buf(static_cast<size_t>(off + l.total_bytes));
-  buf.upload(packed, static_cast<size_t>(n * quant::weight_row_bytes(f, k)));
+  if (keep) buf.upload(packed, static_cast<size_t>(n * quant::weight_row_bytes(f, k)));
   const std::vector<uint8_t> mma = kernels::cuda::quant_mma_repack(f, packed, n, k);
   buf.upload(mma.data(), mma.size(), static_cast<size_t>(off));
   *bytes += static_cast<int64_t>(buf.bytes());
@@ -108,7 +108,7 @@ DeviceBuffer upload_packed(const quant::WeightFormat& f, const uint8_t* packed, 
 }
 
 // Row-concatenates packed matrices of format f (their rows are independent) into one device matrix.
-DeviceBuffer upload_packed_rows(const quant::WeightFormat& f, std::initializer_list<const TensorRef*> parts, int64_t* bytes) {
+DeviceBuffer upload_packed_rows(const quant::WeightFormat& f, std::initializer_list<const TensorRef*> parts, bool keep, int64_t* bytes) {
   std::vector<uint8_t> h;
   int64_t n = 0;
   for (const TensorRef* t : parts) {
@@ -116,11 +116,11 @@ DeviceBuffer upload_packed_rows(const quant::WeightFormat& f, std::initializer_l
     h.insert(h.end(), d, d + t->nbytes);
     n += t->shape[0];
   }
-  return upload_packed(f, h.data(), n, (*parts.begin())->shape[1], bytes);
+  return upload_packed(f, h.data(), n, (*parts.begin())->shape[1], keep, bytes);
 }
 
 // gate and up in the same weight format, their packed rows interleaved as upload_gate_up interleaves bf16 rows.
-DeviceBuffer upload_packed_gate_up(const quant::WeightFormat& f, const TensorRef& gate, const TensorRef& up, int64_t* bytes) {
+DeviceBuffer upload_packed_gate_up(const quant::WeightFormat& f, const TensorRef& gate, const TensorRef& up, bool keep, int64_t* bytes) {
   if (gate.shape != up.shape) fail("gate and up projections must have the same shape to be interleaved");
   const size_t rows = static_cast<size_t>(gate.shape[0]), rb = gate.nbytes / rows;
   std::vector<uint8_t> h(2 * gate.nbytes);
@@ -130,7 +130,7 @@ DeviceBuffer upload_packed_gate_up(const quant::WeightFormat& f, const TensorRef
     std::memcpy(h.data() + (2 * r) * rb, g + r * rb, rb);
     std::memcpy(h.data() + (2 * r + 1) * rb, u + r * rb, rb);
   }
-  return upload_packed(f, h.data(), static_cast<int64_t>(2 * rows), gate.shape[1], bytes);
+  return upload_packed(f, h.data(), static_cast<int64_t>(2 * rows), gate.shape[1], keep, bytes);
 }
 
 // One projection matrix (q|k|v concatenated when given three): packed when its tensors are in a weight
@@ -146,7 +146,7 @@ DeviceBuffer upload_matrix(std::initializer_list<const TensorRef*> parts, DType*
   int64_t elems = 0;
   for (const TensorRef* t : parts) elems += t->numel();
   w->max_quantized_elems = std::max(w->max_quantized_elems, elems);
-  return upload_packed_rows(*f, parts, &w->bytes);
+  return upload_packed_rows(*f, parts, w->packed_rows, &w->bytes);
 }
 
 DeviceBuffer upload_gate_up_matrix(const TensorRef& gate, const TensorRef& up, DType* dtype, DeviceWeights* w) {
@@ -158,7 +158,7 @@ DeviceBuffer upload_gate_up_matrix(const TensorRef& gate, const TensorRef& up, D
   *dtype = f->dtype;
   w->quantized = w->mma_layout = true;
   w->max_quantized_elems = std::max(w->max_quantized_elems, 2 * gate.numel());
-  return upload_packed_gate_up(*f, gate, up, &w->bytes);
+  return upload_packed_gate_up(*f, gate, up, w->packed_rows, &w->bytes);
 }
 
 DeviceBuffer upload_f32(std::initializer_list<const TensorRef*> parts, int64_t* bytes) {
@@ -228,14 +228,15 @@ DeviceBuffer constant_f32(int64_t n, float v, int64_t* bytes) {
 
 }  // namespace
 
-CUdeviceptr quant_mma_copy(CUdeviceptr packed, DType w, int64_t n, int64_t k) {
-  const quant::WeightFormat* f = quant::weight_format(w);
-  if (!f) fail("quant_mma_copy: ", dtype_name(w), " is not a weight format");
-  return packed + static_cast<CUdeviceptr>(mma_offset(*f, n, k));
+CUdeviceptr quant_mma_copy(const DeviceWeights& w, CUdeviceptr buf, DType wdt, int64_t n, int64_t k) {
+  const quant::WeightFormat* f = quant::weight_format(wdt);
+  if (!f) fail("quant_mma_copy: ", dtype_name(wdt), " is not a weight format");
+  return w.packed_rows ? buf + static_cast<CUdeviceptr>(mma_offset(*f, n, k)) : buf;
 }
 
-DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& plan) {
+DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& plan, bool keep_packed_rows) {
   DeviceWeights w;
+  w.packed_rows = keep_packed_rows;
   const double off = plan.norm_weight_offset;
   if (m.layers.size() != plan.layers.size())
     fail(m.layers.size(), " layers of weights for a forward plan of ", plan.layers.size());
@@ -288,8 +289,10 @@ DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& pl
   return w;
 }
 
-DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& plan, uint64_t seed, DType weights) {
+DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& plan, uint64_t seed, DType weights,
+                             bool keep_packed_rows) {
   DeviceWeights w;
+  w.packed_rows = keep_packed_rows;
   const int64_t h = s.hidden_size, qkv = s.q_dim() + 2 * s.kv_dim();
   uint64_t k = seed * 1000;
   const quant::WeightFormat* qf = quant::weight_format(weights);
@@ -299,15 +302,15 @@ DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& pla
   // One layer's packed matrices, quantized once on the host (in the rows' interleaving order of gate|up,
   // which for random rows is any order) and uploaded to every layer.
   std::vector<uint8_t> pq, po, pgu, pd;
-  std::vector<uint8_t> mq, mo, mgu, md;  // the same with their tensor-core layouts, as upload_packed lays them out
+  std::vector<uint8_t> mq, mo, mgu, md;  // as upload_packed lays them out
   if (qf) {
     pq = random_packed(*qf, qkv, h, seed * 4 + 1);
     po = random_packed(*qf, h, s.q_dim(), seed * 4 + 2);
     pgu = random_packed(*qf, 2 * s.intermediate_size, h, seed * 4 + 3);
     pd = random_packed(*qf, h, s.intermediate_size, seed * 4 + 4);
     const auto with_mma = [&](const std::vector<uint8_t>& p, int64_t n, int64_t kk) {
-      std::vector<uint8_t> out(static_cast<size_t>(mma_offset(*qf, n, kk)), 0);
-      std::copy(p.begin(), p.end(), out.begin());
+      std::vector<uint8_t> out(static_cast<size_t>(keep_packed_rows ? mma_offset(*qf, n, kk) : 0), 0);
+      if (keep_packed_rows) std::copy(p.begin(), p.end(), out.begin());
       const std::vector<uint8_t> mma = kernels::cuda::quant_mma_repack(*qf, p.data(), n, kk);
       out.insert(out.end(), mma.begin(), mma.end());
       return out;

@@ -40,29 +40,30 @@ struct DeviceWeights {
   int64_t bytes = 0;                       // device bytes held
   bool quantized = false;                  // some projection is in a weight format
   int64_t max_quantized_elems = 0;         // the largest quantized matrix's n * k (its bf16 expansion's size)
-  // Every quantized matrix's buffer also holds its tensor-core layout (kernels/linear/quant_mma_layout.h) after
-  // the packed rows, at quant_mma_copy (what the tensor-core product reads; the packed rows stay for the GEMV
-  // and the bf16 expansion).
+  // Every quantized matrix is held in its tensor-core layout (kernels/linear/quant_mma_layout.h: the same codes
+  // and scales, regrouped), at quant_mma_copy: what the tensor-core product and the bf16 expansion read. With
+  // packed_rows (upload option) the packed rows are held too, before it, for the format's GEMV.
   bool mma_layout = false;
+  bool packed_rows = false;
 
   CUdeviceptr head() const { return lm_head.bytes() ? lm_head.ptr() : embed.ptr(); }
 };
 
-// Where the tensor-core layout of the packed n x k matrix of format w at `packed` starts in its buffer
-// (DeviceWeights::mma_layout): after the packed rows, 256-byte aligned.
-CUdeviceptr quant_mma_copy(CUdeviceptr packed, DType w, int64_t n, int64_t k);
+// Where the tensor-core layout of the n x k matrix of format w in the buffer at `buf` starts: the buffer's
+// start, or after the packed rows (256-byte aligned) when the weights hold those too.
+CUdeviceptr quant_mma_copy(const DeviceWeights& w, CUdeviceptr buf, DType wdt, int64_t n, int64_t k);
 
 // Needs a current context. Converts f16/f32 tensors to bf16 (matrices) or f32 (vectors) on the host; GGUF
 // blocks are expanded to bf16; projections in a weight format are uploaded as packed (every weight format has
 // CUDA kernels; quantized MoE experts are refused by name). Every
 // RMSNorm weight is uploaded as the scale the kernels multiply by: the plan's norm_weight_offset + w (gemma3's
 // (1 + w) folded in, so every norm kernel applies unchanged).
-DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& plan);
+DeviceWeights upload_weights(const model::Model& m, const graph::ForwardPlan& plan, bool keep_packed_rows = false);
 // Uniform random bf16 matrices (scale 1/sqrt(in)), norm scales 1, biases small; deterministic in seed.
 // With `weights` a weight format: the projections are random f32 values (the same scale) quantized by the CPU's
 // round-to-nearest quantizer into that format, one layer's matrices quantized once and uploaded to every layer
 // (what is timed is bytes, not values); the embedding and LM head stay bf16. Dense models only.
 DeviceWeights random_weights(const model::Spec& s, const graph::ForwardPlan& plan, uint64_t seed,
-                             DType weights = DType::BF16);
+                             DType weights = DType::BF16, bool keep_packed_rows = false);
 
 }  // namespace synaptix::engine::cuda

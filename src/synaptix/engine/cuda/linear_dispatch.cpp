@@ -21,7 +21,7 @@ void CudaExecutorImpl::linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr
                               bool acc, DType wdt) {
   if (wdt != DType::BF16) {
     if (quant_mma(x, false, w, y, m, n, k, acc, wdt, !tc)) return;
-    if (m <= opt_.quant_gemv_max_rows || !tc) {
+    if (w_.packed_rows && (m <= opt_.quant_gemv_max_rows || !tc)) {
       for (int64_t r = 0; r < m; r += 8) {
         const int rows = static_cast<int>(std::min<int64_t>(8, m - r));
         const auto it = opt_.quant_gemv_schedule.find(rows);
@@ -67,15 +67,24 @@ void CudaExecutorImpl::matmul_bf16(CUdeviceptr xb, CUdeviceptr w, CUdeviceptr y,
   blas_->run(xb, w, y, DType::F32, m, n, k, stream_, algo, acc);
 }
 
-// The tensor-core product of a quantized matrix (its layout after the packed rows, DeviceWeights::mma_layout),
-// 64 rows of x a call, its f16 x in wscratch_; false (nothing run) when the step is too large for it (unless
-// `any_rows`: a step that must not use cuBLASLt) or the weights have no tensor-core layout.
+// The tensor-core product of a quantized matrix (its tensor-core layout, DeviceWeights::mma_layout), 64 rows of
+// x a call, its f16 x in wscratch_; false (nothing run) when the step is too large for it (unless `any_rows`: a
+// step that must not use cuBLASLt: then in calls of 64 rows) or turned off (quant_mma_max_rows 0, only when the
+// packed rows are held for the GEMV). Without the packed rows it is the only kernel that reads the weights in
+// place.
 bool CudaExecutorImpl::quant_mma(CUdeviceptr x, bool x_bf16, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n,
                                  int64_t k, bool acc, DType wdt, bool any_rows) {
-  if (!w_.mma_layout || opt_.quant_mma_max_rows == 0 || (m > opt_.quant_mma_max_rows && !any_rows)) return false;
+  if (!w_.mma_layout) return false;
+  if (w_.packed_rows && opt_.quant_mma_max_rows == 0) return false;
+  if (m > opt_.quant_mma_max_rows && !any_rows) return false;  // cuBLASLt on the bf16 expansion
   const int64_t chunk = std::min<int64_t>(std::max(opt_.quant_mma_max_rows, 8), kc::kQuantMmaMaxRows);
-  if (kc::quant_mma_scratch_bytes(wdt, static_cast<int>(std::min(m, chunk)), k) > wscratch_.bytes()) return false;
-  const CUdeviceptr wm = quant_mma_copy(w, wdt, n, k);
+  const size_t need = kc::quant_mma_scratch_bytes(wdt, static_cast<int>(std::min(m, chunk)), k);
+  if (need > wscratch_.bytes()) {
+    if (w_.packed_rows) return false;
+    fail("CUDA executor: internal: the tensor-core product of ", n, " x ", k, " needs ", need, " bytes of scratch, has ",
+         wscratch_.bytes());
+  }
+  const CUdeviceptr wm = quant_mma_copy(w_, w, wdt, n, k);
   const int64_t xelem = x_bf16 ? 2 : 4;
   for (int64_t r = 0; r < m; r += chunk) {
     const int rows = static_cast<int>(std::min(chunk, m - r));
@@ -91,7 +100,7 @@ CUdeviceptr CudaExecutorImpl::expand_weights(CUdeviceptr w, DType wdt, int64_t n
   if (static_cast<size_t>(n * k * 2) > wscratch_.bytes())
     fail("CUDA executor: internal: a ", dtype_name(wdt), " matrix of ", n, " x ", k, " exceeds the bf16 scratch of ",
          wscratch_.bytes(), " bytes");
-  if (w_.mma_layout) kc::quant_mma_dequantize_bf16(wdt, quant_mma_copy(w, wdt, n, k), wscratch_.ptr(), n, k, stream_);
+  if (w_.mma_layout) kc::quant_mma_dequantize_bf16(wdt, quant_mma_copy(w_, w, wdt, n, k), wscratch_.ptr(), n, k, stream_);
   else kc::quant_dequantize_bf16(wdt, w, wscratch_.ptr(), n, k, stream_);
   return wscratch_.ptr();
 }
