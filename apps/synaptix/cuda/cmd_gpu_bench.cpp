@@ -466,7 +466,8 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
       ->check(in_range(0, 4096));
   sub.add_flag("!--no-prefill", o->prefill, "with --weights: skip the prefill timing");
   sub.add_option("--quant-mma-rows", o->quant_mma_rows,
-                 "with --weights: products of up to this many rows (0..64) run the tensor-core quantized product (0: the GEMV / bf16 expansion)");
+                 "with --weights: products of up to this many rows (0..64) run the tensor-core quantized product, larger ones "
+                 "cuBLASLt on the weights expanded to bf16 (decode-sized steps run the product whatever this says)");
   sub.add_flag("!--no-gemv-sweep", o->gemv_sweep, "with --weights: skip timing each format's GEMV alone (batch 1 then runs the default schedule)");
   sub.add_option("--kv", o->kv, "compare these KV cache formats instead (f32, bf16, fp8-e4m3): sequences that fit, decode tok/s")
       ->delimiter(',');
