@@ -1,7 +1,7 @@
-// One generator interface for every target (kernels/generator.h): the CPU target now reaches its generators
-// only through it (CpuGeneratorOn), and its space and moves are the ones the CPU generators' own functions
-// (search_space.h, unchanged) give, point for point and move for move on the same random stream, for every
-// op of every fixture; so the search finds what it found before. The CUDA linear generators
+// One generator interface for every target (kernels/generator.h): the CPU target reaches its generators only
+// through it (CpuGeneratorOn), and its space and moves are the ones search_space.h gives, point for point and
+// move for move on the same random stream, for every op of every fixture. (At 1960cb4 this compared against
+// search_space.cpp's own previous implementation and passed; search_space.cpp now wraps generator_space.) The CUDA linear generators
 // (kernels/linear/cuda/linear_generators.h) list the kernel generator's schedules and cuBLASLt's algorithms
 // in their order, their moves stay in that space, and equal the moves the CUDA target made before it used the
 // interface (its previous code, kept here as the reference).

@@ -75,6 +75,19 @@ tune::LinearShapeKey shape_of(const json& e, int64_t m_max, const std::string& w
   return {int_at(e, "m", 1, m_max, w), int_at(e, "n", 1, kMaxDim, w), int_at(e, "k", 1, kMaxDim, w)};
 }
 
+// Calls fn(entry, where) for each entry of the array j[key] (absent: none), each an object.
+template <typename Fn>
+void each_object(const json& j, const char* key, const std::string& where, const char* expected, Fn fn) {
+  if (!j.contains(key)) return;
+  const json& a = j.at(key);
+  if (!a.is_array()) fail(where, ".", key, " is ", a.type_name(), ", expected an array of ", expected);
+  for (size_t i = 0; i < a.size(); ++i) {
+    const std::string w = where + "." + key + "[" + std::to_string(i) + "]";
+    if (!a[i].is_object()) fail(w, " is ", a[i].type_name(), ", expected an object");
+    fn(a[i], w);
+  }
+}
+
 // A GEMV schedule's fields of a list entry.
 tune::GemvSchedule schedule_of(const json& e, const std::string& w) {
   tune::GemvSchedule s;
@@ -194,54 +207,33 @@ tune::WholeStepPlan whole_step_from_json(const json& j, const std::string& where
     if (s.contains("gemv_max_rows")) p.speed.gemv_max_rows = static_cast<int>(int_at(s, "gemv_max_rows", 1, 8, w));
   }
   if (j.contains("timed_precision")) p.timed_precision = precision_from_json(j.at("timed_precision"), where + ".timed_precision");
-  if (j.contains("gemv")) {
-    const json& a = j.at("gemv");
-    if (!a.is_array()) fail(where, ".gemv is ", a.type_name(), ", expected an array of {m, n, k, warps, ...}");
-    for (size_t i = 0; i < a.size(); ++i) {
-      const std::string w = where + ".gemv[" + std::to_string(i) + "]";
-      const json& e = a[i];
-      if (!e.is_object()) fail(w, " is ", e.type_name(), ", expected an object");
-      only_keys(e, {"m", "n", "k", "warps", "kslices", "rows_per_warp", "unroll", "full_occupancy", "persistent",
-                    "prefetch_kb", "stages", "chunk_bytes"},
-                w);
-      const auto shape = shape_of(e, 8, w);  // the GEMV path runs steps of at most 8 rows
-      if (!p.gemv.emplace(shape, schedule_of(e, w)).second) fail(w, ": a second schedule for the same (m, n, k)");
-    }
-  }
-  if (j.contains("gemv_rules")) {
-    const json& a = j.at("gemv_rules");
-    if (!a.is_array()) fail(where, ".gemv_rules is ", a.type_name(), ", expected an array of {m, k_min, ..., warps, ...}");
-    for (size_t i = 0; i < a.size(); ++i) {
-      const std::string w = where + ".gemv_rules[" + std::to_string(i) + "]";
-      const json& e = a[i];
-      if (!e.is_object()) fail(w, " is ", e.type_name(), ", expected an object");
-      only_keys(e, {"m", "k_min", "k_max", "n_min", "n_max", "warps", "kslices", "rows_per_warp", "unroll",
-                    "full_occupancy", "persistent", "prefetch_kb", "stages", "chunk_bytes"},
-                w);
-      tune::GemvRule r;
-      r.m = int_at(e, "m", 1, 8, w);
-      for (auto [key, field] : {std::pair<const char*, int64_t*>{"k_min", &r.k_min}, {"k_max", &r.k_max},
-                                {"n_min", &r.n_min}, {"n_max", &r.n_max}})
-        if (e.contains(key)) *field = int_at(e, key, 1, kMaxDim, w);
-      if ((r.k_max && r.k_max < r.k_min) || (r.n_max && r.n_max < r.n_min))
-        fail(w, ": an empty bucket (a maximum below its minimum)");
-      r.schedule = schedule_of(e, w);
-      p.gemv_rules.push_back(r);
-    }
-  }
-  if (j.contains("blaslt_algorithm")) {
-    const json& a = j.at("blaslt_algorithm");
-    if (!a.is_array()) fail(where, ".blaslt_algorithm is ", a.type_name(), ", expected an array of {m, n, k, algorithm}");
-    for (size_t i = 0; i < a.size(); ++i) {
-      const std::string w = where + ".blaslt_algorithm[" + std::to_string(i) + "]";
-      const json& e = a[i];
-      if (!e.is_object()) fail(w, " is ", e.type_name(), ", expected an object");
-      only_keys(e, {"m", "n", "k", "algorithm"}, w);
-      const auto shape = shape_of(e, kMaxDim, w);
-      if (!p.blaslt_algorithm.emplace(shape, static_cast<int>(int_at(e, "algorithm", 0, 1023, w))).second)
-        fail(w, ": a second algorithm for the same (m, n, k)");
-    }
-  }
+  each_object(j, "gemv", where, "{m, n, k, warps, ...}", [&](const json& e, const std::string& w) {
+    only_keys(e, {"m", "n", "k", "warps", "kslices", "rows_per_warp", "unroll", "full_occupancy", "persistent",
+                  "prefetch_kb", "stages", "chunk_bytes"},
+              w);
+    const auto shape = shape_of(e, 8, w);  // the GEMV path runs steps of at most 8 rows
+    if (!p.gemv.emplace(shape, schedule_of(e, w)).second) fail(w, ": a second schedule for the same (m, n, k)");
+  });
+  each_object(j, "gemv_rules", where, "{m, k_min, ..., warps, ...}", [&](const json& e, const std::string& w) {
+    only_keys(e, {"m", "k_min", "k_max", "n_min", "n_max", "warps", "kslices", "rows_per_warp", "unroll",
+                  "full_occupancy", "persistent", "prefetch_kb", "stages", "chunk_bytes"},
+              w);
+    tune::GemvRule r;
+    r.m = int_at(e, "m", 1, 8, w);
+    for (auto [key, field] : {std::pair<const char*, int64_t*>{"k_min", &r.k_min}, {"k_max", &r.k_max},
+                              {"n_min", &r.n_min}, {"n_max", &r.n_max}})
+      if (e.contains(key)) *field = int_at(e, key, 1, kMaxDim, w);
+    if ((r.k_max && r.k_max < r.k_min) || (r.n_max && r.n_max < r.n_min))
+      fail(w, ": an empty bucket (a maximum below its minimum)");
+    r.schedule = schedule_of(e, w);
+    p.gemv_rules.push_back(r);
+  });
+  each_object(j, "blaslt_algorithm", where, "{m, n, k, algorithm}", [&](const json& e, const std::string& w) {
+    only_keys(e, {"m", "n", "k", "algorithm"}, w);
+    const auto shape = shape_of(e, kMaxDim, w);
+    if (!p.blaslt_algorithm.emplace(shape, static_cast<int>(int_at(e, "algorithm", 0, 1023, w))).second)
+      fail(w, ": a second algorithm for the same (m, n, k)");
+  });
   const auto read_bool = [](const json& v, const std::string& w) {
     if (!v.is_boolean()) fail(w, " is ", v.dump(), ", expected true or false");
     return v.get<bool>();
