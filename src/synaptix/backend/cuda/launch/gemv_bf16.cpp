@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include <set>
 #include <sstream>
 
 #include "synaptix/backend/cuda/kernel_trace.h"
@@ -33,16 +32,18 @@ unsigned resident_blocks(CUfunction f, int threads, int smem_bytes) {
   cache[f] = n;
   return n;
 }
-// Opts `f` into `bytes` of dynamic shared memory when that exceeds the default 48 KB, once per function.
+// Opts `f` into `bytes` of dynamic shared memory (at least what was asked before). Asked for any size: the
+// 48 KB default counts the static arrays too, so 48 KB of ring alone already needs it.
 void allow_shared_memory(CUfunction f, int bytes) {
-  if (bytes <= 48 * 1024) return;
+  if (bytes <= 0) return;
   static std::mutex mu;
-  static std::set<CUfunction> done;
+  static std::map<CUfunction, int> allowed;
   std::lock_guard<std::mutex> lock(mu);
-  if (done.count(f)) return;
+  int& have = allowed[f];
+  if (have >= bytes) return;
   hw::cuda::check(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
                   "cuFuncSetAttribute(gemv_bf16 dynamic shared memory)");
-  done.insert(f);
+  have = bytes;
 }
 }  // namespace
 
