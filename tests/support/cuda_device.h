@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "synaptix/backend/cuda/device_buffer.h"
+#include "synaptix/core/error.h"
 #include "synaptix/hw/cuda/driver.h"
 
 namespace synaptix::testing {
@@ -34,6 +35,18 @@ inline backend::cuda::DeviceBuffer poisoned(size_t bytes) {
   b.fill_bytes(0xFF);
   return b;
 }
+
+// Whether a CUDA device is here: the device tests skip without one (they run in bench/gpu/run.sh).
+inline bool have_cuda_device() {
+  try {
+    return hw::cuda::device_count() > 0;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+#define SKIP_WITHOUT_DEVICE() \
+  if (!synaptix::testing::have_cuda_device()) GTEST_SKIP() << "no CUDA device (these kernels run in bench/gpu/run.sh)"
 
 inline void device_sync() { hw::cuda::check(cuCtxSynchronize(), "cuCtxSynchronize"); }
 

@@ -30,17 +30,6 @@ using synaptix::testing::upload;
 
 namespace {
 
-bool have_device() {
-  try {
-    return synaptix::hw::cuda::device_count() > 0;
-  } catch (const synaptix::Error&) {
-    return false;
-  }
-}
-
-#define SKIP_WITHOUT_DEVICE() \
-  if (!have_device()) GTEST_SKIP() << "no CUDA device (these kernels run in bench/gpu/run.sh)"
-
 std::vector<float> random_f32(size_t n, float scale) {
   std::uniform_real_distribution<float> u(-scale, scale);
   std::vector<float> v(n);

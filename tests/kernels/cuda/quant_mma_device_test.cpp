@@ -35,17 +35,6 @@ using synaptix::testing::upload;
 
 namespace {
 
-bool have_device() {
-  try {
-    return synaptix::hw::cuda::device_count() > 0;
-  } catch (const synaptix::Error&) {
-    return false;
-  }
-}
-
-#define SKIP_WITHOUT_DEVICE() \
-  if (!have_device()) GTEST_SKIP() << "no CUDA device (these kernels run in bench/gpu/run.sh)"
-
 std::mt19937& rng() { return synaptix::testing::test_rng(); }
 
 // n packed rows of random codes under random finite parameters (every code value; no E4M3 NaN code).
