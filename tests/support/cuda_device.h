@@ -2,6 +2,7 @@
 // What the GPU kernel tests share: the device context (device 0, made current), one random engine, uploads,
 // poisoned (NaN-byte) output buffers and a device-wide sync.
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -47,6 +48,17 @@ inline bool have_cuda_device() {
 
 #define SKIP_WITHOUT_DEVICE() \
   if (!synaptix::testing::have_cuda_device()) GTEST_SKIP() << "no CUDA device (these kernels run in bench/gpu/run.sh)"
+
+// max |a - b| / max(1e-6, max |b|) over all elements; NaN or inf anywhere in a is infinite error.
+inline double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 1e-6;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
+    num = std::max(num, std::fabs(static_cast<double>(a[i]) - b[i]));
+    den = std::max(den, std::fabs(static_cast<double>(b[i])));
+  }
+  return num / den;
+}
 
 inline void device_sync() { hw::cuda::check(cuCtxSynchronize(), "cuCtxSynchronize"); }
 

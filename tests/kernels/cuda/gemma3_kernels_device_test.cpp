@@ -21,6 +21,7 @@
 namespace kc = synaptix::kernels::cuda;
 namespace kr = synaptix::kernels;
 using synaptix::testing::device_sync;
+using synaptix::testing::rel_err;
 using synaptix::testing::poisoned;
 using synaptix::testing::upload;
 
@@ -33,15 +34,6 @@ std::vector<float> random_f32(size_t n, float scale) {
   return v;
 }
 
-// max |a - b| / max |b|; NaN anywhere is infinite error.
-double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-  double d = 0, s = 1e-6;
-  for (size_t i = 0; i < b.size(); ++i) {
-    d = std::max(d, std::isfinite(a[i]) ? std::fabs(static_cast<double>(a[i]) - b[i]) : INFINITY);
-    s = std::max(s, std::fabs(static_cast<double>(b[i])));
-  }
-  return d / s;
-}
 
 // gelu_tanh(gate) * up over rows of interleaved gate/up columns (the device weights' gate_up layout).
 std::vector<float> geglu_of_interleaved(const std::vector<float>& gu, int64_t m, int64_t inter) {

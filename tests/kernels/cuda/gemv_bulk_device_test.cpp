@@ -24,6 +24,7 @@ namespace kr = synaptix::kernels;
 namespace {
 
 using synaptix::testing::device_sync;
+using synaptix::testing::rel_err;
 using synaptix::testing::poisoned;
 using synaptix::testing::upload;
 
@@ -34,16 +35,6 @@ std::vector<float> random_f32(size_t n, float lo, float hi) {
   return v;
 }
 
-// max |a - b| / max(1e-6, max |b|); NaN anywhere is infinite error.
-double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 1e-6;
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    num = std::max(num, std::fabs(static_cast<double>(a[i]) - b[i]));
-    den = std::max(den, std::fabs(static_cast<double>(b[i])));
-  }
-  return num / den;
-}
 
 // One product's inputs on the host and the device, and the CPU references of every fused form.
 struct Case {

@@ -38,6 +38,7 @@ using synaptix::f32_to_bf16;
 namespace {
 
 using synaptix::testing::device_sync;
+using synaptix::testing::rel_err;
 using synaptix::testing::poisoned;
 using synaptix::testing::upload;
 synaptix::hw::cuda::Context& ctx() { return synaptix::testing::cuda_context(); }
@@ -57,16 +58,6 @@ std::vector<uint16_t> to_bf16(const std::vector<float>& f) {
 }
 
 
-// max |a - b| / max(1e-6, max |b|) over all elements; NaN anywhere is infinite error.
-double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 1e-6;
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    num = std::max(num, std::fabs(static_cast<double>(a[i]) - b[i]));
-    den = std::max(den, std::fabs(static_cast<double>(b[i])));
-  }
-  return num / den;
-}
 
 // A random bf16 paged KV cache (and the same values as f32 for the reference) with block tables of
 // `tables_len` entries drawn from a shuffled set of blocks.

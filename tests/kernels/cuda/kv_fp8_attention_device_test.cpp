@@ -27,6 +27,7 @@ namespace kc = synaptix::kernels::cuda;
 namespace kr = synaptix::kernels;
 using kr::KvFormat;
 using synaptix::testing::device_sync;
+using synaptix::testing::rel_err;
 using synaptix::testing::poisoned;
 using synaptix::testing::upload;
 
@@ -42,16 +43,6 @@ std::vector<float> random_f32(size_t n, float scale = 1.0f) {
   return v;
 }
 
-// max |a - b| / max |b|; NaN anywhere is infinite error.
-double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 1e-6;
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    num = std::max(num, std::fabs(static_cast<double>(a[i]) - b[i]));
-    den = std::max(den, std::fabs(static_cast<double>(b[i])));
-  }
-  return num / den;
-}
 
 std::vector<uint8_t> encode_fp8(const std::vector<float>& x) {
   std::vector<uint8_t> c(x.size());
