@@ -34,7 +34,6 @@ std::vector<float> random_f32(size_t n, float scale) {
   return v;
 }
 
-
 // gelu_tanh(gate) * up over rows of interleaved gate/up columns (the device weights' gate_up layout).
 std::vector<float> geglu_of_interleaved(const std::vector<float>& gu, int64_t m, int64_t inter) {
   std::vector<float> out(static_cast<size_t>(m * inter)), g(static_cast<size_t>(inter)), u(g.size());

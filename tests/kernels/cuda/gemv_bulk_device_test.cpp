@@ -35,7 +35,6 @@ std::vector<float> random_f32(size_t n, float lo, float hi) {
   return v;
 }
 
-
 // One product's inputs on the host and the device, and the CPU references of every fused form.
 struct Case {
   int m;

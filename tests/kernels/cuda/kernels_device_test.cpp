@@ -57,8 +57,6 @@ std::vector<uint16_t> to_bf16(const std::vector<float>& f) {
   return b;
 }
 
-
-
 // A random bf16 paged KV cache (and the same values as f32 for the reference) with block tables of
 // `tables_len` entries drawn from a shuffled set of blocks.
 struct RandomPagedCache {

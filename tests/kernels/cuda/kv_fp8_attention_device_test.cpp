@@ -43,7 +43,6 @@ std::vector<float> random_f32(size_t n, float scale = 1.0f) {
   return v;
 }
 
-
 std::vector<uint8_t> encode_fp8(const std::vector<float>& x) {
   std::vector<uint8_t> c(x.size());
   kr::kv_encode_head(KvFormat::Fp8E4M3, x.data(), static_cast<int64_t>(x.size()), c.data(), nullptr);
