@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <span>
 #include <vector>
 
 #include "synaptix/registry/cuda/cuda_recipe_setup.h"
@@ -40,14 +41,23 @@ DecodeResult time_decode(engine::CudaExecutor& ex, int batch, const DecodeTiming
   for (int b = 0; b < batch; ++b)
     for (int i = 0; i < o.context; ++i) prompts[static_cast<size_t>(b)].push_back(static_cast<int32_t>((b * 7919 + i * 104729) % V));
   std::vector<int32_t> next(static_cast<size_t>(batch));
-  const int group = std::max(1, 2048 / o.context);
+  // The contexts go in steps of at most kPrefillStep tokens (the executors' smallest max_tokens_per_step here):
+  // several sequences a step when they are short, a long one in chunks.
+  constexpr int kPrefillStep = 2048;
+  const int group = std::max(1, kPrefillStep / std::max(o.context, 1));
   for (int b0 = 0; b0 < batch; b0 += group) {
-    std::vector<engine::SeqChunk> chunks;
-    for (int b = b0; b < std::min(batch, b0 + group); ++b)
-      chunks.push_back({prompts[static_cast<size_t>(b)], 0, tables[static_cast<size_t>(b)], false});
-    std::vector<int32_t> ids;
-    ex.step_greedy(chunks, ids);
-    for (size_t i = 0; i < ids.size(); ++i) next[static_cast<size_t>(b0) + i] = ids[i];
+    const int b1 = std::min(batch, b0 + group);
+    for (int s = 0; s < o.context; s += kPrefillStep) {
+      const int n = std::min(kPrefillStep, o.context - s);
+      std::vector<engine::SeqChunk> chunks;
+      for (int b = b0; b < b1; ++b)
+        chunks.push_back({std::span<const int32_t>(prompts[static_cast<size_t>(b)].data() + s, static_cast<size_t>(n)), s,
+                          tables[static_cast<size_t>(b)], false});
+      std::vector<int32_t> ids;
+      ex.step_greedy(chunks, ids);
+      if (s + n == o.context)
+        for (size_t i = 0; i < ids.size(); ++i) next[static_cast<size_t>(b0) + i] = ids[i];
+    }
   }
   const int64_t pos0 = o.context;
   int64_t pos = pos0;
