@@ -3,10 +3,6 @@
 // tuner's check against linear_reference with the bf16 rounding of x allowed for, and no more.
 #include <gtest/gtest.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#endif
-
 #include "synaptix/backend/module_builder.h"
 #include "synaptix/core/thread_pool.h"
 #include "synaptix/kernels/cpu_generator.h"
@@ -41,11 +37,6 @@ TEST(LinearOneDnn, EverySchedulePassesTheCheckForBf16Activations) {
   EXPECT_EQ(gen.activations({}), "bf16");
   for (const auto& p : build_space(probe, cpu, kernels::cpu_generators(), {"f32"}).points)
     EXPECT_NE(p.generator, "linear_onednn") << "offered only where bf16 activations are allowed";
-#if defined(__SANITIZE_ADDRESS__)
-  // The leak check now, while oneDNN's OpenMP workers sit idle: LeakSanitizer's end-of-process check (the same
-  // check; it then does not run again) crashed its tracer under load as those threads wound down.
-  __lsan_do_leak_check();
-#endif
 }
 
 TEST(LinearOneDnn, GgufBlocksExpandedToBf16PassTheCheckAndOnlyForBatches) {
@@ -73,9 +64,6 @@ TEST(LinearOneDnn, GgufBlocksExpandedToBf16PassTheCheckAndOnlyForBatches) {
     ASSERT_TRUE(built[i].ok) << built[i].error;
     EXPECT_EQ(verify_impl(ops[i], built[i].path, pool, 41 + i), "") << ops[i].signature();
   }
-#if defined(__SANITIZE_ADDRESS__)
-  __lsan_do_leak_check();  // as above: while oneDNN's workers sit idle
-#endif
 }
 
 }  // namespace synaptix::tune
