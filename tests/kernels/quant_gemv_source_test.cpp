@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #if SYNAPTIX_HAVE_CUDA
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 #include <string>
 
 #include <unistd.h>
@@ -62,10 +64,12 @@ TEST(QuantMmaSource, EveryFormatCompilesForSm90a) {
   for (const quant::WeightFormat& f : quant::weight_formats())
     for (int m : {1, 64}) {
       const std::string name = "quant_mma_" + std::string(f.name) + "_m" + std::to_string(m);
-      const auto src = kernels::cuda::quant_mma_source(f.dtype, m, kernels::cuda::quant_mma_default_params(f.dtype, m));
+      // m = 1: the split-K form (the default is the stream form, below).
+      const kernels::cuda::QuantMmaParams p = m == 1 ? kernels::cuda::QuantMmaParams{} : kernels::cuda::quant_mma_default_params(f.dtype, m);
+      const auto src = kernels::cuda::quant_mma_source(f.dtype, m, p);
       EXPECT_GT(backend::cuda::compile_cubin(src, "sm_90a", name).cubin.size(), 100u) << name;
       if (m == 1) {  // x converted in the product
-        const auto fsrc = kernels::cuda::quant_mma_source(f.dtype, m, kernels::cuda::quant_mma_default_params(f.dtype, m), true);
+        const auto fsrc = kernels::cuda::quant_mma_source(f.dtype, m, p, true);
         EXPECT_GT(backend::cuda::compile_cubin(fsrc, "sm_90a", name + "_fx").cubin.size(), 100u) << name << " fused";
       }
     }
@@ -83,6 +87,83 @@ TEST(QuantMmaSource, EveryFormatCompilesForSm90a) {
     const std::string name = std::string("quant_mma_x_") + (bf16 ? "bf16" : "f32");
     EXPECT_GT(backend::cuda::compile_cubin(kernels::cuda::quant_mma_x_source(bf16), "sm_90a", name).cubin.size(), 100u) << name;
   }
+}
+
+// The stream form (quant_mma_stream.cu), the default up to 8 rows of x: every format at m = 1 and 8 with the
+// default schedule, f32 and bf16 x, and the schedule's extremes that fit shared memory.
+TEST(QuantMmaStreamSource, EveryFormatCompilesForSm90a) {
+  FreshCache cache;
+  namespace kc = kernels::cuda;
+  for (const quant::WeightFormat& f : quant::weight_formats())
+    for (int m : {1, 8}) {
+      const kc::QuantMmaParams p = kc::quant_mma_default_params(f.dtype, m);
+      ASSERT_GT(p.stages, 0) << "the default up to 8 rows is the stream form";
+      const bool bf16 = m == 8 && f.dtype == DType::W4_G128;
+      const std::string name = "quant_mma_stream_" + std::string(f.name) + "_m" + std::to_string(m) + (bf16 ? "_xbf16" : "");
+      EXPECT_GT(backend::cuda::compile_cubin(kc::quant_mma_stream_source(f.dtype, m, p, bf16), "sm_90a", name).cubin.size(), 100u)
+          << name;
+    }
+  kc::QuantMmaParams lo, hi;
+  lo.warps = 1, lo.unroll = 1, lo.stages = 2;
+  hi.warps = 16, hi.unroll = 4, hi.stages = 2, hi.k_slices = 3;
+  for (DType w : {DType::W4A_G32, DType::FP8_PC})
+    for (const kc::QuantMmaParams& p : {lo, hi}) {
+      const int m = p.warps == 1 ? 5 : 2;
+      const std::string name = "quant_mma_stream_" + std::string(dtype_name(w)) + "_m" + std::to_string(m) + "_" + p.str();
+      EXPECT_GT(backend::cuda::compile_cubin(kc::quant_mma_stream_source(w, m, p, false), "sm_90a", name).cubin.size(), 100u) << name;
+    }
+}
+
+// The stream form's refusals, and its grid: x's k slice fits, the busiest SM's share is near the mean.
+TEST(QuantMmaStreamSource, RefusesOutOfRangeAndBalancesTheGrid) {
+  namespace kc = kernels::cuda;
+  kc::QuantMmaParams p = kc::quant_mma_default_params(DType::W4_G128, 1);
+  EXPECT_THROW(kc::quant_mma_source(DType::W4_G128, 1, p), Error);  // the stream form has its own source
+  EXPECT_THROW(kc::quant_mma_stream_source(DType::W4_G128, 9, p, false), Error);
+  EXPECT_THROW(kc::quant_mma_stream_source(DType::W4_G128, 1, kc::QuantMmaParams{}, false), Error);  // no stages
+  EXPECT_THROW(kc::quant_mma_stream_source(DType::Q4_0, 1, p, false), Error);
+  kc::QuantMmaParams big = p;
+  big.warps = 16, big.unroll = 8, big.stages = 8;  // 1 MB of ring
+  try {
+    kc::quant_mma_stream_geometry(DType::W4_G128, 1, big);
+    ADD_FAILURE() << "no error for a ring larger than shared memory";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("shared memory"), std::string::npos) << e.what();
+  }
+  big.stages = 1;
+  EXPECT_THROW(kc::check_quant_mma_params(1, big), Error);
+  // Llama-3.1-8B's shapes in int4 (word_k 128) on 132 SMs, 2 blocks each.
+  const struct {
+    int64_t n_tiles, kw;
+    bool accumulate;
+  } shapes[] = {{384, 32, false}, {256, 32, true}, {1792, 32, false}, {256, 112, true}};
+  for (int m : {1, 8})
+    for (const auto& s : shapes) {
+      const kc::QuantMmaStreamGeometry geo = kc::quant_mma_stream_geometry(DType::W4_G128, m, p);
+      const kc::QuantMmaStreamGrid g = kc::quant_mma_stream_grid(m, s.n_tiles, s.kw, 128, s.accumulate, geo.x_cap, geo.max_tiles, 0, 2, 132);
+      ASSERT_GE(g.splits, 1);
+      ASSERT_GE(g.gx, 1);
+      EXPECT_LE((s.kw + g.splits - 1) / g.splits * 128, geo.x_cap) << "x's slice fits";
+      EXPECT_LE((s.n_tiles + g.gx - 1) / g.gx, geo.max_tiles);
+      EXPECT_LE(g.gx * g.splits, 264) << "one wave";
+      if (!s.accumulate) {
+        EXPECT_EQ(g.splits, (s.kw * 128 + geo.x_cap - 1) / geo.x_cap) << "no zeroing of y unless x needs it";
+      }
+      // The busiest SM streams at most a quarter more than the mean.
+      std::vector<double> load(132, 0.0);
+      const int64_t per = (s.kw + g.splits - 1) / g.splits;
+      for (int64_t b = 0; b < g.gx * g.splits; ++b) {
+        const int64_t bx = b % g.gx, by = b / g.gx;
+        const int64_t words = std::max<int64_t>(0, std::min(s.kw, (by + 1) * per) - by * per);
+        load[static_cast<size_t>(b % 132)] += static_cast<double>(((bx + 1) * s.n_tiles / g.gx - bx * s.n_tiles / g.gx) * words);
+      }
+      const double mean = static_cast<double>(s.n_tiles * s.kw) / 132;
+      EXPECT_LE(*std::max_element(load.begin(), load.end()), 1.25 * mean)
+          << "n_tiles " << s.n_tiles << " kw " << s.kw << " m " << m << ": gx " << g.gx << " splits " << g.splits;
+    }
+  // An explicit number of slices is kept (raised to what x needs).
+  EXPECT_EQ(kc::quant_mma_stream_grid(1, 256, 112, 128, true, 16384, 32, 5, 2, 132).splits, 5);
+  EXPECT_EQ(kc::quant_mma_stream_grid(8, 256, 112, 128, true, 4096, 32, 1, 2, 132).splits, 4);
 }
 
 TEST(QuantMmaSource, RefusesWhatItHasNoFormFor) {

@@ -136,11 +136,24 @@ nlohmann::json sweep_mma(const model::Spec& s, const quant::WeightFormat& f, int
   const kc::QuantMmaParams def = kc::quant_mma_default_params(f.dtype, m);
   std::vector<kc::QuantMmaParams> grid = {def};
   if (m <= 8) {
+    // The stream form (the default): warps, words a stage, stages; k slices chosen by the launcher.
     for (int warps : {4, 8, 16})
-      for (int rt : {1, 2, 4})
-        for (int unroll : {1, 2, 4, 8})
-          if (rt * unroll <= 8) grid.push_back({warps, rt, unroll});
-    for (int warps : {8, 16}) grid.push_back({warps, 1, 2, false});  // the f16 pre-pass instead of the fused x
+      for (int unroll : {1, 2, 4})
+        for (int stages : {2, 4, 6}) {
+          kc::QuantMmaParams p;
+          p.warps = warps;
+          p.unroll = unroll;
+          p.stages = stages;
+          try {
+            kc::quant_mma_stream_geometry(f.dtype, m, p);  // throws when the ring does not fit shared memory
+          } catch (const Error&) {
+            continue;
+          }
+          if (p.str() != def.str()) grid.push_back(p);
+        }
+    // The split-K form, its former default and the best of its grid on an H100 (2026-12-05), for comparison.
+    for (const kc::QuantMmaParams& p : {kc::QuantMmaParams{8, 1, 2}, kc::QuantMmaParams{4, 2, 2}, kc::QuantMmaParams{4, 1, 2}})
+      grid.push_back(p);
   } else {
     for (int warps : {4, 8})
       for (int rt : {1, 2})
@@ -153,8 +166,10 @@ nlohmann::json sweep_mma(const model::Spec& s, const quant::WeightFormat& f, int
   for (size_t i = 0; i < grid.size(); ++i)
     for (size_t j = 0; j < 4; ++j) {
       const auto [n, k] = shapes[j];
+      // o_proj and down add into the residual in the step (the stream form may then cut k into slices).
+      const bool acc = j == 1 || j == 3;
       ms[i][j] = bc::time_on_stream(nullptr, [&] {
-                   kc::quant_mma(f.dtype, x.ptr(), false, w.ptr(), y.ptr(), m, n, k, false, scratch.ptr(), scratch_bytes, nullptr, grid[i]);
+                   kc::quant_mma(f.dtype, x.ptr(), false, w.ptr(), y.ptr(), m, n, k, acc, scratch.ptr(), scratch_bytes, nullptr, grid[i]);
                  }, {2, 10, true}).median_ms;
     }
   size_t best_total = 0;

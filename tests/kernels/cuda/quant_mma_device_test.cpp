@@ -4,7 +4,8 @@
 // not a multiple of 16, k not a multiple of the layout's words) and Llama-3.1-8B's four shapes (rows sampled
 // for the reference: the first and last tiles and random ones), random codes and scales, x with rows of very
 // different magnitude (the per-token f16 scale), outputs poisoned (NaN bytes) or accumulated into, f32 and bf16
-// x, x converted in the product (small m * k) or by the pre-pass, several schedules (split-K in a block, and row mode with k in slices over blocks). Tolerance: f16's rounding of x (2^-11 relative per product; the weights decode
+// x, x converted in the product (small m * k) or by the pre-pass, several schedules (split-K in a block, and row mode with k in slices over blocks; up
+// to 8 rows the stream form, quant_mma_stream.cu, by default). Tolerance: f16's rounding of x (2^-11 relative per product; the weights decode
 // exactly) plus f32 accumulation, per output against sum |w x|. Needs a GPU (run by bench/gpu/run.sh); skipped
 // without one. The fragment mapping is checked without a GPU in tests/kernels/quant_mma_emulation_test.cpp.
 #include <gtest/gtest.h>
@@ -205,6 +206,32 @@ TEST(QuantMmaDevice, SchedulesMatchTheReference) {
     for (const kc::QuantMmaParams& p : schedules)
       for (int m : {1, 17, 64}) check(mat, {m, m == 17, false, &p});
   }
+}
+
+// The stream form (quant_mma_stream.cu, schedules with stages; the default up to 8 rows, so the tests above
+// run it too): one warp a block and sixteen, one word a stage and two, 2..8 stages, k cut into slices by the
+// launcher's choice or by the schedule (several slices without accumulating: y zeroed first), f32 and bf16 x.
+TEST(QuantMmaDevice, StreamSchedulesMatchTheReference) {
+  SKIP_WITHOUT_DEVICE();
+  synaptix::testing::cuda_context();
+  auto sched = [](int warps, int unroll, int stages, int k_slices) {
+    kc::QuantMmaParams p;
+    p.warps = warps;
+    p.unroll = unroll;
+    p.stages = stages;
+    p.k_slices = k_slices;
+    return p;
+  };
+  const kc::QuantMmaParams schedules[] = {sched(1, 1, 2, 0), sched(4, 2, 3, 0), sched(8, 2, 4, 3), sched(16, 2, 2, 0),
+                                          sched(8, 1, 8, 16)};
+  for (const quant::WeightFormat& f : quant::weight_formats()) {
+    const Matrix mat(f, 200, small_k(f) + 128);
+    for (const kc::QuantMmaParams& p : schedules)
+      for (int m : {1, 2, 5, 8}) check(mat, {m, m % 2 == 0, m == 5, &p});
+  }
+  // A long row at eight tokens: x's k slices (4096 a block) force four slices, y zeroed first.
+  const Matrix down(*quant::weight_format(DType::W4_G128), 300, 14336);
+  for (bool acc : {false, true}) check(down, {8, acc, false, nullptr});
 }
 
 // The layout's bf16 expansion: the reference's f32 values rounded to bf16, bit for bit, padding rows and k

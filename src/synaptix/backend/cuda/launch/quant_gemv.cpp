@@ -1,11 +1,16 @@
 #include "synaptix/backend/cuda/launch/quant_gemv.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "synaptix/backend/cuda/kernel_trace.h"
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
+#include "synaptix/hw/cuda/driver.h"
 #include "synaptix/kernels/linear/quant_mma_layout.h"
 #include "synaptix/quant/weight_format.h"
 
@@ -23,6 +28,36 @@ const quant::WeightFormat& checked_format(DType w, int64_t n, int64_t k, const c
   if (k % 4 != 0) fail(what, ": ", f->name, " with k = ", k, " (the kernels need k % 4 == 0)");
   if (n <= 0 || n > (1ll << 31) - 1 || k > (1ll << 30)) fail(what, ": shape n=", n, " k=", k, " out of range");
   return *f;
+}
+
+// Opts `f` into `bytes` of dynamic shared memory (at least what was asked before).
+void allow_shared_memory(CUfunction f, int64_t bytes) {
+  static std::mutex mu;
+  static std::map<CUfunction, int64_t> allowed;
+  std::lock_guard<std::mutex> lock(mu);
+  int64_t& have = allowed[f];
+  if (have >= bytes) return;
+  hw::cuda::check(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes)),
+                  "cuFuncSetAttribute(quant_mma_stream dynamic shared memory)");
+  have = bytes;
+}
+
+// Blocks of `f` resident on one SM, and the device's SMs (cached per function: its name fixes its threads
+// and shared memory).
+std::pair<int, int> resident(CUfunction f, int threads, int64_t smem) {
+  static std::mutex mu;
+  static std::map<CUfunction, std::pair<int, int>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(f);
+  if (it != cache.end()) return it->second;
+  int per_sm = 0, sms = 0;
+  CUdevice dev = 0;
+  hw::cuda::check(cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f, threads, static_cast<size_t>(smem)),
+                  "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+  hw::cuda::check(cuCtxGetDevice(&dev), "cuCtxGetDevice");
+  hw::cuda::check(cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev), "cuDeviceGetAttribute");
+  if (per_sm < 1) fail("quant_mma_stream: no block fits an SM (", threads, " threads, ", smem, " bytes of shared memory)");
+  return cache[f] = {per_sm, sms};
 }
 
 }  // namespace
@@ -57,10 +92,47 @@ size_t quant_mma_scratch_bytes(DType w, int m, int64_t k) {
   return static_cast<size_t>((m_pad * l.k_pad * 2 + 255) / 256 * 256 + m_pad * 4);
 }
 
+namespace {
+
+// The stream form (quant_mma_stream.cu): one launch, no scratch; y zeroed first only when k is cut into slices
+// and y is not accumulated into.
+void quant_mma_stream(const quant::WeightFormat& f, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdeviceptr y, int m,
+                      int64_t n, int64_t k, bool accumulate, CUstream stream, const QuantMmaParams& p) {
+  if (x % (x_bf16 ? 8 : 16) != 0 || y % 4 != 0 || wmma % 256 != 0)
+    fail("quant_mma: x must be ", x_bf16 ? 8 : 16, "-byte aligned, y 4-byte, W 256-byte");
+  const QuantMmaStreamGeometry geo = quant_mma_stream_geometry(f.dtype, m, p);
+  const QuantMmaLayout l = quant_mma_layout(f, n, k);
+  CUfunction fn = bc::cached_kernel("quant_mma_stream_" + std::string(f.name) + "_m" + std::to_string(m) + "_" + p.str() +
+                                        (x_bf16 ? "_xbf16" : ""),
+                                    [&] { return quant_mma_stream_source(f.dtype, m, p, x_bf16); }, "quant_mma_stream");
+  const int threads = p.warps * 32;
+  allow_shared_memory(fn, geo.smem_bytes);
+  const auto [per_sm, sms] = resident(fn, threads, geo.smem_bytes);
+  const QuantMmaStreamGrid g =
+      quant_mma_stream_grid(m, l.n_tiles, l.kw, l.word_k, accumulate, geo.x_cap, geo.max_tiles, p.k_slices, per_sm, sms);
+  if (g.splits > 1 && !accumulate)
+    hw::cuda::check(cuMemsetD32Async(y, 0, static_cast<size_t>(m) * static_cast<size_t>(n), stream), "cuMemsetD32Async");
+  CUdeviceptr codes = wmma, scales = wmma + static_cast<CUdeviceptr>(l.scales_offset),
+              zeros = wmma + static_cast<CUdeviceptr>(l.zeros_offset);
+  int ni = static_cast<int>(n), ki = static_cast<int>(k), kwi = static_cast<int>(l.kw), acc = accumulate ? 1 : 0;
+  void* args[] = {&x, &codes, &scales, &zeros, &y, &ni, &ki, &kwi, &acc};
+  const std::string what = bc::active_trace()
+                               ? "quant_mma_stream " + std::string(f.name) + " " + std::to_string(n) + "x" + std::to_string(k)
+                               : "quant_mma_stream";
+  bc::launch(fn, {static_cast<unsigned>(g.gx), static_cast<unsigned>(g.splits)}, {static_cast<unsigned>(threads)},
+             static_cast<unsigned>(geo.smem_bytes), stream, args, what.c_str());
+}
+
+}  // namespace
+
 void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdeviceptr y, int m, int64_t n, int64_t k,
                bool accumulate, CUdeviceptr scratch, size_t scratch_bytes, CUstream stream, const QuantMmaParams& p) {
   const quant::WeightFormat& f = checked_format(w, n, k, "quant_mma");
   check_quant_mma_params(m, p);
+  if (p.stages) {
+    quant_mma_stream(f, x, x_bf16, wmma, y, m, n, k, accumulate, stream, p);
+    return;
+  }
   if (x % (x_bf16 ? 8 : 16) != 0 || y % 4 != 0 || wmma % 256 != 0 || scratch % 256 != 0)
     fail("quant_mma: x must be ", x_bf16 ? 8 : 16, "-byte aligned, y 4-byte, W and the scratch 256-byte");
   const size_t need = quant_mma_scratch_bytes(w, m, k);

@@ -22,7 +22,8 @@ void quant_gemv(DType w, CUdeviceptr x, CUdeviceptr wt, CUdeviceptr y, int m, in
 size_t quant_mma_scratch_bytes(DType w, int m, int64_t k);
 // y[m, n] (+)= x[m, k] W^T on tensor cores, W at wmma in the tensor-core layout (kernels/linear/cuda/
 // quant_mma_layout.h), x f32 (bf16 when x_bf16), 1 <= m <= kQuantMmaMaxRows. Two launches: x to f16 in scratch
-// (quant_mma_scratch_bytes), then the product. Throws synaptix::Error naming the format and shape like
+// (quant_mma_scratch_bytes), then the product; a schedule with stages (m <= 8) runs the stream form instead
+// (quant_mma_stream.cu: one launch, no scratch; a memset of y first when it cuts k without accumulating). Throws synaptix::Error naming the format and shape like
 // quant_gemv, and when the scratch is too small or x misaligned.
 void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdeviceptr y, int m, int64_t n, int64_t k,
                bool accumulate, CUdeviceptr scratch, size_t scratch_bytes, CUstream stream, const QuantMmaParams& p);

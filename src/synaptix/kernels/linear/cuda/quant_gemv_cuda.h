@@ -50,8 +50,16 @@ struct QuantMmaParams {
   bool fuse_x = true;
   // 0: a block's warps split k (quant_mma). 1..16: row mode (quant_mma_rows, more than 8 rows of x only): a
   // block's warps take different row tiles, k cut into this many slices over blocks (atomically added).
+  // With stages: the k slices of the stream form (0: chosen by the launcher for the shape and the device).
   int k_slices = 0;
+  // 2..8: the stream form (quant_mma_stream.cu, up to 8 rows of x): each warp streams its words through a
+  // shared-memory ring of this many stages of `unroll` words (cp.async), one wave of blocks over the device;
+  // row_tiles and fuse_x do not apply. 0: quant_mma.cu.
+  int stages = 0;
   std::string str() const {
+    if (stages)
+      return "w" + std::to_string(warps) + "u" + std::to_string(unroll) + "s" + std::to_string(stages) +
+             (k_slices ? "k" + std::to_string(k_slices) : "");
     return "w" + std::to_string(warps) + "t" + std::to_string(row_tiles) + "u" + std::to_string(unroll) + (fuse_x ? "" : "p") +
            (k_slices ? "k" + std::to_string(k_slices) : "");
   }
@@ -64,6 +72,27 @@ QuantMmaParams quant_mma_default_params(DType w, int m);
 // The product's source for w, m rows of x (compiled for ceil(m / 8) token tiles) and the schedule; fused: x read
 // as f32 and converted in the product (m <= 8, see fuse_x), else the f16 x of the pre-pass.
 std::string quant_mma_source(DType w, int m, const QuantMmaParams& p, bool fused = false);
+// The stream form's geometry for w, m rows of x (1..8) and a schedule with stages: the f16 x a block holds per
+// token (its k slice is at most x_cap elements), the row tiles a block may own, and the dynamic shared memory.
+inline constexpr int64_t kQuantMmaStreamMaxSmem = 226 * 1024;  // Hopper's 227 KB a block, less the static arrays
+struct QuantMmaStreamGeometry {
+  int64_t x_cap = 0;
+  int64_t max_tiles = 0;
+  int64_t smem_bytes = 0;
+};
+QuantMmaStreamGeometry quant_mma_stream_geometry(DType w, int m, const QuantMmaParams& p);
+// The grid of the stream form (schedules with stages, up to 8 rows of x): gx blocks along the row tiles times
+// `splits` k slices. k_slices > 0 asks for that many (raised to what x's shared memory needs, capped at kw);
+// 0 picks the slices that give the busiest SM the fewest words (slices beyond what x needs only when
+// accumulating: otherwise y must be zeroed first). per_sm blocks fit an SM, the device has sms.
+struct QuantMmaStreamGrid {
+  int64_t gx = 0, splits = 0;
+};
+QuantMmaStreamGrid quant_mma_stream_grid(int m, int64_t n_tiles, int64_t kw, int64_t word_k, bool accumulate, int64_t x_cap,
+                                         int64_t max_tiles, int k_slices, int per_sm, int sms);
+// The stream form's source (x f32, or bf16 when x_bf16). Throws like quant_mma_source, and for m > 8 or a schedule
+// without stages.
+std::string quant_mma_stream_source(DType w, int m, const QuantMmaParams& p, bool x_bf16);
 // The activation conversion's source (x f32, or bf16 when bf16_input).
 std::string quant_mma_x_source(bool bf16_input);
 // The bf16 expansion of the tensor-core layout (quant_mma_dequant.cu). Throws for a dtype without a form.
