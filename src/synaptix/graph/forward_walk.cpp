@@ -26,17 +26,29 @@ const char* step_op_name(StepOpKind k) {
   return "?";
 }
 
-void walk_forward(const ForwardPlan& p, int64_t tokens, int64_t logit_rows, bool fused, StepOpHandler& h) {
+bool next_ops_are(std::span<const StepOp> next, int64_t layer, std::initializer_list<StepOpKind> kinds) {
+  if (next.size() < kinds.size()) return false;
+  size_t i = 0;
+  for (StepOpKind k : kinds) {
+    if (next[i].kind != k || next[i].layer != layer) return false;
+    ++i;
+  }
+  return true;
+}
+
+std::vector<StepOp> walk_forward(const ForwardPlan& p, int64_t tokens, int64_t logit_rows, bool fused) {
+  std::vector<StepOp> ops;
+  ops.reserve(2 + 13 * p.layers.size() + 2);
   const int64_t m = tokens, hid = p.hidden;
   auto model_op = [&](StepOpKind k, int64_t rows, std::vector<ProductShape> products = {}) {
-    h.on(StepOp{k, -1, nullptr, std::move(products), rows});
+    ops.push_back(StepOp{k, -1, nullptr, std::move(products), rows});
   };
   model_op(StepOpKind::Embed, m);
   if (p.embedding_scale != 1.0) model_op(StepOpKind::ScaleEmbeddings, m);
   for (size_t i = 0; i < p.layers.size(); ++i) {
     const LayerStep& L = p.layers[i];
     auto op = [&](StepOpKind k, std::vector<ProductShape> products = {}) {
-      h.on(StepOp{k, static_cast<int64_t>(i), &L, std::move(products), m});
+      ops.push_back(StepOp{k, static_cast<int64_t>(i), &L, std::move(products), m});
     };
     op(StepOpKind::AttentionNorm);
     if (fused) op(StepOpKind::QkvProjection, {{m, p.q_dim() + 2 * p.kv_dim(), hid}});
@@ -62,15 +74,13 @@ void walk_forward(const ForwardPlan& p, int64_t tokens, int64_t logit_rows, bool
     model_op(StepOpKind::FinalNorm, logit_rows);
     model_op(StepOpKind::LmHead, logit_rows, {{logit_rows, p.vocab, hid}});
   }
+  return ops;
 }
 
-std::vector<StepOp> walk_forward(const ForwardPlan& p, int64_t tokens, int64_t logit_rows, bool fused) {
-  struct Collect final : StepOpHandler {
-    std::vector<StepOp> ops;
-    void on(const StepOp& op) override { ops.push_back(op); }
-  } c;
-  walk_forward(p, tokens, logit_rows, fused, c);
-  return std::move(c.ops);
+void walk_forward(const ForwardPlan& p, int64_t tokens, int64_t logit_rows, bool fused, StepOpHandler& h) {
+  const std::vector<StepOp> ops = walk_forward(p, tokens, logit_rows, fused);
+  const std::span<const StepOp> all(ops);
+  for (size_t i = 0; i < ops.size(); ++i) h.on(ops[i], all.subspan(i + 1));
 }
 
 }  // namespace synaptix::graph

@@ -10,6 +10,8 @@
 // per-target op dispatch; where its kernels fuse neighbouring ops (a norm in a GEMV prologue) it handles the
 // pair at the first and skips the second.
 #include <cstdint>
+#include <initializer_list>
+#include <span>
 #include <tuple>
 #include <vector>
 
@@ -50,12 +52,17 @@ struct StepOp {
   int64_t rows = 0;                    // rows it works on: the step's tokens, or the logit rows
 };
 
-// Receives a step's ops in order (an executor's per-target dispatch).
+// Receives a step's ops in order (an executor's per-target dispatch). `next` holds the ops after `op` in this
+// step, in order: a handler whose kernel covers `op` and the ops right after it reads their shapes there (and
+// checks that they are the ops it fuses), then skips them when they come.
 class StepOpHandler {
  public:
   virtual ~StepOpHandler() = default;
-  virtual void on(const StepOp& op) = 0;
+  virtual void on(const StepOp& op, std::span<const StepOp> next) = 0;
 };
+
+// Whether `next` starts with ops of these kinds, in this order, all of `layer`.
+bool next_ops_are(std::span<const StepOp> next, int64_t layer, std::initializer_list<StepOpKind> kinds);
 
 // The ops of one step over `tokens` rows of which `logit_rows` reach the LM head (0: no head). With
 // `fused_projections` the q|k|v projections of a layer are one product and so are gate|up.
