@@ -238,7 +238,8 @@ const RegisterCommand reg{{"eval", "Quality: perplexity, golden sets, and gated 
   auto* cmp = sub.add_subcommand(
       "compare",
       "Incumbent vs candidate on the same text and items, judged by a gate; exit 0 only on pass.\n"
-      "A side is key=value,...: model=PATH, recipe=FILE, target=cpu|cuda:N, kv=f32|bf16|int8|fp8-e4m3, products=2|1\n"
+      "A side is key=value,...: model=PATH, recipe=FILE, target=cpu|cuda:N, kv=f32|bf16|int8|fp8-e4m3, products=2|1,\n"
+      "activations=bf16|fp8 (W8A8, CUDA, fp8-e4m3-pc weights)\n"
       "(kv and products: the CUDA executor's KV cache dtype and bf16 products per GEMM; the CPU is f32 only;\n"
       "a recipe's \"precision\" section sets them too).");
   cmp->add_option("--incumbent", o->incumbent, "the run to beat (key=value,...)")->required();

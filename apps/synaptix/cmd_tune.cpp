@@ -111,7 +111,7 @@ registry::RecipeKernel recipe_kernel(const graph::Op& op, const std::string& gen
   return k;
 }
 
-// "kv=bf16,products=1": the precision --precision records in a CUDA recipe.
+// "kv=bf16,products=1,activations=fp8": the precision --precision records in a CUDA recipe.
 tune::StepPrecision parse_precision(const std::string& s) {
   tune::StepPrecision p;
   std::stringstream ss(s);
@@ -119,7 +119,8 @@ tune::StepPrecision parse_precision(const std::string& s) {
   while (std::getline(ss, item, ',')) {
     if (item == "kv=f32" || item == "kv=bf16") p.kv_f32 = item == "kv=f32";
     else if (item == "products=1" || item == "products=2") p.split_bf16 = item == "products=2";
-    else fail("--precision \"", s, "\": \"", item, "\" is not kv=f32|bf16 or products=1|2");
+    else if (item == "activations=bf16" || item == "activations=fp8") p.fp8_activations = item == "activations=fp8";
+    else fail("--precision \"", s, "\": \"", item, "\" is not kv=f32|bf16, products=1|2 or activations=bf16|fp8");
   }
   return p;
 }
@@ -380,7 +381,8 @@ const RegisterCommand reg{Command{
           ->capture_default_str()
           ->check(in_range(1, 64));
       sub.add_option("--precision", o->precision,
-                     "--target cuda: record this precision in the recipe (kv=f32|bf16,products=1|2; not gate-checked)");
+                     "--target cuda: record this precision in the recipe (kv=f32|bf16,products=1|2,activations=bf16|fp8; not "
+                     "gate-checked)");
       sub.add_option("--budget", o->budget, "90s | 10m | 1h | N (trials); --target cuda: the linear trials get the "
                      "time less what the whole-step search needs, N trials are shared among the shapes")
           ->capture_default_str()

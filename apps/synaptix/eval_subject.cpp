@@ -23,6 +23,12 @@ void set_products(Precision& p, const std::string& v, const std::string& where) 
   p.split_bf16 = v == "2";
 }
 
+void set_activations(Precision& p, const std::string& v, const std::string& where) {
+  if (v != "bf16" && v != "fp8")
+    fail(where, ": activations=", v, ", expected bf16 or fp8 (W8A8: E4M3 per token, fp8-e4m3-pc weights, CUDA)");
+  p.fp8_activations = v == "fp8";
+}
+
 // A recipe's optional "precision" section: the choice `eval compare` made for it. Returns whether the recipe
 // carries kernels (a precision-only recipe is how a CUDA choice is recorded: CUDA kernels are not in recipes yet).
 bool precision_from_recipe(const std::string& path, Precision& p) {
@@ -43,8 +49,9 @@ bool precision_from_recipe(const std::string& path, Precision& p) {
   for (const auto& [k, v] : s.items()) {
     if (k == "kv_cache" && v.is_string()) set_kv(p, v.get<std::string>(), where);
     else if (k == "bf16_products" && v.is_number_integer()) set_products(p, std::to_string(v.get<int64_t>()), where);
+    else if (k == "activations" && v.is_string()) set_activations(p, v.get<std::string>(), where);
     else fail(where, ": key \"", k, "\" = ", v.dump(), " (expected \"kv_cache\": one of ", kernels::kv_format_names(),
-              ", or \"bf16_products\": 1|2)");
+              ", \"bf16_products\": 1|2, or \"activations\": \"bf16\"|\"fp8\")");
   }
   return has_kernels;
 }
@@ -65,7 +72,7 @@ std::string SubjectSpec::describe() const {
   if (!recipe.empty()) s += ",recipe=" + recipe;
   if (!quant.empty()) s += ",quant=" + quant;
   return s + ",target=" + target + ",kv=" + kernels::kv_format_name(precision.kv_format()) +
-         ",products=" + (precision.split_bf16 ? "2" : "1");
+         ",products=" + (precision.split_bf16 ? "2" : "1") + (precision.fp8_activations ? ",activations=fp8" : "");
 }
 
 SubjectSpec parse_subject(const std::string& spec, const std::string& flag, const std::string& default_model) {
@@ -88,13 +95,14 @@ SubjectSpec parse_subject(const std::string& spec, const std::string& flag, cons
     else if (k == "recipe") s.recipe = v;
     else if (k == "quant") s.quant = v;
     else if (k == "target") s.target = v;
-    else if (k != "kv" && k != "products")
-      fail(where, ": unknown key \"", k, "\" (expected model, recipe, quant, target, kv or products)");
+    else if (k != "kv" && k != "products" && k != "activations")
+      fail(where, ": unknown key \"", k, "\" (expected model, recipe, quant, target, kv, products or activations)");
   }
   if (!s.recipe.empty()) s.recipe_kernels = precision_from_recipe(s.recipe, s.precision);
   for (const auto& [k, v] : kvs) {
     if (k == "kv") set_kv(s.precision, v, where);
     if (k == "products") set_products(s.precision, v, where);
+    if (k == "activations") set_activations(s.precision, v, where);
   }
   if (s.model.empty()) fail(where, ": no model (give model=PATH, or --model for both sides)");
   parse_target(s.target);  // refuse a bad target before loading anything

@@ -47,6 +47,9 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
                              const std::string& recipe_path, const std::optional<Precision>& precision) {
   ExecutorBundle b;
   if (t.kind == "cpu") {
+    if (precision && precision->fp8_activations)
+      fail("precision activations=fp8 on --target cpu: W8A8 FP8 is the CUDA executor's (fp8-e4m3-pc weights on a "
+           "device with FP8 tensor cores); the CPU executor's rounded activations are its recipe kernels' choice");
     if (precision && !precision->split_bf16)
       fail("precision kv=", kernels::kv_format_name(precision->kv_format()),
            ", products=1 on --target cpu: the CPU executor computes in f32 (one bf16 product is the CUDA "
@@ -84,7 +87,8 @@ ExecutorBundle make_executor(const model::Model& m, const Target& t, engine::KvC
     }
   }
   std::optional<tune::StepPrecision> asked;
-  if (precision) asked = tune::StepPrecision{precision->kv_f32, precision->split_bf16, precision->narrow_kv};
+  if (precision)
+    asked = tune::StepPrecision{precision->kv_f32, precision->split_bf16, precision->narrow_kv, precision->fp8_activations};
   const registry::CudaSetup setup = registry::cuda_setup(recipe ? &*recipe : nullptr, where, fingerprint, asked);
   if (recipe && recipe_path.empty()) std::fprintf(stderr, "cuda:%d: plan from the %s\n", t.device, where.c_str());
   if (recipe) std::fprintf(stderr, "cuda:%d: %s\n", t.device, setup.precision_note.c_str());

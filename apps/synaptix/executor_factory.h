@@ -36,7 +36,8 @@ struct Precision {
   bool kv_f32 = true;
   bool split_bf16 = true;
   kernels::KvFormat narrow_kv = kernels::KvFormat::Bf16;  // the KV format when kv_f32 is false
-  bool is_default() const { return kv_f32 && split_bf16; }
+  bool fp8_activations = false;  // W8A8 (CUDA, fp8-e4m3-pc weights)
+  bool is_default() const { return kv_f32 && split_bf16 && !fp8_activations; }
   kernels::KvFormat kv_format() const { return kv_f32 ? kernels::KvFormat::F32 : narrow_kv; }
 };
 

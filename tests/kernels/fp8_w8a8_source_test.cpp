@@ -17,8 +17,9 @@ TEST(Fp8W8A8Source, CompilesForSm90a) {
   ::setenv("SYNAPTIX_CACHE_DIR", dir.c_str(), 1);  // a fresh cache: the source really compiles
   const auto c = synaptix::backend::cuda::compile_cubin(synaptix::kernels::cuda::fp8_w8a8_source(), "sm_90a", "fp8_w8a8");
   EXPECT_GT(c.cubin.size(), 100u);
-  // The three kernels are in it (their names are extern "C").
-  for (const char* k : {"fp8_quantize_rows", "fp8_unpack_weights", "fp8_scale_outer"})
+  // Every kernel is in it (their names are extern "C").
+  for (const char* k : {"fp8_quantize_rows", "fp8_quantize_rows_bf16", "fp8_codes_from_mma", "fp8_unpack_weights",
+                        "fp8_scale_outer"})
     EXPECT_NE(c.cubin.find(k), std::string::npos) << k;
   std::filesystem::remove_all(dir);
 }

@@ -14,10 +14,15 @@
 #include "synaptix/backend/cuda/event_timer.h"
 #include "synaptix/backend/cuda/launch/fp8_w8a8.h"
 #include "synaptix/core/error.h"
+#include "synaptix/cuda/decode_timing.h"
+#include "synaptix/engine/cuda/cuda_executor.h"
+#include "synaptix/engine/cuda/linear_w8a8.h"
 #include "synaptix/hw/cuda/device_profile.h"
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/model/spec.h"
 #include "synaptix/model/synth.h"
+#include "synaptix/kernels/linear/quant_mma_layout.h"
+#include "synaptix/quant/weight_format.h"
 
 namespace synaptix::app {
 namespace {
@@ -60,7 +65,7 @@ int run_fp8_prefill_bench(const Fp8PrefillBench& o) {
   std::printf("fp8 time = quantize x per token + E4M3 GEMM + scales (f32 output); bf16 = cuBLASLt bf16 GEMM of bf16 x and W\n\n");
 
   const int64_t m = o.tokens;
-  double flops_layer = 0, fp8_layer_ms[2] = {0, 0}, bf16_layer_ms = 0;
+  double flops_layer = 0, fp8_layer_ms[2] = {0, 0}, bf16_layer_ms = 0, exec_layer_ms[2] = {0, 0};
   bc::BlasLtMatmul bf16;
   for (const Product& p : products) {
     progress(p.name);
@@ -103,6 +108,29 @@ int run_fp8_prefill_bench(const Fp8PrefillBench& o) {
     const double bt = flops / (b.median_ms * 1e-3) / 1e12;
     std::printf("  bf16              %8.3f ms %6.0f TFLOP/s %5.2fx of the bf16 peak\n", b.median_ms, bt, bt / bf16_peak.tflops);
     jp["bf16"] = {{"ms", b.median_ms}, {"tflops", bt}};
+    // What the executor dispatches under the precision activations=fp8 (engine/cuda/linear_w8a8.h): the
+    // weights as it holds them (the tensor-core layout; random codes, like the peak probe's), f32 x, its codes
+    // rewritten row-major per product (the default) or resident.
+    {
+      const kc::QuantMmaLayout l = kc::quant_mma_layout(*quant::weight_format(DType::FP8_PC), n, k);
+      bc::DeviceBuffer wl(static_cast<size_t>(l.total_bytes));
+      bc::fill_uniform_bf16(wl.ptr(), static_cast<size_t>(l.scales_offset / 2), 35, 1.0f, nullptr);
+      bc::fill_uniform_f32(wl.ptr() + static_cast<CUdeviceptr>(l.scales_offset), static_cast<size_t>(l.n_tiles * 16), 36,
+                           0.01f, nullptr);
+      engine::cuda::W8A8Linear::Limits lim{m, k, n * k, n};
+      for (const bool resident : {false, true}) {
+        engine::cuda::W8A8Linear ex(lim, resident);
+        if (resident) ex.make_resident(wl.ptr(), n, k, nullptr);
+        const bc::TimingStats e = bc::time_on_stream(
+            nullptr, [&] { ex.run(x.ptr(), false, wl.ptr(), y.ptr(), m, n, k, false, nullptr); }, opt);
+        const double et = flops / (e.median_ms * 1e-3) / 1e12;
+        std::printf("  executor %-8s %8.3f ms %6.0f TFLOP/s %5.2fx of the FP8 peak (f32 accum) | codes %s\n",
+                    resident ? "resident" : "", e.median_ms, et, et / fp8_peak.tflops,
+                    resident ? "resident (+1 byte a weight)" : "rewritten from the tensor-core layout per product");
+        exec_layer_ms[resident ? 1 : 0] += e.median_ms;
+        jp[resident ? "executor_resident" : "executor"] = {{"ms", e.median_ms}, {"tflops", et}, {"of_peak", et / fp8_peak.tflops}};
+      }
+    }
     out["products"].push_back(jp);
     flops_layer += flops;
     bf16_layer_ms += b.median_ms;
@@ -120,6 +148,40 @@ int run_fp8_prefill_bench(const Fp8PrefillBench& o) {
   std::printf("  bf16              %8.2f ms %6.0f TFLOP/s (%.2fx faster with fp8, f32 accumulation)\n", bf16_layer_ms * L, btf,
               bf16_layer_ms / fp8_layer_ms[0]);
   out["prefill_bf16"] = {{"ms", bf16_layer_ms * L}, {"tflops", btf}};
+  for (int resident = 0; resident < 2; ++resident) {
+    const double tf = flops_layer / (exec_layer_ms[resident] * 1e-3) / 1e12;
+    std::printf("  executor's W8A8 %-9s %8.2f ms %6.0f TFLOP/s = %.2fx of the measured FP8 peak (the products a recipe "
+                "with activations=fp8 runs)\n",
+                resident ? "(resident)" : "", exec_layer_ms[resident] * L, tf, tf / fp8_peak.tflops);
+    out[resident ? "prefill_executor_resident" : "prefill_executor"] = {
+        {"ms", exec_layer_ms[resident] * L}, {"tflops", tf}, {"of_peak", tf / fp8_peak.tflops}};
+  }
+
+  // The whole prefill step through the executor (attention, norms, LM head included) on fp8-e4m3-pc weights:
+  // the bf16 expansion it ran before, against W8A8. One bf16 product and a bf16 KV cache on every side (the fast
+  // precision a W8A8 recipe would pair with).
+  std::printf("\nwhole prefill step, %d tokens, fp8-e4m3-pc weights, one bf16 product, bf16 KV cache:\n", o.tokens);
+  DecodeTiming t;
+  t.prompt = o.tokens;
+  const engine::KvConfig kv = decode_kv(t, 1);
+  double base_s = 0;
+  for (int mode = 0; mode < 3; ++mode) {
+    const char* names[] = {"bf16 expansion + cuBLASLt bf16", "W8A8 (codes per product)", "W8A8 (resident codes)"};
+    progress(std::string("executor prefill: ") + names[mode]);
+    engine::CudaExecutorOptions eo;
+    eo.split_bf16 = false;
+    eo.kv_f32 = false;
+    eo.max_tokens_per_step = std::max<int64_t>(eo.max_tokens_per_step, o.tokens);
+    eo.fp8_activations = mode > 0;
+    eo.fp8_resident_codes = mode == 2;
+    auto ex = engine::make_cuda_executor_random(s, 1, kv, o.device, eo, DType::FP8_PC);
+    const double sec = time_prefill(*ex, t);
+    if (mode == 0) base_s = sec;
+    std::printf("  %-32s %8.2f ms %8.0f tok/s %5.2fx | weights %.2f GB\n", names[mode], sec * 1e3, o.tokens / sec,
+                base_s / sec, static_cast<double>(ex->weight_bytes()) / 1e9);
+    out["executor_prefill"].push_back({{"path", names[mode]}, {"ms", sec * 1e3}, {"tok_s", o.tokens / sec},
+                                       {"weight_bytes", ex->weight_bytes()}});
+  }
   if (!o.json_out.empty()) std::ofstream(o.json_out) << out.dump(2) << "\n";
   return 0;
 }

@@ -3,8 +3,11 @@
 // with per-channel scales) against the measured FP8 tensor-core peak (issue 21: >= 0.6x at 2048 tokens):
 // per product (qkv, o, gate_up, down at m = --prompt tokens) the time of the activation quantization plus
 // the E4M3 GEMM with its scales, TFLOP/s and the share of the FP8 peak, beside cuBLASLt's bf16 GEMM of the
-// same shape; then the whole prefill's linear layers (every layer's products) the same way. With and without
-// cuBLASLt's fast FP8 accumulation.
+// same shape, and the executor's own W8A8 product (engine/cuda/linear_w8a8.h: what a recipe with the
+// precision activations=fp8 runs, on the weights' tensor-core layout, codes rewritten per product or resident);
+// then the whole prefill's linear layers (every layer's products) the same way, each against the FP8 peak of
+// the same run. With and without cuBLASLt's fast FP8 accumulation. Last, whole prefill steps through the
+// executor on fp8-e4m3-pc weights: the bf16 expansion against W8A8.
 #include <string>
 
 namespace synaptix::app {

@@ -117,13 +117,16 @@ json schedule_json(const tune::GemvSchedule& s) {
 }  // namespace
 
 json to_json(const tune::StepPrecision& p) {
-  return {{"kv_cache", kernels::kv_format_name(p.kv_format())}, {"bf16_products", p.split_bf16 ? 2 : 1}};
+  json j = {{"kv_cache", kernels::kv_format_name(p.kv_format())}, {"bf16_products", p.split_bf16 ? 2 : 1}};
+  if (p.fp8_activations) j["activations"] = "fp8";  // absent: bf16 (recipes written before W8A8 read the same)
+  return j;
 }
 
 tune::StepPrecision precision_from_json(const json& j, const std::string& where) {
   if (!j.is_object())
-    fail(where, " is ", j.type_name(), ", expected {\"kv_cache\": \"f32\"|\"bf16\"|\"int8\"|\"fp8-e4m3\", \"bf16_products\": 1|2}");
-  only_keys(j, {"kv_cache", "bf16_products"}, where);
+    fail(where, " is ", j.type_name(), ", expected {\"kv_cache\": \"f32\"|\"bf16\"|\"int8\"|\"fp8-e4m3\", \"bf16_products\": 1|2, "
+         "\"activations\": \"bf16\"|\"fp8\"}");
+  only_keys(j, {"kv_cache", "bf16_products", "activations"}, where);
   tune::StepPrecision p;
   if (j.contains("kv_cache")) {
     const json& v = j.at("kv_cache");
@@ -133,6 +136,14 @@ tune::StepPrecision precision_from_json(const json& j, const std::string& where)
     if (!p.kv_f32) p.narrow_kv = f;
   }
   if (j.contains("bf16_products")) p.split_bf16 = int_at(j, "bf16_products", 1, 2, where) == 2;
+  // W8A8 (CUDA, fp8-e4m3-pc weights; the executor refuses it elsewhere by name): "bf16" is the default.
+  if (j.contains("activations")) {
+    const json& v = j.at("activations");
+    if (!v.is_string() || (v != "bf16" && v != "fp8"))
+      fail(where, ".activations is ", v.dump(), ", expected \"bf16\" (the tensor-core products' bf16 inputs) or \"fp8\" "
+           "(W8A8: E4M3 per token, fp8-e4m3-pc weights)");
+    p.fp8_activations = v == "fp8";
+  }
   return p;
 }
 

@@ -51,11 +51,13 @@ struct StepSpeed {
 };
 
 // Numeric precision of a step: the KV cache in f32 or a narrow format (bf16, fp8-e4m3, int8:
-// kernels/attention/kv_format.h), tensor-core GEMMs fed one bf16 product or a hi + lo pair (two).
+// kernels/attention/kv_format.h), tensor-core GEMMs fed one bf16 product or a hi + lo pair (two), and
+// (fp8_activations, CUDA, fp8-e4m3-pc weights) W8A8: prefill-sized products with x rounded to E4M3 per token.
 struct StepPrecision {
   bool kv_f32 = true;
   bool split_bf16 = true;
   kernels::KvFormat narrow_kv = kernels::KvFormat::Bf16;  // the KV cache's format when kv_f32 is false
+  bool fp8_activations = false;
   kernels::KvFormat kv_format() const { return kv_f32 ? kernels::KvFormat::F32 : narrow_kv; }
   bool operator==(const StepPrecision&) const = default;
 };

@@ -36,6 +36,11 @@ class BlasLtFp8Matmul {
   int algorithm_count(int64_t m, int64_t n, int64_t k);
   // Whether cuBLASLt applies the scales itself for this shape (its outer-vector mode), else a kernel does.
   bool library_scales(int64_t m, int64_t n, int64_t k);
+  // Allocates now the buffer an accumulating product of up to `bytes` (m * n * 4) needs when our kernel applies
+  // the scales, instead of at its first run: that run may be inside a CUDA graph capture.
+  void reserve_product(size_t bytes) {
+    if (product_.bytes() < bytes) product_ = DeviceBuffer(bytes);
+  }
   // Tests: never ask for the outer-vector mode (the separate scale kernel runs).
   void force_separate_scales(bool on) { force_separate_ = on; }
 

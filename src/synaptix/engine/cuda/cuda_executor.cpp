@@ -36,6 +36,7 @@ CudaExecutorImpl::CudaExecutorImpl(std::shared_ptr<hw::cuda::Context> ctx, const
   check(cuCtxGetDevice(&dev), "cuCtxGetDevice");
   check(cuDeviceGetAttribute(&sm_count_, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev), "cuDeviceGetAttribute");
   blas_ = std::make_unique<backend::cuda::BlasLtMatmul>();
+  if (opt_.fp8_activations) setup_w8a8();  // refuses a model or device that cannot run it, before the KV cache
 
   allocate_buffers();
   layout_metadata();

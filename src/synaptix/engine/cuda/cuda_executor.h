@@ -63,6 +63,14 @@ struct CudaExecutorOptions {
   int quant_mma_max_rows = kernels::cuda::kQuantMmaMaxRows;
   // Its schedule per tiles of 8 tokens in a call (1..8); absent: kernels::cuda::quant_mma_default_params.
   std::map<int, kernels::cuda::QuantMmaParams> quant_mma_schedule;
+  // W8A8 FP8, a precision (the recipe's "activations": "fp8", the quality gate's choice): products of
+  // fp8-e4m3-pc matrices that would expand the weights to bf16 (more than quant_mma_max_rows rows) quantize x per
+  // token to E4M3 and run cuBLASLt's FP8 GEMM instead (engine/cuda/linear_w8a8.h). Refused at construction
+  // unless every projection is fp8-e4m3-pc and the device has FP8 tensor cores (engine/fp8_activations.h).
+  bool fp8_activations = false;
+  // With it: each matrix's codes rewritten row-major once at construction (one byte per weight more) instead
+  // of per product into scratch.
+  bool fp8_resident_codes = false;
 };
 
 // The GEMV schedule and cuBLASLt algorithm per (m, n, k) shape; what the tuner writes and the executor

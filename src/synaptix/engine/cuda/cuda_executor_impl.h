@@ -24,6 +24,7 @@
 #include "synaptix/engine/cuda/cuda_executor.h"
 #include "synaptix/engine/cuda/device_weights.h"
 #include "synaptix/engine/cuda/graph_cache.h"
+#include "synaptix/engine/cuda/linear_w8a8.h"
 #include "synaptix/engine/cuda/pinned_ints.h"
 #include "synaptix/graph/forward_plan.h"
 #include "synaptix/hw/cuda/driver.h"
@@ -140,6 +141,12 @@ class CudaExecutorImpl final : public CudaExecutor {
   void gemv(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc,
             const kernels::cuda::GemvFusion& f);
 
+  // linear_w8a8.cpp (opt_.fp8_activations): the requirements checked and w8a8_ built at construction; the
+  // W8A8 FP8 product of an fp8-e4m3-pc matrix, false (nothing run) when it does not take the product.
+  void setup_w8a8();
+  bool linear_w8a8(CUdeviceptr x, bool x_bf16, CUdeviceptr w, CUdeviceptr y, int64_t m, int64_t n, int64_t k, bool acc,
+                   DType wdt);
+
   // moe.cpp
   bool moe_on_device(int64_t T) const;
   void moe(const DeviceLayer& L, int64_t T, CUdeviceptr ss_out, CUdeviceptr norm_ss = 0);
@@ -162,6 +169,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   int sm_count_ = 1;
   bool side_used_ = false;
   std::unique_ptr<backend::cuda::BlasLtMatmul> blas_;
+  std::unique_ptr<W8A8Linear> w8a8_;  // with opt_.fp8_activations
   std::vector<DeviceBuffer> k_cache_, v_cache_;
   DeviceBuffer x_, xn_, qkv_, attn_, gu_, act_, actb_, logits_, ids_, partial_, meta_, inv_freq_;
   DeviceBuffer wscratch_;  // bf16 expansion of the largest quantized matrix (tensor-core steps of a quantized model)

@@ -2,7 +2,8 @@
 // for its (m, n, k) (decode-sized steps, 8 rows per call), or cuBLASLt on tensor cores with the plan's
 // algorithm (larger steps, x converted to bf16 first). Quantized weights (a weight format) run the
 // tensor-core product on their tensor-core layout up to quant_mma_max_rows rows (64 rows a call), else the
-// format's GEMV up to quant_gemv_max_rows rows, else are expanded to bf16 for cuBLASLt.
+// format's GEMV up to quant_gemv_max_rows rows, else (fp8-e4m3-pc under the precision activations=fp8) run the
+// W8A8 FP8 product (linear_w8a8.cpp), else are expanded to bf16 for cuBLASLt.
 #include <algorithm>
 
 #include "synaptix/backend/cuda/launch/gemv_bf16.h"
@@ -31,6 +32,7 @@ void CudaExecutorImpl::linear(bool tc, CUdeviceptr x, CUdeviceptr w, CUdeviceptr
       }
       return;
     }
+    if (linear_w8a8(x, false, w, y, m, n, k, acc, wdt)) return;  // precision activations=fp8 (linear_w8a8.cpp)
     w = expand_weights(w, wdt, n, k);
   }
   if (tc) {
@@ -60,6 +62,7 @@ void CudaExecutorImpl::matmul_bf16(CUdeviceptr xb, CUdeviceptr w, CUdeviceptr y,
                                    bool acc, DType wdt) {
   if (wdt != DType::BF16) {
     if (quant_mma(xb, true, w, y, m, n, k, acc, wdt, false)) return;
+    if (linear_w8a8(xb, true, w, y, m, n, k, acc, wdt)) return;  // precision activations=fp8
     w = expand_weights(w, wdt, n, k);
   }
   auto it = plan_.blaslt_algorithm.find({m, n, k});

@@ -85,7 +85,8 @@ inline tune::StepSpeed speed_of(const engine::CudaExecutorOptions& o) {
 }
 
 inline std::string precision_str(const tune::StepPrecision& p) {
-  return std::string("kv=") + kernels::kv_format_name(p.kv_format()) + ", products=" + (p.split_bf16 ? "2" : "1");
+  return std::string("kv=") + kernels::kv_format_name(p.kv_format()) + ", products=" + (p.split_bf16 ? "2" : "1") +
+         (p.fp8_activations ? ", activations=fp8" : "");
 }
 
 // What the CUDA executor of `generate|serve|bench|eval|gpu-bench --target cuda:N [--recipe R]` is built with.
@@ -128,6 +129,7 @@ inline CudaSetup cuda_setup(const Recipe* recipe, const std::string& where, cons
   s.options.kv_f32 = precision.kv_f32;
   s.options.narrow_kv = precision.narrow_kv;
   s.options.split_bf16 = precision.split_bf16;
+  s.options.fp8_activations = precision.fp8_activations;  // the executor refuses it for other weights or devices
   return s;
 }
 

@@ -27,6 +27,23 @@ void fp8_quantize_rows(CUdeviceptr x, CUdeviceptr q, CUdeviceptr scale, int64_t 
   bc::launch(fn("fp8_quantize_rows"), {static_cast<unsigned>(m)}, {256}, 0, stream, args, "fp8_quantize_rows");
 }
 
+void fp8_quantize_rows_bf16(CUdeviceptr x, CUdeviceptr q, CUdeviceptr scale, int64_t m, int64_t k, CUstream stream) {
+  check_dims("fp8_quantize_rows_bf16", m, k);
+  if (k % 2) fail("fp8_quantize_rows_bf16: k=", k, " is odd (codes are written in pairs)");
+  int ki = static_cast<int>(k);
+  void* args[] = {&x, &q, &scale, &ki};
+  bc::launch(fn("fp8_quantize_rows_bf16"), {static_cast<unsigned>(m)}, {256}, 0, stream, args, "fp8_quantize_rows_bf16");
+}
+
+void fp8_codes_from_mma(CUdeviceptr mma, CUdeviceptr codes, int64_t n, int64_t k, CUstream stream) {
+  check_dims("fp8_codes_from_mma", n, k);
+  if (k % 4) fail("fp8_codes_from_mma: k=", k, " is not a multiple of 4 (the layout's rows are whole 32-bit words)");
+  int ni = static_cast<int>(n), ki = static_cast<int>(k), kw = static_cast<int>((k + 63) / 64);  // 64 codes a 16-byte word
+  void* args[] = {&mma, &codes, &ni, &ki, &kw};
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((n * (k / 4) + 255) / 256, 8192));
+  bc::launch(fn("fp8_codes_from_mma"), {blocks}, {256}, 0, stream, args, "fp8_codes_from_mma");
+}
+
 void fp8_unpack_weights(CUdeviceptr packed, CUdeviceptr codes, CUdeviceptr scales, int64_t n, int64_t k, CUstream stream) {
   check_dims("fp8_unpack_weights", n, k);
   if (k % 4) fail("fp8_unpack_weights: k=", k, " is not a multiple of 4 (fp8-e4m3-pc rows are 4-byte aligned)");

@@ -3,17 +3,22 @@
 // (backend/cuda/cublaslt_fp8.h). Codes are OFP8 E4M3 bytes (saturating, round to nearest even), the same
 // bytes as the CPU's fp8-e4m3 format (quant/minifloat.h).
 
-// Each row of x (f32 [m, k]) as E4M3 codes [m, k] and one f32 scale per row (per token), exactly as the
+// x as f32, or as bf16 bits (the executor's one-bf16-product inputs).
+__device__ __forceinline__ float fp8_load_x(const float* x, size_t i) { return x[i]; }
+__device__ __forceinline__ float fp8_load_x(const unsigned short* x, size_t i) { return __uint_as_float((unsigned)x[i] << 16); }
+
+// Each row of x ([m, k]) as E4M3 codes [m, k] and one f32 scale per row (per token), exactly as the
 // fp8-e4m3-pc weight quantizer rounds a row (quant/weight_quantize.cpp): scale = amax / 448, code =
 // e4m3(v / scale), an all-zero row scale 0 and codes 0. One block per row; k even.
-extern "C" __global__ void fp8_quantize_rows(const float* __restrict__ x, unsigned char* __restrict__ q,
-                                             float* __restrict__ scale, int k) {
+template <typename T>
+__device__ __forceinline__ void fp8_quantize_row(const T* __restrict__ x, unsigned char* __restrict__ q,
+                                                 float* __restrict__ scale, int k) {
   __shared__ float red[32];
   const int row = blockIdx.x;
-  const float* xr = x + (size_t)row * k;
+  const T* xr = x + (size_t)row * k;
   pdl_wait();
   float amax = 0.f;
-  for (int i = threadIdx.x; i < k; i += blockDim.x) amax = fmaxf(amax, fabsf(xr[i]));
+  for (int i = threadIdx.x; i < k; i += blockDim.x) amax = fmaxf(amax, fabsf(fp8_load_x(xr, i)));
   amax = warp_max(amax);
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = amax;
   __syncthreads();
@@ -30,12 +35,40 @@ extern "C" __global__ void fp8_quantize_rows(const float* __restrict__ x, unsign
   for (int i = threadIdx.x; i < (k >> 1); i += blockDim.x) {
     unsigned short packed = 0;
     if (s > 0.f) {
-      const float lo = xr[2 * i] / s, hi = xr[2 * i + 1] / s;
+      const float lo = fp8_load_x(xr, 2 * i) / s, hi = fp8_load_x(xr, 2 * i + 1) / s;
       // The first operand goes to the upper byte: element 2i + 1 at the higher address.
       asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(packed) : "f"(hi), "f"(lo));
     }
     qr[i] = packed;
   }
+}
+
+extern "C" __global__ void fp8_quantize_rows(const float* __restrict__ x, unsigned char* __restrict__ q,
+                                             float* __restrict__ scale, int k) {
+  fp8_quantize_row(x, q, scale, k);
+}
+
+extern "C" __global__ void fp8_quantize_rows_bf16(const unsigned short* __restrict__ x, unsigned char* __restrict__ q,
+                                                  float* __restrict__ scale, int k) {
+  fp8_quantize_row(x, q, scale, k);
+}
+
+// The codes of an fp8-e4m3-pc matrix held in its tensor-core layout (kernels/linear/quant_mma_layout.h:
+// [n_tiles][kw][h][lane] 16-byte words; byte 4s + j of lane 4g + q is row tile * 16 + g + 8h, k = word * 64 +
+// 16s + 4q + j) rewritten row-major [n, k], the only FP8 operand layout cuBLASLt takes on Hopper. The 4 bytes
+// j = 0..3 are contiguous in both: one 32-bit word per thread, writes coalesced. k % 4 == 0.
+extern "C" __global__ void fp8_codes_from_mma(const unsigned* __restrict__ mma, unsigned* __restrict__ codes, int n, int k,
+                                              int kw) {
+  pdl_wait();
+  const int row_words = k >> 2;
+  const long long total = (long long)n * row_words;
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    const int row = (int)(i / row_words), e = (int)(i % row_words) * 4;
+    const int tile = row >> 4, r = row & 15, h = r >> 3, g = r & 7;
+    const int word = e >> 6, s = (e >> 4) & 3, q = (e >> 2) & 3;
+    codes[i] = mma[((((long long)tile * kw + word) * 2 + h) * 32 + 4 * g + q) * 4 + s];
+  }
+  pdl_launch_dependents();
 }
 
 // fp8-e4m3-pc rows ([f32 d][k codes], 4 + k bytes each, k % 4 == 0) as the GEMM reads them: codes [n, k]
