@@ -469,7 +469,7 @@ const RegisterCommand reg{{"gpu-bench", "Decode/prefill throughput on a CUDA dev
                  "with --weights: products of up to this many rows (0..64) run the tensor-core quantized product, larger ones "
                  "cuBLASLt on the weights expanded to bf16 (decode-sized steps run the product whatever this says)");
   sub.add_flag("!--no-gemv-sweep", o->gemv_sweep, "with --weights: skip timing each format's GEMV alone (batch 1 then runs the default schedule)");
-  sub.add_option("--kv", o->kv, "compare these KV cache formats instead (f32, bf16, fp8-e4m3): sequences that fit, decode tok/s")
+  sub.add_option("--kv", o->kv, "compare these KV cache formats instead (f32, bf16, int8, fp8-e4m3): sequences that fit, decode tok/s")
       ->delimiter(',');
   sub.add_option("--kv-fit-context", o->kv_fit_context, "with --kv: sequence length for the sequences-that-fit column")
       ->capture_default_str()

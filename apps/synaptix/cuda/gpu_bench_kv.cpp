@@ -46,7 +46,6 @@ int run_kv_format_bench(const KvFormatBench& o) {
   std::vector<KvRow> rows;
   for (const std::string& name : o.formats) {
     const kernels::KvFormat f = kernels::parse_kv_format(name, "--kv");
-    if (f == kernels::KvFormat::Int8) fail("--kv int8: a CUDA device stores f32, bf16 or fp8-e4m3 (int8 is the CPU executor's)");
     rows.push_back({f, spec.num_layers * kernels::kv_bytes_per_token_layer(f, spec.num_kv_heads, spec.head_dim), 0, {}});
   }
   hw::cuda::DeviceProfile prof = hw::cuda::probe_device(o.device);

@@ -14,7 +14,7 @@ namespace synaptix::app {
 struct KvFormatBench {
   std::string like = "llama-3.1-8b";
   int device = 0;
-  std::vector<std::string> formats = {"bf16", "fp8-e4m3"};  // f32, bf16, fp8-e4m3 (kernels/attention/kv_format.h)
+  std::vector<std::string> formats = {"bf16", "fp8-e4m3"};  // f32, bf16, int8, fp8-e4m3 (kernels/attention/kv_format.h)
   std::vector<int> batches = {32, 64};
   DecodeTiming timing;
   int fit_context = 4096;  // the sequence length the "sequences that fit" column counts

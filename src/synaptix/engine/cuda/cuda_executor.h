@@ -32,8 +32,9 @@ struct CudaExecutorOptions {
   // what bf16 inference frameworks do; the benchmark reports which it ran.
   bool kv_f32 = true;
   bool split_bf16 = true;
-  // The KV cache's format when kv_f32 is false: bf16, or fp8-e4m3 (unscaled E4M3, kernels/attention/
-  // kv_format.h: half bf16's bytes, so twice the sequences fit). int8 is the CPU executor's only.
+  // The KV cache's format when kv_f32 is false: bf16, fp8-e4m3 (unscaled E4M3, kernels/attention/
+  // kv_format.h: half bf16's bytes, so twice the sequences fit) or int8 (the CPU's codes and per-row scales,
+  // block_size % 4 == 0).
   kernels::KvFormat narrow_kv = kernels::KvFormat::Bf16;
   // Speed. fuse: decode steps of dense models (<= 8 tokens) run RMSNorm in the GEMV prologue (its sum of
   // squares accumulated by the GEMV that updates the residual stream), SwiGLU in the gate/up GEMV's

@@ -7,6 +7,7 @@
 
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/cuda_executor_impl.h"
+#include "synaptix/kernels/attention/cuda/kv_int8_layout.h"
 #include "synaptix/kernels/sampling/cuda/argmax_cuda.h"
 
 namespace synaptix::engine::cuda {
@@ -15,12 +16,15 @@ namespace kc = kernels::cuda;
 using hw::cuda::check;
 
 void CudaExecutorImpl::allocate_buffers() {
-  // The KV cache: f32, or the narrow format (bf16, or fp8-e4m3 codes at one byte an element).
-  if (!opt_.kv_f32 && opt_.narrow_kv != kernels::KvFormat::Bf16 && opt_.narrow_kv != kernels::KvFormat::Fp8E4M3)
-    fail("CUDA executor: KV cache format ", kernels::kv_format_name(opt_.narrow_kv),
-         " (a CUDA device stores f32, bf16 or fp8-e4m3; int8 is the CPU executor's)");
-  const size_t elem = opt_.kv_f32 ? 4 : kernels::kv_element_bytes(opt_.narrow_kv);
-  const size_t kv_bytes = static_cast<size_t>(num_blocks_ * block_size_ * s_.kv_dim()) * elem;
+  // The KV cache: f32, or the narrow format (bf16, fp8-e4m3 codes at one byte an element, or int8 codes with
+  // an f32 scale per token and KV head after each block's codes: kv_int8_layout.h), the bytes
+  // kernels::kv_bytes_per_token_layer counts, so a budget in bytes admits ~2x bf16's sequences.
+  const kernels::KvFormat kv = opt_.kv_f32 ? kernels::KvFormat::F32 : opt_.narrow_kv;
+  if (kv == kernels::KvFormat::Int8 && !kc::kv_int8_block_size_ok(block_size_))
+    fail("CUDA executor: an int8 KV cache needs a block size that is a multiple of 4 (its rows and scales stay aligned "
+         "for vector loads), got ", block_size_);
+  const size_t kv_bytes = static_cast<size_t>(num_blocks_ * block_size_ *
+                                              kernels::kv_bytes_per_token_layer(kv, s_.num_kv_heads, s_.head_dim) / 2);
   for (int64_t l = 0; l < s_.num_layers; ++l) {
     k_cache_.emplace_back(kv_bytes);
     v_cache_.emplace_back(kv_bytes);

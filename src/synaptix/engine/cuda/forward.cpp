@@ -164,6 +164,8 @@ void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t st
     ra.v_cache = v_cache_[static_cast<size_t>(l)].ptr();
     ra.kv_f32 = opt_.kv_f32;
     ra.kv_fp8 = !opt_.kv_f32 && opt_.narrow_kv == kernels::KvFormat::Fp8E4M3;
+    ra.kv_int8 = !opt_.kv_f32 && opt_.narrow_kv == kernels::KvFormat::Int8;
+    ra.block_size = block_size_;
     ra.tokens = T;
     ra.heads = H;
     ra.kv_heads = KVH;
@@ -266,6 +268,7 @@ void CudaExecutorImpl::attend(const StepShape& sh, int64_t l, const kc::RopeKvAr
     fa.k_cache = ra.k_cache;
     fa.v_cache = ra.v_cache;
     fa.kv_fp8 = ra.kv_fp8;
+    fa.kv_int8 = ra.kv_int8;
     fa.tiles = shared_meta(o_tiles_);
     fa.num_tiles = sh.flash_tiles;
     fa.positions = meta(o_pos_);
@@ -296,6 +299,7 @@ kc::PagedAttentionArgs CudaExecutorImpl::paged_args(const StepShape& sh, int64_t
   aa.v_cache = ra.v_cache;
   aa.kv_f32 = opt_.kv_f32;
   aa.kv_fp8 = ra.kv_fp8;
+  aa.kv_int8 = ra.kv_int8;
   aa.positions = meta(o_pos_);
   aa.token_seq = meta(o_seq_);
   aa.block_tables = shared_meta(o_tab_);

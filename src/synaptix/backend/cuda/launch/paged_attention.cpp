@@ -7,13 +7,23 @@
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
 #include "synaptix/hw/cuda/driver.h"
+#include "synaptix/kernels/attention/cuda/kv_int8_layout.h"
 #include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
 
 namespace synaptix::kernels::cuda {
 namespace bc = backend::cuda;
 namespace {
 // The cache format in a kernel's cache name.
-const char* kv_suffix(const PagedAttentionArgs& a) { return a.kv_f32 ? "_kvf32" : a.kv_fp8 ? "_kvfp8" : "_kvbf16"; }
+const char* kv_suffix(const PagedAttentionArgs& a) {
+  return a.kv_f32 ? "_kvf32" : a.kv_fp8 ? "_kvfp8" : a.kv_int8 ? "_kvint8" : "_kvbf16";
+}
+// One format at most; int8's layout needs block_size % 4 == 0 (kv_int8_layout.h).
+void check_kv_format(const PagedAttentionArgs& a, const char* who) {
+  if (int{a.kv_f32} + int{a.kv_fp8} + int{a.kv_int8} > 1)
+    fail(who, ": the KV cache is one of f32, fp8 and int8 (kv_f32=", a.kv_f32, " kv_fp8=", a.kv_fp8, " kv_int8=", a.kv_int8, ")");
+  if (a.kv_int8 && !kv_int8_block_size_ok(a.block_size))
+    fail(who, ": an int8 KV cache needs a block size that is a multiple of 4, got ", a.block_size);
+}
 }  // namespace
 
 void paged_attention(const PagedAttentionArgs& a, CUstream stream) {
@@ -24,9 +34,9 @@ void paged_attention(const PagedAttentionArgs& a, CUstream stream) {
     fail("paged_attention: ", g, " query heads per KV head x head_dim ", a.head_dim, " exceeds ", kMaxAttentionGroupDim);
   if (a.splits < 1 || (a.splits > 1 && (a.split_size < 1 || !a.partial)))
     fail("paged_attention: splits=", a.splits, " needs split_size > 0 and a partial buffer");
-  if (a.kv_f32 && a.kv_fp8) fail("paged_attention: the KV cache is f32 or fp8, not both");
+  check_kv_format(a, "paged_attention");
   const std::string name = "paged_attention_g" + std::to_string(g) + "_d" + std::to_string(a.head_dim) + kv_suffix(a);
-  auto make = [&] { return paged_attention_source(g, a.head_dim, a.kv_f32, 4, 4, 0, false, a.kv_fp8); };
+  auto make = [&] { return paged_attention_source(g, a.head_dim, a.kv_f32, 4, 4, 0, false, a.kv_fp8, a.kv_int8); };
   CUfunction f = bc::cached_kernel(name, make, "paged_attention");
   long long qs = a.q_stride;
   int ts = static_cast<int>(a.table_stride), bs = static_cast<int>(a.block_size), kvh = static_cast<int>(a.kv_heads),
@@ -65,8 +75,10 @@ void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream) {
          r.heads, " kv_heads=", at.kv_heads, "/", r.kv_heads, " head_dim=", at.head_dim, "/", r.head_dim);
   if (r.rotary_dim > r.head_dim || r.rotary_dim % 2 != 0)
     fail("decode_attention_rope: rotary_dim ", r.rotary_dim, " must be even and <= head_dim ", r.head_dim);
-  if (r.kv_f32 != at.kv_f32 || r.kv_fp8 != at.kv_fp8 || r.k_cache != at.k_cache || r.v_cache != at.v_cache)
-    fail("decode_attention_rope: RoPE and attention must name the same KV cache");
+  if (r.kv_f32 != at.kv_f32 || r.kv_fp8 != at.kv_fp8 || r.kv_int8 != at.kv_int8 || r.k_cache != at.k_cache ||
+      r.v_cache != at.v_cache || (at.kv_int8 && r.block_size != at.block_size))
+    fail("decode_attention_rope: RoPE and attention must name the same KV cache (format, buffers and, for int8, block size)");
+  check_kv_format(at, "decode_attention_rope");
   const int64_t g = at.heads / at.kv_heads;
   if (g * at.head_dim > kMaxAttentionGroupDim)
     fail("decode_attention_rope: ", g, " query heads per KV head x head_dim ", at.head_dim, " exceeds ", kMaxAttentionGroupDim);
@@ -96,7 +108,8 @@ void decode_attention_rope(const DecodeAttentionArgs& a, CUstream stream) {
                            (reg_heads ? "_rh" : "");
   const int cl = cluster ? static_cast<int>(at.splits) : 0;
   CUfunction f = bc::cached_kernel(
-      name, [&] { return paged_attention_source(g, at.head_dim, at.kv_f32, warps, a.keys_per_warp, cl, reg_heads, at.kv_fp8); },
+      name,
+      [&] { return paged_attention_source(g, at.head_dim, at.kv_f32, warps, a.keys_per_warp, cl, reg_heads, at.kv_fp8, at.kv_int8); },
       "decode_attention_rope");
   // 16 blocks per cluster exceeds the portable 8; Hopper runs it once the function opts in.
   if (cl > 8)

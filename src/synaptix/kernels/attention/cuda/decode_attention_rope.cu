@@ -12,6 +12,8 @@
 __device__ __forceinline__ float to_kv(float f) { return f; }
 #elif KV_FP8
 __device__ __forceinline__ unsigned char to_kv(float f) { return kv_f32_to_fp8(f); }
+#elif KV_INT8
+// int8 rows are written with their scale (kv_int8.cuh): see the two write paths below.
 #else
 __device__ __forceinline__ bf16_t to_kv(float f) { return f32_to_bf16(f); }
 #endif
@@ -126,6 +128,32 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
 #pragma unroll
     for (int g = 0; g < G; ++g) rotate_lane(hq[g], c, sn, src, first, rotated);
   }
+#if KV_INT8
+  {
+    // Every warp finds the rows' scales (max |x| over the warp, the lanes past D hold zeros), writes (split 0,
+    // warp 0) and attends the codes the cache holds.
+    float ak = 0.f, av = 0.f;
+#pragma unroll
+    for (int e = 0; e < EPL; ++e) { ak = fmaxf(ak, fabsf(hk[e])); av = fmaxf(av, fabsf(hv[e])); }
+    const float sk = kv_int8_scale(warp_max(ak)), sv = kv_int8_scale(warp_max(av));
+    const bool writer = s == 0 && warp == 0;
+    const long long slot = slots[t];
+    const long long off = writer ? kv_row_off(slot, block_size, KVH, kvh) : 0;
+#pragma unroll
+    for (int e = 0; e < EPL; ++e) {
+      const int ck = kv_int8_code(hk[e], sk), cv = kv_int8_code(hv[e], sv);
+      if (writer && lane * EPL + e < D) { kc[off + lane * EPL + e] = (signed char)ck; vc[off + lane * EPL + e] = (signed char)cv; }
+      hk[e] = (float)ck * sk;
+      hv[e] = (float)cv * sv;
+    }
+    if (writer && lane == 0) {
+      const long long b = slot / block_size;
+      const long long sat = kv_int8_scale_at(b, (int)(slot - b * block_size), block_size, KVH, kvh, D);
+      *reinterpret_cast<float*>(reinterpret_cast<char*>(kc) + sat) = sk;
+      *reinterpret_cast<float*>(reinterpret_cast<char*>(vc) + sat) = sv;
+    }
+  }
+#else
 #if !KV_F32
   // Position pos is attended with the values the cache holds (bf16 or fp8), as every later step will see it.
 #pragma unroll
@@ -137,6 +165,7 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
     for (int e = 0; e < EPL; ++e)
       if (lane * EPL + e < D) { kc[off + lane * EPL + e] = to_kv(hk[e]); vc[off + lane * EPL + e] = to_kv(hv[e]); }
   }
+#endif
   float qv[G][EPL];
 #pragma unroll
   for (int g = 0; g < G; ++g)
@@ -168,6 +197,32 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
   for (int i = threadIdx.x; i < (G + 1) * half; i += blockDim.x)
     rope_pair(heads + (i / half) * D, i % half, half, (float)pos, freq[i % half], attn_scale);
   __syncthreads();
+#if KV_INT8
+  {
+    // Each warp takes the two rows' scales from shared memory (every warp the same), then each element is
+    // written (split 0) and replaced by the value the cache holds, by one thread.
+    float ak = 0.f, av = 0.f;
+    for (int e = lane; e < D; e += 32) { ak = fmaxf(ak, fabsf(ks[e])); av = fmaxf(av, fabsf(vs[e])); }
+    const float sk = kv_int8_scale(warp_max(ak)), sv = kv_int8_scale(warp_max(av));
+    __syncthreads();  // every warp has read the unrounded rows
+    const long long slot = slots[t];
+    const long long b = slot / block_size;
+    const int o = (int)(slot - b * block_size);
+    const long long off = kv_int8_row_at(b, o, block_size, KVH, kvh, D);
+    for (int e = threadIdx.x; e < 2 * D; e += blockDim.x) {
+      const float sc = e < D ? sk : sv;
+      const int c = kv_int8_code(ks[e], sc);
+      if (s == 0) (e < D ? kc : vc)[off + (e < D ? e : e - D)] = (signed char)c;
+      ks[e] = (float)c * sc;
+    }
+    if (s == 0 && threadIdx.x == 0) {
+      const long long sat = kv_int8_scale_at(b, o, block_size, KVH, kvh, D);
+      *reinterpret_cast<float*>(reinterpret_cast<char*>(kc) + sat) = sk;
+      *reinterpret_cast<float*>(reinterpret_cast<char*>(vc) + sat) = sv;
+    }
+    __syncthreads();
+  }
+#else
 #if !KV_F32
   // Position pos is attended with the values the cache holds (bf16 or fp8), as every later step will see it.
   for (int e = threadIdx.x; e < 2 * D; e += blockDim.x) ks[e] = kv_round(ks[e]);
@@ -177,6 +232,7 @@ decode_attention_rope(const float* __restrict__ qkv, long long q_stride, const f
     const long long off = ((long long)slots[t] * KVH + kvh) * D;
     for (int e = threadIdx.x; e < D; e += blockDim.x) { kc[off + e] = to_kv(ks[e]); vc[off + e] = to_kv(vs[e]); }
   }
+#endif
   float qv[G][EPL];
 #pragma unroll
   for (int g = 0; g < G; ++g)

@@ -44,6 +44,17 @@ __device__ __forceinline__ unsigned fp8_pair_to_bf16(unsigned w, int i) {
 __device__ __forceinline__ uint4 fp8x8_to_bf16x8(uint2 u) {
   return make_uint4(fp8_pair_to_bf16(u.x, 0), fp8_pair_to_bf16(u.x, 2), fp8_pair_to_bf16(u.y, 0), fp8_pair_to_bf16(u.y, 2));
 }
+#elif KV_INT8
+// int8 cache (kv_int8.cuh): 8 codes times the row's scale, rounded to bf16 as the tensor cores take them (the
+// one rounding a bf16 cache would add), with a plain load and shared-memory store in place of cp.async.
+typedef signed char kv_code_t;
+__device__ __forceinline__ unsigned int8_pair_to_bf16(unsigned w, int i, float sc) {
+  return pack_bf16(kv_int8_lane(w, i) * sc, kv_int8_lane(w, i + 1) * sc);
+}
+__device__ __forceinline__ uint4 int8x8_to_bf16x8(uint2 u, float sc) {
+  return make_uint4(int8_pair_to_bf16(u.x, 0, sc), int8_pair_to_bf16(u.x, 2, sc), int8_pair_to_bf16(u.y, 0, sc),
+                    int8_pair_to_bf16(u.y, 2, sc));
+}
 #else
 typedef bf16_t kv_code_t;
 #endif
@@ -90,9 +101,25 @@ flash_attention(const float* __restrict__ q, long long q_stride, const kv_code_t
       const int p = kb + r;
       const bool ok = p <= pos_last;
       const int pp = ok ? p : pos_last;
+#if KV_INT8
+      const long long b = table[pp / block_size];
+      const int o = pp % block_size;
+      const long long off = kv_int8_row_at(b, o, block_size, KVH, kvh, D) + c * 8,
+                      sat = kv_int8_scale_at(b, o, block_size, KVH, kvh, D);
+      uint4 kw = make_uint4(0, 0, 0, 0), vw = kw;
+      if (ok) {
+        kw = int8x8_to_bf16x8(*reinterpret_cast<const uint2*>(kc + off), *reinterpret_cast<const float*>(reinterpret_cast<const char*>(kc) + sat));
+        vw = int8x8_to_bf16x8(*reinterpret_cast<const uint2*>(vc + off), *reinterpret_cast<const float*>(reinterpret_cast<const char*>(vc) + sat));
+      }
+      *reinterpret_cast<uint4*>(sk + stage * BN * D * 2 + swz(r, c)) = kw;
+      *reinterpret_cast<uint4*>(sv + stage * BN * D * 2 + swz(r, c)) = vw;
+      (void)dk; (void)dv;
+#else
       const long long slot = (long long)table[pp / block_size] * block_size + pp % block_size;
       const long long off = (slot * KVH + kvh) * D + c * 8;
-#if KV_FP8
+#endif
+#if KV_INT8
+#elif KV_FP8
       uint4 kw = make_uint4(0, 0, 0, 0), vw = kw;
       if (ok) {
         kw = fp8x8_to_bf16x8(*reinterpret_cast<const uint2*>(kc + off));

@@ -18,6 +18,7 @@ struct FlashAttentionArgs {
   int64_t q_stride = 0;
   CUdeviceptr k_cache = 0, v_cache = 0;  // [slots, KVH, D] bf16, or fp8-e4m3 codes with kv_fp8
   bool kv_fp8 = false;
+  bool kv_int8 = false;  // int8 codes and per-row scales (kv_int8_layout.h; block_size % 4 == 0)
   CUdeviceptr tiles = 0;        // [num_tiles, 3] int32: first token, tokens (1..64), block-table row
   int64_t num_tiles = 0;
   CUdeviceptr positions = 0;    // [T] int32; a tile's tokens have consecutive positions
@@ -32,7 +33,8 @@ struct FlashAttentionArgs {
 // Head dims the kernel supports (its shared-memory swizzle needs a power of two of 16-byte chunks).
 bool flash_attention_supports(int64_t head_dim);
 
-// kv_fp8: the cache holds fp8-e4m3 codes (kv_fp8.cuh), widened to bf16 as the tiles are loaded.
-std::string flash_attention_source(int64_t head_dim, bool kv_fp8 = false);
+// kv_fp8: the cache holds fp8-e4m3 codes (kv_fp8.cuh), widened to bf16 as the tiles are loaded (exact).
+// kv_int8: int8 codes times their row's scale (kv_int8.cuh), rounded to bf16 as the tiles are loaded.
+std::string flash_attention_source(int64_t head_dim, bool kv_fp8 = false, bool kv_int8 = false);
 
 }  // namespace synaptix::kernels::cuda

@@ -20,11 +20,14 @@ const std::string kBody(kernels::cuda_source("kernels/attention/cuda/flash_atten
 
 bool flash_attention_supports(int64_t d) { return d == 16 || d == 32 || d == 64 || d == 128 || d == 256; }
 
-std::string flash_attention_source(int64_t d, bool kv_fp8) {
+std::string flash_attention_source(int64_t d, bool kv_fp8, bool kv_int8) {
   if (!flash_attention_supports(d)) fail("flash_attention: head_dim ", d, " is not one of 16, 32, 64, 128, 256");
+  if (kv_fp8 && kv_int8) fail("flash_attention_source: the KV cache is fp8 or int8, not both");
   std::ostringstream os;
-  os << kDevicePrelude << "#define D " << d << "\n#define KV_FP8 " << (kv_fp8 ? 1 : 0) << "\n";
+  os << kDevicePrelude << "#define D " << d << "\n#define KV_FP8 " << (kv_fp8 ? 1 : 0) << "\n#define KV_INT8 "
+     << (kv_int8 ? 1 : 0) << "\n";
   if (kv_fp8) os << kernels::cuda_source("kernels/attention/cuda/kv_fp8.cuh");
+  if (kv_int8) os << kernels::cuda_source("kernels/attention/cuda/kv_int8.cuh");
   os << kBody;
   return os.str();
 }

@@ -43,7 +43,8 @@ paged_attention(const float* __restrict__ q, long long q_stride, const kv_t* __r
 // Prefill variant, one key per lane: each lane computes whole dot products for its own key against the G
 // query heads (q in shared memory), so the softmax needs one warp reduction per 32 keys instead of one per
 // key, and P*V broadcasts each key's weight with one shuffle. Same result as paged_attention with S = 1.
-__device__ __forceinline__ void load8(const kv_t* p, float* f) {
+// sc: the row's scale (int8; the other formats ignore it).
+__device__ __forceinline__ void load8(const kv_t* p, float* f, float sc) {
 #if KV_F32
   const float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
   f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w; f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
@@ -51,17 +52,23 @@ __device__ __forceinline__ void load8(const kv_t* p, float* f) {
   const uint2 u = *reinterpret_cast<const uint2*>(p);
 #pragma unroll
   for (int e = 0; e < 4; ++e) { f[e] = kv_fp8_to_f32((u.x >> (8 * e)) & 0xffu); f[4 + e] = kv_fp8_to_f32((u.y >> (8 * e)) & 0xffu); }
+#elif KV_INT8
+  const uint2 u = *reinterpret_cast<const uint2*>(p);
+#pragma unroll
+  for (int e = 0; e < 4; ++e) { f[e] = kv_int8_lane(u.x, e) * sc; f[4 + e] = kv_int8_lane(u.y, e) * sc; }
 #else
   const uint4 u = *reinterpret_cast<const uint4*>(p);
   f[0] = bf16_lo(u.x); f[1] = bf16_hi(u.x); f[2] = bf16_lo(u.y); f[3] = bf16_hi(u.y);
   f[4] = bf16_lo(u.z); f[5] = bf16_hi(u.z); f[6] = bf16_lo(u.w); f[7] = bf16_hi(u.w);
 #endif
 }
-__device__ __forceinline__ float kv_at(const kv_t* p, int i) {
+__device__ __forceinline__ float kv_at(const kv_t* p, int i, float sc) {
 #if KV_F32
   return p[i];
 #elif KV_FP8
   return kv_fp8_to_f32(p[i]);
+#elif KV_INT8
+  return (float)p[i] * sc;
 #else
   return bf16_to_f32(p[i]);
 #endif
@@ -104,11 +111,12 @@ paged_attention_lanekey(const float* __restrict__ q, long long q_stride, const k
     for (int g = 0; g < G; ++g) s[g] = 0.f;
     if (valid) {
       slot = (long long)table[j / block_size] * block_size + j % block_size;
-      const kv_t* kp = kc + (slot * KVH + kvh) * D;
+      const kv_t* kp = kc + kv_row_off(slot, block_size, KVH, kvh);
+      const float ksc = kv_row_scale(kc, slot, block_size, KVH, kvh);
 #if D % 8 == 0
       for (int e = 0; e < D; e += 8) {
         float kf[8];
-        load8(kp + e, kf);
+        load8(kp + e, kf, ksc);
 #pragma unroll
         for (int g = 0; g < G; ++g) {
           const float4 qa = *reinterpret_cast<const float4*>(qs + g * D + e), qb = *reinterpret_cast<const float4*>(qs + g * D + e + 4);
@@ -117,7 +125,7 @@ paged_attention_lanekey(const float* __restrict__ q, long long q_stride, const k
       }
 #else
       for (int e = 0; e < D; ++e) {
-        const float kf = kv_at(kp, e);
+        const float kf = kv_at(kp, e, ksc);
 #pragma unroll
         for (int g = 0; g < G; ++g) s[g] = fmaf(qs[g * D + e], kf, s[g]);
       }
@@ -139,7 +147,7 @@ paged_attention_lanekey(const float* __restrict__ q, long long q_stride, const k
     for (int jj = 0; jj < n; ++jj) {
       const long long sj = __shfl_sync(0xffffffffu, slot, jj);
       float vf[EPL];
-      load_row(vc + (sj * KVH + kvh) * D, lane, vf);
+      load_row(vc + kv_row_off(sj, block_size, KVH, kvh), lane, vf, kv_row_scale(vc, sj, block_size, KVH, kvh));
 #pragma unroll
       for (int g = 0; g < G; ++g) {
         const float pj = __shfl_sync(0xffffffffu, p[g], jj);

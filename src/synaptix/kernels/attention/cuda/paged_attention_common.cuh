@@ -4,7 +4,7 @@
 #define KPW 4
 #if KV_F32
 typedef float kv_t;
-__device__ __forceinline__ void load_row(const float* p, int lane, float* f) {
+__device__ __forceinline__ void load_row(const float* p, int lane, float* f, float) {
   const int e0 = lane * EPL;
 #if EPL == 4 && (D % 4 == 0)
   if (e0 < D) { float4 u = *reinterpret_cast<const float4*>(p + e0); f[0] = u.x; f[1] = u.y; f[2] = u.z; f[3] = u.w; }
@@ -14,10 +14,30 @@ __device__ __forceinline__ void load_row(const float* p, int lane, float* f) {
   for (int e = 0; e < EPL; ++e) f[e] = e0 + e < D ? p[e0 + e] : 0.f;
 #endif
 }
+#elif KV_INT8
+// int8 codes (kv_int8.cuh), one byte per element, times the row's scale.
+typedef signed char kv_t;
+__device__ __forceinline__ void load_row(const signed char* p, int lane, float* f, float sc) {
+  const int e0 = lane * EPL;
+#if EPL == 4 && (D % 4 == 0)
+  if (e0 < D) { const unsigned int u = *reinterpret_cast<const unsigned int*>(p + e0);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) f[e] = kv_int8_lane(u, e) * sc; }
+  else { f[0] = f[1] = f[2] = f[3] = 0.f; }
+#elif EPL == 8 && (D % 8 == 0)
+  if (e0 < D) { const uint2 u = *reinterpret_cast<const uint2*>(p + e0);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) { f[e] = kv_int8_lane(u.x, e) * sc; f[4 + e] = kv_int8_lane(u.y, e) * sc; } }
+  else { for (int e = 0; e < 8; ++e) f[e] = 0.f; }
+#else
+#pragma unroll
+  for (int e = 0; e < EPL; ++e) f[e] = e0 + e < D ? (float)p[e0 + e] * sc : 0.f;
+#endif
+}
 #elif KV_FP8
 // fp8-e4m3 codes (kv_fp8.cuh), one byte per element.
 typedef unsigned char kv_t;
-__device__ __forceinline__ void load_row(const unsigned char* p, int lane, float* f) {
+__device__ __forceinline__ void load_row(const unsigned char* p, int lane, float* f, float) {
   const int e0 = lane * EPL;
 #if EPL == 4 && (D % 4 == 0)
   if (e0 < D) { const unsigned int u = *reinterpret_cast<const unsigned int*>(p + e0);
@@ -39,7 +59,7 @@ __device__ __forceinline__ void load_row(const unsigned char* p, int lane, float
 }
 #else
 typedef bf16_t kv_t;
-__device__ __forceinline__ void load_row(const bf16_t* p, int lane, float* f) {
+__device__ __forceinline__ void load_row(const bf16_t* p, int lane, float* f, float) {
   const int e0 = lane * EPL;
 #if EPL == 4 && (D % 4 == 0)
   if (e0 < D) { uint2 u = *reinterpret_cast<const uint2*>(p + e0); f[0] = bf16_lo(u.x); f[1] = bf16_hi(u.x); f[2] = bf16_lo(u.y); f[3] = bf16_hi(u.y); }
@@ -58,6 +78,27 @@ __device__ __forceinline__ void load_row(const bf16_t* p, int lane, float* f) {
 #endif
 }
 #endif
+
+// Where row (slot, kvh) of a layer's cache starts (elements of kv_t), and its scale (1 for the unscaled
+// formats, which load nothing). int8 keeps each block's scales after its codes (kv_int8.cuh), so its rows are
+// found by block and offset; the other formats are [slots][KVH][D].
+__device__ __forceinline__ long long kv_row_off(long long slot, int block_size, int KVH, int kvh) {
+#if KV_INT8
+  const long long b = slot / block_size;
+  return kv_int8_row_at(b, (int)(slot - b * block_size), block_size, KVH, kvh, D);
+#else
+  return (slot * KVH + kvh) * D;
+#endif
+}
+__device__ __forceinline__ float kv_row_scale(const kv_t* c, long long slot, int block_size, int KVH, int kvh) {
+#if KV_INT8
+  const long long b = slot / block_size;
+  return *reinterpret_cast<const float*>(reinterpret_cast<const char*>(c) +
+                                         kv_int8_scale_at(b, (int)(slot - b * block_size), block_size, KVH, kvh, D));
+#else
+  return 1.f;
+#endif
+}
 
 // One warp's online-softmax step over N keys at once (the first `valid` of them): the N x G dot products
 // are reduced across the warp together (independent shuffles, no serial chain per key), then one running
@@ -110,23 +151,28 @@ __device__ __forceinline__ float kv_round(float f) {
   return f;
 #elif KV_FP8
   return kv_fp8_to_f32(kv_f32_to_fp8(f));
+#elif KV_INT8
+  return f;  // unused: int8 rounds a whole row with its scale where decode_attention_rope writes it
 #else
   return bf16_to_f32(f32_to_bf16(f));
 #endif
 }
 
-// A lane's elements of a cached row as loaded (f32 words, bf16 pairs or fp8 quads), converted to f32 by raw_to_f32
+// A lane's elements of a cached row as loaded (f32 words, bf16 pairs, fp8 or int8 quads), converted to f32 by raw_to_f32
 // later: a kernel that loads its first keys before its PDL wait converts them after it, since a conversion
 // waits for its load and would put the memory round trip before the wait instead of beside what follows it.
 #if KV_F32
 #define KV_WORDS EPL
-#elif KV_FP8
+#elif KV_FP8 || KV_INT8
 #define KV_WORDS ((EPL + 3) / 4)
 #else
 #define KV_WORDS ((EPL + 1) / 2)
 #endif
 struct KvRaw {
   unsigned int w[KV_WORDS];
+#if KV_INT8
+  float sc;  // the row's scale
+#endif
 };
 __device__ __forceinline__ void load_row_raw(const kv_t* p, int lane, KvRaw& r) {
   const int e0 = lane * EPL;
@@ -136,19 +182,19 @@ __device__ __forceinline__ void load_row_raw(const kv_t* p, int lane, KvRaw& r) 
 #elif KV_F32
 #pragma unroll
   for (int e = 0; e < EPL; ++e) r.w[e] = e0 + e < D ? __float_as_uint(p[e0 + e]) : 0u;
-#elif KV_FP8 && EPL == 4 && (D % 4 == 0)
+#elif (KV_FP8 || KV_INT8) && EPL == 4 && (D % 4 == 0)
   r.w[0] = e0 < D ? *reinterpret_cast<const unsigned int*>(p + e0) : 0u;
-#elif KV_FP8 && EPL == 8 && (D % 8 == 0)
+#elif (KV_FP8 || KV_INT8) && EPL == 8 && (D % 8 == 0)
   if (e0 < D) { const uint2 u = *reinterpret_cast<const uint2*>(p + e0); r.w[0] = u.x; r.w[1] = u.y; }
   else { r.w[0] = r.w[1] = 0u; }
-#elif KV_FP8 && EPL == 2 && (D % 2 == 0)
+#elif (KV_FP8 || KV_INT8) && EPL == 2 && (D % 2 == 0)
   r.w[0] = e0 < D ? (unsigned int)*reinterpret_cast<const unsigned short*>(p + e0) : 0u;
-#elif KV_FP8
+#elif KV_FP8 || KV_INT8
 #pragma unroll
   for (int i = 0; i < KV_WORDS; ++i) r.w[i] = 0u;
 #pragma unroll
   for (int e = 0; e < EPL; ++e)
-    if (e0 + e < D) r.w[e / 4] |= (unsigned int)p[e0 + e] << (8 * (e & 3));
+    if (e0 + e < D) r.w[e / 4] |= (unsigned int)(unsigned char)p[e0 + e] << (8 * (e & 3));
 #elif EPL == 4 && (D % 4 == 0)
   if (e0 < D) { const uint2 u = *reinterpret_cast<const uint2*>(p + e0); r.w[0] = u.x; r.w[1] = u.y; }
   else { r.w[0] = r.w[1] = 0u; }
@@ -172,6 +218,8 @@ __device__ __forceinline__ void raw_to_f32(const KvRaw& r, float* f) {
     f[e] = __uint_as_float(r.w[e]);
 #elif KV_FP8
     f[e] = kv_fp8_to_f32((r.w[e / 4] >> (8 * (e & 3))) & 0xffu);
+#elif KV_INT8
+    f[e] = kv_int8_lane(r.w[e / 4], e & 3) * r.sc;
 #else
     f[e] = (e & 1) ? bf16_hi(r.w[e / 2]) : bf16_lo(r.w[e / 2]);
 #endif
@@ -185,12 +233,25 @@ __device__ __forceinline__ void load_keys_raw(const kv_t* __restrict__ kc, const
   for (int u = 0; u < N; ++u) {
     const int j = j0 + u;
     if (j < lim) {
+#if KV_INT8
+      const long long b = table[j / block_size];
+      const int o = j % block_size;
+      const long long row = kv_int8_row_at(b, o, block_size, KVH, kvh, D), sat = kv_int8_scale_at(b, o, block_size, KVH, kvh, D);
+      load_row_raw(kc + row, lane, kr[u]);
+      load_row_raw(vc + row, lane, vr[u]);
+      kr[u].sc = *reinterpret_cast<const float*>(reinterpret_cast<const char*>(kc) + sat);
+      vr[u].sc = *reinterpret_cast<const float*>(reinterpret_cast<const char*>(vc) + sat);
+#else
       const long long slot = (long long)table[j / block_size] * block_size + j % block_size;
       load_row_raw(kc + (slot * KVH + kvh) * D, lane, kr[u]);
       load_row_raw(vc + (slot * KVH + kvh) * D, lane, vr[u]);
+#endif
     } else {
 #pragma unroll
       for (int i = 0; i < KV_WORDS; ++i) kr[u].w[i] = vr[u].w[i] = 0u;
+#if KV_INT8
+      kr[u].sc = vr[u].sc = 0.f;
+#endif
     }
   }
 }

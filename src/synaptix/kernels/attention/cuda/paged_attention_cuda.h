@@ -16,9 +16,12 @@ namespace synaptix::kernels::cuda {
 struct PagedAttentionArgs {
   CUdeviceptr q = 0;            // [T, q_stride] f32; head h at offset h * D
   int64_t q_stride = 0;
-  CUdeviceptr k_cache = 0, v_cache = 0;  // [slots, KVH, D], bf16, f32 (kv_f32) or fp8-e4m3 codes (kv_fp8)
+  CUdeviceptr k_cache = 0, v_cache = 0;  // [slots, KVH, D], bf16, f32 (kv_f32) or fp8-e4m3 codes (kv_fp8); int8: see kv_int8
   bool kv_f32 = false;
   bool kv_fp8 = false;  // unscaled E4M3, as kernels/attention/kv_format.h defines it (kv_f32 false)
+  // int8 codes with one f32 scale per token per KV head (kv_format.h), each block's scales after its codes
+  // (kv_int8_layout.h); block_size % 4 == 0. At most one of kv_f32, kv_fp8, kv_int8.
+  bool kv_int8 = false;
   CUdeviceptr positions = 0;    // [T] int32: the query's position; keys [lo, pos] are attended
   CUdeviceptr token_seq = 0;    // [T] int32: which block-table row the token reads
   CUdeviceptr block_tables = 0; // [seqs, table_stride] int32
@@ -54,9 +57,11 @@ inline constexpr bool decode_attention_supported(int warps, int keys_per_warp) {
 // decode_reg_heads: the fused decode kernel keeps the token's heads in registers (RoPE through warp shuffles, no
 // shared-memory staging or block barriers before the attention); needs (rotary_dim / 2) % ceil(D / 32) == 0
 // and no per-head norms, which the launcher checks.
-// kv_fp8: the cache holds fp8-e4m3 codes (kv_fp8.cuh; kv_f32 false).
+// kv_fp8: the cache holds fp8-e4m3 codes (kv_fp8.cuh); kv_int8: int8 codes and per-row scales (kv_int8.cuh);
+// at most one of kv_f32, kv_fp8 and kv_int8.
 std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps = 4, int decode_keys_per_warp = 4,
-                                   int decode_cluster = 0, bool decode_reg_heads = false, bool kv_fp8 = false);
+                                   int decode_cluster = 0, bool decode_reg_heads = false, bool kv_fp8 = false,
+                                   bool kv_int8 = false);
 
 // RoPE + KV write + split decode attention + combine in one kernel, for steps whose every token is the one
 // new token of its sequence. rope describes the projection and the cache write (as rope_kv_write), attn the

@@ -21,6 +21,7 @@ namespace {
 // paged_attention with its one-key-per-lane prefill form and the split combine kernel, then the fused RoPE +
 // decode attention kernel.
 const std::string kBody = std::string(kernels::cuda_source("kernels/attention/cuda/kv_fp8.cuh")) +
+                          std::string(kernels::cuda_source("kernels/attention/cuda/kv_int8.cuh")) +
                           std::string(kernels::cuda_source("kernels/attention/cuda/paged_attention_common.cuh")) +
                           std::string(kernels::cuda_source("kernels/attention/cuda/paged_attention.cu")) +
                           std::string(kernels::cuda_source("kernels/attention/cuda/decode_attention_rope.cu"));
@@ -28,13 +29,16 @@ const std::string kBody = std::string(kernels::cuda_source("kernels/attention/cu
 }  // namespace
 
 std::string paged_attention_source(int64_t g, int64_t d, bool kv_f32, int decode_warps, int decode_keys_per_warp,
-                                   int decode_cluster, bool decode_reg_heads, bool kv_fp8) {
-  if (kv_f32 && kv_fp8) fail("paged_attention_source: the KV cache is f32 or fp8, not both");
+                                   int decode_cluster, bool decode_reg_heads, bool kv_fp8, bool kv_int8) {
+  if (int{kv_f32} + int{kv_fp8} + int{kv_int8} > 1)
+    fail("paged_attention_source: the KV cache is one of f32, fp8 and int8 (kv_f32=", kv_f32, " kv_fp8=", kv_fp8,
+         " kv_int8=", kv_int8, ")");
   if (decode_cluster != 0 && !decode_cluster_supported(decode_cluster))
     fail("paged_attention_source: decode cluster ", decode_cluster, " is not 0, 2, 4, 8 or 16");
   std::ostringstream os;
   os << kDevicePrelude << (decode_cluster ? kClusterPrelude : "") << rope_head_device_source() << "#define G "
-     << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define KV_FP8 " << (kv_fp8 ? 1 : 0) << "\n#define D " << d << "\n#define DW " << decode_warps
+     << g << "\n#define KV_F32 " << (kv_f32 ? 1 : 0) << "\n#define KV_FP8 " << (kv_fp8 ? 1 : 0)
+     << "\n#define KV_INT8 " << (kv_int8 ? 1 : 0) << "\n#define D " << d << "\n#define DW " << decode_warps
      << "\n#define DKPW " << decode_keys_per_warp << "\n#define CLUSTER " << decode_cluster << "\n#define REG_HEADS "
      << (decode_reg_heads ? 1 : 0) << "\n" << kBody;
   return os.str();

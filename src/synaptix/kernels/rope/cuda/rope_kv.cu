@@ -2,7 +2,7 @@
 extern "C" __global__ void __launch_bounds__(128)
 rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_norm, const float* k_norm, float eps,
               const int* positions, const int* slots, const float* inv_freq, int rot, float attn_scale,
-              void* kc, void* vc, int H, int KVH, int D, int kv_fmt) {
+              void* kc, void* vc, int H, int KVH, int D, int kv_fmt, int block_size) {
   pdl_wait();
   pdl_launch_dependents();
   extern __shared__ float buf[];
@@ -20,10 +20,20 @@ rope_kv_write(float* qkv, long long stride, const float* bias, const float* q_no
     if (h < H) {
       for (int i = lane; i < D; i += 32) src[i] = v[i];
     } else {
-      const long long off = (slot * KVH + (h < H + KVH ? h - H : h - H - KVH)) * D;
+      const int kvh = h < H + KVH ? h - H : h - H - KVH;
+      const long long off = (slot * KVH + kvh) * D;
       void* base = h < H + KVH ? kc : vc;
-      // kv_fmt 1: f32, 2: fp8-e4m3 codes (kv_fp8.cuh), else bf16.
-      if (kv_fmt == 1) { float* dst = (float*)base + off; for (int i = lane; i < D; i += 32) dst[i] = v[i]; }
+      // kv_fmt 1: f32, 2: fp8-e4m3 codes (kv_fp8.cuh), 3: int8 codes and the row's scale (kv_int8.cuh), else bf16.
+      if (kv_fmt == 3) {
+        float amax = 0.f;
+        for (int i = lane; i < D; i += 32) amax = fmaxf(amax, fabsf(v[i]));
+        const float sc = kv_int8_scale(warp_max(amax));
+        const long long b = slot / block_size;
+        const int o = (int)(slot - b * block_size);
+        signed char* dst = (signed char*)base + kv_int8_row_at(b, o, block_size, KVH, kvh, D);
+        for (int i = lane; i < D; i += 32) dst[i] = (signed char)kv_int8_code(v[i], sc);
+        if (lane == 0) *(float*)((char*)base + kv_int8_scale_at(b, o, block_size, KVH, kvh, D)) = sc;
+      } else if (kv_fmt == 1) { float* dst = (float*)base + off; for (int i = lane; i < D; i += 32) dst[i] = v[i]; }
       else if (kv_fmt == 2) { unsigned char* dst = (unsigned char*)base + off; for (int i = lane; i < D; i += 32) dst[i] = kv_f32_to_fp8(v[i]); }
       else { bf16_t* dst = (bf16_t*)base + off; for (int i = lane; i < D; i += 32) dst[i] = f32_to_bf16(v[i]); }
     }

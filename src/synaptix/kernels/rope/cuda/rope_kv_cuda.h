@@ -3,7 +3,8 @@
 // f32. Per head: add the projection bias (qwen2), apply the per-head RMSNorm (qwen3 q_norm / k_norm), rotate
 // the first `rotary_dim` dims in the rotate_half layout by pos * inv_freq (cos and sin times the yarn
 // attention scaling), then write q back in place (f32) and k, v into the layer's paged cache (bf16, f32 or fp8-e4m3,
-// [slots, KVH, D], slot = block * block_size + offset, given per token).
+// [slots, KVH, D], slot = block * block_size + offset, given per token; int8: codes and a scale per row, each
+// block's scales after its codes, kernels/attention/cuda/kv_int8_layout.h).
 #include <cuda.h>
 
 #include <cstdint>
@@ -26,6 +27,8 @@ struct RopeKvArgs {
   CUdeviceptr k_cache = 0, v_cache = 0;  // bf16, f32 with kv_f32, fp8-e4m3 codes with kv_fp8
   bool kv_f32 = false;
   bool kv_fp8 = false;
+  bool kv_int8 = false;      // at most one of kv_f32, kv_fp8, kv_int8
+  int64_t block_size = 0;    // the cache's block size: int8 finds a row's scale by it (a multiple of 4)
   int64_t tokens = 0, heads = 0, kv_heads = 0, head_dim = 0;
 };
 

@@ -20,7 +20,8 @@ const std::string kBody(kernels::cuda_source("kernels/rope/cuda/rope_kv.cu"));
 std::string rope_head_device_source() { return kRopeHead; }
 
 const std::string kKvFp8(kernels::cuda_source("kernels/attention/cuda/kv_fp8.cuh"));
+const std::string kKvInt8(kernels::cuda_source("kernels/attention/cuda/kv_int8.cuh"));
 
-std::string rope_kv_source() { return std::string(kDevicePrelude) + kRopeHead + kKvFp8 + kBody; }
+std::string rope_kv_source() { return std::string(kDevicePrelude) + kRopeHead + kKvFp8 + kKvInt8 + kBody; }
 
 }  // namespace synaptix::kernels::cuda
