@@ -139,6 +139,11 @@ void CudaExecutorImpl::validate_spec() {
         (P.mlp.kind == graph::MlpKind::Moe) != (L.router.bytes() > 0))
       fail("CUDA executor: layer ", l, "'s weights (q/k norms, q/k/v biases, post-norms, router) do not match the ",
            family, " forward plan");
+    // The launches take the products' shapes from the plan (engine/cuda_step_launches.h), the MoE kernels
+    // from the weights: the two must agree.
+    if (L.inter != P.mlp.inter)
+      fail("CUDA executor: layer ", l, "'s gate has ", L.inter, " rows; the ", family, " forward plan expects ",
+           P.mlp.inter, " (intermediate_size or moe_intermediate_size)");
     if (P.attention.logit_softcap > 0)
       fail("CUDA executor: ", family, " layer ", l, " soft-caps its attention scores (attn_logit_softcapping ",
            P.attention.logit_softcap, "), which the GPU attention kernels do not; run it with --target cpu");

@@ -5,7 +5,8 @@
 //   device_buffers.cpp the device memory of a step: KV cache, activations, MoE and attention scratch
 //   step_metadata.cpp  a step's chunks checked and written as metadata (tokens, positions, KV slots, block
 //                      tables, flash tiles) into pinned memory, and how it reaches the device
-//   forward.cpp        one forward step enqueued, eagerly or as a CUDA graph (graph_cache.h), layer by layer
+//   forward.cpp        one forward step enqueued, eagerly or as a CUDA graph (graph_cache.h): its kernel
+//                      launches planned from the forward walker (engine/cuda_step_launches.h), then executed
 //   linear_dispatch.cpp  the plan's kernel for each linear product (GEMV schedules, cuBLASLt algorithms)
 //   moe.cpp            the routed-expert MLP
 //   device_steps.cpp   greedy, pipelined greedy and sampled steps (token ids chosen on the device)
@@ -26,6 +27,7 @@
 #include "synaptix/engine/cuda/graph_cache.h"
 #include "synaptix/engine/cuda/linear_w8a8.h"
 #include "synaptix/engine/cuda/pinned_ints.h"
+#include "synaptix/engine/cuda_step_launches.h"
 #include "synaptix/graph/forward_plan.h"
 #include "synaptix/hw/cuda/driver.h"
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
@@ -111,18 +113,20 @@ class CudaExecutorImpl final : public CudaExecutor {
   void run(const StepShape& sh, bool greedy, bool chain_tokens = false);
   void enqueue_forward(const StepShape& sh, bool greedy);
   void enqueue_step(const StepShape& sh, bool greedy, int64_t step);
+  // The kernel choices of step `step` of sh.steps, from the plan, the options and the step's shape.
+  StepKernelChoices step_choices(const StepShape& sh, bool greedy, int64_t step) const;
+  CudaKernelPlan::DecodeAttention decode_attention(int64_t T) const;
+  // One planned launch on stream_, with the executor's buffers, weights and step metadata.
+  void launch(const KernelLaunch& k, const StepShape& sh, int64_t step);
+  CUdeviceptr buffer(Buffer b) const;
+  CUdeviceptr weight(const KernelLaunch& k) const;  // k.weight of k.layer (or the model's)
+  DType weight_dtype(const KernelLaunch& k) const;
+  CUdeviceptr norm_weight(const KernelLaunch& k) const;  // k.norm of k.layer (or the final norm)
+  kernels::cuda::RopeKvArgs rope_kv_args(int64_t l, int64_t T) const;
   void prefetch_weights(CUdeviceptr w, int64_t bytes);
   bool head_argmax_fused(int64_t T) const;
   bool decode_fused(int64_t T) const;
   void argmax(int64_t rows);
-  // The MLP's gated activation over gu_ (interleaved gate/up rows) into out, per the layer's plan.
-  void gated_activation(const graph::MlpStep& mlp, CUdeviceptr out, int64_t T, int64_t inter, bool out_bf16);
-  // A sublayer's output: accumulated into the residual x_, or (with the plan's post-norm) written to xn_,
-  // normed and then added. Returns where the product must go and whether it accumulates.
-  std::pair<CUdeviceptr, bool> sublayer_out(bool post_norm) const {
-    return {post_norm ? xn_.ptr() : x_.ptr(), !post_norm};
-  }
-  void finish_sublayer(bool post_norm, const backend::cuda::DeviceBuffer& norm, int64_t T);
   void attend(const StepShape& sh, int64_t l, const kernels::cuda::RopeKvArgs& ra);
   kernels::cuda::PagedAttentionArgs paged_args(const StepShape& sh, int64_t l,
                                                const kernels::cuda::RopeKvArgs& ra) const;
@@ -200,6 +204,8 @@ class CudaExecutorImpl final : public CudaExecutor {
   kernels::RopeTable rope_, sliding_rope_;
   GraphCache graphs_;
   bool chain_tokens_ = false;  // the step being enqueued reads its token ids from ids_
+  StepKernelChoices planned_for_;        // the choices of the last planned step,
+  std::vector<KernelLaunch> planned_;    // and its launches
 };
 
 }  // namespace synaptix::engine::cuda

@@ -1,7 +1,10 @@
-// One forward step enqueued on the executor's stream: eagerly, or through the graph cache for decode steps;
-// the embedding, each layer's norm, QKV projection, RoPE and KV write, attention, output projection and MLP
-// (dense or MoE, see moe.cpp), the final norm, the LM head and the greedy argmax. Which kernel runs each
-// linear product is linear_dispatch.cpp's business; where the step's metadata lies, step_metadata.cpp's.
+// One forward step enqueued on the executor's stream: eagerly, or through the graph cache for decode steps.
+// The step's kernel choices (from the kernel plan, the options and the step's shape) and the forward plan
+// give its launches (engine/cuda_step_launches.h walks the forward: the embedding, each layer's norm, QKV
+// projection, RoPE and KV write, attention, output projection and MLP, dense or MoE (moe.cpp), the final norm,
+// the LM head and the greedy argmax, with the fused kernels covering neighbouring ops); each runs here on the
+// executor's buffers and weights. Which kernel runs each linear product is linear_dispatch.cpp's business;
+// where the step's metadata lies, step_metadata.cpp's.
 #include "synaptix/backend/cuda/launch/argmax.h"
 #include "synaptix/backend/cuda/launch/embedding.h"
 #include "synaptix/backend/cuda/launch/flash_attention.h"
@@ -18,6 +21,21 @@ namespace synaptix::engine::cuda {
 
 namespace kc = kernels::cuda;
 using hw::cuda::check;
+
+namespace {
+
+kc::GemvOutput gemv_output(GemvEpilogue e) {
+  switch (e) {
+    case GemvEpilogue::Plain: return kc::GemvOutput::Plain;
+    case GemvEpilogue::AccumulateSumSq: return kc::GemvOutput::AccumulateSumSq;
+    case GemvEpilogue::SwiGlu: return kc::GemvOutput::SwiGlu;
+    case GemvEpilogue::GeGlu: return kc::GemvOutput::GeGlu;
+    case GemvEpilogue::ArgMax: return kc::GemvOutput::ArgMax;
+  }
+  return kc::GemvOutput::Plain;
+}
+
+}  // namespace
 
 // With chain_tokens the step's token ids are the ids the previous greedy step left in ids_ (one per row,
 // the same sequences in the same order), read there by the embedding kernel.
@@ -80,175 +98,221 @@ bool CudaExecutorImpl::decode_fused(int64_t T) const {
          T <= kSsStride && !fwd_.has_post_norms() && fwd_.embedding_scale == 1.0 && !w_.quantized;
 }
 
-void CudaExecutorImpl::gated_activation(const graph::MlpStep& mlp, CUdeviceptr out, int64_t T, int64_t inter,
-                                        bool out_bf16) {
-  if (mlp.activation == model::Activation::GeluTanh) kc::geglu_tanh(gu_.ptr(), out, T, inter, out_bf16, stream_);
-  else kc::swiglu(gu_.ptr(), out, T, inter, out_bf16, stream_);
-}
-
-// After a sublayer's product went where sublayer_out said: with a post-norm, x_ += rmsnorm(xn_) * norm.
-void CudaExecutorImpl::finish_sublayer(bool post_norm, const backend::cuda::DeviceBuffer& norm, int64_t T) {
-  if (post_norm)
-    kc::rmsnorm_add(xn_.ptr(), norm.ptr(), x_.ptr(), T, s_.hidden_size, static_cast<float>(fwd_.rms_norm_eps), stream_);
-}
-
-// Step `step` of sh.steps (> 0: its tokens are the previous step's, embedded by that step's last kernel).
+// Step `step` of sh.steps (> 0: its tokens are the previous step's, embedded by that step's last kernel): the
+// launches the forward walker's ops plan to (engine/cuda_step_launches.h), in order.
 void CudaExecutorImpl::enqueue_step(const StepShape& sh, bool greedy, int64_t step) {
-  const int64_t T = sh.tokens, R = sh.logit_rows, h = s_.hidden_size, H = s_.num_heads, KVH = s_.num_kv_heads,
-                D = s_.head_dim, qd = s_.q_dim(), qkv_n = qd + 2 * s_.kv_dim();
-  const bool tc = T > opt_.gemv_max_rows;
-  const float eps = static_cast<float>(s_.rms_norm_eps);
-  const bool fuse_step = decode_fused(T);
-  const bool fused = fuse_step && !s_.is_moe();
-  // MoE models whose every layer is MoE, on the device-routed path: the attention's RMSNorm runs in the qkv
-  // GEMV's prologue (and the final one in the head's), from sums of squares the expert down kernel adds.
-  const bool moe_norm_fused = fuse_step && all_layers_moe_ && moe_on_device(T);
-  const bool norm_in_gemv = fused || moe_norm_fused;
-  const bool bf16_in = tc && !opt_.split_bf16;
-  const auto pf_it = plan_.o_prefetch.find(T);
-  const bool prefetch_o = opt_.weight_prefetch && !tc && T <= kSsStride && pf_it != plan_.o_prefetch.end() && pf_it->second;
-  const bool ablate = opt_.ablate_attention && sh.decode_only && !tc;
-  const auto da_it = plan_.decode_attention.find(T);
-  // Absent from the plan: fused for GEMV-path steps (the H100's choice at batch 1 and 8), three kernels for
-  // larger ones (batch 32/64 ran 13-20% slower fused with 16 warps).
-  const CudaKernelPlan::DecodeAttention da = da_it != plan_.decode_attention.end() ? da_it->second
-                                             : T <= opt_.gemv_max_rows ? CudaKernelPlan::DecodeAttention{}
-                                                                       : CudaKernelPlan::DecodeAttention{0, 4};
-  const bool fused_attention = sh.decode_only && sh.flash_tiles == 0 && T <= kMaxSplitTokens && da.warps > 0;
-  backend::cuda::PdlScope pdl(opt_.pdl);
-  const kc::StepMetaCopy mc = step_meta_copy(sh);
-  const CUdeviceptr tokens = chain_tokens_ ? ids_.ptr() : mc.src ? mc.src : meta(0);
-  const int64_t ss_zero = (2 * s_.num_layers + 1) * kSsStride - T;
-  if (step > 0 && !(norm_in_gemv && sh.decode_only && greedy && sh.flash_tiles == 0))
+  const StepKernelChoices c = step_choices(sh, greedy, step);
+  if (step > 0 && !(c.norm_in_gemv() && sh.decode_only && greedy && sh.flash_tiles == 0))
     fail("CUDA executor: internal: step ", step, " of a multi-step graph off the fused greedy decode path");
-  if (step > 0) {
-    // embedded by the previous step's argmax_embedding
-  } else if (norm_in_gemv) {
-    kc::embedding(tokens, w_.embed.ptr(), x_.ptr(), T, h, stream_, ss_.ptr(), ss_zero, mc);
-  } else {
-    kc::embedding(tokens, w_.embed.ptr(), x_.ptr(), T, h, stream_, 0, 0, mc);
+  // Eager steps of one shape repeat their choices (decode steps that are not captured): plan those once.
+  if (!(c == planned_for_)) {
+    planned_ = plan_step_launches(fwd_, c);
+    planned_for_ = c;
   }
-  if (step == 0 && fwd_.embedding_scale != 1.0)
-    kc::scale_embeddings(x_.ptr(), T * h, static_cast<float>(fwd_.embedding_scale), stream_);
-  for (int64_t l = 0; l < s_.num_layers; ++l) {
-    const DeviceLayer& L = w_.layers[static_cast<size_t>(l)];
-    const graph::LayerStep& P = fwd_.layers[static_cast<size_t>(l)];  // what this layer computes
-    const bool sliding_rope = P.attention.rope == graph::RopeTableId::Sliding;
-    const kernels::RopeTable& rope = sliding_rope ? sliding_rope_ : rope_;
-    const kc::GemvOutput gated = P.mlp.activation == model::Activation::GeluTanh ? kc::GemvOutput::GeGlu
-                                                                                 : kc::GemvOutput::SwiGlu;
-    if (norm_in_gemv) {
-      gemv(x_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false,
-           {kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, L.attn_norm.ptr(), ss(2 * l), eps, 0});
-    } else if (bf16_in) {
-      kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), actb_.ptr(), T, h, eps, true, stream_);
-      matmul_bf16(actb_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false, L.qkv_dtype);
-    } else {
-      kc::rmsnorm(x_.ptr(), 0, L.attn_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
-      linear(tc, xn_.ptr(), L.qkv.ptr(), qkv_.ptr(), T, qkv_n, h, false, L.qkv_dtype);
-    }
-    if (prefetch_o) prefetch_weights(L.o.ptr(), static_cast<int64_t>(L.o.bytes()));
-    kc::RopeKvArgs ra;
-    ra.qkv = qkv_.ptr();
-    ra.stride = qkv_n;
-    ra.bias = L.qkv_bias.ptr();
-    ra.q_norm = L.q_norm.ptr();
-    ra.k_norm = L.k_norm.ptr();
-    ra.eps = eps;
-    ra.positions = meta(o_pos_);
-    ra.slots = meta(o_slot_);
-    ra.inv_freq = sliding_rope ? inv_freq_sliding_.ptr() : inv_freq_.ptr();
-    ra.rotary_dim = rope.rotary_dim;
-    ra.attention_scaling = rope.attention_scaling;
-    ra.k_cache = k_cache_[static_cast<size_t>(l)].ptr();
-    ra.v_cache = v_cache_[static_cast<size_t>(l)].ptr();
-    ra.kv_f32 = opt_.kv_f32;
-    ra.kv_fp8 = !opt_.kv_f32 && opt_.narrow_kv == kernels::KvFormat::Fp8E4M3;
-    ra.kv_int8 = !opt_.kv_f32 && opt_.narrow_kv == kernels::KvFormat::Int8;
-    ra.block_size = block_size_;
-    ra.tokens = T;
-    ra.heads = H;
-    ra.kv_heads = KVH;
-    ra.head_dim = D;
-    if (ablate) {
-      // the benchmark's ablation leaves RoPE and attention out
-    } else if (fused_attention) {
-      kc::decode_attention_rope({ra, paged_args(sh, l, ra), attn_counters_.ptr(), da.warps, da.keys_per_warp, da.cluster, da.reg_heads},
-                                stream_);
-    } else {
-      kc::rope_kv_write(ra, stream_);
-      attend(sh, l, ra);
-    }
-    if (fused) {
-      gemv(attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true,
-           {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 1)});
-      gemv(x_.ptr(), L.gate_up.ptr(), act_.ptr(), T, 2 * L.inter, h, false,
-           {kc::GemvInput::RmsNorm, gated, L.mlp_norm.ptr(), ss(2 * l + 1), eps, 0});
-      gemv(act_.ptr(), L.down.ptr(), x_.ptr(), T, h, L.inter, true,
-           {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 2)});
-      continue;
-    }
-    // All-MoE models on the device-routed path: the MLP's RMSNorm too runs in a GEMV prologue (the router's),
-    // from sums of squares the o_proj GEMV adds; the router GEMV also writes the normalised rows the experts read.
-    const bool mlp_norm_fused = moe_norm_fused && L.router.bytes();
-    if (mlp_norm_fused)
-      gemv(attn_.ptr(), L.o.ptr(), x_.ptr(), T, h, qd, true,
-           {kc::GemvInput::Plain, kc::GemvOutput::AccumulateSumSq, 0, 0, eps, ss(2 * l + 1)});
-    else {
-      const auto [o_out, o_acc] = sublayer_out(P.post_attention_norm);
-      linear(tc, attn_.ptr(), L.o.ptr(), o_out, T, h, qd, o_acc, L.o_dtype);
-      finish_sublayer(P.post_attention_norm, L.post_attn_norm, T);
-    }
-    const auto [down_out, down_acc] = sublayer_out(P.post_mlp_norm);
+  backend::cuda::PdlScope pdl(opt_.pdl);
+  for (const KernelLaunch& k : planned_) launch(k, sh, step);
+}
 
-    if (bf16_in && !L.router.bytes()) {
-      // Tensor-core path with one bf16 product: the norm and the gated activation write the GEMMs' bf16
-      // inputs directly.
-      kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), actb_.ptr(), T, h, eps, true, stream_);
-      matmul_bf16(actb_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false, L.gate_up_dtype);
-      gated_activation(P.mlp, actb_.ptr(), T, L.inter, true);
-      matmul_bf16(actb_.ptr(), L.down.ptr(), down_out, T, h, L.inter, down_acc, L.down_dtype);
-      finish_sublayer(P.post_mlp_norm, L.post_mlp_norm, T);
-      continue;
+StepKernelChoices CudaExecutorImpl::step_choices(const StepShape& sh, bool greedy, int64_t step) const {
+  const int64_t T = sh.tokens;
+  StepKernelChoices c;
+  c.tokens = T;
+  c.logit_rows = sh.logit_rows;
+  c.first_step = step == 0;
+  c.last_step = step + 1 >= sh.steps;
+  c.greedy = greedy;
+  c.decode_only = sh.decode_only;
+  c.tensor_cores = T > opt_.gemv_max_rows;
+  c.bf16_inputs = c.tensor_cores && !opt_.split_bf16;
+  const bool fuse_step = decode_fused(T);
+  c.dense_fused = fuse_step && !s_.is_moe();
+  // MoE models whose every layer is MoE, on the device-routed path: the attention's RMSNorm runs in the qkv
+  // GEMV's prologue (and the final one in the head's), from sums of squares the expert down kernel adds; the
+  // MLP's in the router GEMV's, from those the o_proj GEMV adds.
+  c.moe_norm_fused = fuse_step && all_layers_moe_ && moe_on_device(T);
+  const auto pf_it = plan_.o_prefetch.find(T);
+  c.prefetch_o = opt_.weight_prefetch && !c.tensor_cores && T <= kSsStride && pf_it != plan_.o_prefetch.end() && pf_it->second;
+  c.ablate_attention = opt_.ablate_attention && sh.decode_only && !c.tensor_cores;
+  c.fused_decode_attention = sh.decode_only && sh.flash_tiles == 0 && T <= kMaxSplitTokens && decode_attention(T).warps > 0;
+  // With the norm kernel separate (the plan's choice for this step size), the gated activation still rides in
+  // a bf16 gate/up GEMV's epilogue.
+  c.gated_in_gemv = opt_.fuse && !c.tensor_cores && T <= kSsStride;
+  c.tensor_core_head = sh.logit_rows > opt_.gemv_max_rows;
+  c.bf16_gate_up.reserve(w_.layers.size());
+  for (const DeviceLayer& L : w_.layers) c.bf16_gate_up.push_back(L.gate_up_dtype == DType::BF16);
+  return c;
+}
+
+// The plan's decode attention for T tokens. Absent from the plan: fused for GEMV-path steps (the H100's
+// choice at batch 1 and 8), three kernels for larger ones (batch 32/64 ran 13-20% slower fused with 16 warps).
+CudaKernelPlan::DecodeAttention CudaExecutorImpl::decode_attention(int64_t T) const {
+  const auto da_it = plan_.decode_attention.find(T);
+  return da_it != plan_.decode_attention.end() ? da_it->second
+         : T <= opt_.gemv_max_rows             ? CudaKernelPlan::DecodeAttention{}
+                                               : CudaKernelPlan::DecodeAttention{0, 4};
+}
+
+void CudaExecutorImpl::launch(const KernelLaunch& k, const StepShape& sh, int64_t step) {
+  const int64_t h = s_.hidden_size;
+  const float eps = static_cast<float>(s_.rms_norm_eps);
+  const auto slot = [&](int64_t i) { return i >= 0 ? ss(i) : CUdeviceptr{0}; };
+  // The accumulators after the embedding's sums of squares that it (or argmax_embedding, for the next step)
+  // zeroes: every later slot the step's norms read.
+  const int64_t ss_zero = (2 * s_.num_layers + 1) * kSsStride - sh.tokens;
+  switch (k.kind) {
+    case LaunchKind::Embedding: {
+      // With chain_tokens the step's token ids are the ids the previous greedy step left in ids_.
+      const kc::StepMetaCopy mc = step_meta_copy(sh);
+      const CUdeviceptr tokens = chain_tokens_ ? ids_.ptr() : mc.src ? mc.src : meta(0);
+      const bool sums = k.ss_out >= 0;
+      kc::embedding(tokens, w_.embed.ptr(), x_.ptr(), k.m, h, stream_, sums ? slot(k.ss_out) : 0, sums ? ss_zero : 0, mc);
+      return;
     }
-    if (!mlp_norm_fused) kc::rmsnorm(x_.ptr(), 0, L.mlp_norm.ptr(), xn_.ptr(), T, h, eps, false, stream_);
-    if (L.router.bytes()) {
-      moe(L, T, moe_norm_fused ? ss(2 * l + 2) : 0, mlp_norm_fused ? ss(2 * l + 1) : 0);
-    } else {
-      if (opt_.fuse && !tc && T <= kSsStride && L.gate_up_dtype == DType::BF16) {
-        // The norm kernel stayed separate (the plan's choice for this step size); SwiGLU still rides
-        // in the gate/up GEMV's epilogue, which costs it nothing (bf16 weights: the quantized GEMV has none).
-        gemv(xn_.ptr(), L.gate_up.ptr(), act_.ptr(), T, 2 * L.inter, h, false,
-             {kc::GemvInput::Plain, gated, 0, 0, eps, 0});
-      } else {
-        linear(tc, xn_.ptr(), L.gate_up.ptr(), gu_.ptr(), T, 2 * L.inter, h, false, L.gate_up_dtype);
-        gated_activation(P.mlp, act_.ptr(), T, L.inter, false);
-      }
-      linear(tc, act_.ptr(), L.down.ptr(), down_out, T, h, L.inter, down_acc, L.down_dtype);
-      finish_sublayer(P.post_mlp_norm, L.post_mlp_norm, T);
+    case LaunchKind::ScaleEmbeddings:
+      kc::scale_embeddings(x_.ptr(), k.m * h, static_cast<float>(fwd_.embedding_scale), stream_);
+      return;
+    case LaunchKind::RmsNorm:
+      kc::rmsnorm(x_.ptr(), k.logit_rows ? meta(o_rows_) : 0, norm_weight(k), buffer(k.out), k.m, h, eps, k.bf16_out,
+                  stream_);
+      return;
+    case LaunchKind::RmsNormAdd:
+      kc::rmsnorm_add(xn_.ptr(), norm_weight(k), x_.ptr(), k.m, h, static_cast<float>(fwd_.rms_norm_eps), stream_);
+      return;
+    case LaunchKind::Gemv: {
+      kc::GemvFusion f{k.prologue == GemvPrologue::RmsNorm ? kc::GemvInput::RmsNorm : kc::GemvInput::Plain,
+                       gemv_output(k.epilogue),
+                       k.norm != Weight::None ? norm_weight(k) : 0,
+                       slot(k.ss_in),
+                       eps,
+                       slot(k.ss_out)};
+      if (k.epilogue == GemvEpilogue::ArgMax) f.argmax_words = argmax_words_.ptr();
+      gemv(buffer(k.in), weight(k), buffer(k.out), k.m, k.n, k.k, k.accumulate, f);
+      return;
     }
+    case LaunchKind::Linear:
+      linear(k.tensor_cores, buffer(k.in), weight(k), buffer(k.out), k.m, k.n, k.k, k.accumulate, weight_dtype(k));
+      return;
+    case LaunchKind::MatmulBf16:
+      matmul_bf16(buffer(k.in), weight(k), buffer(k.out), k.m, k.n, k.k, k.accumulate, weight_dtype(k));
+      return;
+    case LaunchKind::PrefetchWeights: {
+      const DeviceLayer& L = w_.layers[static_cast<size_t>(k.layer)];  // the o weights (the only prefetch planned)
+      prefetch_weights(L.o.ptr(), static_cast<int64_t>(L.o.bytes()));
+      return;
+    }
+    case LaunchKind::RopeKvWrite:
+      kc::rope_kv_write(rope_kv_args(k.layer, k.m), stream_);
+      return;
+    case LaunchKind::DecodeAttentionRope: {
+      const kc::RopeKvArgs ra = rope_kv_args(k.layer, k.m);
+      const CudaKernelPlan::DecodeAttention da = decode_attention(k.m);
+      kc::decode_attention_rope({ra, paged_args(sh, k.layer, ra), attn_counters_.ptr(), da.warps, da.keys_per_warp, da.cluster, da.reg_heads},
+                                stream_);
+      return;
+    }
+    case LaunchKind::Attention:
+      attend(sh, k.layer, rope_kv_args(k.layer, k.m));
+      return;
+    case LaunchKind::GatedActivation:  // over gu_ (interleaved gate/up rows)
+      if (k.epilogue == GemvEpilogue::GeGlu) kc::geglu_tanh(gu_.ptr(), buffer(k.out), k.m, k.n, k.bf16_out, stream_);
+      else kc::swiglu(gu_.ptr(), buffer(k.out), k.m, k.n, k.bf16_out, stream_);
+      return;
+    case LaunchKind::Moe:
+      moe(w_.layers[static_cast<size_t>(k.layer)], k.m, slot(k.ss_out), slot(k.ss_in));
+      return;
+    case LaunchKind::ArgmaxRows:
+      argmax(k.m);
+      return;
+    case LaunchKind::ArgmaxEmbedding:
+      kc::argmax_embedding(argmax_words_.ptr(), ids_.ptr(), ids_host_[meta_cur_]->device_ptr() + static_cast<CUdeviceptr>(step * k.m) * 4,
+                           k.embeds_next ? w_.embed.ptr() : 0, x_.ptr(), k.m, h, stream_, ss_.ptr(), ss_zero);
+      return;
   }
-  if (norm_in_gemv && sh.decode_only) {
-    // Decode-only: logits row i is token i, so the final norm runs in the head GEMV's prologue. Greedy:
-    // the argmax in its epilogue, finished by one small kernel that also embeds the next step's tokens
-    // when this graph runs one.
-    kc::GemvFusion head{kc::GemvInput::RmsNorm, kc::GemvOutput::Plain, w_.final_norm.ptr(), ss(2 * s_.num_layers), eps, 0};
-    if (greedy) {
-      head.output = kc::GemvOutput::ArgMax;
-      head.argmax_words = argmax_words_.ptr();
-    }
-    gemv(x_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false, head);
-    if (greedy) {
-      const bool next = step + 1 < sh.steps;
-      kc::argmax_embedding(argmax_words_.ptr(), ids_.ptr(), ids_host_[meta_cur_]->device_ptr() + static_cast<CUdeviceptr>(step * R) * 4,
-                           next ? w_.embed.ptr() : 0, x_.ptr(), R, h, stream_, ss_.ptr(), ss_zero);
-    }
-    return;
+}
+
+CUdeviceptr CudaExecutorImpl::buffer(Buffer b) const {
+  switch (b) {
+    case Buffer::X: return x_.ptr();
+    case Buffer::Xn: return xn_.ptr();
+    case Buffer::Qkv: return qkv_.ptr();
+    case Buffer::Attn: return attn_.ptr();
+    case Buffer::GateUp: return gu_.ptr();
+    case Buffer::Act: return act_.ptr();
+    case Buffer::ActBf16: return actb_.ptr();
+    case Buffer::Logits: return logits_.ptr();
+    case Buffer::None: break;
   }
-  const bool tc_head = R > opt_.gemv_max_rows;
-  kc::rmsnorm(x_.ptr(), meta(o_rows_), w_.final_norm.ptr(), xn_.ptr(), R, h, eps, false, stream_);
-  linear(tc_head, xn_.ptr(), w_.head(), logits_.ptr(), R, s_.vocab_size, h, false);
-  if (greedy) argmax(R);
+  fail("CUDA executor: internal: a launch reads or writes no buffer");
+}
+
+CUdeviceptr CudaExecutorImpl::weight(const KernelLaunch& k) const {
+  if (k.weight == Weight::Head) return w_.head();
+  const DeviceLayer& L = w_.layers.at(static_cast<size_t>(k.layer));
+  switch (k.weight) {
+    case Weight::Qkv: return L.qkv.ptr();
+    case Weight::O: return L.o.ptr();
+    case Weight::GateUp: return L.gate_up.ptr();
+    case Weight::Down: return L.down.ptr();
+    default: break;
+  }
+  fail("CUDA executor: internal: a product of layer ", k.layer, " names no matrix");
+}
+
+DType CudaExecutorImpl::weight_dtype(const KernelLaunch& k) const {
+  if (k.weight == Weight::Head) return DType::BF16;
+  const DeviceLayer& L = w_.layers.at(static_cast<size_t>(k.layer));
+  switch (k.weight) {
+    case Weight::Qkv: return L.qkv_dtype;
+    case Weight::O: return L.o_dtype;
+    case Weight::GateUp: return L.gate_up_dtype;
+    case Weight::Down: return L.down_dtype;
+    default: break;
+  }
+  fail("CUDA executor: internal: a product of layer ", k.layer, " names no matrix");
+}
+
+CUdeviceptr CudaExecutorImpl::norm_weight(const KernelLaunch& k) const {
+  if (k.norm == Weight::FinalNorm) return w_.final_norm.ptr();
+  const DeviceLayer& L = w_.layers.at(static_cast<size_t>(k.layer));
+  switch (k.norm) {
+    case Weight::AttentionNorm: return L.attn_norm.ptr();
+    case Weight::MlpNorm: return L.mlp_norm.ptr();
+    case Weight::PostAttentionNorm: return L.post_attn_norm.ptr();
+    case Weight::PostMlpNorm: return L.post_mlp_norm.ptr();
+    default: break;
+  }
+  fail("CUDA executor: internal: a norm of layer ", k.layer, " names no scale");
+}
+
+// RoPE (with the layer's q/k norms and q|k|v bias, where it has them) and the KV write of layer l's T tokens:
+// what the RoPE kernel, the fused decode attention and the attention kernels read.
+kc::RopeKvArgs CudaExecutorImpl::rope_kv_args(int64_t l, int64_t T) const {
+  const DeviceLayer& L = w_.layers[static_cast<size_t>(l)];
+  const bool sliding_rope = fwd_.layers[static_cast<size_t>(l)].attention.rope == graph::RopeTableId::Sliding;
+  const kernels::RopeTable& rope = sliding_rope ? sliding_rope_ : rope_;
+  kc::RopeKvArgs ra;
+  ra.qkv = qkv_.ptr();
+  ra.stride = s_.q_dim() + 2 * s_.kv_dim();
+  ra.bias = L.qkv_bias.ptr();
+  ra.q_norm = L.q_norm.ptr();
+  ra.k_norm = L.k_norm.ptr();
+  ra.eps = static_cast<float>(s_.rms_norm_eps);
+  ra.positions = meta(o_pos_);
+  ra.slots = meta(o_slot_);
+  ra.inv_freq = sliding_rope ? inv_freq_sliding_.ptr() : inv_freq_.ptr();
+  ra.rotary_dim = rope.rotary_dim;
+  ra.attention_scaling = rope.attention_scaling;
+  ra.k_cache = k_cache_[static_cast<size_t>(l)].ptr();
+  ra.v_cache = v_cache_[static_cast<size_t>(l)].ptr();
+  ra.kv_f32 = opt_.kv_f32;
+  ra.kv_fp8 = !opt_.kv_f32 && opt_.narrow_kv == kernels::KvFormat::Fp8E4M3;
+  ra.kv_int8 = !opt_.kv_f32 && opt_.narrow_kv == kernels::KvFormat::Int8;
+  ra.block_size = block_size_;
+  ra.tokens = T;
+  ra.heads = s_.num_heads;
+  ra.kv_heads = s_.num_kv_heads;
+  ra.head_dim = s_.head_dim;
+  return ra;
 }
 
 // The step's token ids: into ids_ (the next chained step reads them there) and into the current pinned slot.
