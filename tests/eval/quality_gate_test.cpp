@@ -158,7 +158,7 @@ TEST(EvalCli, CompareARunWithItselfPassesAndAnImpossibleGateFails) {
   EXPECT_NE(fp16.output.find("KV cache format \"fp16\" (expected one of f32, bf16, int8, fp8-e4m3)"), std::string::npos)
       << fp16.output;
   auto typo = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate kvv=bf16 --text " + text);
-  EXPECT_NE(typo.output.find("--candidate \"kvv=bf16\": unknown key \"kvv\" (expected model, recipe, quant, target, kv or products)"),
+  EXPECT_NE(typo.output.find("--candidate \"kvv=bf16\": unknown key \"kvv\" (expected model, recipe, quant, target, kv, products or activations)"),
             std::string::npos) << typo.output;
   // A precision-only recipe records the choice, which the CPU runs; a bad entry names the file.
   const std::string f32 = temp_file("f32.json", "{\"precision\": {\"kv_cache\": \"f32\", \"bf16_products\": 2}}");
@@ -173,6 +173,6 @@ TEST(EvalCli, CompareARunWithItselfPassesAndAnImpossibleGateFails) {
   EXPECT_NE(rb.output.find("verdict: "), std::string::npos) << rb.output;
   auto ro = run_cli("eval compare --model " + kLlama + " --incumbent target=cpu --candidate recipe=" + odd + " --text " + text);
   EXPECT_NE(ro.output.find(odd + ": \"precision\": key \"kv\" = \"bf16\" (expected \"kv_cache\": one of f32, bf16, int8, "
-                           "fp8-e4m3, or \"bf16_products\": 1|2)"), std::string::npos) << ro.output;
+                           "fp8-e4m3, \"bf16_products\": 1|2, or \"activations\": \"bf16\"|\"fp8\")"), std::string::npos) << ro.output;
   for (const auto& p : {set, gate, f32, bf16r, odd}) fs::remove(p);
 }
