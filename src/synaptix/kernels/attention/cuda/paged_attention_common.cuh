@@ -29,6 +29,9 @@ __device__ __forceinline__ void load_row(const signed char* p, int lane, float* 
 #pragma unroll
     for (int e = 0; e < 4; ++e) { f[e] = kv_int8_lane(u.x, e) * sc; f[4 + e] = kv_int8_lane(u.y, e) * sc; } }
   else { for (int e = 0; e < 8; ++e) f[e] = 0.f; }
+#elif EPL == 2 && (D % 2 == 0)
+  if (e0 < D) { const unsigned int u = *reinterpret_cast<const unsigned short*>(p + e0); f[0] = kv_int8_lane(u, 0) * sc; f[1] = kv_int8_lane(u, 1) * sc; }
+  else { f[0] = f[1] = 0.f; }
 #else
 #pragma unroll
   for (int e = 0; e < EPL; ++e) f[e] = e0 + e < D ? (float)p[e0 + e] * sc : 0.f;
