@@ -103,6 +103,14 @@ TEST(QuantMmaStreamSource, EveryFormatCompilesForSm90a) {
       EXPECT_GT(backend::cuda::compile_cubin(kc::quant_mma_stream_source(f.dtype, m, p, bf16), "sm_90a", name).cubin.size(), 100u)
           << name;
     }
+  // The fusions of a quantized decode step: RMSNorm of x, and SwiGLU / GeGLU of gate|up.
+  for (DType w : {DType::W4_G128, DType::MXFP4})
+    for (const kc::QuantMmaFusion& fu : {kc::QuantMmaFusion{true, kc::QuantGlu::None}, kc::QuantMmaFusion{true, kc::QuantGlu::SwiGlu},
+                                         kc::QuantMmaFusion{false, kc::QuantGlu::GeGluTanh}}) {
+      const std::string name = "quant_mma_stream_" + std::string(dtype_name(w)) + "_m2" + fu.str();
+      const auto src = kc::quant_mma_stream_source(w, 2, kc::quant_mma_default_params(w, 2), false, fu);
+      EXPECT_GT(backend::cuda::compile_cubin(src, "sm_90a", name).cubin.size(), 100u) << name;
+    }
   kc::QuantMmaParams lo, hi;
   lo.warps = 1, lo.unroll = 1, lo.stages = 2;
   hi.warps = 16, hi.unroll = 4, hi.stages = 2, hi.k_slices = 3;

@@ -231,11 +231,13 @@ int run_weight_format_bench(const WeightFormatBench& o) {
     eo.quant_mma_max_rows = o.quant_mma_max_rows;
     nlohmann::json sweep, mma_sweep;
     if (o.gemv_sweep && r.dtype != DType::BF16) {
-      progress(r.name + ": the GEMV alone on each projection shape, a grid of schedules");
-      kernels::cuda::QuantGemvParams chosen;
-      sweep = sweep_gemv(spec, *quant::weight_format(r.dtype), bw.gbps, &chosen);
-      eo.quant_gemv_schedule[1] = chosen;  // single-row calls (batch 1) run the schedule that won
-      if (o.quant_mma_max_rows > 0) {
+      // The packed-row GEMV runs only with the tensor-core product off (quant_mma_max_rows 0).
+      if (o.quant_mma_max_rows == 0) {
+        progress(r.name + ": the GEMV alone on each projection shape, a grid of schedules");
+        kernels::cuda::QuantGemvParams chosen;
+        sweep = sweep_gemv(spec, *quant::weight_format(r.dtype), bw.gbps, &chosen);
+        eo.quant_gemv_schedule[1] = chosen;  // single-row calls (batch 1) run the schedule that won
+      } else {
         progress(r.name + ": the tensor-core product alone on each projection shape, a grid of schedules");
         for (int m : {1, 32}) {
           kernels::cuda::QuantMmaParams mc;

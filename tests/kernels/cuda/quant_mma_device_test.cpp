@@ -234,6 +234,111 @@ TEST(QuantMmaDevice, StreamSchedulesMatchTheReference) {
   for (bool acc : {false, true}) check(down, {8, acc, false, nullptr});
 }
 
+// The stream form's fusions of a quantized decode step: the product of rmsnorm(x) (x the residual, rows of very
+// different magnitude, gamma random) and, for gate|up rows interleaved, SwiGLU / GeGLU (tanh) written instead of
+// y, against the reference in double (the norm as the RMSNorm kernel defines it, the activations as
+// kernels/swiglu/cuda). Tolerance: the product's, carried through the activation (|d act| <= 1.2 |up| |d gate|).
+TEST(QuantMmaDevice, StreamFusionsMatchTheReference) {
+  SKIP_WITHOUT_DEVICE();
+  synaptix::testing::cuda_context();
+  const float eps = 1e-5f;
+  std::uniform_real_distribution<float> u(0.5f, 1.5f);
+  for (const quant::WeightFormat& f : quant::weight_formats())
+    for (const int64_t n : {int64_t{200}, int64_t{6144}})
+      for (int m : {1, 3, 8})
+        for (kc::QuantGlu glu : {kc::QuantGlu::None, kc::QuantGlu::SwiGlu, kc::QuantGlu::GeGluTanh}) {
+          if (n == 6144 && (m == 3 || (f.dtype != DType::W4_G128 && f.dtype != DType::FP8_PC))) continue;
+          const int64_t k = n == 200 ? small_k(f) + 128 : 4096;
+          const Matrix mat(f, n, k);
+          const std::vector<float> x = random_x(m, k);
+          std::vector<float> gamma(static_cast<size_t>(k));
+          for (float& g : gamma) g = u(rng());
+          auto dx = upload(x);
+          auto dg = upload(gamma);
+          const int64_t out_n = glu == kc::QuantGlu::None ? n : n / 2;
+          auto dy = poisoned(static_cast<size_t>(m * out_n) * 4);
+          const kc::QuantMmaParams p = kc::quant_mma_default_params(f.dtype, m);
+          kc::QuantMmaFusedArgs fa;
+          fa.fusion = {true, glu};
+          fa.gamma = dg.ptr();
+          fa.eps = eps;
+          if (glu != kc::QuantGlu::None) fa.glu_out = dy.ptr();
+          ASSERT_TRUE(kc::quant_mma_fusable(f.dtype, m, n, k, p, fa.fusion)) << f.name;
+          kc::quant_mma(f.dtype, dx.ptr(), false, mat.dw.ptr(), dy.ptr(), m, n, k, false, 0, 0, nullptr, p, fa);
+          device_sync();
+          std::vector<float> got(static_cast<size_t>(m * out_n));
+          dy.download(got.data(), got.size() * 4);
+          // rmsnorm(x) in f32 as the kernel rounds it, the product in double.
+          std::vector<float> xn(x.size());
+          for (int t = 0; t < m; ++t) {
+            double ss = 0;
+            for (int64_t i = 0; i < k; ++i) ss += static_cast<double>(x[static_cast<size_t>(t * k + i)]) * x[static_cast<size_t>(t * k + i)];
+            const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(k) + eps));
+            for (int64_t i = 0; i < k; ++i)
+              xn[static_cast<size_t>(t * k + i)] = x[static_cast<size_t>(t * k + i)] * inv * gamma[static_cast<size_t>(i)];
+          }
+          const int64_t rb = quant::weight_row_bytes(f, k);
+          std::vector<float> w(static_cast<size_t>(k));
+          auto product = [&](int64_t r, int t, double* mag) {
+            quant::dequantize_rows(f, mat.packed.data() + r * rb, 1, k, w.data());
+            double s = 0;
+            *mag = 0;
+            for (int64_t i = 0; i < k; ++i) {
+              const double pr = static_cast<double>(w[static_cast<size_t>(i)]) * xn[static_cast<size_t>(t * k + i)];
+              s += pr;
+              *mag += std::fabs(pr);
+            }
+            return s;
+          };
+          std::vector<int64_t> outs;
+          for (int64_t c = 0; c < std::min<int64_t>(out_n, 24); ++c) outs.push_back(c);
+          for (int64_t c = out_n - 8; c < out_n; ++c) outs.push_back(c);
+          int bad = 0;
+          for (int64_t c : outs)
+            for (int t = 0; t < m; ++t) {
+              double want, tol;
+              if (glu == kc::QuantGlu::None) {
+                double mag;
+                want = product(c, t, &mag);
+                tol = mag * std::ldexp(1.0, -10) + 1e-30;
+              } else {
+                double mg, mu;
+                const double g = product(2 * c, t, &mg), up = product(2 * c + 1, t, &mu);
+                const double act = glu == kc::QuantGlu::SwiGlu ? g / (1 + std::exp(-g))
+                                                               : 0.5 * g * (1 + std::tanh(0.7978845608028654 * (g + 0.044715 * g * g * g)));
+                want = act * up;
+                const double eg = mg * std::ldexp(1.0, -10), eu = mu * std::ldexp(1.0, -10);
+                tol = 1.2 * (std::fabs(up) + eu) * eg + (std::fabs(act) + 1.2 * eg) * eu + 1e-6 * std::fabs(want) + 1e-30;
+              }
+              const double gv = got[static_cast<size_t>(t * out_n + c)];
+              if (!(std::fabs(gv - want) <= tol) && ++bad <= 3)
+                ADD_FAILURE() << f.name << " m=" << m << " n=" << n << " k=" << k << " glu " << static_cast<int>(glu) << " token " << t
+                              << " out " << c << ": " << gv << " vs " << want << " (tolerance " << tol << ")";
+            }
+          EXPECT_EQ(bad, 0) << f.name << " m=" << m << " n=" << n;
+        }
+  // What the fusions refuse: the split-K form, a gated activation with accumulation or an odd n.
+  const Matrix mat(*quant::weight_format(DType::W8_PC), 37, 256);
+  synaptix::backend::cuda::DeviceBuffer a(1 << 20), b(1 << 20), s(1 << 20);
+  kc::QuantMmaFusedArgs fa;
+  fa.fusion = {true, kc::QuantGlu::SwiGlu};
+  fa.gamma = b.ptr();
+  fa.glu_out = b.ptr();
+  EXPECT_THROW(kc::quant_mma(DType::W8_PC, a.ptr(), false, mat.dw.ptr(), b.ptr(), 1, 37, 256, false, 0, 0, nullptr,
+                             kc::quant_mma_default_params(DType::W8_PC, 1), fa),
+               synaptix::Error);  // odd n
+  EXPECT_THROW(kc::quant_mma(DType::W8_PC, a.ptr(), false, mat.dw.ptr(), b.ptr(), 1, 36, 256, true, 0, 0, nullptr,
+                             kc::quant_mma_default_params(DType::W8_PC, 1), fa),
+               synaptix::Error);  // accumulating
+  EXPECT_THROW(kc::quant_mma(DType::W8_PC, a.ptr(), false, mat.dw.ptr(), b.ptr(), 1, 36, 256, false, s.ptr(), s.bytes(), nullptr,
+                             kc::QuantMmaParams{}, fa),
+               synaptix::Error);  // split-K form
+  EXPECT_FALSE(kc::quant_mma_fusable(DType::W8_PC, 9, 36, 256, kc::quant_mma_default_params(DType::W8_PC, 9), fa.fusion));
+  EXPECT_FALSE(kc::quant_mma_fusable(DType::W8_PC, 1, 37, 256, kc::quant_mma_default_params(DType::W8_PC, 1), fa.fusion));
+  EXPECT_FALSE(kc::quant_mma_fusable(DType::W4_G128, 8, 28672, 8192, kc::quant_mma_default_params(DType::W4_G128, 8), fa.fusion))
+      << "a row longer than the block's slice of x";
+}
+
 // The layout's bf16 expansion: the reference's f32 values rounded to bf16, bit for bit, padding rows and k
 // left out (the output is poisoned first and must be fully written).
 TEST(QuantMmaDevice, Bf16ExpansionOfTheLayoutIsTheReferenceRounded) {

@@ -97,25 +97,34 @@ namespace {
 // The stream form (quant_mma_stream.cu): one launch, no scratch; y zeroed first only when k is cut into slices
 // and y is not accumulated into.
 void quant_mma_stream(const quant::WeightFormat& f, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdeviceptr y, int m,
-                      int64_t n, int64_t k, bool accumulate, CUstream stream, const QuantMmaParams& p) {
+                      int64_t n, int64_t k, bool accumulate, CUstream stream, const QuantMmaParams& p, const QuantMmaFusedArgs& fa) {
+  const QuantMmaFusion& fu = fa.fusion;
+  const bool glu = fu.glu != QuantGlu::None;
   if (x % (x_bf16 ? 8 : 16) != 0 || y % 4 != 0 || wmma % 256 != 0)
     fail("quant_mma: x must be ", x_bf16 ? 8 : 16, "-byte aligned, y 4-byte, W 256-byte");
+  if (fu.rms_norm && (!fa.gamma || fa.gamma % 16 != 0)) fail("quant_mma: the RMSNorm prologue needs gamma, 16-byte aligned");
+  if (glu && (!fa.glu_out || fa.glu_out % 4 != 0 || accumulate || n % 2 != 0))
+    fail("quant_mma: a gated activation needs its output, an even n (got ", n, ") and no accumulation");
   const QuantMmaStreamGeometry geo = quant_mma_stream_geometry(f.dtype, m, p);
   const QuantMmaLayout l = quant_mma_layout(f, n, k);
   CUfunction fn = bc::cached_kernel("quant_mma_stream_" + std::string(f.name) + "_m" + std::to_string(m) + "_" + p.str() +
-                                        (x_bf16 ? "_xbf16" : ""),
-                                    [&] { return quant_mma_stream_source(f.dtype, m, p, x_bf16); }, "quant_mma_stream");
+                                        (x_bf16 ? "_xbf16" : "") + fu.str(),
+                                    [&] { return quant_mma_stream_source(f.dtype, m, p, x_bf16, fu); }, "quant_mma_stream");
   const int threads = p.warps * 32;
   allow_shared_memory(fn, geo.smem_bytes);
   const auto [per_sm, sms] = resident(fn, threads, geo.smem_bytes);
-  const QuantMmaStreamGrid g =
-      quant_mma_stream_grid(m, l.n_tiles, l.kw, l.word_k, accumulate, geo.x_cap, geo.max_tiles, p.k_slices, per_sm, sms);
+  const QuantMmaStreamGrid g = quant_mma_stream_grid(m, l.n_tiles, l.kw, l.word_k, accumulate, geo.x_cap, geo.max_tiles,
+                                                     glu ? 1 : p.k_slices, per_sm, sms);
+  if (glu && g.splits != 1)
+    fail("quant_mma: a gated activation needs one k slice; ", f.name, " at m = ", m, " k = ", k, " takes ", g.splits);
   if (g.splits > 1 && !accumulate)
     hw::cuda::check(cuMemsetD32Async(y, 0, static_cast<size_t>(m) * static_cast<size_t>(n), stream), "cuMemsetD32Async");
   CUdeviceptr codes = wmma, scales = wmma + static_cast<CUdeviceptr>(l.scales_offset),
               zeros = wmma + static_cast<CUdeviceptr>(l.zeros_offset);
   int ni = static_cast<int>(n), ki = static_cast<int>(k), kwi = static_cast<int>(l.kw), acc = accumulate ? 1 : 0;
-  void* args[] = {&x, &codes, &scales, &zeros, &y, &ni, &ki, &kwi, &acc};
+  CUdeviceptr gamma = fa.gamma, glu_out = fa.glu_out;
+  float eps = fa.eps;
+  void* args[] = {&x, &codes, &scales, &zeros, &y, &ni, &ki, &kwi, &acc, &gamma, &eps, &glu_out};
   const std::string what = bc::active_trace()
                                ? "quant_mma_stream " + std::string(f.name) + " " + std::to_string(n) + "x" + std::to_string(k)
                                : "quant_mma_stream";
@@ -125,14 +134,29 @@ void quant_mma_stream(const quant::WeightFormat& f, CUdeviceptr x, bool x_bf16, 
 
 }  // namespace
 
+bool quant_mma_fusable(DType w, int m, int64_t n, int64_t k, const QuantMmaParams& p, const QuantMmaFusion& fu) {
+  const quant::WeightFormat* f = quant::weight_format(w);
+  if (!f || !p.stages || m < 1 || m > 8) return false;
+  if (fu.glu == QuantGlu::None) return true;
+  try {
+    const QuantMmaStreamGeometry geo = quant_mma_stream_geometry(w, m, p);
+    return n % 2 == 0 && quant_mma_layout(*f, n, k).k_pad <= geo.x_cap;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdeviceptr y, int m, int64_t n, int64_t k,
-               bool accumulate, CUdeviceptr scratch, size_t scratch_bytes, CUstream stream, const QuantMmaParams& p) {
+               bool accumulate, CUdeviceptr scratch, size_t scratch_bytes, CUstream stream, const QuantMmaParams& p,
+               const QuantMmaFusedArgs& fusion) {
   const quant::WeightFormat& f = checked_format(w, n, k, "quant_mma");
   check_quant_mma_params(m, p);
   if (p.stages) {
-    quant_mma_stream(f, x, x_bf16, wmma, y, m, n, k, accumulate, stream, p);
+    quant_mma_stream(f, x, x_bf16, wmma, y, m, n, k, accumulate, stream, p, fusion);
     return;
   }
+  if (fusion.fusion.rms_norm || fusion.fusion.glu != QuantGlu::None)
+    fail("quant_mma: fusions need the stream form (a schedule with stages; got ", p.str(), ")");
   if (x % (x_bf16 ? 8 : 16) != 0 || y % 4 != 0 || wmma % 256 != 0 || scratch % 256 != 0)
     fail("quant_mma: x must be ", x_bf16 ? 8 : 16, "-byte aligned, y 4-byte, W and the scratch 256-byte");
   const size_t need = quant_mma_scratch_bytes(w, m, k);

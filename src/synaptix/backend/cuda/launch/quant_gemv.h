@@ -25,8 +25,20 @@ size_t quant_mma_scratch_bytes(DType w, int m, int64_t k);
 // (quant_mma_scratch_bytes), then the product; a schedule with stages (m <= 8) runs the stream form instead
 // (quant_mma_stream.cu: one launch, no scratch; a memset of y first when it cuts k without accumulating). Throws synaptix::Error naming the format and shape like
 // quant_gemv, and when the scratch is too small or x misaligned.
+// The runtime side of a QuantMmaFusion (stream form only): gamma (f32 [k], 16-byte aligned) and eps of the
+// RMSNorm; the gated activation's output (f32 [m, n / 2], written instead of y).
+struct QuantMmaFusedArgs {
+  QuantMmaFusion fusion;
+  CUdeviceptr gamma = 0;
+  float eps = 0;
+  CUdeviceptr glu_out = 0;
+};
 void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdeviceptr y, int m, int64_t n, int64_t k,
-               bool accumulate, CUdeviceptr scratch, size_t scratch_bytes, CUstream stream, const QuantMmaParams& p);
+               bool accumulate, CUdeviceptr scratch, size_t scratch_bytes, CUstream stream, const QuantMmaParams& p,
+               const QuantMmaFusedArgs& fusion = {});
+// Whether quant_mma takes the fusion for (w, m, n, k) under schedule p: the stream form (stages, m <= 8), and with a
+// gated activation one k slice (x's whole row fits the block) and an even n.
+bool quant_mma_fusable(DType w, int m, int64_t n, int64_t k, const QuantMmaParams& p, const QuantMmaFusion& fu);
 // out[n, k] bf16 = W at wmma in the tensor-core layout expanded, as quant_dequantize_bf16 expands the packed rows
 // (bit for bit the same values).
 void quant_mma_dequantize_bf16(DType w, CUdeviceptr wmma, CUdeviceptr out, int64_t n, int64_t k, CUstream stream);

@@ -90,9 +90,21 @@ struct QuantMmaStreamGrid {
 };
 QuantMmaStreamGrid quant_mma_stream_grid(int m, int64_t n_tiles, int64_t kw, int64_t word_k, bool accumulate, int64_t x_cap,
                                          int64_t max_tiles, int k_slices, int per_sm, int sms);
+// What the stream form may do beyond the product in a quantized decode step (as the bf16 GEMV's prologue and
+// epilogue do): the RMSNorm of x (x the residual; the product reads x * rsqrt(mean(x^2) + eps) * gamma) and a
+// gated activation of gate|up rows interleaved (out[t, c] = act(y[t, 2c]) * y[t, 2c + 1], y not written; one k
+// slice only, no accumulation).
+enum class QuantGlu { None, SwiGlu, GeGluTanh };
+struct QuantMmaFusion {
+  bool rms_norm = false;
+  QuantGlu glu = QuantGlu::None;
+  std::string str() const {
+    return std::string(rms_norm ? "_norm" : "") + (glu == QuantGlu::SwiGlu ? "_swiglu" : glu == QuantGlu::GeGluTanh ? "_geglu" : "");
+  }
+};
 // The stream form's source (x f32, or bf16 when x_bf16). Throws like quant_mma_source, and for m > 8 or a schedule
 // without stages.
-std::string quant_mma_stream_source(DType w, int m, const QuantMmaParams& p, bool x_bf16);
+std::string quant_mma_stream_source(DType w, int m, const QuantMmaParams& p, bool x_bf16, const QuantMmaFusion& fu = {});
 // The activation conversion's source (x f32, or bf16 when bf16_input).
 std::string quant_mma_x_source(bool bf16_input);
 // The bf16 expansion of the tensor-core layout (quant_mma_dequant.cu). Throws for a dtype without a form.

@@ -176,13 +176,14 @@ QuantMmaStreamGrid quant_mma_stream_grid(int m, int64_t n_tiles, int64_t kw, int
   return best;
 }
 
-std::string quant_mma_stream_source(DType w, int m, const QuantMmaParams& p, bool x_bf16) {
+std::string quant_mma_stream_source(DType w, int m, const QuantMmaParams& p, bool x_bf16, const QuantMmaFusion& fu) {
   const QuantMmaStreamGeometry g = quant_mma_stream_geometry(w, m, p);
   std::ostringstream os;
   os << format_head(w, "quant_mma");
   os << kernels::cuda_source("kernels/linear/cuda/quant_mma_decode.cuh");
   os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define STAGES " << p.stages << "\n#define QU " << p.unroll
-     << "\n#define XCAP " << g.x_cap << "\n#define YT " << g.max_tiles << "\n" << (x_bf16 ? "#define XBF16 1\n" : "");
+     << "\n#define XCAP " << g.x_cap << "\n#define YT " << g.max_tiles << "\n" << (x_bf16 ? "#define XBF16 1\n" : "")
+     << "#define QS_NORM " << (fu.rms_norm ? 1 : 0) << "\n#define QS_GLU " << static_cast<int>(fu.glu) << "\n";
   os << kernels::cuda_source("kernels/linear/cuda/quant_mma_stream.cu");
   return os.str();
 }

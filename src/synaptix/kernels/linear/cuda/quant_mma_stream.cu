@@ -17,9 +17,19 @@
 //  - x once per block: the block converts its k slice of x to f16 in shared memory, each token scaled by a
 //    power of two that puts the slice's max |x| in [2^14, 2^15) (f16 cannot overflow, small rows keep their
 //    bits), undone with the block's output.
+//  - Fusions of a quantized decode step (what the bf16 GEMV's prologues and epilogues do): QS_NORM, x is the
+//    residual and the product reads rmsnorm(x) = x * rsqrt(mean(x^2) + eps) * gamma (each block sums the squares
+//    of every k of its tokens); QS_GLU (1 SwiGLU, 2 GeGLU tanh), W's rows are gate|up interleaved and the block
+//    writes act(gate) * up into glu_out [M, n / 2] instead of y (one k slice only).
 // #defines from the generator (quant_gemv_source.cpp): the format's (QFMT, GROUP, ASYM), M (rows of x), WARPS,
 // STAGES (>= 2), QU (words a stage), XCAP (f16 elements of x per token the block holds: k slice <= XCAP), YT
-// (row tiles a block may own), XBF16 (x is bf16, else f32).
+// (row tiles a block may own), XBF16 (x is bf16, else f32), QS_NORM, QS_GLU.
+#ifndef QS_NORM
+#define QS_NORM 0
+#endif
+#ifndef QS_GLU
+#define QS_GLU 0
+#endif
 
 #if QFMT == 1
 #define QS_SBYTES (QM_GROUPS_PER_WORD * 32)  // f16 d of one word: [groups][16 rows]
@@ -59,6 +69,24 @@ __device__ __forceinline__ float4 qs_load_x4(const void* xin, size_t i) {
 #else
   return *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(xin) + i);
 #endif
+}
+
+// The product's input at token t, k e..e+3: x, or with QS_NORM rmsnorm(x) rounded as the RMSNorm kernel rounds
+// ((x * inv) * gamma).
+__device__ __forceinline__ float4 qs_x_in(const void* xin, const float* __restrict__ gamma, const float* rms, int t, int k, int e) {
+  float4 v = qs_load_x4(xin, (size_t)t * k + e);
+#if QS_NORM
+  const float inv = rms[t];
+  const float4 gm = __ldg(reinterpret_cast<const float4*>(gamma + e));
+  v.x = v.x * inv * gm.x;
+  v.y = v.y * inv * gm.y;
+  v.z = v.z * inv * gm.z;
+  v.w = v.w * inv * gm.w;
+#else
+  (void)gamma;
+  (void)rms;
+#endif
+  return v;
 }
 
 // A warp's cursor over its (tile, word) items, tile-major: words kbeg..kend-1 of each tile.
@@ -160,10 +188,14 @@ QM_UNROLL
 // [YT * 16][M] f32 (quant_mma_stream_geometry in quant_gemv_source.cpp computes the same total).
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
 quant_mma_stream(const void* __restrict__ xin, const uint4* __restrict__ codes, const void* __restrict__ scales,
-                 const unsigned char* __restrict__ zeros, float* __restrict__ y, int n, int k, int kw, int accumulate) {
+                 const unsigned char* __restrict__ zeros, float* __restrict__ y, int n, int k, int kw, int accumulate,
+                 const float* __restrict__ gamma, float eps, float* __restrict__ glu_out) {
   extern __shared__ __align__(16) uint4 qs_buf[];
   __shared__ float s_max[WARPS][M];
-  __shared__ float s_scale[M], s_inv[M];
+  __shared__ float s_scale[M], s_inv[M], s_rms[M];
+  (void)gamma;
+  (void)eps;
+  (void)glu_out;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
   const int n_tiles = (n + 15) >> 4;
   const int splits = (int)gridDim.y;
@@ -194,12 +226,35 @@ quant_mma_stream(const void* __restrict__ xin, const uint4* __restrict__ codes, 
   // x's k slice [kbeg, kend) words to f16, per token scaled by a power of two (2^14 <= max |x| 2^sh < 2^15).
   const int k0 = kbeg * QM_WORD_K, kl = cw * QM_WORD_K;
   {
+#if QS_NORM
+    // 1 / rms of each token over its whole row (as the RMSNorm kernel: rsqrt(sum / k + eps)).
+QM_UNROLL
+    for (int t = 0; t < M; ++t) {
+      float ss = 0.f;
+      for (int i = 4 * threadIdx.x; i < k; i += 4 * WARPS * 32) {
+        const float4 v = qs_load_x4(xin, (size_t)t * k + i);
+        ss = fmaf(v.x, v.x, ss);
+        ss = fmaf(v.y, v.y, ss);
+        ss = fmaf(v.z, v.z, ss);
+        ss = fmaf(v.w, v.w, ss);
+      }
+      ss = warp_sum(ss);
+      if (lane == 0) s_max[warp][t] = ss;
+    }
+    __syncthreads();
+    if (threadIdx.x < M) {
+      float v = 0.f;
+      for (int w = 0; w < WARPS; ++w) v += s_max[w][threadIdx.x];
+      s_rms[threadIdx.x] = rsqrtf(v / (float)k + eps);
+    }
+    __syncthreads();
+#endif
     float mx[M];
 QM_UNROLL
     for (int t = 0; t < M; ++t) {
       mx[t] = 0.f;
       for (int i = 4 * threadIdx.x; i < kl && k0 + i < k; i += 4 * WARPS * 32) {
-        const float4 v = qs_load_x4(xin, (size_t)t * k + k0 + i);
+        const float4 v = qs_x_in(xin, gamma, s_rms, t, k, k0 + i);
         mx[t] = fmaxf(mx[t], fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
       }
       mx[t] = warp_max(mx[t]);
@@ -223,7 +278,7 @@ QM_UNROLL
     for (int t = 0; t < M; ++t) {
       const float sc = s_scale[t];
       for (int i = 4 * threadIdx.x; i < kl; i += 4 * WARPS * 32) {
-        const float4 v = k0 + i < k ? qs_load_x4(xin, (size_t)t * k + k0 + i) : make_float4(0.f, 0.f, 0.f, 0.f);
+        const float4 v = k0 + i < k ? qs_x_in(xin, gamma, s_rms, t, k, k0 + i) : make_float4(0.f, 0.f, 0.f, 0.f);
         uint2 o;
         o.x = qm_f16x2(v.x * sc, v.y * sc);
         o.y = qm_f16x2(v.z * sc, v.w * sc);
@@ -272,8 +327,28 @@ QM_UNROLL
   qs_wait<0>();
   __syncthreads();
 
-  // The block's rows: consecutive threads take consecutive rows of one token (coalesced).
   const int rows_b = (t1 - t0) * 16;
+#if QS_GLU
+  // Gate|up row pairs (2c, 2c + 1) of the block: act(gate) * up, as the swiglu / geglu_tanh kernels compute it.
+  const int pairs_b = rows_b / 2, half_n = n / 2;
+  for (int i = threadIdx.x; i < pairs_b * M; i += blockDim.x) {
+    const int t = i / pairs_b, pl = i - t * pairs_b, row = t0 * 16 + 2 * pl;
+    if (row >= n) continue;
+    const float xsc = s_inv[t] * QM_OUT_SCALE;
+    float gt = yacc[(2 * pl) * M + t] * xsc, up = yacc[(2 * pl + 1) * M + t] * xsc;
+#if QFMT == 2 || QFMT == 3
+    gt *= __ldg(reinterpret_cast<const float*>(scales) + row);
+    up *= __ldg(reinterpret_cast<const float*>(scales) + row + 1);
+#endif
+#if QS_GLU == 1
+    const float v = gt / (1.f + expf(-gt)) * up;
+#else
+    const float v = 0.5f * gt * (1.f + tanhf(0.7978845608028654f * (gt + 0.044715f * gt * gt * gt))) * up;
+#endif
+    glu_out[(size_t)t * half_n + (row >> 1)] = v;
+  }
+#else
+  // The block's rows: consecutive threads take consecutive rows of one token (coalesced).
   for (int i = threadIdx.x; i < rows_b * M; i += blockDim.x) {
     const int t = i / rows_b, rl = i - t * rows_b, row = t0 * 16 + rl;
     if (row >= n) continue;
@@ -285,4 +360,5 @@ QM_UNROLL
     if (splits > 1) atomicAdd(out, v);
     else *out = accumulate ? *out + v : v;
   }
+#endif
 }
