@@ -10,6 +10,9 @@
 #include "synaptix/backend/cuda/device_buffer.h"
 #include "synaptix/backend/cuda/event_timer.h"
 #include "synaptix/backend/cuda/launch/quant_gemv.h"
+#include "synaptix/backend/cuda/launch/rmsnorm.h"
+#include "synaptix/backend/cuda/launch/swiglu.h"
+#include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/cuda_executor.h"
 #include "synaptix/kernels/linear/quant_mma_layout.h"
@@ -202,6 +205,76 @@ nlohmann::json sweep_mma(const model::Spec& s, const quant::WeightFormat& f, int
   return js;
 }
 
+// One layer's quantized products at m = 1 in sequence, without attention, under PDL, from a cold L2: as the
+// executor runs a quantized decode step today (RMSNorm, q|k|v, o_proj added into the residual, RMSNorm, gate|up,
+// SwiGLU, down added into the residual: 7 kernels) and with the stream form's fusions (quant_norm_linear: 4
+// kernels), each against the layer's weight-and-scale bytes at the measured bandwidth. Where a b=1 step's
+// time goes between the products and the kernels around them.
+nlohmann::json time_layer_sequence(const model::Spec& s, const quant::WeightFormat& f, double bw_gbps, const kernels::cuda::QuantMmaParams& p) {
+  namespace kc = kernels::cuda;
+  namespace bc = backend::cuda;
+  const int64_t h = s.hidden_size, inter = s.intermediate_size, qd = s.q_dim(), qkv_n = qd + 2 * s.kv_dim();
+  auto layout_buffer = [&](int64_t n, int64_t k) {
+    bc::DeviceBuffer b(static_cast<size_t>(kc::quant_mma_layout(f, n, k).total_bytes));
+    b.fill_bytes(0x11);
+    return b;
+  };
+  bc::DeviceBuffer wq = layout_buffer(qkv_n, h), wo = layout_buffer(h, qd), wgu = layout_buffer(2 * inter, h), wd = layout_buffer(h, inter);
+  auto act_buffer = [](int64_t elems) {
+    bc::DeviceBuffer b(static_cast<size_t>(elems) * 4);
+    b.fill_bytes(0x3c);  // 0.0115 as f32
+    return b;
+  };
+  bc::DeviceBuffer x = act_buffer(h), gamma = act_buffer(std::max(h, inter)), xn = act_buffer(h), qkv = act_buffer(qkv_n),
+                   attn = act_buffer(qd), gu = act_buffer(2 * inter), act = act_buffer(inter);
+  const size_t scratch_bytes = kc::quant_mma_scratch_bytes(f.dtype, 1, std::max(h, inter));
+  bc::DeviceBuffer scratch(scratch_bytes);
+  const float eps = 1e-5f;
+  double bytes = 0;
+  for (const auto& [n, k] : {std::pair{qkv_n, h}, std::pair{h, qd}, std::pair{2 * inter, h}, std::pair{h, inter}})
+    bytes += static_cast<double>(n * quant::weight_row_bytes(f, k));
+  const double ideal_us = bytes / (bw_gbps * 1e9) * 1e6;
+  auto mma = [&](CUdeviceptr in, const bc::DeviceBuffer& w, CUdeviceptr out, int64_t n, int64_t k, bool acc,
+                 const kc::QuantMmaFusedArgs& fa = {}) {
+    kc::quant_mma(f.dtype, in, false, w.ptr(), out, 1, n, k, acc, scratch.ptr(), scratch_bytes, nullptr, p, fa);
+  };
+  const double unfused_us = 1e3 * bc::time_on_stream(nullptr, [&] {
+    bc::PdlScope pdl(true);
+    kc::rmsnorm(x.ptr(), 0, gamma.ptr(), xn.ptr(), 1, h, eps, false, nullptr);
+    mma(xn.ptr(), wq, qkv.ptr(), qkv_n, h, false);
+    mma(attn.ptr(), wo, x.ptr(), h, qd, true);
+    kc::rmsnorm(x.ptr(), 0, gamma.ptr(), xn.ptr(), 1, h, eps, false, nullptr);
+    mma(xn.ptr(), wgu, gu.ptr(), 2 * inter, h, false);
+    kc::swiglu(gu.ptr(), act.ptr(), 1, inter, false, nullptr);
+    mma(act.ptr(), wd, x.ptr(), h, inter, true);
+  }, {2, 10, true}).median_ms;
+  nlohmann::json js = {{"schedule", p.str()}, {"ideal_us", ideal_us}, {"unfused_us", unfused_us}};
+  std::printf("  %s one layer's products at m=1 with their neighbours (no attention), %s: %.1f us as run now (7 kernels: "
+              "%.1f%% of the %.1f us roofline)",
+              std::string(f.name).c_str(), p.str().c_str(), unfused_us, 100.0 * ideal_us / unfused_us, ideal_us);
+  const kc::QuantMmaFusion norm{true, kc::QuantGlu::None}, norm_glu{true, kc::QuantGlu::SwiGlu};
+  if (kc::quant_mma_fusable(f.dtype, 1, qkv_n, h, p, norm) && kc::quant_mma_fusable(f.dtype, 1, 2 * inter, h, p, norm_glu)) {
+    kc::QuantMmaFusedArgs fq, fg;
+    fq.fusion = norm;
+    fq.gamma = fg.gamma = gamma.ptr();
+    fq.eps = fg.eps = eps;
+    fg.fusion = norm_glu;
+    fg.glu_out = act.ptr();
+    const double fused_us = 1e3 * bc::time_on_stream(nullptr, [&] {
+      bc::PdlScope pdl(true);
+      mma(x.ptr(), wq, qkv.ptr(), qkv_n, h, false, fq);
+      mma(attn.ptr(), wo, x.ptr(), h, qd, true);
+      mma(x.ptr(), wgu, act.ptr(), 2 * inter, h, false, fg);
+      mma(act.ptr(), wd, x.ptr(), h, inter, true);
+    }, {2, 10, true}).median_ms;
+    js["fused_us"] = fused_us;
+    std::printf(", %.1f us fused (4 kernels: %.1f%%)", fused_us, 100.0 * ideal_us / fused_us);
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+  return js;
+}
+
 }  // namespace
 
 int run_weight_format_bench(const WeightFormatBench& o) {
@@ -229,7 +302,7 @@ int run_weight_format_bench(const WeightFormatBench& o) {
     eo.max_tokens_per_step = std::max(2048, o.timing.prompt);
     eo.quant_gemv_max_rows = o.quant_gemv_max_rows;
     eo.quant_mma_max_rows = o.quant_mma_max_rows;
-    nlohmann::json sweep, mma_sweep;
+    nlohmann::json sweep, mma_sweep, layer_seq;
     if (o.gemv_sweep && r.dtype != DType::BF16) {
       // The packed-row GEMV runs only with the tensor-core product off (quant_mma_max_rows 0).
       if (o.quant_mma_max_rows == 0) {
@@ -242,8 +315,12 @@ int run_weight_format_bench(const WeightFormatBench& o) {
         for (int m : {1, 32}) {
           kernels::cuda::QuantMmaParams mc;
           mma_sweep.push_back(sweep_mma(spec, *quant::weight_format(r.dtype), m, bw.gbps, &mc));
-          if (m == 1) eo.quant_mma_schedule[1] = mc;  // calls of up to 8 rows
-          else for (int t = 2; t <= 8; ++t) eo.quant_mma_schedule[t] = mc;
+          if (m == 1) {
+            eo.quant_mma_schedule[1] = mc;  // calls of up to 8 rows
+            layer_seq = time_layer_sequence(spec, *quant::weight_format(r.dtype), bw.gbps, mc);
+          } else {
+            for (int t = 2; t <= 8; ++t) eo.quant_mma_schedule[t] = mc;
+          }
         }
       }
     }
@@ -281,6 +358,7 @@ int run_weight_format_bench(const WeightFormatBench& o) {
     if (o.prefill) jr["prefill_tok_s"] = r.prefill_tok_s;
     if (!sweep.is_null()) jr["gemv_alone_m1"] = sweep;
     if (!mma_sweep.is_null()) jr["mma_alone"] = mma_sweep;
+    if (!layer_seq.is_null()) jr["layer_sequence_m1"] = layer_seq;
     out["formats"].push_back(jr);
   }
   if (!o.json_out.empty()) std::ofstream(o.json_out) << out.dump(2) << "\n";
