@@ -195,13 +195,16 @@ Agreement compare(const std::vector<float>& got, const std::vector<float>& want,
   return {max_abs / max_ref, static_cast<double>(agree) / static_cast<double>(rows)};
 }
 
-// E4M3 keeps 3 mantissa bits: each activation is rounded by up to 2^-4 of its value (about 2.5% RMS over a
-// row), so each product's output moves by about that much relative to its size (the weights are the same
-// codes on both sides), and the fixture's 8 products (2 layers) compound it through the residual stream:
-// a few percent of the largest logit. The logits of this random-weight fixture are near-tied (the bf16
-// expansion alone already needs 2e-2 and moves a tenth of the top-1s: cuda_quantized_executor_test), so
-// the top-1 bound is that of a precision the gate would still judge, not of an exact path.
-constexpr double kLogitsTol = 0.1, kTop1 = 0.8;
+// E4M3 keeps 3 mantissa bits: each activation is rounded by up to 2^-4 of its value, and per-token scales
+// (amax / 448) leave the small entries of a row with outliers coarser still; the weights are the same codes on
+// both sides, so the difference is the activations' rounding alone, before each of the 7 projections of both
+// layers, compounded through the residual stream. A float64 emulation of this fixture's forward on this
+// prompt (fp8-e4m3-pc weights on both sides, x rounded per token to E4M3 before each projection; the same
+// emulation without the rounding matches the fixture's Hugging Face logits to 1e-3) gives a largest logit
+// error of 0.144 of the largest logit and 0.875 top-1 agreement: the random fixture's logits are near-tied
+// (median top-1 margin 0.05 of the largest). The bounds leave room for the device's own bf16 and
+// accumulation-order differences; a misplaced code or scale gives O(1) errors and chance top-1s.
+constexpr double kLogitsTol = 0.2, kTop1 = 0.8;
 
 TEST(CudaW8A8, ExecutorPrefillMatchesTheCpuExecutorOnTheSameFp8Model) {
   SKIP_WITHOUT_DEVICE();
