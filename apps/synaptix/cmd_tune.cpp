@@ -77,11 +77,13 @@ std::string iso_now() {
   return buf;
 }
 
-std::string bucket_of(const graph::Op& op, int64_t prefill_chunk) {
-  if (op.m > 64) return "prefill";
+// Whether --buckets selects op: by its bucket's name ("1", ..., "17-64", "65-128", "129-256", ...), or any
+// prefill bucket by "prefill".
+bool bucket_selected(const graph::Op& op, const std::set<std::string>& want) {
+  if (op.m > 64) return want.count("prefill") || want.count(graph::rows_bucket_name(op.m_lo, op.m));
   for (const auto& b : graph::decode_buckets())
-    if (op.m == b.hi) return b.name;
-  return "";
+    if (op.m == b.hi) return want.count(b.name) > 0;
+  return false;
 }
 
 // A recipe entry for `op`'s kernel: the generator's point, its source and what the tuning measured.
@@ -207,18 +209,18 @@ int run(const Options& o) {
   std::vector<graph::Op> ops;
   for (auto& op : graph::distinct_ops(graphs, {graph::OpKind::Linear, graph::OpKind::MoeExpert, graph::OpKind::GateUpSilu,
                                                graph::OpKind::AddRmsNorm, graph::OpKind::LmHeadArgmax}))
-    if (want.count(bucket_of(op, o.prefill_chunk))) ops.push_back(op);
+    if (bucket_selected(op, want)) ops.push_back(op);
   // Attention kernels are exact at any length, so each bucket is tuned at one context: the sequence bucket
   // closest to --attention-ctx.
   for (auto& op : graph::distinct_ops(graphs, {graph::OpKind::Attention})) {
-    if (!want.count(bucket_of(op, o.prefill_chunk))) continue;
+    if (!bucket_selected(op, want)) continue;
     auto same = std::find_if(ops.begin(), ops.end(), [&](const graph::Op& x) {
       return x.kind == graph::OpKind::Attention && x.m == op.m && x.m_lo == op.m_lo;
     });
     if (same == ops.end()) ops.push_back(op);
     else if (std::llabs(op.ctx - o.attention_ctx) < std::llabs(same->ctx - o.attention_ctx)) *same = op;
   }
-  if (ops.empty()) fail("--buckets '", o.buckets, "' selects no op (buckets: 1, 2-4, 5-16, 17-64, prefill)");
+  if (ops.empty()) fail("--buckets '", o.buckets, "' selects no op (buckets: 1, 2-4, 5-16, 17-64, and the prefill ranges 65-128, 129-256, ... up to --prefill-chunk, or all of them as prefill)");
 
   std::fprintf(stderr, "probing the CPU...\n");
   const hw::CpuProfile cpu = hw::probe_cpu(true);
@@ -401,7 +403,7 @@ const RegisterCommand reg{Command{
       sub.add_option("--quant", o->quant, "--target cpu: a recipe with weight formats (synaptix quantize --out): "
                      "the kernels are tuned for them and --out carries them");
       sub.add_option("--cache-dir", o->cache_dir, "Compiled-module cache (default ~/.cache/synaptix)");
-      sub.add_option("--buckets", o->buckets, "Buckets to tune: 1,2-4,5-16,17-64,prefill")->capture_default_str();
+      sub.add_option("--buckets", o->buckets, "Buckets to tune: 1,2-4,5-16,17-64 and prefill (every prefill range: 65-128,129-256,...)")->capture_default_str();
       sub.add_option("--prefill-chunk", o->prefill_chunk, "Prefill chunk tokens")->capture_default_str()->check(in_range(1, 65536));
       sub.add_option("--attention-ctx", o->attention_ctx, "Context length attention kernels are tuned at")
           ->capture_default_str()

@@ -34,20 +34,18 @@ class StepTimer {
   StepTimer(const model::Model& m, const InContextOptions& o) : m_(m), o_(o) {
     // Lengths the model can hold (a small model may have fewer positions than the defaults).
     const int64_t maxp = m.spec.max_position_embeddings > 0 ? m.spec.max_position_embeddings : (int64_t{1} << 20);
-    o_.prefill_tokens = std::clamp<int64_t>(o_.prefill_tokens, 1, maxp);
     o_.prefill_chunk = std::clamp<int64_t>(o_.prefill_chunk, 1, maxp);
     o_.decode_context = std::clamp<int64_t>(o_.decode_context, 0, std::max<int64_t>(0, maxp - 2 * kDecodeStepsMax));
     std::mt19937 rng(7);
     std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(m.spec.vocab_size - 1));
-    tokens_.resize(static_cast<size_t>(std::max({o_.prefill_tokens, o_.prefill_chunk, o_.decode_context, int64_t{1}})));
+    tokens_.resize(static_cast<size_t>(std::max({o_.prefill_chunk, o_.decode_context, int64_t{1}})));
     for (auto& t : tokens_) t = tok(rng);
   }
 
-  // Prefill: one chunk of prefill_tokens, plus one of prefill_chunk when it differs (both from position 0).
-  double prefill_ms(const std::string& recipe) const {
-    std::vector<int64_t> lengths = {o_.prefill_tokens};
-    if (o_.prefill_chunk != o_.prefill_tokens) lengths.push_back(o_.prefill_chunk);
-    const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
+  // Prefill: one chunk of `tokens` from position 0 (a bucket's largest chunk, at most the tuned chunk).
+  double prefill_ms(const std::string& recipe, int64_t tokens) const {
+    const std::vector<int64_t> lengths = {std::clamp<int64_t>(tokens, 1, o_.prefill_chunk)};
+    const int64_t longest = lengths.front();
     engine::KvConfig kv;
     kv.num_blocks = (longest + kv.block_size - 1) / kv.block_size;
     auto bundle = make_executor(m_, Target{}, kv, recipe);
@@ -117,9 +115,10 @@ class StepTimer {
   }
 
   double bucket_ms(const std::string& recipe, const std::string& bucket) const {
-    if (bucket == "prefill") return prefill_ms(recipe);
     for (const auto& b : graph::decode_buckets())
       if (b.name == bucket) return decode_ms(recipe, b.hi);
+    if (graph::is_prefill_bucket_name(bucket) && bucket != "prefill")
+      return prefill_ms(recipe, std::stoll(bucket.substr(bucket.find('-') + 1)));
     fail("in-context check: no step for bucket \"", bucket, "\"");
   }
 
@@ -136,8 +135,7 @@ class StepTimer {
 
 nlohmann::json check_in_context(registry::Recipe& r, const std::string& model, const std::string& recipe_path,
                                 const InContextOptions& o) {
-  nlohmann::json v = {{"min_gain", o.min_gain}, {"prefill_tokens", o.prefill_tokens},
-                      {"prefill_chunk", o.prefill_chunk}, {"decode_context", o.decode_context}};
+  nlohmann::json v = {{"min_gain", o.min_gain}, {"prefill_chunk", o.prefill_chunk}, {"decode_context", o.decode_context}};
   if (r.kernels.empty()) {
     v["skipped"] = "no kernels";
     r.tuning["in_context"] = v;

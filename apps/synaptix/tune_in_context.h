@@ -1,7 +1,7 @@
 #pragma once
 // The in-context check on a tuned CPU recipe (registry/recipe_in_context.h decides; this times): before the
-// recipe is written, each bucket's step (prefill chunks for the prefill bucket, one decode step of a batch of
-// the bucket's largest size for the others) runs on the model's weights with the recipe's kernels and
+// recipe is written, each bucket's step (a prefill of the bucket's largest chunk for a prefill bucket, one
+// decode step of a batch of the bucket's largest size for the others) runs on the model's weights with the recipe's kernels and
 // without each group of them, through the executor generate and serve build.
 #include <cstdint>
 #include <string>
@@ -13,8 +13,7 @@
 namespace synaptix::app {
 
 struct InContextOptions {
-  int64_t prefill_tokens = 128;   // the prefill bucket's step: one chunk of this many tokens...
-  int64_t prefill_chunk = 256;    // ...plus one of the chunk the tuner tuned (when it differs)
+  int64_t prefill_chunk = 256;    // the largest prefill chunk the tuner tuned (its buckets end there)
   int64_t decode_context = 128;   // tokens each sequence holds before the timed decode steps
   int repeats = 2;                // timed runs per measurement at least (prefill: the fastest counts)
   double min_gain = 0.03;         // a group goes when the step without it is this much faster

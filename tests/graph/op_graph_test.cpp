@@ -82,8 +82,33 @@ TEST(OpGraph, BucketsAndSequenceBuckets) {
   EXPECT_EQ(find(p, "layers.*.mlp.gate_proj").m, 256);
   EXPECT_EQ(find(p, "layers.*.mlp.gate_proj").m_lo, 65);
   auto all = all_graphs(s, 256);
-  EXPECT_EQ(all.size(), 4u * 2 + 2);  // 4 decode buckets x 2 sequence buckets + prefill at each
-  EXPECT_THROW(prefill_bucket(64), Error);
+  EXPECT_EQ(all.size(), 4u * 2 + 2 * 2);  // 4 decode buckets x 2 sequence buckets + 2 prefill buckets at each
+  EXPECT_EQ(all[8].batch.name, "65-128");
+  EXPECT_EQ(find(all[8], "layers.*.mlp.gate_proj").m, 128);
+  EXPECT_EQ(all[10].batch.name, "129-256");
+  EXPECT_EQ(find(all[10], "layers.*.mlp.gate_proj").m_lo, 129);
+  EXPECT_THROW(prefill_graph(s, 64, 256), Error);
+}
+
+TEST(OpGraph, PrefillBucketsDoubleUpToTheChunk) {
+  const auto names = [](int64_t chunk) {
+    std::vector<std::string> out;
+    for (const auto& b : prefill_buckets(chunk)) out.push_back(b.name + ":" + std::to_string(b.lo) + ".." + std::to_string(b.hi));
+    return out;
+  };
+  EXPECT_EQ(names(65), (std::vector<std::string>{"65-65:65..65"}));
+  EXPECT_EQ(names(128), (std::vector<std::string>{"65-128:65..128"}));
+  EXPECT_EQ(names(200), (std::vector<std::string>{"65-128:65..128", "129-200:129..200"}));
+  EXPECT_EQ(names(512), (std::vector<std::string>{"65-128:65..128", "129-256:129..256", "257-512:257..512"}));
+  EXPECT_THROW(prefill_buckets(64), Error);
+  EXPECT_EQ(rows_bucket_name(1, 1), "1");
+  EXPECT_EQ(rows_bucket_name(17, 64), "17-64");
+  EXPECT_EQ(rows_bucket_name(65, 256), "65-256");  // a recipe tuned before the split: one bucket
+  EXPECT_TRUE(is_prefill_bucket_name("prefill"));
+  EXPECT_TRUE(is_prefill_bucket_name("129-256"));
+  EXPECT_FALSE(is_prefill_bucket_name("17-64"));
+  EXPECT_FALSE(is_prefill_bucket_name("1"));
+  EXPECT_FALSE(is_prefill_bucket_name("65-x"));
 }
 
 TEST(OpGraph, Llama1bShapedLinearOps) {
@@ -99,10 +124,10 @@ TEST(OpGraph, Llama1bShapedLinearOps) {
   EXPECT_EQ(find(g, "layers.*.self_attn.attention").ctx, 2048);
   EXPECT_EQ(sequence_buckets(s), (std::vector<int64_t>{128, 512, 2048, 8192, 131072}));
   // Distinct linear signatures: (2048x2048: q and o), (512x2048: k and v), (8192x2048: gate and up),
-  // (2048x8192: down) at 4 decode buckets and the prefill chunk; lm_head at the 4 decode buckets only (a
+  // (2048x8192: down) at 4 decode buckets and the 2 prefill buckets; lm_head at the 4 decode buckets only (a
   // prefill chunk samples its last token: the batch-1 lm_head).
   auto ops = distinct_ops(all_graphs(s, 256), {OpKind::Linear});
-  EXPECT_EQ(ops.size(), 4u * 5 + 4);
+  EXPECT_EQ(ops.size(), 4u * 6 + 4);
   const auto pre = prefill_graph(s, 256, 2048);
   EXPECT_EQ(find(pre, "lm_head").m, 1);
   EXPECT_EQ(find(pre, "layers.*.mlp.gate_up_silu").m, 256);

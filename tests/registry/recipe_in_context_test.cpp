@@ -4,6 +4,8 @@
 
 #include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "synaptix/core/error.h"
 #include "synaptix/registry/recipe_in_context.h"
@@ -52,20 +54,20 @@ TEST(RecipeInContext, BucketsFollowTheKernelsRows) {
   EXPECT_EQ(sr::recipe_kernel_bucket(kernel("g", 2, 4, 8)), "2-4");
   EXPECT_EQ(sr::recipe_kernel_bucket(kernel("g", 5, 16, 8)), "5-16");
   EXPECT_EQ(sr::recipe_kernel_bucket(kernel("g", 17, 64, 8)), "17-64");
-  EXPECT_EQ(sr::recipe_kernel_bucket(kernel("g", 65, 256, 8)), "prefill");
-  EXPECT_EQ(sr::recipe_kernel_group(kernel("openblas_gemm", 65, 256, 8)), "prefill openblas_gemm");
+  EXPECT_EQ(sr::recipe_kernel_bucket(kernel("g", 65, 256, 8)), "65-256");
+  EXPECT_EQ(sr::recipe_kernel_group(kernel("openblas_gemm", 65, 256, 8)), "65-256 openblas_gemm");
 }
 
 TEST(RecipeInContext, DropsTheGroupsThatSlowTheStepAndKeepsTheOthers) {
   sr::Recipe r = recipe();
   const auto v = sr::check_recipe_groups(r,
-                                         additive({{"prefill openblas_gemm", +30}, {"prefill add_rmsnorm_1t", -5},
-                                                   {"prefill linear_tiled", -20}, {"1 linear_bf16dot", -10},
+                                         additive({{"65-256 openblas_gemm", +30}, {"65-256 add_rmsnorm_1t", -5},
+                                                   {"65-256 linear_tiled", -20}, {"1 linear_bf16dot", -10},
                                                    {"5-16 linear_tiled", +1}}),
                                          0.03, [] { return false; });
   EXPECT_FALSE(v.out_of_time);
   // +1 ms of 101 is under the 3% threshold: noise, kept.
-  EXPECT_EQ(v.dropped, (std::set<std::string>{"prefill openblas_gemm"}));
+  EXPECT_EQ(v.dropped, (std::set<std::string>{"65-256 openblas_gemm"}));
   ASSERT_EQ(v.lines.size(), 5u);
   sr::drop_recipe_groups(r, v);
   ASSERT_EQ(r.kernels.size(), 4u);
@@ -92,7 +94,7 @@ TEST(RecipeInContext, ALaterGroupIsJudgedWithoutTheGroupsAlreadyDropped) {
     return 100.0 + (blas ? 30 : 0) + (norm ? (blas ? 10 : -8) : 0);
   };
   const auto v = sr::check_recipe_groups(r, step, 0.03, [] { return false; });
-  EXPECT_EQ(v.dropped, (std::set<std::string>{"prefill openblas_gemm"}));
+  EXPECT_EQ(v.dropped, (std::set<std::string>{"65-256 openblas_gemm"}));
 }
 
 TEST(RecipeInContext, OneNoisyMeasurementDropsNothing) {
@@ -114,14 +116,14 @@ TEST(RecipeInContext, OneNoisyMeasurementDropsNothing) {
 TEST(RecipeInContext, OutOfTimeKeepsTheRestUnchecked) {
   sr::Recipe r = recipe();
   int calls = 0, asked = 0;
-  const auto v = sr::check_recipe_groups(r, additive({{"prefill openblas_gemm", +30}, {"prefill add_rmsnorm_1t", +30},
-                                                      {"prefill linear_tiled", +30}, {"1 linear_bf16dot", +30},
+  const auto v = sr::check_recipe_groups(r, additive({{"65-256 openblas_gemm", +30}, {"65-256 add_rmsnorm_1t", +30},
+                                                      {"65-256 linear_tiled", +30}, {"1 linear_bf16dot", +30},
                                                       {"5-16 linear_tiled", +30}},
                                                      &calls),
                                          0.03, [&asked] { return ++asked > 1; });
   EXPECT_TRUE(v.out_of_time);
   // The prefill bucket is checked first: its first group is the one timed.
-  EXPECT_EQ(v.dropped, (std::set<std::string>{"prefill openblas_gemm"}));
+  EXPECT_EQ(v.dropped, (std::set<std::string>{"65-256 openblas_gemm"}));
   ASSERT_EQ(v.lines.size(), 5u);
   int unchecked = 0;
   for (const auto& l : v.lines) unchecked += l["verdict"] == "unchecked (out of time)";
@@ -134,4 +136,25 @@ TEST(RecipeInContext, AStepThatFailsIsReportedNotSwallowed) {
     synaptix::fail("the ", bucket, " step failed");
   };
   EXPECT_THROW(sr::check_recipe_groups(r, step, 0.03, [] { return false; }), synaptix::Error);
+}
+
+// The case the split was made for: one generator's GEMM loses at 128 rows and wins at 256. With one bucket per
+// range its 65-128 kernels go and its 129-256 kernels stay; the larger bucket is judged first.
+TEST(RecipeInContext, EachPrefillBucketIsJudgedOnItsOwn) {
+  sr::Recipe r;
+  r.kernels = {kernel("openblas_gemm", 65, 128, 2048), kernel("openblas_gemm", 129, 256, 2048),
+               kernel("linear_bf16dot", 1, 1, 2048)};
+  std::vector<std::string> buckets;
+  const auto cost = additive({{"65-128 openblas_gemm", +20}, {"129-256 openblas_gemm", -5}, {"1 linear_bf16dot", -10}});
+  const auto v = sr::check_recipe_groups(
+      r, [&](const sr::Recipe& variant, const std::string& bucket) {
+        if (buckets.empty() || buckets.back() != bucket) buckets.push_back(bucket);
+        return cost(variant, bucket);
+      },
+      0.03, [] { return false; });
+  EXPECT_EQ(v.dropped, (std::set<std::string>{"65-128 openblas_gemm"}));
+  EXPECT_EQ(buckets, (std::vector<std::string>{"129-256", "65-128", "1"}));
+  sr::drop_recipe_groups(r, v);
+  ASSERT_EQ(r.kernels.size(), 2u);
+  EXPECT_EQ(r.kernels[0].m_lo, 129);
 }

@@ -205,9 +205,30 @@ std::vector<int64_t> sequence_buckets(const model::Spec& s) {
   return out;
 }
 
-Bucket prefill_bucket(int64_t chunk_tokens) {
+std::string rows_bucket_name(int64_t m_lo, int64_t m_hi) {
+  if (m_hi <= 64)
+    for (const auto& b : decode_buckets())
+      if (m_hi <= b.hi) return b.name;
+  return std::to_string(m_lo) + "-" + std::to_string(m_hi);
+}
+
+bool is_prefill_bucket_name(const std::string& name) {
+  if (name == "prefill") return true;
+  const auto dash = name.find('-');
+  if (dash == std::string::npos || dash + 1 >= name.size()) return false;
+  const std::string hi = name.substr(dash + 1);
+  if (hi.size() > 9 || hi.find_first_not_of("0123456789") != std::string::npos) return false;
+  return std::stoll(hi) > 64;
+}
+
+std::vector<Bucket> prefill_buckets(int64_t chunk_tokens) {
   if (chunk_tokens <= 64) fail("prefill chunk of ", chunk_tokens, " tokens: expected more than 64 (below is decode)");
-  return {"prefill", 65, chunk_tokens};
+  std::vector<Bucket> out;
+  for (int64_t lo = 65, hi = 128; lo <= chunk_tokens; lo = hi + 1, hi *= 2) {
+    const int64_t end = hi >= chunk_tokens ? chunk_tokens : hi;
+    out.push_back({rows_bucket_name(lo, end), lo, end});
+  }
+  return out;
 }
 
 OpGraph decode_graph(const model::Spec& s, const Bucket& batch, int64_t seq_len) {
@@ -220,9 +241,14 @@ OpGraph decode_graph(const model::Spec& s, const Bucket& batch, int64_t seq_len)
 }
 
 OpGraph prefill_graph(const model::Spec& s, int64_t chunk_tokens, int64_t seq_len) {
+  if (chunk_tokens <= 64) fail("prefill chunk of ", chunk_tokens, " tokens: expected more than 64 (below is decode)");
+  return prefill_graph(s, Bucket{rows_bucket_name(65, chunk_tokens), 65, chunk_tokens}, seq_len);
+}
+
+OpGraph prefill_graph(const model::Spec& s, const Bucket& chunk, int64_t seq_len) {
   OpGraph g;
   g.phase = Phase::Prefill;
-  g.batch = prefill_bucket(chunk_tokens);
+  g.batch = chunk;
   g.seq_len = seq_len;
   // Linear ops are sized by the chunk (a shorter prompt is a smaller m inside the bucket); attention by seq_len.
   g.ops = step_ops(s, g.batch.lo, g.batch.hi, seq_len);
@@ -234,8 +260,9 @@ std::vector<OpGraph> all_graphs(const model::Spec& s, int64_t prefill_chunk_toke
   const auto seqs = sequence_buckets(s);
   for (const auto& b : decode_buckets())
     for (int64_t L : seqs) out.push_back(decode_graph(s, b, L));
-  for (int64_t L : seqs)
-    if (L > 64) out.push_back(prefill_graph(s, prefill_chunk_tokens, L));
+  for (const auto& b : prefill_buckets(prefill_chunk_tokens))
+    for (int64_t L : seqs)
+      if (L > 64) out.push_back(prefill_graph(s, b, L));
   return out;
 }
 

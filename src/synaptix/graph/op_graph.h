@@ -47,7 +47,7 @@ struct Op {
 };
 
 struct Bucket {
-  std::string name;  // "1", "2-4", "5-16", "17-64", "prefill"
+  std::string name;  // decode "1", "2-4", "5-16", "17-64"; prefill "65-128", "129-256", ...
   int64_t lo = 1, hi = 1;
 };
 
@@ -64,12 +64,22 @@ struct OpGraph {
 const std::vector<Bucket>& decode_buckets();
 // Sequence buckets: 128, 512, 2048, 8192, ... up to max_position_embeddings (which is always the last).
 std::vector<int64_t> sequence_buckets(const model::Spec& s);
-// The prefill chunk: a bucket of chunk sizes 65..chunk_tokens, tuned at chunk_tokens.
-Bucket prefill_bucket(int64_t chunk_tokens);
+// The prefill chunk sizes 65..chunk_tokens in buckets that double from 65-128 on (65-128, 129-256, ...; the
+// last ends at chunk_tokens), each tuned at its largest size: the fastest GEMM for a 128-row prompt and for a
+// 256-row chunk differ (an OpenBLAS GEMM loses at 128 rows and wins at 256 on a 2-core Xeon), so one bucket
+// for both would serve one of them with the other's kernel.
+std::vector<Bucket> prefill_buckets(int64_t chunk_tokens);
+// The bucket name of a kernel serving rows m_lo..m_hi: a decode bucket's name up to 64 rows, else the range.
+std::string rows_bucket_name(int64_t m_lo, int64_t m_hi);
+// Whether `name` selects a bucket of prefill rows (a range above 64, or "prefill": all of them).
+bool is_prefill_bucket_name(const std::string& name);
 
 OpGraph decode_graph(const model::Spec& s, const Bucket& batch, int64_t seq_len);
+// One prefill bucket's step (linear ops sized by its largest chunk).
+OpGraph prefill_graph(const model::Spec& s, const Bucket& chunk, int64_t seq_len);
+// The prefill step of one bucket 65..chunk_tokens (not split).
 OpGraph prefill_graph(const model::Spec& s, int64_t chunk_tokens, int64_t seq_len);
-// Every decode bucket at every sequence bucket, then the prefill chunk at every sequence bucket.
+// Every decode bucket at every sequence bucket, then every prefill bucket at every sequence bucket.
 std::vector<OpGraph> all_graphs(const model::Spec& s, int64_t prefill_chunk_tokens = 256);
 
 // Distinct ops (by signature) of the given kinds across graphs, in first-seen order.

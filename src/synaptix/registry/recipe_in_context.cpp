@@ -8,12 +8,7 @@
 
 namespace synaptix::registry {
 
-std::string recipe_kernel_bucket(const RecipeKernel& k) {
-  if (k.m_hi > 64) return "prefill";
-  for (const auto& b : graph::decode_buckets())
-    if (k.m_hi <= b.hi) return b.name;
-  return "prefill";
-}
+std::string recipe_kernel_bucket(const RecipeKernel& k) { return graph::rows_bucket_name(k.m_lo, k.m_hi); }
 
 std::string recipe_kernel_group(const RecipeKernel& k) { return recipe_kernel_bucket(k) + " " + k.generator; }
 
@@ -27,9 +22,16 @@ Recipe recipe_without_groups(const Recipe& r, const std::set<std::string>& remov
 
 InContextVerdicts check_recipe_groups(const Recipe& r, const StepTimeFn& step_ms, double min_gain,
                                       const std::function<bool()>& out_of_time) {
-  // The prefill bucket first (its steps are the longest, and a bad prefill kernel costs the most), then the
-  // decode buckets from batch 1 up; each bucket's groups in the order the recipe lists them.
-  std::vector<std::string> order = {"prefill"};
+  // The prefill buckets first, largest first (their steps are the longest, and a bad prefill kernel costs the
+  // most), then the decode buckets from batch 1 up; each bucket's groups in the order the recipe lists them.
+  std::vector<const RecipeKernel*> prefill;
+  for (const auto& k : r.kernels)
+    if (k.m_hi > 64) prefill.push_back(&k);
+  std::stable_sort(prefill.begin(), prefill.end(),
+                   [](const RecipeKernel* a, const RecipeKernel* b) { return a->m_hi > b->m_hi; });
+  std::vector<std::string> order;
+  for (const auto* k : prefill)
+    if (std::find(order.begin(), order.end(), recipe_kernel_bucket(*k)) == order.end()) order.push_back(recipe_kernel_bucket(*k));
   for (const auto& b : graph::decode_buckets()) order.push_back(b.name);
   std::vector<std::pair<std::string, std::vector<std::string>>> groups;
   for (const auto& bucket : order) {

@@ -17,9 +17,10 @@
 
 namespace synaptix::registry {
 
-// The bucket a recipe kernel serves: "prefill" above 64 rows, else the decode bucket its rows end in.
+// The bucket a recipe kernel serves: the decode bucket its rows end in, or above 64 rows its prefill range
+// ("129-256"; graph::rows_bucket_name).
 std::string recipe_kernel_bucket(const RecipeKernel& k);
-// Its group: bucket and generator ("prefill openblas_gemm").
+// Its group: bucket and generator ("129-256 openblas_gemm").
 std::string recipe_kernel_group(const RecipeKernel& k);
 // r without the kernels of the groups in `removed`.
 Recipe recipe_without_groups(const Recipe& r, const std::set<std::string>& removed);
