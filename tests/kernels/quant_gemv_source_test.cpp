@@ -94,6 +94,11 @@ TEST(QuantMmaSource, EveryFormatCompilesForSm90a) {
 TEST(QuantMmaStreamSource, EveryFormatCompilesForSm90a) {
   FreshCache cache;
   namespace kc = kernels::cuda;
+  auto p_of = [](int m) {
+    kc::QuantMmaParams p = kc::quant_mma_default_params(DType::W4_G128, 1);
+    p.unroll = m > 32 ? 1 : 2;
+    return p;
+  };
   for (const quant::WeightFormat& f : quant::weight_formats())
     for (int m : {1, 8}) {
       const kc::QuantMmaParams p = kc::quant_mma_default_params(f.dtype, m);
@@ -111,6 +116,11 @@ TEST(QuantMmaStreamSource, EveryFormatCompilesForSm90a) {
       const auto src = kc::quant_mma_stream_source(w, 2, kc::quant_mma_default_params(w, 2), false, fu);
       EXPECT_GT(backend::cuda::compile_cubin(src, "sm_90a", name).cubin.size(), 100u) << name;
     }
+  // More token tiles (the stream form takes up to 64 rows; the sweep times it at 32).
+  for (int m : {32, 64}) {
+    const std::string name = "quant_mma_stream_int4-g128_m" + std::to_string(m);
+    EXPECT_GT(backend::cuda::compile_cubin(kc::quant_mma_stream_source(DType::W4_G128, m, p_of(m), false), "sm_90a", name).cubin.size(), 100u) << name;
+  }
   kc::QuantMmaParams lo, hi;
   lo.warps = 1, lo.unroll = 1, lo.stages = 2;
   hi.warps = 16, hi.unroll = 4, hi.stages = 2, hi.k_slices = 3;
@@ -127,7 +137,7 @@ TEST(QuantMmaStreamSource, RefusesOutOfRangeAndBalancesTheGrid) {
   namespace kc = kernels::cuda;
   kc::QuantMmaParams p = kc::quant_mma_default_params(DType::W4_G128, 1);
   EXPECT_THROW(kc::quant_mma_source(DType::W4_G128, 1, p), Error);  // the stream form has its own source
-  EXPECT_THROW(kc::quant_mma_stream_source(DType::W4_G128, 9, p, false), Error);
+  EXPECT_THROW(kc::quant_mma_stream_source(DType::W4_G128, 65, p, false), Error);
   EXPECT_THROW(kc::quant_mma_stream_source(DType::W4_G128, 1, kc::QuantMmaParams{}, false), Error);  // no stages
   EXPECT_THROW(kc::quant_mma_stream_source(DType::Q4_0, 1, p, false), Error);
   kc::QuantMmaParams big = p;

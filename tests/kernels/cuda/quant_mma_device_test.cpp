@@ -210,7 +210,8 @@ TEST(QuantMmaDevice, SchedulesMatchTheReference) {
 
 // The stream form (quant_mma_stream.cu, schedules with stages; the default up to 8 rows, so the tests above
 // run it too): one warp a block and sixteen, one word a stage and two, 2..8 stages, k cut into slices by the
-// launcher's choice or by the schedule (several slices without accumulating: y zeroed first), f32 and bf16 x.
+// launcher's choice or by the schedule (several slices without accumulating: y zeroed first), f32 and bf16 x,
+// and up to 64 rows.
 TEST(QuantMmaDevice, StreamSchedulesMatchTheReference) {
   SKIP_WITHOUT_DEVICE();
   synaptix::testing::cuda_context();
@@ -228,6 +229,15 @@ TEST(QuantMmaDevice, StreamSchedulesMatchTheReference) {
     const Matrix mat(f, 200, small_k(f) + 128);
     for (const kc::QuantMmaParams& p : schedules)
       for (int m : {1, 2, 5, 8}) check(mat, {m, m % 2 == 0, m == 5, &p});
+  }
+  // More token tiles (the stream form takes up to 64 rows): x's k slice shrinks with m (1024 at 32 rows).
+  for (const quant::WeightFormat& f : quant::weight_formats()) {
+    const Matrix mat(f, 200, small_k(f) + 128);
+    for (int m : {13, 32, 64}) check(mat, {m, m == 13, m == 32, &schedules[1]});
+  }
+  for (DType w : {DType::W4_G128, DType::FP8_PC}) {
+    const Matrix mat(*quant::weight_format(w), 4096, 4096);
+    for (int m : {32, 64}) check(mat, {m, m == 64, false, &schedules[2]});
   }
   // A long row at eight tokens: x's k slices (4096 a block) force four slices, y zeroed first.
   const Matrix down(*quant::weight_format(DType::W4_G128), 300, 14336);

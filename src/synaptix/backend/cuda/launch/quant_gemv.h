@@ -22,7 +22,7 @@ void quant_gemv(DType w, CUdeviceptr x, CUdeviceptr wt, CUdeviceptr y, int m, in
 size_t quant_mma_scratch_bytes(DType w, int m, int64_t k);
 // y[m, n] (+)= x[m, k] W^T on tensor cores, W at wmma in the tensor-core layout (kernels/linear/cuda/
 // quant_mma_layout.h), x f32 (bf16 when x_bf16), 1 <= m <= kQuantMmaMaxRows. Two launches: x to f16 in scratch
-// (quant_mma_scratch_bytes), then the product; a schedule with stages (m <= 8) runs the stream form instead
+// (quant_mma_scratch_bytes), then the product; a schedule with stages (the default up to 8 rows) runs the stream form instead
 // (quant_mma_stream.cu: one launch, no scratch; a memset of y first when it cuts k without accumulating). Throws synaptix::Error naming the format and shape like
 // quant_gemv, and when the scratch is too small or x misaligned.
 // The runtime side of a QuantMmaFusion (stream form only): gamma (f32 [k], 16-byte aligned) and eps of the

@@ -52,9 +52,9 @@ struct QuantMmaParams {
   // block's warps take different row tiles, k cut into this many slices over blocks (atomically added).
   // With stages: the k slices of the stream form (0: chosen by the launcher for the shape and the device).
   int k_slices = 0;
-  // 2..8: the stream form (quant_mma_stream.cu, up to 8 rows of x): each warp streams its words through a
-  // shared-memory ring of this many stages of `unroll` words (cp.async), one wave of blocks over the device;
-  // row_tiles and fuse_x do not apply. 0: quant_mma.cu.
+  // 2..8: the stream form (quant_mma_stream.cu; the default up to 8 rows of x, takes up to 64): each warp streams
+  // its words through a shared-memory ring of this many stages of `unroll` words (cp.async), one wave of blocks
+  // over the device; row_tiles and fuse_x do not apply. 0: quant_mma.cu.
   int stages = 0;
   std::string str() const {
     if (stages)
@@ -72,7 +72,7 @@ QuantMmaParams quant_mma_default_params(DType w, int m);
 // The product's source for w, m rows of x (compiled for ceil(m / 8) token tiles) and the schedule; fused: x read
 // as f32 and converted in the product (m <= 8, see fuse_x), else the f16 x of the pre-pass.
 std::string quant_mma_source(DType w, int m, const QuantMmaParams& p, bool fused = false);
-// The stream form's geometry for w, m rows of x (1..8) and a schedule with stages: the f16 x a block holds per
+// The stream form's geometry for w, m rows of x (1..64) and a schedule with stages: the f16 x a block holds per
 // token (its k slice is at most x_cap elements), the row tiles a block may own, and the dynamic shared memory.
 inline constexpr int64_t kQuantMmaStreamMaxSmem = 226 * 1024;  // Hopper's 227 KB a block, less the static arrays
 struct QuantMmaStreamGeometry {
@@ -102,8 +102,8 @@ struct QuantMmaFusion {
     return std::string(rms_norm ? "_norm" : "") + (glu == QuantGlu::SwiGlu ? "_swiglu" : glu == QuantGlu::GeGluTanh ? "_geglu" : "");
   }
 };
-// The stream form's source (x f32, or bf16 when x_bf16). Throws like quant_mma_source, and for m > 8 or a schedule
-// without stages.
+// The stream form's source (x f32, or bf16 when x_bf16). Throws like quant_mma_source, and for a schedule without
+// stages.
 std::string quant_mma_stream_source(DType w, int m, const QuantMmaParams& p, bool x_bf16, const QuantMmaFusion& fu = {});
 // The activation conversion's source (x f32, or bf16 when bf16_input).
 std::string quant_mma_x_source(bool bf16_input);

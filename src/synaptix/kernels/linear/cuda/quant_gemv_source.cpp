@@ -74,7 +74,6 @@ void check_quant_mma_params(int m, const QuantMmaParams& p) {
   // Two rounds of row_tiles * unroll 16-byte words live in registers.
   if (p.k_slices < 0 || p.k_slices > 16) fail("quant_mma: k_slices = ", p.k_slices, " (expected 0..16)");
   if (p.stages != 0 && (p.stages < 2 || p.stages > 8)) fail("quant_mma: stages = ", p.stages, " (expected 0, or 2..8)");
-  if (p.stages && m > 8) fail("quant_mma: the stream form (stages ", p.stages, ") takes at most 8 rows of x (got ", m, ")");
   if (p.row_tiles * p.unroll > 8)
     fail("quant_mma: row_tiles * unroll = ", p.row_tiles * p.unroll, " (expected at most 8 words in flight per round)");
 }
@@ -121,9 +120,10 @@ QuantMmaStreamGeometry quant_mma_stream_geometry(DType w, int m, const QuantMmaP
   else if (four_bit) scale_bytes = groups * 32;
   if (f->code == quant::CodeType::Int4Asym) zero_bytes = groups * 16;
   QuantMmaStreamGeometry g;
-  // x of the k slice in f16: every k of Llama-3.1-8B's shapes in one slice at m = 1, 4096 from m = 3 on (64 KB).
-  g.x_cap = m == 1 ? 16384 : m == 2 ? 8192 : 4096;
-  g.max_tiles = 32;
+  // x of the k slice in f16: every k of Llama-3.1-8B's shapes in one slice at m = 1, 4096 from m = 3 on (64 KB),
+  // then halving with each doubling of m; the block's accumulator likewise (16 KB from m = 8 on).
+  g.x_cap = m == 1 ? 16384 : m == 2 ? 8192 : m <= 8 ? 4096 : m <= 16 ? 2048 : m <= 32 ? 1024 : 512;
+  g.max_tiles = m <= 8 ? 32 : m <= 16 ? 16 : m <= 32 ? 8 : 4;
   g.smem_bytes = int64_t{p.warps} * p.stages * p.unroll * (1024 + scale_bytes + zero_bytes) + m * (g.x_cap + 16) * 2 +
                  g.max_tiles * 16 * m * 4;
   if (g.smem_bytes > kQuantMmaStreamMaxSmem)

@@ -1,4 +1,5 @@
-// Decode form of the tensor-core product (quant_mma.cu) for 1..8 rows of x: y[t, row] (+)= sum_i x[t, i] W[row, i],
+// Stream form of the tensor-core product (quant_mma.cu), the default for decode steps of 1..8 rows of x (it takes
+// up to 64): y[t, row] (+)= sum_i x[t, i] W[row, i],
 // W in the tensor-core layout (quant_mma_layout.h), decoded in registers by quant_mma_decode.cuh into mma.m16n8k16.
 // Built to keep HBM busy at batch 1, where the product is a pure weight stream:
 //  - Bytes in flight without registers: each warp streams its words through its own shared-memory ring of
@@ -130,20 +131,24 @@ QM_UNROLL
   }
 }
 
-// acc (+)= one word of the lane's two rows (w0: row g, w1: row g + 8) times x (xw: the token row g of the block's
-// f16 x at this word's first k, plus 4q; null for lanes past the m tokens); sc / zp: the word's group scales and
-// zero points in the ring.
-__device__ __forceinline__ void qs_word(float (&acc)[4], const uint4& w0, const uint4& w1, const unsigned short* xw,
-                                        const unsigned char* sc, const unsigned char* zp, int g) {
+#define QS_NT ((M + 7) / 8)  // token tiles of 8 (mma's n)
+
+// acc (+)= one word of the lane's two rows (w0: row g, w1: row g + 8) times x (xw[j]: the row of token 8j + g in
+// the block's f16 x at this word's first k, plus 4q; null past the m tokens); sc / zp: the word's group scales
+// and zero points in the ring.
+__device__ __forceinline__ void qs_word(float (&acc)[QS_NT][4], const uint4& w0, const uint4& w1, const unsigned short* const (&xw)[QS_NT],
+                                        int xoff, const unsigned char* sc, const unsigned char* zp, int g) {
   (void)sc;
   (void)zp;
   (void)g;
 QM_UNROLL
   for (int gi = 0; gi < QM_GROUPS_PER_WORD; ++gi) {
 #if QFMT == 1 || QFMT == 4
-    float part[4] = {0.f, 0.f, 0.f, 0.f};
+    float part[QS_NT][4];
+QM_UNROLL
+    for (int j = 0; j < QS_NT; ++j) part[j][0] = part[j][1] = part[j][2] = part[j][3] = 0.f;
 #else
-    float (&part)[4] = acc;
+    float (&part)[QS_NT][4] = acc;
 #endif
 #if QFMT == 1
 #if ASYM
@@ -158,12 +163,15 @@ QM_UNROLL
 QM_UNROLL
     for (int ss = 0; ss < QM_GROUP_STEPS; ++ss) {
       const int s = gi * QM_GROUP_STEPS + ss;
-      uint2 xb = make_uint2(0u, 0u);
-      if (xw) xb = *reinterpret_cast<const uint2*>(xw + 16 * s);
       unsigned int lo0, hi0, lo1, hi1;
       qm_decode(&w0.x, s, zc0, lo0, hi0);
       qm_decode(&w1.x, s, zc1, lo1, hi1);
-      qs_mma(part, lo0, lo1, hi0, hi1, xb.x, xb.y);
+QM_UNROLL
+      for (int j = 0; j < QS_NT; ++j) {
+        uint2 xb = make_uint2(0u, 0u);
+        if (xw[j]) xb = *reinterpret_cast<const uint2*>(xw[j] + xoff + 16 * s);
+        qs_mma(part[j], lo0, lo1, hi0, hi1, xb.x, xb.y);
+      }
     }
 #if QFMT == 1
     const unsigned short* d = reinterpret_cast<const unsigned short*>(sc) + gi * 16;
@@ -174,10 +182,13 @@ QM_UNROLL
     const float d1 = e1 == 0 ? __uint_as_float(0x00400000u) : __uint_as_float(e1 << 23);
 #endif
 #if QFMT == 1 || QFMT == 4
-    acc[0] += d0 * part[0];
-    acc[1] += d0 * part[1];
-    acc[2] += d1 * part[2];
-    acc[3] += d1 * part[3];
+QM_UNROLL
+    for (int j = 0; j < QS_NT; ++j) {
+      acc[j][0] += d0 * part[j][0];
+      acc[j][1] += d0 * part[j][1];
+      acc[j][2] += d1 * part[j][2];
+      acc[j][3] += d1 * part[j][3];
+    }
 #endif
   }
 }
@@ -228,7 +239,6 @@ quant_mma_stream(const void* __restrict__ xin, const uint4* __restrict__ codes, 
   {
 #if QS_NORM
     // 1 / rms of each token over its whole row (as the RMSNorm kernel: rsqrt(sum / k + eps)).
-QM_UNROLL
     for (int t = 0; t < M; ++t) {
       float ss = 0.f;
       for (int i = 4 * threadIdx.x; i < k; i += 4 * WARPS * 32) {
@@ -242,39 +252,36 @@ QM_UNROLL
       if (lane == 0) s_max[warp][t] = ss;
     }
     __syncthreads();
-    if (threadIdx.x < M) {
+    for (int t = threadIdx.x; t < M; t += blockDim.x) {
       float v = 0.f;
-      for (int w = 0; w < WARPS; ++w) v += s_max[w][threadIdx.x];
-      s_rms[threadIdx.x] = rsqrtf(v / (float)k + eps);
+      for (int w = 0; w < WARPS; ++w) v += s_max[w][t];
+      s_rms[t] = rsqrtf(v / (float)k + eps);
     }
     __syncthreads();
 #endif
-    float mx[M];
-QM_UNROLL
     for (int t = 0; t < M; ++t) {
-      mx[t] = 0.f;
+      float mx = 0.f;
       for (int i = 4 * threadIdx.x; i < kl && k0 + i < k; i += 4 * WARPS * 32) {
         const float4 v = qs_x_in(xin, gamma, s_rms, t, k, k0 + i);
-        mx[t] = fmaxf(mx[t], fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+        mx = fmaxf(mx, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
       }
-      mx[t] = warp_max(mx[t]);
-      if (lane == 0) s_max[warp][t] = mx[t];
+      mx = warp_max(mx);
+      if (lane == 0) s_max[warp][t] = mx;
     }
     __syncthreads();
-    if (threadIdx.x < M) {
+    for (int t = threadIdx.x; t < M; t += blockDim.x) {
       float v = 0.f;
-      for (int w = 0; w < WARPS; ++w) v = fmaxf(v, s_max[w][threadIdx.x]);
+      for (int w = 0; w < WARPS; ++w) v = fmaxf(v, s_max[w][t]);
       int sh = 0;
       const unsigned int e = (__float_as_uint(v) >> 23) & 0xffu;
       if (v > 0.f && e != 0xffu) {
         sh = 14 - ((int)e - 127);
         sh = sh < -126 ? -126 : (sh > 126 ? 126 : sh);
       }
-      s_scale[threadIdx.x] = __uint_as_float((unsigned int)(sh + 127) << 23);
-      s_inv[threadIdx.x] = __uint_as_float((unsigned int)(127 - sh) << 23);
+      s_scale[t] = __uint_as_float((unsigned int)(sh + 127) << 23);
+      s_inv[t] = __uint_as_float((unsigned int)(127 - sh) << 23);
     }
     __syncthreads();
-QM_UNROLL
     for (int t = 0; t < M; ++t) {
       const float sc = s_scale[t];
       for (int i = 4 * threadIdx.x; i < kl; i += 4 * WARPS * 32) {
@@ -289,18 +296,25 @@ QM_UNROLL
   }
 
   // The warp's stream: wait for stage st, refill the slot the last round read (STAGES - 1 ahead), use stage st.
-  const unsigned short* xrow = g < M ? xs + g * QS_XSTRIDE + 4 * q : nullptr;
-  float acc[4] = {0.f, 0.f, 0.f, 0.f};
+  const unsigned short* xrow[QS_NT];
+  float acc[QS_NT][4];
+QM_UNROLL
+  for (int j = 0; j < QS_NT; ++j) {
+    xrow[j] = 8 * j + g < M ? xs + (8 * j + g) * QS_XSTRIDE + 4 * q : nullptr;
+    acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  }
   QsCursor cc{t0 + (cw ? i0 / cw : 0), kbeg + (cw ? i0 % cw : 0)};
   int cur_tile = cc.tile;
   auto flush = [&](int tile) {
     float* ya = yacc + (size_t)(tile - t0) * 16 * M;
 QM_UNROLL
-    for (int c = 0; c < 4; ++c) {
-      const int r = g + 8 * (c >> 1), t = 2 * q + (c & 1);
-      if (t < M) atomicAdd(ya + r * M + t, acc[c]);
-      acc[c] = 0.f;
-    }
+    for (int j = 0; j < QS_NT; ++j)
+QM_UNROLL
+      for (int c = 0; c < 4; ++c) {
+        const int r = g + 8 * (c >> 1), t = 8 * j + 2 * q + (c & 1);
+        if (t < M) atomicAdd(ya + r * M + t, acc[j][c]);
+        acc[j][c] = 0.f;
+      }
   };
   for (int st = 0; st < nst; ++st) {
     qs_wait<STAGES - 2>();
@@ -319,7 +333,7 @@ QM_UNROLL
       const uint4 w0 = ring[(slot * QU + u) * 64 + lane], w1 = ring[(slot * QU + u) * 64 + 32 + lane];
       const unsigned char* sc = reinterpret_cast<const unsigned char*>(sring + (slot * QU + u) * QS_SV);
       const unsigned char* zp = reinterpret_cast<const unsigned char*>(zring + (slot * QU + u) * QS_ZV);
-      qs_word(acc, w0, w1, xrow ? xrow + (cc.kb - kbeg) * QM_WORD_K : nullptr, sc, zp, g);
+      qs_word(acc, w0, w1, xrow, (cc.kb - kbeg) * QM_WORD_K, sc, zp, g);
       cc.next(kbeg, kend);
     }
   }
