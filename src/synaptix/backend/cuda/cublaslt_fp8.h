@@ -43,6 +43,12 @@ class BlasLtFp8Matmul {
   }
   // Tests: never ask for the outer-vector mode (the separate scale kernel runs).
   void force_separate_scales(bool on) { force_separate_ = on; }
+  // Ceiling probes: the E4M3 GEMM alone, its f32 output left unscaled (no scale mode, no scale kernel), so that
+  // a peak is the tensor cores' and not the scale pass's.
+  void gemm_only(bool on) {
+    gemm_only_ = on;
+    force_separate_ = on;
+  }
 
  private:
   struct Plan;
@@ -51,6 +57,7 @@ class BlasLtFp8Matmul {
   void* handle_ = nullptr;
   bool fast_ = false;
   bool force_separate_ = false;
+  bool gemm_only_ = false;
   DeviceBuffer workspace_;
   DeviceBuffer product_;  // the unscaled product when our kernel applies the scales and y accumulates
   std::map<std::tuple<int64_t, int64_t, int64_t, bool>, std::unique_ptr<Plan>> plans_;
@@ -62,7 +69,7 @@ void fp8_w8a8_linear(BlasLtFp8Matmul& mm, CUdeviceptr x, CUdeviceptr xq, CUdevic
                      CUdeviceptr y, int64_t m, int64_t n, int64_t k, CUstream stream, int algorithm = 0,
                      bool accumulate = false);
 
-// The FP8 tensor-core ceiling: an n^3 E4M3 GEMM (unit scales, f32 output) on random codes, like
+// The FP8 tensor-core ceiling: an n^3 E4M3 GEMM alone (f32 output, no scales applied) on random codes, like
 // measure_bf16_gemm_peak; tflops = 2 n^3 / time.
 GemmPeakMeasurement measure_fp8_gemm_peak(int64_t n = 8192, int repeats = 10, bool fast_accumulation = false);
 

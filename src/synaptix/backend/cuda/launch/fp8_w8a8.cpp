@@ -56,10 +56,12 @@ void fp8_scale_outer(CUdeviceptr y, CUdeviceptr acc, CUdeviceptr xs, CUdeviceptr
                      CUstream stream) {
   check_dims("fp8_scale_outer", m, n);
   if (accumulate && acc == y) fail("fp8_scale_outer: accumulating needs the product in its own buffer");
+  if (n % 4 || y % 16 || acc % 16 || ws % 16)
+    fail("fp8_scale_outer: n=", n, " (a multiple of 4) and 16-byte aligned y, product and column scales expected");
   int mi = static_cast<int>(m), ni = static_cast<int>(n), ac = accumulate ? 1 : 0;
   void* args[] = {&y, &acc, &xs, &ws, &mi, &ni, &ac};
-  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((m * n + 255) / 256, 4096));
-  bc::launch(fn("fp8_scale_outer"), {blocks}, {256}, 0, stream, args, "fp8_scale_outer");
+  const unsigned cols = static_cast<unsigned>((n / 4 + 255) / 256), rows = static_cast<unsigned>(std::min<int64_t>(m, 65535));
+  bc::launch(fn("fp8_scale_outer"), {cols, rows}, {256}, 0, stream, args, "fp8_scale_outer");
 }
 
 }  // namespace synaptix::kernels::cuda

@@ -18,7 +18,8 @@ void fp8_quantize_rows_bf16(CUdeviceptr x, CUdeviceptr q, CUdeviceptr scale, int
 void fp8_codes_from_mma(CUdeviceptr mma, CUdeviceptr codes, int64_t n, int64_t k, CUstream stream);
 // n fp8-e4m3-pc rows of k elements (4 + k bytes each) -> codes [n, k] and scales [n]. k % 4 == 0.
 void fp8_unpack_weights(CUdeviceptr packed, CUdeviceptr codes, CUdeviceptr scales, int64_t n, int64_t k, CUstream stream);
-// y f32 [m, n] = (accumulate ? y : 0) + acc[i, j] * xs[i] * ws[j]; acc may be y when not accumulating.
+// y f32 [m, n] = (accumulate ? y : 0) + acc[i, j] * xs[i] * ws[j]; acc may be y when not accumulating. n % 4 == 0,
+// y, acc and ws 16-byte aligned.
 void fp8_scale_outer(CUdeviceptr y, CUdeviceptr acc, CUdeviceptr xs, CUdeviceptr ws, int64_t m, int64_t n, bool accumulate,
                      CUstream stream);
 
