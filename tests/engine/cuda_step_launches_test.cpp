@@ -3,8 +3,9 @@
 // against the kernel sequence each of the executor's paths runs, written out here from config.json's numbers
 // (made by transformers): the fused greedy decode path (norms in GEMV prologues, sums of squares kept by the
 // residual's writers, multi-step graphs), the GEMV path of a post-norm model (gemma3), tensor-core prefill with
-// bf16 inputs, all-MoE decode with the MLP norm in the router GEMV, MoE prefill, the benchmark's attention
-// ablation; and the fusions the plan refuses. No GPU: engine/cuda/forward.cpp executes these lists as they are.
+// bf16 inputs, all-MoE decode with the MLP norm in the router GEMV, MoE prefill, quantized decode with the norms
+// in the quantized product, the benchmark's attention ablation; and the fusions the plan refuses. No GPU:
+// engine/cuda/forward.cpp executes these lists as they are.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -98,7 +99,7 @@ StepKernelChoices base_choices(const Config& d, int64_t tokens, int64_t rows) {
   StepKernelChoices c;
   c.tokens = tokens;
   c.logit_rows = rows;
-  c.bf16_gate_up.assign(static_cast<size_t>(d.layers), true);
+  c.layer_weights.assign(static_cast<size_t>(d.layers), LayerWeightKinds{});
   return c;
 }
 
@@ -188,7 +189,7 @@ TEST(CudaStepLaunches, Gemma3DecodeRunsItsNormsAsKernels) {
   c.greedy = true;
   c.gated_in_gemv = true;
   c.fused_decode_attention = true;
-  c.bf16_gate_up[1] = false;  // layer 1's gate|up in a weight format: no gated epilogue there
+  c.layer_weights[1].bf16_gate_up = false;  // layer 1's gate|up in a weight format: no gated epilogue there
   std::vector<KernelLaunch> v{L(LK::Embedding, -1, T, d.h).io(B::None, B::X), L(LK::ScaleEmbeddings, -1, T, d.h).io(B::X, B::X)};
   for (int64_t l = 0; l < d.layers; ++l) {
     v.push_back(L(LK::RmsNorm, l, T, d.h).norm(W::AttentionNorm).io(B::X, B::Xn));
@@ -304,6 +305,50 @@ TEST(CudaStepLaunches, MoePrefillNormsItsMlpInputInF32) {
   }
 }
 
+TEST(CudaStepLaunches, QuantizedDecodeNormsInTheQuantizedProduct) {
+  // Decode of quantized dense models: the norm before a quantized q|k|v or gate|up (and gate|up's activation)
+  // is one launch with its product; a bf16 layer (layer 0 here) keeps the norm kernel and the GEMV's gated
+  // epilogue. o and down stay products adding into the residual (gemma3: into xn, then the post-norm).
+  int checked = 0;
+  for (const Config& d : fixtures()) {
+    if (d.moe) continue;
+    const graph::ForwardPlan p = plan_of(d);
+    const int64_t T = 4;
+    StepKernelChoices c = base_choices(d, T, T);
+    c.greedy = true;
+    c.gated_in_gemv = true;
+    c.fused_decode_attention = true;
+    c.norm_in_quant_product = true;
+    for (size_t l = 1; l < c.layer_weights.size(); ++l) c.layer_weights[l] = {false, false};
+    std::vector<KernelLaunch> v{L(LK::Embedding, -1, T, d.h).io(B::None, B::X)};
+    if (d.gemma) v.push_back(L(LK::ScaleEmbeddings, -1, T, d.h).io(B::X, B::X));
+    for (int64_t l = 0; l < d.layers; ++l) {
+      const int64_t qkv = d.q + 2 * d.kv;
+      if (l == 0) {
+        v.push_back(L(LK::RmsNorm, l, T, d.h).norm(W::AttentionNorm).io(B::X, B::Xn));
+        v.push_back(L(LK::Linear, l, T, qkv, d.h).w(W::Qkv).io(B::Xn, B::Qkv));
+      } else {
+        v.push_back(L(LK::NormProduct, l, T, qkv, d.h).w(W::Qkv).io(B::X, B::Qkv).prologue(W::AttentionNorm, -1));
+      }
+      v.push_back(L(LK::DecodeAttentionRope, l, T).io(B::Qkv, B::Attn));
+      sublayer_out(v, L(LK::Linear, l, T, d.h, d.q).w(W::O).io(B::Attn, B::None), d, l, T, W::PostAttentionNorm);
+      if (l == 0) {
+        v.push_back(L(LK::RmsNorm, l, T, d.h).norm(W::MlpNorm).io(B::X, B::Xn));
+        v.push_back(L(LK::Gemv, l, T, 2 * d.inter, d.h).w(W::GateUp).io(B::Xn, B::Act).epilogue(gated(d)));
+      } else {
+        v.push_back(L(LK::NormProduct, l, T, 2 * d.inter, d.h).w(W::GateUp).io(B::X, B::Act).prologue(W::MlpNorm, -1).epilogue(gated(d)));
+      }
+      sublayer_out(v, L(LK::Linear, l, T, d.h, d.inter).w(W::Down).io(B::Act, B::None), d, l, T, W::PostMlpNorm);
+    }
+    v.push_back(L(LK::RmsNorm, -1, T, d.h).norm(W::FinalNorm).io(B::X, B::Xn).logit_rows());
+    v.push_back(L(LK::Linear, -1, T, d.vocab, d.h).w(W::Head).io(B::Xn, B::Logits));
+    v.push_back(L(LK::ArgmaxRows, -1, T, d.vocab).io(B::Logits, B::None));
+    expect_launches(plan_step_launches(p, c), v, d.name + " quantized decode");
+    ++checked;
+  }
+  EXPECT_GE(checked, 7);
+}
+
 TEST(CudaStepLaunches, AttentionAblationLeavesOutRopeAndAttention) {
   // qwen3: its q/k norm, RoPE and KV write and attention are all covered, and nothing runs for them.
   const Config d = read_config("qwen3");
@@ -332,8 +377,12 @@ TEST(CudaStepLaunches, RefusesFusionsTheForwardDoesNotAllow) {
   EXPECT_THROW(plan_step_launches(plan_of(llama), tc), Error);
   // One gate|up dtype per layer.
   StepKernelChoices short_dtypes = fused_decode_choices(llama, 1);
-  short_dtypes.bf16_gate_up.pop_back();
+  short_dtypes.layer_weights.pop_back();
   EXPECT_THROW(plan_step_launches(plan_of(llama), short_dtypes), Error);
+  // The bf16 GEMV's norm fusion and the quantized product's together.
+  StepKernelChoices both = fused_decode_choices(llama, 1);
+  both.norm_in_quant_product = true;
+  EXPECT_THROW(plan_step_launches(plan_of(llama), both), Error);
 }
 
 TEST(CudaStepLaunches, DescribeNamesLayerKernelShapeAndFusions) {

@@ -102,6 +102,15 @@ class StepLaunchPlanner final : public graph::StepOpHandler {
     return l;
   }
 
+  // The residual normed into a quantized product (with a gated epilogue: its activation into out).
+  KernelLaunch norm_product(const StepOp& product_op, Weight norm, Weight w, Buffer out, GemvEpilogue epilogue) const {
+    KernelLaunch l = product(LaunchKind::NormProduct, product_op, w, Buffer::X, out, false);
+    l.prologue = GemvPrologue::RmsNorm;
+    l.norm = norm;
+    l.epilogue = epilogue;
+    return l;
+  }
+
   KernelLaunch rmsnorm(const StepOp& op, Weight norm, Buffer out, bool bf16) const {
     KernelLaunch l = rows_launch(LaunchKind::RmsNorm, op);
     l.norm = norm;
@@ -131,7 +140,15 @@ class StepLaunchPlanner final : public graph::StepOpHandler {
     launches.push_back(l);
   }
 
+  const LayerWeightKinds& weights(const StepOp& op) const { return c_.layer_weights[static_cast<size_t>(op.layer)]; }
+
   void attention_norm(const StepOp& op, std::span<const StepOp> next) {
+    if (c_.norm_in_quant_product && !weights(op).bf16_qkv) {
+      cover(op, next, {K::QkvProjection});
+      launches.push_back(norm_product(next[0], Weight::AttentionNorm, Weight::Qkv, Buffer::Qkv, GemvEpilogue::Plain));
+      after_qkv(op);
+      return;
+    }
     if (!c_.norm_in_gemv()) {
       launches.push_back(rmsnorm(op, Weight::AttentionNorm, c_.bf16_inputs ? Buffer::ActBf16 : Buffer::Xn, c_.bf16_inputs));
       return;
@@ -217,6 +234,11 @@ class StepLaunchPlanner final : public graph::StepOpHandler {
       launches.push_back(l);
       return;
     }
+    if (c_.norm_in_quant_product && !weights(op).bf16_gate_up) {
+      cover(op, next, {K::GateUpProjection, K::GatedActivation});
+      launches.push_back(norm_product(next[0], Weight::MlpNorm, Weight::GateUp, Buffer::Act, gated_epilogue(op)));
+      return;
+    }
     if (!c_.dense_fused) {
       launches.push_back(rmsnorm(op, Weight::MlpNorm, c_.bf16_inputs ? Buffer::ActBf16 : Buffer::Xn, c_.bf16_inputs));
       return;
@@ -235,7 +257,7 @@ class StepLaunchPlanner final : public graph::StepOpHandler {
       launches.push_back(product(LaunchKind::MatmulBf16, op, Weight::GateUp, Buffer::ActBf16, Buffer::GateUp, false));
       return;
     }
-    if (c_.gated_in_gemv && c_.bf16_gate_up[static_cast<size_t>(op.layer)]) {
+    if (c_.gated_in_gemv && weights(op).bf16_gate_up) {
       // The norm kernel stayed separate; the activation still rides in the GEMV's epilogue, which costs it
       // nothing (the quantized GEMV has none).
       cover(op, next, {K::GatedActivation});
@@ -326,8 +348,8 @@ class StepLaunchPlanner final : public graph::StepOpHandler {
 // The fusions read sums of squares that only the plain pre-norm residual stream keeps, and each covers ops
 // the plan must have.
 void check_choices(const graph::ForwardPlan& p, const StepKernelChoices& c) {
-  if (c.bf16_gate_up.size() != p.layers.size())
-    fail("CUDA step plan: internal: ", c.bf16_gate_up.size(), " gate|up dtypes for ", p.layers.size(), " layers");
+  if (c.layer_weights.size() != p.layers.size())
+    fail("CUDA step plan: internal: weight kinds of ", c.layer_weights.size(), " layers for ", p.layers.size(), " layers");
   if (c.dense_fused && c.moe_norm_fused) fail("CUDA step plan: internal: dense_fused and moe_norm_fused together");
   for (const graph::LayerStep& L : p.layers)
     if ((c.dense_fused && L.mlp.kind != graph::MlpKind::Dense) || (c.moe_norm_fused && L.mlp.kind != graph::MlpKind::Moe))
@@ -336,8 +358,10 @@ void check_choices(const graph::ForwardPlan& p, const StepKernelChoices& c) {
   if (c.norm_in_gemv() && (p.has_post_norms() || p.embedding_scale != 1.0))
     fail("CUDA step plan: internal: norms in GEMV prologues for a forward with post-norms or scaled embeddings "
          "(the residual's sums of squares would be wrong)");
-  if (c.norm_in_gemv() && (c.tensor_cores || c.bf16_inputs))
-    fail("CUDA step plan: internal: norms in GEMV prologues on a tensor-core step");
+  if ((c.norm_in_gemv() || c.norm_in_quant_product) && (c.tensor_cores || c.bf16_inputs))
+    fail("CUDA step plan: internal: norms in product prologues on a tensor-core step");
+  if (c.norm_in_gemv() && c.norm_in_quant_product)
+    fail("CUDA step plan: internal: norms in both the bf16 GEMV's and the quantized product's prologues");
 }
 
 const char* kind_name(LaunchKind k) {
@@ -349,6 +373,7 @@ const char* kind_name(LaunchKind k) {
     case LaunchKind::Gemv: return "gemv";
     case LaunchKind::Linear: return "linear";
     case LaunchKind::MatmulBf16: return "matmul_bf16";
+    case LaunchKind::NormProduct: return "norm_product";
     case LaunchKind::PrefetchWeights: return "prefetch";
     case LaunchKind::RopeKvWrite: return "rope_kv_write";
     case LaunchKind::DecodeAttentionRope: return "decode_attention_rope";

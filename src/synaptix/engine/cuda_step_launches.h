@@ -14,6 +14,8 @@
 //   MLP norm + router + experts         the router GEMV's RMSNorm prologue, then the experts (moe_norm_fused)
 //   router + experts                    one MoE launch (engine/cuda/moe.cpp)
 //   final norm + LM head (+ argmax)     GEMV with an RMSNorm prologue and an argmax epilogue (norm_in_gemv decode)
+//   norm + quantized q|k|v or gate|up (+ activation)   the quantized tensor-core product's prologue (and
+//                                       epilogue) where it takes the step, else the kernels apart (norm_in_quant_product)
 // Residual adds ride in the products that write x (accumulate); with a post-norm the product writes xn and
 // the post-norm kernel adds rmsnorm(xn) into x.
 #include <cstdint>
@@ -23,6 +25,13 @@
 #include "synaptix/graph/forward_plan.h"
 
 namespace synaptix::engine::cuda {
+
+// Per layer: which of its fused products hold bf16 weights (else a weight format: quant/weight_format.h).
+struct LayerWeightKinds {
+  bool bf16_qkv = true;
+  bool bf16_gate_up = true;
+  bool operator==(const LayerWeightKinds&) const = default;
+};
 
 // What the executor chose for this step, from its kernel plan, its options and the step's shape
 // (CudaExecutorImpl::step_choices).
@@ -45,7 +54,10 @@ struct StepKernelChoices {
   bool ablate_attention = false;       // the benchmark's ablation: no RoPE, KV write or attention
   bool fused_decode_attention = false; // RoPE, KV write and attention in one decode kernel
   bool tensor_core_head = false;       // the LM head over more rows than the GEMV path takes
-  std::vector<bool> bf16_gate_up;      // per layer: its gate|up weights are bf16 (not a weight format)
+  // GEMV-path steps: a quantized q|k|v or gate|up product takes its norm (and gate|up its activation) in the
+  // quantized tensor-core product where that takes the step (engine/cuda/quant_decode_fusion.h).
+  bool norm_in_quant_product = false;
+  std::vector<LayerWeightKinds> layer_weights;  // one per layer
 
   bool norm_in_gemv() const { return dense_fused || moe_norm_fused; }
   bool operator==(const StepKernelChoices&) const = default;
@@ -59,6 +71,8 @@ enum class LaunchKind {
   Gemv,                 // a product on the GEMV kernel with its prologue and epilogue
   Linear,               // a product on the plan's kernel for its shape (linear_dispatch.cpp)
   MatmulBf16,           // a tensor-core product of bf16 inputs
+  NormProduct,          // out = rmsnorm(x) * norm times a quantized matrix (with a gated epilogue: act of it),
+                        // in one kernel where the quantized product takes it, else norm, product, activation
   PrefetchWeights,      // the layer's `weight` into L2 beside the main stream
   RopeKvWrite,          // RoPE (with q/k norms and q|k|v bias) on q and k, k and v into the KV cache
   DecodeAttentionRope,  // RopeKvWrite and the decode attention in one kernel

@@ -16,6 +16,7 @@
 #include "synaptix/backend/cuda/module.h"
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cuda/cuda_executor_impl.h"
+#include "synaptix/engine/cuda/quant_decode_fusion.h"
 
 namespace synaptix::engine::cuda {
 
@@ -138,8 +139,12 @@ StepKernelChoices CudaExecutorImpl::step_choices(const StepShape& sh, bool greed
   // a bf16 gate/up GEMV's epilogue.
   c.gated_in_gemv = opt_.fuse && !c.tensor_cores && T <= kSsStride;
   c.tensor_core_head = sh.logit_rows > opt_.gemv_max_rows;
-  c.bf16_gate_up.reserve(w_.layers.size());
-  for (const DeviceLayer& L : w_.layers) c.bf16_gate_up.push_back(L.gate_up_dtype == DType::BF16);
+  // Quantized layers: whether the tensor-core product takes a launch's norm is its own check at the launch
+  // (quant_norm_linear), which otherwise runs the kernels apart.
+  c.norm_in_quant_product = opt_.fuse && w_.quantized && !c.tensor_cores && T <= kSsStride;
+  c.layer_weights.reserve(w_.layers.size());
+  for (const DeviceLayer& L : w_.layers)
+    c.layer_weights.push_back({L.qkv_dtype == DType::BF16, L.gate_up_dtype == DType::BF16});
   return c;
 }
 
@@ -195,6 +200,22 @@ void CudaExecutorImpl::launch(const KernelLaunch& k, const StepShape& sh, int64_
     case LaunchKind::MatmulBf16:
       matmul_bf16(buffer(k.in), weight(k), buffer(k.out), k.m, k.n, k.k, k.accumulate, weight_dtype(k));
       return;
+    case LaunchKind::NormProduct: {
+      // The quantized tensor-core product with the RMSNorm in its prologue (and the gated activation in its
+      // epilogue) where it takes the step (quant_decode_fusion.h); else norm, product and activation apart.
+      const bool glu = k.epilogue != GemvEpilogue::Plain;
+      const kc::QuantGlu g = k.epilogue == GemvEpilogue::GeGlu ? kc::QuantGlu::GeGluTanh
+                             : glu                             ? kc::QuantGlu::SwiGlu
+                                                               : kc::QuantGlu::None;
+      if (quant_norm_linear(w_, opt_, stream_, x_.ptr(), norm_weight(k), eps, weight(k), weight_dtype(k), buffer(k.out),
+                            k.m, k.n, k.k, g))
+        return;
+      kc::rmsnorm(x_.ptr(), 0, norm_weight(k), xn_.ptr(), k.m, h, eps, false, stream_);
+      linear(false, xn_.ptr(), weight(k), glu ? gu_.ptr() : buffer(k.out), k.m, k.n, k.k, false, weight_dtype(k));
+      if (k.epilogue == GemvEpilogue::GeGlu) kc::geglu_tanh(gu_.ptr(), buffer(k.out), k.m, k.n / 2, false, stream_);
+      else if (glu) kc::swiglu(gu_.ptr(), buffer(k.out), k.m, k.n / 2, false, stream_);
+      return;
+    }
     case LaunchKind::PrefetchWeights: {
       const DeviceLayer& L = w_.layers[static_cast<size_t>(k.layer)];  // the o weights (the only prefetch planned)
       prefetch_weights(L.o.ptr(), static_cast<int64_t>(L.o.bytes()));
