@@ -74,7 +74,7 @@ QuantMmaParams quant_mma_default_params(DType w, int m);
 std::string quant_mma_source(DType w, int m, const QuantMmaParams& p, bool fused = false);
 // The stream form's geometry for w, m rows of x (1..64) and a schedule with stages: the f16 x a block holds per
 // token (its k slice is at most x_cap elements), the row tiles a block may own, and the dynamic shared memory.
-inline constexpr int64_t kQuantMmaStreamMaxSmem = 226 * 1024;  // Hopper's 227 KB a block, less the static arrays
+inline constexpr int64_t kQuantMmaStreamMaxSmem = 227 * 1024;  // Hopper's shared memory a block
 struct QuantMmaStreamGeometry {
   int64_t x_cap = 0;
   int64_t max_tiles = 0;

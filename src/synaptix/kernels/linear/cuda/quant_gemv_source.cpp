@@ -126,7 +126,9 @@ QuantMmaStreamGeometry quant_mma_stream_geometry(DType w, int m, const QuantMmaP
   g.max_tiles = m <= 8 ? 32 : m <= 16 ? 16 : m <= 32 ? 8 : 4;
   g.smem_bytes = int64_t{p.warps} * p.stages * p.unroll * (1024 + scale_bytes + zero_bytes) + m * (g.x_cap + 16) * 2 +
                  g.max_tiles * 16 * m * 4;
-  if (g.smem_bytes > kQuantMmaStreamMaxSmem)
+  // Its static arrays (per-warp maxima, per-token scales) share the block's shared memory.
+  const int64_t static_bytes = (int64_t{p.warps} + 3) * m * 4;
+  if (g.smem_bytes + static_bytes > kQuantMmaStreamMaxSmem)
     fail("quant_mma: the stream form's schedule ", p.str(), " needs ", g.smem_bytes, " bytes of shared memory for ", f->name,
          " at m = ", m, " (at most ", kQuantMmaStreamMaxSmem, ")");
   return g;
