@@ -46,6 +46,12 @@
 #define QS_ZV (QS_ZBYTES / 16)
 #define QS_XSTRIDE (XCAP + 16)  // f16 per token row of x: 32 bytes of padding spread the tokens over the banks
 
+#ifndef QS_KERNEL  // the host emulation (tests/kernels/quant_mma_stream_emulation_test.cpp) brings its own
+#define QS_KERNEL extern "C" __global__ void __launch_bounds__(WARPS * 32)
+#define QS_DYNAMIC_SMEM(name) extern __shared__ __align__(16) uint4 name[]
+#endif
+
+#ifdef __CUDA_ARCH__  // the host emulation defines these warp-level forms itself
 __device__ __forceinline__ unsigned qs_smem_addr(const void* p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
 __device__ __forceinline__ void qs_cp16(void* dst, const void* src) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(qs_smem_addr(dst)), "l"(src) : "memory");
@@ -62,6 +68,7 @@ __device__ __forceinline__ void qs_mma(float* c, unsigned int a0, unsigned int a
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
+#endif
 
 __device__ __forceinline__ float4 qs_load_x4(const void* xin, size_t i) {
 #ifdef XBF16
@@ -197,11 +204,11 @@ QM_UNROLL
 // int8/fp8 f32 [n_tiles * 16]; zeros (int4 asymmetric) u8 [n_tiles][groups][16]. x: [M, k] f32 (or bf16).
 // Dynamic shared memory: the warps' rings (codes, scales, zeros), x [M][QS_XSTRIDE] f16, the accumulator
 // [YT * 16][M] f32 (quant_mma_stream_geometry in quant_gemv_source.cpp computes the same total).
-extern "C" __global__ void __launch_bounds__(WARPS * 32)
+QS_KERNEL
 quant_mma_stream(const void* __restrict__ xin, const uint4* __restrict__ codes, const void* __restrict__ scales,
                  const unsigned char* __restrict__ zeros, float* __restrict__ y, int n, int k, int kw, int accumulate,
                  const float* __restrict__ gamma, float eps, float* __restrict__ glu_out) {
-  extern __shared__ __align__(16) uint4 qs_buf[];
+  QS_DYNAMIC_SMEM(qs_buf);
   __shared__ float s_max[WARPS][M];
   __shared__ float s_scale[M], s_inv[M], s_rms[M];
   (void)gamma;
