@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -113,8 +114,21 @@ void quant_mma_stream(const quant::WeightFormat& f, CUdeviceptr x, bool x_bf16, 
   const int threads = p.warps * 32;
   allow_shared_memory(fn, geo.smem_bytes);
   const auto [per_sm, sms] = resident(fn, threads, geo.smem_bytes);
-  const QuantMmaStreamGrid g = quant_mma_stream_grid(m, l.n_tiles, l.kw, l.word_k, accumulate, geo.x_cap, geo.max_tiles,
-                                                     glu ? 1 : p.k_slices, per_sm, sms);
+  // The chooser walks every block of every candidate grid: remembered per shape (eager decode steps call it per
+  // product).
+  QuantMmaStreamGrid g;
+  {
+    using Key = std::tuple<int, int64_t, int64_t, int64_t, bool, int64_t, int64_t, int, int, int>;
+    static std::mutex mu;
+    static std::map<Key, QuantMmaStreamGrid> grids;
+    const Key key{m, l.n_tiles, l.kw, l.word_k, accumulate, geo.x_cap, geo.max_tiles, glu ? 1 : p.k_slices, per_sm, sms};
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = grids.find(key);
+    if (it == grids.end())
+      it = grids.emplace(key, quant_mma_stream_grid(m, l.n_tiles, l.kw, l.word_k, accumulate, geo.x_cap, geo.max_tiles,
+                                                    glu ? 1 : p.k_slices, per_sm, sms)).first;
+    g = it->second;
+  }
   if (glu && g.splits != 1)
     fail("quant_mma: a gated activation needs one k slice; ", f.name, " at m = ", m, " k = ", k, " takes ", g.splits);
   if (g.splits > 1 && !accumulate)
