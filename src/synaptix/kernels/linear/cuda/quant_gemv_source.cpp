@@ -79,10 +79,17 @@ void check_quant_mma_params(int m, const QuantMmaParams& p) {
 }
 
 QuantMmaParams quant_mma_default_params(DType w, int m) {
-  (void)w;
   QuantMmaParams p;
-  if (m <= 8) {  // the stream form: 8 warps of 4 stages of 2 words, 48 KB in flight a block
+  if (m <= 8) {
+    // The stream form: 16 warps of 4 stages of 2 words (96 KB in flight a block) where it fits shared memory,
+    // else 8 (int4-g32's scales and zero points at 8 rows).
     p.stages = 4;
+    p.warps = 16;
+    try {
+      quant_mma_stream_geometry(w, m, p);
+    } catch (const Error&) {
+      p.warps = 8;
+    }
     return p;
   }
   if (m > 8) {  // row mode: 4 warps of 16 rows share each x load, k in 4 slices
@@ -149,11 +156,12 @@ QuantMmaStreamGrid quant_mma_stream_grid(int m, int64_t n_tiles, int64_t kw, int
   if (k_slices > 0) return grid_for(std::clamp<int64_t>(k_slices, s_min, std::max<int64_t>(s_min, kw)), int64_t{per_sm} * sms);
   // The words of the busiest SM (blocks land on SMs round-robin in launch order) plus each block's x slice
   // (read from L2, counted at a quarter of its bytes), for each number of slices and of blocks an SM (tiles
-  // are whole: 384 tiles on 264 blocks leave some SMs 4 and the mean 2.9, on 132 blocks at most 3); at equal
-  // cost the grid with more blocks (more bytes in flight). More slices than the x needs without accumulating
-  // would need y zeroed first (an extra graph node): only when no other fits.
-  QuantMmaStreamGrid best;
-  double best_cost = 0;
+  // are whole: 384 tiles on 264 blocks leave some SMs 4 and the mean 2.9, on 132 blocks at most 3). Fewer
+  // blocks than fit an SM keep fewer bytes in flight: such a grid must beat the best full one by a tenth. More
+  // slices than the x needs without accumulating would need y zeroed first (an extra graph node): only when no
+  // other fits.
+  QuantMmaStreamGrid best_full, best_part;
+  double cost_full = 0, cost_part = 0;
   for (int64_t s = s_min; s <= s_max; ++s) {
     if (s > s_min && !accumulate) break;
     for (int b_sm = 1; b_sm <= per_sm; ++b_sm) {
@@ -167,15 +175,15 @@ QuantMmaStreamGrid quant_mma_stream_grid(int m, int64_t n_tiles, int64_t kw, int
         load[static_cast<size_t>(b % sms)] += static_cast<double>(tiles * words) * 1024.0 + m * words * word_k * 4 / 4.0;
       }
       const double cost = *std::max_element(load.begin(), load.end());
-      const bool better = best.splits == 0 || cost < best_cost * (1 - 1e-9) ||
-                          (cost <= best_cost * (1 + 1e-9) && g.gx * g.splits > best.gx * best.splits);
-      if (better) {
+      QuantMmaStreamGrid& best = b_sm == per_sm ? best_full : best_part;
+      double& best_cost = b_sm == per_sm ? cost_full : cost_part;
+      if (best.splits == 0 || cost < best_cost) {
         best = g;
         best_cost = cost;
       }
     }
   }
-  return best;
+  return best_part.splits != 0 && cost_part < 0.9 * cost_full ? best_part : best_full;
 }
 
 std::string quant_mma_stream_source(DType w, int m, const QuantMmaParams& p, bool x_bf16, const QuantMmaFusion& fu) {
