@@ -331,7 +331,17 @@ int run_weight_format_bench(const WeightFormatBench& o) {
           mma_sweep.push_back(sweep_mma(spec, *quant::weight_format(r.dtype), m, bw.gbps, &mc));
           if (m == 1) {
             eo.quant_mma_schedule[1] = mc;  // calls of up to 8 rows
-            layer_seq = time_layer_sequence(spec, *quant::weight_format(r.dtype), bw.gbps, mc);
+            // In sequence under PDL a kernel's blocks may start beside the previous kernel's only where shared
+            // memory allows: the alone-timings cannot show it, so the sequence runs the chosen schedule and the
+            // stream form with one and with two blocks an SM.
+            const quant::WeightFormat& wf = *quant::weight_format(r.dtype);
+            layer_seq.push_back(time_layer_sequence(spec, wf, bw.gbps, mc));
+            for (int warps : {16, 8}) {
+              kernels::cuda::QuantMmaParams alt;
+              alt.warps = warps;
+              alt.stages = 4;
+              if (alt.str() != mc.str()) layer_seq.push_back(time_layer_sequence(spec, wf, bw.gbps, alt));
+            }
           } else {
             for (int t = 2; t <= 8; ++t) eo.quant_mma_schedule[t] = mc;
           }
