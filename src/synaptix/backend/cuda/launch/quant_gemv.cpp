@@ -166,6 +166,18 @@ void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdevicept
   const quant::WeightFormat& f = checked_format(w, n, k, "quant_mma");
   check_quant_mma_params(m, p);
   if (p.stages) {
+    // A stream schedule chosen at one m (the executor keeps one per 8-row tile count) whose ring, x and
+    // accumulator do not fit shared memory at this m runs this m's default instead.
+    try {
+      quant_mma_stream_geometry(w, m, p);
+    } catch (const Error&) {
+      const QuantMmaParams d = quant_mma_default_params(w, m);
+      if (d.str() != p.str()) {
+        quant_mma(w, x, x_bf16, wmma, y, m, n, k, accumulate, scratch, scratch_bytes, stream, d, fusion);
+        return;
+      }
+      throw;
+    }
     quant_mma_stream(f, x, x_bf16, wmma, y, m, n, k, accumulate, stream, p, fusion);
     return;
   }
