@@ -116,11 +116,14 @@ TEST(QuantMmaStreamSource, EveryFormatCompilesForSm90a) {
       const auto src = kc::quant_mma_stream_source(w, 2, kc::quant_mma_default_params(w, 2), false, fu);
       EXPECT_GT(backend::cuda::compile_cubin(src, "sm_90a", name).cubin.size(), 100u) << name;
     }
-  // More token tiles (the stream form takes up to 64 rows; the sweep times it at 32).
+  // More token tiles (the stream form takes up to 64 rows; the sweep times it at 32), x by the row-major pre-pass.
   for (int m : {32, 64}) {
-    const std::string name = "quant_mma_stream_int4-g128_m" + std::to_string(m);
-    EXPECT_GT(backend::cuda::compile_cubin(kc::quant_mma_stream_source(DType::W4_G128, m, p_of(m), false), "sm_90a", name).cubin.size(), 100u) << name;
+    kc::QuantMmaParams p = p_of(m);
+    p.fuse_x = m == 32;
+    const std::string name = "quant_mma_stream_int4-g128_m" + std::to_string(m) + p.str();
+    EXPECT_GT(backend::cuda::compile_cubin(kc::quant_mma_stream_source(DType::W4_G128, m, p, false), "sm_90a", name).cubin.size(), 100u) << name;
   }
+  EXPECT_GT(backend::cuda::compile_cubin(kc::quant_mma_x_source(false, true), "sm_90a", "quant_mma_x_rows").cubin.size(), 100u);
   kc::QuantMmaParams lo, hi;
   lo.warps = 1, lo.unroll = 1, lo.stages = 2;
   hi.warps = 16, hi.unroll = 4, hi.stages = 2, hi.k_slices = 3;

@@ -4,7 +4,7 @@
 // PTX ISA puts them, cp.async as an immediate copy), blocks one after another on the grid the launcher's
 // chooser (quant_mma_stream_grid) gives. Checks the kernel's own index logic (each warp's (tile, word) range
 // across tiles, the rings, the k slices and their atomic adds, the block accumulator, x's per-slice scale, the
-// RMSNorm prologue and the gated epilogue) against the formats' CPU dequantization reference in double, for a
+// RMSNorm prologue and the gated epilogue, x from the pre-pass) against the formats' CPU dequantization reference in double, for a
 // few formats and compile-time schedules chosen to exercise them on small shapes (small x slices force several
 // k slices). The kernel runs on a GPU in tests/kernels/cuda/quant_mma_device_test.cpp.
 #include <gtest/gtest.h>
@@ -206,6 +206,26 @@ QS_HOST_F16X2
 #include "synaptix/kernels/linear/cuda/quant_mma_stream.cu"
 #include "quant_mma_stream_emulated_undef.inc"
 }  // namespace cfg_mxfp4_geglu
+namespace cfg_g64_pre {
+using namespace qs_host;
+#define QFMT 1
+#define GROUP 64
+#define ASYM 0
+#define M 11
+#define WARPS 2
+#define STAGES 2
+#define QU 2
+#define XCAP 256
+#define YT 4
+#define QS_NORM 0
+#define QS_GLU 0
+#define XPRE 1
+#include "synaptix/kernels/linear/cuda/quant_mma_decode.cuh"
+QS_HOST_F16X2
+#include "synaptix/kernels/linear/cuda/quant_mma_stream.cu"
+#include "quant_mma_stream_emulated_undef.inc"
+#undef XPRE
+}  // namespace cfg_g64_pre
 namespace cfg_int8 {
 using namespace qs_host;
 #define QFMT 3
@@ -229,7 +249,7 @@ namespace kc = synaptix::kernels::cuda;
 namespace {
 
 using Kernel = void (*)(const void*, const qs_host::uint4*, const void*, const unsigned char*, float*, int, int, int, int,
-                        const float*, float, float*);
+                        const float*, float, float*, const float*);
 
 // A compile-time configuration: its format and the macros it was compiled with.
 struct Config {
@@ -238,7 +258,8 @@ struct Config {
   Kernel kernel;
   int m, warps, stages, unroll, x_cap, max_tiles;
   bool norm;
-  int glu;  // 0 none, 1 SwiGLU, 2 GeGLU (tanh)
+  int glu;           // 0 none, 1 SwiGLU, 2 GeGLU (tanh)
+  bool pre = false;  // XPRE: x converted by the pre-pass (row-major f16, a scale per token over its whole row)
 };
 
 // Runs the grid block after block, each block's threads as host threads.
@@ -298,10 +319,23 @@ void check_config(const Config& c, int64_t n, int64_t k, bool accumulate, int k_
   const size_t smem = static_cast<size_t>(int64_t{c.warps} * c.stages * c.unroll * (1024 + sbytes + zbytes) +
                                           c.m * (c.x_cap + 16) * 2 + c.max_tiles * 16 * c.m * 4);
   const float eps = 1e-5f;
+  // The pre-pass (quant_mma_x.cu with QX_ROWS) on the host: 2^sh with max |x| 2^sh in [2^14, 2^15).
+  std::vector<uint16_t> xh(static_cast<size_t>(c.m * l.k_pad), 0);
+  std::vector<float> x_inv(static_cast<size_t>(c.m), 1.f);
+  for (int t = 0; t < c.m && c.pre; ++t) {
+    float mx = 0;
+    for (int64_t i = 0; i < k; ++i) mx = std::max(mx, std::fabs(x[static_cast<size_t>(t * k + i)]));
+    int e = 0;
+    std::frexp(mx, &e);
+    const int sh = mx > 0 ? 15 - e : 0;
+    x_inv[static_cast<size_t>(t)] = std::ldexp(1.f, -sh);
+    for (int64_t i = 0; i < k; ++i) xh[static_cast<size_t>(t * l.k_pad + i)] = f32_to_f16(std::ldexp(x[static_cast<size_t>(t * k + i)], sh));
+  }
+  const void* x_arg = c.pre ? static_cast<const void*>(xh.data()) : static_cast<const void*>(x.data());
   run_grid(c, static_cast<unsigned>(g.gx), static_cast<unsigned>(g.splits), smem, [&] {
-    c.kernel(x.data(), reinterpret_cast<const qs_host::uint4*>(w.data()), w.data() + l.scales_offset, w.data() + l.zeros_offset,
+    c.kernel(x_arg, reinterpret_cast<const qs_host::uint4*>(w.data()), w.data() + l.scales_offset, w.data() + l.zeros_offset,
              y.data(), static_cast<int>(n), static_cast<int>(k), static_cast<int>(l.kw), accumulate ? 1 : 0, gamma.data(), eps,
-             act.data());
+             act.data(), x_inv.data());
   });
 
   // The reference: rmsnorm(x) in f32 as the kernel rounds it (with the norm), the product in double.
@@ -359,6 +393,7 @@ TEST(QuantMmaStreamEmulation, MatchesTheReferenceOnTheLaunchersGrids) {
       {"fp8 m9 w1u3s4", DType::FP8_PC, cfg_fp8::quant_mma_stream, 9, 1, 4, 3, 512, 8, false, 0},
       {"mxfp4 m2 w3u2s2 norm+geglu", DType::MXFP4, cfg_mxfp4_geglu::quant_mma_stream, 2, 3, 2, 2, 512, 4, true, 2},
       {"int8 m5 w2u1s5 x128", DType::W8_PC, cfg_int8::quant_mma_stream, 5, 2, 5, 1, 128, 3, false, 0},
+      {"int4-g64 m11 w2u2s2 x256 pre-pass", DType::W4_G64, cfg_g64_pre::quant_mma_stream, 11, 2, 2, 2, 256, 4, false, 0, true},
   };
   for (const Config& c : configs) {
     const quant::WeightFormat& f = *quant::weight_format(c.dtype);

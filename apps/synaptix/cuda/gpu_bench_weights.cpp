@@ -164,20 +164,22 @@ nlohmann::json sweep_mma(const model::Spec& s, const quant::WeightFormat& f, int
     for (int warps : {4, 8})
       for (int rt : {1, 2})
         for (int slices : {2, 4, 8}) grid.push_back({warps, rt, m > 32 ? 1 : 2, true, slices});  // row mode
-    for (int warps : {4, 8, 16})  // the stream form
+    for (int warps : {8, 16})  // the stream form, x converted per block or by the row-major pre-pass
       for (int unroll : {1, 2})
-        for (int stages : {3, 4}) {
-          kc::QuantMmaParams p;
-          p.warps = warps;
-          p.unroll = unroll;
-          p.stages = stages;
-          try {
-            kc::quant_mma_stream_geometry(f.dtype, m, p);
-          } catch (const Error&) {
-            continue;
+        for (int stages : {4})
+          for (bool fuse_x : {true, false}) {
+            kc::QuantMmaParams p;
+            p.warps = warps;
+            p.unroll = unroll;
+            p.stages = stages;
+            p.fuse_x = fuse_x;
+            try {
+              kc::quant_mma_stream_geometry(f.dtype, m, p);
+            } catch (const Error&) {
+              continue;
+            }
+            grid.push_back(p);
           }
-          grid.push_back(p);
-        }
   }
   std::vector<std::vector<double>> ms(grid.size(), std::vector<double>(4, 0.0));
   for (size_t i = 0; i < grid.size(); ++i)

@@ -211,7 +211,7 @@ TEST(QuantMmaDevice, SchedulesMatchTheReference) {
 // The stream form (quant_mma_stream.cu, schedules with stages; the default up to 8 rows, so the tests above
 // run it too): one warp a block and sixteen, one word a stage and two, 2..8 stages, k cut into slices by the
 // launcher's choice or by the schedule (several slices without accumulating: y zeroed first), f32 and bf16 x,
-// and up to 64 rows.
+// x converted in the product or by the row-major pre-pass, and up to 64 rows.
 TEST(QuantMmaDevice, StreamSchedulesMatchTheReference) {
   SKIP_WITHOUT_DEVICE();
   synaptix::testing::cuda_context();
@@ -223,8 +223,10 @@ TEST(QuantMmaDevice, StreamSchedulesMatchTheReference) {
     p.k_slices = k_slices;
     return p;
   };
+  kc::QuantMmaParams pre = sched(8, 2, 3, 0);
+  pre.fuse_x = false;  // x by the pre-pass, row-major
   const kc::QuantMmaParams schedules[] = {sched(1, 1, 2, 0), sched(4, 2, 3, 0), sched(8, 2, 4, 3), sched(16, 2, 2, 0),
-                                          sched(8, 1, 8, 16)};
+                                          sched(8, 1, 8, 16), pre};
   for (const quant::WeightFormat& f : quant::weight_formats()) {
     const Matrix mat(f, 200, small_k(f) + 128);
     for (const kc::QuantMmaParams& p : schedules)
@@ -233,11 +235,17 @@ TEST(QuantMmaDevice, StreamSchedulesMatchTheReference) {
   // More token tiles (the stream form takes up to 64 rows): x's k slice shrinks with m (1024 at 32 rows).
   for (const quant::WeightFormat& f : quant::weight_formats()) {
     const Matrix mat(f, 200, small_k(f) + 128);
-    for (int m : {13, 32, 64}) check(mat, {m, m == 13, m == 32, &schedules[1]});
+    for (int m : {13, 32, 64}) {
+      check(mat, {m, m == 13, m == 32, &schedules[1]});
+      check(mat, {m, m == 32, m == 13, &pre});
+    }
   }
   for (DType w : {DType::W4_G128, DType::FP8_PC}) {
     const Matrix mat(*quant::weight_format(w), 4096, 4096);
-    for (int m : {32, 64}) check(mat, {m, m == 64, false, &schedules[2]});
+    for (int m : {32, 64}) {
+      check(mat, {m, m == 64, false, &schedules[2]});
+      check(mat, {m, m == 32, false, &pre});
+    }
   }
   // A long row at eight tokens: x's k slices (4096 a block) force four slices, y zeroed first.
   const Matrix down(*quant::weight_format(DType::W4_G128), 300, 14336);

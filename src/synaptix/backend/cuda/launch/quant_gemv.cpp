@@ -98,7 +98,8 @@ namespace {
 // The stream form (quant_mma_stream.cu): one launch, no scratch; y zeroed first only when k is cut into slices
 // and y is not accumulated into.
 void quant_mma_stream(const quant::WeightFormat& f, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdeviceptr y, int m,
-                      int64_t n, int64_t k, bool accumulate, CUstream stream, const QuantMmaParams& p, const QuantMmaFusedArgs& fa) {
+                      int64_t n, int64_t k, bool accumulate, CUdeviceptr scratch, size_t scratch_bytes, CUstream stream,
+                      const QuantMmaParams& p, const QuantMmaFusedArgs& fa) {
   const QuantMmaFusion& fu = fa.fusion;
   const bool glu = fu.glu != QuantGlu::None;
   if (x % (x_bf16 ? 8 : 16) != 0 || y % 4 != 0 || wmma % 256 != 0)
@@ -131,14 +132,32 @@ void quant_mma_stream(const quant::WeightFormat& f, CUdeviceptr x, bool x_bf16, 
   }
   if (glu && g.splits != 1)
     fail("quant_mma: a gated activation needs one k slice; ", f.name, " at m = ", m, " k = ", k, " takes ", g.splits);
-  if (g.splits > 1 && !accumulate)
+  const bool zero_y = g.splits > 1 && !accumulate;
+  CUdeviceptr x_inv = 0;
+  if (!p.fuse_x) {
+    // The pre-pass: x to row-major f16 in scratch, its inverse scales after (and y zeroed when slices add into it).
+    if (fu.rms_norm) fail("quant_mma: the RMSNorm prologue needs x converted in the product (schedule ", p.str(), ")");
+    const size_t need = quant_mma_scratch_bytes(f.dtype, m, k);
+    if (scratch % 256 != 0 || scratch_bytes < need)
+      fail("quant_mma: scratch of ", scratch_bytes, " bytes for ", m, " x ", k, " (needs ", need, ", 256-byte aligned)");
+    const int64_t m_pad = (m + 7) / 8 * 8;
+    x_inv = scratch + static_cast<CUdeviceptr>((m_pad * l.k_pad * 2 + 255) / 256 * 256);
+    CUfunction fx = bc::cached_kernel(std::string("quant_mma_x_rows_") + (x_bf16 ? "bf16" : "f32"),
+                                      [&] { return quant_mma_x_source(x_bf16, true); }, "quant_mma_x");
+    CUdeviceptr xh = scratch, y_zero = zero_y ? y : 0;
+    int mi = m, ki = static_cast<int>(k), kp = static_cast<int>(l.k_pad), nn = static_cast<int>(n);
+    void* xargs[] = {&x, &xh, &x_inv, &mi, &ki, &kp, &y_zero, &nn};
+    bc::launch(fx, {static_cast<unsigned>(m)}, {1024}, 0, stream, xargs, "quant_mma_x");
+    x = scratch;
+  } else if (zero_y) {
     hw::cuda::check(cuMemsetD32Async(y, 0, static_cast<size_t>(m) * static_cast<size_t>(n), stream), "cuMemsetD32Async");
+  }
   CUdeviceptr codes = wmma, scales = wmma + static_cast<CUdeviceptr>(l.scales_offset),
               zeros = wmma + static_cast<CUdeviceptr>(l.zeros_offset);
   int ni = static_cast<int>(n), ki = static_cast<int>(k), kwi = static_cast<int>(l.kw), acc = accumulate ? 1 : 0;
   CUdeviceptr gamma = fa.gamma, glu_out = fa.glu_out;
   float eps = fa.eps;
-  void* args[] = {&x, &codes, &scales, &zeros, &y, &ni, &ki, &kwi, &acc, &gamma, &eps, &glu_out};
+  void* args[] = {&x, &codes, &scales, &zeros, &y, &ni, &ki, &kwi, &acc, &gamma, &eps, &glu_out, &x_inv};
   const std::string what = bc::active_trace()
                                ? "quant_mma_stream " + std::string(f.name) + " " + std::to_string(n) + "x" + std::to_string(k)
                                : "quant_mma_stream";
@@ -150,7 +169,7 @@ void quant_mma_stream(const quant::WeightFormat& f, CUdeviceptr x, bool x_bf16, 
 
 bool quant_mma_fusable(DType w, int m, int64_t n, int64_t k, const QuantMmaParams& p, const QuantMmaFusion& fu) {
   const quant::WeightFormat* f = quant::weight_format(w);
-  if (!f || !p.stages || m < 1 || m > 8) return false;
+  if (!f || !p.stages || !p.fuse_x || m < 1 || m > 8) return false;
   if (fu.glu == QuantGlu::None) return true;
   try {
     const QuantMmaStreamGeometry geo = quant_mma_stream_geometry(w, m, p);
@@ -178,7 +197,7 @@ void quant_mma(DType w, CUdeviceptr x, bool x_bf16, CUdeviceptr wmma, CUdevicept
       }
       throw;
     }
-    quant_mma_stream(f, x, x_bf16, wmma, y, m, n, k, accumulate, stream, p, fusion);
+    quant_mma_stream(f, x, x_bf16, wmma, y, m, n, k, accumulate, scratch, scratch_bytes, stream, p, fusion);
     return;
   }
   if (fusion.fusion.rms_norm || fusion.fusion.glu != QuantGlu::None)

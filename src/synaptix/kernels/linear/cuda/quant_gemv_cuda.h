@@ -54,11 +54,12 @@ struct QuantMmaParams {
   int k_slices = 0;
   // 2..8: the stream form (quant_mma_stream.cu; the default up to 8 rows of x, takes up to 64): each warp streams
   // its words through a shared-memory ring of this many stages of `unroll` words (cp.async), one wave of blocks
-  // over the device; row_tiles and fuse_x do not apply. 0: quant_mma.cu.
+  // over the device; row_tiles does not apply, fuse_x: each block converts its slice of x (else the pre-pass
+  // converts x once, row-major, and blocks copy their slices: fewer L2 bytes for many rows). 0: quant_mma.cu.
   int stages = 0;
   std::string str() const {
     if (stages)
-      return "w" + std::to_string(warps) + "u" + std::to_string(unroll) + "s" + std::to_string(stages) +
+      return "w" + std::to_string(warps) + "u" + std::to_string(unroll) + "s" + std::to_string(stages) + (fuse_x ? "" : "p") +
              (k_slices ? "k" + std::to_string(k_slices) : "");
     return "w" + std::to_string(warps) + "t" + std::to_string(row_tiles) + "u" + std::to_string(unroll) + (fuse_x ? "" : "p") +
            (k_slices ? "k" + std::to_string(k_slices) : "");
@@ -105,8 +106,8 @@ struct QuantMmaFusion {
 // The stream form's source (x f32, or bf16 when x_bf16). Throws like quant_mma_source, and for a schedule without
 // stages.
 std::string quant_mma_stream_source(DType w, int m, const QuantMmaParams& p, bool x_bf16, const QuantMmaFusion& fu = {});
-// The activation conversion's source (x f32, or bf16 when bf16_input).
-std::string quant_mma_x_source(bool bf16_input);
+// The activation conversion's source (x f32, or bf16 when bf16_input; row-major f16 for the stream form when rows).
+std::string quant_mma_x_source(bool bf16_input, bool rows = false);
 // The bf16 expansion of the tensor-core layout (quant_mma_dequant.cu). Throws for a dtype without a form.
 std::string quant_mma_dequant_source(DType w);
 

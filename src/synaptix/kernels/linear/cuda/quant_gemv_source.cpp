@@ -188,19 +188,21 @@ QuantMmaStreamGrid quant_mma_stream_grid(int m, int64_t n_tiles, int64_t kw, int
 
 std::string quant_mma_stream_source(DType w, int m, const QuantMmaParams& p, bool x_bf16, const QuantMmaFusion& fu) {
   const QuantMmaStreamGeometry g = quant_mma_stream_geometry(w, m, p);
+  if (!p.fuse_x && fu.rms_norm) fail("quant_mma: the RMSNorm prologue needs x converted in the product (schedule ", p.str(), ")");
   std::ostringstream os;
   os << format_head(w, "quant_mma");
   os << kernels::cuda_source("kernels/linear/cuda/quant_mma_decode.cuh");
   os << "#define M " << m << "\n#define WARPS " << p.warps << "\n#define STAGES " << p.stages << "\n#define QU " << p.unroll
      << "\n#define XCAP " << g.x_cap << "\n#define YT " << g.max_tiles << "\n" << (x_bf16 ? "#define XBF16 1\n" : "")
-     << "#define QS_NORM " << (fu.rms_norm ? 1 : 0) << "\n#define QS_GLU " << static_cast<int>(fu.glu) << "\n";
+     << "#define QS_NORM " << (fu.rms_norm ? 1 : 0) << "\n#define QS_GLU " << static_cast<int>(fu.glu) << "\n"
+     << (p.fuse_x ? "" : "#define XPRE 1\n");
   os << kernels::cuda_source("kernels/linear/cuda/quant_mma_stream.cu");
   return os.str();
 }
 
-std::string quant_mma_x_source(bool bf16_input) {
+std::string quant_mma_x_source(bool bf16_input, bool rows) {
   std::ostringstream os;
-  os << kDevicePrelude << "#define QFMT 0\n" << (bf16_input ? "#define XBF16 1\n" : "")
+  os << kDevicePrelude << "#define QFMT 0\n" << (bf16_input ? "#define XBF16 1\n" : "") << (rows ? "#define QX_ROWS 1\n" : "")
      << kernels::cuda_source("kernels/linear/cuda/quant_mma_decode.cuh")
      << kernels::cuda_source("kernels/linear/cuda/quant_mma_x.cu");
   return os.str();

@@ -17,14 +17,16 @@
 //    atomically added into y (several slices; the launcher zeroes y first unless accumulating).
 //  - x once per block: the block converts its k slice of x to f16 in shared memory, each token scaled by a
 //    power of two that puts the slice's max |x| in [2^14, 2^15) (f16 cannot overflow, small rows keep their
-//    bits), undone with the block's output.
+//    bits), undone with the block's output. With XPRE the pre-pass (quant_mma_x.cu, row-major) converted x once
+//    for all blocks (many rows: half the bytes each block reads from L2, no max pass) and the block copies its
+//    slice.
 //  - Fusions of a quantized decode step (what the bf16 GEMV's prologues and epilogues do): QS_NORM, x is the
 //    residual and the product reads rmsnorm(x) = x * rsqrt(mean(x^2) + eps) * gamma (each block sums the squares
 //    of every k of its tokens); QS_GLU (1 SwiGLU, 2 GeGLU tanh), W's rows are gate|up interleaved and the block
 //    writes act(gate) * up into glu_out [M, n / 2] instead of y (one k slice only).
 // #defines from the generator (quant_gemv_source.cpp): the format's (QFMT, GROUP, ASYM), M (rows of x), WARPS,
 // STAGES (>= 2), QU (words a stage), XCAP (f16 elements of x per token the block holds: k slice <= XCAP), YT
-// (row tiles a block may own), XBF16 (x is bf16, else f32), QS_NORM, QS_GLU.
+// (row tiles a block may own), XBF16 (x is bf16, else f32), XPRE, QS_NORM, QS_GLU.
 #ifndef QS_NORM
 #define QS_NORM 0
 #endif
@@ -207,13 +209,14 @@ QM_UNROLL
 QS_KERNEL
 quant_mma_stream(const void* __restrict__ xin, const uint4* __restrict__ codes, const void* __restrict__ scales,
                  const unsigned char* __restrict__ zeros, float* __restrict__ y, int n, int k, int kw, int accumulate,
-                 const float* __restrict__ gamma, float eps, float* __restrict__ glu_out) {
+                 const float* __restrict__ gamma, float eps, float* __restrict__ glu_out, const float* __restrict__ x_inv) {
   QS_DYNAMIC_SMEM(qs_buf);
   __shared__ float s_max[WARPS][M];
   __shared__ float s_scale[M], s_inv[M], s_rms[M];
   (void)gamma;
   (void)eps;
   (void)glu_out;
+  (void)x_inv;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
   const int n_tiles = (n + 15) >> 4;
   const int splits = (int)gridDim.y;
@@ -243,6 +246,22 @@ quant_mma_stream(const void* __restrict__ xin, const uint4* __restrict__ codes, 
 
   // x's k slice [kbeg, kend) words to f16, per token scaled by a power of two (2^14 <= max |x| 2^sh < 2^15).
   const int k0 = kbeg * QM_WORD_K, kl = cw * QM_WORD_K;
+#ifdef XPRE
+  {
+    // The pre-pass's f16 rows ([M][kw * QM_WORD_K], scaled per token over the whole row, zeros past k).
+    const unsigned short* xh = reinterpret_cast<const unsigned short*>(xin);
+    const int kx = kw * QM_WORD_K, chunks = kl / 8;
+    for (int i = threadIdx.x; i < M * chunks; i += blockDim.x) {
+      const int t = i / chunks, c = i - t * chunks;
+      *reinterpret_cast<uint4*>(xs + t * QS_XSTRIDE + 8 * c) = *reinterpret_cast<const uint4*>(xh + (size_t)t * kx + k0 + 8 * c);
+    }
+    for (int t = threadIdx.x; t < M; t += blockDim.x) s_inv[t] = x_inv[t];
+    (void)s_max;
+    (void)s_scale;
+    (void)s_rms;
+    __syncthreads();
+  }
+#else
   {
 #if QS_NORM
     // 1 / rms of each token over its whole row (as the RMSNorm kernel: rsqrt(sum / k + eps)).
@@ -301,6 +320,7 @@ quant_mma_stream(const void* __restrict__ xin, const uint4* __restrict__ codes, 
     }
     __syncthreads();
   }
+#endif
 
   // The warp's stream: wait for stage st, refill the slot the last round read (STAGES - 1 ahead), use stage st.
   const unsigned short* xrow[QS_NT];

@@ -5,7 +5,8 @@
 // of 4 elements loaded at once and kept in registers (one round trip for k up to 32768; longer rows loop).
 // Elements k..k_pad-1 are written as zeros (the product reads every k of the tokens it has; tokens past m it
 // never reads). With y_zero: the token's row of the product's output y [m, n] is zeroed too. k % 4 == 0,
-// rows 16-byte (f32) or 8-byte (bf16) aligned.
+// rows 16-byte (f32) or 8-byte (bf16) aligned. With QX_ROWS the f16 x is row-major instead ([m][k_pad], the
+// stream form's pre-pass).
 
 #define QX_VEC 8  // float4 (or 4 bf16) of x a thread keeps in registers
 
@@ -24,7 +25,11 @@ __device__ __forceinline__ void qx_store4(unsigned short* __restrict__ xh, int t
   uint2 o;
   o.x = qm_f16x2(v.x * scale, v.y * scale);
   o.y = qm_f16x2(v.z * scale, v.w * scale);
+#ifdef QX_ROWS
+  *reinterpret_cast<uint2*>(xh + (long long)t * k_pad + i) = o;  // row-major (the stream form's XPRE)
+#else
   *reinterpret_cast<uint2*>(xh + qm_x_index(t, i, k_pad)) = o;  // i % 4 == 0: 4 consecutive halves
+#endif
 }
 
 extern "C" __global__ void __launch_bounds__(1024)
