@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <optional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -120,7 +122,8 @@ nlohmann::json sweep_gemv(const model::Spec& s, const quant::WeightFormat& f, do
 // The tensor-core product (quant_mma, its x conversion included) alone at m rows on each projection shape,
 // like sweep_gemv: weight and scale bytes (the packed rows' bytes: the layout holds the same codes and scales)
 // per second against the measured bandwidth, and the schedule with the least time over a layer's four shapes.
-nlohmann::json sweep_mma(const model::Spec& s, const quant::WeightFormat& f, int m, double bw_gbps, kernels::cuda::QuantMmaParams* chosen) {
+nlohmann::json sweep_mma(const model::Spec& s, const quant::WeightFormat& f, int m, double bw_gbps, kernels::cuda::QuantMmaParams* chosen,
+                         kernels::cuda::QuantMmaParams* best_stream = nullptr) {
   namespace kc = kernels::cuda;
   namespace bc = backend::cuda;
   const int64_t h = s.hidden_size, inter = s.intermediate_size;
@@ -196,6 +199,12 @@ nlohmann::json sweep_mma(const model::Spec& s, const quant::WeightFormat& f, int
   for (size_t i = 1; i < grid.size(); ++i)
     if (total(i) < total(best_total)) best_total = i;
   *chosen = grid[best_total];
+  if (best_stream) {  // the stream form's best alone (the form that takes the step's fusions)
+    std::optional<size_t> bs;
+    for (size_t i = 0; i < grid.size(); ++i)
+      if (grid[i].stages && (!bs || total(i) < total(*bs))) bs = i;
+    *best_stream = bs ? grid[*bs] : def;
+  }
   nlohmann::json js = {{"m", m}, {"default", def.str()}, {"chosen", chosen->str()}};
   double bytes_all = 0;
   for (size_t j = 0; j < 4; ++j) {
@@ -329,21 +338,28 @@ int run_weight_format_bench(const WeightFormatBench& o) {
       } else {
         progress(r.name + ": the tensor-core product alone on each projection shape, a grid of schedules");
         for (int m : {1, 32}) {
-          kernels::cuda::QuantMmaParams mc;
-          mma_sweep.push_back(sweep_mma(spec, *quant::weight_format(r.dtype), m, bw.gbps, &mc));
+          kernels::cuda::QuantMmaParams mc, ms;
+          mma_sweep.push_back(sweep_mma(spec, *quant::weight_format(r.dtype), m, bw.gbps, &mc, &ms));
           if (m == 1) {
-            eo.quant_mma_schedule[1] = mc;  // calls of up to 8 rows
-            // In sequence under PDL a kernel's blocks may start beside the previous kernel's only where shared
-            // memory allows: the alone-timings cannot show it, so the sequence runs the chosen schedule and the
-            // stream form with one and with two blocks an SM.
+            // Batch 1 runs what a layer's products do best in sequence with their neighbours, under PDL: the
+            // best alone, the stream form's best alone and the default, each fused where the form takes it
+            // (the alone-timings see neither the fusions nor the overlap of consecutive kernels).
             const quant::WeightFormat& wf = *quant::weight_format(r.dtype);
-            layer_seq.push_back(time_layer_sequence(spec, wf, bw.gbps, mc));
-            for (int warps : {16, 8}) {
-              kernels::cuda::QuantMmaParams alt;
-              alt.warps = warps;
-              alt.stages = 4;
-              if (alt.str() != mc.str()) layer_seq.push_back(time_layer_sequence(spec, wf, bw.gbps, alt));
+            std::vector<kernels::cuda::QuantMmaParams> cands = {mc};
+            for (const kernels::cuda::QuantMmaParams& c : {ms, kernels::cuda::quant_mma_default_params(r.dtype, 1)})
+              if (std::none_of(cands.begin(), cands.end(), [&](const auto& d) { return d.str() == c.str(); })) cands.push_back(c);
+            double best_us = 0;
+            for (const kernels::cuda::QuantMmaParams& c : cands) {
+              const nlohmann::json js = time_layer_sequence(spec, wf, bw.gbps, c);
+              const double us = js.contains("fused_us") ? js["fused_us"].get<double>() : js["unfused_us"].get<double>();
+              layer_seq.push_back(js);
+              if (best_us == 0 || us < best_us) {
+                best_us = us;
+                eo.quant_mma_schedule[1] = c;  // calls of up to 8 rows
+              }
             }
+            std::printf("  %s batch 1 runs %s (the layer sequence's best, %.1f us)\n", std::string(wf.name).c_str(),
+                        eo.quant_mma_schedule[1].str().c_str(), best_us);
           } else {
             for (int t = 2; t <= 8; ++t) eo.quant_mma_schedule[t] = mc;
           }
