@@ -158,6 +158,7 @@ int run_fp8_prefill_bench(const Fp8PrefillBench& o) {
         {"ms", exec_layer_ms[resident] * L}, {"tflops", tf}, {"of_peak", tf / fp8_peak.tflops}};
   }
 
+  std::fflush(stdout);  // the tables so far survive a time limit on what follows
   // The whole prefill step through the executor (attention, norms, LM head included) on fp8-e4m3-pc weights:
   // the bf16 expansion it ran before, against W8A8. One bf16 product and a bf16 KV cache on every side (the fast
   // precision a W8A8 recipe would pair with).

@@ -21,7 +21,7 @@ void check_dims(const char* what, int64_t rows, int64_t k) {
 
 void fp8_quantize_rows(CUdeviceptr x, CUdeviceptr q, CUdeviceptr scale, int64_t m, int64_t k, CUstream stream) {
   check_dims("fp8_quantize_rows", m, k);
-  if (k % 2) fail("fp8_quantize_rows: k=", k, " is odd (codes are written in pairs)");
+  if (k % 4 || x % 16) fail("fp8_quantize_rows: k=", k, " (a multiple of 4) and a 16-byte aligned x expected (4 elements a load)");
   int ki = static_cast<int>(k);
   void* args[] = {&x, &q, &scale, &ki};
   bc::launch(fn("fp8_quantize_rows"), {static_cast<unsigned>(m)}, {256}, 0, stream, args, "fp8_quantize_rows");
@@ -29,7 +29,7 @@ void fp8_quantize_rows(CUdeviceptr x, CUdeviceptr q, CUdeviceptr scale, int64_t 
 
 void fp8_quantize_rows_bf16(CUdeviceptr x, CUdeviceptr q, CUdeviceptr scale, int64_t m, int64_t k, CUstream stream) {
   check_dims("fp8_quantize_rows_bf16", m, k);
-  if (k % 2) fail("fp8_quantize_rows_bf16: k=", k, " is odd (codes are written in pairs)");
+  if (k % 4 || x % 8) fail("fp8_quantize_rows_bf16: k=", k, " (a multiple of 4) and an 8-byte aligned x expected (4 elements a load)");
   int ki = static_cast<int>(k);
   void* args[] = {&x, &q, &scale, &ki};
   bc::launch(fn("fp8_quantize_rows_bf16"), {static_cast<unsigned>(m)}, {256}, 0, stream, args, "fp8_quantize_rows_bf16");

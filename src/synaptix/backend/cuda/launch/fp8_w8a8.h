@@ -9,7 +9,7 @@
 namespace synaptix::kernels::cuda {
 
 // x f32 [m, k] -> q E4M3 codes [m, k] and scale f32 [m] (per-row RTN as the fp8-e4m3-pc quantizer: scale =
-// amax / 448, code = e4m3(v / scale)). k even.
+// amax / 448, code = e4m3(v / scale)). k % 4 == 0, x 16-byte aligned (8-byte for bf16), q 4-byte aligned.
 void fp8_quantize_rows(CUdeviceptr x, CUdeviceptr q, CUdeviceptr scale, int64_t m, int64_t k, CUstream stream);
 // The same from bf16 x [m, k].
 void fp8_quantize_rows_bf16(CUdeviceptr x, CUdeviceptr q, CUdeviceptr scale, int64_t m, int64_t k, CUstream stream);

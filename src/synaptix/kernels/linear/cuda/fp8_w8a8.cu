@@ -3,13 +3,22 @@
 // (backend/cuda/cublaslt_fp8.h). Codes are OFP8 E4M3 bytes (saturating, round to nearest even), the same
 // bytes as the CPU's fp8-e4m3 format (quant/minifloat.h).
 
-// x as f32, or as bf16 bits (the executor's one-bf16-product inputs).
-__device__ __forceinline__ float fp8_load_x(const float* x, size_t i) { return x[i]; }
-__device__ __forceinline__ float fp8_load_x(const unsigned short* x, size_t i) { return __uint_as_float((unsigned)x[i] << 16); }
+// 4 consecutive elements of x (f32: one 16-byte load; bf16 bits: one 8-byte load) as floats; i % 4 == 0.
+__device__ __forceinline__ void fp8_load4(const float* x, int i, float v[4]) {
+  const float4 f = *reinterpret_cast<const float4*>(x + i);
+  v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
+}
+__device__ __forceinline__ void fp8_load4(const unsigned short* x, int i, float v[4]) {
+  const uint2 u = *reinterpret_cast<const uint2*>(x + i);
+  v[0] = __uint_as_float(u.x << 16), v[1] = __uint_as_float(u.x & 0xFFFF0000u);
+  v[2] = __uint_as_float(u.y << 16), v[3] = __uint_as_float(u.y & 0xFFFF0000u);
+}
 
 // Each row of x ([m, k]) as E4M3 codes [m, k] and one f32 scale per row (per token), exactly as the
 // fp8-e4m3-pc weight quantizer rounds a row (quant/weight_quantize.cpp): scale = amax / 448, code =
-// e4m3(v / scale), an all-zero row scale 0 and codes 0. One block per row; k even.
+// e4m3(v / scale), an all-zero row scale 0 and codes 0. One block per row, 4 elements a thread per step
+// (k % 4 == 0): the row is read twice (its amax, then the codes; the second read mostly from L2) at full
+// load width, the codes written 4 at a time.
 template <typename T>
 __device__ __forceinline__ void fp8_quantize_row(const T* __restrict__ x, unsigned char* __restrict__ q,
                                                  float* __restrict__ scale, int k) {
@@ -18,7 +27,11 @@ __device__ __forceinline__ void fp8_quantize_row(const T* __restrict__ x, unsign
   const T* xr = x + (size_t)row * k;
   pdl_wait();
   float amax = 0.f;
-  for (int i = threadIdx.x; i < k; i += blockDim.x) amax = fmaxf(amax, fabsf(fp8_load_x(xr, i)));
+  for (int i = threadIdx.x * 4; i < k; i += blockDim.x * 4) {
+    float v[4];
+    fp8_load4(xr, i, v);
+    amax = fmaxf(amax, fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3]))));
+  }
   amax = warp_max(amax);
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = amax;
   __syncthreads();
@@ -31,15 +44,19 @@ __device__ __forceinline__ void fp8_quantize_row(const T* __restrict__ x, unsign
   pdl_launch_dependents();
   const float s = red[0] / 448.f;  // IEEE division (NVRTC's default), as the CPU's
   if (threadIdx.x == 0) scale[row] = s;
-  unsigned short* qr = reinterpret_cast<unsigned short*>(q + (size_t)row * k);
-  for (int i = threadIdx.x; i < (k >> 1); i += blockDim.x) {
-    unsigned short packed = 0;
+  unsigned* qr = reinterpret_cast<unsigned*>(q + (size_t)row * k);
+  for (int i = threadIdx.x * 4; i < k; i += blockDim.x * 4) {
+    unsigned packed = 0;
     if (s > 0.f) {
-      const float lo = fp8_load_x(xr, 2 * i) / s, hi = fp8_load_x(xr, 2 * i + 1) / s;
-      // The first operand goes to the upper byte: element 2i + 1 at the higher address.
-      asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(packed) : "f"(hi), "f"(lo));
+      float v[4];
+      fp8_load4(xr, i, v);
+      unsigned short lo, hi;
+      // The first operand goes to the upper byte: element i + 1 at the higher address.
+      asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(lo) : "f"(v[1] / s), "f"(v[0] / s));
+      asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(hi) : "f"(v[3] / s), "f"(v[2] / s));
+      packed = (unsigned)lo | ((unsigned)hi << 16);
     }
-    qr[i] = packed;
+    qr[i >> 2] = packed;
   }
 }
 
