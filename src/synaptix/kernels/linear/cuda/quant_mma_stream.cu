@@ -152,13 +152,13 @@ __device__ __forceinline__ void qs_word(float (&acc)[QS_NT][4], const uint4& w0,
   (void)g;
 QM_UNROLL
   for (int gi = 0; gi < QM_GROUPS_PER_WORD; ++gi) {
-#if QFMT == 1 || QFMT == 4
-    float part[QS_NT][4];
+    // Two partial sums, even and odd steps: two independent mma chains (the chain's latency, not the bytes in
+    // flight, bounded the first H100 run), added with the group's scale.
+    float part[2][QS_NT][4];
 QM_UNROLL
-    for (int j = 0; j < QS_NT; ++j) part[j][0] = part[j][1] = part[j][2] = part[j][3] = 0.f;
-#else
-    float (&part)[QS_NT][4] = acc;
-#endif
+    for (int h = 0; h < 2; ++h)
+QM_UNROLL
+      for (int j = 0; j < QS_NT; ++j) part[h][j][0] = part[h][j][1] = part[h][j][2] = part[h][j][3] = 0.f;
 #if QFMT == 1
 #if ASYM
     const unsigned int z0 = 0x6400u + zp[gi * 16 + g], z1 = 0x6400u + zp[gi * 16 + g + 8];
@@ -179,7 +179,7 @@ QM_UNROLL
       for (int j = 0; j < QS_NT; ++j) {
         uint2 xb = make_uint2(0u, 0u);
         if (xw[j]) xb = *reinterpret_cast<const uint2*>(xw[j] + xoff + 16 * s);
-        qs_mma(part[j], lo0, lo1, hi0, hi1, xb.x, xb.y);
+        qs_mma(part[ss & 1][j], lo0, lo1, hi0, hi1, xb.x, xb.y);
       }
     }
 #if QFMT == 1
@@ -189,16 +189,16 @@ QM_UNROLL
     const unsigned int e0 = sc[gi * 16 + g], e1 = sc[gi * 16 + g + 8];
     const float d0 = e0 == 0 ? __uint_as_float(0x00400000u) : __uint_as_float(e0 << 23);
     const float d1 = e1 == 0 ? __uint_as_float(0x00400000u) : __uint_as_float(e1 << 23);
+#else
+    const float d0 = 1.f, d1 = 1.f;  // per-channel: the row scale comes at the end
 #endif
-#if QFMT == 1 || QFMT == 4
 QM_UNROLL
     for (int j = 0; j < QS_NT; ++j) {
-      acc[j][0] += d0 * part[j][0];
-      acc[j][1] += d0 * part[j][1];
-      acc[j][2] += d1 * part[j][2];
-      acc[j][3] += d1 * part[j][3];
+      acc[j][0] += d0 * (part[0][j][0] + part[1][j][0]);
+      acc[j][1] += d0 * (part[0][j][1] + part[1][j][1]);
+      acc[j][2] += d1 * (part[0][j][2] + part[1][j][2]);
+      acc[j][3] += d1 * (part[0][j][3] + part[1][j][3]);
     }
-#endif
   }
 }
 
