@@ -226,6 +226,22 @@ QS_HOST_F16X2
 #include "quant_mma_stream_emulated_undef.inc"
 #undef XPRE
 }  // namespace cfg_g64_pre
+namespace cfg_int8_long {
+using namespace qs_host;
+#define QFMT 3
+#define M 1
+#define WARPS 1
+#define STAGES 3
+#define QU 2
+#define XCAP 2048
+#define YT 8
+#define QS_NORM 1
+#define QS_GLU 0
+#include "synaptix/kernels/linear/cuda/quant_mma_decode.cuh"
+QS_HOST_F16X2
+#include "synaptix/kernels/linear/cuda/quant_mma_stream.cu"
+#include "quant_mma_stream_emulated_undef.inc"
+}  // namespace cfg_int8_long
 namespace cfg_int8 {
 using namespace qs_host;
 #define QFMT 3
@@ -260,6 +276,7 @@ struct Config {
   bool norm;
   int glu;           // 0 none, 1 SwiGLU, 2 GeGLU (tanh)
   bool pre = false;  // XPRE: x converted by the pre-pass (row-major f16, a scale per token over its whole row)
+  int64_t k = 0;     // the row length (0: 384 for group formats, 420 for per-channel ones)
 };
 
 // Runs the grid block after block, each block's threads as host threads.
@@ -394,11 +411,13 @@ TEST(QuantMmaStreamEmulation, MatchesTheReferenceOnTheLaunchersGrids) {
       {"mxfp4 m2 w3u2s2 norm+geglu", DType::MXFP4, cfg_mxfp4_geglu::quant_mma_stream, 2, 3, 2, 2, 512, 4, true, 2},
       {"int8 m5 w2u1s5 x128", DType::W8_PC, cfg_int8::quant_mma_stream, 5, 2, 5, 1, 128, 3, false, 0},
       {"int4-g64 m11 w2u2s2 x256 pre-pass", DType::W4_G64, cfg_g64_pre::quant_mma_stream, 11, 2, 2, 2, 256, 4, false, 0, true},
+      // One warp, a slice longer than the x a thread keeps in registers (1540 > 4 x 128), with the norm.
+      {"int8 m1 w1u2s3 x2048 norm", DType::W8_PC, cfg_int8_long::quant_mma_stream, 1, 1, 3, 2, 2048, 8, true, 0, false, 1540},
   };
   for (const Config& c : configs) {
     const quant::WeightFormat& f = *quant::weight_format(c.dtype);
     // k: several words with a tail of padding for the per-channel formats; rows not a multiple of 16.
-    const int64_t k = f.group ? 384 : 420;
+    const int64_t k = c.k ? c.k : f.group ? 384 : 420;
     for (const int64_t n : {int64_t{38}, int64_t{150}})
       for (bool acc : {false, true}) {
         if (c.glu && acc) continue;  // a gated activation stores
