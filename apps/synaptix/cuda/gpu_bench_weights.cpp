@@ -395,8 +395,11 @@ int run_weight_format_bench(const WeightFormatBench& o) {
     nlohmann::json jr = {{"format", r.name}, {"bits_per_weight", r.bits_per_weight}, {"step_bytes", r.step_bytes},
                          {"roofline_b1_tok_s", r.roofline_tok_s}, {"steps_per_launch", launch_steps(*ex, 1, o.timing)}};
     for (const auto& d : r.dec) jr["decode"].push_back({{"batch", d.batch}, {"tok_s", d.tok_s}, {"step_ms", d.step_ms}});
-    jr["b1_vs_roofline"] = r.dec.front().tok_s / r.roofline_tok_s;
-    jr["b1_vs_bf16"] = r.dec.front().tok_s / rows.front().dec.front().tok_s;
+    // The roofline is one token's bytes: a ratio only for batch 1 (the first batch timed, when asked for).
+    if (r.dec.front().batch == 1) {
+      jr["b1_vs_roofline"] = r.dec.front().tok_s / r.roofline_tok_s;
+      jr["b1_vs_bf16"] = r.dec.front().tok_s / rows.front().dec.front().tok_s;
+    }
     if (o.prefill) jr["prefill_tok_s"] = r.prefill_tok_s;
     if (!sweep.is_null()) jr["gemv_alone_m1"] = sweep;
     if (!mma_sweep.is_null()) jr["mma_alone"] = mma_sweep;
@@ -410,14 +413,17 @@ int run_weight_format_bench(const WeightFormatBench& o) {
   std::printf("decode: %d tokens of context, %d timed steps; quantized products of up to %d rows (and every decode-sized "
               "one) run the tensor-core product on the weights as held, larger ones expand the weights to bf16\n",
               o.timing.context, o.timing.decode_steps, o.quant_mma_max_rows);
-  std::printf("%-15s | %5s | %8s | %9s | %9s | %6s", "format", "bits", "GB/step", "b=1 tok/s", "x roofline", "x bf16");
+  const int first = o.batches.front();
+  const std::string first_label = "b=" + std::to_string(first) + " tok/s";
+  std::printf("%-15s | %5s | %8s | %9s | %9s | %6s", "format", "bits", "GB/step", first_label.c_str(), "x roofline", "x bf16");
   for (size_t i = 1; i < o.batches.size(); ++i) std::printf(" | b=%-3d tok/s | x bf16", o.batches[i]);
   if (o.prefill) std::printf(" | prefill %d tok/s", o.timing.prompt);
   std::printf("\n");
   const FormatRow& base = rows.front();
   for (const FormatRow& r : rows) {
-    std::printf("%-15s | %5.2f | %8.3f | %9.1f | %9.3f | %6.2f", r.name.c_str(), r.bits_per_weight, r.step_bytes / 1e9,
-                r.dec.front().tok_s, r.dec.front().tok_s / r.roofline_tok_s, r.dec.front().tok_s / base.dec.front().tok_s);
+    const std::string vs_roof = first == 1 ? std::to_string(r.dec.front().tok_s / r.roofline_tok_s).substr(0, 5) : "-";
+    std::printf("%-15s | %5.2f | %8.3f | %9.1f | %9s | %6.2f", r.name.c_str(), r.bits_per_weight, r.step_bytes / 1e9,
+                r.dec.front().tok_s, vs_roof.c_str(), r.dec.front().tok_s / base.dec.front().tok_s);
     for (size_t i = 1; i < r.dec.size(); ++i) std::printf(" | %11.1f | %6.2f", r.dec[i].tok_s, r.dec[i].tok_s / base.dec[i].tok_s);
     if (o.prefill) std::printf(" | %16.0f", r.prefill_tok_s);
     std::printf("\n");
