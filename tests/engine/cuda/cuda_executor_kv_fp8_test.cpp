@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "synaptix/core/error.h"
+#include "support/logits_agreement.h"
 #include "synaptix/engine/cpu_executor.h"
 #include "synaptix/engine/cuda/cuda_executor.h"
 #include "synaptix/model/model.h"
@@ -19,38 +20,7 @@ namespace {
 
 using synaptix::kernels::KvFormat;
 
-struct Agreement {
-  double rel = 0, top1 = 0;
-};
-
-Agreement compare(const std::vector<float>& got, const std::vector<float>& want, int64_t vocab) {
-  double max_abs = 0, max_ref = 0;
-  int64_t agree = 0, rows = static_cast<int64_t>(want.size()) / vocab;
-  for (int64_t t = 0; t < rows; ++t) {
-    const float* a = got.data() + t * vocab;
-    const float* b = want.data() + t * vocab;
-    for (int64_t v = 0; v < vocab; ++v) {
-      max_abs = std::max(max_abs, std::isfinite(a[v]) ? std::fabs(static_cast<double>(a[v]) - b[v]) : INFINITY);
-      max_ref = std::max(max_ref, std::fabs(static_cast<double>(b[v])));
-    }
-    agree += (std::max_element(a, a + vocab) - a) == (std::max_element(b, b + vocab) - b);
-  }
-  return {max_abs / max_ref, static_cast<double>(agree) / static_cast<double>(rows)};
-}
-
-// Prefill of `prefill` tokens with every logits row, then one decode step per remaining token.
-std::vector<float> run(synaptix::engine::Executor& ex, const std::vector<int32_t>& ids, size_t prefill,
-                       const std::vector<int32_t>& table) {
-  std::vector<float> all, logits;
-  synaptix::engine::SeqChunk c{std::span<const int32_t>(ids.data(), prefill), 0, table, true};
-  ex.step({&c, 1}, all);
-  for (size_t t = prefill; t < ids.size(); ++t) {
-    synaptix::engine::SeqChunk d{std::span<const int32_t>(ids.data() + t, 1), static_cast<int64_t>(t), table, false};
-    ex.step({&d, 1}, logits);
-    all.insert(all.end(), logits.begin(), logits.end());
-  }
-  return all;
-}
+using Agreement = synaptix::testing::LogitsAgreement;
 
 }  // namespace
 
@@ -67,16 +37,16 @@ TEST_P(CudaKvFp8, MatchesTheCpuExecutorWithTheSameFormat) {
   std::vector<int32_t> table(8);
   std::iota(table.rbegin(), table.rend(), 0);  // not the identity
   auto cpu = synaptix::engine::make_cpu_executor(*m, kv);
-  const std::vector<float> want = run(*cpu, ids, 32, table);
+  const std::vector<float> want = synaptix::testing::prefill_then_decode_logits(*cpu, ids, 32, table);
   for (int64_t flash_min : {int64_t{1}, int64_t{1} << 20}) {
     synaptix::engine::CudaExecutorOptions opt;
     opt.kv_f32 = false;
     opt.narrow_kv = KvFormat::Fp8E4M3;
     opt.flash_min_tokens = flash_min;
     auto ex = synaptix::engine::make_cuda_executor(*m, kv, 0, opt);
-    const std::vector<float> got = run(*ex, ids, 32, table);
+    const std::vector<float> got = synaptix::testing::prefill_then_decode_logits(*ex, ids, 32, table);
     ASSERT_EQ(got.size(), want.size());
-    const Agreement a = compare(got, want, V);
+    const Agreement a = synaptix::testing::compare_logits(got, want, static_cast<int64_t>(want.size()) / V, V);
     EXPECT_LE(a.rel, 2e-2) << GetParam() << (flash_min == 1 ? " flash prefill" : " paged prefill");
     EXPECT_GE(a.top1, 0.9) << GetParam() << (flash_min == 1 ? " flash prefill" : " paged prefill");
     std::printf("%s fp8 KV (%s prefill) vs the CPU's fp8 KV: max_rel_err %.3g top1 %.3f\n", GetParam().c_str(),

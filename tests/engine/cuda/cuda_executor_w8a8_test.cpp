@@ -19,6 +19,7 @@
 #include "support/cuda_device.h"
 #include "synaptix/core/dtype.h"
 #include "synaptix/core/error.h"
+#include "support/logits_agreement.h"
 #include "synaptix/engine/cpu_executor.h"
 #include "synaptix/engine/cuda/cuda_executor.h"
 #include "synaptix/engine/cuda/linear_w8a8.h"
@@ -176,24 +177,7 @@ std::vector<float> prefill(engine::Executor& ex, const std::vector<int32_t>& tok
   return logits;
 }
 
-struct Agreement {
-  double rel = 0, top1 = 0;
-};
-
-Agreement compare(const std::vector<float>& got, const std::vector<float>& want, int64_t rows, int64_t vocab) {
-  double max_abs = 0, max_ref = 1e-30;
-  int64_t agree = 0;
-  for (int64_t t = 0; t < rows; ++t) {
-    const float* a = got.data() + t * vocab;
-    const float* b = want.data() + t * vocab;
-    for (int64_t v = 0; v < vocab; ++v) {
-      max_abs = std::max(max_abs, std::isfinite(a[v]) ? std::fabs(static_cast<double>(a[v]) - b[v]) : INFINITY);
-      max_ref = std::max(max_ref, std::fabs(static_cast<double>(b[v])));
-    }
-    agree += (std::max_element(a, a + vocab) - a) == (std::max_element(b, b + vocab) - b);
-  }
-  return {max_abs / max_ref, static_cast<double>(agree) / static_cast<double>(rows)};
-}
+using Agreement = synaptix::testing::LogitsAgreement;
 
 // E4M3 keeps 3 mantissa bits: each activation is rounded by up to 2^-4 of its value, and per-token scales
 // (amax / 448) leave the small entries of a row with outliers coarser still; the weights are the same codes on
@@ -233,8 +217,8 @@ TEST(CudaW8A8, ExecutorPrefillMatchesTheCpuExecutorOnTheSameFp8Model) {
     opt.fp8_resident_codes = resident;
     auto ex = engine::make_cuda_executor(*m, kv, 0, opt);
     const std::vector<float> got = prefill(*ex, tokens, table);
-    const Agreement a = compare(got, want, T, V);
-    const Agreement vs_expanded = compare(got, expanded, T, V);
+    const Agreement a = synaptix::testing::compare_logits(got, want, T, V);
+    const Agreement vs_expanded = synaptix::testing::compare_logits(got, expanded, T, V);
     std::printf("W8A8 prefill (x %s, codes %s): max_rel_err %.3g top1 %.3f vs the CPU; %.3g from the bf16 expansion\n",
                 split ? "f32" : "bf16", resident ? "resident" : "per product", a.rel, a.top1, vs_expanded.rel);
     EXPECT_LE(a.rel, kLogitsTol) << "split_bf16=" << split << " resident=" << resident;

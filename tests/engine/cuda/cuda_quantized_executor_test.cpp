@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "synaptix/core/error.h"
+#include "support/logits_agreement.h"
 #include "synaptix/engine/cpu_executor.h"
 #include "synaptix/engine/cuda/cuda_executor.h"
 #include "synaptix/hw/cuda/driver.h"
@@ -44,24 +45,7 @@ quant::QuantRecipe recipe_all(model::Model& m, DType f) {
   return r;
 }
 
-struct Agreement {
-  double rel = 0, top1 = 0;
-};
-
-Agreement compare(const std::vector<float>& got, const std::vector<float>& want, int64_t rows, int64_t vocab) {
-  double max_abs = 0, max_ref = 1e-30;
-  int64_t agree = 0;
-  for (int64_t t = 0; t < rows; ++t) {
-    const float* a = got.data() + t * vocab;
-    const float* b = want.data() + t * vocab;
-    for (int64_t v = 0; v < vocab; ++v) {
-      max_abs = std::max(max_abs, std::isfinite(a[v]) ? std::fabs(static_cast<double>(a[v]) - b[v]) : INFINITY);
-      max_ref = std::max(max_ref, std::fabs(static_cast<double>(b[v])));
-    }
-    agree += (std::max_element(a, a + vocab) - a) == (std::max_element(b, b + vocab) - b);
-  }
-  return {max_abs / max_ref, static_cast<double>(agree) / static_cast<double>(rows)};
-}
+using Agreement = synaptix::testing::LogitsAgreement;
 
 const std::vector<int32_t> kPrompt = {1, 17, 250, 3, 99, 411, 7, 64, 300, 12, 5, 480, 33, 2, 128, 77, 9, 260, 41, 500};
 
@@ -117,7 +101,7 @@ TEST_P(CudaQuantized, MatchesTheCpuExecutorOnTheSameQuantizedModel) {
     opt.quant_gemv_max_rows = 1 << 20;
     opt.quant_mma_max_rows = 0;
     auto ex = engine::make_cuda_executor(*m, kv, 0, opt);
-    const Agreement a = compare(prefill(*ex, table), want, T, V);
+    const Agreement a = synaptix::testing::compare_logits(prefill(*ex, table), want, T, V);
     EXPECT_LE(a.rel, 2e-3) << f.name << " GEMV path";
     EXPECT_GE(a.top1, 0.99) << f.name << " GEMV path";
     std::printf("%s prefill (GEMV-side path): max_rel_err %.3g top1 %.3f\n", std::string(f.name).c_str(), a.rel, a.top1);
@@ -128,7 +112,7 @@ TEST_P(CudaQuantized, MatchesTheCpuExecutorOnTheSameQuantizedModel) {
     engine::CudaExecutorOptions opt;
     opt.quant_mma_max_rows = 0;
     auto ex = engine::make_cuda_executor(*m, kv, 0, opt);
-    const Agreement a = compare(prefill(*ex, table), want, T, V);
+    const Agreement a = synaptix::testing::compare_logits(prefill(*ex, table), want, T, V);
     EXPECT_LE(a.rel, 2e-2) << f.name << " tensor-core path";
     EXPECT_GE(a.top1, 0.9) << f.name << " tensor-core path";
     std::printf("%s prefill (bf16 expansion + cuBLASLt): max_rel_err %.3g top1 %.3f\n", std::string(f.name).c_str(), a.rel,
@@ -141,7 +125,7 @@ TEST_P(CudaQuantized, MatchesTheCpuExecutorOnTheSameQuantizedModel) {
     engine::CudaExecutorOptions opt;
     if (!defaults) opt.gemv_max_rows = 1 << 20;
     auto ex = engine::make_cuda_executor(*m, kv, 0, opt);
-    const Agreement a = compare(prefill(*ex, table), want, T, V);
+    const Agreement a = synaptix::testing::compare_logits(prefill(*ex, table), want, T, V);
     EXPECT_LE(a.rel, 1e-2) << f.name << " tensor-core quantized product" << (defaults ? ", default options" : "");
     EXPECT_GE(a.top1, 0.95) << f.name << " tensor-core quantized product" << (defaults ? ", default options" : "");
     std::printf("%s prefill (quant mma%s): max_rel_err %.3g top1 %.3f\n", std::string(f.name).c_str(),
@@ -151,7 +135,7 @@ TEST_P(CudaQuantized, MatchesTheCpuExecutorOnTheSameQuantizedModel) {
     auto ex = engine::make_cuda_executor(*m, kv, 0, {});
     const std::vector<float> got = decode(*ex, table);
     ASSERT_EQ(got.size(), want_decode.size());
-    const Agreement a = compare(got, want_decode, static_cast<int64_t>(got.size()) / V, V);
+    const Agreement a = synaptix::testing::compare_logits(got, want_decode, static_cast<int64_t>(got.size()) / V, V);
     EXPECT_LE(a.rel, 1e-2) << f.name << " decode (quant mma)";
     EXPECT_GE(a.top1, 0.95) << f.name << " decode (quant mma)";
     std::printf("%s decode (quant mma): max_rel_err %.3g top1 %.3f\n", std::string(f.name).c_str(), a.rel, a.top1);
@@ -166,7 +150,7 @@ TEST_P(CudaQuantized, MatchesTheCpuExecutorOnTheSameQuantizedModel) {
     auto ex = engine::make_cuda_executor(*m, kv, 0, opt);
     const std::vector<float> got = decode(*ex, table);
     ASSERT_EQ(got.size(), want_decode.size());
-    const Agreement a = compare(got, want_decode, static_cast<int64_t>(got.size()) / V, V);
+    const Agreement a = synaptix::testing::compare_logits(got, want_decode, static_cast<int64_t>(got.size()) / V, V);
     EXPECT_LE(a.rel, 5e-3) << f.name << " decode";
     EXPECT_GE(a.top1, 0.99) << f.name << " decode";
     std::printf("%s decode: max_rel_err %.3g top1 %.3f\n", std::string(f.name).c_str(), a.rel, a.top1);
