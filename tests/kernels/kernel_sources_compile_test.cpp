@@ -6,13 +6,9 @@
 #include <gtest/gtest.h>
 
 #if SYNAPTIX_HAVE_CUDA
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 
-#include <unistd.h>
-
-#include "synaptix/backend/cuda/nvrtc_compiler.h"
+#include "support/nvrtc_compile.h"
 #include "synaptix/core/error.h"
 #include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
@@ -30,30 +26,8 @@
 #include "synaptix/kernels/swiglu/cuda/swiglu_cuda.h"
 
 namespace kc = synaptix::kernels::cuda;
-using synaptix::backend::cuda::compile_cubin;
 
-namespace {
-// A cubin cache of this process's own (removed at exit), so nothing is skipped as already compiled.
-std::filesystem::path fresh_cache_dir() {
-  static const std::filesystem::path dir = [] {
-    auto d = std::filesystem::temp_directory_path() / ("synaptix-nvrtc-test-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(d);
-    ::setenv("SYNAPTIX_CACHE_DIR", d.c_str(), 1);
-    std::atexit([] {  // by the variable, not `d`: statics may already be gone at exit
-      std::error_code ec;
-      if (const char* env = std::getenv("SYNAPTIX_CACHE_DIR")) std::filesystem::remove_all(env, ec);
-    });
-    return d;
-  }();
-  return dir;
-}
-
-void expect_compiles(const std::string& src, const std::string& name) {
-  fresh_cache_dir();
-  auto c = compile_cubin(src, "sm_90a", name);
-  EXPECT_GT(c.cubin.size(), 100u) << name;
-}
-}  // namespace
+using synaptix::testing::expect_compiles;
 
 TEST(KernelSources, FixedKernelsCompileForSm90a) {
   expect_compiles(kc::rmsnorm_source(), "rmsnorm");

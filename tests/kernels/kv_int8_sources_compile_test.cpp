@@ -37,42 +37,16 @@ TEST(KvInt8Layout, TilesEachBlockExactly) {
 }
 
 #if SYNAPTIX_HAVE_CUDA
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 
-#include <unistd.h>
-
-#include "synaptix/backend/cuda/nvrtc_compiler.h"
+#include "support/nvrtc_compile.h"
 #include "synaptix/core/error.h"
 #include "synaptix/kernels/attention/cuda/flash_attention_cuda.h"
 #include "synaptix/kernels/attention/cuda/paged_attention_cuda.h"
 #include "synaptix/kernels/rope/cuda/rope_kv_cuda.h"
 
-using synaptix::backend::cuda::compile_cubin;
 
-namespace {
-// A cubin cache of this process's own (removed at exit), so every source is really compiled.
-void fresh_cache_dir() {
-  static const bool done = [] {
-    auto d = std::filesystem::temp_directory_path() / ("synaptix-nvrtc-kvint8-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(d);
-    ::setenv("SYNAPTIX_CACHE_DIR", d.c_str(), 1);
-    std::atexit([] {
-      std::error_code ec;
-      if (const char* env = std::getenv("SYNAPTIX_CACHE_DIR")) std::filesystem::remove_all(env, ec);
-    });
-    return true;
-  }();
-  (void)done;
-}
-
-void expect_compiles(const std::string& src, const std::string& name) {
-  fresh_cache_dir();
-  auto c = compile_cubin(src, "sm_90a", name);
-  EXPECT_GT(c.cubin.size(), 100u) << name;
-}
-}  // namespace
+using synaptix::testing::expect_compiles;
 
 TEST(KvInt8Sources, PagedAndFusedDecodeAttentionCompileForSm90a) {
   // Head dims whose lanes hold 2, 4, 8 codes (one load each) and 3 (byte by byte); both head layouts.
