@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/fixture_models.h"
 #include "synaptix/core/error.h"
 #include "synaptix/engine/cuda_step_launches.h"
 #include "synaptix/graph/forward_plan.h"
@@ -29,9 +30,7 @@ using W = Weight;
 using B = Buffer;
 using E = GemvEpilogue;
 
-std::filesystem::path config_path(const std::string& name) {
-  return std::filesystem::path(SYNAPTIX_SHARED_DIR) / "fixtures/models" / name / "config.json";
-}
+std::filesystem::path config_path(const std::string& name) { return synaptix::testing::fixture_model_dir(name) / "config.json"; }
 
 // A fixture's numbers straight from its config.json.
 struct Config {
@@ -63,9 +62,7 @@ Config read_config(const std::string& name) {
 
 std::vector<Config> fixtures() {
   std::vector<Config> out;
-  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(SYNAPTIX_SHARED_DIR) / "fixtures/models"))
-    if (std::filesystem::exists(e.path() / "config.json")) out.push_back(read_config(e.path().filename().string()));
-  std::sort(out.begin(), out.end(), [](const Config& a, const Config& b) { return a.name < b.name; });
+  for (const std::string& name : synaptix::testing::fixture_model_names()) out.push_back(read_config(name));
   return out;
 }
 

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/fixture_models.h"
 #include "synaptix/graph/forward_plan.h"
 #include "synaptix/graph/forward_walk.h"
 #include "synaptix/model/spec.h"
@@ -22,20 +23,11 @@ namespace {
 
 using K = StepOpKind;
 
-std::filesystem::path fixture_dir(const std::string& name) {
-  return std::filesystem::path(SYNAPTIX_SHARED_DIR) / "fixtures/models" / name;
-}
-
-std::vector<std::string> fixture_names() {
-  std::vector<std::string> out;
-  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(SYNAPTIX_SHARED_DIR) / "fixtures/models"))
-    if (std::filesystem::exists(e.path() / "config.json")) out.push_back(e.path().filename().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using synaptix::testing::fixture_model_dir;
+using synaptix::testing::fixture_model_names;
 
 nlohmann::json config(const std::string& name) {
-  std::ifstream f(fixture_dir(name) / "config.json");
+  std::ifstream f(fixture_model_dir(name) / "config.json");
   return nlohmann::json::parse(f);
 }
 
@@ -64,11 +56,11 @@ std::vector<K> layer_ops(const nlohmann::json& c, int64_t l) {
 }  // namespace
 
 TEST(ForwardWalkSequence, EveryFixtureWalksItsDecoderInOrder) {
-  const auto names = fixture_names();
+  const auto names = fixture_model_names();
   ASSERT_GE(names.size(), 8u);
   for (const std::string& name : names) {
     const nlohmann::json c = config(name);
-    const ForwardPlan p = build_forward_plan(model::load_spec((fixture_dir(name) / "config.json").string()));
+    const ForwardPlan p = build_forward_plan(model::load_spec((fixture_model_dir(name) / "config.json").string()));
     const int64_t layers = c.at("num_hidden_layers");
     const std::string type = c.at("model_type");
     std::vector<K> want{K::Embed};
@@ -103,8 +95,8 @@ TEST(ForwardWalkSequence, EveryFixtureWalksItsDecoderInOrder) {
 
 TEST(ForwardWalkSequence, FusedPairsAreAdjacentOpsOfOneLayer) {
   // The pairs the CUDA executor's kernels fuse, checked as its planner checks them (next_ops_are).
-  for (const std::string& name : fixture_names()) {
-    const ForwardPlan p = build_forward_plan(model::load_spec((fixture_dir(name) / "config.json").string()));
+  for (const std::string& name : fixture_model_names()) {
+    const ForwardPlan p = build_forward_plan(model::load_spec((fixture_model_dir(name) / "config.json").string()));
     const std::vector<StepOp> ops = walk_forward(p, 4, 4, true);
     const std::span<const StepOp> all(ops);
     int64_t pairs = 0;
@@ -150,7 +142,7 @@ TEST(ForwardWalkSequence, FusedPairsAreAdjacentOpsOfOneLayer) {
 }
 
 TEST(ForwardWalkSequence, NextOpsAreChecksKindsOrderAndLayer) {
-  const ForwardPlan p = build_forward_plan(model::load_spec((fixture_dir("llama") / "config.json").string()));
+  const ForwardPlan p = build_forward_plan(model::load_spec((fixture_model_dir("llama") / "config.json").string()));
   const std::vector<StepOp> ops = walk_forward(p, 1, 1, true);
   const std::span<const StepOp> all(ops);
   // ops[1] is layer 0's attention norm; the q|k|v product follows it.
@@ -164,7 +156,7 @@ TEST(ForwardWalkSequence, NextOpsAreChecksKindsOrderAndLayer) {
 }
 
 TEST(ForwardWalkSequence, HandlerIsGivenTheOpsAfterEachOp) {
-  const ForwardPlan p = build_forward_plan(model::load_spec((fixture_dir("qwen3-moe") / "config.json").string()));
+  const ForwardPlan p = build_forward_plan(model::load_spec((fixture_model_dir("qwen3-moe") / "config.json").string()));
   const std::vector<StepOp> ops = walk_forward(p, 2, 1, true);
   struct Record final : StepOpHandler {
     std::vector<StepOpKind> kinds;

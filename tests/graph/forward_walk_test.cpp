@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "support/fixture_models.h"
 #include "synaptix/graph/forward_plan.h"
 #include "synaptix/graph/forward_walk.h"
 #include "synaptix/graph/op_graph.h"
@@ -17,14 +18,6 @@
 
 namespace synaptix::graph {
 namespace {
-
-std::vector<std::string> fixture_names() {
-  std::vector<std::string> out;
-  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(SYNAPTIX_SHARED_DIR) / "fixtures/models"))
-    if (std::filesystem::exists(e.path() / "config.json")) out.push_back(e.path().filename().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 model::Spec fixture(const std::string& name) {
   return model::load_spec((std::filesystem::path(SYNAPTIX_SHARED_DIR) / "fixtures/models" / name / "config.json").string());
@@ -35,7 +28,7 @@ using Counts = std::map<ProductShape, int64_t>;
 }  // namespace
 
 TEST(ForwardWalk, ProductsAreTheOpGraphsLinearOpsForEveryFixture) {
-  const auto names = fixture_names();
+  const auto names = synaptix::testing::fixture_model_names();
   ASSERT_GE(names.size(), 8u);
   for (const std::string& name : names) {
     const model::Spec s = fixture(name);
@@ -105,7 +98,7 @@ TEST(ForwardWalk, ProductsAreTheConfigsProjections) {
 }
 
 TEST(ForwardWalk, StepLinearShapesAreTheWalkersProductsLessTheRouters) {
-  for (const std::string& name : fixture_names()) {
+  for (const std::string& name : synaptix::testing::fixture_model_names()) {
     const ForwardPlan p = build_forward_plan(fixture(name));
     for (const auto& [tokens, rows] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {8, 8}, {100, 3}, {64, 0}})
       for (bool fused : {false, true}) {
