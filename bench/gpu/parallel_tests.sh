@@ -5,7 +5,7 @@
 set -uo pipefail
 BIN=${BIN:-.gpu-carry/bin}
 LIMIT=${LIMIT:-280}
-FIX=/work/shared/fixtures/models
+FIX=${FIX:-/work/shared/fixtures/models}
 export SYNAPTIX_TEST_BINARY=$PWD/$BIN/synaptix
 # TrialRunner forks children that use CUDA: it needs a process whose driver is not initialised yet, so it runs
 # alone. test_kernels_cuda compiles hundreds of kernels: SHARDS gtest shards of it run side by side.
@@ -25,7 +25,7 @@ for t in ${TESTS:-test_backend_cuda test_kernels_cuda test_engine_cuda test_tune
     launch test_backend_cuda-trial-runner $t 'TrialRunner.*'
     launch $t $t "${FILTER:-*}:-TrialRunner.*" ;;
   test_kernels_cuda)
-    for ((s = 0; s < SHARDS; s++)); do launch $t-shard$s $t "${FILTER:-*}" $s; done ;;
+    for ((s = 0; s < SHARDS; s++)); do launch $t-shard$s $t "${KERNEL_FILTER:-${FILTER:-*}}" $s; done ;;
   *) launch $t $t "${FILTER:-*}" ;;
   esac
 done

@@ -100,22 +100,10 @@ if [ "$STAGE" = tune ] || [ "$STAGE" = recipe-bench ] || [ "$STAGE" = serve ]; t
   exit $?
 fi
 if [ "$STAGE" != bench ]; then
-  for t in test_backend_cuda test_kernels_cuda test_engine_cuda test_tune_cuda test_apps_cuda; do
-    filter='*'
-    [ "$t" = test_kernels_cuda ] && filter=$KERNEL_FILTER
-    timeout 300 "$BIN/$t" --gtest_filter="$filter" > "$OUT/$t.log" 2>&1
-    rc=$?
-    line=$(grep -E '^\[  (PASSED|FAILED)  \]' "$OUT/$t.log" | head -2 | tr '\n' ' ')
-    summary+=("$t rc=$rc $line")
-    grep -E '^\[  FAILED  \]|Failure|error|Expected|Which is|max_rel_err' "$OUT/$t.log" | head -40
-  done
-  : > "$OUT/verify.log"
-  for d in "$FIX"/*/; do
-    n=$(basename "$d")
-    r=$(timeout 120 "$SX" verify --model "$d" --reference "$d/reference.safetensors" --target cuda:0 2>&1 | tail -1)
-    echo "$n $r" >> "$OUT/verify.log"
-  done
-  cat "$OUT/verify.log"
+  # The test binaries side by side and verify on every fixture (parallel_tests.sh: TrialRunner alone, the
+  # kernel tests in gtest shards).
+  BIN=$BIN FIX=$FIX KERNEL_FILTER=$KERNEL_FILTER bash "$(dirname "$0")/parallel_tests.sh"
+  for f in "$OUT"/test_*.log; do summary+=("$(basename "$f" .log): $(grep -E '^\[  (PASSED|FAILED)  \]' "$f" | head -2 | tr '\n' ' ')"); done
   timeout 120 "$SX" profile --target cuda:0 > "$OUT/profile.json" 2>&1
   echo "profile rc=$?"; head -c 3000 "$OUT/profile.json"; echo
 fi
